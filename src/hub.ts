@@ -1,0 +1,358 @@
+/**
+ * The hub: every session of one watched file, the fan-out of new versions,
+ * liveness (pings, pong deadlines, write deadlines), limits and shutdown.
+ * Runtime differences arrive only through {@link Runtime}'s capabilities.
+ * @module
+ */
+import type { Options } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { type Format, frameFor, frameSize } from "./messages.ts";
+import { Metrics } from "./metrics.ts";
+import type { Peer, PeerEvents, Runtime } from "./runtime/types.ts";
+import { CLOSE, type CloseReason, Session } from "./session.ts";
+import type { FileWatcher, Snapshot } from "./watcher.ts";
+
+/** Why an upgrade was refused before it happened. */
+export type Refusal = "origin" | "limit" | "ip_limit" | "bad_request" | "shutting_down";
+
+/**
+ * How often liveness is swept. A ping goes out at most one sweep after it is
+ * due, so the sweep runs at least twice between pingPeriod and pongWait:
+ * the pong then has half that gap to come back before the deadline.
+ * Capped at 1 s, which costs nothing measurable at 10k clients.
+ */
+export function sweepInterval(o: Pick<Options, "pongWait" | "pingPeriod" | "writeWait">): number {
+  const gap = Math.floor((o.pongWait - o.pingPeriod) / 2);
+  return Math.max(10, Math.min(1_000, gap, Math.floor(o.writeWait / 4)));
+}
+
+/** How long a shutdown waits for clients to acknowledge 1001 before exiting anyway. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+const TOPIC: Record<Format, string> = { plain: "fw.plain", v1: "fw.v1" };
+
+/** Every session of one file. */
+export class Hub {
+  readonly sessions = new Set<Session>();
+  readonly metrics = new Metrics();
+  #perIp = new Map<string, number>();
+  /** Admitted but not yet closed (includes upgrades in flight). */
+  #admitted = 0;
+  #unsubscribe: (() => void) | null = null;
+  #sweep: ReturnType<typeof setInterval> | undefined;
+  #shuttingDown = false;
+  #closedWaiters = new Set<() => void>();
+
+  constructor(
+    readonly options: Options,
+    readonly watcher: FileWatcher,
+    readonly runtime: Runtime,
+    readonly log: Logger,
+  ) {
+    const m = this.metrics;
+    m.define("filewatch_clients", "gauge", "Connected WebSocket clients.", () => [{ labels: {}, value: this.sessions.size }]);
+    m.define("filewatch_upgrades_total", "counter", "WebSocket upgrades accepted.");
+    m.define("filewatch_upgrades_refused_total", "counter", "WebSocket upgrades refused, by reason.");
+    m.define("filewatch_messages_sent_total", "counter", "Messages sent to clients.");
+    m.define("filewatch_bytes_sent_total", "counter", "Payload bytes sent to clients.");
+    m.define("filewatch_versions_total", "counter", "New versions of the file seen after the first.", () => [{ labels: {}, value: watcher.stats.versions }]);
+    m.define("filewatch_read_errors_total", "counter", "Times the file could not be read (each distinct error once).", () => [{ labels: {}, value: watcher.stats.readErrors }]);
+    m.define("filewatch_closes_total", "counter", "Connections closed, by reason.");
+    m.define("filewatch_watch_mode", "gauge", "How changes are noticed (1 = current mode).", () =>
+      (["events", "polling", "idle"] as const).map((mode) => ({ labels: { mode }, value: watcher.mode === mode ? 1 : 0 })));
+    m.define("filewatch_lagging_clients", "gauge", "Clients whose writes are backed up.", () => {
+      let n = 0;
+      for (const s of this.sessions) if (s.stuckSince) n++;
+      return [{ labels: {}, value: n }];
+    });
+  }
+
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** Counts a refusal (the app answers it). */
+  refuse(reason: Refusal): void {
+    this.metrics.inc("filewatch_upgrades_refused_total", { reason });
+  }
+
+  /**
+   * Reserves a place for a new client from `ip`, or says why not.
+   * A reservation is released by {@link release} when the upgrade fails, or when the session closes.
+   */
+  admit(ip: string): Refusal | null {
+    if (this.#shuttingDown) return "shutting_down";
+    if (this.#admitted >= this.options.maxClients) return "limit";
+    const n = this.#perIp.get(ip) ?? 0;
+    if (this.options.maxClientsPerIp > 0 && n >= this.options.maxClientsPerIp) return "ip_limit";
+    this.#admitted++;
+    this.#perIp.set(ip, n + 1);
+    return null;
+  }
+
+  /** Gives back a place taken by {@link admit}. */
+  release(ip: string): void {
+    this.#admitted--;
+    const n = (this.#perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, n);
+  }
+
+  /** The runtime events of one admitted connection. */
+  connect(format: Format, ip: string, lastMod: string | null): PeerEvents {
+    const s = new Session(format, ip, lastMod, Date.now());
+    return {
+      onOpen: (peer) => this.#open(s, peer),
+      onMessage: (bytes) => this.#message(s, bytes),
+      onPong: () => this.#alive(s),
+      onDrain: () => this.#drain(s),
+      onClose: (code, reason) => this.#closed(s, code, reason),
+    };
+  }
+
+  #open(s: Session, peer: Peer): void {
+    s.peer = peer;
+    if (this.#shuttingDown) {
+      this.close(s, "shutdown");
+      return;
+    }
+    this.sessions.add(s);
+    this.metrics.inc("filewatch_upgrades_total");
+    this.#alive(s);
+    if (!this.#unsubscribe) this.#unsubscribe = this.watcher.subscribe((snap) => this.broadcast(snap));
+    if (!this.#sweep) this.#sweep = setInterval(() => this.sweep(Date.now()), sweepInterval(this.options));
+    this.log.info("client connected", { ip: s.ip, protocol: s.format, clients: this.sessions.size });
+    const snap = this.watcher.snapshot;
+    if (snap) this.#catchUp(s, snap);
+    // else: the first check is under way; its broadcast reaches this session.
+  }
+
+  #alive(s: Session): void {
+    const now = Date.now();
+    s.deadline = now + this.options.pongWait;
+    if (!s.nextPing) s.nextPing = now + this.options.pingPeriod;
+  }
+
+  #message(s: Session, bytes: number): void {
+    if (bytes > this.options.readLimit) {
+      // Reached only where the runtime cannot refuse a message before buffering it.
+      this.close(s, "read_limit");
+      return;
+    }
+    // Clients have nothing to say; any frame still proves the peer alive.
+    this.#alive(s);
+  }
+
+  #drain(s: Session): void {
+    if (s.closeReason || !s.peer || s.peer.bufferedAmount() > 0) return;
+    s.stuckSince = 0;
+    const snap = this.watcher.snapshot;
+    if (snap) this.#catchUp(s, snap);
+  }
+
+  /**
+   * Sends the newest snapshot to one session if it has not got it (on connect,
+   * or after its backlog drained: a lagging client skips to the newest).
+   */
+  #catchUp(s: Session, snap: Snapshot): void {
+    const fresh = s.seq === 0
+      ? !this.watcher.isCurrent(s.lastMod) // first message: only if the client's version differs
+      : s.seq < snap.seq;
+    if (fresh) {
+      if (!this.#send(s, snap)) return;
+    } else {
+      s.seq = snap.seq;
+    }
+    if (this.runtime.pubsub && !s.inTopic) {
+      s.peer!.subscribe(TOPIC[s.format]);
+      s.inTopic = true;
+    }
+  }
+
+  /** Sends to one session; false when it is now backed up. */
+  #send(s: Session, snap: Snapshot): boolean {
+    const frame = frameFor(snap, s.format);
+    s.seq = snap.seq;
+    const ok = s.peer!.send(frame, this.options.compress);
+    this.#count(snap, s.format, 1);
+    if (!ok) this.#lag(s, Date.now());
+    return ok;
+  }
+
+  #count(snap: Snapshot, format: Format, n: number): void {
+    if (n === 0) return;
+    this.metrics.inc("filewatch_messages_sent_total", {}, n);
+    this.metrics.inc("filewatch_bytes_sent_total", {}, frameSize(snap, format) * n);
+  }
+
+  #lag(s: Session, now: number): void {
+    if (!s.stuckSince) s.stuckSince = now;
+    if (s.inTopic) {
+      s.peer!.unsubscribe(TOPIC[s.format]);
+      s.inTopic = false;
+    }
+  }
+
+  /**
+   * Fans a new snapshot out. Clients whose writes are backed up are skipped
+   * (they get the newest when they drain); the rest get it through the
+   * runtime's pub/sub where it has one, else one send each.
+   */
+  broadcast(snap: Snapshot): void {
+    const now = Date.now();
+    const viaTopic: Record<Format, number> = { plain: 0, v1: 0 };
+    for (const s of this.sessions) {
+      if (!s.peer || s.closeReason || s.seq >= snap.seq) continue;
+      if (s.seq === 0) {
+        // Connected before the first check finished.
+        this.#catchUp(s, snap);
+        continue;
+      }
+      if (s.stuckSince || s.peer.bufferedAmount() > 0) {
+        this.#lag(s, now);
+        continue;
+      }
+      if (s.inTopic) {
+        s.seq = snap.seq;
+        viaTopic[s.format]++;
+      } else {
+        this.#send(s, snap);
+      }
+    }
+    for (const format of ["plain", "v1"] as const) {
+      if (viaTopic[format] === 0) continue;
+      const frame = frameFor(snap, format);
+      this.runtime.publish(TOPIC[format], frame, this.options.compress);
+      this.#count(snap, format, viaTopic[format]);
+    }
+    if (snap.ok) this.log.info(snap.seq === 1 ? "file read" : "file changed", { lastMod: snap.lastMod, size: snap.size, clients: this.sessions.size });
+    else this.log.warn("file error", { error: snap.error, clients: this.sessions.size });
+  }
+
+  /** Liveness and backpressure, for every session; run by a timer. */
+  sweep(now: number): void {
+    const o = this.options;
+    const snap = this.watcher.snapshot;
+    for (const s of this.sessions) {
+      if (s.closeReason || !s.peer) continue;
+      if (!this.runtime.pingsItself) {
+        if (now >= s.deadline) {
+          this.close(s, "pong_timeout");
+          continue;
+        }
+        if (now >= s.nextPing) {
+          s.peer.ping();
+          s.nextPing = now + o.pingPeriod;
+        }
+      }
+      if (s.stuckSince) {
+        if (s.peer.bufferedAmount() === 0) {
+          s.stuckSince = 0;
+          if (snap) this.#catchUp(s, snap);
+        } else if (now - s.stuckSince >= o.writeWait) {
+          this.close(s, "slow_consumer");
+        }
+      } else if (snap && s.seq < snap.seq && s.peer.bufferedAmount() > 0) {
+        this.#lag(s, now);
+      }
+    }
+  }
+
+  /** Closes a session for a reason of ours. Safe to call twice. */
+  close(s: Session, reason: CloseReason): void {
+    if (s.closeReason) return;
+    s.closeReason = reason;
+    const [code, text] = CLOSE_FOR[reason];
+    const peer = s.peer;
+    if (peer) {
+      try {
+        peer.close(code, text);
+      } catch { /* already closing */ }
+      // A peer that no longer reads takes no close frame either: its buffered
+      // data would be held until the OS gives up. Drop it.
+      if (reason === "slow_consumer") peer.terminate();
+    }
+    this.#forget(s, code);
+  }
+
+  #closed(s: Session, code: number, reason: string): void {
+    if (!s.closeReason) {
+      // The runtime's own idle timeout (Deno) or size limit (Bun) lands here.
+      s.closeReason = /ping/i.test(reason)
+        ? "pong_timeout"
+        : /too big/i.test(reason) || code === CLOSE.tooBig
+        ? "read_limit"
+        : "client";
+    }
+    this.#forget(s, code);
+  }
+
+  /** Bookkeeping once per session, however many close paths fire. */
+  #forget(s: Session, code: number): void {
+    if (s.holdsSlot) {
+      s.holdsSlot = false;
+      this.release(s.ip);
+    }
+    // Not open (the upgrade failed before open) or already forgotten.
+    if (!this.sessions.delete(s)) return;
+    if (s.inTopic) {
+      try {
+        s.peer?.unsubscribe(TOPIC[s.format]);
+      } catch { /* socket already gone */ }
+      s.inTopic = false;
+    }
+    this.metrics.inc("filewatch_closes_total", { reason: s.closeReason! });
+    this.log.info("client closed", {
+      ip: s.ip,
+      reason: s.closeReason!,
+      code,
+      seconds: Math.round((Date.now() - s.openedAt) / 100) / 10,
+      clients: this.sessions.size,
+    });
+    if (this.sessions.size === 0) {
+      this.#unsubscribe?.();
+      this.#unsubscribe = null;
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+      for (const w of this.#closedWaiters) w();
+    }
+  }
+
+  /**
+   * Graceful shutdown: refuse new clients, send 1001 to every client, and wait
+   * (at most `graceMs`) for their closes. Resolves true when all closed in time.
+   */
+  async shutdown(graceMs = SHUTDOWN_GRACE_MS): Promise<boolean> {
+    this.#shuttingDown = true;
+    const all = [...this.sessions];
+    const done = this.sessions.size === 0 ? Promise.resolve(true) : new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), graceMs);
+      this.#closedWaiters.add(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    for (const s of all) {
+      if (s.closeReason) continue;
+      s.closeReason = "shutdown";
+      try {
+        s.peer?.close(CLOSE.goingAway, "server shutting down");
+      } catch { /* already closing */ }
+    }
+    const ok = await done;
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    clearInterval(this.#sweep);
+    this.watcher.close();
+    return ok;
+  }
+}
+
+const CLOSE_FOR: Record<CloseReason, [number, string]> = {
+  client: [CLOSE.normal, ""],
+  pong_timeout: [CLOSE.policy, "pong timeout"],
+  slow_consumer: [CLOSE.policy, "slow consumer"],
+  read_limit: [CLOSE.tooBig, "message too big"],
+  shutdown: [CLOSE.goingAway, "server shutting down"],
+  error: [CLOSE.internal, "internal error"],
+};

@@ -1,0 +1,81 @@
+/**
+ * Deno adapter: Hono's `upgradeWebSocket` from `hono/deno`, translated into
+ * the core's {@link Peer}/{@link PeerEvents}.
+ *
+ * Deno's server WebSocket has no `ping()` and never shows pongs to JS; its
+ * `idleTimeout` pings at half the timeout and closes with 1001 when nothing
+ * comes back, so here the runtime keeps clients alive, not the core.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { Context } from "hono";
+import { getConnInfo, upgradeWebSocket } from "hono/deno";
+import type { Frame } from "../messages.ts";
+import { type Peer, type PeerEvents, type Runtime, UpgradeRefused } from "./types.ts";
+
+/** Builds the Deno runtime adapter. `pongWait` (ms) becomes Deno's `idleTimeout`. */
+export function denoRuntime(opts: { pongWait: number }): Runtime {
+  return {
+    name: "deno",
+    pingsItself: true,
+    capsMessageSize: false,
+    compression: false,
+    pubsub: false,
+    async upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
+      try {
+        return await upgradeWebSocket(c, {
+          onOpen(_evt, ws) {
+            const socket = ws.raw as WebSocket;
+            // Text frames arrive as strings; binary ones as ArrayBuffers, not Blobs.
+            socket.binaryType = "arraybuffer";
+            events.onOpen(denoPeer(socket));
+          },
+          onMessage(evt) {
+            const d = evt.data;
+            events.onMessage(typeof d === "string" ? Buffer.byteLength(d, "utf8") : (d as ArrayBuffer).byteLength);
+          },
+          onClose(evt) {
+            events.onClose(evt.code, evt.reason);
+          },
+        }, {
+          // Hono passes the first offered protocol unless told; undefined answers none.
+          protocol: protocol ?? undefined,
+          idleTimeout: opts.pongWait / 1000,
+        });
+      } catch (e) {
+        // Deno throws (Hono would answer 500) for handshakes it rejects, e.g. a
+        // Sec-WebSocket-Protocol of "a,b" without the space it splits on.
+        throw new UpgradeRefused(400, `Bad WebSocket handshake: ${(e as Error).message}`);
+      }
+    },
+    publish(): void {
+      throw new Error("Deno has no pub/sub; the hub sends one by one");
+    },
+    clientAddress(c: Context): string {
+      return getConnInfo(c).remote.address ?? "unknown";
+    },
+  };
+}
+
+function denoPeer(socket: WebSocket): Peer {
+  return {
+    send(frame: Frame): boolean {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(frame);
+      return true;
+    },
+    bufferedAmount: () => socket.bufferedAmount,
+    close(code, reason) {
+      socket.close(code, reason);
+    },
+    terminate() {
+      // No way to drop a Deno WebSocket without the close handshake; the
+      // close frame is queued and the runtime's idleTimeout reaps a dead peer.
+      if (socket.readyState === WebSocket.OPEN) socket.close(1008, "slow consumer");
+    },
+    ping() {},
+    subscribe() {},
+    unsubscribe() {},
+  };
+}
+

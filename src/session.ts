@@ -1,0 +1,53 @@
+/**
+ * One connected client: what it has seen, what it still needs, and whether it
+ * is alive. Kept small on purpose (ten thousand of them must fit in a few MiB).
+ * @module
+ */
+import type { Format } from "./messages.ts";
+import type { Peer } from "./runtime/types.ts";
+
+/** Why a connection ended, as counted in metrics and logs. */
+export type CloseReason =
+  | "client"
+  | "pong_timeout"
+  | "slow_consumer"
+  | "read_limit"
+  | "shutdown"
+  | "error";
+
+/** Close codes (RFC 6455 §7.4.1). */
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  internal: 1011,
+} as const;
+
+/** A connected client. The hub owns the logic; this is the state. */
+export class Session {
+  /** Set once the runtime reports the socket open. */
+  peer: Peer | null = null;
+  /** The seq of the last snapshot handed to this client (0 = none). */
+  seq = 0;
+  /** ms timestamp: closed for silence when reached (where the core pings). */
+  deadline = 0;
+  /** ms timestamp: next ping due (where the core pings). */
+  nextPing = 0;
+  /** ms timestamp since which writes have been backing up; 0 = not stuck. */
+  stuckSince = 0;
+  /** Subscribed to its format's broadcast topic (runtimes with pub/sub). */
+  inTopic = false;
+  /** Set by whoever closes first; makes closing idempotent. */
+  closeReason: CloseReason | null = null;
+  /** Holds one of the hub's admission places until forgotten. */
+  holdsSlot = true;
+
+  constructor(
+    readonly format: Format,
+    readonly ip: string,
+    /** The client's resume token (?lastMod=), null = nothing seen. */
+    readonly lastMod: string | null,
+    readonly openedAt: number,
+  ) {}
+}
