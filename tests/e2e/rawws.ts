@@ -74,35 +74,59 @@ export interface EncodeOptions {
   mask?: boolean | Uint8Array;
 }
 
+/** Options for {@linkcode encodeHeader}. */
+export interface HeaderOptions {
+  opcode: number;
+  /** Payload length to announce (up to 2^53 - 1). */
+  length: number;
+  fin?: boolean;
+  rsv?: number;
+  /** 4-byte masking key, or null for an unmasked frame. */
+  maskKey?: Uint8Array | null;
+}
+
+/**
+ * Encodes only a frame header, so a caller can stream a huge payload after
+ * it (with an all-zero mask key the payload goes out as is).
+ */
+export function encodeHeader(o: HeaderOptions): Uint8Array {
+  const key = o.maskKey ?? null;
+  if (key && key.length !== 4) throw new RangeError("Mask key must be 4 bytes");
+  const len = o.length;
+  const lenBytes = len < 126 ? 0 : len < 65536 ? 2 : 8;
+  const out = new Uint8Array(2 + lenBytes + (key ? 4 : 0));
+  out[0] = ((o.fin ?? true) ? 0x80 : 0) | (((o.rsv ?? 0) & 7) << 4) | (o.opcode & 0x0f);
+  out[1] = (key ? 0x80 : 0) | (lenBytes === 0 ? len : lenBytes === 2 ? 126 : 127);
+  const dv = new DataView(out.buffer);
+  if (lenBytes === 2) dv.setUint16(2, len);
+  if (lenBytes === 8) dv.setBigUint64(2, BigInt(len));
+  if (key) out.set(key, 2 + lenBytes);
+  return out;
+}
+
 /** Encodes one frame exactly as asked, even when that violates RFC 6455. */
 export function encodeFrame(o: EncodeOptions): Uint8Array {
   const payload = typeof o.payload === "string"
     ? bytes(o.payload)
     : (o.payload ?? new Uint8Array(0));
-  const fin = o.fin ?? true;
-  const rsv = o.rsv ?? 0;
   const maskOpt = o.mask ?? true;
   const key = maskOpt === true
     ? new Uint8Array(randomBytes(4))
     : maskOpt === false
     ? null
     : maskOpt;
-  if (key && key.length !== 4) throw new RangeError("Mask key must be 4 bytes");
-  const len = payload.length;
-  const lenBytes = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const head = 2 + lenBytes + (key ? 4 : 0);
-  const out = new Uint8Array(head + len);
-  out[0] = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (o.opcode & 0x0f);
-  const len7 = lenBytes === 0 ? len : lenBytes === 2 ? 126 : 127;
-  out[1] = (key ? 0x80 : 0) | len7;
-  const dv = new DataView(out.buffer);
-  if (lenBytes === 2) dv.setUint16(2, len);
-  if (lenBytes === 8) dv.setBigUint64(2, BigInt(len));
-  let p = 2 + lenBytes;
+  const head = encodeHeader({
+    opcode: o.opcode,
+    length: payload.length,
+    fin: o.fin,
+    rsv: o.rsv,
+    maskKey: key,
+  });
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head);
+  const p = head.length;
   if (key) {
-    out.set(key, p);
-    p += 4;
-    for (let i = 0; i < len; i++) out[p + i] = payload[i]! ^ key[i & 3]!;
+    for (let i = 0; i < payload.length; i++) out[p + i] = payload[i]! ^ key[i & 3]!;
   } else {
     out.set(payload, p);
   }
@@ -215,6 +239,8 @@ export interface ConnectOptions {
   rawRequest?: string;
   /** Milliseconds to wait for the response head. Default 5000. */
   timeout?: number;
+  /** Source address to connect from (any 127.x.y.z works on Linux loopback). */
+  localAddress?: string;
 }
 
 /** The outcome of {@linkcode RawWs.waitClose}. */
@@ -361,10 +387,12 @@ export class RawWs {
       }
       head = lines.join("\r\n");
     }
-    const socket = await openSocket(host, port, opts.timeout ?? 5000);
+    const socket = await openSocket(host, port, opts.timeout ?? 5000, opts.localAddress);
     socket.write(head + "\r\n\r\n");
     const { response, rest } = await readResponseHead(socket, opts.timeout ?? 5000);
-    return new RawWs(socket, response, key, rest);
+    // The accept check is against the key actually sent.
+    const sentKey = /^sec-websocket-key:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? "";
+    return new RawWs(socket, response, sentKey, rest);
   }
 
   /** Whether the handshake succeeded and the accept key is right. */
@@ -377,6 +405,26 @@ export class RawWs {
   write(b: Uint8Array | string): boolean {
     if (this.socket.destroyed) return false;
     return this.socket.write(b);
+  }
+
+  /**
+   * Writes bytes and waits until the socket takes more (honours TCP
+   * backpressure). Resolves false if the connection ended meanwhile.
+   */
+  writeAndDrain(b: Uint8Array): Promise<boolean> {
+    if (this.socket.destroyed || this.#ended) return Promise.resolve(false);
+    if (this.socket.write(b)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        this.socket.off("drain", onDrain);
+        this.socket.off("close", onClose);
+        resolve(ok);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      this.socket.on("drain", onDrain);
+      this.socket.on("close", onClose);
+    });
   }
 
   /** Encodes and writes one frame. */
@@ -477,9 +525,14 @@ export class RawWs {
 }
 
 /** Connects a TCP socket, rejecting after `ms`. */
-export function openSocket(host: string, port: number, ms = 5000): Promise<net.Socket> {
+export function openSocket(
+  host: string,
+  port: number,
+  ms = 5000,
+  localAddress?: string,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port });
+    const s = net.connect(localAddress ? { host, port, localAddress } : { host, port });
     s.setNoDelay(true);
     const t = setTimeout(() => {
       s.destroy();
@@ -634,4 +687,100 @@ export async function rawHttp(
   } finally {
     s.destroy();
   }
+}
+
+/** What /proc says about a process: open file descriptors and memory (KiB). */
+export interface ProcStats {
+  fds: number;
+  /** Of `fds`, how many are sockets. */
+  sockets: number;
+  rssKiB: number;
+  /** Peak RSS since start (VmHWM). */
+  hwmKiB: number;
+}
+
+/**
+ * Reads /proc/PID/fd and /proc/PID/status (Linux). Works whatever the server
+ * exposes, which is why the leak and memory checks use it rather than /metrics.
+ */
+export function procStats(pid: number): ProcStats {
+  let fds = 0;
+  let sockets = 0;
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    fds++;
+    try {
+      if (Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`).startsWith("socket:")) sockets++;
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
+  return { fds, sockets, rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
+}
+
+/** Whether process `pid` is still alive (not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return !/^State:\s+Z/m.test(s);
+  } catch {
+    return false;
+  }
+}
+
+/** Socket inodes a process holds open (from /proc/PID/fd links `socket:[N]`). */
+export function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
+      if (m) out.add(m[1]!);
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return out;
+}
+
+/**
+ * The kernel's view of the TCP connection from local port `localPort` to
+ * remote port `remotePort` on loopback: its state (hex, e.g. "01" =
+ * ESTABLISHED, "08" = CLOSE_WAIT) and the inode of the socket holding it
+ * ("0" once no process holds it), or null if the kernel has forgotten it.
+ */
+export function tcpConnection(
+  localPort: number,
+  remotePort: number,
+): { state: string; inode: string } | null {
+  const lp = localPort.toString(16).toUpperCase().padStart(4, "0");
+  const rp = remotePort.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(table);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10) continue;
+      if (cols[1]!.endsWith(`:${lp}`) && cols[2]!.endsWith(`:${rp}`)) {
+        return { state: cols[3]!, inode: cols[9]! };
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether server process `pid` still holds its end of the connection that a
+ * client made from `clientPort` to `serverPort`. Works while the client is
+ * not reading (a FIN queued behind unsent data never reaches a client that
+ * reads nothing, so the client cannot tell; the server's fd table can).
+ */
+export function serverHolds(pid: number, serverPort: number, clientPort: number): boolean {
+  const c = tcpConnection(serverPort, clientPort);
+  if (!c || c.inode === "0") return false;
+  return socketInodes(pid).has(c.inode);
 }

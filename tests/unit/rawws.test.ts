@@ -8,6 +8,7 @@ import {
   bytes,
   closePayload,
   encodeFrame,
+  encodeHeader,
   FrameParser,
   OP,
   parseClose,
@@ -122,4 +123,13 @@ Deno.test("closePayload() and parseClose() handle empty, code-only and invalid U
   assert.deepStrictEqual(Array.from(bad), [0x03, 0xe8, 0xff, 0xfe]);
   assert.deepStrictEqual(parseClose(closePayload(4000, "ünï")), { code: 4000, reason: "ünï" });
   assert.deepStrictEqual(bytes("é").length, 2);
+});
+
+Deno.test("encodeHeader() announces a length without a payload, masked or not", () => {
+  assert.deepStrictEqual(
+    Array.from(encodeHeader({ opcode: OP.BINARY, length: 100 * 1024 * 1024 })),
+    [0x82, 127, 0, 0, 0, 0, 0x06, 0x40, 0, 0],
+  );
+  const h = encodeHeader({ opcode: OP.TEXT, length: 3, fin: false, maskKey: KEY });
+  assert.deepStrictEqual(Array.from(h), [0x01, 0x83, ...KEY]);
 });
