@@ -1,0 +1,114 @@
+import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { ConfigError, DEFAULTS, HelpRequested, parseConfig, parseDuration, parseSize, pingPeriodOf } from "../../src/config.ts";
+
+Deno.test("parseDuration() reads ms, s, m and h, and refuses a bare number", () => {
+  assertEquals(parseDuration("500ms"), 500);
+  assertEquals(parseDuration("10s"), 10_000);
+  assertEquals(parseDuration("1.5s"), 1_500);
+  assertEquals(parseDuration("1m"), 60_000);
+  assertEquals(parseDuration("2h"), 7_200_000);
+  for (const bad of ["10", "10x", "", "-1s", "s", "1e3ms", "1 s"]) assertThrows(() => parseDuration(bad), bad);
+});
+
+Deno.test("parseSize() reads bytes and binary/decimal units, case-insensitively", () => {
+  assertEquals(parseSize("512"), 512);
+  assertEquals(parseSize("64KiB"), 65_536);
+  assertEquals(parseSize("16mib"), 16 * 1024 * 1024);
+  assertEquals(parseSize("1MB"), 1_000_000);
+  for (const bad of ["", "1XB", "-5", "abc"]) assertThrows(() => parseSize(bad), bad);
+});
+
+Deno.test("parseConfig() gives DESIGN's defaults; pingPeriod is 9/10 of pongWait", () => {
+  const o = parseConfig(["f.log"], {});
+  assertEquals(o.file, "f.log");
+  assertEquals([o.host, o.port, o.poll, o.pongWait, o.writeWait, o.readLimit], [
+    "127.0.0.1",
+    8080,
+    1_000,
+    60_000,
+    10_000,
+    512,
+  ]);
+  assertEquals(o.pingPeriod, 54_000);
+  assertEquals(pingPeriodOf(2_000), 1_800);
+  assertEquals([o.maxClients, o.maxClientsPerIp, o.maxFileSize], [10_000, DEFAULTS.maxClientsPerIp, 16 * 1024 * 1024]);
+  assertEquals([o.compress, o.events, o.quiet, o.logFormat, o.origins], [false, true, false, "text", []]);
+});
+
+Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over them", () => {
+  const env = {
+    FILEWATCH_FILE: "/data/app.log",
+    FILEWATCH_HOST: "0.0.0.0",
+    FILEWATCH_PORT: "9000",
+    FILEWATCH_POLL: "250ms",
+    FILEWATCH_PONG_WAIT: "10s",
+    FILEWATCH_WRITE_WAIT: "2s",
+    FILEWATCH_READ_LIMIT: "1KiB",
+    FILEWATCH_ORIGINS: "https://a.example, https://b.example",
+    FILEWATCH_COMPRESS: "1",
+    FILEWATCH_MAX_CLIENTS: "5",
+    FILEWATCH_MAX_CLIENTS_PER_IP: "0",
+    FILEWATCH_MAX_FILE_SIZE: "1MiB",
+    FILEWATCH_NO_EVENTS: "1",
+    FILEWATCH_LOG_FORMAT: "json",
+    FILEWATCH_QUIET: "true",
+  };
+  const o = parseConfig([], env);
+  assertEquals(o, {
+    file: "/data/app.log",
+    host: "0.0.0.0",
+    port: 9000,
+    poll: 250,
+    pongWait: 10_000,
+    pingPeriod: 9_000,
+    writeWait: 2_000,
+    readLimit: 1024,
+    origins: ["https://a.example", "https://b.example"],
+    compress: true,
+    maxClients: 5,
+    maxClientsPerIp: 0,
+    maxFileSize: 1024 * 1024,
+    events: false,
+    logFormat: "json",
+    quiet: true,
+  });
+  const f = parseConfig(["--port", "1", "--origin", "http://c.example:8080", "other.log"], env);
+  assertEquals([f.port, f.file, f.origins], [1, "other.log", ["http://c.example:8080"]]);
+});
+
+Deno.test("parseConfig() errors name the flag or variable and quote the value", () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [["--poll", "10x", "f"], {}, /^Cannot parse --poll "10x": expected a duration like 500ms/],
+    [["f"], { FILEWATCH_POLL: "fast" }, /^Cannot parse FILEWATCH_POLL "fast"/],
+    [["--port=-1", "f"], {}, /^Cannot parse --port "-1"/],
+    [["--port", "-1", "f"], {}, /^Option .--port. argument is ambiguous/],
+    [["--port", "65536", "f"], {}, /from 0 to 65535/],
+    [["--read-limit", "0", "f"], {}, /^Cannot parse --read-limit "0"/],
+    [["--log-format", "xml", "f"], {}, /^Cannot parse --log-format "xml": expected text or json/],
+    [["--origin", "example.com", "f"], {}, /^Cannot parse --origin "example.com"/],
+    [["--origin", "https://a.example/path", "f"], {}, /no path/],
+    [["--pong-wait", "50ms", "f"], {}, /at least 100ms/],
+    [["a", "b"], {}, /expected one FILE/],
+    [[], {}, /^Missing FILE/],
+    [["--nope", "f"], {}, /^Unknown option '--nope'$/],
+    [["--port"], {}, /--port/],
+    [["f"], { FILEWATCH_QUIET: "maybe" }, /^Cannot parse FILEWATCH_QUIET "maybe"/],
+  ];
+  for (const [args, env, re] of cases) {
+    const e = assertThrows(() => parseConfig(args, env), args.join(" "));
+    assert(e instanceof ConfigError, `${args.join(" ")}: ${e}`);
+    assertMatch((e as Error).message, re);
+    assert(!(e as Error).message.includes("\n"), "one line");
+  }
+});
+
+Deno.test("parseConfig() signals --help and -h", () => {
+  assert(assertThrows(() => parseConfig(["--help"], {})) instanceof HelpRequested);
+  assert(assertThrows(() => parseConfig(["-h"], {})) instanceof HelpRequested);
+});
+
+Deno.test("parseConfig() keeps `*` as an origin and takes IPv6 hosts with or without brackets", () => {
+  assertEquals(parseConfig(["--origin", "*", "f"], {}).origins, ["*"]);
+  assertEquals(parseConfig(["--host", "[::1]", "f"], {}).host, "::1");
+  assertEquals(parseConfig(["--host", "::", "f"], {}).host, "::");
+});

@@ -1,0 +1,175 @@
+import { assert, assertEquals } from "../assert.ts";
+import { parseConfig } from "../../src/config.ts";
+import { Hub, sweepInterval } from "../../src/hub.ts";
+import { createLogger } from "../../src/log.ts";
+import { FileWatcher, type Snapshot } from "../../src/watcher.ts";
+import { fakeRuntime } from "./fake_runtime.ts";
+
+const quiet = createLogger("text", true, () => {});
+const snap = (seq: number, text: string): Snapshot => ({
+  ok: true,
+  seq,
+  lastMod: seq.toString(16),
+  size: text.length,
+  bytes: new TextEncoder().encode(text),
+  text,
+});
+
+async function setup(args: string[] = [], caps = {}) {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/f`, "v1");
+  const options = parseConfig([...args, `${dir}/f`], {});
+  const watcher = new FileWatcher({ file: options.file, poll: 3_600_000, maxFileSize: 1024, events: false });
+  await watcher.current();
+  const fake = fakeRuntime(caps);
+  const hub = new Hub(options, watcher, fake.runtime, quiet);
+  const open = (format: "plain" | "v1" = "plain", lastMod: string | null = null, ip = "1.1.1.1") => {
+    assertEquals(hub.admit(ip), null);
+    const events = hub.connect(format, ip, lastMod);
+    const before = fake.conns.length;
+    void fake.runtime.upgrade(null as never, format === "v1" ? "filewatch.v1" : null, events);
+    return fake.conns[before]!;
+  };
+  const done = async () => {
+    await hub.shutdown(10);
+  };
+  return { hub, watcher, fake, open, options, done };
+}
+
+Deno.test("sweepInterval() leaves the pong half the gap between ping and deadline, at most 1 s", () => {
+  assertEquals(sweepInterval({ pongWait: 2_000, pingPeriod: 1_800, writeWait: 10_000 }), 100);
+  assertEquals(sweepInterval({ pongWait: 60_000, pingPeriod: 54_000, writeWait: 10_000 }), 1_000);
+  assertEquals(sweepInterval({ pongWait: 60_000, pingPeriod: 54_000, writeWait: 200 }), 50);
+});
+
+Deno.test("Hub sends the current version on open unless the client's lastMod is current", async () => {
+  const { open, watcher, done } = await setup();
+  const a = open();
+  assertEquals(a.peer.sent, ["v1"]);
+  const b = open("plain", watcher.snapshot!.lastMod);
+  assertEquals(b.peer.sent, []);
+  const c = open("v1", "1");
+  assertEquals(JSON.parse(c.peer.sent[0] as string).data, "v1");
+  await done();
+});
+
+Deno.test("Hub.broadcast() skips a backed-up client, then gives it only the newest when it drains", async () => {
+  const { hub, open, watcher, done } = await setup();
+  const fast = open();
+  const slow = open();
+  slow.peer.stuck = true;
+  slow.peer.buffered = 1;
+  for (const v of ["v2", "v3"]) {
+    await Deno.writeTextFile(hub.options.file, v);
+    await watcher.check();
+  }
+  assertEquals(fast.peer.sent, ["v1", "v2", "v3"]);
+  assertEquals(slow.peer.sent, ["v1"]);
+  slow.peer.stuck = false;
+  slow.peer.buffered = 0;
+  slow.events.onDrain();
+  assertEquals(slow.peer.sent, ["v1", "v3"], "the newest only, not the backlog");
+  slow.events.onDrain();
+  assertEquals(slow.peer.sent, ["v1", "v3"], "nothing twice");
+  await done();
+});
+
+Deno.test("Hub.sweep() pings at pingPeriod and closes a silent client at pongWait with 1008", async () => {
+  const { hub, open, options, done } = await setup(["--pong-wait", "1s"]);
+  const c = open();
+  const t0 = Date.now();
+  hub.sweep(t0 + options.pingPeriod + 1);
+  assertEquals(c.peer.pings, 1);
+  hub.sweep(t0 + options.pongWait + 5);
+  assertEquals(c.peer.closed, [1008, "pong timeout"]);
+  assertEquals(hub.sessions.size, 0);
+  assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "pong_timeout" }), 1);
+  await done();
+});
+
+Deno.test("Hub.sweep() keeps a client that answers pongs", async () => {
+  const { hub, open, options, done } = await setup(["--pong-wait", "1s"]);
+  const c = open();
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 20));
+  c.events.onPong();
+  hub.sweep(t0 + options.pongWait + 5);
+  assertEquals(c.peer.closed, null);
+  await done();
+});
+
+Deno.test("Hub leaves pings to a runtime that pings itself", async () => {
+  const { hub, open, options, done } = await setup(["--pong-wait", "1s"], { pingsItself: true });
+  const c = open();
+  hub.sweep(Date.now() + options.pongWait * 3);
+  assertEquals([c.peer.pings, c.peer.closed], [0, null]);
+  await done();
+});
+
+Deno.test("Hub closes a client stuck past writeWait (1008) and terminates it", async () => {
+  const { hub, open, options, done } = await setup(["--write-wait", "1s"]);
+  const c = open();
+  c.peer.stuck = true;
+  c.peer.buffered = 10;
+  const t0 = Date.now();
+  hub.broadcast(snap(2, "v2"));
+  hub.sweep(t0 + 500);
+  assertEquals(c.peer.closed, null);
+  hub.sweep(t0 + options.writeWait + 1);
+  assertEquals(c.peer.closed, [1008, "slow consumer"]);
+  assert(c.peer.terminated);
+  assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "slow_consumer" }), 1);
+  await done();
+});
+
+Deno.test("Hub: a message over the read limit closes with 1009; close is idempotent", async () => {
+  const { hub, open, done } = await setup(["--read-limit", "10"]);
+  const c = open();
+  c.events.onMessage(10);
+  assertEquals(c.peer.closed, null);
+  c.events.onMessage(11);
+  assertEquals(c.peer.closed, [1009, "message too big"]);
+  c.events.onClose(1009, "");
+  c.events.onClose(1005, "");
+  assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "read_limit" }), 1);
+  assertEquals(hub.admit("1.1.1.1"), null, "the closed client's place was given back once");
+  await done();
+});
+
+Deno.test("Hub.admit() enforces --max-clients and --max-clients-per-ip", async () => {
+  const { hub, done } = await setup(["--max-clients", "3", "--max-clients-per-ip", "2"]);
+  assertEquals([hub.admit("a"), hub.admit("a"), hub.admit("a")], [null, null, "ip_limit"]);
+  assertEquals([hub.admit("b"), hub.admit("c")], [null, "limit"]);
+  hub.release("a");
+  assertEquals(hub.admit("c"), null);
+  await done();
+});
+
+Deno.test("Hub with pub/sub publishes once per format and unsubscribes a lagging client", async () => {
+  const { hub, open, fake, done } = await setup([], { pubsub: true });
+  const a = open();
+  const b = open("v1");
+  const lag = open();
+  assert(a.peer.topics.has("fw.plain") && b.peer.topics.has("fw.v1"));
+  lag.peer.buffered = 5;
+  hub.broadcast(snap(2, "v2"));
+  assertEquals(fake.published.map(([t]) => t), ["fw.plain", "fw.v1"]);
+  assertEquals(a.peer.sent, ["v1", "v2"]);
+  assertEquals(lag.peer.sent, ["v1"]);
+  assertEquals(lag.peer.topics.size, 0);
+  assertEquals(hub.metrics.get("filewatch_messages_sent_total"), 3 + 2);
+  await done();
+});
+
+Deno.test("Hub.shutdown() sends 1001 to everyone and resolves once they closed", async () => {
+  const { hub, open } = await setup();
+  const conns = [open(), open(), open()];
+  const p = hub.shutdown(1_000);
+  for (const c of conns) {
+    assertEquals(c.peer.closed, [1001, "server shutting down"]);
+    c.events.onClose(1001, "");
+  }
+  assertEquals(await p, true);
+  assertEquals(hub.admit("x"), "shutting_down");
+  assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "shutdown" }), 3);
+});
