@@ -84,12 +84,16 @@ export function createServer(options: Options, runtime: Runtime): Server {
  * SIGINT/SIGTERM: stop accepting (`stopListening`), close every client with
  * 1001, wait for them (bounded), exit 0. A second signal exits at once.
  */
-export function handleSignals(server: Server, stopListening: () => void): void {
+export function handleSignals(
+  server: Pick<Server, "hub" | "log">,
+  stopListening: () => void,
+  proc: Pick<typeof process, "on" | "exit"> = process,
+): void {
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) {
       server.log.warn("second signal: exiting now", { signal });
-      process.exit(130);
+      proc.exit(130);
     }
     stopping = true;
     server.log.info("shutting down", { signal, clients: server.hub.sessions.size });
@@ -98,9 +102,9 @@ export function handleSignals(server: Server, stopListening: () => void): void {
     } catch { /* already stopped */ }
     server.hub.shutdown().then((clean) => {
       server.log.info("stopped", { clean });
-      process.exit(0);
+      proc.exit(0);
     });
   };
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  proc.on("SIGINT", () => onSignal("SIGINT"));
+  proc.on("SIGTERM", () => onSignal("SIGTERM"));
 }

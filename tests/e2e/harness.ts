@@ -173,11 +173,15 @@ export async function tempFile(content: string | Uint8Array, name = "watched.txt
 }
 
 /** Waits until `cond()` is truthy, polling; throws after `ms`. */
-export async function waitFor<T>(cond: () => T | Promise<T>, ms = 5_000, what = "condition"): Promise<T> {
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  ms = 5_000,
+  what = "condition",
+): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   while (true) {
     const v = await cond();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out after ${ms}ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -1,0 +1,181 @@
+/**
+ * Operating filewatch (issue 7), on every runtime: metrics that move with
+ * connects, refusals and closes; limits; graceful shutdown under load; logs.
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { parseExposition } from "../prom.ts";
+import { connect, sleep } from "./client.ts";
+import { EXPECT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+
+async function metrics(s: Server) {
+  const res = await fetch(s.url + "metrics");
+  assertEquals(res.status, 200);
+  assertMatch(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  return parseExposition(await res.text());
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  t("/metrics moves with connects, refusals by reason, messages, versions and closes by reason", async () => {
+    const file = await tempFile("metrics 1");
+    const s = await startServer(rt, { file, args: ["--poll", "100ms", "--read-limit", "16"] });
+    try {
+      const m0 = await metrics(s);
+      assertEquals(m0.get("filewatch_clients"), 0);
+      assertEquals(m0.get("filewatch_watch_mode", { mode: "idle" }), 1);
+      const a = connect(s.wsUrl);
+      const b = connect(s.wsUrl, { protocols: ["filewatch.v1"] });
+      await Promise.all([a.message(0), b.message(0)]);
+      const evil = connect(s.wsUrl, { headers: { Origin: "http://evil.example" } });
+      await evil.opened.catch(() => {});
+      await fetch(s.url + "ws").then((r) => r.body?.cancel());
+      await Deno.writeTextFile(file, "metrics 2");
+      await Promise.all([a.message(1), b.message(1)]);
+      const m1 = await metrics(s);
+      assertEquals(m1.get("filewatch_clients"), 2);
+      assertEquals(m1.get("filewatch_upgrades_total"), 2);
+      assertEquals(m1.get("filewatch_upgrades_refused_total", { reason: "origin" }), 1);
+      assertEquals(m1.get("filewatch_upgrades_refused_total", { reason: "bad_request" }), 1);
+      assertEquals(m1.get("filewatch_messages_sent_total"), 4);
+      const v1Len = (s: string) => JSON.stringify({ type: "content", lastMod: "x", size: 9, data: s }).length;
+      const bytes = m1.get("filewatch_bytes_sent_total")!;
+      assert(bytes > 2 * 9 && bytes < 2 * 9 + 2 * (v1Len("metrics 2") + 32), `bytes ${bytes}`);
+      assertEquals(m1.get("filewatch_versions_total"), 1);
+      assertEquals(m1.get("filewatch_watch_mode", { mode: "events" }), 1);
+      a.ws.send("x".repeat(17));
+      await a.closed;
+      b.close();
+      await b.closed;
+      await Deno.remove(file);
+      const m2 = await waitFor(async () => {
+        const m = await metrics(s);
+        return m.get("filewatch_clients") === 0 ? m : null;
+      }, 3_000, "clients to reach 0");
+      assertEquals(m2.get("filewatch_closes_total", { reason: "read_limit" }), 1);
+      assertEquals(m2.get("filewatch_closes_total", { reason: "client" }), 1);
+      assertEquals(m2.get("filewatch_watch_mode", { mode: "idle" }), 1, "polling stops when nobody watches");
+      // /metrics never carries the file's content.
+      assert(!(await (await fetch(s.url + "metrics")).text()).includes("metrics 2"));
+    } finally {
+      await s.stop();
+    }
+  });
+
+  t("--max-clients 5: the sixth upgrade gets 503 with a reason; the first five are undisturbed", async () => {
+    const file = await tempFile("five");
+    const s = await startServer(rt, { file, args: ["--max-clients", "5", "--poll", "100ms"] });
+    try {
+      const five = Array.from({ length: 5 }, () => connect(s.wsUrl));
+      await Promise.all(five.map((c) => c.message(0)));
+      const sixth = await fetch(s.url + "ws", {
+        headers: {
+          Upgrade: "websocket",
+          Connection: "Upgrade",
+          "Sec-WebSocket-Version": "13",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+      });
+      assertEquals(sixth.status, 503);
+      assertMatch(await sixth.text(), /client limit reached \(5\)/);
+      await Deno.writeTextFile(file, "five, still");
+      await Promise.all(five.map((c) => c.message(1)));
+      assert(five.every((c) => c.ws.readyState === 1));
+      assertEquals((await metrics(s)).get("filewatch_upgrades_refused_total", { reason: "limit" }), 1);
+      // A place freed is a place taken.
+      five[0]!.close();
+      await five[0]!.closed;
+      await waitFor(async () => (await metrics(s)).get("filewatch_clients") === 4, 3_000, "the close to count");
+      const again = connect(s.wsUrl);
+      await again.message(0);
+      again.close();
+      five.forEach((c) => c.close());
+    } finally {
+      await s.stop();
+    }
+  });
+
+  t("--max-clients-per-ip 2: the third connection from one address gets 429", async () => {
+    const file = await tempFile("ip");
+    const s = await startServer(rt, { file, args: ["--max-clients-per-ip", "2"] });
+    try {
+      const two = [connect(s.wsUrl), connect(s.wsUrl)];
+      await Promise.all(two.map((c) => c.message(0)));
+      const third = connect(s.wsUrl);
+      const err = await third.opened.then(() => null, (e) => e);
+      assertEquals(err?.status, 429);
+      assertEquals((await metrics(s)).get("filewatch_upgrades_refused_total", { reason: "ip_limit" }), 1);
+      assert(two.every((c) => c.ws.readyState === 1));
+      two.forEach((c) => c.close());
+    } finally {
+      await s.stop();
+    }
+  });
+
+  t("SIGTERM with 100 clients: every client gets 1001, new upgrades are refused, exit 0 within the bound", async () => {
+    const file = await tempFile("hundred");
+    const s = await startServer(rt, { file, args: ["--max-clients-per-ip", "0"] });
+    const clients = Array.from({ length: 100 }, () => connect(s.wsUrl));
+    await Promise.all(clients.map((c) => c.message(0)));
+    const t0 = Date.now();
+    const exited = s.stop("SIGTERM");
+    const closes = await Promise.all(clients.map((c) => c.closed));
+    const status = await exited;
+    assertEquals(status.code, 0);
+    assert(Date.now() - t0 < 6_000, `took ${Date.now() - t0}ms`);
+    assertEquals(closes.filter((c) => c.code === 1001).length, 100);
+    assertMatch(s.stderr.join("\n"), /shutting down/);
+  });
+
+  t("--log-format json: every stderr line is a JSON object; connect and close are logged with reason and duration", async () => {
+    const file = await tempFile("json logs");
+    const s = await startServer(rt, { file, args: ["--log-format", "json"] });
+    const c = connect(s.wsUrl);
+    await c.message(0);
+    c.close();
+    await c.closed;
+    await waitFor(() => s.stderr.some((l) => l.includes("client closed")), 3_000, "the close log");
+    await s.stop();
+    const lines = s.stderr.filter((l) => l.trim());
+    const events = lines.map((l) => JSON.parse(l));
+    for (const e of events) {
+      assertEquals(typeof e.time, "string");
+      assert(["info", "warn", "error"].includes(e.level));
+      assertEquals(typeof e.msg, "string");
+    }
+    const msgs = events.map((e) => e.msg);
+    for (const m of ["listening", "client connected", "client closed", "shutting down", "stopped"]) {
+      assert(msgs.includes(m), `log has "${m}": ${msgs.join(", ")}`);
+    }
+    const closed = events.find((e) => e.msg === "client closed");
+    assertEquals(closed.reason, "client");
+    assertEquals(typeof closed.seconds, "number");
+    assert(!lines.some((l) => l.includes("json logs")), "no log line carries file content");
+  });
+
+  t("--quiet: no info lines, the start-up line still on stdout", async () => {
+    const file = await tempFile("quiet");
+    const s = await startServer(rt, { file, args: ["--quiet"] });
+    const c = connect(s.wsUrl);
+    await c.message(0);
+    c.close();
+    await c.closed;
+    await s.stop();
+    assertEquals(s.stderr.filter((l) => / INFO /.test(l)), []);
+    assertMatch(s.stdout[0]!, /^filewatch: watching .* on http:/);
+  });
+
+  t("a client that stops answering pings is counted as pong_timeout", async () => {
+    const file = await tempFile("pong");
+    const s = await startServer(rt, { file, args: ["--pong-wait", "1s"] });
+    try {
+      const c = connect(s.wsUrl, { autoPong: false });
+      await c.message(0);
+      assertEquals((await c.closed).code, EXPECT[rt].pongTimeoutCode);
+      await waitFor(async () => (await metrics(s)).get("filewatch_closes_total", { reason: "pong_timeout" }) === 1, 3_000, "pong_timeout to be counted");
+    } finally {
+      await s.stop();
+    }
+  });
+}
