@@ -61,7 +61,11 @@ export function checkHandshake(h: (name: string) => string | undefined): Refused
     };
   }
   if (!(h("connection") ?? "").split(",").some((t) => t.trim().toLowerCase() === "upgrade")) {
-    return { status: 400, reason: "bad_request", text: "Bad WebSocket handshake: Connection header must include Upgrade" };
+    return {
+      status: 400,
+      reason: "bad_request",
+      text: "Bad WebSocket handshake: Connection header must include Upgrade",
+    };
   }
   if (h("sec-websocket-version")?.trim() !== "13") {
     return {
@@ -72,7 +76,11 @@ export function checkHandshake(h: (name: string) => string | undefined): Refused
     };
   }
   if (!KEY_RE.test(h("sec-websocket-key")?.trim() ?? "")) {
-    return { status: 400, reason: "bad_request", text: "Bad WebSocket handshake: Sec-WebSocket-Key must be 16 bytes in base64" };
+    return {
+      status: 400,
+      reason: "bad_request",
+      text: "Bad WebSocket handshake: Sec-WebSocket-Key must be 16 bytes in base64",
+    };
   }
   return null;
 }
@@ -101,8 +109,10 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     return snap.ok ? c.text("ok\n") : c.text(`not ready: ${snap.error}\n`, 503);
   });
 
-  app.get("/metrics", (c) =>
-    c.body(hub.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));
+  app.get(
+    "/metrics",
+    (c) => c.body(hub.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
 
   app.get(
     "/",
@@ -146,12 +156,24 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     }
     const ip = runtime.clientAddress(c);
     const no = hub.admit(ip);
-    if (no === "shutting_down") return refuse({ status: 503, reason: no, text: "Service Unavailable: server shutting down" });
+    if (no === "shutting_down") {
+      return refuse({ status: 503, reason: no, text: "Service Unavailable: server shutting down" });
+    }
     if (no === "limit") {
-      return refuse({ status: 503, reason: no, text: `Service Unavailable: client limit reached (${options.maxClients})`, headers: { "Retry-After": "5" } });
+      return refuse({
+        status: 503,
+        reason: no,
+        text: `Service Unavailable: client limit reached (${options.maxClients})`,
+        headers: { "Retry-After": "5" },
+      });
     }
     if (no === "ip_limit") {
-      return refuse({ status: 429, reason: no, text: `Too Many Requests: ${options.maxClientsPerIp} connections from ${ip} already`, headers: { "Retry-After": "5" } });
+      return refuse({
+        status: 429,
+        reason: no,
+        text: `Too Many Requests: ${options.maxClientsPerIp} connections from ${ip} already`,
+        headers: { "Retry-After": "5" },
+      });
     }
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const lastMod = parseLastMod(c.req.query("lastMod"));
@@ -159,7 +181,9 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       return await runtime.upgrade(c, protocol, hub.connect(protocol ? "v1" : "plain", ip, lastMod));
     } catch (e) {
       hub.release(ip);
-      if (e instanceof UpgradeRefused) return refuse({ status: e.status as 400, reason: "bad_request", text: e.message });
+      if (e instanceof UpgradeRefused) {
+        return refuse({ status: e.status as 400, reason: "bad_request", text: e.message });
+      }
       throw e;
     }
   }

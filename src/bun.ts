@@ -3,7 +3,7 @@
  * @module
  */
 import { createServer, handleSignals, optionsOrExit } from "./main.ts";
-import { type BunServer, bunRuntime } from "./runtime/bun.ts";
+import { bunRuntime, type BunServer } from "./runtime/bun.ts";
 
 if (import.meta.main) {
   const options = optionsOrExit(Bun.argv.slice(2), { compression: true }, "Bun");

@@ -236,11 +236,19 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   if (!file) throw new ConfigError("Missing FILE: name the file to watch (or set FILEWATCH_FILE)");
 
   const pongWait = get(v["pong-wait"], "pong-wait", parseDuration, DEFAULTS.pongWait);
-  if (pongWait < 100) throw new ConfigError(`Cannot use --pong-wait "${v["pong-wait"] ?? env.FILEWATCH_PONG_WAIT}": must be at least 100ms`);
+  if (pongWait < 100) {
+    throw new ConfigError(
+      `Cannot use --pong-wait "${v["pong-wait"] ?? env.FILEWATCH_PONG_WAIT}": must be at least 100ms`,
+    );
+  }
   const poll = get(v.poll, "poll", parseDuration, DEFAULTS.poll);
   if (poll < 10) throw new ConfigError(`Cannot use --poll "${v.poll ?? env.FILEWATCH_POLL}": must be at least 10ms`);
   const writeWait = get(v["write-wait"], "write-wait", parseDuration, DEFAULTS.writeWait);
-  if (writeWait < 10) throw new ConfigError(`Cannot use --write-wait "${v["write-wait"] ?? env.FILEWATCH_WRITE_WAIT}": must be at least 10ms`);
+  if (writeWait < 10) {
+    throw new ConfigError(
+      `Cannot use --write-wait "${v["write-wait"] ?? env.FILEWATCH_WRITE_WAIT}": must be at least 10ms`,
+    );
+  }
 
   const envOrigins = env.FILEWATCH_ORIGINS?.split(",").map((s) => s.trim()).filter(Boolean);
   const originList = v.origin ?? envOrigins ?? [];
@@ -270,7 +278,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     origins: originList.map((o) => field(originWhat, o, parseOrigin)),
     compress: flagOrEnvBool(v.compress, "FILEWATCH_COMPRESS"),
     maxClients: get(v["max-clients"], "max-clients", (s) => parseCount(s, 1, 1_000_000), DEFAULTS.maxClients),
-    maxClientsPerIp: get(v["max-clients-per-ip"], "max-clients-per-ip", (s) => parseCount(s, 0, 1_000_000), DEFAULTS.maxClientsPerIp),
+    maxClientsPerIp: get(
+      v["max-clients-per-ip"],
+      "max-clients-per-ip",
+      (s) => parseCount(s, 0, 1_000_000),
+      DEFAULTS.maxClientsPerIp,
+    ),
     maxFileSize: get(v["max-file-size"], "max-file-size", (s) => {
       const n = parseSize(s);
       if (n < 1 || n > 1024 ** 3) throw new RangeError("expected a size from 1 byte to 1GiB");

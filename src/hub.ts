@@ -50,16 +50,39 @@ export class Hub {
     readonly log: Logger,
   ) {
     const m = this.metrics;
-    m.define("filewatch_clients", "gauge", "Connected WebSocket clients.", () => [{ labels: {}, value: this.sessions.size }]);
+    m.define(
+      "filewatch_clients",
+      "gauge",
+      "Connected WebSocket clients.",
+      () => [{ labels: {}, value: this.sessions.size }],
+    );
     m.define("filewatch_upgrades_total", "counter", "WebSocket upgrades accepted.");
     m.define("filewatch_upgrades_refused_total", "counter", "WebSocket upgrades refused, by reason.");
     m.define("filewatch_messages_sent_total", "counter", "Messages sent to clients.");
     m.define("filewatch_bytes_sent_total", "counter", "Payload bytes sent to clients.");
-    m.define("filewatch_versions_total", "counter", "New versions of the file seen after the first.", () => [{ labels: {}, value: watcher.stats.versions }]);
-    m.define("filewatch_read_errors_total", "counter", "Times the file could not be read (each distinct error once).", () => [{ labels: {}, value: watcher.stats.readErrors }]);
+    m.define(
+      "filewatch_versions_total",
+      "counter",
+      "New versions of the file seen after the first.",
+      () => [{ labels: {}, value: watcher.stats.versions }],
+    );
+    m.define(
+      "filewatch_read_errors_total",
+      "counter",
+      "Times the file could not be read (each distinct error once).",
+      () => [{ labels: {}, value: watcher.stats.readErrors }],
+    );
     m.define("filewatch_closes_total", "counter", "Connections closed, by reason.");
-    m.define("filewatch_watch_mode", "gauge", "How changes are noticed (1 = current mode).", () =>
-      (["events", "polling", "idle"] as const).map((mode) => ({ labels: { mode }, value: watcher.mode === mode ? 1 : 0 })));
+    m.define(
+      "filewatch_watch_mode",
+      "gauge",
+      "How changes are noticed (1 = current mode).",
+      () =>
+        (["events", "polling", "idle"] as const).map((mode) => ({
+          labels: { mode },
+          value: watcher.mode === mode ? 1 : 0,
+        })),
+    );
     m.define("filewatch_lagging_clients", "gauge", "Clients whose writes are backed up.", () => {
       let n = 0;
       for (const s of this.sessions) if (s.stuckSince) n++;
@@ -225,8 +248,13 @@ export class Hub {
       this.runtime.publish(TOPIC[format], frame, this.options.compress);
       this.#count(snap, format, viaTopic[format]);
     }
-    if (snap.ok) this.log.info(snap.seq === 1 ? "file read" : "file changed", { lastMod: snap.lastMod, size: snap.size, clients: this.sessions.size });
-    else this.log.warn("file error", { error: snap.error, clients: this.sessions.size });
+    if (snap.ok) {
+      this.log.info(snap.seq === 1 ? "file read" : "file changed", {
+        lastMod: snap.lastMod,
+        size: snap.size,
+        clients: this.sessions.size,
+      });
+    } else this.log.warn("file error", { error: snap.error, clients: this.sessions.size });
   }
 
   /** Liveness and backpressure, for every session; run by a timer. */

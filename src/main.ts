@@ -75,7 +75,12 @@ export function createServer(options: Options, runtime: Runtime): Server {
       const shown = host.includes(":") ? `[${host}]` : host;
       // The one stdout line scripts wait for (DESIGN §6).
       process.stdout.write(`filewatch: watching ${options.file} on http://${shown}:${port}/\n`);
-      log.info("listening", { url: `http://${shown}:${port}/`, file: options.file, runtime: runtime.name, pid: process.pid });
+      log.info("listening", {
+        url: `http://${shown}:${port}/`,
+        file: options.file,
+        runtime: runtime.name,
+        pid: process.pid,
+      });
     },
   };
 }

@@ -27,15 +27,13 @@ export type V1Message =
  */
 export function v1Message(s: Snapshot): V1Message {
   if (!s.ok) return { type: "error", message: s.error };
-  return s.text !== null
-    ? { type: "content", lastMod: s.lastMod, size: s.size, data: s.text }
-    : {
-      type: "content",
-      lastMod: s.lastMod,
-      size: s.size,
-      data: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.length).toString("base64"),
-      encoding: "base64",
-    };
+  return s.text !== null ? { type: "content", lastMod: s.lastMod, size: s.size, data: s.text } : {
+    type: "content",
+    lastMod: s.lastMod,
+    size: s.size,
+    data: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.length).toString("base64"),
+    encoding: "base64",
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
  * once per change, however many viewers there are.
  * @module
  */
-import { watch as fsWatch, type FSWatcher } from "node:fs";
+import { type FSWatcher, watch as fsWatch } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { Buffer } from "node:buffer";
@@ -381,7 +381,11 @@ export class FileWatcher {
     } catch (e) {
       // ENOSPC (inotify limits), a missing directory, a filesystem without events:
       // polling carries on alone.
-      this.options.onWarning?.(`file events unavailable (${describeError(e, dirname(this.options.file)).message}); polling every ${this.options.poll}ms`);
+      this.options.onWarning?.(
+        `file events unavailable (${
+          describeError(e, dirname(this.options.file)).message
+        }); polling every ${this.options.poll}ms`,
+      );
       this.#fsw = undefined;
     }
   }

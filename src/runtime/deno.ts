@@ -78,4 +78,3 @@ function denoPeer(socket: WebSocket): Peer {
     unsubscribe() {},
   };
 }
-

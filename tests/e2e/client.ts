@@ -38,8 +38,11 @@ export function connect(
   });
   const opened = new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
-    ws.once("unexpected-response", (_req: unknown, res: { statusCode: number }) =>
-      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
+    ws.once(
+      "unexpected-response",
+      (_req: unknown, res: { statusCode: number }) =>
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })),
+    );
     ws.once("error", (e: Error) => reject(e));
   });
   opened.catch(() => {});

@@ -8,8 +8,8 @@ import {
   EXPECT,
   handshake,
   rawRequest,
-  RUNTIMES,
   runServer,
+  RUNTIMES,
   type Server,
   startServer,
   tempFile,
@@ -185,7 +185,11 @@ for (const rt of RUNTIMES) {
       });
       assertEquals(res.status, 403);
       assertMatch(await res.text(), /Origin "http:\/\/evil.example" is not allowed/);
-      for (const headers of [{}, { Origin: `http://127.0.0.1:${s.port}` }, { Origin: "https://allowed.example" }] as Record<string, string>[]) {
+      for (
+        const headers of [{}, { Origin: `http://127.0.0.1:${s.port}` }, {
+          Origin: "https://allowed.example",
+        }] as Record<string, string>[]
+      ) {
         const ok = connect(s.wsUrl, { headers });
         await ok.opened;
         await ok.message(0);
@@ -209,7 +213,10 @@ for (const rt of RUNTIMES) {
 
   t("subprotocols: filewatch.v1 chosen among others; unknown ones answered with none; `a,b` never a 500", async () => {
     await withServer(rt, "p", [], async (s) => {
-      const chosen = await rawRequest(s.port, handshake(s.port, { "Sec-WebSocket-Protocol": "x.unknown, filewatch.v1" }));
+      const chosen = await rawRequest(
+        s.port,
+        handshake(s.port, { "Sec-WebSocket-Protocol": "x.unknown, filewatch.v1" }),
+      );
       assertEquals([chosen.status, chosen.headers["sec-websocket-protocol"]], [101, "filewatch.v1"]);
       const unknown = await rawRequest(s.port, handshake(s.port, { "Sec-WebSocket-Protocol": "x.unknown, y.unknown" }));
       assertEquals([unknown.status, unknown.headers["sec-websocket-protocol"]], [101, undefined]);
@@ -238,25 +245,28 @@ for (const rt of RUNTIMES) {
     });
   });
 
-  t("liveness: a client that stops answering pings is closed within pongWait + 1 s; one that answers stays", async () => {
-    await withServer(rt, "l", ["--pong-wait", "2s"], async (s) => {
-      const silent = connect(s.wsUrl, { autoPong: false });
-      const alive = connect(s.wsUrl);
-      let pings = 0;
-      alive.ws.on("ping", () => pings++);
-      await silent.opened;
-      const t0 = Date.now();
-      await alive.opened;
-      const { code, at } = await silent.closed;
-      assertEquals(code, ex.pongTimeoutCode);
-      assert(at - t0 <= 3_000, `closed after ${at - t0}ms`);
-      assert(at - t0 >= 1_500, `closed too early, after ${at - t0}ms`);
-      await sleep(6_000 - (Date.now() - t0));
-      assertEquals(alive.ws.readyState, 1, "an answering client is still open after 3 × pongWait");
-      assert(pings >= 3, `pinged ${pings} times`);
-      alive.close();
-    });
-  });
+  t(
+    "liveness: a client that stops answering pings is closed within pongWait + 1 s; one that answers stays",
+    async () => {
+      await withServer(rt, "l", ["--pong-wait", "2s"], async (s) => {
+        const silent = connect(s.wsUrl, { autoPong: false });
+        const alive = connect(s.wsUrl);
+        let pings = 0;
+        alive.ws.on("ping", () => pings++);
+        await silent.opened;
+        const t0 = Date.now();
+        await alive.opened;
+        const { code, at } = await silent.closed;
+        assertEquals(code, ex.pongTimeoutCode);
+        assert(at - t0 <= 3_000, `closed after ${at - t0}ms`);
+        assert(at - t0 >= 1_500, `closed too early, after ${at - t0}ms`);
+        await sleep(6_000 - (Date.now() - t0));
+        assertEquals(alive.ws.readyState, 1, "an answering client is still open after 3 × pongWait");
+        assert(pings >= 3, `pinged ${pings} times`);
+        alive.close();
+      });
+    },
+  );
 
   t("--compress: permessage-deflate where the runtime has it, a clear start-up error where not", async () => {
     const file = await tempFile("z".repeat(1000));
@@ -372,10 +382,14 @@ for (const rt of RUNTIMES) {
       }
       const got = fast.messages.map((m) => String(m.data).split(":")[0]);
       assertEquals(got, ["v0", "v1", "v2", "v3", "v4", "v5", "v6"]);
-      const metrics = await waitFor(async () => {
-        const text = await (await fetch(s.url + "metrics")).text();
-        return /filewatch_closes_total\{reason="slow_consumer"\} 1/.test(text) ? text : "";
-      }, 8_000, "the slow consumer to be closed");
+      const metrics = await waitFor(
+        async () => {
+          const text = await (await fetch(s.url + "metrics")).text();
+          return /filewatch_closes_total\{reason="slow_consumer"\} 1/.test(text) ? text : "";
+        },
+        8_000,
+        "the slow consumer to be closed",
+      );
       assertMatch(metrics, /filewatch_clients 1\n/);
       fast.close();
     });

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { parseExposition } from "../prom.ts";
-import { connect, sleep } from "./client.ts";
+import { connect } from "./client.ts";
 import { EXPECT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
 
 async function metrics(s: Server) {
@@ -49,10 +49,14 @@ for (const rt of RUNTIMES) {
       b.close();
       await b.closed;
       await Deno.remove(file);
-      const m2 = await waitFor(async () => {
-        const m = await metrics(s);
-        return m.get("filewatch_clients") === 0 ? m : null;
-      }, 3_000, "clients to reach 0");
+      const m2 = await waitFor(
+        async () => {
+          const m = await metrics(s);
+          return m.get("filewatch_clients") === 0 ? m : null;
+        },
+        3_000,
+        "clients to reach 0",
+      );
       assertEquals(m2.get("filewatch_closes_total", { reason: "read_limit" }), 1);
       assertEquals(m2.get("filewatch_closes_total", { reason: "client" }), 1);
       assertEquals(m2.get("filewatch_watch_mode", { mode: "idle" }), 1, "polling stops when nobody watches");
@@ -128,31 +132,34 @@ for (const rt of RUNTIMES) {
     assertMatch(s.stderr.join("\n"), /shutting down/);
   });
 
-  t("--log-format json: every stderr line is a JSON object; connect and close are logged with reason and duration", async () => {
-    const file = await tempFile("json logs");
-    const s = await startServer(rt, { file, args: ["--log-format", "json"] });
-    const c = connect(s.wsUrl);
-    await c.message(0);
-    c.close();
-    await c.closed;
-    await waitFor(() => s.stderr.some((l) => l.includes("client closed")), 3_000, "the close log");
-    await s.stop();
-    const lines = s.stderr.filter((l) => l.trim());
-    const events = lines.map((l) => JSON.parse(l));
-    for (const e of events) {
-      assertEquals(typeof e.time, "string");
-      assert(["info", "warn", "error"].includes(e.level));
-      assertEquals(typeof e.msg, "string");
-    }
-    const msgs = events.map((e) => e.msg);
-    for (const m of ["listening", "client connected", "client closed", "shutting down", "stopped"]) {
-      assert(msgs.includes(m), `log has "${m}": ${msgs.join(", ")}`);
-    }
-    const closed = events.find((e) => e.msg === "client closed");
-    assertEquals(closed.reason, "client");
-    assertEquals(typeof closed.seconds, "number");
-    assert(!lines.some((l) => l.includes("json logs")), "no log line carries file content");
-  });
+  t(
+    "--log-format json: every stderr line is a JSON object; connect and close are logged with reason and duration",
+    async () => {
+      const file = await tempFile("json logs");
+      const s = await startServer(rt, { file, args: ["--log-format", "json"] });
+      const c = connect(s.wsUrl);
+      await c.message(0);
+      c.close();
+      await c.closed;
+      await waitFor(() => s.stderr.some((l) => l.includes("client closed")), 3_000, "the close log");
+      await s.stop();
+      const lines = s.stderr.filter((l) => l.trim());
+      const events = lines.map((l) => JSON.parse(l));
+      for (const e of events) {
+        assertEquals(typeof e.time, "string");
+        assert(["info", "warn", "error"].includes(e.level));
+        assertEquals(typeof e.msg, "string");
+      }
+      const msgs = events.map((e) => e.msg);
+      for (const m of ["listening", "client connected", "client closed", "shutting down", "stopped"]) {
+        assert(msgs.includes(m), `log has "${m}": ${msgs.join(", ")}`);
+      }
+      const closed = events.find((e) => e.msg === "client closed");
+      assertEquals(closed.reason, "client");
+      assertEquals(typeof closed.seconds, "number");
+      assert(!lines.some((l) => l.includes("json logs")), "no log line carries file content");
+    },
+  );
 
   t("--quiet: no info lines, the start-up line still on stdout", async () => {
     const file = await tempFile("quiet");
@@ -173,7 +180,11 @@ for (const rt of RUNTIMES) {
       const c = connect(s.wsUrl, { autoPong: false });
       await c.message(0);
       assertEquals((await c.closed).code, EXPECT[rt].pongTimeoutCode);
-      await waitFor(async () => (await metrics(s)).get("filewatch_closes_total", { reason: "pong_timeout" }) === 1, 3_000, "pong_timeout to be counted");
+      await waitFor(
+        async () => (await metrics(s)).get("filewatch_closes_total", { reason: "pong_timeout" }) === 1,
+        3_000,
+        "pong_timeout to be counted",
+      );
     } finally {
       await s.stop();
     }

@@ -24,7 +24,11 @@ async function startTask(cwd: string, deno: string, env: Record<string, string>,
     for await (const chunk of s.pipeThrough(new TextDecoderStream())) into.push(chunk);
   };
   const reading = Promise.all([read(child.stdout, out), read(child.stderr, err)]);
-  const url = await waitFor(() => /on (http:\S+\/)\n/.exec(out.join(""))?.[1], 30_000, `task start (stderr: ${err.join("")})`);
+  const url = await waitFor(
+    () => /on (http:\S+\/)\n/.exec(out.join(""))?.[1],
+    30_000,
+    `task start (stderr: ${err.join("")})`,
+  );
   return { child, url, out, err, reading };
 }
 

@@ -92,7 +92,10 @@ Deno.test("createApp(): upgrade refusals are 4xx/503 with a reason, and counted 
 
 Deno.test("createApp(): the upgrade names filewatch.v1 when offered, and none otherwise", async () => {
   const { ws, done } = await app();
-  assertEquals((await ws({ "Sec-WebSocket-Protocol": "chat, filewatch.v1" })).headers.get("x-fake-upgrade"), "filewatch.v1");
+  assertEquals(
+    (await ws({ "Sec-WebSocket-Protocol": "chat, filewatch.v1" })).headers.get("x-fake-upgrade"),
+    "filewatch.v1",
+  );
   assertEquals((await ws({ "Sec-WebSocket-Protocol": "chat" })).headers.get("x-fake-upgrade"), "");
   await done();
 });

@@ -1,5 +1,13 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
-import { ConfigError, DEFAULTS, HelpRequested, parseConfig, parseDuration, parseSize, pingPeriodOf } from "../../src/config.ts";
+import {
+  ConfigError,
+  DEFAULTS,
+  HelpRequested,
+  parseConfig,
+  parseDuration,
+  parseSize,
+  pingPeriodOf,
+} from "../../src/config.ts";
 
 Deno.test("parseDuration() reads ms, s, m and h, and refuses a bare number", () => {
   assertEquals(parseDuration("500ms"), 500);

@@ -21,7 +21,12 @@ Deno.test("plainFrame() is the text, the raw bytes when not UTF-8, or the error 
 
 Deno.test("v1Message() carries lastMod and size; non-UTF-8 content goes as base64", () => {
   const enc = new TextEncoder();
-  assertEquals(v1Message(content("a\"b", enc.encode("a\"b"))), { type: "content", lastMod: "18eb", size: 3, data: "a\"b" });
+  assertEquals(v1Message(content('a"b', enc.encode('a"b'))), {
+    type: "content",
+    lastMod: "18eb",
+    size: 3,
+    data: 'a"b',
+  });
   assertEquals(v1Message(content(null, new Uint8Array([0xff, 0xfe]))), {
     type: "content",
     lastMod: "18eb",
@@ -55,5 +60,7 @@ Deno.test("chooseProtocol() picks filewatch.v1 wherever it is offered, otherwise
 Deno.test("parseLastMod() accepts hex ns (normalised), and anything else means nothing seen", () => {
   assertEquals(parseLastMod("18EB66CC16206B91"), "18eb66cc16206b91");
   assertEquals(parseLastMod("00ff"), "ff");
-  for (const bad of [null, undefined, "", "-1", "0x10", "xyz", "１２", "f".repeat(33)]) assertEquals(parseLastMod(bad), null);
+  for (const bad of [null, undefined, "", "-1", "0x10", "xyz", "１２", "f".repeat(33)]) {
+    assertEquals(parseLastMod(bad), null);
+  }
 });
