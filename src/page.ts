@@ -1,0 +1,154 @@
+/**
+ * The page served at `/`: the file's current content, server-rendered and
+ * escaped so it shows before (and without) any script, plus the client
+ * script that keeps it live.
+ *
+ * Everything interpolated goes through Hono's `html` template, which escapes
+ * it; only our own constants (the style sheet and the client script) are
+ * passed through `raw`. The page loads nothing else: no external assets, no
+ * inline event handlers or style attributes, so the Content-Security-Policy
+ * can allow exactly one nonce'd script and one nonce'd style element.
+ * @module
+ */
+import { html, raw } from "hono/html";
+import type { Snapshot } from "./watcher.ts";
+import { CHUNK_LINES, chunkStarts, clientScript, formatSize, lastModToMs } from "./client.ts";
+
+/** What {@link renderPage} needs; `nonce` must match the response's CSP. */
+export interface PageInput {
+  /** The watched file's name as shown to the reader (the path it was given as). */
+  fileName: string;
+  snapshot: Snapshot;
+  /** Per-response CSP nonce for the one `<script>` and one `<style>`. */
+  nonce: string;
+}
+
+/** Shown above the content when the file is not valid UTF-8. */
+export const LOSSY_NOTICE = "This file is not valid UTF-8: bytes that cannot be decoded are shown as \uFFFD.";
+
+/**
+ * The style sheet. Colours follow `prefers-color-scheme`; the content pane is
+ * the one scroller, so the header, banner and status stay in view.
+ */
+export const PAGE_CSS = `
+:root { color-scheme: light dark;
+  --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --bar: #f6f8fa; --line: #d1d9e0;
+  --ok: #1a7f37; --wait: #9a6700; --bad: #cf222e;
+  --err-bg: #ffebe9; --err-fg: #82071e; --err-line: #ff8182;
+  --note-bg: #fff8c5; --note-fg: #4d2d00; --gutter: #8c959f; --accent: #0969da; }
+@media (prefers-color-scheme: dark) { :root {
+  --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --bar: #151b23; --line: #3d444d;
+  --ok: #3fb950; --wait: #d29922; --bad: #f85149;
+  --err-bg: #3c1618; --err-fg: #ffdcd7; --err-line: #8e1519;
+  --note-bg: #3b2e0a; --note-fg: #f2cc60; --gutter: #6e7681; --accent: #4493f8; } }
+[hidden] { display: none !important; }
+html, body { margin: 0; height: 100%; background: var(--bg); color: var(--fg); }
+body { display: flex; flex-direction: column; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
+header { display: flex; flex-wrap: wrap; align-items: center; gap: .25rem 1.1rem;
+  padding: .45rem .9rem; background: var(--bar); border-bottom: 1px solid var(--line); }
+#file { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+#size, .updated { color: var(--muted); font-variant-numeric: tabular-nums; }
+#status { font-weight: 600; white-space: nowrap; font-variant-numeric: tabular-nums; color: var(--muted); }
+#status::before { content: ""; display: inline-block; width: .62em; height: .62em; margin-right: .4em;
+  border-radius: 50%; background: currentColor; vertical-align: .02em; }
+#status[data-state="connected"] { color: var(--ok); }
+#status[data-state="connecting"], #status[data-state="waiting"] { color: var(--wait); }
+#status[data-state="offline"] { color: var(--bad); }
+.controls { margin-left: auto; display: flex; gap: .9rem; }
+.controls label { cursor: pointer; user-select: none; }
+.banner { padding: .5rem .9rem; background: var(--err-bg); color: var(--err-fg);
+  border-bottom: 1px solid var(--err-line); font-weight: 500; }
+.notice { padding: .35rem .9rem; background: var(--note-bg); color: var(--note-fg); border-bottom: 1px solid var(--line); }
+#view { flex: 1; min-height: 0; overflow: auto; outline: none; }
+#content { margin: 0; padding: .6rem .9rem 1.2rem; min-height: 1.5em; tab-size: 4;
+  font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+  white-space: pre; width: max-content; min-width: calc(100% - 1.8rem); }
+body.stale #content { opacity: .6; }
+body.wrap #content { white-space: pre-wrap; overflow-wrap: anywhere; width: auto; min-width: 0; }
+/* Chunks off screen are not laid out (see chunkStarts); the last, where a log grows, always is. */
+.chunk { display: block; content-visibility: auto; contain-intrinsic-block-size: auto calc(${CHUNK_LINES} * 1lh); }
+.chunk:last-child { content-visibility: visible; }
+body.numbers #content { --gutter-w: calc(var(--digits, 2) * 1ch + 1.4ch); }
+body.numbers .chunk > span { display: block; padding-left: var(--gutter-w); text-indent: calc(-1 * var(--gutter-w)); }
+body.numbers .chunk > span::before { content: attr(data-n); display: inline-block; box-sizing: border-box;
+  width: var(--gutter-w); padding-right: 1.4ch; text-align: right; text-indent: 0; color: var(--gutter); user-select: none; }
+#below { position: fixed; right: 1.2rem; bottom: 1.2rem; padding: .45rem .9rem; border: 0; border-radius: 999px;
+  background: var(--accent); color: #fff; font: inherit; font-weight: 600; cursor: pointer;
+  box-shadow: 0 2px 8px rgba(0,0,0,.25); }
+`;
+
+// Our own constants are trusted, but a "</" inside them would end the element early.
+if (/<\//.test(PAGE_CSS) || /<\/script|<!--/i.test(clientScript)) {
+  throw new Error("Cannot inline the page's style or script: it contains an end-tag sequence");
+}
+
+const hiddenUnless = (shown: boolean) => shown ? "" : raw(" hidden");
+
+/**
+ * Renders the whole HTML document for `GET /`.
+ *
+ * The content is in `<pre id="content">`, escaped; a file that is not valid
+ * UTF-8 is decoded lossily (U+FFFD for bad bytes) with a notice; an error
+ * snapshot shows its message in a `role="alert"` banner and no content.
+ *
+ * @example
+ * ```ts
+ * const page = renderPage({ fileName: "app.log", snapshot, nonce });
+ * return c.html(page);
+ * ```
+ */
+export function renderPage(input: PageInput): string {
+  const { fileName, snapshot: snap, nonce } = input;
+  const text = snap.ok ? (snap.text ?? new TextDecoder("utf-8").decode(snap.bytes)) : "";
+  const lastMod = snap.ok ? snap.lastMod : "";
+  const ms = snap.ok ? lastModToMs(snap.lastMod) : null;
+  const iso = ms === null ? "" : new Date(ms).toISOString();
+  const hideUpdated = hiddenUnless(ms !== null);
+  const hideBanner = hiddenUnless(!snap.ok);
+  const hideNotice = hiddenUnless(snap.ok && snap.text === null);
+  const error = snap.ok ? "" : snap.error;
+  const size = snap.ok ? formatSize(snap.size) : "";
+  const starts = chunkStarts(text, CHUNK_LINES);
+  const chunks = starts.map((start, i) =>
+    html`<span class="chunk">${text.slice(start, starts[i + 1] ?? text.length)}</span>`
+  );
+  // Kept as written: the <pre> must hold exactly the file's text. The parser
+  // drops one newline right after <pre>, so one is written for it to drop and
+  // a file that starts with an empty line keeps it.
+  // deno-fmt-ignore
+  const out = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>${fileName} — filewatch</title>
+<style nonce="${nonce}">${raw(PAGE_CSS)}</style>
+</head>
+<body data-last-mod="${lastMod}">
+<header>
+<span id="status" data-state="static"><span id="status-text">snapshot</span></span>
+<span id="file">${fileName}</span>
+<span id="size">${size}</span>
+<span id="updated-wrap" class="updated"${hideUpdated}>modified <time id="updated" datetime="${iso}">${iso}</time> <span id="updated-ago"></span></span>
+<span id="controls" class="controls" hidden>
+<label><input type="checkbox" id="wrap"> wrap lines</label>
+<label><input type="checkbox" id="numbers"> line numbers</label>
+</span>
+</header>
+<div id="banner" class="banner" role="alert"${hideBanner}><span id="banner-text">${error}</span><span id="banner-keep" hidden> — showing the last content received</span></div>
+<div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
+<noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
+<main id="view" tabindex="0"><pre id="content">
+${chunks}</pre></main>
+<button id="below" type="button" hidden>New content below ↓</button>
+<script nonce="${nonce}">${raw(clientScript)}</script>
+</body>
+</html>
+`;
+  // `html` only returns a Promise when given one; nothing here is async.
+  if (out instanceof Promise) {
+    throw new TypeError("Cannot render the page: the template produced a Promise");
+  }
+  return out.toString();
+}
