@@ -210,6 +210,11 @@ export function isAtBottom(
   return scrollTop + clientHeight >= scrollHeight - slackPx;
 }
 
+/** A handshake that has not completed in this long is abandoned and retried. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** A connection that stayed open this long resets the backoff to its start. */
+export const STABLE_AFTER_MS = 5_000;
+
 /** Lines per `<span class="chunk">` of the content (see {@link chunkStarts}). */
 export const CHUNK_LINES = 500;
 
@@ -408,7 +413,11 @@ export function clientMain(): void {
     if (statusText.textContent !== label) statusText.textContent = label;
     const flag = state === "connected"
       ? (banner.hidden ? "" : "(error) ")
-      : `(${state === "offline" ? "offline" : "reconnecting"}) `;
+      : state === "offline"
+      ? "(offline) "
+      : everConnected
+      ? "(reconnecting) "
+      : "(connecting) ";
     document.title = flag + baseTitle;
     if (modifiedMs !== null) {
       const ago = formatAgo(modifiedMs, now);
@@ -467,10 +476,21 @@ export function clientMain(): void {
     // While an error is shown, ask for everything: if the file came back
     // unchanged, resuming would send nothing and the banner would stay.
     const url = socketUrl(location, banner.hidden ? lastMod : "");
-    const sock = new WebSocket(url, SUBPROTOCOL);
+    let sock: WebSocket;
+    try {
+      sock = new WebSocket(url, SUBPROTOCOL);
+    } catch (e) {
+      status.title = String(e);
+      schedule();
+      return;
+    }
     ws = sock;
     setState("connecting");
+    // A handshake to a host that went away (a laptop that slept, a changed
+    // network) can hang for minutes before the browser gives up.
+    const watchdog = setTimeout(() => sock.close(), CONNECT_TIMEOUT_MS);
     sock.onopen = () => {
+      clearTimeout(watchdog);
       openedAt = Date.now();
       everConnected = true;
       status.title = "";
@@ -480,32 +500,42 @@ export function clientMain(): void {
       if (ws === sock) onMessage(ev.data);
     };
     sock.onclose = (ev) => {
+      clearTimeout(watchdog);
       if (ws !== sock) return;
       ws = null;
       // Only a connection that lived a while proves the server is healthy;
       // one that dies at once must not reset the backoff into a tight loop.
-      if (openedAt && Date.now() - openedAt > 5000) attempt = 0;
+      if (openedAt && Date.now() - openedAt > STABLE_AFTER_MS) attempt = 0;
       openedAt = 0;
       status.title = ev.code ? `closed: ${ev.code}${ev.reason ? " " + ev.reason : ""}` : "";
       schedule();
     };
   }
 
-  const reconnectNow = () => {
+  /** Connects now instead of waiting; `fresh` also replaces an open socket. */
+  const reconnectNow = (fresh: boolean) => {
+    if (ws && fresh) {
+      const old = ws;
+      ws = null; // its close event is now ignored
+      old.close();
+    }
     if (ws) return;
     attempt = 0;
     connect();
   };
-  win.addEventListener("online", reconnectNow);
+  // Back on the network: a socket from before may be dead without knowing it
+  // (no close arrives until TCP gives up), so start a new one; resuming from
+  // lastMod makes that cheap.
+  win.addEventListener("online", () => reconnectNow(true));
   win.addEventListener("offline", () => {
     if (!ws) setState("offline");
   });
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") reconnectNow();
+    if (document.visibilityState === "visible") reconnectNow(false);
   });
   // Page restored from the back/forward cache: its socket was closed.
   win.addEventListener("pageshow", (ev) => {
-    if (ev.persisted) reconnectNow();
+    if (ev.persisted) reconnectNow(false);
   });
 
   // ---- controls ----------------------------------------------------------
@@ -558,6 +588,8 @@ export const clientScript: string = [
   `"use strict";`,
   `const SUBPROTOCOL = ${JSON.stringify(SUBPROTOCOL)};`,
   `const CHUNK_LINES = ${CHUNK_LINES};`,
+  `const CONNECT_TIMEOUT_MS = ${CONNECT_TIMEOUT_MS};`,
+  `const STABLE_AFTER_MS = ${STABLE_AFTER_MS};`,
   ...[
     backoffDelay,
     formatSize,

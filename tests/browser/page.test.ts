@@ -414,6 +414,14 @@ for (const rt of RUNTIMES) {
 
       await step(t, "offline: says so, and reconnects at once when the network comes back", LOG, async (c) => {
         await until(c.page, "connected", (s) => s.status === "connected");
+        // A blip: the socket from before may be dead, so the page opens a new
+        // one at once, and resuming means nothing is sent again.
+        await c.w.context.setOffline(true);
+        await c.w.context.setOffline(false);
+        await waitFor(() => c.w.sockets.length === 2, 1_500, "a fresh socket");
+        await until(c.page, "connected again", (s) => s.status === "connected");
+        await sleep(400);
+        assertEquals(c.w.frames, [], "nothing re-sent");
         await c.w.context.setOffline(true);
         await c.kill();
         const off = await until(c.page, "offline", (s) => s.status === "offline");
