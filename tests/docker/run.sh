@@ -13,6 +13,8 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
+# dockerd and debootstrap live in sbin, which a non-login PATH may lack.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 ROOT=$PWD
 LOG_DIR=${FILEWATCH_DOCKER_LOG_DIR:-$(mktemp -d /tmp/filewatch-docker-run.XXXXXX)}
 DOCKERD_PID=
