@@ -390,6 +390,47 @@ for (const rt of RUNTIMES) {
         },
       );
 
+      const BIG_LINES = 60_000; // ≈ 5 MB
+      const bigLine = (i: number) => `${String(i).padStart(6, "0")} ${"lorem ipsum dolor sit amet ".repeat(3)}\n`;
+      const big = Array.from({ length: BIG_LINES }, (_, i) => bigLine(i)).join("");
+      await step(t, "a large file is laid out in chunks, and growing it rebuilds only the last one", big, async (c) => {
+        await until(c.page, "connected", (s) => s.status === "connected");
+        const layout = () =>
+          c.page.evaluate(() => {
+            const chunks = [...document.querySelectorAll("#content > .chunk")];
+            return {
+              chunks: chunks.length,
+              length: document.getElementById("content").textContent.length,
+              firstKept: chunks[0]?.keep === true,
+              first: getComputedStyle(chunks[0]).contentVisibility,
+              last: getComputedStyle(chunks.at(-1)).contentVisibility,
+            };
+          });
+        const before = await layout();
+        assertEquals(before.chunks, BIG_LINES / 500);
+        assertEquals(before.length, big.length);
+        assertEquals(
+          [before.first, before.last],
+          ["auto", "visible"],
+          "off-screen chunks are skipped, the tail is not",
+        );
+        await c.page.evaluate(() => (document.querySelector("#content > .chunk").keep = true));
+        const t0 = Date.now();
+        await Deno.writeTextFile(c.file, big + bigLine(BIG_LINES), { append: false });
+        const after = await waitFor(
+          async () => {
+            const l = await layout();
+            return l.length > big.length ? l : null;
+          },
+          10_000,
+          "the appended line",
+        );
+        assertEquals(after.length, big.length + bigLine(BIG_LINES).length);
+        assertEquals(after.chunks, BIG_LINES / 500 + 1);
+        assert(after.firstKept, "the first chunk is the same element: not rebuilt");
+        assert(Date.now() - t0 < 5_000, `shown in ${Date.now() - t0} ms`);
+      });
+
       await step(
         t,
         "a file that is not UTF-8 is shown with replacement characters and a notice",
