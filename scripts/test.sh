@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: type check, unit tests, the end-to-end suite against
 # real servers on Deno and on Bun, the browser tests in Chromium, and the
-# container test. Installs what it needs first (npm packages; Debian's
-# chromium and docker.io when run as root), so a fresh machine with Node.js
-# and npm can run it as it is. Ends with one line: "N passed, N failed".
+# container test. Installs what it needs first (npm packages here; Debian's
+# chromium and docker.io are installed by the suites that need them when run
+# as root), so a fresh machine with Node.js and npm can run it as it is.
+# Ends with one line: "filewatch: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
@@ -20,32 +21,30 @@ if [ ! -x "$DENO" ] || [ ! -x "$ROOT/node_modules/.bin/bun" ]; then
   npm ci --no-audit --no-fund || { echo "npm ci failed"; exit 1; }
 fi
 
-# Adds the counts of a `deno test` run (its "ok | N passed | M failed" line).
-count_deno() {
-  local out=$1 name=$2 rc=$3
-  local line p f
-  line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$out" | tail -n 1)
-  p=$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$line")
-  f=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$line")
-  p=${p:-0}
-  f=${f:-0}
-  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi # a crash or type error counts as a failure
+# suite NAME PATTERN REPLACEMENT COMMAND…: runs the command, shows its
+# output, and adds the counts from its last summary line; PATTERN and
+# REPLACEMENT (sed -E) turn that line into "PASSED FAILED". A non-zero exit
+# with no failure counted (a crash, a type error) counts as one failure, and
+# so does a suite that printed no summary at all.
+suite() {
+  local name=$1 pattern=$2 repl=$3
+  shift 3
+  log "$name"
+  local out rc line p f
+  out=$(mktemp)
+  "$@" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  line=$(sed -nE "s/$pattern/$repl/p" "$out" | tail -n 1)
+  read -r p f <<<"${line:-0 1}"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p))
   failed=$((failed + f))
   if [ "$f" -ne 0 ]; then failures+=("$name"); fi
-}
-
-run_deno_tests() {
-  local name=$1
-  shift
-  log "$name"
-  local out
-  out=$(mktemp)
-  "$DENO" test -A "$@" 2>&1 | tee "$out"
-  local rc=${PIPESTATUS[0]}
-  count_deno "$out" "$name" "$rc"
   rm -f "$out"
 }
+
+DENO_SUMMARY='^(ok|FAILED) \| ([0-9]+) passed( \([0-9]+ steps\))? \| ([0-9]+) failed.*'
+OWN_SUMMARY='^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$'
 
 log "type check"
 if "$DENO" check src/deno.ts src/runtime/bun.ts src/main.ts tests/ bench/; then
@@ -54,9 +53,15 @@ else
   failed=$((failed + 1))
   failures+=("type check")
 fi
-
-run_deno_tests "unit tests" tests/unit/
-run_deno_tests "end-to-end suite (deno and bun)" tests/e2e/
+suite "unit tests" "$DENO_SUMMARY" '\2 \4' "$DENO" test -A tests/unit/
+suite "end-to-end suite (deno and bun)" "$DENO_SUMMARY" '\2 \4' "$DENO" test -A tests/e2e/
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  log "installing Debian's chromium for the browser tests"
+  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/tmp/filewatch-apt.log 2>&1 ||
+    { tail -n 20 /tmp/filewatch-apt.log; echo "could not install chromium"; }
+fi
+suite "browser (Chromium, deno and bun)" "$DENO_SUMMARY" '\2 \4' "$DENO" test -A tests/browser/
+suite "container image (Docker)" "$OWN_SUMMARY" '\1 \2' bash tests/docker/run.sh
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then echo "failed: ${failures[*]}"; fi

@@ -26,6 +26,9 @@ export function sweepInterval(o: Pick<Options, "pongWait" | "pingPeriod" | "writ
   return Math.max(10, Math.min(1_000, gap, Math.floor(o.writeWait / 4)));
 }
 
+/** How long a peer closed for silence has to finish the close handshake before it is dropped. */
+export const CLOSE_GRACE_MS = 1_000;
+
 /** How long a shutdown waits for clients to acknowledge 1001 before exiting anyway. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -297,8 +300,12 @@ export class Hub {
         peer.close(code, text);
       } catch { /* already closing */ }
       // A peer that no longer reads takes no close frame either: its buffered
-      // data would be held until the OS gives up. Drop it.
+      // data would be held until the OS gives up. Drop it now.
       if (reason === "slow_consumer") peer.terminate();
+      // A peer that stopped answering may still read: give the close frame a
+      // moment to complete the handshake, then drop a peer that has vanished
+      // (half-open TCP) rather than wait on it.
+      else if (reason === "pong_timeout") setTimeout(() => peer.terminate(), CLOSE_GRACE_MS);
     }
     this.#forget(s, code);
   }

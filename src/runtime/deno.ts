@@ -22,8 +22,19 @@ export function denoRuntime(opts: { pongWait: number }): Runtime {
     compression: false,
     pubsub: false,
     async upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
+      // Hono's Deno helper only upgrades when the Upgrade header is exactly
+      // "websocket", but the token is case-insensitive (RFC 6455 §4.2.1, and
+      // the app has already checked it that way): hand the helper a view of
+      // the request with the header normalised. Deno itself reads the raw
+      // request, which is passed on untouched.
+      const view = {
+        req: {
+          raw: c.req.raw,
+          header: (name: string) => name.toLowerCase() === "upgrade" ? "websocket" : c.req.header(name),
+        },
+      } as unknown as Context;
       try {
-        return await upgradeWebSocket(c, {
+        return await upgradeWebSocket(view, {
           onOpen(_evt, ws) {
             const socket = ws.raw as WebSocket;
             // Text frames arrive as strings; binary ones as ArrayBuffers, not Blobs.
