@@ -26,15 +26,7 @@
  */
 import assert from "node:assert/strict";
 import { type RuntimeName, RUNTIMES, startServer, tempFile } from "./harness.ts";
-import {
-  bytes,
-  closePayload,
-  encodeFrame,
-  encodeHeader,
-  OP,
-  parseClose,
-  RawWs,
-} from "./rawws.ts";
+import { bytes, closePayload, encodeFrame, encodeHeader, OP, parseClose, RawWs } from "./rawws.ts";
 
 /** The server's read limit for this suite (the default, given explicitly). */
 const READ_LIMIT = 512;
@@ -170,8 +162,26 @@ const text = (s: string | Uint8Array, fin = true) => f({ opcode: OP.TEXT, payloa
 const cont = (s: string | Uint8Array, fin = true) => f({ opcode: OP.CONT, payload: s, fin });
 // Autobahn 6.3.1's "κόσμε" with an encoded surrogate (ED A0 80) in it.
 const INVALID_UTF8 = new Uint8Array([
-  0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65, 0x64,
-  0x69, 0x74, 0x65, 0x64,
+  0xce,
+  0xba,
+  0xe1,
+  0xbd,
+  0xb9,
+  0xcf,
+  0x83,
+  0xce,
+  0xbc,
+  0xce,
+  0xb5,
+  0xed,
+  0xa0,
+  0x80,
+  0x65,
+  0x64,
+  0x69,
+  0x74,
+  0x65,
+  0x64,
 ]);
 const VALID_UTF8 = bytes("κόσμε-ünïcødé-😀");
 
@@ -371,7 +381,7 @@ const CASES: Case[] = [
     id: "9.6",
     title: "64 KiB length announced, payload withheld",
     rfc: "close 1009",
-    async run(c) {
+    run(c) {
       c.write(encodeHeader({ opcode: OP.TEXT, length: 65536, maskKey: new Uint8Array(4) }));
       c.write(new Uint8Array(10));
       return outcome(c, 1000);

@@ -106,15 +106,9 @@ export function encodeHeader(o: HeaderOptions): Uint8Array {
 
 /** Encodes one frame exactly as asked, even when that violates RFC 6455. */
 export function encodeFrame(o: EncodeOptions): Uint8Array {
-  const payload = typeof o.payload === "string"
-    ? bytes(o.payload)
-    : (o.payload ?? new Uint8Array(0));
+  const payload = typeof o.payload === "string" ? bytes(o.payload) : (o.payload ?? new Uint8Array(0));
   const maskOpt = o.mask ?? true;
-  const key = maskOpt === true
-    ? new Uint8Array(randomBytes(4))
-    : maskOpt === false
-    ? null
-    : maskOpt;
+  const key = maskOpt === true ? new Uint8Array(randomBytes(4)) : maskOpt === false ? null : maskOpt;
   const head = encodeHeader({
     opcode: o.opcode,
     length: payload.length,
@@ -346,13 +340,12 @@ export class RawWs {
   /** Resolves on the next frame or TCP end, or after `ms`. */
   #wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(t);
-        self.#waiters = self.#waiters.filter((w) => w !== done);
+        this.#waiters = this.#waiters.filter((w) => w !== done);
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.#waiters.push(done);
     });
   }
@@ -593,8 +586,9 @@ export function readResponseHead(
     };
     const onEnd = () => {
       if (head) finish(null);
-      else if (buf.length) finish(new Error(`Malformed HTTP response: ${JSON.stringify(buf.toString("latin1").slice(0, 200))}`));
-      else finish(new Error("Connection closed before any HTTP response"));
+      else if (buf.length) {
+        finish(new Error(`Malformed HTTP response: ${JSON.stringify(buf.toString("latin1").slice(0, 200))}`));
+      } else finish(new Error("Connection closed before any HTTP response"));
     };
     const onError = (e: Error) => {
       if (head) finish(null);
@@ -783,4 +777,27 @@ export function serverHolds(pid: number, serverPort: number, clientPort: number)
   const c = tcpConnection(serverPort, clientPort);
   if (!c || c.inode === "0") return false;
   return socketInodes(pid).has(c.inode);
+}
+
+/**
+ * GET `path` over a fresh connection with `Connection: close`. Unlike
+ * `fetch`, it leaves no pooled keep-alive socket behind in the server,
+ * which would spoil a count of the server's sockets.
+ */
+export async function httpGet(
+  port: number,
+  path: string,
+  ms = 3000,
+): Promise<{ status: number; body: string } | null> {
+  try {
+    const r = await rawHttp(
+      "127.0.0.1",
+      port,
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+      ms,
+    );
+    return r.response ? { status: r.response.status, body: r.response.body } : null;
+  } catch {
+    return null;
+  }
 }
