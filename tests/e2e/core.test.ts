@@ -394,4 +394,29 @@ for (const rt of RUNTIMES) {
       fast.close();
     });
   });
+
+  t("a client that lags gets the newest version when it catches up, not the backlog", async () => {
+    const big = (tag: string) => tag + ":" + "y".repeat(4 * 1024 * 1024);
+    await withServer(rt, big("v0"), ["--write-wait", "20s", "--max-file-size", "64MiB"], async (s) => {
+      const lag = connect(s.wsUrl);
+      const fast = connect(s.wsUrl);
+      await Promise.all([lag.message(0), fast.message(0)]);
+      const socket = (lag.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      socket.pause();
+      for (let v = 1; v <= 6; v++) {
+        await Deno.writeTextFile(s.file, big(`v${v}`));
+        await fast.message(v, 5_000);
+      }
+      socket.resume();
+      await waitFor(() => lag.messages.some((m) => String(m.data).startsWith("v6:")), 10_000, "the newest version");
+      await sleep(POLL * 2);
+      const got = lag.messages.map((m) => String(m.data).split(":")[0]);
+      assertEquals(got.at(-1), "v6");
+      assert(got.length < 7, `skipped the backlog: got ${got.join(" ")}`);
+      for (let i = 1; i < got.length; i++) assertNotEquals(got[i], got[i - 1], "nothing twice in a row");
+      assertEquals(lag.ws.readyState, 1, "a lagging client within --write-wait stays connected");
+      lag.close();
+      fast.close();
+    });
+  });
 }
