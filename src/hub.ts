@@ -26,9 +26,6 @@ export function sweepInterval(o: Pick<Options, "pongWait" | "pingPeriod" | "writ
   return Math.max(10, Math.min(1_000, gap, Math.floor(o.writeWait / 4)));
 }
 
-/** How long a peer closed for silence has to finish the close handshake before it is dropped. */
-export const CLOSE_GRACE_MS = 1_000;
-
 /** How long a shutdown waits for clients to acknowledge 1001 before exiting anyway. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -127,12 +124,21 @@ export class Hub {
   /** The runtime events of one admitted connection. */
   connect(format: Format, ip: string, lastMod: string | null): PeerEvents {
     const s = new Session(format, ip, lastMod, Date.now());
+    // A bug in one session's handling closes that session with 1011, never the process.
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) => {
+      try {
+        fn(...a);
+      } catch (e) {
+        this.log.error("session failed", { ip: s.ip, in: what, error: String((e as Error)?.stack ?? e) });
+        if (s.peer && what !== "close") this.close(s, "error");
+      }
+    };
     return {
-      onOpen: (peer) => this.#open(s, peer),
-      onMessage: (bytes) => this.#message(s, bytes),
-      onPong: () => this.#alive(s),
-      onDrain: () => this.#drain(s),
-      onClose: (code, reason) => this.#closed(s, code, reason),
+      onOpen: guard("open", (peer: Peer) => this.#open(s, peer)),
+      onMessage: guard("message", (bytes: number) => this.#message(s, bytes)),
+      onPong: guard("pong", () => this.#alive(s)),
+      onDrain: guard("drain", () => this.#drain(s)),
+      onClose: guard("close", (code: number, reason: string) => this.#closed(s, code, reason)),
     };
   }
 
@@ -293,21 +299,26 @@ export class Hub {
   close(s: Session, reason: CloseReason): void {
     if (s.closeReason) return;
     s.closeReason = reason;
-    const [code, text] = CLOSE_FOR[reason];
     const peer = s.peer;
+    let code: number = CLOSE_FOR[reason][0];
     if (peer) {
       try {
-        peer.close(code, text);
+        if (reason === "slow_consumer" || reason === "pong_timeout") {
+          // Dropped without a close handshake, as gorilla's writer does: a peer
+          // that no longer reads would never take the close frame, and one that
+          // vanished (half-open TCP) never answers it. Bun also ignores a
+          // terminate() that follows close(), keeping the socket for seconds.
+          peer.terminate();
+          code = CLOSE.abnormal;
+        } else {
+          peer.close(code, CLOSE_FOR[reason][1]);
+        }
       } catch { /* already closing */ }
-      // A peer that no longer reads takes no close frame either: its buffered
-      // data would be held until the OS gives up. Drop it now.
-      if (reason === "slow_consumer") peer.terminate();
-      // A peer that stopped answering may still read: give the close frame a
-      // moment to complete the handshake, then drop a peer that has vanished
-      // (half-open TCP) rather than wait on it.
-      else if (reason === "pong_timeout") setTimeout(() => peer.terminate(), CLOSE_GRACE_MS);
     }
-    this.#forget(s, code);
+    // The place stays taken until the runtime reports the connection gone
+    // (#closed): a socket the runtime cannot drop at once still counts
+    // against --max-clients and --max-clients-per-ip.
+    this.#forget(s, code, false);
   }
 
   #closed(s: Session, code: number, reason: string): void {
@@ -319,12 +330,12 @@ export class Hub {
         ? "read_limit"
         : "client";
     }
-    this.#forget(s, code);
+    this.#forget(s, code, true);
   }
 
   /** Bookkeeping once per session, however many close paths fire. */
-  #forget(s: Session, code: number): void {
-    if (s.holdsSlot) {
+  #forget(s: Session, code: number, connectionGone: boolean): void {
+    if (connectionGone && s.holdsSlot) {
       s.holdsSlot = false;
       this.release(s.ip);
     }

@@ -19,6 +19,8 @@ export type CloseReason =
 export const CLOSE = {
   normal: 1000,
   goingAway: 1001,
+  /** Not sent on the wire: what a peer sees when the connection is dropped. */
+  abnormal: 1006,
   policy: 1008,
   tooBig: 1009,
   internal: 1011,

@@ -80,8 +80,9 @@ function denoPeer(socket: WebSocket): Peer {
       socket.close(code, reason);
     },
     terminate() {
-      // No way to drop a Deno WebSocket without the close handshake; the
-      // close frame is queued and the runtime's idleTimeout reaps a dead peer.
+      // Deno cannot drop a WebSocket without the close handshake: the close
+      // frame is queued, and the runtime's idleTimeout reaps a peer that
+      // never completes it.
       if (socket.readyState === WebSocket.OPEN) socket.close(1008, "slow consumer");
     },
     ping() {},

@@ -74,14 +74,14 @@ Deno.test("Hub.broadcast() skips a backed-up client, then gives it only the newe
   await done();
 });
 
-Deno.test("Hub.sweep() pings at pingPeriod and closes a silent client at pongWait with 1008", async () => {
+Deno.test("Hub.sweep() pings at pingPeriod and drops a silent client at pongWait", async () => {
   const { hub, open, options, done } = await setup(["--pong-wait", "1s"]);
   const c = open();
   const t0 = Date.now();
   hub.sweep(t0 + options.pingPeriod + 1);
   assertEquals(c.peer.pings, 1);
   hub.sweep(t0 + options.pongWait + 5);
-  assertEquals(c.peer.closed, [1008, "pong timeout"]);
+  assertEquals([c.peer.closed, c.peer.terminated], [null, true]);
   assertEquals(hub.sessions.size, 0);
   assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "pong_timeout" }), 1);
   await done();
@@ -106,8 +106,8 @@ Deno.test("Hub leaves pings to a runtime that pings itself", async () => {
   await done();
 });
 
-Deno.test("Hub closes a client stuck past writeWait (1008) and terminates it", async () => {
-  const { hub, open, options, done } = await setup(["--write-wait", "1s"]);
+Deno.test("Hub drops a client stuck past writeWait, keeping its place until the runtime reports it gone", async () => {
+  const { hub, open, options, done } = await setup(["--write-wait", "1s", "--max-clients-per-ip", "1"]);
   const c = open();
   c.peer.stuck = true;
   c.peer.buffered = 10;
@@ -116,9 +116,13 @@ Deno.test("Hub closes a client stuck past writeWait (1008) and terminates it", a
   hub.sweep(t0 + 500);
   assertEquals(c.peer.closed, null);
   hub.sweep(t0 + options.writeWait + 1);
-  assertEquals(c.peer.closed, [1008, "slow consumer"]);
   assert(c.peer.terminated);
   assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "slow_consumer" }), 1);
+  assertEquals(hub.sessions.size, 0);
+  assertEquals(hub.admit("1.1.1.1"), "ip_limit", "its place is held until the runtime reports it gone");
+  c.events.onClose(1006, "");
+  assertEquals(hub.admit("1.1.1.1"), null);
+  assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "slow_consumer" }), 1, "counted once");
   await done();
 });
 
@@ -172,4 +176,18 @@ Deno.test("Hub.shutdown() sends 1001 to everyone and resolves once they closed",
   assertEquals(await p, true);
   assertEquals(hub.admit("x"), "shutting_down");
   assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "shutdown" }), 3);
+});
+
+Deno.test("Hub: an exception while handling one session closes it with 1011 and spares the others", async () => {
+  const { hub, open, done } = await setup();
+  const ok = open();
+  const bad = open();
+  (bad.peer as unknown as { bufferedAmount: () => number }).bufferedAmount = () => {
+    throw new Error("boom");
+  };
+  bad.events.onDrain();
+  assertEquals(bad.peer.closed, [1011, "internal error"]);
+  assertEquals(ok.peer.closed, null);
+  assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "error" }), 1);
+  await done();
 });
