@@ -53,13 +53,24 @@ export const STABLE_READ_TRIES = 5;
 /** File events come in bursts (truncate, write, close): wait this long for the burst to end. */
 export const EVENT_DEBOUNCE_MS = 5;
 /**
- * A version younger than this (by its mtime) may be a writer caught between
- * truncate and write: it is read again once it is this old, and published
- * only when the two reads agree.
+ * A new version may be a writer caught between truncate and write: it is read
+ * again this long (by our clock) after it was first read, and published only
+ * when the two reads agree.
  */
 export const SETTLE_MS = 10;
-/** How many times a still-changing file is re-read before its newest read is taken as it is. */
+/** How many times a still-changing file is re-read before the check leaves it to the next one. */
 export const SETTLE_TRIES = 5;
+/**
+ * A file that has not held still for {@link SETTLE_MS} for this long is shown
+ * as last read, confirmed or not: otherwise a file that never holds still
+ * would never update.
+ */
+export const UNSETTLED_MAX_MS = 1_000;
+/**
+ * How many mtimes the watcher remembers the resume tokens of, so a token is
+ * never handed out again for other content (a few dozen bytes each).
+ */
+export const TOKENS_KEPT = 1024;
 
 /** Two stamps name the same version. */
 export function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
@@ -203,12 +214,16 @@ export class FileWatcher {
   #racy = false;
   /** lastMods whose content equals the current one (a `touch` is not news). */
   #aliases = new Set<string>();
+  /** mtime → the highest resume token handed out for it (see {@link TOKENS_KEPT}). */
+  #tokens = new Map<bigint, bigint>();
   #errorCode = "";
   #listeners = new Set<(s: Snapshot) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #debounce: ReturnType<typeof setTimeout> | undefined;
   #fsw: FSWatcher | undefined;
   #checking: Promise<void> | null = null;
+  /** When the file was first found changing between every settle re-read (0: it has held still since). */
+  #unsettledSince = 0;
   #again = false;
   #closed = false;
   /** Counters for metrics. */
@@ -298,21 +313,25 @@ export class FileWatcher {
       return;
     }
     this.stats.reads++;
-    const prevStamp = this.#stamp;
     this.#stamp = r.stamp;
     this.#racy = r.racy;
-    let lastMod = r.stamp.mtimeNs.toString(16);
+    const raw = r.stamp.mtimeNs;
     const prev = this.#snap;
     if (prev?.ok && bytesEqual(prev.bytes, r.bytes)) {
       // Same bytes under a new stamp: remember the alias, send nothing.
-      this.#aliases.add(lastMod);
+      this.#aliases.add(raw.toString(16));
+      if (!this.#tokens.has(raw)) this.#issue(raw, raw);
       return;
     }
-    // Different content under the same mtime (two writes in one clock tick): the
-    // resume token must differ too, or a client holding the old one would skip it.
-    if (prev?.ok && prevStamp && (this.#aliases.has(lastMod) || prev.lastMod === lastMod)) {
-      lastMod = (BigInt("0x" + prev.lastMod) + 1n).toString(16);
-    }
+    // A resume token must name one content, or a client holding it would skip
+    // the other. Different content under an mtime that already named one (two
+    // writes in one clock tick, an mtime set back) gets the next token after
+    // the highest handed out for that mtime: X, Y, Z in one tick get T, T+1,
+    // T+2. Comparing with the previous version only gave Z the token T again.
+    const high = this.#tokens.get(raw);
+    const token = high === undefined ? raw : high + 1n;
+    this.#issue(raw, token);
+    const lastMod = token.toString(16);
     this.#aliases.clear();
     this.#aliases.add(lastMod);
     this.#errorCode = "";
@@ -327,23 +346,54 @@ export class FileWatcher {
   }
 
   /**
-   * A read that is not a writer's half-done work: a young version is read
-   * again after {@link SETTLE_MS} and taken when both reads agree.
+   * A read that is not a writer's half-done work: a new version is read
+   * again {@link SETTLE_MS} after the first read ended and taken when both agree.
+   *
+   * The wait is measured on our clock, not from the version's mtime: while a
+   * file is truncated (O_TRUNC, ftruncate) Linux/ext4 sets the new size before
+   * the new mtime, so a stat in between sees the emptied file under the
+   * previous version's mtime, which can be any age. Trusting that age
+   * published empty files mid-rewrite (the e2e torture test counted them).
    */
   async #settledRead(): Promise<ReadResult> {
     const { file, maxFileSize } = this.options;
     let r = await readIfChanged(file, this.#stamp, maxFileSize, this.#racy);
-    for (let i = 0; i < SETTLE_TRIES && r.kind === "content"; i++) {
-      const ageMs = Number((nowNs() - r.stamp.mtimeNs) / 1_000_000n);
-      if (ageMs >= SETTLE_MS || ageMs < 0) break;
-      await new Promise((res) => setTimeout(res, SETTLE_MS - ageMs));
+    // From the end of a read to the start of the next, so a state both reads saw stayed that long.
+    let readDone = performance.now();
+    let tries = 0;
+    for (; tries < SETTLE_TRIES && r.kind === "content"; tries++) {
+      // A racy re-check that found the bytes already published: nothing new to confirm.
+      if (sameStamp(r.stamp, this.#stamp) && this.#snap?.ok && bytesEqual(this.#snap.bytes, r.bytes)) break;
+      const wait = readDone + SETTLE_MS - performance.now();
+      if (wait > 0) await new Promise((res) => setTimeout(res, Math.ceil(wait)));
       const again = await readIfChanged(file, r.stamp, maxFileSize, true);
+      readDone = performance.now();
       if (again.kind === "content" && sameStamp(again.stamp, r.stamp) && bytesEqual(again.bytes, r.bytes)) {
+        this.#unsettledSince = 0;
         return { ...again, racy: r.racy || again.racy };
       }
       r = again;
     }
+    if (r.kind === "content" && tries === SETTLE_TRIES && this.#snap) {
+      // The file changed between every pair of reads, so the newest read may
+      // be a writer's half-done work (the torture test caught an emptied file
+      // published this way). The writer's next event, or the next poll, checks
+      // again; only a file that has kept changing for UNSETTLED_MAX_MS is shown
+      // as read (racy, so it is read again next time).
+      const now = Date.now();
+      this.#unsettledSince ||= now;
+      if (now - this.#unsettledSince < UNSETTLED_MAX_MS) return { kind: "unchanged" };
+      r = { ...r, racy: true };
+    }
+    this.#unsettledSince = 0;
     return r;
+  }
+
+  /** Remembers the highest token handed out for an mtime (the newest {@link TOKENS_KEPT} mtimes). */
+  #issue(raw: bigint, token: bigint): void {
+    this.#tokens.delete(raw);
+    this.#tokens.set(raw, token);
+    if (this.#tokens.size > TOKENS_KEPT) this.#tokens.delete(this.#tokens.keys().next().value!);
   }
 
   #nextSeq(): number {
@@ -369,11 +419,16 @@ export class FileWatcher {
     try {
       // The parent directory, not the file: an editor's rename-save replaces the
       // inode, and a watch on the old inode would go quiet.
-      this.#fsw = fsWatch(dirname(this.options.file), { persistent: false }, (_type, filename) => {
+      const fsw = fsWatch(dirname(this.options.file), { persistent: false }, (_type, filename) => {
+        // Deno's node:fs watch still delivers an event queued before close():
+        // a stopped watcher must not arm the debounce timer, which would run a
+        // check after the last subscriber left (tests/unit/watcher_leaks.test.ts).
+        if (this.#fsw !== fsw) return;
         if (filename !== null && filename !== undefined && String(filename) !== name) return;
         clearTimeout(this.#debounce);
         this.#debounce = setTimeout(() => void this.check(), EVENT_DEBOUNCE_MS);
       });
+      this.#fsw = fsw;
       this.#fsw.on("error", (e) => {
         this.options.onWarning?.(`file events stopped (${(e as Error).message}); polling every ${this.options.poll}ms`);
         this.#stopEvents();

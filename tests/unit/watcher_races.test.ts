@@ -1,0 +1,134 @@
+/**
+ * Faults the e2e torture test (tests/e2e/torture.test.ts) found in the
+ * watcher, each reproduced here on its own.
+ * @module
+ */
+import { assert, assertEquals, assertNotEquals } from "../assert.ts";
+import { FileWatcher, SETTLE_MS, type Snapshot, UNSETTLED_MAX_MS } from "../../src/watcher.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function tmp(content: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "fw-races-" });
+  await Deno.writeTextFile(`${dir}/f.txt`, content);
+  return `${dir}/f.txt`;
+}
+
+Deno.test("FileWatcher does not publish a file emptied under its old mtime (a truncate in progress)", async () => {
+  // On ext4, O_TRUNC sets the size to 0 before it updates the mtime, so a
+  // stat in between sees an empty file carrying the previous version's mtime
+  // (tests/e2e/torture.test.ts caught the watcher publishing exactly that).
+  // The state is built here with utime, which is what such a stat returns.
+  const f = await tmp("version one, whole\n");
+  const old = new Date(Date.now() - 3_600_000);
+  await Deno.utime(f, old, old);
+  const w = new FileWatcher({ file: f, poll: 1_000_000, maxFileSize: 1024, events: false });
+  const seen: string[] = [];
+  const stop = w.subscribe((s) => s.ok && seen.push(s.text ?? ""));
+  try {
+    for (let i = 0; i < 100 && seen.length < 1; i++) await sleep(10);
+    assertEquals(seen, ["version one, whole\n"]);
+    await Deno.writeTextFile(f, "");
+    await Deno.utime(f, old, old);
+    const checked = w.check();
+    // The writer's write lands a moment later, well within the settle window.
+    await sleep(4);
+    await Deno.writeTextFile(f, "version two, whole\n");
+    await checked;
+    await w.check();
+    assertEquals(seen, ["version one, whole\n", "version two, whole\n"], "the emptied file was published");
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("FileWatcher never hands out one resume token for two contents (three versions under one mtime)", async () => {
+  // Three writes within one mtime tick (a coarse clock, or an mtime set back)
+  // used to get T, T+1 and T again: a client resuming with T would skip the third.
+  const f = await tmp("x");
+  const tick = new Date(Date.now() - 60_000);
+  const w = new FileWatcher({ file: f, poll: 1_000_000, maxFileSize: 1024, events: false });
+  const versions: Snapshot[] = [];
+  for (const text of ["x-one", "x-two!", "x-three"]) {
+    await Deno.writeTextFile(f, text);
+    await Deno.utime(f, tick, tick);
+    await w.check();
+    const s = w.snapshot!;
+    assert(s.ok);
+    assertEquals(s.text, text);
+    versions.push(s);
+  }
+  const tokens = versions.map((s) => s.lastMod);
+  assertEquals(new Set(tokens).size, 3, `tokens ${tokens.join(", ")}`);
+  assertEquals(w.isCurrent(tokens[0]!), false, "a client holding the first token must get the third version");
+
+  // The same across an error: deleted, then recreated under the same mtime.
+  await Deno.remove(f);
+  await w.check();
+  assertEquals(w.snapshot!.ok, false);
+  await Deno.writeTextFile(f, "x-four!!");
+  await Deno.utime(f, tick, tick);
+  await w.check();
+  const back = w.snapshot!;
+  assert(back.ok && back.text === "x-four!!");
+  for (const t of tokens) assertNotEquals(back.lastMod, t);
+  w.close();
+});
+
+/**
+ * Rewrites the file every ~3 ms for `ms`, checking it all the while (as a
+ * stream of events would); returns every state's longest possible lifetime
+ * and what the watcher published meanwhile.
+ */
+async function busyWriter(ms: number) {
+  const f = await tmp("steady start\n");
+  const w = new FileWatcher({ file: f, poll: 1_000_000, maxFileSize: 4096, events: false });
+  const published: string[] = [];
+  const stop = w.subscribe((s) => s.ok && published.push(s.text ?? ""));
+  for (let i = 0; i < 100 && published.length < 1; i++) await sleep(10);
+  // text → [start of the write that made it, end of the write that replaced it]
+  const life = new Map<string, [number, number]>();
+  let busy = true;
+  const writer = (async () => {
+    let prev = "";
+    for (let k = 0; busy; k++) {
+      const text = `busy ${k}\n`;
+      const start = performance.now();
+      Deno.writeTextFileSync(f, text);
+      const end = performance.now();
+      if (prev) life.get(prev)![1] = end;
+      life.set(text, [start, Infinity]);
+      prev = text;
+      await sleep(3);
+    }
+  })();
+  const until = Date.now() + ms;
+  while (Date.now() < until) await w.check();
+  busy = false;
+  await writer;
+  const during = published.length;
+  await Deno.writeTextFile(f, "steady end\n");
+  await w.check();
+  stop();
+  return {
+    published,
+    during,
+    longest: (text: string) => (life.get(text)?.[1] ?? Infinity) - (life.get(text)?.[0] ?? 0),
+  };
+}
+
+Deno.test("FileWatcher publishes only what two reads SETTLE_MS apart agree on while the file keeps changing", async () => {
+  // Each state lasts ~3 ms, so every settle round ends without agreement. The
+  // newest read used to be published as it was: whatever state the writer was in.
+  const { published, longest } = await busyWriter(UNSETTLED_MAX_MS / 3);
+  assertEquals(published[0], "steady start\n");
+  assertEquals(published.at(-1), "steady end\n");
+  const brief = published.slice(1, -1).filter((t) => longest(t) < SETTLE_MS - 1);
+  assertEquals(brief, [], "published states that stayed less than the settle window");
+});
+
+Deno.test("FileWatcher still shows a file that never holds still, once it has changed for UNSETTLED_MAX_MS", async () => {
+  const { published, during } = await busyWriter(UNSETTLED_MAX_MS + 500);
+  assert(during >= 2, `only ${during - 1} updates in ${UNSETTLED_MAX_MS + 500} ms of constant change`);
+  assertEquals(published.at(-1), "steady end\n");
+});
