@@ -1,0 +1,791 @@
+/**
+ * Change detection under torture (issue 6), against a real server on every
+ * runtime, with file events on and with `--no-events`; then the cases around
+ * it: changes that file events cannot see, an oversize file, and the
+ * directory watch given back when the last client leaves.
+ *
+ * One writer in this process changes the watched file in every way a tool
+ * does — in-place overwrite, truncate+write, append, write-temp+rename,
+ * delete+recreate, same-tick rewrites of the same size, replace by a copy
+ * with an older mtime — with random gaps of 0–50 ms, while one filewatch.v1
+ * client records every payload. The writer records every state the file
+ * passes through, half-written ones included, and how long each stayed, so
+ * afterwards:
+ *
+ * - every payload must be a version the writer finished (or the "not found"
+ *   error between the two steps of a delete+recreate). Anything else is a
+ *   torn payload: it is matched to the half-written state it shows and
+ *   counted per writer kind. None may come from a writer that renames, none
+ *   from a state that was gone within the watcher's settle window, and none
+ *   may be a state the file never was in (a torn read);
+ * - nothing is delivered twice in a row, and nothing older than what was
+ *   already delivered (versions only move forward);
+ * - the last version is delivered within poll + 200 ms of the last write.
+ *   The writer also pauses at checkpoints (every {@link CHECKPOINT_EVERY}
+ *   operations) until the version at the pause arrives: a version lost in
+ *   the middle of the run fails the test, not only one lost at its end;
+ * - a resume token (lastMod) names one content: a token delivered with two
+ *   different contents would let a reconnecting client skip a version.
+ *
+ * The sequence of operations comes from a seeded PRNG (the seed is printed;
+ * `FILEWATCH_TORTURE_SEED` replays it; timing still varies). Set
+ * `FILEWATCH_TORTURE_WRITES` for the number of operations: 300 by default, so
+ * the four runs (2 runtimes × 2 modes) take about 50 s in the suite; the
+ * figures in BENCHMARKS.md come from a 1,000-operation run (`bench/detect.ts`).
+ * A same-tick operation counts once however many rewrites it makes. With
+ * `FILEWATCH_REPORT_DIR` set, each run's figures are written there as JSON.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { basename, dirname } from "node:path";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { parseExposition } from "../prom.ts";
+import { SETTLE_MS } from "../../src/watcher.ts";
+import { connect, sleep } from "./client.ts";
+import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+
+/** Operations per run. */
+export const WRITES = Number(Deno.env.get("FILEWATCH_TORTURE_WRITES") ?? 300);
+/** The PRNG seed; every run of one `deno test` uses the same sequence. */
+export const SEED = Number(Deno.env.get("FILEWATCH_TORTURE_SEED") ?? Math.floor(Math.random() * 2 ** 32));
+/** --poll for the server under test. */
+const POLL_MS = 100;
+/** The issue's bound: the last version is delivered within poll + 200 ms of the last write. */
+const DELIVERY_BOUND_MS = POLL_MS + 200;
+/** Gaps between operations are uniform in [0, MAX_GAP_MS]. */
+const MAX_GAP_MS = 50;
+/** The writer pauses after this many operations and checks that the current version arrived. */
+const CHECKPOINT_EVERY = 50;
+/**
+ * Torn payloads allowed from half-written states that stayed in the file for
+ * less than the watcher's settle window (SETTLE_MS): 0. Hiding those is what
+ * the watcher's stable and settled reads are for. A state that stays longer
+ * (the writer was descheduled between two of its calls) looks exactly like a
+ * finished file to anything that can only stat and read: such payloads are
+ * counted and reported, not bounded (they measure the machine, not the
+ * watcher). Writers that rename must never produce a torn payload at all.
+ */
+const TORN_BOUND_SHORT = 0;
+/** In-place writers write in chunks of this size, as buffered writers do. */
+const WRITE_CHUNK = 16 * 1024;
+/** A stuck run fails instead of hanging the suite. */
+const RUN_BUDGET_MS = WRITES * (MAX_GAP_MS + 60) + 30_000;
+
+/** How the writer changes the file. */
+export type WriterKind =
+  | "overwrite" // in place, no truncate first: new bytes over the old, then ftruncate
+  | "truncate-write" // O_TRUNC, then the new bytes (chunked)
+  | "append" // O_APPEND, one line
+  | "rename" // write a temporary file, rename it over
+  | "recreate" // unlink, 0–20 ms later create and write
+  | "same-tick" // 2–3 rewrites of the same size, all left with one mtime
+  | "older"; // rename over by a copy whose mtime is minutes to weeks old
+
+const KINDS: readonly WriterKind[] = [
+  "overwrite",
+  "truncate-write",
+  "append",
+  "rename",
+  "recreate",
+  "same-tick",
+  "older",
+];
+/** Writers whose every state on disk is a whole version: a torn payload from them is a bug. */
+const ATOMIC: ReadonlySet<WriterKind | "initial"> = new Set(["rename", "older", "initial"]);
+
+/** mulberry32: small, seedable, good enough to pick operations and bytes. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-_";
+
+/** `len` printable bytes in lines of 64. */
+function body(rand: () => number, len: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < len; i++) {
+    out.push(i % 65 === 64 ? "\n" : ALPHABET[Math.floor(rand() * ALPHABET.length)]!);
+  }
+  return out.join("");
+}
+
+/** Mostly small files, some tens of KiB, a few hundreds (so some writes take several chunks). */
+function pickSize(rand: () => number): number {
+  const r = rand();
+  if (r < 0.7) return 16 + Math.floor(rand() * 1_000);
+  if (r < 0.95) return 1_024 + Math.floor(rand() * 31_000);
+  return 64 * 1024 + Math.floor(rand() * 192 * 1024);
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const enc = new TextEncoder();
+
+/** One version the writer left in the file. */
+interface Version {
+  n: number;
+  op: number;
+  kind: WriterKind | "initial";
+  text: string;
+  hash: string;
+  /** Date.now() when the write that made it finished. */
+  at: number;
+}
+
+/**
+ * One state the file passed through, including the half-written ones, with
+ * bounds on how long it stayed (writer's clock): at least from the end of the
+ * call that made it to the start of the next call, at most from the start of
+ * the one to the end of the other.
+ */
+interface DiskState {
+  op: number;
+  kind: WriterKind | "initial";
+  /** null: the file did not exist. */
+  text: string | null;
+  /** A whole version (not a writer's half-done work). */
+  whole: boolean;
+  callAt: number;
+  doneAt: number;
+  minMs: number;
+  maxMs: number;
+  /** The mtime (ms) the writer set explicitly with this step (utime). */
+  mtimeMs?: number;
+}
+
+/** Wall-clock ms with sub-ms precision (comparable with mtimes). */
+const wall = () => performance.timeOrigin + performance.now();
+
+/** Every state of the file, recorded as the writer makes it. */
+class Disk {
+  readonly states: DiskState[] = [];
+  constructor(initial: string) {
+    const now = wall();
+    this.states.push({
+      op: 0,
+      kind: "initial",
+      text: initial,
+      whole: true,
+      callAt: now,
+      doneAt: now,
+      minMs: 0,
+      maxMs: 0,
+    });
+  }
+  get text(): string | null {
+    return this.states[this.states.length - 1]!.text;
+  }
+  /**
+   * Makes one system call that leaves `next` in the file (null: no file).
+   * Synchronous, as a tight writer's consecutive calls are, so a half-written
+   * state lasts as long as it would for a real writer, and its bounds are tight.
+   */
+  step<T>(op: number, kind: WriterKind, next: string | null, whole: boolean, call: () => T): T {
+    const callAt = wall();
+    const r = call();
+    const doneAt = wall();
+    this.#end(callAt, doneAt);
+    this.states.push({ op, kind, text: next, whole, callAt, doneAt, minMs: Infinity, maxMs: Infinity });
+    return r;
+  }
+  /** Closes the last state's lifetime. */
+  #end(callAt: number, doneAt: number) {
+    const prev = this.states[this.states.length - 1]!;
+    prev.minMs = Math.max(0, callAt - prev.doneAt);
+    prev.maxMs = doneAt - prev.callAt;
+  }
+  finish() {
+    const now = wall();
+    this.#end(now, now);
+  }
+}
+
+/** A received frame, parsed after the run so the writer is not slowed down by the client. */
+interface Frame {
+  at: number;
+  raw: Uint8Array;
+}
+
+/** One payload the client got. */
+interface Payload {
+  at: number;
+  type: "content" | "error";
+  lastMod?: string;
+  hash?: string;
+  text?: string;
+  message?: string;
+}
+
+function parseFrame(f: Frame): Payload {
+  const m = JSON.parse(new TextDecoder().decode(f.raw));
+  if (m.type === "error") return { at: f.at, type: "error", message: m.message };
+  assertEquals(m.encoding, undefined, "the content is UTF-8");
+  return { at: f.at, type: "content", lastMod: m.lastMod, hash: sha256(m.data), text: m.data };
+}
+
+/** A torn payload: which half-written state it was, and how long that state stayed in the file. */
+export interface Torn {
+  kind: string;
+  op: number;
+  bytes: number;
+  /** The state stayed at least / at most this long (ms); null when no recorded state matches. */
+  minMs: number | null;
+  maxMs: number | null;
+  /** short: certainly gone within SETTLE_MS; stalled: certainly stayed ≥ SETTLE_MS; else unsure. */
+  life: "short" | "stalled" | "unsure";
+  lastMod: string;
+}
+
+/** What one run measured. */
+export interface TortureFigures {
+  runtime: RuntimeName;
+  mode: "events" | "no-events";
+  seed: number;
+  operations: number;
+  opsByKind: Record<string, number>;
+  versionsWritten: number;
+  /** Half-written states the writer left in the file, however briefly, and how many stayed ≥ SETTLE_MS. */
+  partialStates: number;
+  partialStatesStalled: number;
+  payloads: number;
+  contentPayloads: number;
+  errorPayloads: number;
+  /** The distinct error messages delivered. */
+  errorMessages: string[];
+  /** Payloads that are no written version, by the writer they came from. */
+  tornByKind: Record<string, number>;
+  torn: number;
+  /** Torn payloads by how long their state stayed: see {@link Torn.life}. */
+  tornShort: number;
+  tornStalled: number;
+  tornUnsure: number;
+  tornDetail: Torn[];
+  duplicatesInARow: number;
+  backwards: number;
+  /** lastMod tokens delivered with more than one content. */
+  tokenCollisions: number;
+  tokenCollisionDetail: string[];
+  /** Checkpoint and final versions: ms from their write to their payload (null = missed). */
+  deliveryMs: Array<number | null>;
+  finalMs: number | null;
+  deliveryP50: number | null;
+  deliveryP90: number | null;
+  deliveryMax: number | null;
+  seconds: number;
+}
+
+function quantile(xs: number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+}
+
+async function watchMode(s: Server): Promise<string | undefined> {
+  const m = parseExposition(await (await fetch(s.url + "metrics")).text());
+  return (["events", "polling", "idle"] as const).find((mode) => m.get("filewatch_watch_mode", { mode }) === 1);
+}
+
+/** Writes `text` over the file through `f` (positioned at 0) in chunks, recording each state. */
+function chunks(disk: Disk, op: number, kind: WriterKind, f: Deno.FsFile, text: string, under: string): void {
+  const bytes = enc.encode(text); // ASCII: byte offsets are string offsets
+  for (let off = 0; off < bytes.length;) {
+    const end = Math.min(off + WRITE_CHUNK, bytes.length);
+    const n = disk.step(
+      op,
+      kind,
+      text.slice(0, end) + under.slice(end),
+      false,
+      () => f.writeSync(bytes.subarray(off, end)),
+    );
+    assertEquals(n, end - off, "a regular file takes a whole write");
+    off = end;
+  }
+}
+
+/** Runs the writer against one server; returns the figures (asserts nothing itself). */
+async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<TortureFigures> {
+  const rand = prng(SEED);
+  const started = Date.now();
+  const versions: Version[] = [];
+  const byHash = new Map<string, Version>();
+  const initial = `#0000 initial\n${body(rand, 200)}\n`;
+  const file = await tempFile(initial);
+  const dir = dirname(file);
+  const disk = new Disk(initial);
+  const add = (op: number, kind: Version["kind"], text: string) => {
+    const v: Version = { n: versions.length, op, kind, text, hash: sha256(text), at: 0 };
+    versions.push(v);
+    byHash.set(v.hash, v);
+    return v;
+  };
+  add(0, "initial", initial).at = Date.now();
+
+  const s = await startServer(rt, {
+    file,
+    args: ["--poll", `${POLL_MS}ms`, "--quiet", ...(mode === "no-events" ? ["--no-events"] : [])],
+  });
+  const c = connect(s.wsUrl, { protocols: ["filewatch.v1"] });
+  const frames: Frame[] = [];
+  c.ws.on("message", (data: Uint8Array, binary: boolean) => {
+    frames.push({ at: Date.now(), raw: binary ? new Uint8Array(0) : data });
+  });
+  const opsByKind: Record<string, number> = {};
+  const deliveryMs: Array<number | null> = [];
+  let finalMs: number | null = null;
+
+  /** Waits for a version's payload; its latency, or null when it did not come. */
+  const delivered = async (v: Version): Promise<number | null> => {
+    let seen = 0;
+    try {
+      const at = await waitFor(
+        () => {
+          for (; seen < frames.length; seen++) {
+            const p = parseFrame(frames[seen]!);
+            if (p.hash === v.hash) return p.at;
+          }
+          return null;
+        },
+        3_000,
+        `version #${v.n} (${v.kind})`,
+      );
+      return at - v.at;
+    } catch {
+      return null;
+    }
+  };
+
+  try {
+    await c.opened;
+    await waitFor(() => frames.length >= 1, 5_000, "the initial content");
+    assertEquals(parseFrame(frames[0]!).hash, versions[0]!.hash, "the first payload is the initial content");
+    // The mode under test is the mode in effect (a failed watch would make this a polling-only run).
+    assertEquals(await watchMode(s), mode === "events" ? "events" : "polling");
+
+    for (let op = 1; op <= WRITES; op++) {
+      if (Date.now() - started > RUN_BUDGET_MS) throw new Error(`run exceeded ${RUN_BUDGET_MS} ms at op ${op}`);
+      await sleep(Math.floor(rand() * (MAX_GAP_MS + 1)));
+      const kind = KINDS[Math.floor(rand() * KINDS.length)]!;
+      opsByKind[kind] = (opsByKind[kind] ?? 0) + 1;
+      const head = `#${String(op).padStart(4, "0")} ${kind}\n`;
+      const current = disk.text ?? "";
+      let last: Version;
+      switch (kind) {
+        case "overwrite": {
+          // In place, no O_TRUNC: the new bytes go over the old ones, then the
+          // file is cut to the new length.
+          const text = head + body(rand, pickSize(rand)) + "\n";
+          last = add(op, kind, text);
+          using f = Deno.openSync(file, { write: true });
+          chunks(disk, op, kind, f, text, current);
+          disk.step(op, kind, text, true, () => f.truncateSync(text.length));
+          break;
+        }
+        case "truncate-write":
+        case "recreate": {
+          const text = head + body(rand, pickSize(rand)) + "\n";
+          last = add(op, kind, text);
+          if (kind === "recreate") {
+            disk.step(op, kind, null, false, () => Deno.removeSync(file));
+            await sleep(Math.floor(rand() * 21));
+          }
+          using f = disk.step(
+            op,
+            kind,
+            "",
+            false,
+            () => Deno.openSync(file, { write: true, create: true, truncate: true }),
+          );
+          chunks(disk, op, kind, f, text, "");
+          disk.states[disk.states.length - 1]!.whole = true;
+          break;
+        }
+        case "append": {
+          const text = current + head.replace("\n", " ") + body(rand, 10 + Math.floor(rand() * 100)) + "\n";
+          last = add(op, kind, text);
+          using f = Deno.openSync(file, { append: true });
+          const n = disk.step(op, kind, text, true, () => f.writeSync(enc.encode(text.slice(current.length))));
+          assertEquals(n, text.length - current.length);
+          break;
+        }
+        case "rename":
+        case "older": {
+          // The temporary file is written, dated, then renamed over: the
+          // watched path only ever holds a whole version.
+          const text = head + body(rand, pickSize(rand)) + "\n";
+          last = add(op, kind, text);
+          const tmp = `${dir}/.${basename(file)}.${op}.tmp`;
+          await Deno.writeTextFile(tmp, text);
+          if (kind === "older") {
+            const old = new Date(Date.now() - 60_000 - Math.floor(rand() * 30 * 86_400_000));
+            await Deno.utime(tmp, old, old);
+          }
+          disk.step(op, kind, text, true, () => Deno.renameSync(tmp, file));
+          disk.states[disk.states.length - 1]!.mtimeMs = (await Deno.stat(file)).mtime!.getTime();
+          break;
+        }
+        case "same-tick": {
+          // Two or three different contents of one size under one mtime: the
+          // stamp (mtime, size, inode, device) cannot tell them apart, only
+          // the bytes can. The mtime is set explicitly so this holds on any
+          // clock granularity (Linux ≥ 6.13 has fine-grained mtimes).
+          const size = pickSize(rand);
+          const tick = new Date();
+          const k = 2 + Math.floor(rand() * 2);
+          last = versions[versions.length - 1]!;
+          for (let j = 0; j < k; j++) {
+            const h = `#${String(op).padStart(4, "0")} same-tick ${"abc"[j]}\n`;
+            const text = h + body(rand, size) + "\n";
+            last = add(op, kind, text);
+            {
+              using f = disk.step(op, kind, "", false, () => Deno.openSync(file, { write: true, truncate: true }));
+              chunks(disk, op, kind, f, text, "");
+            }
+            disk.step(op, kind, text, true, () => Deno.utimeSync(file, tick, tick));
+            disk.states[disk.states.length - 1]!.mtimeMs = tick.getTime();
+            last.at = Date.now();
+            if (j < k - 1) await sleep(Math.floor(rand() * 4));
+          }
+          break;
+        }
+      }
+      last.at = Date.now();
+      if (op % CHECKPOINT_EVERY === 0 && op < WRITES) deliveryMs.push(await delivered(last));
+    }
+    disk.finish();
+    const final = versions[versions.length - 1]!;
+    finalMs = await delivered(final);
+    deliveryMs.push(finalMs);
+    // Anything after the last version (a repeat, a stale version) shows up here.
+    await sleep(2 * POLL_MS + 100);
+  } finally {
+    c.close();
+    await s.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+
+  // Analysis, after the run.
+  const payloads = frames.map(parseFrame);
+  // Half-written states by hash; several share one (every truncate leaves
+  // the file empty): the payload's lastMod (the state's mtime) tells which.
+  const partial = new Map<string, DiskState[]>();
+  for (const st of disk.states) {
+    if (st.whole || st.text === null) continue;
+    const h = sha256(st.text);
+    if (!byHash.has(h)) partial.set(h, [...(partial.get(h) ?? []), st]);
+  }
+  const stateOf = (p: Payload): DiskState | undefined => {
+    const mtimeMs = Number(BigInt("0x" + p.lastMod!) / 1_000_000n);
+    const candidates = partial.get(p.hash!);
+    if (!candidates) return undefined;
+    // An mtime the writer set itself (an older copy, a same-tick rewrite):
+    // the state is the first of this content after it. Truncating keeps the
+    // previous mtime for a moment, which is how an emptied file gets an old one.
+    const set = disk.states.findLastIndex((st) => st.mtimeMs === mtimeMs);
+    if (set >= 0) {
+      const after = disk.states.findIndex((st, i) => i > set && candidates.includes(st));
+      if (after >= 0) return disk.states[after];
+    }
+    const dist = (st: DiskState) => mtimeMs < st.callAt ? st.callAt - mtimeMs : Math.max(0, mtimeMs - st.doneAt);
+    return candidates.reduce((a, b) => dist(b) < dist(a) ? b : a);
+  };
+  const tornByKind: Record<string, number> = {};
+  const tornDetail: Torn[] = [];
+  let duplicatesInARow = 0;
+  let backwards = 0;
+  let lastN = -1;
+  const tokens = new Map<string, Payload>();
+  const tokenCollisionDetail: string[] = [];
+  for (const [i, p] of payloads.entries()) {
+    const prev = payloads[i - 1];
+    if (prev && prev.type === p.type && prev.hash === p.hash && prev.message === p.message) duplicatesInARow++;
+    if (p.type === "error") continue;
+    const v = byHash.get(p.hash!);
+    const seenToken = tokens.get(p.lastMod!);
+    if (seenToken && seenToken.hash !== p.hash) {
+      const name = (q: Payload) => {
+        const w = byHash.get(q.hash!);
+        return w ? `#${w.n} (${w.kind} op ${w.op})` : `a torn ${q.text!.length}-byte payload`;
+      };
+      tokenCollisionDetail.push(`lastMod ${p.lastMod}: ${name(seenToken)}, later ${name(p)}`);
+    }
+    tokens.set(p.lastMod!, p);
+    if (v) {
+      if (v.n <= lastN) backwards++;
+      lastN = Math.max(lastN, v.n);
+      continue;
+    }
+    const st = stateOf(p);
+    const kind = st?.kind ?? "unexplained";
+    tornByKind[kind] = (tornByKind[kind] ?? 0) + 1;
+    tornDetail.push({
+      kind,
+      op: st?.op ?? -1,
+      bytes: p.text!.length,
+      minMs: st ? Math.round(st.minMs * 10) / 10 : null,
+      maxMs: st ? Math.round(st.maxMs * 10) / 10 : null,
+      life: !st ? "unsure" : st.maxMs < SETTLE_MS ? "short" : st.minMs >= SETTLE_MS ? "stalled" : "unsure",
+      lastMod: p.lastMod!,
+    });
+  }
+  const got = deliveryMs.filter((x): x is number => x !== null);
+  const partialStates = disk.states.filter((st) => !st.whole && st.text !== null);
+  return {
+    runtime: rt,
+    mode,
+    seed: SEED,
+    operations: WRITES,
+    opsByKind,
+    versionsWritten: versions.length,
+    partialStates: partialStates.length,
+    partialStatesStalled: partialStates.filter((st) => st.minMs >= SETTLE_MS).length,
+    payloads: payloads.length,
+    contentPayloads: payloads.filter((p) => p.type === "content").length,
+    errorPayloads: payloads.filter((p) => p.type === "error").length,
+    errorMessages: [...new Set(payloads.flatMap((p) => p.type === "error" ? [p.message!] : []))],
+    tornByKind,
+    torn: tornDetail.length,
+    tornShort: tornDetail.filter((x) => x.life === "short").length,
+    tornStalled: tornDetail.filter((x) => x.life === "stalled").length,
+    tornUnsure: tornDetail.filter((x) => x.life === "unsure").length,
+    tornDetail,
+    duplicatesInARow,
+    backwards,
+    tokenCollisions: tokenCollisionDetail.length,
+    tokenCollisionDetail,
+    deliveryMs,
+    finalMs,
+    deliveryP50: quantile(got, 0.5),
+    deliveryP90: quantile(got, 0.9),
+    deliveryMax: got.length ? Math.max(...got) : null,
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  for (const mode of ["events", "no-events"] as const) {
+    t(
+      `torture (${mode}): ${WRITES} mixed writes; no torn payload, no repeat, the last version within poll + 200 ms`,
+      async () => {
+        console.log(`torture seed ${SEED} (replay: FILEWATCH_TORTURE_SEED=${SEED} FILEWATCH_TORTURE_WRITES=${WRITES})`);
+        const f = await torture(rt, mode);
+        const reportDir = Deno.env.get("FILEWATCH_REPORT_DIR");
+        if (reportDir) {
+          await Deno.mkdir(reportDir, { recursive: true });
+          await Deno.writeTextFile(`${reportDir}/torture-${rt}-${mode}.json`, JSON.stringify(f, null, 1));
+        }
+        console.log(
+          `[${rt} ${mode}] ${f.operations} ops (${JSON.stringify(f.opsByKind)}), ${f.versionsWritten} versions, ` +
+            `${f.partialStates} half-written states (${f.partialStatesStalled} stayed ≥ ${SETTLE_MS} ms), ` +
+            `${f.payloads} payloads (${f.errorPayloads} "not found"), torn ${f.torn} ${JSON.stringify(f.tornByKind)} ` +
+            `(short ${f.tornShort}, stalled writer ${f.tornStalled}, unsure ${f.tornUnsure}), ` +
+            `repeats ${f.duplicatesInARow}, backwards ${f.backwards}, token collisions ${f.tokenCollisions}, ` +
+            `delivery p50 ${f.deliveryP50} p90 ${f.deliveryP90} max ${f.deliveryMax} ms (final ${f.finalMs} ms), ${f.seconds} s`,
+        );
+        for (const x of f.tornDetail) console.log(`  torn: ${JSON.stringify(x)}`);
+        for (const x of f.tokenCollisionDetail) console.log(`  token collision: ${x}`);
+
+        // A checkpoint's version that never comes is a lost version; how long
+        // it took is reported (this machine's load shows in it). The issue's
+        // bound is asserted for the last version.
+        const missed = f.deliveryMs.filter((x) => x === null).length;
+        assertEquals(missed, 0, "every checkpoint's version and the last version are delivered");
+        assert(
+          f.finalMs !== null && f.finalMs <= DELIVERY_BOUND_MS,
+          `the last version took ${f.finalMs} ms (bound: poll + 200 ms = ${DELIVERY_BOUND_MS} ms)`,
+        );
+        assertEquals(
+          f.tornByKind["unexplained"] ?? 0,
+          0,
+          "payloads that are no state the file was ever in (a torn read)",
+        );
+        for (const kind of ATOMIC) {
+          assertEquals(f.tornByKind[kind] ?? 0, 0, `torn payloads from "${kind}", which never leaves a torn file`);
+        }
+        assert(
+          f.tornShort <= TORN_BOUND_SHORT,
+          `${f.tornShort} torn payloads from half-written states gone within ${SETTLE_MS} ms (bound ${TORN_BOUND_SHORT})`,
+        );
+        assertEquals(f.duplicatesInARow, 0, "the same payload twice in a row");
+        assertEquals(f.backwards, 0, "a version older than one already delivered");
+        assertEquals(
+          f.tokenCollisions,
+          0,
+          "one lastMod delivered with two contents (a resuming client would skip one)",
+        );
+        // The only error the writer can cause is the gap inside delete+recreate.
+        for (const m of f.errorMessages) assertMatch(m, /not found/);
+        assert(f.errorPayloads <= (f.opsByKind["recreate"] ?? 0), "at most one error per delete+recreate");
+      },
+    );
+  }
+}
+
+/** inotify watches the process holds, from /proc (Linux): one per watched directory. */
+async function inotifyWatches(pid: number): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(`/proc/${pid}/fdinfo`)) {
+    try {
+      n += (await Deno.readTextFile(`/proc/${pid}/fdinfo/${e.name}`)).match(/^inotify wd:/gm)?.length ?? 0;
+    } catch { /* the descriptor closed meanwhile */ }
+  }
+  return n;
+}
+
+/** Writes `text` and waits for a v1 client to get it; the ms it took. */
+async function deliveredWithin(c: ReturnType<typeof connect>, write: () => Promise<void>, text: string, ms: number) {
+  const n = c.messages.length;
+  const t0 = Date.now();
+  await write();
+  const got = await waitFor(
+    () => c.messages.slice(n).map((m) => JSON.parse(String(m.data))).find((m) => m.data === text),
+    ms,
+    JSON.stringify(text),
+  );
+  assertEquals(got.type, "content");
+  return Date.now() - t0;
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+  const POLL = 300;
+
+  // Where file events cannot see a change, the poll must carry it. Two
+  // honest cases that need no privileges: the watched file's directory is
+  // replaced after start (the watch stays on the old directory, as with a
+  // Kubernetes ConfigMap's swapped ..data or a redeployed release directory),
+  // and a file that is a symlink into another directory (writes to the
+  // target raise events there, not in the watched directory).
+  t("the watched file's directory replaced after start: events are blind, polling still delivers", async () => {
+    const base = await Deno.makeTempDir({ prefix: "filewatch-test-" });
+    await Deno.mkdir(`${base}/current`);
+    const file = `${base}/current/watched.txt`;
+    await Deno.writeTextFile(file, "release 1");
+    const s = await startServer(rt, { file, args: ["--poll", `${POLL}ms`, "--quiet"] });
+    try {
+      const c = connect(s.wsUrl, { protocols: ["filewatch.v1"] });
+      assertEquals((await c.json(0)).data, "release 1");
+      assertEquals(await watchMode(s), "events", "events are on: the server believes it sees changes");
+      const ms1 = await deliveredWithin(
+        c,
+        async () => {
+          await Deno.rename(`${base}/current`, `${base}/previous`);
+          await Deno.mkdir(`${base}/current`);
+          await Deno.writeTextFile(file, "release 2");
+        },
+        "release 2",
+        POLL + 200,
+      );
+      // The watch still points at the old directory: every later change is the poll's too.
+      const ms2 = await deliveredWithin(
+        c,
+        () => Deno.writeTextFile(file, "release 2, edited"),
+        "release 2, edited",
+        POLL + 200,
+      );
+      // A write in the old directory raises an event but changes nothing the client sees.
+      await Deno.writeTextFile(`${base}/previous/watched.txt`, "old release, edited");
+      await sleep(POLL + 100);
+      assertEquals(JSON.parse(String(c.messages.at(-1)!.data)).data, "release 2, edited");
+      console.log(`[${rt}] directory replaced: delivered by polling in ${ms1} and ${ms2} ms (poll ${POLL} ms)`);
+      c.close();
+    } finally {
+      await s.stop();
+      await Deno.remove(base, { recursive: true });
+    }
+  });
+
+  t("a symlink into another directory, its target edited in place: polling delivers every change", async () => {
+    const base = await Deno.makeTempDir({ prefix: "filewatch-test-" });
+    await Deno.mkdir(`${base}/data`);
+    await Deno.mkdir(`${base}/link`);
+    await Deno.writeTextFile(`${base}/data/app.log`, "line 1\n");
+    await Deno.symlink(`${base}/data/app.log`, `${base}/link/watched.txt`);
+    const s = await startServer(rt, { file: `${base}/link/watched.txt`, args: ["--poll", `${POLL}ms`, "--quiet"] });
+    try {
+      const c = connect(s.wsUrl, { protocols: ["filewatch.v1"] });
+      assertEquals((await c.json(0)).data, "line 1\n");
+      assertEquals(await watchMode(s), "events");
+      let text = "line 1\n";
+      for (let i = 2; i <= 4; i++) {
+        text += `line ${i}\n`;
+        const next = text;
+        await deliveredWithin(c, () => Deno.writeTextFile(`${base}/data/app.log`, next), next, POLL + 200);
+      }
+      c.close();
+    } finally {
+      await s.stop();
+      await Deno.remove(base, { recursive: true });
+    }
+  });
+
+  t('an oversize file yields the error ("too large"), once; content again when it fits', async () => {
+    const file = await tempFile("x".repeat(200));
+    const s = await startServer(rt, { file, args: ["--poll", "100ms", "--max-file-size", "100", "--quiet"] });
+    try {
+      const v1 = connect(s.wsUrl, { protocols: ["filewatch.v1"] });
+      const e = await v1.json(0);
+      assertEquals(e.type, "error");
+      assertMatch(String(e.message), /watched\.txt: file too large \(200 bytes, limit 100\)/);
+      const plain = connect(s.wsUrl);
+      const p = await plain.message(0);
+      assertEquals(p.binary, false);
+      assertMatch(String(p.data), /too large/);
+      // The page says so too, as an error rather than as content.
+      const page = await (await fetch(s.url)).text();
+      assertMatch(page, /too large/);
+      await sleep(300);
+      assertEquals(v1.messages.length, 1, "the same error is sent once");
+      await Deno.writeTextFile(file, "small now");
+      assertEquals((await v1.json(1, 1_000)).data, "small now");
+      await Deno.writeTextFile(file, "y".repeat(150));
+      const e2 = await v1.json(2, 1_000);
+      assertEquals(e2.type, "error");
+      assertMatch(String(e2.message), /too large \(150 bytes, limit 100\)/);
+      v1.close();
+      plain.close();
+    } finally {
+      await s.stop();
+      await Deno.remove(dirname(file), { recursive: true });
+    }
+  });
+
+  t("the server holds a directory watch only while a client is connected (--no-events: never)", async () => {
+    for (const events of [true, false]) {
+      const file = await tempFile("watch me");
+      const s = await startServer(rt, {
+        file,
+        args: ["--poll", "100ms", "--quiet", ...(events ? [] : ["--no-events"])],
+      });
+      try {
+        assertEquals(await inotifyWatches(s.pid), 0, "no watch before the first client");
+        for (let round = 0; round < 3; round++) {
+          const a = connect(s.wsUrl);
+          const b = connect(s.wsUrl);
+          await a.message(0);
+          await b.message(0);
+          assertEquals(await inotifyWatches(s.pid), events ? 1 : 0, "one watch however many clients");
+          a.close();
+          await a.closed;
+          assertEquals(await inotifyWatches(s.pid), events ? 1 : 0, "still watching for the other client");
+          b.close();
+          await b.closed;
+          await waitFor(async () => (await inotifyWatches(s.pid)) === 0, 2_000, "the watch to be given back");
+          assertEquals(await watchMode(s), "idle");
+        }
+      } finally {
+        await s.stop();
+        await Deno.remove(dirname(file), { recursive: true });
+      }
+    }
+  });
+}
