@@ -238,7 +238,9 @@ export function checkTargets(cells: CellSummary[], slow: SlowSummary[]): TargetC
       } MiB`,
       target: "bounded (< 0.25)",
       met: s.growthShare === null ? null : s.growthShare < 0.25,
-      note: `${fmt(s.pausedClosed, 0)} of ${fmt(s.paused, 0)} paused clients closed by the server`,
+      note: `after the hold: ${fmt(s.rssHoldEndMiB, 0)} MiB; server: ${fmt(s.lagging, 0)} lagging, ${
+        fmt(s.pausedClosed, 0)
+      } of ${fmt(s.paused, 0)} paused closed`,
     });
   }
   return checks;
@@ -259,22 +261,27 @@ export interface SlowSummary {
   receivedPctSlow: number | null;
   rssMaxControlMiB: number | null;
   rssMaxSlowMiB: number | null;
-  /** Server RSS growth over the second half of the slow run / bytes the paused clients left unread then. */
+  /** Server RSS growth over the second half of the slow run beyond the control's / bytes the paused clients left unread then. */
   growthShare: number | null;
+  /** Server RSS at the end of the hold after the last round. */
+  rssHoldEndMiB: number | null;
+  /** Clients the server counted as lagging (filewatch's /metrics), after the hold. */
+  lagging: number | null;
   pausedClosed: number | null;
 }
 
-function secondHalfGrowthShare(r: RunRecord): number | null {
-  const res = r.result;
+/**
+ * RSS growth (KiB) over the second half of the rounds: median of the 2nd
+ * quarter of the per-round samples vs median of the last quarter (robust to
+ * allocator jitter), and the rounds between the two windows' centres.
+ */
+function secondHalfGrowth(r: RunRecord): { kib: number; rounds: number } | null {
   const series: number[] | undefined = rounds(r)?.rssSeriesKiB;
-  if (!res || !series || series.length < 8 || !res.paused) return null;
+  if (!series || series.length < 8) return null;
   const q = Math.floor(series.length / 4);
-  // Median of the 2nd quarter vs median of the last quarter: robust to allocator jitter.
   const mid = median(series.slice(q, 2 * q))!;
   const end = median(series.slice(series.length - q))!;
-  const roundsBetween = series.length - q - q * 1.5; // centres of the two windows
-  const unreadKiB = (res.paused * res.size * roundsBetween) / 1024;
-  return (end - mid) / unreadKiB;
+  return { kib: end - mid, rounds: series.length - 2 * q };
 }
 
 /** Summaries of the slow-consumer scenario per server. */
@@ -304,8 +311,20 @@ export function summarizeSlow(results: Results): SlowSummary[] {
       receivedPctSlow: m(slo, (r) => rounds(r)?.receivedPct),
       rssMaxControlMiB: m(ctl, maxOf),
       rssMaxSlowMiB: m(slo, maxOf),
-      growthShare: m(slo, secondHalfGrowthShare),
-      pausedClosed: m(slo, (r) => rounds(r)?.pausedClosed),
+      growthShare: (() => {
+        // Growth beyond what the same server grows without paused clients, as a
+        // share of the bytes the paused clients left unread over those rounds.
+        const g = m(slo, (r) => secondHalfGrowth(r)?.kib);
+        const g0 = m(ctl, (r) => secondHalfGrowth(r)?.kib) ?? 0;
+        const span = m(slo, (r) => secondHalfGrowth(r)?.rounds);
+        const paused = m(slo, (r) => r.result?.paused);
+        if (g === null || !span || !paused) return null;
+        return (g - g0) / ((paused * any.size * span) / 1024);
+      })(),
+      rssHoldEndMiB: m(slo, (r) => ((rounds(r)?.holdSeriesKiB as number[] | undefined)?.at(-1) ?? NaN) / 1024),
+      lagging: m(slo, (r) => rounds(r)?.serverMetrics?.lagging),
+      // The server's count where it reports one: a paused client never reads its close.
+      pausedClosed: m(slo, (r) => rounds(r)?.serverMetrics?.closes?.slow_consumer ?? rounds(r)?.pausedClosed),
     });
   }
   return out;
@@ -423,8 +442,11 @@ export function renderSummary(results: Results): string {
     );
     parts.push(
       "Control = same run with nobody paused. Paused clients stop reading from TCP after the first content. " +
-        '"kept" = server RSS growth over the second half of the rounds ÷ bytes the paused clients left unread ' +
-        "meanwhile (≈ 1 = buffers everything, unbounded; ≈ 0 = bounded).",
+        '"kept" = (server RSS growth over the second half of the rounds − the same in the control run) ÷ bytes ' +
+        "the paused clients left unread meanwhile (≈ 1 = buffers everything, unbounded; ≈ 0 = bounded). " +
+        '"after hold" = server RSS after the hold that follows the last round (no writes). "lagging / closed" = ' +
+        "paused clients the server counted as lagging / closed as slow consumers, from filewatch's /metrics after " +
+        "the hold (a paused client never reads its close; the baselines have no /metrics).",
     );
     parts.push(table(
       [
@@ -435,8 +457,9 @@ export function renderSummary(results: Results): string {
         "p99 ratio",
         "recv % (healthy)",
         "RSS max ctl/slow MiB",
+        "after hold MiB",
         "kept",
-        "paused closed",
+        "lagging / closed",
       ],
       slow.map((s) => [
         s.server,
@@ -446,8 +469,9 @@ export function renderSummary(results: Results): string {
         fmt(s.p99Ratio, 2),
         fmt(s.receivedPctSlow, 2),
         `${fmt(s.rssMaxControlMiB, 0)} / ${fmt(s.rssMaxSlowMiB, 0)}`,
+        fmt(s.rssHoldEndMiB, 0),
         fmt(s.growthShare, 2),
-        `${fmt(s.pausedClosed, 0)} / ${fmt(s.paused, 0)}`,
+        s.lagging === null ? "–" : `${fmt(s.lagging, 0)} / ${fmt(s.pausedClosed, 0)} of ${fmt(s.paused, 0)}`,
       ]),
     ));
   }

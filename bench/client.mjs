@@ -16,8 +16,9 @@
 //    received/expected, server CPU per change, RSS, client CPU.
 //
 // --paused F makes a fraction F of the clients slow consumers: they stop reading
-// from TCP (ws.pause()) once they have the first content, and are left out of
-// "expected"; the server's RSS is sampled after every round.
+// from TCP (socket.pause()) once they have the first content, and are left out of
+// "expected"; the server's RSS is sampled after every round, and --hold-s seconds
+// after the last one (no writes), before the server's /metrics are read.
 //
 // Only 127.0.0.1 is accepted as the target. Every wait is bounded in time.
 import { fork } from "node:child_process";
@@ -43,6 +44,7 @@ const { values: a } = parseArgs({
     "connect-timeout-s": { type: "string", default: "120" },
     "round-timeout-s": { type: "string", default: "15" },
     "settle-ms": { type: "string", default: "1000" },
+    "hold-s": { type: "string", default: "0" },
     client: { type: "string", default: "raw" },
   },
 });
@@ -75,6 +77,7 @@ const idleS = num("idle-s");
 const roundTimeoutMs = num("round-timeout-s") * 1000;
 const connectTimeoutMs = num("connect-timeout-s") * 1000;
 const settleMs = num("settle-ms");
+const holdS = num("hold-s");
 if (a.client !== "raw" && a.client !== "ws") fail(`Cannot parse --client "${a.client}": expected raw or ws`);
 const CLK_TCK = 100; // Linux USER_HZ; /proc/PID/stat counts in these ticks
 
@@ -105,6 +108,25 @@ function machineCpuS() {
 }
 
 const cpuS = (u) => (u.user + u.system) / 1e6;
+
+/**
+ * filewatch's closes by reason, lagging and connected clients from GET /metrics
+ * (a paused client never reads its close, so only the server can tell); null
+ * where the server has no /metrics (the baselines).
+ */
+async function serverMetrics() {
+  try {
+    const r = await fetch(`http://127.0.0.1:${url.port}/metrics`, { signal: AbortSignal.timeout(5000) });
+    if (!r.ok) return null;
+    const text = await r.text();
+    const closes = {};
+    for (const m of text.matchAll(/^filewatch_closes_total\{reason="([^"]+)"\} (\d+)/gm)) closes[m[1]] = Number(m[2]);
+    const one = (name) => Number(new RegExp(`^${name}(?:\\{\\})? (\\d+)`, "m").exec(text)?.[1] ?? NaN);
+    return { closes, lagging: one("filewatch_lagging_clients"), clients: one("filewatch_clients") };
+  } catch {
+    return null;
+  }
+}
 
 // --- content: "v=NNNNNNNN\n" + printable filler, exactly `size` bytes --------
 const FILLER = (() => {
@@ -276,10 +298,19 @@ async function main() {
   const cpu1 = serverCpuS();
   const mach2 = machineCpuS();
   const selfCpu = cpuS(process.cpuUsage(self0));
+  // Hold: no more writes, clients stay as they are; watch the server's RSS
+  // (a server that gives up on stuck clients after its write deadline should
+  // shed their backlog here).
+  const holdSeries = [];
+  for (const end = nowMs() + holdS * 1000; nowMs() < end;) {
+    await sleep(500);
+    holdSeries.push(serverMem().rssKiB);
+  }
   for (const wk of workers) wk.send({ cmd: "rounds-end" });
   const res = await Promise.all(workers.map((wk) => wk.next("result", 60_000)));
   await sleep(settleMs);
   const memAfter = serverMem();
+  const metrics = await serverMetrics();
 
   // Latencies, per client, write -> receipt; healthy clients only.
   const lat = [];
@@ -337,8 +368,11 @@ async function main() {
     rssKiB: memAfter.rssKiB,
     hwmKiB: memAfter.hwmKiB,
     rssSeriesKiB: rssSeries,
+    holdSeriesKiB: holdSeries,
     closeCodes,
     pausedClosed: res.reduce((s, x) => s + x.pausedClosed, 0),
+    // The server's own view where it has one (filewatch's /metrics; the baselines have none).
+    serverMetrics: metrics,
     clientRssKiB: res.map((x) => x.memRssKiB),
   };
   log(

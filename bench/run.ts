@@ -68,7 +68,7 @@ const DEFAULT_SERVERS = ["fw-deno", "fw-bun", "base-deno", "base-bun"];
 
 const USAGE = `usage: deno task bench [--quick] [--n 1000,5000,10000] [--sizes 1KiB,64KiB] [--reps 3]
   [--rounds 10] [--servers ${DEFAULT_SERVERS.join(",")}] [--workers 2] [--idle-s 3] [--settle-ms 1000] [--client raw|ws]
-  [--no-slow] [--slow-n 1000] [--slow-size 64KiB] [--slow-rounds 80] [--slow-paused 0.01]
+  [--no-slow] [--slow-n 1000] [--slow-size 64KiB] [--slow-rounds 80] [--slow-paused 0.01] [--hold-s 12]
   [--quiet-wait-s 10] [--quiet-cores 0.5] [--fw-args "--no-events"] [--out DIR] [--report results.json] [--dry-run]
 servers: ${Object.keys(SERVERS).join(", ")}`;
 
@@ -107,6 +107,7 @@ interface Config {
   slowPaused: number;
   quietWaitS: number;
   quietCores: number;
+  holdS: number;
   fwArgs: string[];
   out: string;
   dryRun: boolean;
@@ -134,6 +135,7 @@ function parseConfig(args: string[]): Config | { report: string } {
       "slow-paused": { type: "string", default: "0.01" },
       "fw-args": { type: "string", default: "" },
       "quiet-wait-s": { type: "string" },
+      "hold-s": { type: "string" },
       "quiet-cores": { type: "string" },
       out: { type: "string" },
       report: { type: "string" },
@@ -177,6 +179,8 @@ function parseConfig(args: string[]): Config | { report: string } {
     slowSize: parseSize(v["slow-size"] ?? (q ? "16KiB" : "64KiB")),
     quietWaitS: int("quiet-wait-s", v["quiet-wait-s"], q ? 0 : 10, 0),
     quietCores: Number(v["quiet-cores"] ?? "0.5"),
+    // > filewatch's default writeWait (10 s), so a server that drops stuck clients has done it.
+    holdS: int("hold-s", v["hold-s"], q ? 0 : 12, 0),
     slowRounds: int("slow-rounds", v["slow-rounds"], q ? 10 : 80),
     slowPaused: Number(v["slow-paused"]),
     fwArgs: v["fw-args"].split(/\s+/).filter((s) => s !== ""),
@@ -369,6 +373,8 @@ async function runOne(cfg: Config, plan: RunPlan, dir: string, index: number): P
       cfg.client,
       "--settle-ms",
       String(cfg.settleMs),
+      "--hold-s",
+      String(plan.scenario === "slow" ? cfg.holdS : 0),
     ];
     const out = await new Deno.Command(NODE, {
       args: clientArgs,
@@ -479,7 +485,12 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const list = plans(cfg, servers);
-  const est = list.reduce((s, p) => s + estimateS(p.n, p.size, p.rounds, p.scenario === "matrix" ? cfg.idleS : 1), 0);
+  const est = list.reduce(
+    (s, p) =>
+      s + estimateS(p.n, p.size, p.rounds, p.scenario === "matrix" ? cfg.idleS : 1) +
+      (p.scenario === "slow" ? cfg.holdS : 0),
+    0,
+  );
   console.error(
     `bench: ${list.length} runs, estimated ${Math.round(est / 60)} min` +
       (cfg.quietWaitS
