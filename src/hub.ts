@@ -41,6 +41,8 @@ export class Hub {
   #unsubscribe: (() => void) | null = null;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #shuttingDown = false;
+  /** Counts broadcasts, so a batched one can tell that a newer one has begun. */
+  #generation = 0;
   #closedWaiters = new Set<() => void>();
 
   constructor(
@@ -233,6 +235,9 @@ export class Hub {
   broadcast(snap: Snapshot): void {
     const now = Date.now();
     const viaTopic: Record<Format, number> = { plain: 0, v1: 0 };
+    const batch = this.runtime.sendBatch;
+    const direct: Session[] = [];
+    const generation = ++this.#generation;
     for (const s of this.sessions) {
       if (!s.peer || s.closeReason || s.seq >= snap.seq) continue;
       if (s.seq === 0) {
@@ -247,10 +252,13 @@ export class Hub {
       if (s.inTopic) {
         s.seq = snap.seq;
         viaTopic[s.format]++;
+      } else if (batch > 0) {
+        direct.push(s);
       } else {
         this.#send(s, snap);
       }
     }
+    if (direct.length > 0) void this.#sendInBatches(direct, snap, generation, batch);
     for (const format of ["plain", "v1"] as const) {
       if (viaTopic[format] === 0) continue;
       const frame = frameFor(snap, format);
@@ -264,6 +272,26 @@ export class Hub {
         clients: this.sessions.size,
       });
     } else this.log.warn("file error", { error: snap.error, clients: this.sessions.size });
+  }
+
+  /**
+   * Sends one by one, `batch` sockets at a time with a macrotask between
+   * batches, so the runtime writes out (and frees) each batch's copies of the
+   * frame before more are made. A newer broadcast takes over the rest: they
+   * get the newest version, not this one.
+   */
+  async #sendInBatches(targets: Session[], snap: Snapshot, generation: number, batch: number): Promise<void> {
+    for (let i = 0; i < targets.length; i += batch) {
+      if (i > 0) {
+        await new Promise((r) => setTimeout(r, 0));
+        if (generation !== this.#generation) return;
+      }
+      const end = Math.min(i + batch, targets.length);
+      for (let j = i; j < end; j++) {
+        const s = targets[j]!;
+        if (!s.closeReason && s.peer && s.seq < snap.seq) this.#send(s, snap);
+      }
+    }
   }
 
   /** Liveness and backpressure, for every session; run by a timer. */

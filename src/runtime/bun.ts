@@ -66,9 +66,9 @@ export function bunRuntime(opts: BunRuntimeOptions): {
   const runtime: Runtime = {
     name: "bun",
     pingsItself: false,
-    capsMessageSize: true,
     compression: true,
     pubsub: true,
+    sendBatch: 0,
     upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
       const srv = getBunServer<BunServer>(c) ?? server;
       if (!srv) throw new Error("Bun server not attached");

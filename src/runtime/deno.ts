@@ -15,12 +15,22 @@ import { type Peer, type PeerEvents, type Runtime, UpgradeRefused } from "./type
 
 /** Builds the Deno runtime adapter. `pongWait` (ms) becomes Deno's `idleTimeout`. */
 export function denoRuntime(opts: { pongWait: number }): Runtime {
+  // Deno's WebSocket writes a frame by copying header and payload into one
+  // new buffer, unless DENO_USE_WRITEV is set (read once, when the first
+  // server WebSocket is made): then header and payload go out with writev and
+  // the payload is not copied again. Measured in BENCHMARKS.md; a user's own
+  // setting wins.
+  if (Deno.env.get("DENO_USE_WRITEV") === undefined) Deno.env.set("DENO_USE_WRITEV", "1");
   return {
     name: "deno",
     pingsItself: true,
-    capsMessageSize: false,
     compression: false,
     pubsub: false,
+    // Deno copies a string frame into a new buffer per socket and keeps it
+    // until that socket's write completes: at 5,000 clients × 64 KiB that
+    // was 140 KiB per client (BENCHMARKS.md). Batches let each batch's copies
+    // be written and freed before the next are made.
+    sendBatch: 256,
     async upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
       // Hono's Deno helper only upgrades when the Upgrade header is exactly
       // "websocket", but the token is case-insensitive (RFC 6455 §4.2.1, and

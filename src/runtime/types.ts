@@ -40,12 +40,16 @@ export interface PeerEvents {
 export interface RuntimeCaps {
   /** The runtime pings idle clients and closes silent ones itself (Deno's idleTimeout). */
   readonly pingsItself: boolean;
-  /** Messages over the read limit are refused before they are buffered. */
-  readonly capsMessageSize: boolean;
   /** permessage-deflate is available. */
   readonly compression: boolean;
   /** {@link Runtime.publish} fans out natively. */
   readonly pubsub: boolean;
+  /**
+   * Without pub/sub: send to this many clients, then yield to the event loop
+   * before the next ones (0 = all at once). Bounds the copies of a frame that
+   * are waiting to be written at any one time.
+   */
+  readonly sendBatch: number;
 }
 
 /** A runtime adapter. */

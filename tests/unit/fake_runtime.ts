@@ -48,15 +48,15 @@ export interface FakeConn {
   protocol: string | null;
 }
 
-export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub">> = {}) {
+export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub" | "sendBatch">> = {}) {
   const conns: FakeConn[] = [];
   const published: Array<[string, Frame]> = [];
   const runtime: Runtime = {
     name: "fake",
     pingsItself: caps.pingsItself ?? false,
-    capsMessageSize: false,
     compression: false,
     pubsub: caps.pubsub ?? false,
+    sendBatch: caps.sendBatch ?? 0,
     upgrade(_c: Context, protocol: string | null, events: PeerEvents) {
       const conn = { peer: new FakePeer(), events, protocol };
       conns.push(conn);

@@ -191,3 +191,21 @@ Deno.test("Hub: an exception while handling one session closes it with 1011 and 
   assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "error" }), 1);
   await done();
 });
+
+Deno.test("Hub sends in batches where the runtime asks, and a newer version takes over the rest", async () => {
+  const { hub, open, done } = await setup(["--max-clients-per-ip", "0"], { sendBatch: 2 });
+  const conns = Array.from({ length: 5 }, () => open());
+  hub.broadcast(snap(2, "v2"));
+  assertEquals(conns.map((c) => c.peer.sent.length), [2, 2, 1, 1, 1], "one batch at once, the rest later");
+  hub.broadcast(snap(3, "v3"));
+  // The first two (idle again) and the rest all get v3; the rest never get the stale v2.
+  await new Promise((r) => setTimeout(r, 20));
+  assertEquals(conns.map((c) => c.peer.sent), [
+    ["v1", "v2", "v3"],
+    ["v1", "v2", "v3"],
+    ["v1", "v3"],
+    ["v1", "v3"],
+    ["v1", "v3"],
+  ]);
+  await done();
+});
