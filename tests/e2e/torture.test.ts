@@ -16,8 +16,9 @@
  *   error between the two steps of a delete+recreate). Anything else is a
  *   torn payload: it is matched to the half-written state it shows and
  *   counted per writer kind. None may come from a writer that renames, none
- *   from a state that was gone within the watcher's settle window, and none
- *   may be a state the file never was in (a torn read);
+ *   from a state that was gone within the watcher's settle window (unless the
+ *   file showed an identical twin of it later: see TORN_BOUND_SHORT), and
+ *   none may be a state the file never was in (a torn read);
  * - nothing is delivered twice in a row, and nothing older than what was
  *   already delivered (versions only move forward);
  * - the last version is delivered within poll + 200 ms of the last write.
@@ -59,11 +60,14 @@ const CHECKPOINT_EVERY = 50;
 /**
  * Torn payloads allowed from half-written states that stayed in the file for
  * less than the watcher's settle window (SETTLE_MS): 0. Hiding those is what
- * the watcher's stable and settled reads are for. A state that stays longer
- * (the writer was descheduled between two of its calls) looks exactly like a
- * finished file to anything that can only stat and read: such payloads are
- * counted and reported, not bounded (they measure the machine, not the
- * watcher). Writers that rename must never produce a torn payload at all.
+ * the watcher's stable and settled reads are for. Two kinds are counted and
+ * reported instead, because no watcher that can only stat and read can tell
+ * them from a finished file: a state that stayed longer (the writer was
+ * descheduled between or inside two of its calls), and a "twin" — a short
+ * state the file showed again, identical in bytes, inode, size and mtime, at
+ * least SETTLE_MS later (same-tick rewrites truncating the file twice), so
+ * the settle's two reads agreed on what looked like one state. Writers that
+ * rename must never produce a torn payload at all.
  */
 const TORN_BOUND_SHORT = 0;
 /** In-place writers write in chunks of this size, as buffered writers do. */
@@ -237,8 +241,12 @@ export interface Torn {
   /** The state stayed at least / at most this long (ms); null when no recorded state matches. */
   minMs: number | null;
   maxMs: number | null;
-  /** short: certainly gone within SETTLE_MS; stalled: certainly stayed ≥ SETTLE_MS; else unsure. */
-  life: "short" | "stalled" | "unsure";
+  /**
+   * short: certainly gone within SETTLE_MS; stalled: certainly stayed ≥ SETTLE_MS; twin: short, but the
+   * file showed an identical state (same bytes, inode, size and mtime) at least SETTLE_MS later, so two
+   * reads that far apart agreed on what looked like one state; else unsure.
+   */
+  life: "short" | "twin" | "stalled" | "unsure";
   lastMod: string;
 }
 
@@ -263,6 +271,7 @@ export interface TortureFigures {
   torn: number;
   /** Torn payloads by how long their state stayed: see {@link Torn.life}. */
   tornShort: number;
+  tornTwin: number;
   tornStalled: number;
   tornUnsure: number;
   tornDetail: Torn[];
@@ -339,16 +348,21 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
   const deliveryMs: Array<number | null> = [];
   let finalMs: number | null = null;
 
+  // Frames are parsed (and hashed) as they are needed, each once: parsing
+  // them all at every checkpoint would block the event loop long enough to
+  // delay the very frame being timed.
+  const payloads: Payload[] = [];
+  const parseUpTo = () => {
+    for (let i = payloads.length; i < frames.length; i++) payloads.push(parseFrame(frames[i]!));
+  };
   /** Waits for a version's payload; its latency, or null when it did not come. */
   const delivered = async (v: Version): Promise<number | null> => {
-    let seen = 0;
+    let seen = payloads.length;
     try {
       const at = await waitFor(
         () => {
-          for (; seen < frames.length; seen++) {
-            const p = parseFrame(frames[seen]!);
-            if (p.hash === v.hash) return p.at;
-          }
+          parseUpTo();
+          for (; seen < payloads.length; seen++) if (payloads[seen]!.hash === v.hash) return payloads[seen]!.at;
           return null;
         },
         3_000,
@@ -470,7 +484,7 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
   }
 
   // Analysis, after the run.
-  const payloads = frames.map(parseFrame);
+  parseUpTo();
   // Half-written states by hash; several share one (every truncate leaves
   // the file empty): the payload's lastMod (the state's mtime) tells which.
   const partial = new Map<string, DiskState[]>();
@@ -493,6 +507,22 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
     }
     const dist = (st: DiskState) => mtimeMs < st.callAt ? st.callAt - mtimeMs : Math.max(0, mtimeMs - st.doneAt);
     return candidates.reduce((a, b) => dist(b) < dist(a) ? b : a);
+  };
+  /**
+   * Whether the file showed this payload's state twice, indistinguishably, at
+   * least SETTLE_MS apart: the same bytes in the same inode, each time right
+   * after a step that set the same mtime (a same-tick rewrite truncating the
+   * file again; on a filesystem with a coarse clock every rewrite in one tick
+   * does this). Stat and read see one state; only the history differs.
+   */
+  const twinned = (p: Payload): boolean => {
+    const mtimeMs = Number(BigInt("0x" + p.lastMod!) / 1_000_000n);
+    const looks = disk.states.filter((st, i) =>
+      !st.whole && st.text === p.text && disk.states[i - 1]?.mtimeMs === mtimeMs
+    );
+    return looks.some((a) =>
+      looks.some((b) => b !== a && b.op === a.op && b.callAt + b.maxMs - a.callAt >= SETTLE_MS - 1)
+    );
   };
   const tornByKind: Record<string, number> = {};
   const tornDetail: Torn[] = [];
@@ -522,6 +552,13 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
     }
     const st = stateOf(p);
     const kind = st?.kind ?? "unexplained";
+    const life = !st
+      ? "unsure"
+      : st.maxMs < SETTLE_MS
+      ? (twinned(p) ? "twin" : "short")
+      : st.minMs >= SETTLE_MS
+      ? "stalled"
+      : "unsure";
     tornByKind[kind] = (tornByKind[kind] ?? 0) + 1;
     tornDetail.push({
       kind,
@@ -529,7 +566,7 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
       bytes: p.text!.length,
       minMs: st ? Math.round(st.minMs * 10) / 10 : null,
       maxMs: st ? Math.round(st.maxMs * 10) / 10 : null,
-      life: !st ? "unsure" : st.maxMs < SETTLE_MS ? "short" : st.minMs >= SETTLE_MS ? "stalled" : "unsure",
+      life,
       lastMod: p.lastMod!,
     });
   }
@@ -551,6 +588,7 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
     tornByKind,
     torn: tornDetail.length,
     tornShort: tornDetail.filter((x) => x.life === "short").length,
+    tornTwin: tornDetail.filter((x) => x.life === "twin").length,
     tornStalled: tornDetail.filter((x) => x.life === "stalled").length,
     tornUnsure: tornDetail.filter((x) => x.life === "unsure").length,
     tornDetail,
@@ -586,7 +624,7 @@ for (const rt of RUNTIMES) {
           `[${rt} ${mode}] ${f.operations} ops (${JSON.stringify(f.opsByKind)}), ${f.versionsWritten} versions, ` +
             `${f.partialStates} half-written states (${f.partialStatesStalled} stayed ≥ ${SETTLE_MS} ms), ` +
             `${f.payloads} payloads (${f.errorPayloads} "not found"), torn ${f.torn} ${JSON.stringify(f.tornByKind)} ` +
-            `(short ${f.tornShort}, stalled writer ${f.tornStalled}, unsure ${f.tornUnsure}), ` +
+            `(short ${f.tornShort}, twin ${f.tornTwin}, stalled writer ${f.tornStalled}, unsure ${f.tornUnsure}), ` +
             `repeats ${f.duplicatesInARow}, backwards ${f.backwards}, token collisions ${f.tokenCollisions}, ` +
             `delivery p50 ${f.deliveryP50} p90 ${f.deliveryP90} max ${f.deliveryMax} ms (final ${f.finalMs} ms), ${f.seconds} s`,
         );
