@@ -51,7 +51,7 @@ export const RACY_WINDOW_COARSE_NS = 2_000_000_000n;
 /** A read whose before/after stats disagree is tried again this many times. */
 export const STABLE_READ_TRIES = 5;
 /** File events come in bursts (truncate, write, close): wait this long for the burst to end. */
-export const EVENT_DEBOUNCE_MS = 5;
+export const EVENT_DEBOUNCE_MS = 2;
 /**
  * A new version may be a writer caught between truncate and write: it is read
  * again this long (by our clock) after it was first read, and published only
