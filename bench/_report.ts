@@ -347,7 +347,9 @@ export function renderSummary(results: Results): string {
     [
       `- command: \`${meta.command}\``,
       `- machine: ${v.os}, kernel ${v.kernel}, ${v.cpu}, ${v.cores} cores, ${v.memGiB} GiB`,
-      `- runtimes: ${v.deno?.replace(/\n.*/s, "")}; bun ${v.bun}; load client node ${v.node}; git ${v.git}`,
+      `- runtimes: ${v.deno?.replace(/\n.*/s, "")}; bun ${v.bun}; load client node ${v.node}; git ${v.git}${
+        v.srcDirty === "yes" ? " (src/ had uncommitted changes)" : ""
+      }`,
       `- config: N = ${meta.config?.ns?.join(", ")}; sizes = ${meta.config?.sizes?.map(sizeLabel).join(", ")}; ` +
       `${meta.config?.reps} reps × ${meta.config?.rounds} rounds; ${meta.config?.workers} client workers (${meta.config?.client})`,
       ...Object.entries(meta.serverCommands ?? {}).map(([s, c]: [string, R]) =>

@@ -449,6 +449,8 @@ async function versions(): Promise<Record<string, string>> {
     cores: String(navigator.hardwareConcurrency),
     memGiB: mem ? (Number(mem) / 1024 / 1024).toFixed(1) : "?",
     git: await run("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
+    // Others edit src/ while benchmarks run: say whether the servers ran uncommitted code.
+    srcDirty: (await run("git", ["-C", ROOT, "status", "--porcelain", "--", "src"])) ? "yes" : "no",
   };
 }
 
