@@ -345,7 +345,7 @@ export function renderSummary(results: Results): string {
   parts.push(`## Run ${meta.startedAt ?? ""} → ${meta.finishedAt ?? ""}`);
   parts.push(
     [
-      `- command: \`${meta.command}\``,
+      `- command: \`${meta.command}\`${meta.config?.label ? ` (${meta.config.label})` : ""}`,
       `- machine: ${v.os}, kernel ${v.kernel}, ${v.cpu}, ${v.cores} cores, ${v.memGiB} GiB`,
       `- runtimes: ${v.deno?.replace(/\n.*/s, "")}; bun ${v.bun}; load client node ${v.node}; git ${v.git}${
         v.srcDirty === "yes" ? " (src/ had uncommitted changes)" : ""

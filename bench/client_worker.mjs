@@ -55,7 +55,9 @@ function count(map, key) {
 }
 
 function send(msg) {
-  if (process.connected) process.send(msg);
+  if (!process.connected) return;
+  // The coordinator is gone (interrupted run): nothing left to report to.
+  process.send(msg, (err) => err && process.exit(0));
 }
 
 function checkDone(r) {

@@ -69,7 +69,8 @@ const DEFAULT_SERVERS = ["fw-deno", "fw-bun", "base-deno", "base-bun"];
 const USAGE = `usage: deno task bench [--quick] [--n 1000,5000,10000] [--sizes 1KiB,64KiB] [--reps 3]
   [--rounds 10] [--servers ${DEFAULT_SERVERS.join(",")}] [--workers 2] [--idle-s 3] [--settle-ms 1000] [--client raw|ws]
   [--no-slow] [--slow-n 1000] [--slow-size 64KiB] [--slow-rounds 80] [--slow-paused 0.01] [--hold-s 12]
-  [--quiet-wait-s 10] [--quiet-cores 0.5] [--fw-args "--no-events"] [--out DIR] [--report results.json] [--dry-run]
+  [--quiet-wait-s 10] [--quiet-cores 0.5] [--fw-args "--no-events"] [--out DIR] [--label TEXT]
+  [--report results.json] [--dry-run]
 servers: ${Object.keys(SERVERS).join(", ")}`;
 
 /** Parses `1024`, `1KiB`, `64KiB`, `1MiB`. */
@@ -112,6 +113,7 @@ interface Config {
   out: string;
   dryRun: boolean;
   quick: boolean;
+  label: string;
 }
 
 function parseConfig(args: string[]): Config | { report: string } {
@@ -140,6 +142,7 @@ function parseConfig(args: string[]): Config | { report: string } {
       out: { type: "string" },
       report: { type: "string" },
       "dry-run": { type: "boolean", default: false },
+      label: { type: "string", default: "" },
       help: { type: "boolean", default: false },
     },
   });
@@ -186,6 +189,7 @@ function parseConfig(args: string[]): Config | { report: string } {
     fwArgs: v["fw-args"].split(/\s+/).filter((s) => s !== ""),
     out: v.out ?? `${ROOT}artifacts/bench/${stamp}${q ? "-quick" : ""}`,
     dryRun: v["dry-run"],
+    label: v.label,
   };
 }
 
@@ -226,6 +230,7 @@ async function waitForQuiet(maxS: number, cores: number): Promise<number> {
 }
 
 const running = new Set<Deno.ChildProcess>();
+const interrupted = new AbortController();
 
 async function stopChild(child: Deno.ChildProcess, graceMs = 6000): Promise<void> {
   try {
@@ -382,7 +387,8 @@ async function runOne(cfg: Config, plan: RunPlan, dir: string, index: number): P
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",
-      signal: AbortSignal.timeout(budgetMs),
+      // Killed when its time is up, or when the runner is interrupted.
+      signal: AbortSignal.any([AbortSignal.timeout(budgetMs), interrupted.signal]),
     }).output();
     const text = new TextDecoder().decode(out.stdout).trim();
     if (!out.success || !text) throw new Error(`load client failed (exit ${out.code})`);
@@ -509,6 +515,7 @@ async function main(): Promise<void> {
   await Deno.mkdir(`${cfg.out}/logs`, { recursive: true });
   const onSignal = () => {
     console.error("bench: interrupted; stopping servers");
+    interrupted.abort();
     for (const c of running) {
       try {
         c.kill("SIGKILL");
