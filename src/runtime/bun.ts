@@ -73,11 +73,17 @@ export function bunRuntime(opts: BunRuntimeOptions): {
       const srv = getBunServer<BunServer>(c) ?? server;
       if (!srv) throw new Error("Bun server not attached");
       const data: SocketData = {
-        // Hono's handler reads `url` only to build its WSContext; the string saves a URL object per client.
-        url: c.req.url as unknown as URL,
+        url: new URL(c.req.url),
         protocol: protocol ?? "",
         peer: events,
-        events: HONO_EVENTS,
+        events: {
+          onOpen: (_evt, ws) => events.onOpen(bunPeer(ws.raw as BunSocket)),
+          onMessage: (evt) => {
+            const d = evt.data;
+            events.onMessage(typeof d === "string" ? Buffer.byteLength(d, "utf8") : (d as ArrayBuffer).byteLength);
+          },
+          onClose: (evt) => events.onClose(evt.code, evt.reason),
+        },
       };
       // Without a header of ours Bun echoes the first offered protocol, even one
       // we do not speak; an empty value makes it answer none.
@@ -113,46 +119,14 @@ export function bunRuntime(opts: BunRuntimeOptions): {
   return { runtime, websocket, attach: (s) => void (server = s) };
 }
 
-/**
- * What Hono's Bun handler dispatches to, shared by every connection: each
- * event finds its client's {@link PeerEvents} on the socket's `data`.
- */
-const HONO_EVENTS: WSEvents<BunSocket> = {
-  onOpen: (_evt, ws) => {
-    const raw = ws.raw as BunSocket;
-    raw.data.peer.onOpen(new BunPeer(raw));
-  },
-  onMessage: (evt, ws) => {
-    const d = evt.data;
-    (ws.raw as BunSocket).data.peer.onMessage(
-      typeof d === "string" ? Buffer.byteLength(d, "utf8") : (d as ArrayBuffer).byteLength,
-    );
-  },
-  onClose: (evt, ws) => (ws.raw as BunSocket).data.peer.onClose(evt.code, evt.reason),
-};
-
-/** A {@link Peer} over Bun's ServerWebSocket: one small object per client, methods on the prototype. */
-class BunPeer implements Peer {
-  constructor(private readonly ws: BunSocket) {}
-  send(frame: Frame, compress: boolean): boolean {
-    return this.ws.send(frame, compress) > 0;
-  }
-  bufferedAmount(): number {
-    return this.ws.getBufferedAmount();
-  }
-  close(code: number, reason: string): void {
-    this.ws.close(code, reason);
-  }
-  terminate(): void {
-    this.ws.terminate();
-  }
-  ping(): void {
-    this.ws.ping();
-  }
-  subscribe(topic: string): void {
-    this.ws.subscribe(topic);
-  }
-  unsubscribe(topic: string): void {
-    this.ws.unsubscribe(topic);
-  }
+function bunPeer(ws: BunSocket): Peer {
+  return {
+    send: (frame, compress) => ws.send(frame, compress) > 0,
+    bufferedAmount: () => ws.getBufferedAmount(),
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    ping: () => void ws.ping(),
+    subscribe: (t) => ws.subscribe(t),
+    unsubscribe: (t) => ws.unsubscribe(t),
+  };
 }
