@@ -125,25 +125,23 @@ export class Hub {
 
   /** The runtime events of one admitted connection. */
   connect(format: Format, ip: string, lastMod: string | null): PeerEvents {
-    return new Session(this, format, ip, lastMod, Date.now());
-  }
-
-  /**
-   * A session's runtime event. A bug in one session's handling closes that
-   * session with 1011 and is logged; it never reaches the runtime or the
-   * other sessions.
-   */
-  dispatch(s: Session, event: "open" | "message" | "pong" | "drain" | "close", a?: unknown, b?: unknown): void {
-    try {
-      if (event === "open") this.#open(s, a as Peer);
-      else if (event === "message") this.#message(s, a as number);
-      else if (event === "pong") this.#alive(s);
-      else if (event === "drain") this.#drain(s);
-      else this.#closed(s, a as number, b as string);
-    } catch (e) {
-      this.log.error("session failed", { ip: s.ip, in: event, error: String((e as Error)?.stack ?? e) });
-      if (s.peer && event !== "close") this.close(s, "error");
-    }
+    const s = new Session(format, ip, lastMod, Date.now());
+    // A bug in one session's handling closes that session with 1011, never the process.
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) => {
+      try {
+        fn(...a);
+      } catch (e) {
+        this.log.error("session failed", { ip: s.ip, in: what, error: String((e as Error)?.stack ?? e) });
+        if (s.peer && what !== "close") this.close(s, "error");
+      }
+    };
+    return {
+      onOpen: guard("open", (peer: Peer) => this.#open(s, peer)),
+      onMessage: guard("message", (bytes: number) => this.#message(s, bytes)),
+      onPong: guard("pong", () => this.#alive(s)),
+      onDrain: guard("drain", () => this.#drain(s)),
+      onClose: guard("close", (code: number, reason: string) => this.#closed(s, code, reason)),
+    };
   }
 
   #open(s: Session, peer: Peer): void {

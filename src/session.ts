@@ -4,12 +4,7 @@
  * @module
  */
 import type { Format } from "./messages.ts";
-import type { Peer, PeerEvents } from "./runtime/types.ts";
-
-/** Where a session's runtime events go (the hub). */
-export interface EventSink {
-  dispatch(s: Session, event: "open" | "message" | "pong" | "drain" | "close", a?: unknown, b?: unknown): void;
-}
+import type { Peer } from "./runtime/types.ts";
 
 /** Why a connection ended, as counted in metrics and logs. */
 export type CloseReason =
@@ -31,12 +26,8 @@ export const CLOSE = {
   internal: 1011,
 } as const;
 
-/**
- * A connected client. The hub owns the logic; this is the state, and it is
- * also the client's {@link PeerEvents}: prototype methods that hand each event
- * to the hub, so a connection costs one object, not a closure per event.
- */
-export class Session implements PeerEvents {
+/** A connected client. The hub owns the logic; this is the state. */
+export class Session {
   /** Set once the runtime reports the socket open. */
   peer: Peer | null = null;
   /** The seq of the last snapshot handed to this client (0 = none). */
@@ -55,27 +46,10 @@ export class Session implements PeerEvents {
   holdsSlot = true;
 
   constructor(
-    readonly sink: EventSink,
     readonly format: Format,
     readonly ip: string,
     /** The client's resume token (?lastMod=), null = nothing seen. */
     readonly lastMod: string | null,
     readonly openedAt: number,
   ) {}
-
-  onOpen(peer: Peer): void {
-    this.sink.dispatch(this, "open", peer);
-  }
-  onMessage(bytes: number): void {
-    this.sink.dispatch(this, "message", bytes);
-  }
-  onPong(): void {
-    this.sink.dispatch(this, "pong");
-  }
-  onDrain(): void {
-    this.sink.dispatch(this, "drain");
-  }
-  onClose(code: number, reason: string): void {
-    this.sink.dispatch(this, "close", code, reason);
-  }
 }

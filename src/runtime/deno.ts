@@ -49,7 +49,7 @@ export function denoRuntime(opts: { pongWait: number }): Runtime {
             const socket = ws.raw as WebSocket;
             // Text frames arrive as strings; binary ones as ArrayBuffers, not Blobs.
             socket.binaryType = "arraybuffer";
-            events.onOpen(new DenoPeer(socket));
+            events.onOpen(denoPeer(socket));
           },
           onMessage(evt) {
             const d = evt.data;
@@ -78,27 +78,25 @@ export function denoRuntime(opts: { pongWait: number }): Runtime {
   };
 }
 
-/** A {@link Peer} over Deno's WebSocket: one small object per client, methods on the prototype. */
-class DenoPeer implements Peer {
-  constructor(private readonly socket: WebSocket) {}
-  send(frame: Frame): boolean {
-    if (this.socket.readyState !== WebSocket.OPEN) return false;
-    this.socket.send(frame);
-    return true;
-  }
-  bufferedAmount(): number {
-    return this.socket.bufferedAmount;
-  }
-  close(code: number, reason: string): void {
-    this.socket.close(code, reason);
-  }
-  terminate(): void {
-    // Deno cannot drop a WebSocket without the close handshake: the close
-    // frame is queued, and the runtime's idleTimeout reaps a peer that
-    // never completes it.
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1008, "slow consumer");
-  }
-  ping(): void {}
-  subscribe(): void {}
-  unsubscribe(): void {}
+function denoPeer(socket: WebSocket): Peer {
+  return {
+    send(frame: Frame): boolean {
+      if (socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(frame);
+      return true;
+    },
+    bufferedAmount: () => socket.bufferedAmount,
+    close(code, reason) {
+      socket.close(code, reason);
+    },
+    terminate() {
+      // Deno cannot drop a WebSocket without the close handshake: the close
+      // frame is queued, and the runtime's idleTimeout reaps a peer that
+      // never completes it.
+      if (socket.readyState === WebSocket.OPEN) socket.close(1008, "slow consumer");
+    },
+    ping() {},
+    subscribe() {},
+    unsubscribe() {},
+  };
 }
