@@ -69,7 +69,7 @@ const DEFAULT_SERVERS = ["fw-deno", "fw-bun", "base-deno", "base-bun"];
 const USAGE = `usage: deno task bench [--quick] [--n 1000,5000,10000] [--sizes 1KiB,64KiB] [--reps 3]
   [--rounds 10] [--servers ${DEFAULT_SERVERS.join(",")}] [--workers 2] [--idle-s 3] [--settle-ms 1000] [--client raw|ws]
   [--no-slow] [--slow-n 1000] [--slow-size 64KiB] [--slow-rounds 80] [--slow-paused 0.01] [--hold-s 12]
-  [--quiet-wait-s 10] [--quiet-cores 0.5] [--fw-args "--no-events"] [--out DIR] [--label TEXT]
+  [--quiet-wait-s 10] [--quiet-cores 0.5] [--fw-args="--no-events"] [--out DIR] [--label TEXT]
   [--report results.json] [--dry-run]
 servers: ${Object.keys(SERVERS).join(", ")}`;
 
