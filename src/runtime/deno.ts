@@ -15,10 +15,12 @@ import { type Peer, type PeerEvents, type Runtime, UpgradeRefused } from "./type
 
 /** Builds the Deno runtime adapter. `pongWait` (ms) becomes Deno's `idleTimeout`. */
 export function denoRuntime(opts: { pongWait: number }): Runtime {
-  // Deno's WebSocket writes a frame by copying header and payload into one
-  // new buffer, unless DENO_USE_WRITEV is set (read once, when the first
-  // server WebSocket is made): then header and payload go out with writev and
-  // the payload is not copied again. Measured in BENCHMARKS.md; a user's own
+  // Unless DENO_USE_WRITEV is set (read once, when the first server
+  // WebSocket is made), each Deno WebSocket keeps a write buffer as large as
+  // the largest frame it ever sent, for as long as it lives: 64 KiB per client
+  // for a 64 KiB file. With it, header and payload go out with writev and no
+  // such buffer is kept. The variable is undocumented, so a Deno upgrade could
+  // drop it; BENCHMARKS.md's 64 KiB rows would show that. A user's own
   // setting wins.
   if (Deno.env.get("DENO_USE_WRITEV") === undefined) Deno.env.set("DENO_USE_WRITEV", "1");
   return {
