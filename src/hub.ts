@@ -72,6 +72,12 @@ export class Hub {
       () => [{ labels: {}, value: watcher.stats.versions }],
     );
     m.define(
+      "filewatch_appends_total",
+      "counter",
+      "New versions that were the previous one plus appended bytes (sent as appends).",
+      () => [{ labels: {}, value: watcher.stats.appends }],
+    );
+    m.define(
       "filewatch_read_errors_total",
       "counter",
       "Times the file could not be read (each distinct error once).",
