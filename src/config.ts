@@ -104,6 +104,15 @@ export const DEFAULTS = {
 } as const;
 
 /**
+ * The largest `--max-file-size`. A version goes out as one message, and a
+ * filewatch.v1 message is one JavaScript string: Deno's (V8's) longest is
+ * about 512 Mi characters, and JSON can write one byte as six (`\u0001`), as
+ * can the page's HTML escaping (`&quot;`). 64 MiB stays clear of that on
+ * both runtimes; larger logs are followed with `--tail`.
+ */
+export const MAX_FILE_SIZE = 64 * 1024 * 1024;
+
+/**
  * The largest `--tail`: the window goes out as one message, and the watcher
  * keeps up to twice it per file.
  */
@@ -300,7 +309,9 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     ),
     maxFileSize: get(v["max-file-size"], "max-file-size", (s) => {
       const n = parseSize(s);
-      if (n < 1 || n > 1024 ** 3) throw new RangeError("expected a size from 1 byte to 1GiB");
+      if (n < 1 || n > MAX_FILE_SIZE) {
+        throw new RangeError("expected a size from 1 byte to 64MiB (the largest file sent as one message; see --tail)");
+      }
       return n;
     }, DEFAULTS.maxFileSize),
     tail: get(v.tail, "tail", (s) => {

@@ -135,15 +135,8 @@ export class Hub {
   /** The runtime events of one admitted connection. */
   connect(format: Format, ip: string, lastMod: string | null, size: number | null = null): PeerEvents {
     const s = new Session(format, ip, lastMod, Date.now(), size);
-    // A bug in one session's handling closes that session with 1011, never the process.
-    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) => {
-      try {
-        fn(...a);
-      } catch (e) {
-        this.log.error("session failed", { ip: s.ip, in: what, error: String((e as Error)?.stack ?? e) });
-        if (s.peer && what !== "close") this.close(s, "error");
-      }
-    };
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) =>
+      this.#guarded(s, what, () => fn(...a));
     return {
       onOpen: guard("open", (peer: Peer) => this.#open(s, peer)),
       onMessage: guard("message", (bytes: number) => this.#message(s, bytes)),
@@ -151,6 +144,20 @@ export class Hub {
       onDrain: guard("drain", () => this.#drain(s)),
       onClose: guard("close", (code: number, reason: string) => this.#closed(s, code, reason)),
     };
+  }
+
+  /**
+   * Runs one session's part of some work. A throw there (a bug, a frame the
+   * runtime cannot make) closes that session with 1011 and is logged; the
+   * other sessions and the process carry on.
+   */
+  #guarded(s: Session, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.error("session failed", { ip: s.ip, in: what, error: String((e as Error)?.stack ?? e) });
+      if (s.peer && what !== "close") this.close(s, "error");
+    }
   }
 
   #open(s: Session, peer: Peer): void {
@@ -292,7 +299,7 @@ export class Hub {
       if (!s.peer || s.closeReason || s.seq >= snap.seq) continue;
       if (s.seq === 0) {
         // Connected before the first check finished.
-        this.#catchUp(s, snap);
+        this.#guarded(s, "broadcast", () => this.#catchUp(s, snap));
         continue;
       }
       if (s.stuckSince || s.peer.bufferedAmount() > 0) {
@@ -306,7 +313,7 @@ export class Hub {
       } else if (batch > 0) {
         direct.push(s);
       } else {
-        this.#send(s, snap);
+        this.#guarded(s, "broadcast", () => this.#send(s, snap));
       }
     }
     if (direct.length > 0) void this.#sendInBatches(direct, snap, generation, batch);
@@ -315,8 +322,19 @@ export class Hub {
       if (!via || via.need === null) continue;
       const { need, prev } = via;
       const from = need === "content" ? undefined : need;
-      this.runtime.publish(TOPIC[format], frameFor(snap, format, from, prev), this.options.compress);
-      this.#count(snap, format, viaTopic[format], from, prev);
+      try {
+        this.runtime.publish(TOPIC[format], frameFor(snap, format, from, prev), this.options.compress);
+        this.#count(snap, format, viaTopic[format], from, prev);
+      } catch (e) {
+        // The frame could not be made or published: every session that was to get it gets 1011.
+        for (const s of this.sessions) {
+          if (s.inTopic && s.format === format) {
+            this.#guarded(s, "publish", () => {
+              throw e;
+            });
+          }
+        }
+      }
     }
     if (snap.ok) {
       // A growing log would log a line per append: /metrics counts those instead.
@@ -344,37 +362,41 @@ export class Hub {
       const end = Math.min(i + batch, targets.length);
       for (let j = i; j < end; j++) {
         const s = targets[j]!;
-        if (!s.closeReason && s.peer && s.seq < snap.seq) this.#send(s, snap);
+        if (!s.closeReason && s.peer && s.seq < snap.seq) this.#guarded(s, "broadcast", () => this.#send(s, snap));
       }
     }
   }
 
   /** Liveness and backpressure, for every session; run by a timer. */
   sweep(now: number): void {
-    const o = this.options;
     const snap = this.watcher.snapshot;
     for (const s of this.sessions) {
       if (s.closeReason || !s.peer) continue;
-      if (!this.runtime.pingsItself) {
-        if (now >= s.deadline) {
-          this.close(s, "pong_timeout");
-          continue;
-        }
-        if (now >= s.nextPing) {
-          s.peer.ping();
-          s.nextPing = now + o.pingPeriod;
-        }
+      this.#guarded(s, "sweep", () => this.#sweepOne(s, s.peer!, now, snap));
+    }
+  }
+
+  #sweepOne(s: Session, peer: Peer, now: number, snap: Snapshot | null): void {
+    const o = this.options;
+    if (!this.runtime.pingsItself) {
+      if (now >= s.deadline) {
+        this.close(s, "pong_timeout");
+        return;
       }
-      if (s.stuckSince) {
-        if (s.peer.bufferedAmount() === 0) {
-          s.stuckSince = 0;
-          if (snap) this.#catchUp(s, snap);
-        } else if (now - s.stuckSince >= o.writeWait) {
-          this.close(s, "slow_consumer");
-        }
-      } else if (snap && s.seq < snap.seq && s.peer.bufferedAmount() > 0) {
-        this.#lag(s, now);
+      if (now >= s.nextPing) {
+        peer.ping();
+        s.nextPing = now + o.pingPeriod;
       }
+    }
+    if (s.stuckSince) {
+      if (peer.bufferedAmount() === 0) {
+        s.stuckSince = 0;
+        if (snap) this.#catchUp(s, snap);
+      } else if (now - s.stuckSince >= o.writeWait) {
+        this.close(s, "slow_consumer");
+      }
+    } else if (snap && s.seq < snap.seq && peer.bufferedAmount() > 0) {
+      this.#lag(s, now);
     }
   }
 

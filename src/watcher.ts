@@ -261,7 +261,14 @@ export class FileWatcher {
       try {
         do {
           this.#again = false;
-          await this.#checkOnce();
+          try {
+            await this.#checkOnce();
+          } catch (e) {
+            // Checks run from timers and events: a throw here would be an
+            // unhandled rejection that ends the process. Report it; the next
+            // check starts afresh.
+            this.#warn("checking the file failed", e);
+          }
         } while (this.#again && !this.#closed);
       } finally {
         this.#checking = null;
@@ -513,7 +520,20 @@ export class FileWatcher {
     const first = this.#snap === null;
     this.#snap = snap;
     if (!first) this.stats.versions++;
-    for (const l of this.#listeners) l(snap);
+    for (const l of this.#listeners) {
+      try {
+        l(snap);
+      } catch (e) {
+        // One subscriber's failure must not keep the version from the others.
+        this.#warn("a subscriber failed", e);
+      }
+    }
+  }
+
+  #warn(what: string, e: unknown): void {
+    try {
+      this.options.onWarning?.(`${what}: ${(e as Error)?.stack ?? e}`);
+    } catch { /* nowhere left to report it */ }
   }
 
   #start(): void {

@@ -103,6 +103,11 @@ Deno.test("parseConfig() errors name the flag or variable and quote the value", 
     [["--port"], {}, /--port/],
     [["f"], { FILEWATCH_QUIET: "maybe" }, /^Cannot parse FILEWATCH_QUIET "maybe"/],
     [["--tail", "100", "f"], {}, /^Cannot parse --tail "100": expected a size from 1KiB to 64MiB/],
+    [
+      ["--max-file-size", "65MiB", "f"],
+      {},
+      /^Cannot parse --max-file-size "65MiB": expected a size from 1 byte to 64MiB/,
+    ],
     [["f"], { FILEWATCH_TAIL: "1GiB" }, /^Cannot parse FILEWATCH_TAIL "1GiB"/],
   ];
   for (const [args, env, re] of cases) {

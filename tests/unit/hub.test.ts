@@ -284,3 +284,33 @@ Deno.test("Hub in tail mode sends plain clients the window, then each append's b
   assertEquals(plain.peer.sent, ["v1", "\nline two\n"]);
   await done();
 });
+
+Deno.test("Hub closes only the session whose send throws (1011); the others get the version", async () => {
+  for (const caps of [{}, { sendBatch: 1 }]) {
+    const { hub, open, watcher, done } = await setup([], caps);
+    const good = open("plain");
+    const bad = open("plain");
+    bad.peer.send = () => {
+      throw new RangeError("Invalid string length");
+    };
+    await Deno.writeTextFile(hub.options.file, "v2");
+    await watcher.check();
+    await new Promise((r) => setTimeout(r, 5));
+    assertEquals(good.peer.sent, ["v1", "v2"], JSON.stringify(caps));
+    assertEquals(bad.peer.closed?.[0], 1011);
+    assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "error" }), 1);
+    await done();
+  }
+});
+
+Deno.test("Hub.sweep() carries on past a session whose ping throws", async () => {
+  const { hub, open, options, done } = await setup(["--pong-wait", "1s"]);
+  const bad = open();
+  const good = open();
+  bad.peer.ping = () => {
+    throw new Error("socket gone");
+  };
+  hub.sweep(Date.now() + options.pingPeriod + 1);
+  assertEquals([bad.peer.closed?.[0], good.peer.pings], [1011, 1]);
+  await done();
+});
