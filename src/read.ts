@@ -28,7 +28,7 @@ export const RACY_WINDOW_NS = 100_000_000n;
 /** Filesystems that keep whole seconds (FAT keeps 2 s) get a wider window. */
 export const RACY_WINDOW_COARSE_NS = 2_000_000_000n;
 /** A read whose before/after stats disagree is tried again this many times. */
-export const STABLE_READ_TRIES = 5;
+export const STABLE_READ_TRIES = 20;
 /**
  * An append is checked against what the server holds: this many bytes just
  * before the old end, and as many at the start of the file, must read back

@@ -51,11 +51,19 @@ export const SETTLE_MS = 10;
 /** How many times a still-changing file is re-read before the check leaves it to the next one. */
 export const SETTLE_TRIES = 5;
 /**
- * A file that has not held still for {@link SETTLE_MS} for this long is shown
- * as last read, confirmed or not: otherwise a file that never holds still
- * would never update.
+ * A file that has not held still for {@link SETTLE_MS} for this long (or for
+ * one poll period, when that is shorter) is shown as last read: a stable read,
+ * so a state the file really had, but not confirmed by a second one.
+ * Otherwise a file that never holds still would never update.
  */
 export const UNSETTLED_MAX_MS = 1_000;
+/**
+ * A file that was readable and is now missing or unreadable is looked at
+ * again this long after, and the error is published only if it stays: a
+ * rotation (rename, then create) or a delete + recreate passes through a
+ * moment with no file, which viewers should not see as "file not found".
+ */
+export const ERROR_SETTLE_MS = 100;
 /**
  * How many mtimes the watcher remembers the resume tokens of, so a token is
  * never handed out again for other content (a few dozen bytes each).
@@ -286,14 +294,14 @@ export class FileWatcher {
     return { stamp: this.#stamp, size: snap.size, before, head: this.#head };
   }
 
-  async #checkOnce(): Promise<void> {
+  async #checkOnce(settleErrors = true): Promise<void> {
     this.stats.checks++;
     const { file } = this.options;
     let st: Stamp;
     try {
       st = await statStamp(file);
     } catch (e) {
-      this.#failed(describeError(e, basename(file)));
+      await this.#failed(describeError(e, basename(file)), settleErrors);
       return;
     }
     if (!this.#racy && sameStamp(st, this.#stamp)) return;
@@ -323,15 +331,23 @@ export class FileWatcher {
       return;
     }
     if (r.kind === "error") {
-      this.#failed(r);
+      await this.#failed(r, settleErrors);
       return;
     }
     this.stats.reads++;
     this.#replaced(r);
   }
 
-  /** A read error: published once per distinct error; a success in between makes it news again. */
-  #failed(r: { code: string; message: string }): void {
+  /**
+   * A read error: published once per distinct error; a success in between
+   * makes it news again. When the file was readable until now, it is first
+   * looked at again after {@link ERROR_SETTLE_MS} (a rotation in progress).
+   */
+  async #failed(r: { code: string; message: string }, settle: boolean): Promise<void> {
+    if (settle && this.#snap?.ok && !this.#closed) {
+      await new Promise((res) => setTimeout(res, ERROR_SETTLE_MS));
+      return this.#checkOnce(false);
+    }
     this.#stamp = null;
     this.#racy = false;
     if (this.#snap && !this.#snap.ok && this.#errorCode === r.code && this.#snap.error === r.message) return;
@@ -469,9 +485,7 @@ export class FileWatcher {
     // From the end of a read to the start of the next, so a state both reads saw stayed that long.
     let readDone = performance.now();
     let tries = 0;
-    let last: ReadResult | null = null;
     for (; tries < SETTLE_TRIES && r.kind === "content"; tries++) {
-      last = r;
       // A racy re-check that found the bytes already published: nothing new to confirm.
       if (sameStamp(r.stamp, this.#stamp) && this.#snap?.ok && r.start === this.#snap.offset) {
         if (bytesEqual(this.#snap.bytes, r.bytes)) break;
@@ -487,9 +501,10 @@ export class FileWatcher {
         this.#unsettledSince = 0;
         return { ...again, racy: r.racy || again.racy };
       }
-      r = again;
+      // A re-read that raced the writer confirms nothing and refutes nothing:
+      // the last stable read still waits to be confirmed.
+      if (again.kind !== "unstable") r = again;
     }
-    if (r.kind === "unstable" && last) r = last;
     if (r.kind === "content" && tries === SETTLE_TRIES && this.#snap) {
       // The file changed between every pair of reads, so the newest read may
       // be a writer's half-done work (the torture test caught an emptied file
@@ -498,7 +513,7 @@ export class FileWatcher {
       // as read (racy, so it is read again next time).
       const now = Date.now();
       this.#unsettledSince ||= now;
-      if (now - this.#unsettledSince < UNSETTLED_MAX_MS) return { kind: "unchanged" };
+      if (now - this.#unsettledSince < Math.min(UNSETTLED_MAX_MS, this.options.poll)) return { kind: "unchanged" };
       r = { ...r, racy: true };
     }
     this.#unsettledSince = 0;

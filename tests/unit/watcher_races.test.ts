@@ -4,7 +4,7 @@
  * @module
  */
 import { assert, assertEquals, assertNotEquals } from "../assert.ts";
-import { FileWatcher, SETTLE_MS, type Snapshot, UNSETTLED_MAX_MS } from "../../src/watcher.ts";
+import { ERROR_SETTLE_MS, FileWatcher, SETTLE_MS, type Snapshot, UNSETTLED_MAX_MS } from "../../src/watcher.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,9 +80,9 @@ Deno.test("FileWatcher never hands out one resume token for two contents (three 
  * stream of events would); returns every state's longest possible lifetime
  * and what the watcher published meanwhile.
  */
-async function busyWriter(ms: number) {
+async function busyWriter(ms: number, poll = 1_000_000) {
   const f = await tmp("steady start\n");
-  const w = new FileWatcher({ file: f, poll: 1_000_000, maxFileSize: 4096, events: false });
+  const w = new FileWatcher({ file: f, poll, maxFileSize: 4096, events: false });
   const published: string[] = [];
   const stop = w.subscribe((s) => s.ok && published.push(s.text ?? ""));
   for (let i = 0; i < 100 && published.length < 1; i++) await sleep(10);
@@ -131,4 +131,34 @@ Deno.test("FileWatcher still shows a file that never holds still, once it has ch
   const { published, during } = await busyWriter(UNSETTLED_MAX_MS + 500);
   assert(during >= 2, `only ${during - 1} updates in ${UNSETTLED_MAX_MS + 500} ms of constant change`);
   assertEquals(published.at(-1), "steady end\n");
+});
+
+Deno.test("FileWatcher shows a file that never holds still at least once per poll period when that is shorter", async () => {
+  const poll = 200;
+  const { published, during } = await busyWriter(1_200, poll);
+  // Each update waits out one poll period of failed settle rounds (5 × SETTLE_MS each): about one per 250 ms.
+  assert(during - 1 >= 3, `only ${during - 1} updates in 1.2 s of constant change at --poll ${poll}ms`);
+  assertEquals(published.at(-1), "steady end\n");
+});
+
+Deno.test("FileWatcher does not flash an error while a file is rotated (rename, then create)", async () => {
+  const f = await tmp("before rotation\n");
+  const w = new FileWatcher({ file: f, poll: 1_000_000, maxFileSize: 4096, events: false });
+  const seen: Snapshot[] = [];
+  const stop = w.subscribe((s) => seen.push(s));
+  try {
+    await w.check();
+    await Deno.rename(f, f + ".1");
+    const checked = w.check(); // sees no file
+    await sleep(ERROR_SETTLE_MS / 5);
+    await Deno.writeTextFile(f, "after rotation\n");
+    await checked;
+    assertEquals(seen.map((s) => s.ok ? s.text : `error: ${s.error}`), ["before rotation\n", "after rotation\n"]);
+    // A file that stays gone is still reported, once.
+    await Deno.remove(f);
+    await w.check();
+    assertEquals(seen.at(-1)!.ok, false);
+  } finally {
+    stop();
+  }
 });
