@@ -9,9 +9,15 @@ import { ROOT, tempFile, waitFor } from "./harness.ts";
 
 const NPM_DENO = `${ROOT}node_modules/.bin/deno`;
 
-async function startTask(cwd: string, deno: string, env: Record<string, string>, file: string) {
+async function startTask(
+  cwd: string,
+  deno: string,
+  env: Record<string, string>,
+  file: string,
+  args = ["task", "start"],
+) {
   const child = new Deno.Command(deno, {
-    args: ["task", "start", "--port", "0", file],
+    args: [...args, "--port", "0", file],
     cwd,
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
@@ -82,5 +88,18 @@ Deno.test({
     const t = await startTask(work, `${bin}/deno`, { PATH: path }, file);
     await stopAndCheck(t);
     await Deno.remove(work, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "npm start prints only the start line and logs (no warning box), and SIGTERM to npm stops the server",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const file = await tempFile("npm start");
+    const t = await startTask(ROOT, "npm", {}, file, ["start", "--silent", "--"]);
+    await stopAndCheck(t);
+    const all = t.out.join("") + t.err.join("");
+    assert(!/Warning|Ignored build scripts/.test(all), `output a user cannot act on:\n${all}`);
   },
 });
