@@ -72,6 +72,18 @@ export class V1State {
   }
 
   /**
+   * Starts from a version the client already holds (a client that resumes
+   * with `?lastMod=&size=` held it from an earlier connection).
+   */
+  hold(lastMod: string, bytes: Uint8Array, offset = 0): this {
+    this.lastMod = lastMod;
+    this.bytes = bytes.slice();
+    this.offset = offset;
+    this.size = offset + bytes.length;
+    return this;
+  }
+
+  /**
    * Applies one frame: a text frame's string, or its raw bytes (then checked
    * to be valid UTF-8, as a browser would), or an already parsed message.
    * Returns the message type, or "violation".

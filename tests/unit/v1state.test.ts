@@ -77,6 +77,16 @@ Deno.test("V1State: errors are recorded and leave what is held alone", () => {
   assertEquals(st.apply(JSON.stringify({ type: "surprise" })), "violation");
 });
 
+Deno.test("V1State.hold() starts from a version held before, so a resumed append applies to it", () => {
+  const st = new V1State().hold("a1", enc.encode("one\n"));
+  assertEquals([st.whole, st.size], [true, 4]);
+  assertEquals(st.apply(append("a1", "a2", 4, "two\n")), "append");
+  assertEquals(st.text, "one\ntwo\n");
+  const tail = new V1State().hold("b1", enc.encode("end\n"), 1000);
+  assertEquals([tail.whole, tail.size], [false, 1004]);
+  assertEquals(tail.apply(append("b1", "b2", 4, "x")), "violation");
+});
+
 Deno.test("V1State.describe() names each message's type, versions and range", () => {
   const st = new V1State();
   st.apply(content("a1", "one\n"));
