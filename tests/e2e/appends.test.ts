@@ -20,7 +20,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 const enc = new TextEncoder();
-const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** File events on (the default), and polling alone. */
 const MODES: ReadonlyArray<{ name: string; args: string[]; events: boolean }> = [
@@ -388,8 +387,6 @@ for (const rt of RUNTIMES) {
       noViolations(a, "split characters");
       assertCleanText(a, "split characters");
       assertEquals(a.st.text, "start\na€\n😀\n");
-      // Every text frame's data decodes strictly (V1State checked the frames; here the data itself).
-      for (const { msg: m } of a.st.messages) fatalUtf8.decode(enc.encode(String(m.data)));
       a.c.close();
     });
   });
@@ -449,6 +446,12 @@ for (const rt of RUNTIMES) {
                 // At a character boundary, so the file at rest is always valid UTF-8.
                 while (k > 0 && (now[k]! & 0xc0) === 0x80) k--;
                 await Deno.truncate(s.file, k);
+                // The design checks (at least) the 4 KiB before the old end: a
+                // truncation not yet seen when the file has grown past its old
+                // size again may pass for an append. Without events that is a
+                // race of the writer against the poll, so the writer waits
+                // until the client has the truncated file before going on.
+                await settles(a, s.file, `truncation to ${k} (seed ${seed})`, 5_000);
               } else {
                 await Deno.rename(s.file, s.file + ".1");
                 await Deno.writeFile(s.file, randomText(rand, 1 + Math.floor(rand() * 100)));
