@@ -481,22 +481,33 @@ for (const rt of RUNTIMES) {
   for (const mode of MODES) {
     t(`a busy writer (a line every 1 ms for 5 s, ${mode.name}): updates keep flowing, no long gaps`, async () => {
       // The bound: 100 ms is the goal with file events (the design's "a change
-      // shows at once"); 50 ms of slack covers this test process itself, whose
-      // writer and receiving client share one event loop (a write every 1 ms),
-      // and a GC pause in either process. Without events a change waits for
-      // the next poll: one poll period plus the same slack.
+      // shows at once"; the server coalesces a busy log for 40 ms); 50 ms of
+      // slack covers scheduling of the server process and the test's own
+      // receive. Without events a change waits for the next poll: one poll
+      // period plus the same slack.
+      //
+      // This test process writes and receives on one event loop, and on a
+      // shared machine it is sometimes descheduled for 100–400 ms (measured:
+      // the writer loop's own stalls). While it is stalled it can receive
+      // nothing, so a gap is charged only with what is left after the longest
+      // stall of this process inside it: that is the server's share.
       const bound = mode.events ? 100 + 50 : POLL + 50;
       await withServer(rt, "busy\n", mode.args, async (s) => {
         const a = v1(s.wsUrl);
         await msg(a, 0);
         const f = await Deno.open(s.file, { append: true });
         const start = Date.now();
+        const ticks = [start]; // when the writer loop ran: its stalls are this process's
         let n = 0;
         try {
           while (Date.now() - start < 5_000 && n < 10_000) {
-            const line = enc.encode(`line ${n++} at ${Date.now() - start}\n`);
-            for (let done = 0; done < line.length;) done += await f.write(line.subarray(done));
+            // One line per elapsed millisecond, each its own write (catching up after a late timer).
+            while (n < Date.now() - start && n < 10_000) {
+              const line = enc.encode(`line ${n++} at ${Date.now() - start}\n`);
+              for (let done = 0; done < line.length;) done += await f.write(line.subarray(done));
+            }
             await sleep(1);
+            ticks.push(Date.now());
           }
         } finally {
           f.close();
@@ -504,19 +515,35 @@ for (const rt of RUNTIMES) {
         const end = Date.now();
         await settles(a, s.file, "busy writer");
         noViolations(a, "busy writer");
+        assert(n >= 4_000, `the writer wrote ${n} lines in 5 s`);
         const grew = a.st.messages.slice(1).filter((m) => m.msg.type === "append" || m.msg.type === "content");
         const times = [start, ...grew.filter((m) => m.at <= end).map((m) => m.at)];
         const firstAfter = grew.find((m) => m.at > end);
         if (firstAfter) times.push(firstAfter.at);
-        let worst = 0;
-        let worstAt = 0;
+        /** The longest stretch inside [t0, t1] in which this process's writer loop did not run. */
+        const ownStall = (t0: number, t1: number) => {
+          let worst = 0;
+          for (let i = 1; i < ticks.length; i++) {
+            const overlap = Math.min(ticks[i]!, t1) - Math.max(ticks[i - 1]!, t0);
+            if (overlap > worst) worst = overlap;
+          }
+          return worst;
+        };
+        let worst = { excess: 0, gap: 0, stall: 0, from: 0 };
         for (let i = 1; i < times.length; i++) {
-          if (times[i]! - times[i - 1]! > worst) [worst, worstAt] = [times[i]! - times[i - 1]!, times[i - 1]! - start];
+          const gap = times[i]! - times[i - 1]!;
+          const stall = ownStall(times[i - 1]!, times[i]!);
+          if (gap - stall > worst.excess) worst = { excess: gap - stall, gap, stall, from: times[i - 1]! };
         }
+        const k = grew.findIndex((m) => m.at > worst.from);
+        const around = grew.slice(Math.max(0, k - 4), k + 4).map(({ msg: m, at }) =>
+          `  +${at - start}ms ${m.type} ${m.prev}→${m.lastMod} ${m.offset}..${m.size}`
+        );
         assert(
-          worst <= bound,
-          `largest gap between updates ${worst}ms (from ${worstAt}ms into the run), bound ${bound}ms; ` +
-            `${grew.length} updates for ${n} lines`,
+          worst.excess <= bound,
+          `largest gap between updates ${worst.gap}ms from ${worst.from - start}ms into the run, of which this ` +
+            `process was stalled ${worst.stall}ms: ${worst.excess}ms > ${bound}ms; ${grew.length} updates for ` +
+            `${n} lines. Updates around it (receive time, prev→lastMod, range):\n${around.join("\n")}`,
         );
         a.c.close();
       });
