@@ -127,11 +127,15 @@ async function withServer(
   name = "app.log",
 ) {
   const file = await tempFile(content, name);
-  const s = await startServer(runtime, { file, args: ["--poll", `${POLL}ms`, ...args] });
   try {
-    await fn(s);
+    // Inside the try: a server that refuses its flags still leaves no temp dir behind.
+    const s = await startServer(runtime, { file, args: ["--poll", `${POLL}ms`, ...args] });
+    try {
+      await fn(s);
+    } finally {
+      await s.stop();
+    }
   } finally {
-    await s.stop();
     await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
   }
 }
