@@ -227,23 +227,30 @@ export async function readAppended(path: string, held: Held, limit: number): Pro
 }
 
 /**
- * Re-reads the bytes an append would be checked against (head and the end of
- * what is held) and says whether they are still the same: the cheap recheck
- * of a racy version that only grew, instead of reading the whole file again.
+ * Re-reads the bytes an append would be checked against (the head, and the
+ * end of what is held) on a file the size clients hold: the cheap recheck of
+ * a version of a growing file, instead of reading the whole file again.
+ * Returns the file's stamp when those bytes are unchanged (its mtime may have
+ * moved), false when they changed or the file is another one, and "moved"
+ * when the file changed size while it was looked at.
  */
-export async function heldStillHolds(path: string, held: Held): Promise<boolean> {
+export async function heldStillHolds(path: string, held: Held): Promise<Stamp | false | "moved"> {
   let fh: FileHandle | undefined;
   try {
     fh = await open(path, "r");
     const before = toStamp(await fh.stat({ bigint: true }));
-    if (!sameStamp(before, held.stamp)) return false;
+    if (!sameFile(before, held.stamp) || before.size < held.size) return false;
+    if (before.size > held.size) return "moved";
     const end = new Uint8Array(held.before.length);
     const head = new Uint8Array(held.head.length);
     const n = await readAt(fh, end, held.size - end.length);
     const h = await readAt(fh, head, 0);
     const after = toStamp(await fh.stat({ bigint: true }));
-    return sameStamp(before, after) && n === end.length && h === head.length && bytesEqual(end, held.before) &&
-      bytesEqual(head, held.head);
+    if (!sameFile(after, before) || after.size < before.size) return false;
+    if (!sameStamp(before, after)) return "moved";
+    return n === end.length && h === head.length && bytesEqual(end, held.before) && bytesEqual(head, held.head)
+      ? after
+      : false;
   } catch {
     return false;
   } finally {

@@ -306,25 +306,7 @@ export class FileWatcher {
     }
     if (!this.#racy && sameStamp(st, this.#stamp)) return;
     const held = this.#held();
-    if (held && sameFile(st, held.stamp)) {
-      if (st.size > held.size) {
-        // Tail mode keeps twice the window: more new bytes than that start over.
-        const limit = this.#tail > 0 ? 2 * this.#keep() : this.options.maxFileSize - held.size;
-        const grown = await readAppended(file, held, limit);
-        if (grown.kind === "appended") {
-          this.#unsettledSince = 0;
-          this.#appended(grown.stamp, grown.bytes, grown.racy);
-          return;
-        }
-      } else if (sameStamp(st, held.stamp) && st.size === held.size && this.#grew) {
-        // A racy version of a file that has been growing: re-check the bytes an
-        // append is checked by, not the whole file (README, "Appends").
-        if (await heldStillHolds(file, held)) {
-          this.#racy = isRacy(st, nowNs());
-          return;
-        }
-      }
-    }
+    if (held && await this.#grown(st, held)) return;
     const r = await this.#settledRead();
     if (r.kind === "unchanged" || r.kind === "unstable") {
       if (r.kind === "unstable") this.#racy = true;
@@ -336,6 +318,45 @@ export class FileWatcher {
     }
     this.stats.reads++;
     this.#replaced(r);
+  }
+
+  /**
+   * The cheap paths of a file that only grows; true when they settled the
+   * check. Growth is read as an append. A file that has been growing and is
+   * the size clients hold may be a racy version looked at again, or a write
+   * whose mtime came before its size: the bytes an append is checked by are
+   * read again (README, "Growing logs"), not the whole file with a settle
+   * wait, which a log written every millisecond never passes.
+   */
+  async #grown(st: Stamp, held: Held): Promise<boolean> {
+    const { file } = this.options;
+    for (let look = 0; look < 3 && sameFile(st, held.stamp); look++) {
+      if (st.size > held.size) {
+        // Tail mode keeps twice the window: more new bytes than that start over.
+        const limit = this.#tail > 0 ? 2 * this.#keep() : this.options.maxFileSize - held.size;
+        const grown = await readAppended(file, held, limit);
+        if (grown.kind !== "appended") return false;
+        this.#unsettledSince = 0;
+        this.#appended(grown.stamp, grown.bytes, grown.racy);
+        return true;
+      }
+      if (st.size !== held.size || !this.#grew) return false;
+      const same = await heldStillHolds(file, held);
+      if (same === false) return false;
+      if (same !== "moved") {
+        if (same.mtimeNs !== held.stamp.mtimeNs) this.#alias(same.mtimeNs, held.size);
+        this.#stamp = same;
+        this.#racy = isRacy(same, nowNs());
+        return true;
+      }
+      // It changed while we looked (a writer at work): look again.
+      try {
+        st = await statStamp(file);
+      } catch {
+        return false;
+      }
+    }
+    return false;
   }
 
   /**
@@ -382,6 +403,7 @@ export class FileWatcher {
     this.stats.appends++;
     this.#grew = true;
     this.#lastAppendAt = performance.now();
+    this.#schedule(APPEND_COALESCE_MS);
     this.#errorCode = "";
     this.#publishVersion(stamp.mtimeNs, { lastMod: prev.lastMod, size: prev.size });
   }
@@ -565,12 +587,24 @@ export class FileWatcher {
    * for {@link APPEND_COALESCE_MS}.
    */
   #onEvent(): void {
-    if (this.#debounce !== undefined) return;
-    const wait = Math.max(EVENT_DEBOUNCE_MS, this.#lastAppendAt + APPEND_COALESCE_MS - performance.now());
+    this.#schedule(Math.max(EVENT_DEBOUNCE_MS, this.#lastAppendAt + APPEND_COALESCE_MS - performance.now()));
+  }
+
+  /**
+   * Runs a check in `ms` unless one is already scheduled. Besides events,
+   * every append schedules one: a file that is growing is looked at again
+   * {@link APPEND_COALESCE_MS} later whether or not an event comes (under
+   * load, Deno was seen delivering no file events for up to a second while a
+   * log grew every millisecond), and the first check that finds nothing new
+   * schedules no more.
+   */
+  #schedule(ms: number): void {
+    // Only while watching: a check for a page view with nobody subscribed arms nothing.
+    if (this.#debounce !== undefined || this.#timer === undefined) return;
     this.#debounce = setTimeout(() => {
       this.#debounce = undefined;
       void this.check();
-    }, Math.ceil(wait));
+    }, Math.ceil(ms));
   }
 
   #startEvents(): void {
@@ -604,8 +638,6 @@ export class FileWatcher {
   }
 
   #stopEvents(): void {
-    clearTimeout(this.#debounce);
-    this.#debounce = undefined;
     try {
       this.#fsw?.close();
     } catch { /* already closed */ }
@@ -615,6 +647,8 @@ export class FileWatcher {
   #stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#debounce);
+    this.#debounce = undefined;
     this.#stopEvents();
   }
 }

@@ -266,16 +266,22 @@ for (const rt of RUNTIMES) {
       await settles(lag, s.file, "after resuming");
       noViolations(lag, "after resuming");
       const after = lag.st.messages.slice(1).map((m) => m.msg);
-      // The big append was on the wire before the pause bit; what follows covers the five small ones at once.
+      // What was on the wire before the pause bit is whatever the server had
+      // seen of the 24 MiB write by then (a reader can catch a large write
+      // half done, and the server may send that state first); what follows
+      // covers the five small ones at once.
       const covering = after.filter((m) => Number(m.size) > bigEnd);
       assertEquals(covering.length, 1, `one message covers the missed appends:\n${lag.st.describe()}`);
       const c = covering[0]!;
       assert(
-        (c.type === "append" && c.offset === bigEnd && c.size === size) ||
+        (c.type === "append" && Number(c.offset) <= bigEnd && c.size === size) ||
           (c.type === "content" && c.offset === 0 && c.size === size),
-        `one append from ${bigEnd} (or one content) to ${size}:\n${lag.st.describe()}`,
+        `one append from at most ${bigEnd} (or one content) to ${size}:\n${lag.st.describe()}`,
       );
-      assert(after.length <= 2, `the big append, then one covering message:\n${lag.st.describe()}`);
+      assert(
+        after.indexOf(c) === after.length - 1,
+        `nothing after the covering message:\n${lag.st.describe()}`,
+      );
       noViolations(fast, "the fast client");
       lag.c.close();
       fast.c.close();
