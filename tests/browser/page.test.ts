@@ -11,7 +11,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
 import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "./chromium.ts";
 import type { Browser, Page } from "playwright-core";
-import { formatSize } from "../../src/client.ts";
+import { formatSize } from "../../src/client/format.ts";
 
 // Functions given to page.evaluate() run in the browser. The DOM library
 // cannot be added to one file (it changes global types for the whole type
@@ -180,7 +180,7 @@ for (const rt of RUNTIMES) {
 
       await step(
         t,
-        "the page connects with filewatch.v1, resuming from its lastMod, and sends nothing new",
+        "the page connects with filewatch.v1, resuming from its lastMod and size, and is sent nothing new",
         LOG,
         async (c) => {
           const s = await until(c.page, "connected", (s) => s.status === "connected");
@@ -188,7 +188,8 @@ for (const rt of RUNTIMES) {
           assertEquals(s.statusText, "connected");
           assertEquals(s.size, formatSize(new TextEncoder().encode(LOG).length));
           assertMatch(s.updated ?? "", /^\d{4}-\d\d-\d\dT/);
-          assertEquals(c.w.sockets, [`${c.server().wsUrl}?lastMod=${s.lastMod}`]);
+          const size = new TextEncoder().encode(LOG).length;
+          assertEquals(c.w.sockets, [`${c.server().wsUrl}?lastMod=${s.lastMod}&size=${size}`]);
           await sleep(600); // three polls
           assertEquals(c.w.frames, [], "the first paint was current: nothing to send");
         },
@@ -277,7 +278,8 @@ for (const rt of RUNTIMES) {
         await c.restart();
         await until(c.page, "reconnected", (s) => s.status === "connected", 20_000);
         const last = c.w.sockets.at(-1)!;
-        assert(last.endsWith(`?lastMod=${(await shown(c.page)).lastMod}`), `resumed: ${last}`);
+        const size = new TextEncoder().encode(LOG).length;
+        assert(last.endsWith(`?lastMod=${(await shown(c.page)).lastMod}&size=${size}`), `resumed: ${last}`);
         await sleep(1_000); // five polls
         assertEquals(c.w.frames, [], "neither connection was sent the unchanged file");
         // The counter works: a real change is one frame.
