@@ -10,7 +10,7 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { basename } from "node:path";
 import type { Options } from "./config.ts";
 import type { Hub, Refusal } from "./hub.ts";
-import { chooseProtocol, parseLastMod } from "./messages.ts";
+import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
 import { type PageView, renderPage } from "./page.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 
@@ -134,17 +134,19 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       const snap = await watcher.current();
       const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
       c.header("Cache-Control", "no-store");
+      // The client's content: the whole file, or in tail mode its window.
       const view: PageView = snap.ok
         ? {
           ok: true,
           lastMod: snap.lastMod,
-          offset: 0,
+          offset: snap.offset,
           size: snap.size,
           text: snap.text ?? new TextDecoder("utf-8").decode(snap.bytes),
           lossy: snap.text === null,
         }
         : { ok: false, error: snap.error };
-      return c.html(renderPage({ fileName, view, keep: 0, nonce }));
+      // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
+      return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce }));
     },
   );
 
@@ -187,8 +189,9 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     }
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const lastMod = parseLastMod(c.req.query("lastMod"));
+    const size = parseSize(c.req.query("size"));
     try {
-      return await runtime.upgrade(c, protocol, hub.connect(protocol ? "v1" : "plain", ip, lastMod));
+      return await runtime.upgrade(c, protocol, hub.connect(protocol ? "v1" : "plain", ip, lastMod, size));
     } catch (e) {
       hub.release(ip);
       if (e instanceof UpgradeRefused) {

@@ -76,6 +76,7 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     maxClients: 5,
     maxClientsPerIp: 0,
     maxFileSize: 1024 * 1024,
+    tail: 0,
     events: false,
     logFormat: "json",
     quiet: true,

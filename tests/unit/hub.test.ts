@@ -2,18 +2,12 @@ import { assert, assertEquals } from "../assert.ts";
 import { parseConfig } from "../../src/config.ts";
 import { Hub, sweepInterval } from "../../src/hub.ts";
 import { createLogger } from "../../src/log.ts";
-import { FileWatcher, type Snapshot } from "../../src/watcher.ts";
+import { FileWatcher, type Snapshot, Version } from "../../src/watcher.ts";
 import { fakeRuntime } from "./fake_runtime.ts";
 
 const quiet = createLogger("text", true, () => {});
-const snap = (seq: number, text: string): Snapshot => ({
-  ok: true,
-  seq,
-  lastMod: seq.toString(16),
-  size: text.length,
-  bytes: new TextEncoder().encode(text),
-  text,
-});
+const snap = (seq: number, text: string): Snapshot =>
+  new Version({ seq, lastMod: seq.toString(16), kept: new TextEncoder().encode(text), lineage: 1000 + seq });
 
 async function setup(args: string[] = [], caps = {}) {
   const dir = await Deno.makeTempDir();
