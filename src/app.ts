@@ -11,7 +11,7 @@ import { basename } from "node:path";
 import type { Options } from "./config.ts";
 import type { Hub, Refusal } from "./hub.ts";
 import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
-import { renderPage } from "./page.ts";
+import { type PageView, renderPage } from "./page.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
@@ -131,10 +131,22 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       crossOriginEmbedderPolicy: false,
     }),
     async (c) => {
-      const snapshot = await watcher.current();
+      const snap = await watcher.current();
       const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
       c.header("Cache-Control", "no-store");
-      return c.html(renderPage({ fileName, snapshot, nonce }));
+      // The client's content: the whole file, or in tail mode its window.
+      const view: PageView = snap.ok
+        ? {
+          ok: true,
+          lastMod: snap.lastMod,
+          offset: snap.offset,
+          size: snap.size,
+          text: snap.text ?? new TextDecoder("utf-8").decode(snap.bytes),
+          lossy: snap.text === null,
+        }
+        : { ok: false, error: snap.error };
+      // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
+      return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce }));
     },
   );
 

@@ -11,20 +11,45 @@
  * @module
  */
 import { html, raw } from "hono/html";
-import type { Snapshot } from "./watcher.ts";
-import { CHUNK_LINES, chunkStarts, clientScript, formatSize, lastModToMs } from "./client.ts";
+import { CHUNK_LINES, chunkStarts } from "./client/chunks.ts";
+import { formatSize, lastModToMs, windowNotice } from "./client/format.ts";
+import { CLIENT_SCRIPT } from "./client_bundle.ts";
+
+/**
+ * What the page first shows: the text of bytes `offset`..`size` of version
+ * `lastMod` (the whole file, or its tail window in tail mode), or the error
+ * that kept the file from being read.
+ */
+export type PageView =
+  | {
+    ok: true;
+    lastMod: string;
+    /** The byte in the file where `text` starts (0: the whole file). */
+    offset: number;
+    /** The file's size: the byte where `text` ends. */
+    size: number;
+    text: string;
+    /** `text` was decoded lossily (the bytes are not valid UTF-8). */
+    lossy: boolean;
+  }
+  | { ok: false; error: string };
 
 /** What {@link renderPage} needs; `nonce` must match the response's CSP. */
 export interface PageInput {
   /** The watched file's name as shown to the reader (the path it was given as). */
   fileName: string;
-  snapshot: Snapshot;
+  view: PageView;
+  /** The most characters of text the page keeps on screen (0: no bound). */
+  keep: number;
   /** Per-response CSP nonce for the one `<script>` and one `<style>`. */
   nonce: string;
 }
 
 /** Shown above the content when the file is not valid UTF-8. */
 export const LOSSY_NOTICE = "This file is not valid UTF-8: bytes that cannot be decoded are shown as \uFFFD.";
+
+/** Added to "showing the last X of Y" once the page has dropped lines itself to stay within its bound. */
+export const DROPPED_NOTICE = "Earlier lines were dropped from this page to keep it light.";
 
 /**
  * The style sheet. Colours follow `prefers-color-scheme`; the content pane is
@@ -78,7 +103,7 @@ body.numbers .chunk > span::before { content: attr(data-n); display: inline-bloc
 `;
 
 // Our own constants are trusted, but a "</" inside them would end the element early.
-if (/<\//.test(PAGE_CSS) || /<\/script|<!--/i.test(clientScript)) {
+if (/<\//.test(PAGE_CSS) || /<\/script|<!--/i.test(CLIENT_SCRIPT)) {
   throw new Error("Cannot inline the page's style or script: it contains an end-tag sequence");
 }
 
@@ -87,27 +112,34 @@ const hiddenUnless = (shown: boolean) => shown ? "" : raw(" hidden");
 /**
  * Renders the whole HTML document for `GET /`.
  *
- * The content is in `<pre id="content">`, escaped; a file that is not valid
- * UTF-8 is decoded lossily (U+FFFD for bad bytes) with a notice; an error
- * snapshot shows its message in a `role="alert"` banner and no content.
+ * The content is in `<pre id="content">`, escaped; lossily decoded text
+ * (U+FFFD for bad bytes) comes with a notice, and a text that is not the
+ * whole file with "showing the last X of Y"; an error shows its message in a
+ * `role="alert"` banner and no content. `<body>` carries what the script
+ * starts from: `data-last-mod`, `data-offset`, `data-size`, `data-keep`.
  *
  * @example
  * ```ts
- * const page = renderPage({ fileName: "app.log", snapshot, nonce });
- * return c.html(page);
+ * const view = { ok: true, lastMod, offset: 0, size: 12, text: "hello world\n", lossy: false } as const;
+ * return c.html(renderPage({ fileName: "app.log", view, keep: 0, nonce }));
  * ```
  */
 export function renderPage(input: PageInput): string {
-  const { fileName, snapshot: snap, nonce } = input;
-  const text = snap.ok ? (snap.text ?? new TextDecoder("utf-8").decode(snap.bytes)) : "";
-  const lastMod = snap.ok ? snap.lastMod : "";
-  const ms = snap.ok ? lastModToMs(snap.lastMod) : null;
+  const { fileName, view, nonce } = input;
+  const text = view.ok ? view.text : "";
+  const lastMod = view.ok ? view.lastMod : "";
+  const offset = view.ok ? view.offset : 0;
+  const fileSize = view.ok ? view.size : 0;
+  const keep = Number.isSafeInteger(input.keep) && input.keep > 0 ? input.keep : 0;
+  const ms = view.ok ? lastModToMs(view.lastMod) : null;
   const iso = ms === null ? "" : new Date(ms).toISOString();
   const hideUpdated = hiddenUnless(ms !== null);
-  const hideBanner = hiddenUnless(!snap.ok);
-  const hideNotice = hiddenUnless(snap.ok && snap.text === null);
-  const error = snap.ok ? "" : snap.error;
-  const size = snap.ok ? formatSize(snap.size) : "";
+  const hideBanner = hiddenUnless(!view.ok);
+  const hideNotice = hiddenUnless(view.ok && view.lossy);
+  const shown = view.ok ? windowNotice(offset, fileSize) : "";
+  const hideWindow = hiddenUnless(shown !== "");
+  const error = view.ok ? "" : view.error;
+  const size = view.ok ? formatSize(fileSize) : "";
   const starts = chunkStarts(text, CHUNK_LINES);
   const chunks = starts.map((start, i) =>
     html`<span class="chunk">${text.slice(start, starts[i + 1] ?? text.length)}</span>`
@@ -125,7 +157,7 @@ export function renderPage(input: PageInput): string {
 <title>${fileName} — filewatch</title>
 <style nonce="${nonce}">${raw(PAGE_CSS)}</style>
 </head>
-<body data-last-mod="${lastMod}">
+<body data-last-mod="${lastMod}" data-offset="${offset}" data-size="${fileSize}" data-keep="${keep}">
 <header>
 <span id="status" data-state="static"><span id="status-text">snapshot</span></span>
 <span id="file">${fileName}</span>
@@ -138,11 +170,12 @@ export function renderPage(input: PageInput): string {
 </header>
 <div id="banner" class="banner" role="alert"${hideBanner}><span id="banner-text">${error}</span><span id="banner-keep" hidden> — showing the last content received</span></div>
 <div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
+<div id="window" class="notice"${hideWindow}><span id="window-text">${shown}</span><span id="dropped" hidden> ${DROPPED_NOTICE}</span></div>
 <noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
 <main id="view" tabindex="0"><pre id="content">
 ${chunks}</pre></main>
 <button id="below" type="button" hidden>New content below ↓</button>
-<script nonce="${nonce}">${raw(clientScript)}</script>
+<script nonce="${nonce}">${raw(CLIENT_SCRIPT)}</script>
 </body>
 </html>
 `;

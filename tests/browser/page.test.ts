@@ -11,7 +11,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
 import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "./chromium.ts";
 import type { Browser, Page } from "playwright-core";
-import { formatSize } from "../../src/client.ts";
+import { formatSize } from "../../src/client/format.ts";
 
 // Functions given to page.evaluate() run in the browser. The DOM library
 // cannot be added to one file (it changes global types for the whole type
@@ -106,7 +106,7 @@ function cases(rt: RuntimeName, browser: () => Browser) {
     name: string,
     content: string | Uint8Array,
     fn: (c: Case) => Promise<void>,
-    opts: { javaScriptEnabled?: boolean; open?: boolean } = {},
+    opts: { javaScriptEnabled?: boolean; open?: boolean; args?: string[] } = {},
   ) => {
     await t.step({
       name,
@@ -114,7 +114,7 @@ function cases(rt: RuntimeName, browser: () => Browser) {
       sanitizeResources: false,
       fn: async () => {
         const file = await tempFile(content, "app.log");
-        const args = ["--poll", POLL];
+        const args = ["--poll", POLL, ...opts.args ?? []];
         let server = await startServer(rt, { file, args });
         const port = server.port;
         const w = await watchedPage(browser(), { javaScriptEnabled: opts.javaScriptEnabled });
@@ -180,7 +180,7 @@ for (const rt of RUNTIMES) {
 
       await step(
         t,
-        "the page connects with filewatch.v1, resuming from its lastMod, and sends nothing new",
+        "the page connects with filewatch.v1, resuming from its lastMod and size, and is sent nothing new",
         LOG,
         async (c) => {
           const s = await until(c.page, "connected", (s) => s.status === "connected");
@@ -188,7 +188,8 @@ for (const rt of RUNTIMES) {
           assertEquals(s.statusText, "connected");
           assertEquals(s.size, formatSize(new TextEncoder().encode(LOG).length));
           assertMatch(s.updated ?? "", /^\d{4}-\d\d-\d\dT/);
-          assertEquals(c.w.sockets, [`${c.server().wsUrl}?lastMod=${s.lastMod}`]);
+          const size = new TextEncoder().encode(LOG).length;
+          assertEquals(c.w.sockets, [`${c.server().wsUrl}?lastMod=${s.lastMod}&size=${size}`]);
           await sleep(600); // three polls
           assertEquals(c.w.frames, [], "the first paint was current: nothing to send");
         },
@@ -277,14 +278,15 @@ for (const rt of RUNTIMES) {
         await c.restart();
         await until(c.page, "reconnected", (s) => s.status === "connected", 20_000);
         const last = c.w.sockets.at(-1)!;
-        assert(last.endsWith(`?lastMod=${(await shown(c.page)).lastMod}`), `resumed: ${last}`);
+        const size = new TextEncoder().encode(LOG).length;
+        assert(last.endsWith(`?lastMod=${(await shown(c.page)).lastMod}&size=${size}`), `resumed: ${last}`);
         await sleep(1_000); // five polls
         assertEquals(c.w.frames, [], "neither connection was sent the unchanged file");
         // The counter works: a real change is one frame.
         await Deno.writeTextFile(c.file, LOG + "one more line\n");
         await until(c.page, "the appended line", (s) => s.content.endsWith("one more line\n"));
         await sleep(400);
-        assertEquals(c.w.frames.map((f) => f.type), ["content"]);
+        assertEquals(c.w.frames.map((f) => f.type), ["append"], "resumed with its size: just the new line");
       });
 
       const EVIL = `<img src=x onerror="document.title='pwned';globalThis.pwned=1">\n` +
@@ -388,6 +390,128 @@ for (const rt of RUNTIMES) {
           await c.page.uncheck("#numbers");
           await until(c.page, "plain text", (s) => s.content === "a\nb\nc\nd\n");
         },
+      );
+
+      await step(
+        t,
+        "a log growing 20 lines/s for 10 s is followed by appends; its first line stays the same DOM node",
+        "boot line 1\nboot line 2\n",
+        async (c) => {
+          await until(c.page, "connected", (s) => s.status === "connected");
+          // An expando on the first line's text node: a node rebuilt would not carry it.
+          await c.page.evaluate(() => (document.querySelector("#content > .chunk").firstChild.tagged = "first"));
+          let n = 0;
+          const samples: boolean[] = [];
+          const t0 = Date.now();
+          while (Date.now() - t0 < 10_000) {
+            n++;
+            await Deno.writeTextFile(c.file, `${new Date().toISOString()} INFO request ${n} served\n`, {
+              append: true,
+            });
+            if (n % 20 === 0) samples.push((await shown(c.page)).atBottom);
+            await sleep(50);
+          }
+          const file = await Deno.readTextFile(c.file);
+          const s = await until(c.page, "the whole log", (s) => s.content === file);
+          assert(n >= 150, `wrote ${n} lines`);
+          assert(s.atBottom && !s.below, "followed to the end");
+          assertEquals(samples.filter((b) => !b), [], "at the bottom every time it was looked at");
+          const first = await c.page.evaluate(() => {
+            const node = document.querySelector("#content > .chunk").firstChild;
+            return { tagged: node.tagged ?? null, start: node.data.slice(0, 12) };
+          });
+          assertEquals(first, { tagged: "first", start: "boot line 1\n" }, "the same node, grown in place");
+          const types = new Set(c.w.frames.map((f) => f.type));
+          assertEquals([...types], ["append"], "the growth came as appends");
+          assertEquals(
+            (await shown(c.page)).lastMod,
+            JSON.parse(c.w.frames.at(-1)!.raw).lastMod,
+            "holds the newest version",
+          );
+        },
+      );
+
+      await step(
+        t,
+        "with line numbers on, appended lines (one finishing an open line) are numbered on",
+        "one\ntw",
+        async (c) => {
+          await until(c.page, "connected", (s) => s.status === "connected");
+          await c.page.check("#numbers");
+          const numbered = () =>
+            c.page.$$eval(
+              "#content .chunk > span",
+              (els) => els.map((e) => `${(e as unknown as { dataset: { n?: string } }).dataset.n}:${e.textContent}`),
+            );
+          assertEquals(await numbered(), ["1:one", "2:tw"]);
+          await Deno.writeTextFile(c.file, "o\nthree\nfou", { append: true });
+          await waitFor(async () => (await numbered()).length === 4, 5_000, "four lines");
+          await Deno.writeTextFile(c.file, "r\n", { append: true });
+          await waitFor(async () => (await numbered()).at(-1) === "4:four", 5_000, "the open line finished");
+          assertEquals(await numbered(), ["1:one", "2:two", "3:three", "4:four"]);
+          assertEquals(c.w.frames.map((f) => f.type), ["append", "append"]);
+        },
+      );
+
+      await step(
+        t,
+        "tail mode: shows 'the last X of Y', and keeps at most data-keep characters as the log grows past it",
+        Array.from({ length: 400 }, (_, i) => `early line ${i} ${"x".repeat(i % 30)}\n`).join(""),
+        async (c) => {
+          await until(c.page, "connected", (s) => s.status === "connected");
+          const keep = Number(await c.page.evaluate(() => document.body.dataset.keep));
+          assertEquals(keep, 4 * 2048, "four times the tail size");
+          const notes = () =>
+            c.page.evaluate(() => ({
+              window: document.getElementById("window").hidden
+                ? null
+                : document.getElementById("window-text").textContent,
+              dropped: !document.getElementById("dropped").hidden,
+              offset: Number(document.body.dataset.offset),
+              size: Number(document.body.dataset.size),
+            }));
+          let file = await Deno.readTextFile(c.file);
+          let note = await notes();
+          assertEquals(note.size, file.length);
+          assert(note.offset > 0 && file.length - note.offset <= 2048, `a window of the tail: ${JSON.stringify(note)}`);
+          assertEquals(
+            note.window,
+            `Showing the last ${formatSize(file.length - note.offset)} of ${formatSize(file.length)}.`,
+          );
+          assert(!note.dropped, "nothing dropped yet");
+          // The reader goes to the end to follow it, as they would.
+          await c.page.keyboard.press("End");
+          await until(c.page, "at the end", (s) => s.atBottom);
+          // Grow it to well past the bound, a burst of lines at a time.
+          for (let i = 0; i < 60; i++) {
+            const burst = Array.from({ length: 20 }, (_, j) => `late line ${i * 20 + j} ${"y".repeat(j * 2)}\n`).join(
+              "",
+            );
+            await Deno.writeTextFile(c.file, burst, { append: true });
+            await sleep(40);
+            if (i % 10 === 9) {
+              const len = (await shown(c.page)).content.length;
+              assert(len <= keep, `${len} characters in the DOM after burst ${i}`);
+            }
+          }
+          file = await Deno.readTextFile(c.file);
+          assert(file.length > 6 * keep, `the file grew well past the bound: ${file.length}`);
+          const s = await until(c.page, "the end of the log", (s) => s.content.length > 0 && file.endsWith(s.content));
+          await until(c.page, "its newest line", (s) => s.content.endsWith("late line 1199 " + "y".repeat(38) + "\n"));
+          const content = (await shown(c.page)).content;
+          assert(content.length <= keep, `${content.length} characters in the DOM`);
+          assert(content.length > keep * 7 / 8 - 200, `kept close to the bound: ${content.length}`);
+          assertEquals(file[file.length - content.length - 1], "\n", "starts at a whole line");
+          note = await notes();
+          assertEquals(note.size, file.length);
+          assertEquals(note.offset, file.length - content.length);
+          assertEquals(note.window, `Showing the last ${formatSize(content.length)} of ${formatSize(file.length)}.`);
+          assert(note.dropped, "says earlier lines were dropped");
+          assert(await c.page.isVisible("#dropped"));
+          assert(s.atBottom, "followed the end");
+          assert(c.w.frames.filter((f) => f.type === "content").length <= 1, "one content at most: the window");
+        },
+        { args: ["--tail", "2KiB"] },
       );
 
       const BIG_LINES = 60_000; // ≈ 5 MB

@@ -4,33 +4,23 @@
  * script does in a real browser is tested in tests/browser/.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { LOSSY_NOTICE, renderPage } from "../../src/page.ts";
-import { type Snapshot, Version } from "../../src/watcher.ts";
-import {
-  backoffDelay,
-  CHUNK_LINES,
-  chunkStarts,
-  clientScript,
-  formatAgo,
-  formatSize,
-  isAtBottom,
-  lastModToMs,
-  lineNumberDigits,
-  parseMessage,
-  socketUrl,
-} from "../../src/client.ts";
+import { DROPPED_NOTICE, LOSSY_NOTICE, type PageView, renderPage } from "../../src/page.ts";
+import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
+import { backoffDelay } from "../../src/client/backoff.ts";
+import { CHUNK_LINES, chunkStarts, lineNumberDigits } from "../../src/client/chunks.ts";
+import { formatAgo, formatSize, lastModToMs, windowNotice } from "../../src/client/format.ts";
+import { isAtBottom } from "../../src/client/scroll.ts";
 
 const enc = new TextEncoder();
 const NONCE = "bm9uY2Utdm9uLXRlc3Q=";
 const LAST_MOD = (1_700_000_000_123n * 1_000_000n).toString(16);
 
-function okSnap(text: string, lastMod = LAST_MOD): Snapshot {
-  const bytes = enc.encode(text);
-  return new Version({ seq: 1, lastMod, kept: bytes });
+function okSnap(text: string, lastMod = LAST_MOD): PageView {
+  return { ok: true, lastMod, offset: 0, size: enc.encode(text).length, text, lossy: false };
 }
 
-function page(snapshot: Snapshot, fileName = "app.log"): string {
-  return renderPage({ fileName, snapshot, nonce: NONCE });
+function page(view: PageView, fileName = "app.log", keep = 0): string {
+  return renderPage({ fileName, view, keep, nonce: NONCE });
 }
 
 /** The <pre>'s text as a browser would read it: tags dropped, entities decoded. */
@@ -87,7 +77,7 @@ Deno.test("renderPage() carries the version, file name and size", () => {
 });
 
 Deno.test("renderPage() shows an error in the banner, not as content", () => {
-  const html = page({ ok: false, seq: 2, lastMod: "", error: "app.log: file not found <x>" });
+  const html = page({ ok: false, error: "app.log: file not found <x>" });
   assertMatch(
     html,
     /<div id="banner" class="banner" role="alert"><span id="banner-text">app\.log: file not found &lt;x&gt;</,
@@ -102,9 +92,8 @@ Deno.test("renderPage() hides the banner and the notice for good UTF-8 content",
   assertMatch(html, /<div id="notice" class="notice" hidden>/);
 });
 
-Deno.test("renderPage() decodes a non-UTF-8 file lossily and says so", () => {
-  const bytes = new Uint8Array([0x6f, 0x6b, 0xff, 0xfe, 0x0a]);
-  const html = page(new Version({ seq: 1, lastMod: LAST_MOD, kept: bytes }));
+Deno.test("renderPage() says when the text was decoded lossily", () => {
+  const html = page({ ok: true, lastMod: LAST_MOD, offset: 0, size: 5, text: "ok\uFFFD\uFFFD\n", lossy: true });
   assertEquals(preText(html), "ok\uFFFD\uFFFD\n");
   assert(html.includes(`<div id="notice" class="notice">${LOSSY_NOTICE.replace(/'/g, "&#39;")}</div>`));
 });
@@ -119,16 +108,38 @@ Deno.test("renderPage() puts the nonce on its one script and one style, and noth
 });
 
 Deno.test("renderPage() escapes a nonce it is given", () => {
-  const html = renderPage({ fileName: "f", snapshot: okSnap("x"), nonce: `"><script>` });
+  const html = renderPage({ fileName: "f", view: okSnap("x"), keep: 0, nonce: `"><script>` });
   assert(html.includes(`nonce="&quot;&gt;&lt;script&gt;"`));
+});
+
+Deno.test("renderPage() puts where the text is in the file and the bound on <body>", () => {
+  const view: PageView = { ok: true, lastMod: "17f0", offset: 3000, size: 5120, text: "tail\n", lossy: false };
+  const html = page(view, "app.log", 8192);
+  assertMatch(html, /<body data-last-mod="17f0" data-offset="3000" data-size="5120" data-keep="8192">/);
+  assertMatch(html, /<div id="window" class="notice"><span id="window-text">Showing the last 2\.1 KiB of 5 KiB\.</);
+  assert(html.includes(`<span id="dropped" hidden> ${DROPPED_NOTICE}</span>`), "nothing dropped yet");
+});
+
+Deno.test("renderPage() hides the window notice for the whole file, and keeps no bound when given none", () => {
+  const html = page(okSnap("all of it\n"));
+  assertMatch(html, /<div id="window" class="notice" hidden>/);
+  assertMatch(html, /data-offset="0" data-size="10" data-keep="0"/);
+  assertMatch(page({ ok: false, error: "gone" }), /data-offset="0" data-size="0" data-keep="0"/);
+  assertMatch(page(okSnap("x"), "f", -5), /data-keep="0"/, "a nonsense bound is no bound");
 });
 
 // ---- the client script -----------------------------------------------------
 
-Deno.test("clientScript is valid JavaScript that cannot end its <script> element early", () => {
-  new Function(clientScript); // throws SyntaxError if the transpiled source is broken
-  assert(!/<\/script|<!--/i.test(clientScript));
-  assert(clientScript.includes("filewatch.v1"));
+Deno.test("CLIENT_SCRIPT is valid JavaScript that cannot end its <script> element early", () => {
+  new Function(CLIENT_SCRIPT); // throws SyntaxError if the bundle is broken
+  assert(!/<\/script|<!--/i.test(CLIENT_SCRIPT));
+  assert(CLIENT_SCRIPT.includes("filewatch.v1"));
+  assert(!/^\s*(import|export)\b/m.test(CLIENT_SCRIPT), "one classic script, not a module");
+});
+
+Deno.test("windowNotice() says which part of the file is shown, nothing for all of it", () => {
+  assertEquals(windowNotice(0, 5000), "");
+  assertEquals(windowNotice(1024 * 1024 - 8 * 1024, 1024 * 1024), "Showing the last 8 KiB of 1 MiB.");
 });
 
 Deno.test("backoffDelay() doubles per attempt from 500 ms with half of it random", () => {
@@ -187,42 +198,6 @@ Deno.test("formatAgo() says how long ago in words", () => {
   assertEquals(formatAgo(now - 5 * 60_000, now), "5 min ago");
   assertEquals(formatAgo(now - 3 * 3_600_000, now), "3 h ago");
   assertEquals(formatAgo(now - 50 * 3_600_000, now), "2 d ago");
-});
-
-Deno.test("socketUrl() uses the page's host, wss: under https:, and resumes from lastMod", () => {
-  assertEquals(socketUrl({ protocol: "http:", host: "127.0.0.1:8080" }, ""), "ws://127.0.0.1:8080/ws");
-  assertEquals(socketUrl({ protocol: "https:", host: "logs.example" }, "17f0a"), "wss://logs.example/ws?lastMod=17f0a");
-  assertEquals(socketUrl({ protocol: "http:", host: "[::1]:9" }, "a&b"), "ws://[::1]:9/ws?lastMod=a%26b");
-});
-
-Deno.test("parseMessage() reads content and error messages", () => {
-  assertEquals(parseMessage(JSON.stringify({ type: "content", lastMod: "ab", size: 3, data: "héj" })), {
-    type: "content",
-    lastMod: "ab",
-    size: 3,
-    text: "héj",
-    lossy: false,
-  });
-  assertEquals(parseMessage(JSON.stringify({ type: "error", message: "gone" })), { type: "error", message: "gone" });
-});
-
-Deno.test("parseMessage() decodes base64 content lossily and counts its bytes", () => {
-  const data = btoa(String.fromCharCode(0x68, 0x69, 0xff, 0x0a));
-  assertEquals(parseMessage(JSON.stringify({ type: "content", lastMod: "1", data, encoding: "base64" })), {
-    type: "content",
-    lastMod: "1",
-    size: 4,
-    text: "hi\uFFFD\n",
-    lossy: true,
-  });
-});
-
-Deno.test("parseMessage() ignores what is not a filewatch.v1 message", () => {
-  for (const frame of ["", "not json", "null", "42", `{"type":"content"}`, `{"type":"nope","data":"x"}`]) {
-    assertEquals(parseMessage(frame), null, frame);
-  }
-  assertEquals(parseMessage(new ArrayBuffer(2)), null);
-  assertEquals(parseMessage(JSON.stringify({ type: "content", data: "%%%", encoding: "base64" })), null);
 });
 
 Deno.test("isAtBottom() allows a few pixels of slack", () => {

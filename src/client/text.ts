@@ -1,0 +1,144 @@
+/**
+ * What the page holds of the file, and how each message changes it. Pure:
+ * the DOM follows the {@link Change} these functions return.
+ * @module
+ */
+import type { ServerMessage } from "./protocol.ts";
+import { utf8Length } from "./protocol.ts";
+
+/** The text the page holds and which bytes of which version of the file it is. */
+export interface Held {
+  /** The version held; "" when nothing is (the file could not be read). */
+  lastMod: string;
+  /** The byte in the file where `text` starts: the server's tail window, plus what the page dropped. */
+  offset: number;
+  /** The byte where `text` ends: the file's size at `lastMod`. Resuming sends it. */
+  size: number;
+  text: string;
+  /** Some of `text` was not valid UTF-8 and shows as U+FFFD. */
+  lossy: boolean;
+  /** The page dropped earlier lines itself to stay within its bound. */
+  dropped: boolean;
+}
+
+/** Nothing held yet. */
+export const NOTHING: Held = {
+  lastMod: "",
+  offset: 0,
+  size: 0,
+  text: "",
+  lossy: false,
+  dropped: false,
+};
+
+/**
+ * What a message did to the held text, for the DOM to follow:
+ * - `replace`: show `held.text` instead of everything on screen;
+ * - `extend`: add `added` at the end, then remove `dropped` from the start
+ *   (both may be empty); what is on screen otherwise stays as it is;
+ * - `stale`: an `append` to a version the page does not hold: nothing
+ *   changed, and the page must resync.
+ */
+export type Change =
+  | { kind: "replace"; held: Held }
+  | { kind: "extend"; held: Held; added: string; dropped: string }
+  | { kind: "stale" };
+
+/** Trimming cuts down to this share of the bound, so it happens once per many lines, not on every one. */
+export const TRIM_TO = 7 / 8;
+
+/**
+ * How many characters to drop from the start of `text` so that it fits in
+ * `keep` characters (0: it fits, or `keep` is 0, no bound). It cuts down to
+ * about {@link TRIM_TO} of `keep`, at the start of a line: the oldest whole
+ * lines go. Only when the last line alone is longer than that is it cut
+ * inside that line (never inside a surrogate pair), so the bound holds
+ * whatever the file.
+ * @example
+ * ```ts
+ * trimPoint("aaaa\nbb\ncc\n", 8); // 5: "bb\ncc\n" is left
+ * ```
+ */
+export function trimPoint(text: string, keep: number): number {
+  if (keep <= 0 || text.length <= keep) return 0;
+  const target = Math.max(1, Math.floor(keep * TRIM_TO));
+  const earliest = text.length - target; // the first character that may stay
+  const nl = text.indexOf("\n", earliest - 1);
+  if (nl !== -1 && nl + 1 < text.length) return nl + 1;
+  const c = text.charCodeAt(earliest - 1);
+  return c >= 0xd800 && c < 0xdc00 ? earliest + 1 : earliest;
+}
+
+/** `held` cut to at most `keep` characters by {@link trimPoint} (as it is when it fits). */
+export function trimHeld(held: Held, keep: number): Held {
+  return dropFront(held, trimPoint(held.text, keep));
+}
+
+/** `held` with its first `n` characters dropped. */
+function dropFront(held: Held, n: number): Held {
+  if (n <= 0) return held;
+  const gone = held.text.slice(0, n);
+  return {
+    ...held,
+    text: held.text.slice(n),
+    offset: held.offset + utf8Length(gone),
+    dropped: true,
+  };
+}
+
+/**
+ * Applies a `content` or `append` message to what the page holds, keeping
+ * at most `keep` characters (0: no bound).
+ *
+ * An `append` applies only when the page holds exactly its `prev`, ending at
+ * its `offset`; anything else is `stale`. A `content` replaces; when it only
+ * extends what is held (a server without appends resends the whole of a
+ * growing file), the change is an `extend`, so the screen is not rebuilt.
+ */
+export function applyMessage(
+  held: Held,
+  msg: Exclude<ServerMessage, { type: "error" }>,
+  keep: number,
+): Change {
+  if (msg.type === "append") {
+    if (
+      !held.lastMod || msg.prev !== held.lastMod || msg.offset !== held.size
+    ) return { kind: "stale" };
+    const grown: Held = {
+      ...held,
+      lastMod: msg.lastMod,
+      size: msg.size,
+      text: held.text + msg.text,
+      lossy: held.lossy || msg.lossy,
+    };
+    const cut = trimPoint(grown.text, keep);
+    return {
+      kind: "extend",
+      held: dropFront(grown, cut),
+      added: msg.text,
+      dropped: grown.text.slice(0, cut),
+    };
+  }
+  const next: Held = {
+    lastMod: msg.lastMod,
+    offset: msg.offset,
+    size: msg.size,
+    text: msg.text,
+    lossy: msg.lossy,
+    dropped: false,
+  };
+  const cut = trimPoint(next.text, keep);
+  // Same start and the old text is a prefix: the screen only needs the new end.
+  if (
+    !held.dropped && cut === 0 && msg.offset === held.offset && held.lastMod &&
+    next.text.startsWith(held.text)
+  ) {
+    return {
+      kind: "extend",
+      held: next,
+      added: next.text.slice(held.text.length),
+      dropped: "",
+    };
+  }
+  return { kind: "replace", held: dropFront(next, cut) };
+}

@@ -1,0 +1,171 @@
+/**
+ * The text on screen: `<pre id="content">` as blocks of {@link CHUNK_LINES}
+ * lines, each a `<span class="chunk">` holding one text node, or one span per
+ * line when line numbers are on.
+ *
+ * Growth is applied in place: new text joins the last chunk's last text node
+ * (`appendData`) and further chunks are added after it; dropped lines leave
+ * from the front. Nodes already on screen are never rebuilt for an append,
+ * so a reader's selection and the browser's layout of them survive. File
+ * data only ever goes into text nodes, never through innerHTML.
+ * @module
+ */
+import { CHUNK_LINES, chunkStarts, countNewlines, lineCountDigits } from "./chunks.ts";
+
+/** One chunk on screen: its element, how many characters and newlines it holds. */
+interface Chunk {
+  el: HTMLElement;
+  length: number;
+  newlines: number;
+}
+
+/** The last child of `el` as a text node to append to, added when there is none (an empty element has none). */
+function lastText(el: Element): Text {
+  const last = el.lastChild;
+  if (last instanceof Text) return last;
+  const t = el.ownerDocument.createTextNode("");
+  el.append(t);
+  return t;
+}
+
+/** The content pane's DOM, kept equal to the text it is given. */
+export class TextView {
+  readonly #pre: HTMLElement;
+  #chunks: Chunk[] = [];
+  #numbers = false;
+  /** Line number of the first line on screen, minus one: lines dropped since the last full render. */
+  #base = 0;
+  /** Newlines on screen. */
+  #newlines = 0;
+  /** The text on screen is not empty and does not end with a newline: its last line is still open. */
+  #open = false;
+
+  constructor(pre: HTMLElement) {
+    this.#pre = pre;
+  }
+
+  /** Whether lines are rendered one span each, numbered. */
+  get numbers(): boolean {
+    return this.#numbers;
+  }
+
+  /** Shows `text` instead of whatever is on screen; `numbers` renders one numbered span per line. */
+  render(text: string, numbers: boolean): void {
+    this.#numbers = numbers;
+    this.#chunks = [];
+    this.#base = 0;
+    this.#newlines = 0;
+    this.#open = false;
+    this.#pre.replaceChildren();
+    this.append(text);
+    this.#paintDigits();
+  }
+
+  /** Adds `text` at the end, leaving every node already on screen as it is (but the last, which grows). */
+  append(text: string): void {
+    if (text === "") return;
+    let at = 0;
+    const last = this.#chunks.at(-1);
+    if (last && last.newlines < CHUNK_LINES) {
+      // Fill the last chunk up to its CHUNK_LINES-th newline.
+      let i = -1;
+      let room = CHUNK_LINES - last.newlines;
+      while (room > 0 && (i = text.indexOf("\n", i + 1)) !== -1) room--;
+      const end = room === 0 ? i + 1 : text.length;
+      this.#fill(last, text.slice(0, end));
+      at = end;
+    }
+    const rest = text.slice(at);
+    if (rest === "") return this.#paintDigits();
+    const starts = chunkStarts(rest, CHUNK_LINES);
+    const doc = this.#pre.ownerDocument;
+    const frag = doc.createDocumentFragment();
+    for (let i = 0; i < starts.length; i++) {
+      const el = doc.createElement("span");
+      el.className = "chunk";
+      const chunk: Chunk = { el, length: 0, newlines: 0 };
+      this.#fill(chunk, rest.slice(starts[i], starts[i + 1] ?? rest.length));
+      this.#chunks.push(chunk);
+      frag.append(el);
+    }
+    this.#pre.append(frag);
+    this.#paintDigits();
+  }
+
+  /**
+   * Removes `text`, which must be what the screen starts with, from the
+   * start: whole chunks go, and the first one left loses its first lines
+   * (or, for a cut inside a line, its first characters).
+   */
+  dropFront(text: string): void {
+    let n = text.length;
+    if (n === 0) return;
+    const dropped = countNewlines(text);
+    while (this.#chunks.length > 0 && this.#chunks[0]!.length <= n) {
+      const c = this.#chunks.shift()!;
+      n -= c.length;
+      c.el.remove();
+    }
+    const first = this.#chunks[0];
+    if (first && n > 0) {
+      const part = text.slice(text.length - n);
+      const lines = countNewlines(part);
+      if (!this.#numbers) {
+        (first.el.firstChild as Text).deleteData(0, n);
+      } else {
+        // Each whole line is one span; a cut inside a line shortens the next one.
+        for (let i = 0; i < lines; i++) first.el.firstElementChild!.remove();
+        const cut = part.length - (part.lastIndexOf("\n") + 1);
+        if (cut > 0) {
+          (first.el.firstElementChild!.firstChild as Text).deleteData(0, cut);
+        }
+      }
+      first.length -= n;
+      first.newlines -= lines;
+    }
+    if (this.#chunks.length === 0) this.#open = false;
+    this.#newlines -= dropped;
+    // The numbers of the lines left stay as they are: renumbering would rebuild them.
+    this.#base += dropped;
+  }
+
+  /** Puts `part` at the end of `chunk`: into its text node, or as numbered line spans. */
+  #fill(chunk: Chunk, part: string): void {
+    if (part === "") return;
+    const newlines = countNewlines(part);
+    if (!this.#numbers) {
+      lastText(chunk.el).appendData(part);
+    } else {
+      const doc = this.#pre.ownerDocument;
+      const lines = part.split("\n");
+      if (lines[lines.length - 1] === "") lines.pop(); // a final newline ends a line, it does not start one
+      let i = 0;
+      if (this.#open && chunk.el.lastElementChild) {
+        // The first piece finishes the line left open by the last append.
+        lastText(chunk.el.lastElementChild).appendData(lines[0]!);
+        i = 1;
+      }
+      let n = this.#base + this.#newlines + (this.#open ? 1 : 0);
+      for (; i < lines.length; i++) {
+        const span = doc.createElement("span");
+        // A number in an attribute shown by ::before is never selected or copied.
+        span.dataset.n = String(++n);
+        span.textContent = lines[i]!;
+        chunk.el.append(span);
+      }
+    }
+    chunk.length += part.length;
+    chunk.newlines += newlines;
+    this.#newlines += newlines;
+    this.#open = !part.endsWith("\n");
+  }
+
+  #paintDigits(): void {
+    // CSSOM, not a style attribute: the CSP forbids the latter.
+    const lines = this.#base + this.#newlines + (this.#open ? 1 : 0);
+    this.#pre.style.setProperty(
+      "--digits",
+      String(Math.max(2, lineCountDigits(lines))),
+    );
+  }
+}
