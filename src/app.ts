@@ -121,8 +121,10 @@ export function createApp(options: Options, deps: AppDeps): Hono {
         defaultSrc: ["'none'"],
         scriptSrc: [NONCE],
         styleSrc: [NONCE],
-        // The page's script opens a WebSocket to this same host.
-        connectSrc: ["'self'", "ws:", "wss:"],
+        // The page's script opens a WebSocket to this same host only: CSP 3's
+        // 'self' matches ws: and wss: on the page's own host and port (a bare
+        // ws:/wss: would allow sockets to any host).
+        connectSrc: ["'self'"],
         imgSrc: ["'self'", "data:"],
         baseUri: ["'none'"],
         formAction: ["'none'"],

@@ -79,7 +79,8 @@ Every option is also an environment variable; flags win.
   --compress                  permessage-deflate (Bun only)    FILEWATCH_COMPRESS=1
   --max-clients N             connection limit (10000)         FILEWATCH_MAX_CLIENTS
   --max-clients-per-ip N      per-address limit, 0 = none (64) FILEWATCH_MAX_CLIENTS_PER_IP
-  --max-file-size SIZE        larger files are an error (16MiB)FILEWATCH_MAX_FILE_SIZE
+  --max-file-size SIZE        larger files are an error, at
+                              most 64MiB (16MiB)               FILEWATCH_MAX_FILE_SIZE
   --tail SIZE                 follow a log of any size: send its last
                               SIZE bytes, then appends (off)   FILEWATCH_TAIL
   --no-events                 poll only, no file events        FILEWATCH_NO_EVENTS=1

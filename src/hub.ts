@@ -17,6 +17,7 @@ type Need = "content" | number | null;
 
 /** Why an upgrade was refused before it happened. */
 export type Refusal = "origin" | "limit" | "ip_limit" | "bad_request" | "shutting_down";
+const REFUSALS: readonly Refusal[] = ["origin", "limit", "ip_limit", "bad_request", "shutting_down"];
 
 /**
  * How often liveness is swept. A ping goes out at most one sweep after it is
@@ -62,7 +63,13 @@ export class Hub {
       () => [{ labels: {}, value: this.sessions.size }],
     );
     m.define("filewatch_upgrades_total", "counter", "WebSocket upgrades accepted.");
-    m.define("filewatch_upgrades_refused_total", "counter", "WebSocket upgrades refused, by reason.");
+    m.define(
+      "filewatch_upgrades_refused_total",
+      "counter",
+      "WebSocket upgrades refused, by reason.",
+      undefined,
+      REFUSALS.map((reason) => ({ reason })),
+    );
     m.define("filewatch_messages_sent_total", "counter", "Messages sent to clients.");
     m.define("filewatch_bytes_sent_total", "counter", "Payload bytes sent to clients.");
     m.define(
@@ -83,7 +90,13 @@ export class Hub {
       "Times the file could not be read (each distinct error once).",
       () => [{ labels: {}, value: watcher.stats.readErrors }],
     );
-    m.define("filewatch_closes_total", "counter", "Connections closed, by reason.");
+    m.define(
+      "filewatch_closes_total",
+      "counter",
+      "Connections closed, by reason.",
+      undefined,
+      Object.keys(CLOSE_FOR).map((reason) => ({ reason })),
+    );
     m.define(
       "filewatch_watch_mode",
       "gauge",

@@ -24,9 +24,21 @@ const keyOf = (labels: Labels) => Object.keys(labels).sort().map((k) => `${k}=${
 export class Metrics {
   #families = new Map<string, Family>();
 
-  /** Declares a family; call once per name. */
-  define(name: string, type: Family["type"], help: string, collect?: Family["collect"]): void {
-    this.#families.set(name, { type, help, values: new Map(), collect });
+  /**
+   * Declares a family; call once per name. `known` label sets start at 0, so
+   * `rate()` and `increase()` see their first event (a series that appears
+   * with 1 has no earlier sample to count it from).
+   */
+  define(
+    name: string,
+    type: Family["type"],
+    help: string,
+    collect?: Family["collect"],
+    known: Labels[] = [{}],
+  ): void {
+    const values = new Map<string, { labels: Labels; value: number }>();
+    if (!collect) { for (const labels of known) values.set(keyOf(labels), { labels, value: 0 }); }
+    this.#families.set(name, { type, help, values, collect });
   }
 
   /** Adds `by` (default 1) to a counter or gauge. */

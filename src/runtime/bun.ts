@@ -72,6 +72,10 @@ export function bunRuntime(opts: BunRuntimeOptions): {
     upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
       const srv = getBunServer<BunServer>(c) ?? server;
       if (!srv) throw new Error("Bun server not attached");
+      // The server that upgraded a socket is the one to publish to: a socket
+      // can only join a topic after an upgrade, so publish always has it,
+      // even if attach() was never called.
+      server ??= srv;
       const data: SocketData = {
         url: new URL(c.req.url),
         protocol: protocol ?? "",
@@ -95,7 +99,8 @@ export function bunRuntime(opts: BunRuntimeOptions): {
       return Promise.resolve(new Response(null));
     },
     publish(topic, frame, compress) {
-      server?.publish(topic, frame, compress);
+      if (!server) throw new Error("Cannot publish: no Bun server has upgraded a socket yet (call attach(server))");
+      server.publish(topic, frame, compress);
     },
     clientAddress(c: Context): string {
       return getConnInfo(c).remote.address ?? "unknown";

@@ -115,3 +115,13 @@ Deno.test("createApp(): routes answer 200/404/405, and /metrics never carries th
   parseExposition(metrics);
   await done();
 });
+
+Deno.test("createApp(): the page's CSP lets its script open sockets to its own host only", async () => {
+  const { a, done } = await app();
+  const res = await a.request("http://localhost:8080/");
+  await res.body?.cancel();
+  const csp = res.headers.get("content-security-policy") ?? "";
+  const connect = /connect-src ([^;]*)/.exec(csp)?.[1]?.trim().split(/\s+/);
+  assertEquals(connect, ["'self'"], `a bare ws: or wss: would allow any host: ${csp}`);
+  await done();
+});

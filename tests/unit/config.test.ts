@@ -2,6 +2,7 @@ import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
 import {
   ConfigError,
   DEFAULTS,
+  HELP,
   HelpRequested,
   parseConfig,
   parseDuration,
@@ -133,4 +134,12 @@ Deno.test("parseConfig() keeps `*` as an origin and takes IPv6 hosts with or wit
   assertEquals(parseConfig(["--origin", "*", "f"], {}).origins, ["*"]);
   assertEquals(parseConfig(["--host", "[::1]", "f"], {}).host, "::1");
   assertEquals(parseConfig(["--host", "::", "f"], {}).host, "::");
+});
+
+Deno.test("--help keeps its columns apart: every variable has a space before it", () => {
+  for (const line of HELP.split("\n")) {
+    if (!line.includes("FILEWATCH_")) continue;
+    assertMatch(line, /\sFILEWATCH_[A-Z_]+/, `columns run together: ${JSON.stringify(line)}`);
+    assert(line.length <= 100, `too wide for a terminal: ${JSON.stringify(line)}`);
+  }
 });

@@ -314,3 +314,20 @@ Deno.test("Hub.sweep() carries on past a session whose ping throws", async () =>
   assertEquals([bad.peer.closed?.[0], good.peer.pings], [1011, 1]);
   await done();
 });
+
+Deno.test("Hub's /metrics shows every known series at 0 before its first event, so rate() sees the first", async () => {
+  const { hub, done } = await setup();
+  const text = hub.metrics.render();
+  for (
+    const line of [
+      "filewatch_upgrades_total 0",
+      "filewatch_messages_sent_total 0",
+      "filewatch_bytes_sent_total 0",
+      'filewatch_upgrades_refused_total{reason="origin"} 0',
+      'filewatch_upgrades_refused_total{reason="shutting_down"} 0',
+      'filewatch_closes_total{reason="client"} 0',
+      'filewatch_closes_total{reason="error"} 0',
+    ]
+  ) assert(text.split("\n").includes(line), `missing "${line}" in:\n${text}`);
+  await done();
+});
