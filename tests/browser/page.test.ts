@@ -342,10 +342,9 @@ for (const rt of RUNTIMES) {
           s = await until(c.page, "at the bottom", (s) => s.atBottom && !s.below);
           // At the bottom: follows growth.
           for (let i = 0; i < 3; i++) {
-            s = await grow(50);
-            await sleep(50); // let the follow-up animation frame run
-            s = await shown(c.page);
-            assert(s.atBottom, `follows the end (round ${i})`);
+            await grow(50);
+            // The page sticks to the end again on the next animation frame: wait for it, not for a fixed time.
+            s = await until(c.page, `following the end (round ${i})`, (s) => s.atBottom, 3_000);
             assert(!s.below);
           }
           // Scrolled up a little: stays put.

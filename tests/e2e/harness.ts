@@ -31,11 +31,25 @@ export const EXPECT: Record<RuntimeName, {
    * cannot confirm the protocol, so the handshake is refused with 400.
    */
   commaListWithoutSpace: 101 | 400;
+  /** The mtime's resolution through the runtime's node:fs, in ns (a version's `lastMod` is the mtime in ns). */
+  mtimeResolutionNs: bigint;
 }> = {
   // Deno's idleTimeout closes with 1001 "No response from ping frame."
-  deno: { pongTimeoutCode: 1001, readLimitCode: 1009, compression: false, commaListWithoutSpace: 400 },
+  deno: {
+    pongTimeoutCode: 1001,
+    readLimitCode: 1009,
+    compression: false,
+    commaListWithoutSpace: 400,
+    mtimeResolutionNs: 1_000_000n,
+  },
   // Our own pong deadline on Bun drops the connection, as gorilla does: 1006.
-  bun: { pongTimeoutCode: 1006, readLimitCode: 1009, compression: true, commaListWithoutSpace: 101 },
+  bun: {
+    pongTimeoutCode: 1006,
+    readLimitCode: 1009,
+    compression: true,
+    commaListWithoutSpace: 101,
+    mtimeResolutionNs: 1n,
+  },
 };
 
 /** The command line that runs the server on a runtime. */

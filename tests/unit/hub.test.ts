@@ -192,8 +192,11 @@ Deno.test("Hub sends in batches where the runtime asks, and a newer version take
   hub.broadcast(snap(2, "v2"));
   assertEquals(conns.map((c) => c.peer.sent.length), [2, 2, 1, 1, 1], "one batch at once, the rest later");
   hub.broadcast(snap(3, "v3"));
-  // The first two (idle again) and the rest all get v3; the rest never get the stale v2.
-  await new Promise((r) => setTimeout(r, 20));
+  // The first two (idle again) and the rest all get v3; the rest never get the stale v2. The batches
+  // go out over a few macrotasks: wait for them to end (at most 2 s), not a fixed time that a busy machine overruns.
+  for (let i = 0; i < 200 && conns.some((c) => c.peer.sent.at(-1) !== "v3"); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   assertEquals(conns.map((c) => c.peer.sent), [
     ["v1", "v2", "v3"],
     ["v1", "v2", "v3"],
