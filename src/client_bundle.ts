@@ -701,6 +701,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   text.render(start.text, numbersBox.checked);
   paintHeld(start);
   paintUpdated();
+  if (start.offset > 0) toBottom();
   view.focus({ preventScroll: true });
   setInterval(() => {
     if (live.status === "waiting" || modifiedMs !== null) paintStatus();

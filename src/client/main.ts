@@ -267,6 +267,8 @@ applyToggles();
 text.render(start.text, numbersBox.checked); // the server's text, as this script's chunks
 paintHeld(start);
 paintUpdated();
+// A page that shows the last part of a log (tail mode) opens at its end, following it.
+if (start.offset > 0) toBottom();
 view.focus({ preventScroll: true }); // so PageDown / End scroll the file at once
 setInterval(() => {
   if (live.status === "waiting" || modifiedMs !== null) paintStatus();

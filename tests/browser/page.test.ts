@@ -478,9 +478,8 @@ for (const rt of RUNTIMES) {
             `Showing the last ${formatSize(file.length - note.offset)} of ${formatSize(file.length)}.`,
           );
           assert(!note.dropped, "nothing dropped yet");
-          // The reader goes to the end to follow it, as they would.
-          await c.page.keyboard.press("End");
-          await until(c.page, "at the end", (s) => s.atBottom);
+          // A page showing a log's last part opens at its end, following it.
+          await until(c.page, "at the end on load", (s) => s.atBottom);
           // Grow it to well past the bound, a burst of lines at a time.
           for (let i = 0; i < 60; i++) {
             const burst = Array.from({ length: 20 }, (_, j) => `late line ${i * 20 + j} ${"y".repeat(j * 2)}\n`).join(
