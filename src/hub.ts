@@ -64,6 +64,12 @@ export class Hub {
     );
     m.define("filewatch_upgrades_total", "counter", "WebSocket upgrades accepted.");
     m.define(
+      "filewatch_admitted_clients",
+      "gauge",
+      "Places taken under --max-clients: connected clients, upgrades in flight, and dropped ones not yet gone.",
+      () => [{ labels: {}, value: this.#admitted }],
+    );
+    m.define(
       "filewatch_upgrades_refused_total",
       "counter",
       "WebSocket upgrades refused, by reason.",

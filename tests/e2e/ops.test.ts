@@ -196,3 +196,63 @@ for (const rt of RUNTIMES) {
     }
   });
 }
+
+for (const rt of RUNTIMES) {
+  Deno.test({
+    name:
+      `[${rt}] a client that resets right after the 101 gives its place back (past --max-clients), counted in /metrics`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const { default: net } = await import("node:net");
+      const file = await tempFile("slots");
+      const s = await startServer(rt, { file, args: ["--max-clients", "3", "--max-clients-per-ip", "0", "--quiet"] });
+      try {
+        /** A raw handshake that is answered 101, then a TCP reset at once (no close frame, no FIN). */
+        const handshakeThenReset = () =>
+          new Promise<string>((resolve, reject) => {
+            const sock = net.connect(s.port, "127.0.0.1", () => {
+              sock.write(
+                `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                  `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+              );
+            });
+            let head = "";
+            sock.on("data", (d: Uint8Array) => {
+              head += new TextDecoder().decode(d);
+              if (!head.includes("\r\n")) return;
+              sock.resetAndDestroy();
+              resolve(head.split("\r\n")[0]!);
+            });
+            sock.on("error", reject);
+            setTimeout(() => reject(new Error("no answer to the handshake")), 5_000);
+          });
+        for (let i = 0; i < 9; i++) {
+          // Three times the limit: every place must come back, or the later ones are refused with 503.
+          const status = await waitFor(
+            () => handshakeThenReset().then((l) => / 101 /.test(l) ? l : null, () => null),
+            5_000,
+            `handshake ${i} answered 101`,
+          );
+          assertMatch(status, / 101 /);
+        }
+        const m = await waitFor(
+          async () => {
+            const m = await metrics(s);
+            return m.get("filewatch_admitted_clients") === 0 ? m : null;
+          },
+          5_000,
+          "every place given back",
+        );
+        assertEquals(m.get("filewatch_clients"), 0);
+        const c = connect(s.wsUrl);
+        await c.opened;
+        await c.message(0);
+        assertEquals((await metrics(s)).get("filewatch_admitted_clients"), 1);
+        c.close();
+      } finally {
+        await s.stop();
+      }
+    },
+  });
+}
