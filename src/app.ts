@@ -10,7 +10,7 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { basename } from "node:path";
 import type { Options } from "./config.ts";
 import type { Hub, Refusal } from "./hub.ts";
-import { chooseProtocol, parseLastMod } from "./messages.ts";
+import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
 import { renderPage } from "./page.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 
@@ -177,8 +177,9 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     }
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const lastMod = parseLastMod(c.req.query("lastMod"));
+    const size = parseSize(c.req.query("size"));
     try {
-      return await runtime.upgrade(c, protocol, hub.connect(protocol ? "v1" : "plain", ip, lastMod));
+      return await runtime.upgrade(c, protocol, hub.connect(protocol ? "v1" : "plain", ip, lastMod, size));
     } catch (e) {
       hub.release(ip);
       if (e instanceof UpgradeRefused) {

@@ -35,6 +35,11 @@ export interface Options {
   /** 0 = no per-address cap. */
   maxClientsPerIp: number;
   maxFileSize: number;
+  /**
+   * Tail mode: clients get the file's last this many bytes, then appends;
+   * `maxFileSize` does not apply. 0 = off (the whole file).
+   */
+  tail: number;
   /** Watch the parent directory for file events (polling always runs too). */
   events: boolean;
   logFormat: "text" | "json";
@@ -75,6 +80,8 @@ Every option is also an environment variable; flags win.
   --max-clients N             connection limit (10000)         FILEWATCH_MAX_CLIENTS
   --max-clients-per-ip N      per-address limit, 0 = none (64) FILEWATCH_MAX_CLIENTS_PER_IP
   --max-file-size SIZE        larger files are an error (16MiB)FILEWATCH_MAX_FILE_SIZE
+  --tail SIZE                 follow a log of any size: send its last
+                              SIZE bytes, then appends (off)   FILEWATCH_TAIL
   --no-events                 poll only, no file events        FILEWATCH_NO_EVENTS=1
   --log-format text|json      log format (text)                FILEWATCH_LOG_FORMAT
   --quiet                     log errors only                  FILEWATCH_QUIET=1
@@ -95,6 +102,21 @@ export const DEFAULTS = {
   maxClientsPerIp: 64,
   maxFileSize: 16 * 1024 * 1024,
 } as const;
+
+/**
+ * The largest `--max-file-size`. A version goes out as one message, and a
+ * filewatch.v1 message is one JavaScript string: Deno's (V8's) longest is
+ * about 512 Mi characters, and JSON can write one byte as six (`\u0001`), as
+ * can the page's HTML escaping (`&quot;`). 64 MiB stays clear of that on
+ * both runtimes; larger logs are followed with `--tail`.
+ */
+export const MAX_FILE_SIZE = 64 * 1024 * 1024;
+
+/**
+ * The largest `--tail`: the window goes out as one message, and the watcher
+ * keeps up to twice it per file.
+ */
+export const MAX_TAIL = 64 * 1024 * 1024;
 
 /** pingPeriod from pongWait. Must be less than pongWait, as in gorilla's example. */
 export function pingPeriodOf(pongWait: number): number {
@@ -190,6 +212,7 @@ const FLAGS = {
   "max-clients": { type: "string" },
   "max-clients-per-ip": { type: "string" },
   "max-file-size": { type: "string" },
+  tail: { type: "string" },
   "no-events": { type: "boolean" },
   "log-format": { type: "string" },
   quiet: { type: "boolean" },
@@ -286,9 +309,16 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     ),
     maxFileSize: get(v["max-file-size"], "max-file-size", (s) => {
       const n = parseSize(s);
-      if (n < 1 || n > 1024 ** 3) throw new RangeError("expected a size from 1 byte to 1GiB");
+      if (n < 1 || n > MAX_FILE_SIZE) {
+        throw new RangeError("expected a size from 1 byte to 64MiB (the largest file sent as one message; see --tail)");
+      }
       return n;
     }, DEFAULTS.maxFileSize),
+    tail: get(v.tail, "tail", (s) => {
+      const n = parseSize(s);
+      if (n < 1024 || n > MAX_TAIL) throw new RangeError("expected a size from 1KiB to 64MiB");
+      return n;
+    }, 0),
     events: !flagOrEnvBool(v["no-events"], "FILEWATCH_NO_EVENTS"),
     logFormat,
     quiet: flagOrEnvBool(v.quiet, "FILEWATCH_QUIET"),

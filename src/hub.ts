@@ -12,6 +12,9 @@ import type { Peer, PeerEvents, Runtime } from "./runtime/types.ts";
 import { CLOSE, type CloseReason, Session } from "./session.ts";
 import type { FileWatcher, Snapshot } from "./watcher.ts";
 
+/** What a session needs to reach a snapshot: the whole content, the bytes after an offset, or nothing. */
+type Need = "content" | number | null;
+
 /** Why an upgrade was refused before it happened. */
 export type Refusal = "origin" | "limit" | "ip_limit" | "bad_request" | "shutting_down";
 
@@ -69,6 +72,12 @@ export class Hub {
       () => [{ labels: {}, value: watcher.stats.versions }],
     );
     m.define(
+      "filewatch_appends_total",
+      "counter",
+      "New versions that were the previous one plus appended bytes (sent as appends).",
+      () => [{ labels: {}, value: watcher.stats.appends }],
+    );
+    m.define(
       "filewatch_read_errors_total",
       "counter",
       "Times the file could not be read (each distinct error once).",
@@ -124,17 +133,10 @@ export class Hub {
   }
 
   /** The runtime events of one admitted connection. */
-  connect(format: Format, ip: string, lastMod: string | null): PeerEvents {
-    const s = new Session(format, ip, lastMod, Date.now());
-    // A bug in one session's handling closes that session with 1011, never the process.
-    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) => {
-      try {
-        fn(...a);
-      } catch (e) {
-        this.log.error("session failed", { ip: s.ip, in: what, error: String((e as Error)?.stack ?? e) });
-        if (s.peer && what !== "close") this.close(s, "error");
-      }
-    };
+  connect(format: Format, ip: string, lastMod: string | null, size: number | null = null): PeerEvents {
+    const s = new Session(format, ip, lastMod, Date.now(), size);
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) =>
+      this.#guarded(s, what, () => fn(...a));
     return {
       onOpen: guard("open", (peer: Peer) => this.#open(s, peer)),
       onMessage: guard("message", (bytes: number) => this.#message(s, bytes)),
@@ -142,6 +144,20 @@ export class Hub {
       onDrain: guard("drain", () => this.#drain(s)),
       onClose: guard("close", (code: number, reason: string) => this.#closed(s, code, reason)),
     };
+  }
+
+  /**
+   * Runs one session's part of some work. A throw there (a bug, a frame the
+   * runtime cannot make) closes that session with 1011 and is logged; the
+   * other sessions and the process carry on.
+   */
+  #guarded(s: Session, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.error("session failed", { ip: s.ip, in: what, error: String((e as Error)?.stack ?? e) });
+      if (s.peer && what !== "close") this.close(s, "error");
+    }
   }
 
   #open(s: Session, peer: Peer): void {
@@ -189,13 +205,9 @@ export class Hub {
    * or after its backlog drained: a lagging client skips to the newest).
    */
   #catchUp(s: Session, snap: Snapshot): void {
-    const fresh = s.seq === 0
-      ? !this.watcher.isCurrent(s.lastMod) // first message: only if the client's version differs
-      : s.seq < snap.seq;
-    if (fresh) {
+    if (s.seq === 0) this.#resume(s, snap);
+    if (s.seq < snap.seq) {
       if (!this.#send(s, snap)) return;
-    } else {
-      s.seq = snap.seq;
     }
     if (this.runtime.pubsub && !s.inTopic) {
       s.peer!.subscribe(TOPIC[s.format]);
@@ -203,20 +215,62 @@ export class Hub {
     }
   }
 
-  /** Sends to one session; false when it is now backed up. */
-  #send(s: Session, snap: Snapshot): boolean {
-    const frame = frameFor(snap, s.format);
+  /**
+   * Where a new client stands, from its `?lastMod=` (and `?size=`): a version
+   * of the current lineage it can be brought forward from, or nothing known.
+   * Without a size only the current version counts (an older client that
+   * knows no appends then gets the content, as before).
+   */
+  #resume(s: Session, snap: Snapshot): void {
+    const size = this.watcher.sizeOf(s.lastMod);
+    if (!snap.ok || size === undefined || size > snap.size) return;
+    if (s.resumeSize === null ? size !== snap.size : s.resumeSize !== size) return;
+    s.lineage = snap.lineage;
+    s.size = size;
+    s.token = s.lastMod;
+  }
+
+  /** What session `s` needs to hold `snap`. */
+  #need(s: Session, snap: Snapshot): Need {
+    if (!snap.ok) return "content";
+    if (s.lineage === snap.lineage && s.size === snap.size) return null;
+    // gorilla's plain clients get the whole file each time, but in tail mode.
+    if (s.format === "plain" && !this.options.tail) return "content";
+    if (s.lineage === snap.lineage && s.size < snap.size && snap.since(s.size)) return s.size;
+    return "content";
+  }
+
+  /** Records that `s` now holds `snap`. */
+  #holds(s: Session, snap: Snapshot): void {
     s.seq = snap.seq;
-    const ok = s.peer!.send(frame, this.options.compress);
-    this.#count(snap, s.format, 1);
+    if (snap.ok) {
+      s.lineage = snap.lineage;
+      s.size = snap.size;
+      s.token = snap.lastMod;
+    } else {
+      s.lineage = -1;
+      s.size = 0;
+      s.token = null;
+    }
+  }
+
+  /** Sends to one session what it needs of `snap`; false when it is now backed up. */
+  #send(s: Session, snap: Snapshot): boolean {
+    const need = this.#need(s, snap);
+    const prev = s.token ?? "";
+    this.#holds(s, snap);
+    if (need === null) return true;
+    const from = need === "content" ? undefined : need;
+    const ok = s.peer!.send(frameFor(snap, s.format, from, prev), this.options.compress);
+    this.#count(snap, s.format, 1, from, prev);
     if (!ok) this.#lag(s, Date.now());
     return ok;
   }
 
-  #count(snap: Snapshot, format: Format, n: number): void {
+  #count(snap: Snapshot, format: Format, n: number, from?: number, prev?: string): void {
     if (n === 0) return;
     this.metrics.inc("filewatch_messages_sent_total", {}, n);
-    this.metrics.inc("filewatch_bytes_sent_total", {}, frameSize(snap, format) * n);
+    this.metrics.inc("filewatch_bytes_sent_total", {}, frameSize(snap, format, from, prev) * n);
   }
 
   #lag(s: Session, now: number): void {
@@ -235,6 +289,9 @@ export class Hub {
   broadcast(snap: Snapshot): void {
     const now = Date.now();
     const viaTopic: Record<Format, number> = { plain: 0, v1: 0 };
+    // Sessions in a topic have had every version so far, so all hold the one
+    // this snapshot follows: one frame serves them all.
+    const viaTopicFrom: Partial<Record<Format, { need: Need; prev: string }>> = {};
     const batch = this.runtime.sendBatch;
     const direct: Session[] = [];
     const generation = ++this.#generation;
@@ -242,7 +299,7 @@ export class Hub {
       if (!s.peer || s.closeReason || s.seq >= snap.seq) continue;
       if (s.seq === 0) {
         // Connected before the first check finished.
-        this.#catchUp(s, snap);
+        this.#guarded(s, "broadcast", () => this.#catchUp(s, snap));
         continue;
       }
       if (s.stuckSince || s.peer.bufferedAmount() > 0) {
@@ -250,22 +307,38 @@ export class Hub {
         continue;
       }
       if (s.inTopic) {
-        s.seq = snap.seq;
+        viaTopicFrom[s.format] ??= { need: this.#need(s, snap), prev: s.token ?? "" };
+        this.#holds(s, snap);
         viaTopic[s.format]++;
       } else if (batch > 0) {
         direct.push(s);
       } else {
-        this.#send(s, snap);
+        this.#guarded(s, "broadcast", () => this.#send(s, snap));
       }
     }
     if (direct.length > 0) void this.#sendInBatches(direct, snap, generation, batch);
     for (const format of ["plain", "v1"] as const) {
-      if (viaTopic[format] === 0) continue;
-      const frame = frameFor(snap, format);
-      this.runtime.publish(TOPIC[format], frame, this.options.compress);
-      this.#count(snap, format, viaTopic[format]);
+      const via = viaTopicFrom[format];
+      if (!via || via.need === null) continue;
+      const { need, prev } = via;
+      const from = need === "content" ? undefined : need;
+      try {
+        this.runtime.publish(TOPIC[format], frameFor(snap, format, from, prev), this.options.compress);
+        this.#count(snap, format, viaTopic[format], from, prev);
+      } catch (e) {
+        // The frame could not be made or published: every session that was to get it gets 1011.
+        for (const s of this.sessions) {
+          if (s.inTopic && s.format === format) {
+            this.#guarded(s, "publish", () => {
+              throw e;
+            });
+          }
+        }
+      }
     }
     if (snap.ok) {
+      // A growing log would log a line per append: /metrics counts those instead.
+      if (snap.appendOf) return;
       this.log.info(snap.seq === 1 ? "file read" : "file changed", {
         lastMod: snap.lastMod,
         size: snap.size,
@@ -289,37 +362,41 @@ export class Hub {
       const end = Math.min(i + batch, targets.length);
       for (let j = i; j < end; j++) {
         const s = targets[j]!;
-        if (!s.closeReason && s.peer && s.seq < snap.seq) this.#send(s, snap);
+        if (!s.closeReason && s.peer && s.seq < snap.seq) this.#guarded(s, "broadcast", () => this.#send(s, snap));
       }
     }
   }
 
   /** Liveness and backpressure, for every session; run by a timer. */
   sweep(now: number): void {
-    const o = this.options;
     const snap = this.watcher.snapshot;
     for (const s of this.sessions) {
       if (s.closeReason || !s.peer) continue;
-      if (!this.runtime.pingsItself) {
-        if (now >= s.deadline) {
-          this.close(s, "pong_timeout");
-          continue;
-        }
-        if (now >= s.nextPing) {
-          s.peer.ping();
-          s.nextPing = now + o.pingPeriod;
-        }
+      this.#guarded(s, "sweep", () => this.#sweepOne(s, s.peer!, now, snap));
+    }
+  }
+
+  #sweepOne(s: Session, peer: Peer, now: number, snap: Snapshot | null): void {
+    const o = this.options;
+    if (!this.runtime.pingsItself) {
+      if (now >= s.deadline) {
+        this.close(s, "pong_timeout");
+        return;
       }
-      if (s.stuckSince) {
-        if (s.peer.bufferedAmount() === 0) {
-          s.stuckSince = 0;
-          if (snap) this.#catchUp(s, snap);
-        } else if (now - s.stuckSince >= o.writeWait) {
-          this.close(s, "slow_consumer");
-        }
-      } else if (snap && s.seq < snap.seq && s.peer.bufferedAmount() > 0) {
-        this.#lag(s, now);
+      if (now >= s.nextPing) {
+        peer.ping();
+        s.nextPing = now + o.pingPeriod;
       }
+    }
+    if (s.stuckSince) {
+      if (peer.bufferedAmount() === 0) {
+        s.stuckSince = 0;
+        if (snap) this.#catchUp(s, snap);
+      } else if (now - s.stuckSince >= o.writeWait) {
+        this.close(s, "slow_consumer");
+      }
+    } else if (snap && s.seq < snap.seq && peer.bufferedAmount() > 0) {
+      this.#lag(s, now);
     }
   }
 

@@ -56,6 +56,7 @@ export function createServer(options: Options, runtime: Runtime): Server {
     file: options.file,
     poll: options.poll,
     maxFileSize: options.maxFileSize,
+    tail: options.tail,
     events: options.events,
     onWarning: (message) => log.warn(message),
   });

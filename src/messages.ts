@@ -1,10 +1,11 @@
 /**
- * What goes on the wire for a snapshot, per subprotocol. Each snapshot is
- * encoded once per format and the same frame is handed to every client.
+ * What goes on the wire for a snapshot, per subprotocol. Each frame is
+ * encoded once per snapshot, format and starting point, and the same frame is
+ * handed to every client that needs it.
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { Snapshot } from "./watcher.ts";
+import { type Snapshot, utf8OrNull } from "./version.ts";
 
 /** The one subprotocol the server speaks; the page always offers it. */
 export const PROTOCOL_V1 = "filewatch.v1";
@@ -15,25 +16,46 @@ export type Format = "plain" | "v1";
 /** A text frame is a string; a binary frame is bytes. */
 export type Frame = string | Uint8Array;
 
-/** A filewatch.v1 message. */
+/** A filewatch.v1 message (docs: README "The filewatch.v1 protocol"). */
 export type V1Message =
-  | { type: "content"; lastMod: string; size: number; data: string; encoding?: "base64" }
+  | { type: "content"; lastMod: string; offset: number; size: number; data: string; encoding?: "base64" }
+  | {
+    type: "append";
+    lastMod: string;
+    prev: string;
+    offset: number;
+    size: number;
+    data: string;
+    encoding?: "base64";
+  }
   | { type: "error"; message: string };
 
+/** `data` for bytes: the text, or base64 with `encoding` when they are not valid UTF-8. */
+function payload(bytes: Uint8Array, text: string | null): { data: string; encoding?: "base64" } {
+  return text !== null
+    ? { data: text }
+    : { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64"), encoding: "base64" };
+}
+
 /**
- * The filewatch.v1 message for a snapshot. Content that is not valid UTF-8 is
- * sent base64-encoded (`"encoding":"base64"`), so nothing is lost and no
- * invalid text ever reaches a browser.
+ * The filewatch.v1 message for a snapshot: its content (from its `offset`:
+ * 0, or the tail window's start), or its error. Content that is not valid
+ * UTF-8 is sent base64-encoded (`"encoding":"base64"`), so nothing is lost and
+ * no invalid text ever reaches a browser.
  */
 export function v1Message(s: Snapshot): V1Message {
   if (!s.ok) return { type: "error", message: s.error };
-  return s.text !== null ? { type: "content", lastMod: s.lastMod, size: s.size, data: s.text } : {
-    type: "content",
-    lastMod: s.lastMod,
-    size: s.size,
-    data: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.length).toString("base64"),
-    encoding: "base64",
-  };
+  return { type: "content", lastMod: s.lastMod, offset: s.offset, size: s.size, ...payload(s.bytes, s.text) };
+}
+
+/**
+ * The filewatch.v1 append that takes a client holding version `prev` (of
+ * size `from`) to snapshot `s`; null when `s` does not keep those bytes.
+ */
+export function v1Append(s: Snapshot, from: number, prev: string): V1Message | null {
+  const bytes = s.ok ? s.since(from) : null;
+  if (!s.ok || !bytes) return null;
+  return { type: "append", lastMod: s.lastMod, prev, offset: from, size: s.size, ...payload(bytes, utf8OrNull(bytes)) };
 }
 
 /**
@@ -51,25 +73,52 @@ interface Encoded {
   frame: Frame;
   bytes: number;
 }
-const cache = new WeakMap<Snapshot, Partial<Record<Format, Encoded>>>();
+/** Per snapshot: "plain" / "v1" for content, "plain@N" / "v1@N:prev" for appends from N. */
+const cache = new WeakMap<Snapshot, Map<string, Encoded>>();
 
-function encoded(s: Snapshot, format: Format): Encoded {
+function encode(frame: Frame): Encoded {
+  return { frame, bytes: typeof frame === "string" ? Buffer.byteLength(frame, "utf8") : frame.length };
+}
+
+function encoded(s: Snapshot, key: string, make: () => Frame): Encoded {
   let c = cache.get(s);
-  if (!c) cache.set(s, c = {});
-  return c[format] ??= (() => {
-    const frame = format === "v1" ? JSON.stringify(v1Message(s)) : plainFrame(s);
-    return { frame, bytes: typeof frame === "string" ? Buffer.byteLength(frame, "utf8") : frame.length };
-  })();
+  if (!c) cache.set(s, c = new Map());
+  let e = c.get(key);
+  if (!e) c.set(key, e = encode(make()));
+  return e;
 }
 
-/** The frame for a snapshot in a format, encoded once and shared by every client. */
-export function frameFor(s: Snapshot, format: Format): Frame {
-  return encoded(s, format).frame;
+/**
+ * What to send a client to bring it to snapshot `s`: the content, or with
+ * `from` (and, for filewatch.v1, the token `prev` the client holds) only the
+ * bytes appended since. Plain appends are the new bytes alone, as `tail -f`
+ * shows them. Encoded once and shared by every client that needs the same.
+ */
+export function frameFor(s: Snapshot, format: Format, from?: number, prev = ""): Frame {
+  return encodedFor(s, format, from, prev).frame;
 }
 
-/** The frame's payload size in bytes, measured once per snapshot and format. */
-export function frameSize(s: Snapshot, format: Format): number {
-  return encoded(s, format).bytes;
+/** The payload size in bytes of {@link frameFor}'s frame, measured once. */
+export function frameSize(s: Snapshot, format: Format, from?: number, prev = ""): number {
+  return encodedFor(s, format, from, prev).bytes;
+}
+
+function encodedFor(s: Snapshot, format: Format, from: number | undefined, prev: string): Encoded {
+  if (from === undefined || !s.ok) {
+    return encoded(s, format, () => format === "v1" ? JSON.stringify(v1Message(s)) : plainFrame(s));
+  }
+  if (format === "v1") {
+    return encoded(s, `v1@${from}:${prev}`, () => {
+      const m = v1Append(s, from, prev);
+      if (!m) throw new RangeError(`Cannot append from byte ${from}: the version keeps bytes from ${s.base}`);
+      return JSON.stringify(m);
+    });
+  }
+  return encoded(s, `plain@${from}`, () => {
+    const bytes = s.since(from);
+    if (!bytes) throw new RangeError(`Cannot append from byte ${from}: the version keeps bytes from ${s.base}`);
+    return utf8OrNull(bytes) ?? bytes;
+  });
 }
 
 /**
@@ -89,4 +138,14 @@ export function chooseProtocol(header: string | null | undefined): string | null
 export function parseLastMod(q: string | null | undefined): string | null {
   if (!q || !/^[0-9a-fA-F]{1,32}$/.test(q)) return null;
   return BigInt("0x" + q).toString(16);
+}
+
+/**
+ * The size of the client's version from `?size=`: a byte count in decimal.
+ * Anything else counts as not given.
+ */
+export function parseSize(q: string | null | undefined): number | null {
+  if (!q || !/^\d{1,16}$/.test(q)) return null;
+  const n = Number(q);
+  return Number.isSafeInteger(n) ? n : null;
 }

@@ -32,6 +32,15 @@ export class Session {
   peer: Peer | null = null;
   /** The seq of the last snapshot handed to this client (0 = none). */
   seq = 0;
+  /**
+   * What the client holds: the lineage of its version (-1: none, or an
+   * error), the version's token and its size. Within one lineage a version is
+   * a prefix of every later one, so a client holding `size` bytes of it needs
+   * only the bytes after them.
+   */
+  lineage = -1;
+  token: string | null = null;
+  size = 0;
   /** ms timestamp: closed for silence when reached (where the core pings). */
   deadline = 0;
   /** ms timestamp: next ping due (where the core pings). */
@@ -51,5 +60,7 @@ export class Session {
     /** The client's resume token (?lastMod=), null = nothing seen. */
     readonly lastMod: string | null,
     readonly openedAt: number,
+    /** The size of the client's version (?size=), null = not given. */
+    readonly resumeSize: number | null = null,
   ) {}
 }

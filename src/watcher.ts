@@ -1,57 +1,47 @@
 /**
- * One watcher per watched file: stable reads, change detection, subscribers.
+ * One watcher per watched file: stable reads, change detection, appends,
+ * subscribers.
  *
  * File events make changes fast; polling makes them certain. Every client of a
  * file shares one watcher, so the file is stat'ed once per poll period and read
- * once per change, however many viewers there are.
+ * once per change, however many viewers there are. A file that only grew is
+ * read from where it was (an append); anything else is read again as a new
+ * version after a settle wait.
  * @module
  */
 import { type FSWatcher, watch as fsWatch } from "node:fs";
-import { open, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { Buffer } from "node:buffer";
+import {
+  APPEND_CHECK_BYTES,
+  bytesEqual,
+  describeError,
+  type Held,
+  heldStillHolds,
+  isRacy,
+  nowNs,
+  readAppended,
+  readIfChanged,
+  type ReadResult,
+  sameFile,
+  sameStamp,
+  type Stamp,
+  statStamp,
+} from "./read.ts";
+import { incompleteUtf8Tail, type Snapshot, Version } from "./version.ts";
 
-/** What identifies one version of the file on disk. */
-export interface Stamp {
-  /** Modification time in ns (Deno's node:fs gives ms precision: ns = ms × 10⁶). */
-  mtimeNs: bigint;
-  size: number;
-  ino: bigint;
-  dev: bigint;
-}
+export { isRacy, readIfChanged, type ReadResult, sameStamp, type Stamp } from "./read.ts";
+export { type Snapshot, utf8OrNull, Version } from "./version.ts";
 
-/** The file's current state as clients see it. `seq` grows with every change worth sending. */
-export type Snapshot =
-  | {
-    ok: true;
-    seq: number;
-    /** Resume token: hex ns, as gorilla's example. */
-    lastMod: string;
-    size: number;
-    bytes: Uint8Array;
-    /** The content as text, or null when it is not valid UTF-8. */
-    text: string | null;
-  }
-  | { ok: false; seq: number; lastMod: string; error: string };
-
-/** Outcome of {@link readIfChanged}. */
-export type ReadResult =
-  | { kind: "unchanged" }
-  | { kind: "content"; stamp: Stamp; bytes: Uint8Array; racy: boolean }
-  | { kind: "error"; code: string; message: string };
-
-/**
- * Within this much of the moment it was read, an mtime may not move on the next
- * write (the kernel's coarse clock ticks every few ms; git calls this "racy"):
- * such a version is compared by content on the next check as well.
- */
-export const RACY_WINDOW_NS = 100_000_000n;
-/** Filesystems that keep whole seconds (FAT keeps 2 s) get a wider window. */
-export const RACY_WINDOW_COARSE_NS = 2_000_000_000n;
-/** A read whose before/after stats disagree is tried again this many times. */
-export const STABLE_READ_TRIES = 5;
 /** File events come in bursts (truncate, write, close): wait this long for the burst to end. */
 export const EVENT_DEBOUNCE_MS = 2;
+/**
+ * After an append was published, file events wait until this long after it
+ * before the next check: a busy log (a line a millisecond) then goes out as
+ * one append per this period, not one per line, while a quiet log's next
+ * line still goes out at once. Must stay well under 100 ms (DESIGN §9's
+ * "reaches viewers at least every 100 ms").
+ */
+export const APPEND_COALESCE_MS = 40;
 /**
  * A new version may be a writer caught between truncate and write: it is read
  * again this long (by our clock) after it was first read, and published only
@@ -71,115 +61,8 @@ export const UNSETTLED_MAX_MS = 1_000;
  * never handed out again for other content (a few dozen bytes each).
  */
 export const TOKENS_KEPT = 1024;
-
-/** Two stamps name the same version. */
-export function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
-  return !!a && !!b && a.mtimeNs === b.mtimeNs && a.size === b.size && a.ino === b.ino &&
-    a.dev === b.dev;
-}
-
-/** The stamp of a version that may still change without its mtime moving. */
-export function isRacy(stamp: Stamp, readAtNs: bigint): boolean {
-  const window = stamp.mtimeNs % 1_000_000_000n === 0n ? RACY_WINDOW_COARSE_NS : RACY_WINDOW_NS;
-  return readAtNs - stamp.mtimeNs < window;
-}
-
-/** Maps Node-style error codes from either runtime to one message a viewer understands. */
-export function describeError(e: unknown, file: string): { code: string; message: string } {
-  const code = (e as { code?: string })?.code ?? "EIO";
-  const what: Record<string, string> = {
-    ENOENT: "file not found",
-    EACCES: "permission denied",
-    EPERM: "permission denied",
-    EISDIR: "is a directory, not a file",
-    ENOTDIR: "a parent is not a directory",
-    EFBIG: "file too large",
-    ELOOP: "too many symbolic links",
-  };
-  return { code, message: `${file}: ${what[code] ?? `cannot read (${code})`}` };
-}
-
-const nowNs = () => BigInt(Date.now()) * 1_000_000n;
-
-function toStamp(s: { mtimeNs: bigint; size: bigint; ino: bigint; dev: bigint }): Stamp {
-  return { mtimeNs: s.mtimeNs, size: Number(s.size), ino: s.ino, dev: s.dev };
-}
-
-/**
- * gorilla's `readFileIfModified`, made safe: stats the file, and unless its
- * stamp equals `previous` (and `previous` was not racy), reads it whole through
- * one descriptor with a stat before and after, retrying when they differ, so
- * the bytes are one complete version as it was on disk.
- *
- * @param previous the stamp last seen, or null to read unconditionally
- * @param recheck re-read even when the stamp is unchanged (the last read was racy)
- */
-export async function readIfChanged(
-  path: string,
-  previous: Stamp | null,
-  maxSize: number,
-  recheck = false,
-): Promise<ReadResult> {
-  try {
-    const first = toStamp(await stat(path, { bigint: true }));
-    if (!recheck && sameStamp(first, previous)) return { kind: "unchanged" };
-    if (first.size > maxSize) return tooLarge(path, first.size, maxSize);
-    const fh = await open(path, "r");
-    try {
-      let last: { stamp: Stamp; bytes: Uint8Array } | null = null;
-      for (let i = 0; i < STABLE_READ_TRIES; i++) {
-        const readAt = nowNs();
-        const before = toStamp(await fh.stat({ bigint: true }));
-        if (before.size > maxSize) return tooLarge(path, before.size, maxSize);
-        // One byte more than the size: a file that grew while we read is noticed.
-        const buf = new Uint8Array(before.size + 1);
-        let n = 0;
-        while (n < buf.length) {
-          const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-          if (bytesRead === 0) break;
-          n += bytesRead;
-        }
-        const after = toStamp(await fh.stat({ bigint: true }));
-        const bytes = buf.subarray(0, Math.min(n, before.size));
-        if (sameStamp(before, after) && n === before.size) {
-          return { kind: "content", stamp: after, bytes, racy: isRacy(after, readAt) };
-        }
-        last = { stamp: after, bytes };
-      }
-      // Still changing after every try (a busy log): the last read is a prefix
-      // as the file was; mark it racy so the next check reads again.
-      return { kind: "content", stamp: last!.stamp, bytes: last!.bytes, racy: true };
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    return { kind: "error", ...describeError(e, basename(path)) };
-  }
-}
-
-function tooLarge(path: string, size: number, max: number): ReadResult {
-  return {
-    kind: "error",
-    code: "EFBIG",
-    message: `${basename(path)}: file too large (${size} bytes, limit ${max})`,
-  };
-}
-
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** The bytes as text, or null when they are not valid UTF-8 (never a lossy guess). */
-export function utf8OrNull(bytes: Uint8Array): string | null {
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    return null;
-  }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length &&
-    Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
-}
+/** How many versions of the current lineage a client can resume from by `?lastMod=&size=`. */
+export const RESUMABLE_KEPT = 4096;
 
 /** Options of a {@link FileWatcher}. */
 export interface WatcherOptions {
@@ -189,12 +72,74 @@ export interface WatcherOptions {
   maxFileSize: number;
   /** Also watch the parent directory for events. */
   events: boolean;
+  /** Tail mode: keep and serve only the file's last this many bytes (0 = the whole file). */
+  tail?: number;
   /** Told about event-watcher failures (the watcher falls back to polling). */
   onWarning?: (message: string) => void;
 }
 
 /** How changes are being noticed right now. */
 export type WatchMode = "events" | "polling" | "idle";
+
+/**
+ * The file's bytes the watcher keeps for the current lineage: the whole file,
+ * or in tail mode its last part. Grows in place with spare room, so an append
+ * costs a copy of the new bytes only; views handed out earlier stay valid
+ * (new bytes go past their end, and trimming copies into a new buffer).
+ */
+class KeptBytes {
+  #buf: Uint8Array;
+  #len: number;
+  constructor(bytes: Uint8Array, public base: number) {
+    this.#buf = bytes;
+    this.#len = bytes.length;
+  }
+  get end(): number {
+    return this.base + this.#len;
+  }
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.#len);
+  }
+  /** Adds bytes; with `keep` > 0, drops the front once more than twice `keep` is held. */
+  append(chunk: Uint8Array, keep: number): void {
+    const need = this.#len + chunk.length;
+    if (keep > 0 && need > 2 * keep) {
+      const next = new Uint8Array(2 * keep);
+      const fromOld = Math.max(0, keep - chunk.length);
+      next.set(this.#buf.subarray(this.#len - fromOld, this.#len), 0);
+      next.set(chunk.subarray(Math.max(0, chunk.length - keep)), fromOld);
+      this.base += need - (fromOld + Math.min(chunk.length, keep));
+      this.#buf = next;
+      this.#len = fromOld + Math.min(chunk.length, keep);
+      return;
+    }
+    if (need > this.#buf.length) {
+      const next = new Uint8Array(Math.max(need, 2 * this.#buf.length, 4096));
+      next.set(this.#buf.subarray(0, this.#len));
+      this.#buf = next;
+    }
+    this.#buf.set(chunk, this.#len);
+    this.#len = need;
+  }
+}
+
+/**
+ * Where a client's content starts in tail mode: after the first newline of
+ * the file's last `tail` bytes (so its first line is whole), or at the first
+ * character boundary when that window has no newline. The whole file when it
+ * is no larger than `tail`.
+ */
+export function windowStart(kept: Uint8Array, base: number, tail: number): number {
+  const size = base + kept.length;
+  const from = Math.max(base, size - tail);
+  if (from === 0) return 0;
+  const rel = from - base;
+  const nl = kept.indexOf(0x0a, rel);
+  if (nl !== -1 && nl + 1 < kept.length) return base + nl + 1;
+  let i = rel;
+  while (i < kept.length && i < rel + 3 && (kept[i]! & 0xc0) === 0x80) i++;
+  return base + i;
+}
 
 /**
  * Shared by every client of one file. Polls and listens only while someone is
@@ -210,10 +155,16 @@ export type WatchMode = "events" | "polling" | "idle";
 export class FileWatcher {
   readonly options: WatcherOptions;
   #snap: Snapshot | null = null;
+  /** The file's stamp when last read (its size may be past the published size: bytes held back). */
   #stamp: Stamp | null = null;
   #racy = false;
-  /** lastMods whose content equals the current one (a `touch` is not news). */
-  #aliases = new Set<string>();
+  /** The current lineage's bytes (null after an error). */
+  #kept: KeptBytes | null = null;
+  /** The first bytes of the current lineage's file, for the append check. */
+  #head = new Uint8Array(0);
+  #lineage = 0;
+  /** Tokens of the current lineage's versions → their sizes (resume, and `touch` aliases). */
+  #resumable = new Map<string, number>();
   /** mtime → the highest resume token handed out for it (see {@link TOKENS_KEPT}). */
   #tokens = new Map<bigint, bigint>();
   #errorCode = "";
@@ -224,10 +175,14 @@ export class FileWatcher {
   #checking: Promise<void> | null = null;
   /** When the file was first found changing between every settle re-read (0: it has held still since). */
   #unsettledSince = 0;
+  /** performance.now() of the last published append (for {@link APPEND_COALESCE_MS}). */
+  #lastAppendAt = -Infinity;
+  /** The current lineage has had appends. */
+  #grew = false;
   #again = false;
   #closed = false;
   /** Counters for metrics. */
-  readonly stats = { versions: 0, readErrors: 0, checks: 0, reads: 0 };
+  readonly stats = { versions: 0, appends: 0, readErrors: 0, checks: 0, reads: 0 };
 
   constructor(options: WatcherOptions) {
     this.options = options;
@@ -247,16 +202,34 @@ export class FileWatcher {
     return this.#listeners.size;
   }
 
+  get #tail(): number {
+    return this.options.tail ?? 0;
+  }
+
   /** True when a client that saw `lastMod` already has the current content. */
   isCurrent(lastMod: string | null): boolean {
-    if (lastMod === null || !this.#snap) return false;
-    return this.#snap.lastMod === lastMod || (this.#snap.ok && this.#aliases.has(lastMod));
+    const snap = this.#snap;
+    if (lastMod === null || !snap?.ok) return false;
+    return this.#resumable.get(lastMod) === snap.size;
+  }
+
+  /**
+   * The size of the version `lastMod` names when it is in the current
+   * lineage (a prefix of the current file), else undefined.
+   */
+  sizeOf(lastMod: string | null): number | undefined {
+    return lastMod === null ? undefined : this.#resumable.get(lastMod);
   }
 
   /** The current snapshot; checks the file first when nobody keeps it fresh. */
   async current(): Promise<Snapshot> {
     if (this.#listeners.size === 0 || !this.#snap) await this.check();
-    return this.#snap!;
+    // A file rewritten during every read try has no snapshot yet: try a little longer.
+    for (let i = 0; !this.#snap && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      await this.check();
+    }
+    return this.#snap ?? { ok: false, seq: 0, lastMod: "", error: "file is changing too fast to read" };
   }
 
   /** Calls `listener` with every new snapshot until the returned function is called. */
@@ -288,7 +261,14 @@ export class FileWatcher {
       try {
         do {
           this.#again = false;
-          await this.#checkOnce();
+          try {
+            await this.#checkOnce();
+          } catch (e) {
+            // Checks run from timers and events: a throw here would be an
+            // unhandled rejection that ends the process. Report it; the next
+            // check starts afresh.
+            this.#warn("checking the file failed", e);
+          }
         } while (this.#again && !this.#closed);
       } finally {
         this.#checking = null;
@@ -297,52 +277,179 @@ export class FileWatcher {
     return this.#checking;
   }
 
+  /** What is held of the current version, for the append check; null when nothing is. */
+  #held(): Held | null {
+    const snap = this.#snap;
+    if (!snap?.ok || !this.#stamp || !this.#kept) return null;
+    const kept = this.#kept.view();
+    const before = kept.subarray(Math.max(0, kept.length - APPEND_CHECK_BYTES));
+    return { stamp: this.#stamp, size: snap.size, before, head: this.#head };
+  }
+
   async #checkOnce(): Promise<void> {
     this.stats.checks++;
+    const { file } = this.options;
+    let st: Stamp;
+    try {
+      st = await statStamp(file);
+    } catch (e) {
+      this.#failed(describeError(e, basename(file)));
+      return;
+    }
+    if (!this.#racy && sameStamp(st, this.#stamp)) return;
+    const held = this.#held();
+    if (held && sameFile(st, held.stamp)) {
+      if (st.size > held.size) {
+        // Tail mode keeps twice the window: more new bytes than that start over.
+        const limit = this.#tail > 0 ? 2 * this.#keep() : this.options.maxFileSize - held.size;
+        const grown = await readAppended(file, held, limit);
+        if (grown.kind === "appended") {
+          this.#unsettledSince = 0;
+          this.#appended(grown.stamp, grown.bytes, grown.racy);
+          return;
+        }
+      } else if (sameStamp(st, held.stamp) && st.size === held.size && this.#grew) {
+        // A racy version of a file that has been growing: re-check the bytes an
+        // append is checked by, not the whole file (README, "Appends").
+        if (await heldStillHolds(file, held)) {
+          this.#racy = isRacy(st, nowNs());
+          return;
+        }
+      }
+    }
     const r = await this.#settledRead();
-    if (r.kind === "unchanged") return;
+    if (r.kind === "unchanged" || r.kind === "unstable") {
+      if (r.kind === "unstable") this.#racy = true;
+      return;
+    }
     if (r.kind === "error") {
-      this.#stamp = null;
-      this.#racy = false;
-      // The same error is news only once; a success in between makes it news again.
-      if (this.#snap && !this.#snap.ok && this.#errorCode === r.code && this.#snap.error === r.message) return;
-      this.stats.readErrors++;
-      this.#errorCode = r.code;
-      this.#aliases.clear();
-      this.#publish({ ok: false, seq: this.#nextSeq(), lastMod: "", error: r.message });
+      this.#failed(r);
       return;
     }
     this.stats.reads++;
-    this.#stamp = r.stamp;
-    this.#racy = r.racy;
-    const raw = r.stamp.mtimeNs;
-    const prev = this.#snap;
-    if (prev?.ok && bytesEqual(prev.bytes, r.bytes)) {
-      // Same bytes under a new stamp: remember the alias, send nothing.
-      this.#aliases.add(raw.toString(16));
-      if (!this.#tokens.has(raw)) this.#issue(raw, raw);
-      return;
+    this.#replaced(r);
+  }
+
+  /** A read error: published once per distinct error; a success in between makes it news again. */
+  #failed(r: { code: string; message: string }): void {
+    this.#stamp = null;
+    this.#racy = false;
+    if (this.#snap && !this.#snap.ok && this.#errorCode === r.code && this.#snap.error === r.message) return;
+    this.stats.readErrors++;
+    this.#errorCode = r.code;
+    this.#kept = null;
+    this.#resumable.clear();
+    this.#publish({ ok: false, seq: this.#nextSeq(), lastMod: "", error: r.message });
+  }
+
+  /** Bytes at the end that start a character still being written are left for the next check. */
+  #holdBack(bytes: Uint8Array, racy: boolean): number {
+    return racy ? incompleteUtf8Tail(bytes) : 0;
+  }
+
+  /** The file grew by `bytes` from what clients hold. */
+  #appended(stamp: Stamp, bytes: Uint8Array, racy: boolean): void {
+    const held = this.#holdBack(bytes, racy);
+    this.#stamp = stamp;
+    this.#racy = racy || held > 0;
+    if (held === bytes.length) return;
+    this.#publishAppend(stamp, bytes.subarray(0, bytes.length - held));
+  }
+
+  #publishAppend(stamp: Stamp, bytes: Uint8Array): void {
+    const prev = this.#snap as Version;
+    const kept = this.#kept!;
+    kept.append(bytes, this.#tail > 0 ? this.#keep() : 0);
+    if (kept.base === 0 && this.#head.length < APPEND_CHECK_BYTES) {
+      this.#head = kept.view().slice(0, APPEND_CHECK_BYTES);
     }
+    this.stats.appends++;
+    this.#grew = true;
+    this.#lastAppendAt = performance.now();
+    this.#errorCode = "";
+    this.#publishVersion(stamp.mtimeNs, { lastMod: prev.lastMod, size: prev.size });
+  }
+
+  /** A version read whole (or its tail window): an append if it extends what is held, else a new lineage. */
+  #replaced(r: Extract<ReadResult, { kind: "content" }>): void {
+    const prev = this.#snap;
+    const before = this.#stamp;
+    const hold = this.#holdBack(r.bytes, r.racy);
+    const bytes = r.bytes.subarray(0, r.bytes.length - hold);
+    const size = r.start + bytes.length;
+    this.#stamp = r.stamp;
+    this.#racy = r.racy || hold > 0;
+    if (prev?.ok && this.#kept && size >= prev.size && r.start <= prev.size) {
+      // Does this read start with what clients hold? In tail mode only the
+      // part both hold can be compared.
+      const from = Math.max(r.start, prev.base);
+      const extends_ = from < prev.size
+        ? bytesEqual(bytes.subarray(from - r.start, prev.size - r.start), prev.since(from)!)
+        : prev.size === 0;
+      if (extends_ && size === prev.size) {
+        // Same bytes under a new stamp (a touch, or a copy put in place): nothing to send.
+        this.#alias(r.stamp.mtimeNs, size);
+        return;
+      }
+      if (extends_ && sameFile(r.stamp, before)) {
+        // Read whole, but the file only grew (a check that saw the mtime of a
+        // write before its size): an append, as readAppended would have found.
+        this.#publishAppend(r.stamp, bytes.subarray(prev.size - r.start));
+        return;
+      }
+    }
+    this.#lineage++;
+    this.#grew = false;
+    this.#resumable.clear();
+    this.#kept = new KeptBytes(bytes, r.start);
+    this.#head = r.start === 0 ? bytes.slice(0, APPEND_CHECK_BYTES) : new Uint8Array(0);
+    this.#errorCode = "";
+    this.#publishVersion(r.stamp.mtimeNs, null);
+  }
+
+  /** Remembers a new mtime for the current bytes so a client holding it is current. */
+  #alias(raw: bigint, size: number): void {
+    if (this.#tokens.has(raw)) return; // that token may name other content: no alias
+    this.#issue(raw, raw);
+    this.#remember(raw.toString(16), size);
+  }
+
+  #remember(token: string, size: number): void {
+    this.#resumable.delete(token);
+    this.#resumable.set(token, size);
+    if (this.#resumable.size > RESUMABLE_KEPT) this.#resumable.delete(this.#resumable.keys().next().value!);
+  }
+
+  /** Publishes the kept bytes as the new version under a fresh token for `raw`. */
+  #publishVersion(raw: bigint, appendOf: { lastMod: string; size: number } | null): void {
     // A resume token must name one content, or a client holding it would skip
     // the other. Different content under an mtime that already named one (two
     // writes in one clock tick, an mtime set back) gets the next token after
     // the highest handed out for that mtime: X, Y, Z in one tick get T, T+1,
-    // T+2. Comparing with the previous version only gave Z the token T again.
+    // T+2.
     const high = this.#tokens.get(raw);
     const token = high === undefined ? raw : high + 1n;
     this.#issue(raw, token);
     const lastMod = token.toString(16);
-    this.#aliases.clear();
-    this.#aliases.add(lastMod);
-    this.#errorCode = "";
-    this.#publish({
-      ok: true,
+    const kept = this.#kept!;
+    const view = kept.view();
+    const tail = this.#tail;
+    const version = new Version({
       seq: this.#nextSeq(),
       lastMod,
-      size: r.bytes.length,
-      bytes: r.bytes,
-      text: utf8OrNull(r.bytes),
+      kept: view,
+      base: kept.base,
+      offset: tail > 0 ? windowStart(view, kept.base, tail) : 0,
+      lineage: this.#lineage,
+      appendOf,
     });
+    this.#remember(lastMod, version.size);
+    this.#publish(version);
+  }
+
+  /** Bytes kept in tail mode after trimming: the window, and never less than the append check needs. */
+  #keep(): number {
+    return Math.max(this.#tail, APPEND_CHECK_BYTES);
   }
 
   /**
@@ -357,23 +464,32 @@ export class FileWatcher {
    */
   async #settledRead(): Promise<ReadResult> {
     const { file, maxFileSize } = this.options;
-    let r = await readIfChanged(file, this.#stamp, maxFileSize, this.#racy);
+    const tail = this.#tail;
+    let r = await readIfChanged(file, this.#stamp, maxFileSize, this.#racy, tail);
     // From the end of a read to the start of the next, so a state both reads saw stayed that long.
     let readDone = performance.now();
     let tries = 0;
+    let last: ReadResult | null = null;
     for (; tries < SETTLE_TRIES && r.kind === "content"; tries++) {
+      last = r;
       // A racy re-check that found the bytes already published: nothing new to confirm.
-      if (sameStamp(r.stamp, this.#stamp) && this.#snap?.ok && bytesEqual(this.#snap.bytes, r.bytes)) break;
+      if (sameStamp(r.stamp, this.#stamp) && this.#snap?.ok && r.start === this.#snap.offset) {
+        if (bytesEqual(this.#snap.bytes, r.bytes)) break;
+      }
       const wait = readDone + SETTLE_MS - performance.now();
       if (wait > 0) await new Promise((res) => setTimeout(res, Math.ceil(wait)));
-      const again = await readIfChanged(file, r.stamp, maxFileSize, true);
+      const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail);
       readDone = performance.now();
-      if (again.kind === "content" && sameStamp(again.stamp, r.stamp) && bytesEqual(again.bytes, r.bytes)) {
+      if (
+        again.kind === "content" && sameStamp(again.stamp, r.stamp) && again.start === r.start &&
+        bytesEqual(again.bytes, r.bytes)
+      ) {
         this.#unsettledSince = 0;
         return { ...again, racy: r.racy || again.racy };
       }
       r = again;
     }
+    if (r.kind === "unstable" && last) r = last;
     if (r.kind === "content" && tries === SETTLE_TRIES && this.#snap) {
       // The file changed between every pair of reads, so the newest read may
       // be a writer's half-done work (the torture test caught an emptied file
@@ -404,7 +520,20 @@ export class FileWatcher {
     const first = this.#snap === null;
     this.#snap = snap;
     if (!first) this.stats.versions++;
-    for (const l of this.#listeners) l(snap);
+    for (const l of this.#listeners) {
+      try {
+        l(snap);
+      } catch (e) {
+        // One subscriber's failure must not keep the version from the others.
+        this.#warn("a subscriber failed", e);
+      }
+    }
+  }
+
+  #warn(what: string, e: unknown): void {
+    try {
+      this.options.onWarning?.(`${what}: ${(e as Error)?.stack ?? e}`);
+    } catch { /* nowhere left to report it */ }
   }
 
   #start(): void {
@@ -412,6 +541,21 @@ export class FileWatcher {
     this.#timer = setInterval(() => void this.check(), this.options.poll);
     if (this.options.events) this.#startEvents();
     void this.check();
+  }
+
+  /**
+   * A file event: check soon. A check already scheduled takes every event
+   * that comes before it (a log written every millisecond would otherwise
+   * push a debounce back forever); right after an append the check waits
+   * for {@link APPEND_COALESCE_MS}.
+   */
+  #onEvent(): void {
+    if (this.#debounce !== undefined) return;
+    const wait = Math.max(EVENT_DEBOUNCE_MS, this.#lastAppendAt + APPEND_COALESCE_MS - performance.now());
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      void this.check();
+    }, Math.ceil(wait));
   }
 
   #startEvents(): void {
@@ -425,8 +569,7 @@ export class FileWatcher {
         // check after the last subscriber left (tests/unit/watcher_leaks.test.ts).
         if (this.#fsw !== fsw) return;
         if (filename !== null && filename !== undefined && String(filename) !== name) return;
-        clearTimeout(this.#debounce);
-        this.#debounce = setTimeout(() => void this.check(), EVENT_DEBOUNCE_MS);
+        this.#onEvent();
       });
       this.#fsw = fsw;
       this.#fsw.on("error", (e) => {

@@ -44,6 +44,12 @@ for (const rt of RUNTIMES) {
       assert(bytes > 2 * 9 && bytes < 2 * 9 + 2 * (v1Len("metrics 2") + 32), `bytes ${bytes}`);
       assertEquals(m1.get("filewatch_versions_total"), 1);
       assertEquals(m1.get("filewatch_watch_mode", { mode: "events" }), 1);
+      assertEquals(m1.get("filewatch_appends_total"), 0, "a rewrite is not an append");
+      await Deno.writeTextFile(file, " and more", { append: true });
+      await Promise.all([a.message(2), b.message(2)]);
+      assertEquals(JSON.parse(String(b.messages[2]!.data)).type, "append");
+      const mAppend = await metrics(s);
+      assertEquals([mAppend.get("filewatch_appends_total"), mAppend.get("filewatch_versions_total")], [1, 2]);
       a.ws.send("x".repeat(17));
       await a.closed;
       b.close();

@@ -226,11 +226,35 @@ interface Payload {
   message?: string;
 }
 
-function parseFrame(f: Frame): Payload {
+/** What the client holds, as it applies content and appends in order. */
+interface Held {
+  lastMod: string;
+  size: number;
+  text: string;
+}
+
+/**
+ * Applies one frame to what the client holds and returns the version it then
+ * holds (an append must follow exactly the version held, at its size).
+ */
+function parseFrame(f: Frame, held: Held): Payload {
   const m = JSON.parse(new TextDecoder().decode(f.raw));
-  if (m.type === "error") return { at: f.at, type: "error", message: m.message };
+  if (m.type === "error") {
+    Object.assign(held, { lastMod: "", size: -1, text: "" });
+    return { at: f.at, type: "error", message: m.message };
+  }
   assertEquals(m.encoding, undefined, "the content is UTF-8");
-  return { at: f.at, type: "content", lastMod: m.lastMod, hash: sha256(m.data), text: m.data };
+  if (m.type === "append") {
+    assertEquals([m.prev, m.offset], [held.lastMod, held.size], "an append follows the version held");
+    held.text += m.data;
+  } else {
+    assertEquals([m.type, m.offset], ["content", 0], "content from the start");
+    held.text = m.data;
+  }
+  held.lastMod = m.lastMod;
+  held.size = m.size;
+  assertEquals(new TextEncoder().encode(held.text).length, held.size, "the size names the bytes held");
+  return { at: f.at, type: "content", lastMod: m.lastMod, hash: sha256(held.text), text: held.text };
 }
 
 /** A torn payload: which half-written state it was, and how long that state stayed in the file. */
@@ -352,8 +376,9 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
   // them all at every checkpoint would block the event loop long enough to
   // delay the very frame being timed.
   const payloads: Payload[] = [];
+  const held: Held = { lastMod: "", size: -1, text: "" };
   const parseUpTo = () => {
-    for (let i = payloads.length; i < frames.length; i++) payloads.push(parseFrame(frames[i]!));
+    for (let i = payloads.length; i < frames.length; i++) payloads.push(parseFrame(frames[i]!, held));
   };
   /** Waits for a version's payload; its latency, or null when it did not come. */
   const delivered = async (v: Version): Promise<number | null> => {
@@ -377,7 +402,8 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
   try {
     await c.opened;
     await waitFor(() => frames.length >= 1, 5_000, "the initial content");
-    assertEquals(parseFrame(frames[0]!).hash, versions[0]!.hash, "the first payload is the initial content");
+    parseUpTo();
+    assertEquals(payloads[0]!.hash, versions[0]!.hash, "the first payload is the initial content");
     // The mode under test is the mode in effect (a failed watch would make this a polling-only run).
     assertEquals(await watchMode(s), mode === "events" ? "events" : "polling");
 
@@ -678,17 +704,18 @@ async function inotifyWatches(pid: number): Promise<number> {
   return n;
 }
 
-/** Writes `text` and waits for a v1 client to get it; the ms it took. */
+/** The text a v1 client holds after each of its messages (content replaces, an append adds). */
+function heldTexts(c: ReturnType<typeof connect>): string[] {
+  const held: Held = { lastMod: "", size: -1, text: "" };
+  return c.messages.map((m) => parseFrame({ at: m.at, raw: new TextEncoder().encode(String(m.data)) }, held).text!);
+}
+
+/** Writes `text` and waits for a v1 client to hold it; the ms it took. */
 async function deliveredWithin(c: ReturnType<typeof connect>, write: () => Promise<void>, text: string, ms: number) {
   const n = c.messages.length;
   const t0 = Date.now();
   await write();
-  const got = await waitFor(
-    () => c.messages.slice(n).map((m) => JSON.parse(String(m.data))).find((m) => m.data === text),
-    ms,
-    JSON.stringify(text),
-  );
-  assertEquals(got.type, "content");
+  await waitFor(() => heldTexts(c).slice(n).includes(text), ms, JSON.stringify(text));
   return Date.now() - t0;
 }
 
@@ -733,7 +760,7 @@ for (const rt of RUNTIMES) {
       // A write in the old directory raises an event but changes nothing the client sees.
       await Deno.writeTextFile(`${base}/previous/watched.txt`, "old release, edited");
       await sleep(POLL + 100);
-      assertEquals(JSON.parse(String(c.messages.at(-1)!.data)).data, "release 2, edited");
+      assertEquals(heldTexts(c).at(-1), "release 2, edited");
       console.log(`[${rt}] directory replaced: delivered by polling in ${ms1} and ${ms2} ms (poll ${POLL} ms)`);
       c.close();
     } finally {

@@ -76,6 +76,7 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     maxClients: 5,
     maxClientsPerIp: 0,
     maxFileSize: 1024 * 1024,
+    tail: 0,
     events: false,
     logFormat: "json",
     quiet: true,
@@ -101,6 +102,13 @@ Deno.test("parseConfig() errors name the flag or variable and quote the value", 
     [["--nope", "f"], {}, /^Unknown option '--nope'$/],
     [["--port"], {}, /--port/],
     [["f"], { FILEWATCH_QUIET: "maybe" }, /^Cannot parse FILEWATCH_QUIET "maybe"/],
+    [["--tail", "100", "f"], {}, /^Cannot parse --tail "100": expected a size from 1KiB to 64MiB/],
+    [
+      ["--max-file-size", "65MiB", "f"],
+      {},
+      /^Cannot parse --max-file-size "65MiB": expected a size from 1 byte to 64MiB/,
+    ],
+    [["f"], { FILEWATCH_TAIL: "1GiB" }, /^Cannot parse FILEWATCH_TAIL "1GiB"/],
   ];
   for (const [args, env, re] of cases) {
     const e = assertThrows(() => parseConfig(args, env), args.join(" "));
@@ -108,6 +116,12 @@ Deno.test("parseConfig() errors name the flag or variable and quote the value", 
     assertMatch((e as Error).message, re);
     assert(!(e as Error).message.includes("\n"), "one line");
   }
+});
+
+Deno.test("parseConfig() reads --tail and FILEWATCH_TAIL as a size; off by default", () => {
+  assertEquals(parseConfig(["f"], {}).tail, 0);
+  assertEquals(parseConfig(["--tail", "64KiB", "f"], {}).tail, 65_536);
+  assertEquals(parseConfig(["f"], { FILEWATCH_TAIL: "1MiB" }).tail, 1_048_576);
 });
 
 Deno.test("parseConfig() signals --help and -h", () => {

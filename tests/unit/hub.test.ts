@@ -2,18 +2,12 @@ import { assert, assertEquals } from "../assert.ts";
 import { parseConfig } from "../../src/config.ts";
 import { Hub, sweepInterval } from "../../src/hub.ts";
 import { createLogger } from "../../src/log.ts";
-import { FileWatcher, type Snapshot } from "../../src/watcher.ts";
+import { FileWatcher, type Snapshot, Version } from "../../src/watcher.ts";
 import { fakeRuntime } from "./fake_runtime.ts";
 
 const quiet = createLogger("text", true, () => {});
-const snap = (seq: number, text: string): Snapshot => ({
-  ok: true,
-  seq,
-  lastMod: seq.toString(16),
-  size: text.length,
-  bytes: new TextEncoder().encode(text),
-  text,
-});
+const snap = (seq: number, text: string): Snapshot =>
+  new Version({ seq, lastMod: seq.toString(16), kept: new TextEncoder().encode(text), lineage: 1000 + seq });
 
 async function setup(args: string[] = [], caps = {}) {
   const dir = await Deno.makeTempDir();
@@ -207,5 +201,116 @@ Deno.test("Hub sends in batches where the runtime asks, and a newer version take
     ["v1", "v3"],
     ["v1", "v3"],
   ]);
+  await done();
+});
+
+/** Appends `text` to the hub's file and lets the watcher see it. */
+async function grow(hub: Hub, watcher: FileWatcher, text: string) {
+  await Deno.writeTextFile(hub.options.file, text, { append: true });
+  await watcher.check();
+}
+
+Deno.test("Hub sends an append to filewatch.v1 clients holding the previous version, content to plain ones", async () => {
+  const { hub, open, watcher, done } = await setup();
+  const v1 = open("v1");
+  const plain = open("plain");
+  const first = JSON.parse(v1.peer.sent[0] as string);
+  await grow(hub, watcher, "+a");
+  const m = JSON.parse(v1.peer.sent[1] as string);
+  assertEquals(
+    [m.type, m.prev, m.offset, m.size, m.data],
+    ["append", first.lastMod, 2, 4, "+a"],
+  );
+  assertEquals(plain.peer.sent, ["v1", "v1+a"], "gorilla's clients get the whole file");
+  await done();
+});
+
+Deno.test("Hub gives a client that lagged behind several appends one append covering them", async () => {
+  for (const caps of [{}, { pubsub: true }, { sendBatch: 1 }]) {
+    const { hub, open, watcher, done } = await setup([], caps);
+    const fast = open("v1");
+    const slow = open("v1");
+    slow.peer.stuck = true;
+    slow.peer.buffered = 1;
+    for (const t of ["+a", "+b", "+c"]) await grow(hub, watcher, t);
+    await new Promise((r) => setTimeout(r, 5)); // batched sends finish
+    assertEquals(fast.peer.sent.length, 4, JSON.stringify(caps));
+    slow.peer.stuck = false;
+    slow.peer.buffered = 0;
+    slow.events.onDrain();
+    const held = JSON.parse(slow.peer.sent[0] as string);
+    const m = JSON.parse(slow.peer.sent[1] as string);
+    assertEquals([m.type, m.prev, m.offset, m.size, m.data], ["append", held.lastMod, 2, 8, "+a+b+c"]);
+    assertEquals(slow.peer.sent.length, 2);
+    await done();
+  }
+});
+
+Deno.test("Hub resumes ?lastMod=&size= with one append, and nothing when current", async () => {
+  const { hub, open, watcher, done } = await setup();
+  const a = open("v1");
+  const held = JSON.parse(a.peer.sent[0] as string);
+  await grow(hub, watcher, "+more");
+  const open2 = (lastMod: string, size: number | null) => {
+    assertEquals(hub.admit("2.2.2.2"), null);
+    const events = hub.connect("v1", "2.2.2.2", lastMod, size);
+    const conn = { sent: [] as unknown[] };
+    events.onOpen({
+      send: (f) => conn.sent.push(JSON.parse(f as string)) > 0,
+      bufferedAmount: () => 0,
+      close() {},
+      terminate() {},
+      ping() {},
+      subscribe() {},
+      unsubscribe() {},
+    });
+    return conn.sent as Array<Record<string, unknown>>;
+  };
+  const resumed = open2(held.lastMod, 2);
+  assertEquals(resumed.length, 1);
+  assertEquals([resumed[0]!.type, resumed[0]!.offset, resumed[0]!.data], ["append", 2, "+more"]);
+  assertEquals(open2(watcher.snapshot!.lastMod, 7), [], "current: nothing");
+  const wrongSize = open2(held.lastMod, 3);
+  assertEquals([wrongSize[0]!.type, wrongSize[0]!.data], ["content", "v1+more"], "a size that is not the version's");
+  const noSize = open2(held.lastMod, null);
+  assertEquals(noSize[0]!.type, "content", "without a size: content, as clients that know no appends expect");
+  await done();
+});
+
+Deno.test("Hub in tail mode sends plain clients the window, then each append's bytes as one frame", async () => {
+  const { hub, open, watcher, done } = await setup(["--tail", "1KiB"]);
+  const plain = open("plain");
+  await grow(hub, watcher, "\nline two\n");
+  assertEquals(plain.peer.sent, ["v1", "\nline two\n"]);
+  await done();
+});
+
+Deno.test("Hub closes only the session whose send throws (1011); the others get the version", async () => {
+  for (const caps of [{}, { sendBatch: 1 }]) {
+    const { hub, open, watcher, done } = await setup([], caps);
+    const good = open("plain");
+    const bad = open("plain");
+    bad.peer.send = () => {
+      throw new RangeError("Invalid string length");
+    };
+    await Deno.writeTextFile(hub.options.file, "v2");
+    await watcher.check();
+    await new Promise((r) => setTimeout(r, 5));
+    assertEquals(good.peer.sent, ["v1", "v2"], JSON.stringify(caps));
+    assertEquals(bad.peer.closed?.[0], 1011);
+    assertEquals(hub.metrics.get("filewatch_closes_total", { reason: "error" }), 1);
+    await done();
+  }
+});
+
+Deno.test("Hub.sweep() carries on past a session whose ping throws", async () => {
+  const { hub, open, options, done } = await setup(["--pong-wait", "1s"]);
+  const bad = open();
+  const good = open();
+  bad.peer.ping = () => {
+    throw new Error("socket gone");
+  };
+  hub.sweep(Date.now() + options.pingPeriod + 1);
+  assertEquals([bad.peer.closed?.[0], good.peer.pings], [1011, 1]);
   await done();
 });

@@ -1,15 +1,9 @@
 import { assertEquals, assertNotEquals } from "../assert.ts";
 import { chooseProtocol, frameFor, frameSize, parseLastMod, plainFrame, v1Message } from "../../src/messages.ts";
-import type { Snapshot } from "../../src/watcher.ts";
+import { type Snapshot, Version } from "../../src/watcher.ts";
 
-const content = (text: string | null, bytes: Uint8Array): Snapshot => ({
-  ok: true,
-  seq: 1,
-  lastMod: "18eb",
-  size: bytes.length,
-  bytes,
-  text,
-});
+const content = (_text: string | null, bytes: Uint8Array): Snapshot =>
+  new Version({ seq: 1, lastMod: "18eb", kept: bytes });
 
 Deno.test("plainFrame() is the text, the raw bytes when not UTF-8, or the error text", () => {
   const enc = new TextEncoder();
@@ -24,12 +18,14 @@ Deno.test("v1Message() carries lastMod and size; non-UTF-8 content goes as base6
   assertEquals(v1Message(content('a"b', enc.encode('a"b'))), {
     type: "content",
     lastMod: "18eb",
+    offset: 0,
     size: 3,
     data: 'a"b',
   });
   assertEquals(v1Message(content(null, new Uint8Array([0xff, 0xfe]))), {
     type: "content",
     lastMod: "18eb",
+    offset: 0,
     size: 2,
     data: "//4=",
     encoding: "base64",

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { LOSSY_NOTICE, renderPage } from "../../src/page.ts";
-import type { Snapshot } from "../../src/watcher.ts";
+import { type Snapshot, Version } from "../../src/watcher.ts";
 import {
   backoffDelay,
   CHUNK_LINES,
@@ -26,7 +26,7 @@ const LAST_MOD = (1_700_000_000_123n * 1_000_000n).toString(16);
 
 function okSnap(text: string, lastMod = LAST_MOD): Snapshot {
   const bytes = enc.encode(text);
-  return { ok: true, seq: 1, lastMod, size: bytes.length, bytes, text };
+  return new Version({ seq: 1, lastMod, kept: bytes });
 }
 
 function page(snapshot: Snapshot, fileName = "app.log"): string {
@@ -104,7 +104,7 @@ Deno.test("renderPage() hides the banner and the notice for good UTF-8 content",
 
 Deno.test("renderPage() decodes a non-UTF-8 file lossily and says so", () => {
   const bytes = new Uint8Array([0x6f, 0x6b, 0xff, 0xfe, 0x0a]);
-  const html = page({ ok: true, seq: 1, lastMod: LAST_MOD, size: bytes.length, bytes, text: null });
+  const html = page(new Version({ seq: 1, lastMod: LAST_MOD, kept: bytes }));
   assertEquals(preText(html), "ok\uFFFD\uFFFD\n");
   assert(html.includes(`<div id="notice" class="notice">${LOSSY_NOTICE.replace(/'/g, "&#39;")}</div>`));
 });

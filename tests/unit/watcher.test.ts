@@ -142,3 +142,30 @@ Deno.test("FileWatcher with events delivers a rename-replace before the next pol
     stop();
   }
 });
+
+Deno.test("FileWatcher keeps publishing to the other subscribers when one throws, and its checks never reject", async () => {
+  const f = await tmp("a");
+  const warnings: string[] = [];
+  const w = new FileWatcher({
+    file: f,
+    poll: 3_600_000,
+    maxFileSize: 1024,
+    events: false,
+    onWarning: (m) => warnings.push(m),
+  });
+  const seen: string[] = [];
+  const stopBad = w.subscribe(() => {
+    throw new RangeError("Invalid string length");
+  });
+  const stop = w.subscribe((s) => s.ok && seen.push(s.text ?? ""));
+  try {
+    await w.check();
+    await Deno.writeTextFile(f, "b");
+    await w.check(); // resolves: a rejection here would end the process from a timer
+    assertEquals(seen, ["a", "b"]);
+    assert(warnings.some((m) => m.startsWith("a subscriber failed: RangeError")), warnings.join("\n"));
+  } finally {
+    stopBad();
+    stop();
+  }
+});

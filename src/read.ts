@@ -1,0 +1,252 @@
+/**
+ * Reading the watched file safely: stamps, whole or tail reads that are one
+ * complete version, and reads of what an append added.
+ *
+ * Every read goes through one descriptor with a stat before and after, so a
+ * read that raced a writer is noticed rather than published.
+ * @module
+ */
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { Buffer } from "node:buffer";
+
+/** What identifies one version of the file on disk. */
+export interface Stamp {
+  /** Modification time in ns (Deno's node:fs gives ms precision: ns = ms × 10⁶). */
+  mtimeNs: bigint;
+  size: number;
+  ino: bigint;
+  dev: bigint;
+}
+
+/**
+ * Within this much of the moment it was read, an mtime may not move on the next
+ * write (the kernel's coarse clock ticks every few ms; git calls this "racy"):
+ * such a version is compared by content on the next check as well.
+ */
+export const RACY_WINDOW_NS = 100_000_000n;
+/** Filesystems that keep whole seconds (FAT keeps 2 s) get a wider window. */
+export const RACY_WINDOW_COARSE_NS = 2_000_000_000n;
+/** A read whose before/after stats disagree is tried again this many times. */
+export const STABLE_READ_TRIES = 5;
+/**
+ * An append is checked against what the server holds: this many bytes just
+ * before the old end, and as many at the start of the file, must read back
+ * equal (DESIGN §9). Anything else is a replacement.
+ */
+export const APPEND_CHECK_BYTES = 4096;
+
+/** Two stamps name the same version. */
+export function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
+  return !!a && !!b && a.mtimeNs === b.mtimeNs && a.size === b.size && a.ino === b.ino &&
+    a.dev === b.dev;
+}
+
+/** Both stamps are of one file (same device and inode). */
+export function sameFile(a: Stamp | null, b: Stamp | null): boolean {
+  return !!a && !!b && a.ino === b.ino && a.dev === b.dev;
+}
+
+/** The stamp of a version that may still change without its mtime moving. */
+export function isRacy(stamp: Stamp, readAtNs: bigint): boolean {
+  const window = stamp.mtimeNs % 1_000_000_000n === 0n ? RACY_WINDOW_COARSE_NS : RACY_WINDOW_NS;
+  return readAtNs - stamp.mtimeNs < window;
+}
+
+/** Maps Node-style error codes from either runtime to one message a viewer understands. */
+export function describeError(e: unknown, file: string): { code: string; message: string } {
+  const code = (e as { code?: string })?.code ?? "EIO";
+  const what: Record<string, string> = {
+    ENOENT: "file not found",
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+    EISDIR: "is a directory, not a file",
+    ENOTDIR: "a parent is not a directory",
+    EFBIG: "file too large",
+    ELOOP: "too many symbolic links",
+  };
+  return { code, message: `${file}: ${what[code] ?? `cannot read (${code})`}` };
+}
+
+/** Now, in ns since the epoch (the clock mtimes are compared with). */
+export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+
+function toStamp(s: { mtimeNs: bigint; size: bigint; ino: bigint; dev: bigint }): Stamp {
+  return { mtimeNs: s.mtimeNs, size: Number(s.size), ino: s.ino, dev: s.dev };
+}
+
+/** The file's stamp now. Throws the runtime's error (see {@link describeError}). */
+export async function statStamp(path: string): Promise<Stamp> {
+  return toStamp(await stat(path, { bigint: true }));
+}
+
+/** True when two byte ranges hold the same bytes. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length &&
+    Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+}
+
+/** Fills `buf` from file offset `at`; returns how many bytes the file had there. */
+async function readAt(fh: FileHandle, buf: Uint8Array, at: number): Promise<number> {
+  let n = 0;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, at + n);
+    if (bytesRead === 0) break;
+    n += bytesRead;
+  }
+  return n;
+}
+
+/** Outcome of {@link readIfChanged}. */
+export type ReadResult =
+  | { kind: "unchanged" }
+  /** Every try raced a writer: no read is known to be one version. */
+  | { kind: "unstable" }
+  | {
+    kind: "content";
+    stamp: Stamp;
+    /** The file's bytes from `start` to `stamp.size`. */
+    bytes: Uint8Array;
+    /** 0, or in tail mode where the bytes read start. */
+    start: number;
+    racy: boolean;
+  }
+  | { kind: "error"; code: string; message: string };
+
+/**
+ * gorilla's `readFileIfModified`, made safe: stats the file, and unless its
+ * stamp equals `previous` (and `recheck` is off), reads it through one
+ * descriptor with a stat before and after, retrying when they differ, so the
+ * bytes are one complete version as it was on disk.
+ *
+ * @param previous the stamp last seen, or null to read unconditionally
+ * @param maxSize larger files are an error (ignored when `tail` > 0)
+ * @param recheck re-read even when the stamp is unchanged (the last read was racy)
+ * @param tail read only the file's last `tail` bytes (0 = the whole file)
+ */
+export async function readIfChanged(
+  path: string,
+  previous: Stamp | null,
+  maxSize: number,
+  recheck = false,
+  tail = 0,
+): Promise<ReadResult> {
+  try {
+    const first = await statStamp(path);
+    if (!recheck && sameStamp(first, previous)) return { kind: "unchanged" };
+    if (tail === 0 && first.size > maxSize) return tooLarge(path, first.size, maxSize);
+    const fh = await open(path, "r");
+    try {
+      for (let i = 0; i < STABLE_READ_TRIES; i++) {
+        const readAtNs = nowNs();
+        const before = toStamp(await fh.stat({ bigint: true }));
+        if (tail === 0 && before.size > maxSize) return tooLarge(path, before.size, maxSize);
+        const start = tail > 0 ? Math.max(0, before.size - tail) : 0;
+        // One byte more than the size: a file that grew while we read is noticed.
+        const buf = new Uint8Array(before.size - start + 1);
+        const n = await readAt(fh, buf, start);
+        const after = toStamp(await fh.stat({ bigint: true }));
+        if (sameStamp(before, after) && n === before.size - start) {
+          return { kind: "content", stamp: after, bytes: buf.subarray(0, n), start, racy: isRacy(after, readAtNs) };
+        }
+      }
+      // Still changing after every try: nothing read is known to be one
+      // version, and a torn read must never be published.
+      return { kind: "unstable" };
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    return { kind: "error", ...describeError(e, basename(path)) };
+  }
+}
+
+function tooLarge(path: string, size: number, max: number): ReadResult {
+  return {
+    kind: "error",
+    code: "EFBIG",
+    message: `${basename(path)}: file too large (${size} bytes, limit ${max})`,
+  };
+}
+
+/** What the server holds of the version an append would extend. */
+export interface Held {
+  /** The stamp the file had when it was last read. */
+  stamp: Stamp;
+  /** Bytes of the file the clients hold: where the appended bytes start. */
+  size: number;
+  /** The file's bytes just before `size` (at most {@link APPEND_CHECK_BYTES}). */
+  before: Uint8Array;
+  /** The file's first bytes (at most {@link APPEND_CHECK_BYTES}). */
+  head: Uint8Array;
+}
+
+/** Outcome of {@link readAppended}. */
+export type GrowthResult =
+  | { kind: "appended"; stamp: Stamp; bytes: Uint8Array; racy: boolean }
+  | { kind: "other" };
+
+/**
+ * Reads what was appended since `held`, if the file only grew: same device
+ * and inode, larger, and the bytes just before the old end and at the start
+ * of the file read back equal. Reads those checked bytes and the new ones,
+ * nothing else; no settle wait is needed, since bytes already written to a
+ * file that only grows do not change. Anything else (or more than `limit`
+ * new bytes) is `other`: the caller reads the file as a replacement.
+ */
+export async function readAppended(path: string, held: Held, limit: number): Promise<GrowthResult> {
+  const other = { kind: "other" } as const;
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch {
+    return other;
+  }
+  try {
+    const readAtNs = nowNs();
+    const before = toStamp(await fh.stat({ bigint: true }));
+    if (!sameFile(before, held.stamp) || before.size <= held.size || before.size - held.size > limit) return other;
+    const start = held.size - held.before.length;
+    const buf = new Uint8Array(before.size - start);
+    const n = await readAt(fh, buf, start);
+    // The head is checked apart only where the read above does not cover it.
+    const headLen = start > 0 ? held.head.length : 0;
+    const head = new Uint8Array(headLen);
+    const h = headLen > 0 ? await readAt(fh, head, 0) : 0;
+    const after = toStamp(await fh.stat({ bigint: true }));
+    // A shrink or a new inode during the read: not an append of what we hold.
+    if (!sameFile(after, before) || after.size < before.size || n < buf.length || h < headLen) return other;
+    if (!bytesEqual(buf.subarray(0, held.before.length), held.before)) return other;
+    if (headLen > 0 && !bytesEqual(head, held.head)) return other;
+    return { kind: "appended", stamp: before, bytes: buf.subarray(held.before.length), racy: isRacy(before, readAtNs) };
+  } catch {
+    return other;
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/**
+ * Re-reads the bytes an append would be checked against (head and the end of
+ * what is held) and says whether they are still the same: the cheap recheck
+ * of a racy version that only grew, instead of reading the whole file again.
+ */
+export async function heldStillHolds(path: string, held: Held): Promise<boolean> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, "r");
+    const before = toStamp(await fh.stat({ bigint: true }));
+    if (!sameStamp(before, held.stamp)) return false;
+    const end = new Uint8Array(held.before.length);
+    const head = new Uint8Array(held.head.length);
+    const n = await readAt(fh, end, held.size - end.length);
+    const h = await readAt(fh, head, 0);
+    const after = toStamp(await fh.stat({ bigint: true }));
+    return sameStamp(before, after) && n === end.length && h === head.length && bytesEqual(end, held.before) &&
+      bytesEqual(head, held.head);
+  } catch {
+    return false;
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * One version of the watched file as the server holds it: the bytes it keeps
+ * (the whole file, or in tail mode its last part), where a client's content
+ * starts, and whether it is the previous version plus appended bytes.
+ * @module
+ */
+
+const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The bytes as text, or null when they are not valid UTF-8 (never a lossy guess). */
+export function utf8OrNull(bytes: Uint8Array): string | null {
+  try {
+    return fatal.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How many bytes at the end of `bytes` are the start of a UTF-8 character
+ * whose other bytes have not arrived yet (0–3). A writer can stop between the
+ * bytes of one character; holding those back keeps a character from being
+ * split across two messages.
+ * @example
+ * ```ts
+ * incompleteUtf8Tail(new Uint8Array([0x61, 0xe2])); // 1 (0xe2 starts a 3-byte character)
+ * incompleteUtf8Tail(new Uint8Array([0x61, 0xe2, 0x82, 0xac])); // 0 (€ is complete)
+ * ```
+ */
+export function incompleteUtf8Tail(bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let back = 1; back <= Math.min(3, n); back++) {
+    const b = bytes[n - back]!;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    // The lead byte says how long its character is; 0: not a lead byte (invalid, never held).
+    const need = b < 0x80 ? 1 : b < 0xc2 ? 0 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : b < 0xf5 ? 4 : 0;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+/** Where a version came from when it is the one before it plus appended bytes. */
+export interface AppendOf {
+  /** The previous version's token. */
+  lastMod: string;
+  /** The previous version's size: where the appended bytes start. */
+  size: number;
+}
+
+/** What {@link Version}'s constructor takes. */
+export interface VersionInit {
+  seq: number;
+  lastMod: string;
+  /** Bytes of the file kept in memory: the file's bytes from `base` to its size. */
+  kept: Uint8Array;
+  /** File offset of `kept[0]` (0 unless tail mode dropped the start). */
+  base?: number;
+  /** File offset where a client's content starts (≥ base; the tail window's start). */
+  offset?: number;
+  /**
+   * Versions of one lineage are each a prefix of the next (appends only):
+   * bytes a client holds of one are bytes of all later ones.
+   */
+  lineage?: number;
+  appendOf?: AppendOf | null;
+}
+
+/** A readable version of the file. Immutable; text is decoded on first use. */
+export class Version {
+  readonly ok = true as const;
+  readonly seq: number;
+  /** Resume token: hex ns, as gorilla's example. */
+  readonly lastMod: string;
+  readonly lineage: number;
+  readonly base: number;
+  /** File offset where a client's content starts. */
+  readonly offset: number;
+  readonly appendOf: AppendOf | null;
+  readonly #kept: Uint8Array;
+  #text: string | null | undefined;
+
+  constructor(init: VersionInit) {
+    this.seq = init.seq;
+    this.lastMod = init.lastMod;
+    this.#kept = init.kept;
+    this.base = init.base ?? 0;
+    this.offset = Math.max(this.base, init.offset ?? this.base);
+    this.lineage = init.lineage ?? 0;
+    this.appendOf = init.appendOf ?? null;
+  }
+
+  /** The file's size in this version. */
+  get size(): number {
+    return this.base + this.#kept.length;
+  }
+
+  /** A client's content: the file's bytes from {@link offset} to {@link size}. */
+  get bytes(): Uint8Array {
+    return this.#kept.subarray(this.offset - this.base);
+  }
+
+  /** {@link bytes} as text, or null when they are not valid UTF-8. */
+  get text(): string | null {
+    if (this.#text === undefined) this.#text = utf8OrNull(this.bytes);
+    return this.#text;
+  }
+
+  /** The bytes from file offset `from` to the end, or null when they are not kept. */
+  since(from: number): Uint8Array | null {
+    if (from < this.base || from > this.size) return null;
+    return this.#kept.subarray(from - this.base);
+  }
+}
+
+/** The file could not be read: what a client is told instead of content. */
+export interface ReadFailure {
+  readonly ok: false;
+  readonly seq: number;
+  readonly lastMod: "";
+  readonly error: string;
+}
+
+/** The file's current state as clients see it. `seq` grows with every change worth sending. */
+export type Snapshot = Version | ReadFailure;
