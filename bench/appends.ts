@@ -73,6 +73,9 @@ const SERVERS: Record<string, ServerSpec> = {
   "frontail-lib": { cmd: FRONTAIL, proto: "sio-lib" },
   "fw-deno-v1": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS], proto: "fw-v1" },
   "fw-bun-v1": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS], proto: "fw-v1" },
+  // filewatch.v1 in tail mode: the 64 KiB window on connect instead of the whole 10 MiB, then appends.
+  "fw-deno-v1-tail": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-v1", tail: true },
+  "fw-bun-v1-tail": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-v1", tail: true },
   "fw-deno-tail": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-plain", tail: true },
   "fw-bun-tail": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-plain", tail: true },
   "fw-deno-whole": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS], proto: "fw-plain" },
@@ -92,18 +95,35 @@ const CELLS: Record<string, CellSpec> = {
     rate: 10,
     durationS: 30,
     drainS: 30,
-    servers: ["frontail", "fw-deno-v1", "fw-bun-v1", "fw-deno-tail", "fw-bun-tail"],
+    servers: [
+      "frontail",
+      "fw-deno-v1",
+      "fw-bun-v1",
+      "fw-deno-tail",
+      "fw-bun-tail",
+      "fw-deno-v1-tail",
+      "fw-bun-v1-tail",
+    ],
   },
-  B: { n: 5000, rate: 100, durationS: 30, drainS: 60, servers: ["frontail", "fw-deno-v1", "fw-bun-v1"] },
+  // v1 in tail mode: 5k viewers each sent the whole 10 MiB on connect is 50 GB before the first line
+  // (1k took 33-43 s to connect): fw-deno-v1 / fw-bun-v1 are runnable here with --servers.
+  B: { n: 5000, rate: 100, durationS: 30, drainS: 60, servers: ["frontail", "fw-deno-v1-tail", "fw-bun-v1-tail"] },
   C: { n: 100, rate: 10, durationS: 10, drainS: 20, servers: ["fw-deno-whole", "fw-bun-whole"] },
 };
+/** --quick: small N, short, fewer servers; the whole smoke run takes < 2 minutes. */
 const QUICK: Record<string, Partial<CellSpec>> = {
-  A: { n: 50, durationS: 3, drainS: 3 },
-  B: { n: 100, rate: 50, durationS: 3, drainS: 3 },
-  C: { n: 10, durationS: 2, drainS: 3 },
+  A: {
+    n: 20,
+    durationS: 2,
+    drainS: 3,
+    servers: ["frontail", "fw-deno-v1", "fw-bun-v1", "fw-deno-tail", "fw-bun-tail"],
+  },
+  B: { n: 50, rate: 50, durationS: 2, drainS: 3 },
+  C: { n: 5, durationS: 2, drainS: 3, servers: ["fw-bun-whole"] },
 };
 
 const USAGE = `usage: deno run -A bench/appends.ts [--quick] [--cells A,B,C] [--reps 3] [--servers LIST]
+  [--n N] [--rate LINES_PER_S] [--duration-s S]   (override every selected cell's)
   [--workers 2] [--idle-s 3] [--settle-ms 1000] [--quiet-wait-s 10] [--quiet-cores 0.5] [--out DIR] [--dry-run]
   [--report results.json]
 servers: ${Object.keys(SERVERS).join(", ")} (default: each cell's list; --servers replaces it)`;
@@ -113,6 +133,7 @@ interface Config {
   cells: string[];
   reps: number;
   servers: string[] | null;
+  overrides: Partial<CellSpec>;
   workers: number;
   idleS: number;
   settleMs: number;
@@ -138,6 +159,9 @@ function parseConfig(args: string[]): Config | { report: string } {
       out: { type: "string" },
       report: { type: "string" },
       "dry-run": { type: "boolean", default: false },
+      n: { type: "string" },
+      rate: { type: "string" },
+      "duration-s": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -168,6 +192,11 @@ function parseConfig(args: string[]): Config | { report: string } {
     cells,
     reps: int("reps", v.reps, q ? 1 : 3, 1),
     servers,
+    overrides: {
+      ...(v.n ? { n: int("n", v.n, 0, 1) } : {}),
+      ...(v.rate ? { rate: Number(v.rate) } : {}),
+      ...(v["duration-s"] ? { durationS: Number(v["duration-s"]) } : {}),
+    },
     workers: int("workers", v.workers, 2, 1),
     idleS: int("idle-s", v["idle-s"], q ? 1 : 3),
     settleMs: int("settle-ms", v["settle-ms"], q ? 300 : 1000),
@@ -179,7 +208,7 @@ function parseConfig(args: string[]): Config | { report: string } {
 }
 
 function cellSpec(cfg: Config, cell: string): CellSpec {
-  const base = { ...CELLS[cell]!, ...(cfg.quick ? QUICK[cell] : {}) };
+  const base = { ...CELLS[cell]!, ...(cfg.quick ? QUICK[cell] : {}), ...cfg.overrides };
   if (cfg.servers) base.servers = cfg.servers;
   return base;
 }
