@@ -22,6 +22,8 @@ interface Row {
   p99: number | null;
   max: number | null;
   cpuMsLine: number | null;
+  /** Server CPU per line a viewer actually received (µs): fair when a server falls behind. */
+  cpuUsDelivered: number | null;
   cores: number | null;
   wire: number | null;
   payload: number | null;
@@ -42,6 +44,10 @@ interface Row {
 function fmt(x: number | null | undefined, digits = 1): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return "–";
   return x.toFixed(digits);
+}
+/** A latency: the histogram's last bucket is "60 s or more". */
+function ms(x: number | null | undefined): string {
+  return typeof x === "number" && x >= 60_000 ? "≥ 60000" : fmt(x);
 }
 const ratio = (a: number | null, b: number | null): number | null => (a !== null && b ? a / b : null);
 
@@ -64,6 +70,10 @@ function rows(runs: Any[], cell: string): Row[] {
       p99: m((x) => x.run.latencyMs.p99),
       max: m((x) => x.run.latencyMs.max),
       cpuMsLine: m((x) => x.run.cpuPerLineMs),
+      cpuUsDelivered: m((x) => {
+        const got = (x.run.linesReceivedPct / 100) * x.run.viewers * x.linesWritten;
+        return got > 0 ? (x.run.serverCpuS / got) * 1e6 : null;
+      }),
       cores: m((x) => x.run.serverCores),
       wire: m((x) => x.run.wirePerLinePerViewer),
       payload: m((x) => x.run.payloadPerLinePerViewer),
@@ -90,6 +100,11 @@ function table(head: string[], body: string[][]): string {
     ...body.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 }
+
+const CPU_NOTE = "CPU ms/line = server CPU over the writes and the drain ÷ lines written; CPU µs/line·viewer = " +
+  "the same CPU ÷ lines viewers actually received (fair when a server falls behind).";
+const HELPER_NOTE = 'CPU and RSS are the server process\'s (for frontail the node process); "helper CPU s" is ' +
+  "its child processes' CPU over the whole write + drain (frontail's `tail -F`), not counted in CPU ms/line.";
 
 const mark = (ok: boolean | null) => (ok === null ? "?" : ok ? "met" : "**missed**");
 
@@ -126,6 +141,7 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
         "p99 ms",
         "CPU ms/line",
         "× frontail",
+        "CPU µs/line·viewer",
         "wire B/line/viewer",
         "payload B/line/viewer",
         "RSS idle MiB",
@@ -133,16 +149,18 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
         "RSS/conn KiB",
         "× frontail",
         "client cores",
+        "helper CPU s",
         "load before",
       ],
       rs.map((r) => [
         r.server,
         `${r.reps}${r.failed ? ` (+${r.failed} failed)` : ""}`,
         `${r.completeMin ?? "–"}/${fmt(r.viewers, 0)}`,
-        fmt(r.p50),
-        fmt(r.p99),
+        ms(r.p50),
+        ms(r.p99),
         fmt(r.cpuMsLine, 2),
         fmt(ratio(r.cpuMsLine, fr?.cpuMsLine ?? null), 2),
+        fmt(r.cpuUsDelivered, 2),
         fmt(r.wire, 0),
         fmt(r.payload, 0),
         fmt(r.rssIdleMiB),
@@ -150,9 +168,12 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
         fmt(r.rssPerConnKiB),
         fmt(ratio(r.rssPerConnKiB, fr?.rssPerConnKiB ?? null), 2),
         fmt(r.clientCores, 2),
+        fmt(r.helperCpuS, 2),
         fmt(r.load, 2),
       ]),
     ));
+    out.push("");
+    out.push(HELPER_NOTE + " " + CPU_NOTE);
     out.push("");
     if (fr) {
       out.push(
@@ -198,12 +219,15 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
         "server cores",
         "CPU ms/line",
         "× frontail",
+        "CPU µs/line·viewer",
+        "× frontail",
         "wire B/line/viewer",
         "RSS at 5 s MiB",
         "RSS end MiB",
         "end ÷ 5 s",
         "connect s",
         "client cores",
+        "helper CPU s",
         "load before",
       ],
       rs.map((r) => [
@@ -212,19 +236,22 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
         `${r.completeMin ?? "–"}/${fmt(r.viewers, 0)}`,
         String(r.closedMax ?? "–"),
         fmt(r.recvPct, 2),
-        fmt(r.p50),
-        fmt(r.p99),
-        fmt(r.max, 0),
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max),
         fmt(r.drainS),
         fmt(r.cores, 2),
         fmt(r.cpuMsLine, 2),
         fmt(ratio(r.cpuMsLine, fr?.cpuMsLine ?? null), 2),
+        fmt(r.cpuUsDelivered, 2),
+        fmt(ratio(r.cpuUsDelivered, fr?.cpuUsDelivered ?? null), 2),
         fmt(r.wire, 0),
         fmt(r.rssEarlyMiB),
         fmt(r.rssEndMiB),
         fmt(r.endVsEarly, 2),
         fmt(r.connectS),
         fmt(r.clientCores, 2),
+        fmt(r.helperCpuS, 2),
         fmt(r.load, 2),
       ]),
     ));
@@ -242,7 +269,13 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
           `, p99 ${mark(r.p99 !== null ? r.p99 <= 500 : null)}` +
           `, CPU ${mark(r.cores !== null ? r.cores <= 1 : null)}` +
           `, RSS ${mark(r.endVsEarly !== null ? Math.abs(r.endVsEarly - 1) <= 0.1 : null)}` +
-          `, CPU/line ${mark(r.cpuMsLine !== null && fr?.cpuMsLine ? r.cpuMsLine <= 0.2 * fr.cpuMsLine : null)}`,
+          `, CPU/line written ${
+            mark(r.cpuMsLine !== null && fr?.cpuMsLine ? r.cpuMsLine <= 0.2 * fr.cpuMsLine : null)
+          }` +
+          ` (${fmt(ratio(r.cpuMsLine, fr?.cpuMsLine ?? null), 2)}×)` +
+          `, CPU/line delivered ${
+            mark(r.cpuUsDelivered !== null && fr?.cpuUsDelivered ? r.cpuUsDelivered <= 0.2 * fr.cpuUsDelivered : null)
+          } (${fmt(ratio(r.cpuUsDelivered, fr?.cpuUsDelivered ?? null), 2)}×)`,
       );
     }
     out.push("");
@@ -275,8 +308,8 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
         `${r.completeMin ?? "–"}/${fmt(r.viewers, 0)}`,
         String(r.closedMax ?? "–"),
         fmt(r.recvPct, 2),
-        fmt(r.p50),
-        fmt(r.p99),
+        ms(r.p50),
+        ms(r.p99),
         fmt(r.cpuMsLine, 2),
         fmt(r.cores, 2),
         fmt(r.wire, 0),

@@ -124,6 +124,7 @@ const QUICK: Record<string, Partial<CellSpec>> = {
 
 const USAGE = `usage: deno run -A bench/appends.ts [--quick] [--cells A,B,C] [--reps 3] [--servers LIST]
   [--n N] [--rate LINES_PER_S] [--duration-s S]   (override every selected cell's)
+  [--fw-args="--tail 4KiB"]                        (appended to every filewatch command)
   [--workers 2] [--idle-s 3] [--settle-ms 1000] [--quiet-wait-s 10] [--quiet-cores 0.5] [--out DIR] [--dry-run]
   [--report results.json]
 servers: ${Object.keys(SERVERS).join(", ")} (default: each cell's list; --servers replaces it)`;
@@ -134,6 +135,8 @@ interface Config {
   reps: number;
   servers: string[] | null;
   overrides: Partial<CellSpec>;
+  /** Extra flags for every filewatch server (e.g. "--tail 4KiB" to see what the window costs). */
+  fwArgs: string[];
   workers: number;
   idleS: number;
   settleMs: number;
@@ -159,6 +162,7 @@ function parseConfig(args: string[]): Config | { report: string } {
       out: { type: "string" },
       report: { type: "string" },
       "dry-run": { type: "boolean", default: false },
+      "fw-args": { type: "string", default: "" },
       n: { type: "string" },
       rate: { type: "string" },
       "duration-s": { type: "string" },
@@ -197,6 +201,7 @@ function parseConfig(args: string[]): Config | { report: string } {
       ...(v.rate ? { rate: Number(v.rate) } : {}),
       ...(v["duration-s"] ? { durationS: Number(v["duration-s"]) } : {}),
     },
+    fwArgs: v["fw-args"].split(/\s+/).filter((x) => x !== ""),
     workers: int("workers", v.workers, 2, 1),
     idleS: int("idle-s", v["idle-s"], q ? 1 : 3),
     settleMs: int("settle-ms", v["settle-ms"], q ? 300 : 1000),
@@ -346,7 +351,8 @@ async function runOne(cfg: Config, cell: string, spec: CellSpec, server: string,
   const file = `${cfg.out}/log-${index}.txt`;
   await Deno.writeFile(file, initialContent());
   const port = s.proto.startsWith("sio") ? freePort() : 0;
-  const cmd = [...s.cmd.map((x) => (x === "PORT" ? String(port) : x)), file];
+  const extra = server.startsWith("fw-") ? cfg.fwArgs : [];
+  const cmd = [...s.cmd.map((x) => (x === "PORT" ? String(port) : x)), ...extra, file];
   const record: AppendRun = {
     cell,
     server,
