@@ -201,7 +201,8 @@ function parseOrigin(text: string): string {
   return url.origin;
 }
 
-const FLAGS = {
+/** The flags `parseConfig` accepts (node:util parseArgs options); `--help` and docs/configuration.md list the same ones. */
+export const FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
   poll: { type: "string" },
