@@ -85,7 +85,7 @@ Every option is also an environment variable; flags win.
                               SIZE bytes, then appends (off)   FILEWATCH_TAIL
   --no-events                 poll only, no file events        FILEWATCH_NO_EVENTS=1
   --log-format text|json      log format (text)                FILEWATCH_LOG_FORMAT
-  --quiet                     log errors only                  FILEWATCH_QUIET=1
+  --quiet                     log warnings and errors only     FILEWATCH_QUIET=1
   -h, --help                  this text
 
 DURATION: 500ms, 10s, 1m, 1.5s.  SIZE: bytes, or 64KiB, 16MiB, 1GiB (also KB, MB).
@@ -201,7 +201,8 @@ function parseOrigin(text: string): string {
   return url.origin;
 }
 
-const FLAGS = {
+/** The flags `parseConfig` accepts (node:util parseArgs options); `--help` and docs/configuration.md list the same ones. */
+export const FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
   poll: { type: "string" },

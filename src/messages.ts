@@ -16,7 +16,7 @@ export type Format = "plain" | "v1";
 /** A text frame is a string; a binary frame is bytes. */
 export type Frame = string | Uint8Array;
 
-/** A filewatch.v1 message (docs: README "The filewatch.v1 protocol"). */
+/** A filewatch.v1 message (docs/protocol.md; its JSON Schema: docs/filewatch.v1.schema.json). */
 export type V1Message =
   | { type: "content"; lastMod: string; offset: number; size: number; data: string; encoding?: "base64" }
   | {

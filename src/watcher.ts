@@ -325,7 +325,7 @@ export class FileWatcher {
    * check. Growth is read as an append. A file that has been growing and is
    * the size clients hold may be a racy version looked at again, or a write
    * whose mtime came before its size: the bytes an append is checked by are
-   * read again (README, "Growing logs"), not the whole file with a settle
+   * read again (docs/detection.md, "Appends"), not the whole file with a settle
    * wait, which a log written every millisecond never passes.
    */
   async #grown(st: Stamp, held: Held): Promise<boolean> {

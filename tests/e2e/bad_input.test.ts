@@ -19,6 +19,7 @@
  */
 import assert from "node:assert/strict";
 import { EXPECT, type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
+import { v1Violation } from "./schema.ts";
 import {
   alive,
   type ConnectOptions,
@@ -294,6 +295,8 @@ class Healthy {
   last: { type: string; lastMod?: string; data?: string } | null = null;
   count = 0;
   closeEvent: { code: number; reason: string } | null = null;
+  /** Messages docs/filewatch.v1.schema.json refuses, with ajv's reasons. */
+  readonly violations: string[] = [];
   #opened: Promise<void>;
 
   constructor(url: string) {
@@ -301,6 +304,8 @@ class Healthy {
     this.ws.onmessage = (e) => {
       this.count++;
       this.last = typeof e.data === "string" ? JSON.parse(e.data) : { type: "binary" };
+      const refused = v1Violation(this.last);
+      if (refused) this.violations.push(refused);
     };
     this.ws.onclose = (e) => {
       this.closeEvent = { code: e.code, reason: e.reason };
@@ -336,6 +341,7 @@ class Healthy {
 
   /** "undisturbed" if still open and it receives `fresh` after the file is rewritten. */
   async check(file: string, fresh: string, ms: number): Promise<string> {
+    if (this.violations.length) return `schema: ${this.violations[0]}`;
     if (this.closeEvent) return `closed ${this.closeEvent.code} ${this.closeEvent.reason}`;
     if (this.ws.readyState !== WebSocket.OPEN) return `readyState ${this.ws.readyState}`;
     await Deno.writeTextFile(file, fresh);

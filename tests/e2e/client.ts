@@ -1,9 +1,17 @@
 /**
  * A recording WebSocket client (npm `ws`, as the issue asks: a real,
  * independent implementation, with `autoPong` and raw headers).
+ *
+ * On a filewatch.v1 connection every text frame is checked against the
+ * protocol's JSON Schema as it arrives (tests/e2e/schema.ts). A message the
+ * schema refuses is recorded in `violations`, and `message()`, `json()` and
+ * `close()` then throw with ajv's reasons, so every test that uses this client
+ * fails on a message the docs do not describe.
  * @module
  */
 import WebSocket from "ws";
+import { PROTOCOL_V1 } from "../../src/messages.ts";
+import { v1Violation } from "./schema.ts";
 
 export interface Received {
   data: string | Uint8Array;
@@ -14,6 +22,11 @@ export interface Received {
 export interface Client {
   ws: WebSocket;
   messages: Received[];
+  /**
+   * filewatch.v1 frames the schema refused (or that were not JSON, or were
+   * binary): the index into `messages` and why.
+   */
+  violations: Array<{ index: number; reason: string }>;
   /** The handshake's response status when the upgrade was refused. */
   opened: Promise<void>;
   closed: Promise<{ code: number; reason: string; at: number }>;
@@ -21,6 +34,7 @@ export interface Client {
   message(i: number, ms?: number): Promise<Received>;
   /** The i-th message parsed as filewatch.v1 JSON. */
   json(i: number, ms?: number): Promise<Record<string, unknown>>;
+  /** Closes the connection; throws when any filewatch.v1 message broke the schema. */
   close(): void;
 }
 
@@ -31,11 +45,23 @@ export function connect(
   const u = opts.lastMod !== undefined ? `${url}?lastMod=${encodeURIComponent(opts.lastMod)}` : url;
   const ws = new WebSocket(u, opts.protocols ?? [], { headers: opts.headers, autoPong: opts.autoPong ?? true });
   const messages: Received[] = [];
+  const violations: Array<{ index: number; reason: string }> = [];
   const waiters: Array<() => void> = [];
   ws.on("message", (data: Buffer, isBinary: boolean) => {
-    messages.push({ data: isBinary ? new Uint8Array(data) : data.toString("utf8"), binary: isBinary, at: Date.now() });
+    const m = { data: isBinary ? new Uint8Array(data) : data.toString("utf8"), binary: isBinary, at: Date.now() };
+    // The negotiated protocol is known from "open", before any message.
+    if (ws.protocol === PROTOCOL_V1) {
+      const reason = checkV1(m);
+      if (reason) violations.push({ index: messages.length, reason });
+    }
+    messages.push(m);
     for (const w of waiters.splice(0)) w();
   });
+  /** Throws when message `i` (or, without `i`, any message) broke the filewatch.v1 schema. */
+  const assertValid = (i?: number) => {
+    const bad = violations.find((v) => i === undefined || v.index === i);
+    if (bad) throw new Error(`filewatch.v1 message #${bad.index}: ${bad.reason}`);
+  };
   const opened = new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once(
@@ -62,11 +88,13 @@ export function connect(
         });
       });
     }
+    assertValid(i);
     return messages[i]!;
   };
   return {
     ws,
     messages,
+    violations,
     opened,
     closed,
     message,
@@ -77,8 +105,21 @@ export function connect(
     },
     close() {
       ws.close();
+      assertValid();
     },
   };
+}
+
+/** Why a frame received on a filewatch.v1 connection is not a valid message; null when it is one. */
+function checkV1(m: Received): string | null {
+  if (m.binary) return "a binary frame (filewatch.v1 sends JSON text frames only)";
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(m.data as string);
+  } catch {
+    return `not JSON: ${JSON.stringify((m.data as string).slice(0, 100))}`;
+  }
+  return v1Violation(parsed);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

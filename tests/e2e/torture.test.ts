@@ -43,6 +43,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { parseExposition } from "../prom.ts";
 import { SETTLE_MS } from "../../src/watcher.ts";
 import { connect, sleep } from "./client.ts";
+import { assertV1, SchemaViolation } from "./schema.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
 
 /** Operations per run. */
@@ -239,6 +240,7 @@ interface Held {
  */
 function parseFrame(f: Frame, held: Held): Payload {
   const m = JSON.parse(new TextDecoder().decode(f.raw));
+  assertV1(m); // the message is one docs/filewatch.v1.schema.json describes
   if (m.type === "error") {
     Object.assign(held, { lastMod: "", size: -1, text: "" });
     return { at: f.at, type: "error", message: m.message };
@@ -394,7 +396,9 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
         `version #${v.n} (${v.kind})`,
       );
       return at - v.at;
-    } catch {
+    } catch (e) {
+      // A version that did not come is counted; a message the protocol does not describe fails the run.
+      if (e instanceof SchemaViolation) throw e;
       return null;
     }
   };

@@ -7,8 +7,14 @@
  *
  * Written here rather than taken from the page's script: the tests must not
  * trust the code they check, and the page keeps text in the DOM, not bytes.
+ *
+ * Every message is first checked against the protocol's JSON Schema
+ * (docs/filewatch.v1.schema.json, through ./schema.ts): one the schema refuses
+ * is a violation with ajv's reasons, so the document cannot drift from what
+ * the server sends.
  * @module
  */
+import { v1Violation } from "./schema.ts";
 
 /** One filewatch.v1 message as received, with its receive time. */
 export interface Recorded {
@@ -109,6 +115,8 @@ export class V1State {
       }
     } else msg = frame;
     this.messages.push({ msg, at });
+    const refused = v1Violation(msg);
+    if (refused) return this.#violation(index, refused);
     if (msg === null || typeof msg !== "object") return this.#violation(index, "not a JSON object");
     switch (msg.type) {
       case "error":

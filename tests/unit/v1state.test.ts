@@ -102,3 +102,15 @@ Deno.test("fromBase64() and sameBytes()", () => {
   assert(!sameBytes(enc.encode("ab"), enc.encode("ac")));
   assert(!sameBytes(enc.encode("ab"), enc.encode("abc")));
 });
+
+Deno.test("V1State: a message the protocol's schema refuses (an extra field, an upper-case lastMod) is a violation", () => {
+  const st = new V1State();
+  assertEquals(
+    st.apply(JSON.stringify({ type: "content", lastMod: "a1", offset: 0, size: 2, data: "x\n", seq: 1 })),
+    "violation",
+  );
+  assertEquals(st.apply(content("A1", "x\n")), "violation");
+  assertEquals(st.lastMod, null, "nothing applied");
+  assert(/additional properties/.test(st.violations[0]!.reason), st.violations[0]!.reason);
+  assert(/lastMod must match pattern/.test(st.violations[1]!.reason), st.violations[1]!.reason);
+});
