@@ -61,6 +61,11 @@ export function createServer(options: Options, runtime: Runtime): Server {
     onWarning: (message) => log.warn(message),
   });
   const hub = new Hub(options, watcher, runtime, log);
+  // Read the file now, not when the first client connects: a client that
+  // reconnects (after a restart) is then compared with the file as it was
+  // when the server started, so a line appended right after it connects
+  // comes as an append, not as the whole file again. /readyz needs the read too.
+  void watcher.current();
   let isListening = false;
   const app = createApp(options, { runtime, hub, listening: () => isListening });
   if (options.origins.includes("*")) {
