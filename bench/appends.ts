@@ -26,6 +26,7 @@ import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { renderAppendsSummary } from "./_appends_report.ts";
 import { cpuModel, firstLineOf, waitForQuiet } from "./_machine.ts";
+import { finishResults, saveResults } from "./_results.ts";
 import { interrupted, startServer, stopServersOnSignal } from "./_servers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -449,19 +450,10 @@ async function main(): Promise<void> {
     const rec = await runOne(cfg, p.cell, p.spec, p.server, p.rep, i);
     rec.loadBefore = loadBefore;
     runs.push(rec);
-    await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify({ meta, runs }, null, 1));
+    await saveResults(cfg.out, { meta, runs });
   }
   meta.finishedAt = new Date().toISOString();
-  const data = { meta, runs };
-  await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify(data, null, 1));
-  const summary = renderAppendsSummary(data);
-  await Deno.writeTextFile(`${cfg.out}/summary.md`, summary);
-  console.log(summary);
-  const failed = runs.filter((r) => !r.ok).length;
-  console.error(
-    `appends: done in ${Math.round((Date.now() - t0) / 1000)}s; ${failed} failed runs; ${cfg.out}/summary.md`,
-  );
-  if (failed > 0) Deno.exitCode = 1;
+  await finishResults("appends", cfg.out, { meta, runs }, renderAppendsSummary, t0);
 }
 
 if (import.meta.main) await main();

@@ -23,6 +23,7 @@
 import { parseArgs } from "node:util";
 import { cpuModel, firstLineOf, waitForQuiet } from "./_machine.ts";
 import { type CellResult, renderSummary, type RunRecord } from "./_report.ts";
+import { finishResults, saveResults } from "./_results.ts";
 import { interrupted, startServer, stopServersOnSignal } from "./_servers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -419,19 +420,10 @@ async function main(): Promise<void> {
     record.loadBefore = loadBefore;
     runs.push(record);
     // Persist as we go: a long run interrupted still leaves its results.
-    await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify({ meta, runs }, null, 1));
+    await saveResults(cfg.out, { meta, runs });
   }
   meta.finishedAt = new Date().toISOString();
-  const data = { meta, runs };
-  await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify(data, null, 1));
-  const summary = renderSummary(data);
-  await Deno.writeTextFile(`${cfg.out}/summary.md`, summary);
-  console.log(summary);
-  const failed = runs.filter((r) => !r.ok).length;
-  console.error(
-    `bench: done in ${Math.round((Date.now() - t0) / 1000)}s; ${failed} failed runs; ${cfg.out}/summary.md`,
-  );
-  if (failed > 0) Deno.exitCode = 1;
+  await finishResults("bench", cfg.out, { meta, runs }, renderSummary, t0);
 }
 
 if (import.meta.main) await main();
