@@ -20,11 +20,12 @@
 //    filewatch's /metrics.
 //
 // Only 127.0.0.1 is accepted. Every wait is bounded.
-import { fork } from "node:child_process";
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import process from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { childrenOf, cpuS, cpuSecondsOf, machineCpuS, memOf } from "./_proc.mjs";
+import { forkWorker, stopWorkers } from "./_workers.mjs";
 
 const { values: a } = parseArgs({
   options: {
@@ -74,7 +75,6 @@ const drainMs = num("drain-s") * 1000;
 const connectTimeoutMs = num("connect-timeout-s") * 1000;
 const initialSize = num("initial-size", 1024);
 const TOTAL = Math.round(rate * durationS);
-const CLK_TCK = 100;
 const LINE_LEN = 119;
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
@@ -84,38 +84,16 @@ const r2 = (x) => Math.round(x * 100) / 100;
 /** CPU seconds (user + system, all threads) of one process, or 0 when it is gone. */
 function cpuOf(p) {
   try {
-    const s = readFileSync(`/proc/${p}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    return cpuSecondsOf(p);
   } catch {
     return 0;
   }
-}
-/** Child PIDs of the server (frontail runs `tail -F`). */
-function childrenOf(p) {
-  const out = [];
-  try {
-    for (const t of readdirSync(`/proc/${p}/task`)) {
-      const text = readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch { /* gone */ }
-  return out;
 }
 const helpers = () => childrenOf(pid);
 function cpuNow() {
   return { server: cpuOf(pid), helpers: helpers().reduce((s, c) => s + cpuOf(c), 0) };
 }
-function serverMem() {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-  return { rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
-}
-function machineCpuS() {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1).map(Number);
-  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / CLK_TCK;
-}
-const cpuS = (u) => (u.user + u.system) / 1e6;
+const serverMem = () => memOf(pid);
 
 /** filewatch's /metrics (null for frontail). */
 async function serverMetrics() {
@@ -145,34 +123,7 @@ function line(seq, t) {
 
 // --- workers -----------------------------------------------------------------
 const workers = [];
-function startWorker() {
-  const child = fork(new URL("./append_worker.mjs", import.meta.url), [], {
-    serialization: "advanced",
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const waiters = [];
-  child.on("message", (msg) => {
-    const i = waiters.findIndex((wt) => wt.type === msg.type);
-    if (i >= 0) waiters.splice(i, 1)[0].resolve(msg);
-  });
-  child.on("exit", (code) => {
-    for (const wt of waiters.splice(0)) wt.reject(new Error(`worker exited with ${code}`));
-  });
-  return {
-    child,
-    send: (m) => child.connected && child.send(m),
-    next(type, ms) {
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timeout waiting for worker "${type}"`)), ms);
-        waiters.push({
-          type,
-          resolve: (m) => (clearTimeout(t), resolve(m)),
-          reject: (e) => (clearTimeout(t), reject(e)),
-        });
-      });
-    },
-  };
-}
+const startWorker = () => forkWorker(new URL("./append_worker.mjs", import.meta.url));
 const ask = (cmd, type, ms, extra = {}) =>
   Promise.all(workers.map((wk) => (wk.send({ cmd, ...extra }), wk.next(type, ms))));
 
@@ -385,12 +336,7 @@ try {
   log(`error: ${err?.stack ?? err}`);
   exitCode = 1;
 } finally {
-  for (const wk of workers) wk.send({ cmd: "close" });
-  await Promise.race([
-    Promise.all(workers.map((wk) => new Promise((r) => wk.child.exitCode !== null ? r() : wk.child.once("exit", r)))),
-    sleep(10_000),
-  ]);
-  for (const wk of workers) if (wk.child.exitCode === null) wk.child.kill("SIGKILL");
+  await stopWorkers(workers);
   clearTimeout(hardStop);
 }
 process.exit(exitCode);

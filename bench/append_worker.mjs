@@ -16,22 +16,19 @@
 //   "40", namespace connect, then `42/NS,["line","…"]` events); pings "2" itself.
 // - sio-lib: the socket.io-client 2.3.1 package, io(url, {transports:["websocket"], forceNew:true}).
 //
-// The raw client never builds a message: it parses frame headers and scans
+// The raw client (bench/_rawws.mjs, shared with the fan-out benchmark's
+// workers) never builds a message: it parses frame headers, and this worker scans
 // each payload piece for markers in place (Buffer.indexOf). A message at least
 // as large as the initial file (a whole-file version) is scanned only from
 // initialSize - 256 on: the lines written during the run are at its end.
-import { createHash, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
-import net from "node:net";
 import process from "node:process";
+import { nowMs, openRawWs } from "./_rawws.mjs";
 
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const MARK = Buffer.from("seq=");
 const MARK_LEN = 30; // "seq=" + 8 digits + " t=" + 11 digits "." 3 digits
 const HIST_BUCKETS = 600_001; // 0.1 ms buckets up to 60 s; the last one is "60 s or more"
-const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const HEAD_LEN = 64; // enough for `42/<32-hex namespace>,["line",`
-const READ_BUFFER = Buffer.alloc(256 * 1024);
 
 /** @type {any} */
 let cfg = null;
@@ -177,180 +174,60 @@ function onMessageEnd(i, head, length, c) {
   }
 }
 
-/** A masked client text frame (mask key 0: masking is the identity, which RFC 6455 allows). */
-function textFrame(text) {
-  const body = Buffer.from(text);
-  if (body.length > 125) throw new Error("client frame too long");
-  const out = Buffer.alloc(6 + body.length);
-  out[0] = 0x81;
-  out[1] = 0x80 | body.length;
-  body.copy(out, 6);
-  return out;
-}
-
+/**
+ * Opens client i with the raw client (bench/_rawws.mjs); retries a failed
+ * handshake (bounded) before counting it failed.
+ */
 function openRaw(i, attempt, onSettled) {
-  const target = new URL(cfg.url);
-  const key = randomBytes(16).toString("base64");
-  const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
   const sio = cfg.proto === "sio-raw";
-  const path = sio ? "/socket.io/?EIO=3&transport=websocket" : `${target.pathname}${target.search}`;
-  const proto = cfg.proto === "fw-v1" ? "Sec-WebSocket-Protocol: filewatch.v1\r\n" : "";
-  const sock = net.connect({
-    host: target.hostname,
-    port: Number(target.port),
-    onread: { buffer: READ_BUFFER, callback: (n, buf) => void onData(buf.subarray(0, n)) },
-  });
-  sock.setNoDelay(true);
-  let upgraded = false;
-  let settled = false;
-  let handshake = Buffer.alloc(0);
-  const hdr = Buffer.alloc(14);
-  let hdrHave = 0;
-  let remaining = 0;
-  let opcode = 0;
-  let fin = false;
-  let inPayload = false;
-  let msgLen = 0;
-  let frameLen = 0;
-  let skipTo = 0;
-  const head = Buffer.alloc(HEAD_LEN);
-  let headHave = 0;
-  let ctl = Buffer.alloc(0);
-  let ctlHave = 0;
-  let closeCode = 1006;
   let pinger = null;
+  let skipTo = 0; // scan the current message from this offset on
   const st = { carry: Buffer.alloc(MARK_LEN), carryLen: 0 };
-  const c = {
-    sock,
-    sendText: (text) => sock.write(textFrame(text)),
-    terminate: () => sock.destroy(),
-    bytesRead: () => sock.bytesRead,
-  };
-  conns[i] = c;
-  const timer = setTimeout(() => sock.destroy(new Error("handshake timeout")), cfg.handshakeTimeoutMs);
-  const settle = () => {
-    if (!settled) {
-      settled = true;
-      clearTimeout(timer);
+  const ws = openRawWs(cfg.url, {
+    path: sio ? "/socket.io/?EIO=3&transport=websocket" : undefined,
+    headers: cfg.proto === "fw-v1" ? "Sec-WebSocket-Protocol: filewatch.v1\r\n" : "",
+    headLen: HEAD_LEN,
+    handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+    onOpen: () => {
       onSettled();
-    }
-  };
-  const endFrame = () => {
-    inPayload = false;
-    hdrHave = 0;
-    if (opcode === 0x9) {
-      const body = ctl.subarray(0, ctlHave);
-      const out = Buffer.alloc(6 + body.length);
-      out[0] = 0x8a;
-      out[1] = 0x80 | body.length;
-      body.copy(out, 6);
-      sock.write(out);
-    } else if (opcode === 0x8) {
-      closeCode = ctlHave >= 2 ? ctl.readUInt16BE(0) : 1005;
-      sock.destroy();
-    } else if (opcode <= 0x2 && fin) {
-      onMessageEnd(i, head.subarray(0, headHave), msgLen, c);
-      msgLen = 0;
-      headHave = 0;
+      // engine.io v3: the client pings ("2") every pingInterval (25 s by default),
+      // or the server closes it after pingInterval + pingTimeout.
+      if (sio) pinger = setInterval(() => c.sendText("2"), 20_000);
+    },
+    onMessageStart: (length) => {
+      skipTo = length >= cfg.initialSize ? cfg.initialSize - 256 : 0;
+    },
+    onPayload: (buf, start, end, offset, t) => {
+      // Scan the part of this piece at or past the skip point.
+      const from = start + Math.max(0, skipTo - offset);
+      if (from < end) scanPiece(i, st, buf.subarray(from, end), t);
+      if (measuring) payload[i] += end - start;
+    },
+    onMessage: (head, length) => {
+      onMessageEnd(i, head, length, c);
       st.carryLen = 0;
-    }
-  };
-  const onFrames = (buf) => {
-    const t = nowMs();
-    let p = 0;
-    while (p < buf.length) {
-      if (!inPayload) {
-        while (hdrHave < 2 && p < buf.length) hdr[hdrHave++] = buf[p++];
-        if (hdrHave < 2) return;
-        const len7 = hdr[1] & 0x7f;
-        const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
-        while (hdrHave < need && p < buf.length) hdr[hdrHave++] = buf[p++];
-        if (hdrHave < need) return;
-        fin = (hdr[0] & 0x80) !== 0;
-        const op = hdr[0] & 0x0f;
-        remaining = len7 === 126 ? hdr.readUInt16BE(2) : len7 === 127 ? Number(hdr.readBigUInt64BE(2)) : len7;
-        if (op >= 0x8) {
-          opcode = op;
-          ctl = Buffer.alloc(remaining);
-          ctlHave = 0;
-        } else {
-          if (op !== 0) opcode = op;
-          if (msgLen === 0) {
-            frameLen = remaining;
-            skipTo = frameLen >= cfg.initialSize ? cfg.initialSize - 256 : 0;
-          }
-        }
-        inPayload = true;
-        if (remaining === 0) {
-          endFrame();
-          continue;
-        }
-      }
-      const take = Math.min(remaining, buf.length - p);
-      if (opcode >= 0x8) {
-        buf.copy(ctl, ctlHave, p, p + take);
-        ctlHave += take;
-      } else {
-        if (headHave < HEAD_LEN) {
-          const h = Math.min(HEAD_LEN - headHave, take);
-          buf.copy(head, headHave, p, p + h);
-          headHave += h;
-        }
-        // Scan [max(p, skip point), p + take) of this piece.
-        const from = Math.max(0, skipTo - msgLen);
-        if (from < take) scanPiece(i, st, buf.subarray(p + from, p + take), t);
-        if (measuring) payload[i] += take;
-        msgLen += take;
-      }
-      p += take;
-      remaining -= take;
-      if (remaining === 0) endFrame();
-    }
-  };
-  sock.on("connect", () => {
-    sock.write(
-      `GET ${path} HTTP/1.1\r\nHost: ${target.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${proto}\r\n`,
-    );
-  });
-  const onData = (chunk) => {
-    if (upgraded) return onFrames(chunk);
-    handshake = Buffer.concat([handshake, chunk]);
-    const end = handshake.indexOf("\r\n\r\n");
-    if (end < 0) {
-      if (handshake.length > 16384) sock.destroy(new Error("handshake too long"));
-      return;
-    }
-    const text = handshake.toString("latin1", 0, end);
-    if (!/^HTTP\/1\.1 101 /.test(text) || !text.includes(accept)) {
-      sock.destroy(new Error(`bad handshake: ${text.split("\r\n")[0]}`));
-      return;
-    }
-    upgraded = true;
-    settle();
-    // engine.io v3: the client pings ("2") every pingInterval (25 s by default),
-    // or the server closes it after pingInterval + pingTimeout.
-    if (sio) pinger = setInterval(() => c.sendText("2"), 20_000);
-    const rest = handshake.subarray(end + 4);
-    handshake = Buffer.alloc(0);
-    if (rest.length) onFrames(Buffer.from(rest));
-  };
-  sock.on("error", (err) => count(errors, err.code ?? err.message));
-  sock.on("close", () => {
-    if (pinger) clearInterval(pinger);
-    if (!upgraded) {
+    },
+    onError: (err) => count(errors, err.code ?? err.message),
+    onClose: (code) => {
+      if (pinger) clearInterval(pinger);
+      onClosed(i, code);
+    },
+    onFail: () => {
       if (attempt < cfg.connectRetries) {
-        clearTimeout(timer);
         setTimeout(() => openRaw(i, attempt + 1, onSettled), 100 * (attempt + 1));
       } else {
         failed++;
         closed[i] = 1;
-        settle();
+        onSettled();
       }
-      return;
-    }
-    onClosed(i, closeCode);
+    },
   });
+  const c = {
+    sendText: ws.sendText,
+    terminate: ws.terminate,
+    bytesRead: () => ws.sock.bytesRead,
+  };
+  conns[i] = c;
 }
 
 let ioLib = null;

@@ -25,6 +25,9 @@
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { renderAppendsSummary } from "./_appends_report.ts";
+import { cpuModel, firstLineOf, waitForQuiet } from "./_machine.ts";
+import { finishResults, saveResults } from "./_results.ts";
+import { interrupted, startServer, stopServersOnSignal } from "./_servers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = `${ROOT}node_modules/.bin/deno`;
@@ -227,82 +230,12 @@ function hasTail(): boolean {
   }
 }
 
-function machineBusyS(): number {
-  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
-  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / 100;
-}
-
-/** Waits (at most maxS) for a second in which the machine used fewer than `cores` cores; returns the last load seen. */
-async function waitForQuiet(maxS: number, cores: number): Promise<number> {
-  const deadline = Date.now() + maxS * 1000;
-  let load = NaN;
-  do {
-    const b0 = machineBusyS();
-    await new Promise((r) => setTimeout(r, 1000));
-    load = machineBusyS() - b0;
-    if (load < cores) break;
-  } while (Date.now() < deadline);
-  return Math.round(load * 100) / 100;
-}
-
-const running = new Set<Deno.ChildProcess>();
-const interrupted = new AbortController();
-
-async function stopChild(child: Deno.ChildProcess, graceMs = 6000): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  const t = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, graceMs);
-  try {
-    await child.status;
-  } finally {
-    clearTimeout(t);
-    running.delete(child);
-  }
-}
-
 /** A free port on 127.0.0.1 (frontail cannot report the port it got for --port 0). */
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
-}
-
-/** Drains a stream into `sink` in the background; resolves the first regexp match (or null at the deadline). */
-function watchOutput(
-  stream: ReadableStream<Uint8Array>,
-  re: RegExp | null,
-  sink: (text: string) => void,
-): Promise<RegExpExecArray | null> {
-  return new Promise((resolve) => {
-    let buf = "";
-    let found = false;
-    void (async () => {
-      try {
-        for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-          sink(chunk);
-          if (!found && re) {
-            buf += chunk;
-            for (const line of buf.split("\n")) {
-              const m = re.exec(line);
-              if (m) {
-                found = true;
-                buf = "";
-                resolve(m);
-              }
-            }
-            if (buf.length > 65536) buf = buf.slice(-4096);
-          }
-        }
-      } catch { /* closed */ }
-      if (!found) resolve(null);
-    })();
-  });
 }
 
 async function waitHttp(port: number, timeoutMs: number): Promise<void> {
@@ -364,26 +297,11 @@ async function runOne(cfg: Config, cell: string, spec: CellSpec, server: string,
     ok: false,
   };
   const logPath = `${cfg.out}/logs/${String(index).padStart(3, "0")}-${cell}-${server}-r${rep}.log`;
-  const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
-  const enc = new TextEncoder();
-  let logBytes = 0;
-  const sink = (text: string) => {
-    if (logBytes > 1 << 20) return;
-    logBytes += text.length;
-    try {
-      log.writeSync(enc.encode(text));
-    } catch { /* closed */ }
-  };
-  const child = new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
+  const srv = await startServer(cmd, {
     cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  running.add(child);
-  void watchOutput(child.stderr, null, sink);
-  const urlLine = watchOutput(child.stdout, /^filewatch: watching .* on http:\/\/(127\.0\.0\.1):(\d+)\/$/, sink);
+    logPath,
+    startupLine: /^filewatch: watching .* on http:\/\/(127\.0\.0\.1):(\d+)\/$/,
+  });
   try {
     let url: string;
     let ns = "";
@@ -393,8 +311,7 @@ async function runOne(cfg: Config, cell: string, spec: CellSpec, server: string,
       // frontail's socket.io namespace: md5 of its file arguments joined by spaces (index.js).
       ns = createHash("md5").update(file).digest("hex");
     } else {
-      const m = await Promise.race([urlLine, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
-      if (!m) throw new Error("server printed no URL within 30 s (see its log)");
+      const m = await srv.startup(30_000);
       url = `ws://127.0.0.1:${m[2]}/ws`;
     }
     // Let the server settle on the file (its first read) before the idle RSS.
@@ -410,7 +327,7 @@ async function runOne(cfg: Config, cell: string, spec: CellSpec, server: string,
         "--ns",
         ns,
         "--pid",
-        String(child.pid),
+        String(srv.child.pid),
         "--file",
         file,
         "--initial-size",
@@ -446,36 +363,27 @@ async function runOne(cfg: Config, cell: string, spec: CellSpec, server: string,
     record.error = (e as Error).message;
     console.error(`appends: ${cell} ${server}: ${record.error}`);
   } finally {
-    await stopChild(child);
-    log.close();
+    await srv.stop();
     await Deno.remove(file).catch(() => {});
   }
   return record;
 }
 
 async function versions(): Promise<Record<string, string>> {
-  const run = async (cmd: string, args: string[]) => {
-    try {
-      const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
-      return new TextDecoder().decode(o.stdout).trim().split("\n")[0] ?? "";
-    } catch {
-      return "unavailable";
-    }
-  };
-  const cpu = /^model name\s*:\s*(.*)$/m.exec(await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))?.[1] ?? "?";
+  const cpu = await cpuModel();
   const fr = JSON.parse(await Deno.readTextFile(`${ROOT}node_modules/frontail/package.json`)).version;
   const sio = JSON.parse(await Deno.readTextFile(`${ROOT}node_modules/socket.io-client/package.json`)).version;
   return {
-    deno: await run(DENO, ["--version"]),
-    bun: await run(BUN, ["--version"]),
-    node: await run(NODE, ["--version"]),
+    deno: await firstLineOf(DENO, ["--version"]),
+    bun: await firstLineOf(BUN, ["--version"]),
+    node: await firstLineOf(NODE, ["--version"]),
     frontail: fr,
     socketIoClient: sio,
-    kernel: await run("uname", ["-r"]),
+    kernel: await firstLineOf("uname", ["-r"]),
     cpu,
     cores: String(navigator.hardwareConcurrency),
-    git: await run("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
-    srcDirty: (await run("git", ["-C", ROOT, "status", "--porcelain", "--", "src"])) ? "yes" : "no",
+    git: await firstLineOf("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
+    srcDirty: (await firstLineOf("git", ["-C", ROOT, "status", "--porcelain", "--", "src"])) ? "yes" : "no",
   };
 }
 
@@ -515,18 +423,7 @@ async function main(): Promise<void> {
     return;
   }
   await Deno.mkdir(`${cfg.out}/logs`, { recursive: true });
-  const onSignal = () => {
-    console.error("appends: interrupted; stopping servers");
-    interrupted.abort();
-    for (const c of running) {
-      try {
-        c.kill("SIGKILL");
-      } catch { /* gone */ }
-    }
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  stopServersOnSignal("appends");
   const meta = {
     startedAt: new Date().toISOString(),
     finishedAt: "",
@@ -553,19 +450,10 @@ async function main(): Promise<void> {
     const rec = await runOne(cfg, p.cell, p.spec, p.server, p.rep, i);
     rec.loadBefore = loadBefore;
     runs.push(rec);
-    await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify({ meta, runs }, null, 1));
+    await saveResults(cfg.out, { meta, runs });
   }
   meta.finishedAt = new Date().toISOString();
-  const data = { meta, runs };
-  await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify(data, null, 1));
-  const summary = renderAppendsSummary(data);
-  await Deno.writeTextFile(`${cfg.out}/summary.md`, summary);
-  console.log(summary);
-  const failed = runs.filter((r) => !r.ok).length;
-  console.error(
-    `appends: done in ${Math.round((Date.now() - t0) / 1000)}s; ${failed} failed runs; ${cfg.out}/summary.md`,
-  );
-  if (failed > 0) Deno.exitCode = 1;
+  await finishResults("appends", cfg.out, { meta, runs }, renderAppendsSummary, t0);
 }
 
 if (import.meta.main) await main();

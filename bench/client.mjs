@@ -21,12 +21,12 @@
 // after the last one (no writes), before the server's /metrics are read.
 //
 // Only 127.0.0.1 is accepted as the target. Every wait is bounded in time.
-import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import process from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { cpuS, cpuSecondsOf, machineCpuS, memOf } from "./_proc.mjs";
+import { forkWorker, stopWorkers } from "./_workers.mjs";
 
 const { values: a } = parseArgs({
   options: {
@@ -79,35 +79,13 @@ const connectTimeoutMs = num("connect-timeout-s") * 1000;
 const settleMs = num("settle-ms");
 const holdS = num("hold-s");
 if (a.client !== "raw" && a.client !== "ws") fail(`Cannot parse --client "${a.client}": expected raw or ws`);
-const CLK_TCK = 100; // Linux USER_HZ; /proc/PID/stat counts in these ticks
-
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const log = (msg) => process.stderr.write(`client: ${msg}\n`);
 
-/** Server CPU seconds (all threads, user + system) from /proc/PID/stat. */
-function serverCpuS() {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  // f[0] is field 3 (state): utime is field 14, stime field 15.
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-/** VmRSS and VmHWM (KiB) from /proc/PID/status. */
-function serverMem() {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-  return { rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
-}
-
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-function machineCpuS() {
-  const line = readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal
-  const busy = line[0] + line[1] + line[2] + line[5] + line[6] + line[7];
-  return busy / CLK_TCK;
-}
-
-const cpuS = (u) => (u.user + u.system) / 1e6;
+/** Server CPU seconds (all threads, user + system). */
+const serverCpuS = () => cpuSecondsOf(pid);
+/** Server VmRSS and VmHWM (KiB). */
+const serverMem = () => memOf(pid);
 
 /**
  * filewatch's closes by reason, lagging and connected clients from GET /metrics
@@ -162,38 +140,7 @@ const shares = [];
 }
 const pausedTotal = shares.reduce((s, x) => s + x.paused.length, 0);
 
-function startWorker() {
-  const child = fork(new URL("./client_worker.mjs", import.meta.url), [], {
-    serialization: "advanced",
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const waiters = [];
-  const handlers = new Set();
-  child.on("message", (msg) => {
-    for (const h of handlers) h(msg);
-    const i = waiters.findIndex((wt) => wt.type === msg.type);
-    if (i >= 0) waiters.splice(i, 1)[0].resolve(msg);
-  });
-  child.on("exit", (code) => {
-    for (const wt of waiters.splice(0)) wt.reject(new Error(`worker exited with ${code}`));
-  });
-  return {
-    child,
-    handlers,
-    send: (m) => child.connected && child.send(m),
-    /** Resolves with the next message of `type`; rejects after `ms`. */
-    next(type, ms) {
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timeout waiting for worker "${type}"`)), ms);
-        waiters.push({
-          type,
-          resolve: (m) => (clearTimeout(t), resolve(m)),
-          reject: (e) => (clearTimeout(t), reject(e)),
-        });
-      });
-    },
-  };
-}
+const startWorker = () => forkWorker(new URL("./client_worker.mjs", import.meta.url));
 
 function pct(sorted, p) {
   if (sorted.length === 0) return null;
@@ -395,12 +342,7 @@ try {
   log(`error: ${err?.stack ?? err}`);
   exitCode = 1;
 } finally {
-  for (const wk of workers) wk.send({ cmd: "close" });
-  await Promise.race([
-    Promise.all(workers.map((wk) => new Promise((r) => wk.child.exitCode !== null ? r() : wk.child.once("exit", r)))),
-    sleep(10_000),
-  ]);
-  for (const wk of workers) if (wk.child.exitCode === null) wk.child.kill("SIGKILL");
+  await stopWorkers(workers);
   clearTimeout(hardStop);
 }
 process.exit(exitCode);

@@ -3,7 +3,8 @@
 // (bench/client.mjs) over the IPC channel. Started only by client.mjs.
 //
 // Two client implementations (--client):
-// - "raw" (default): a minimal RFC 6455 client on node:net that never builds
+// - "raw" (default): bench/_rawws.mjs, a minimal RFC 6455 client on node:net
+//   (shared with the appends benchmark's workers) that never builds
 //   a message: it parses frame headers, keeps the first 10 payload bytes (the
 //   token) and skips the rest of each chunk in place. Why our own and not `ws`:
 //   at 5k x 64 KiB `ws` (which concatenates every message into a Buffer and
@@ -17,12 +18,9 @@
 // Clock: process.hrtime is CLOCK_MONOTONIC, one clock for every process on
 // the machine, so receipt times here compare with write times taken by the
 // coordinator.
-import { createHash, randomBytes } from "node:crypto";
-import net from "node:net";
 import process from "node:process";
 import WebSocket from "ws";
-
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+import { nowMs, openRawWs } from "./_rawws.mjs";
 
 /** @type {any} */
 let cfg = null;
@@ -162,163 +160,29 @@ function openWs(i, attempt, onSettled) {
   });
 }
 
-const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const HEAD_LEN = 10; // "v=NNNNNNNN"
-const READ_BUFFER = Buffer.alloc(256 * 1024);
 
-/**
- * Opens client i as a raw RFC 6455 client on node:net; retries a failed
- * handshake (bounded) before counting it failed. Frame parsing is a small state
- * machine over each chunk: no per-message buffer is ever built.
- */
+/** Opens client i with the raw client (bench/_rawws.mjs); retries a failed handshake (bounded) before counting it failed. */
 function openRaw(i, attempt, onSettled) {
-  const target = new URL(cfg.url);
-  const key = randomBytes(16).toString("base64");
-  const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
-  // onread with one buffer shared by every socket of this worker: no Buffer
-  // is allocated per read, and the callback consumes it synchronously.
-  const sock = net.connect({
-    host: target.hostname,
-    port: Number(target.port),
-    onread: { buffer: READ_BUFFER, callback: (n, buf) => void onData(buf.subarray(0, n)) },
-  });
-  sock.setNoDelay(true);
-  let upgraded = false;
-  let settled = false;
-  let handshake = Buffer.alloc(0);
-  // Frame state.
-  const hdr = Buffer.alloc(14);
-  let hdrHave = 0;
-  let remaining = 0; // payload bytes left in the current frame
-  let opcode = 0;
-  let msgLen = 0; // bytes of the current data message so far
-  const head = Buffer.alloc(HEAD_LEN);
-  let headHave = 0;
-  let ctl = null; // control frame payload being collected
-  let ctlHave = 0;
-  let inPayload = false;
-  let fin = false;
-  const conn = {
-    pause: () => sock.pause(),
-    terminate: () => sock.destroy(),
-  };
-  sockets[i] = conn;
-  const timer = setTimeout(() => sock.destroy(new Error("handshake timeout")), cfg.handshakeTimeoutMs);
-
-  const settle = () => {
-    if (!settled) {
-      settled = true;
-      clearTimeout(timer);
+  sockets[i] = openRawWs(cfg.url, {
+    headLen: HEAD_LEN,
+    handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+    onOpen: () => {
+      opened++;
       onSettled();
-    }
-  };
-  const endFrame = () => {
-    inPayload = false;
-    hdrHave = 0;
-    if (opcode === 0x9) {
-      // Ping: answer with a masked pong carrying the same payload (RFC 6455 5.5.2).
-      const payload = ctl.subarray(0, ctlHave);
-      const out = Buffer.alloc(6 + payload.length);
-      out[0] = 0x8a;
-      out[1] = 0x80 | payload.length;
-      // Mask key 0: masking is then the identity, which RFC 6455 allows.
-      payload.copy(out, 6);
-      sock.write(out);
-    } else if (opcode === 0x8) {
-      closeCode = ctlHave >= 2 ? ctl.readUInt16BE(0) : 1005;
-      sock.destroy();
-    } else if (opcode <= 0x2 && fin) {
-      onMessage(i, head.subarray(0, headHave), msgLen);
-      msgLen = 0;
-      headHave = 0;
-    }
-  };
-  let closeCode = 1006;
-  const onFrames = (buf) => {
-    let p = 0;
-    while (p < buf.length) {
-      if (!inPayload) {
-        // Collect the header: 2 bytes, then 0/2/8 length bytes (server frames are unmasked).
-        while (hdrHave < 2 && p < buf.length) hdr[hdrHave++] = buf[p++];
-        if (hdrHave < 2) return;
-        const len7 = hdr[1] & 0x7f;
-        const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
-        while (hdrHave < need && p < buf.length) hdr[hdrHave++] = buf[p++];
-        if (hdrHave < need) return;
-        fin = (hdr[0] & 0x80) !== 0;
-        const op = hdr[0] & 0x0f;
-        remaining = len7 === 126 ? hdr.readUInt16BE(2) : len7 === 127 ? Number(hdr.readBigUInt64BE(2)) : len7;
-        if (op >= 0x8) {
-          opcode = op;
-          ctl = Buffer.alloc(remaining);
-          ctlHave = 0;
-        } else if (op !== 0) {
-          opcode = op; // a continuation keeps the data opcode of its message
-        }
-        inPayload = true;
-        if (remaining === 0) {
-          endFrame();
-          continue;
-        }
-      }
-      const take = Math.min(remaining, buf.length - p);
-      if (opcode >= 0x8) {
-        buf.copy(ctl, ctlHave, p, p + take);
-        ctlHave += take;
-      } else {
-        if (headHave < HEAD_LEN) {
-          const h = Math.min(HEAD_LEN - headHave, take);
-          buf.copy(head, headHave, p, p + h);
-          headHave += h;
-        }
-        msgLen += take;
-      }
-      p += take;
-      remaining -= take;
-      if (remaining === 0) endFrame();
-    }
-  };
-
-  sock.on("connect", () => {
-    sock.write(
-      `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    );
-  });
-  const onData = (chunk) => {
-    if (upgraded) return onFrames(chunk);
-    handshake = Buffer.concat([handshake, chunk]);
-    const end = handshake.indexOf("\r\n\r\n");
-    if (end < 0) {
-      if (handshake.length > 16384) sock.destroy(new Error("handshake too long"));
-      return;
-    }
-    const text = handshake.toString("latin1", 0, end);
-    if (!/^HTTP\/1\.1 101 /.test(text) || !text.includes(accept)) {
-      sock.destroy(new Error(`bad handshake: ${text.split("\r\n")[0]}`));
-      return;
-    }
-    upgraded = true;
-    opened++;
-    settle();
-    const rest = handshake.subarray(end + 4);
-    handshake = Buffer.alloc(0);
-    if (rest.length) onFrames(rest);
-  };
-  sock.on("error", (err) => count(errors, err.code ?? err.message));
-  sock.on("close", () => {
-    if (!upgraded) {
+    },
+    onMessage: (head, length) => onMessage(i, head, length),
+    onError: (err) => count(errors, err.code ?? err.message),
+    onClose: (code) => onClosed(i, code),
+    onFail: () => {
       if (attempt < cfg.connectRetries) {
-        clearTimeout(timer);
         setTimeout(() => openRaw(i, attempt + 1, onSettled), 100 * (attempt + 1));
       } else {
         failed++;
         closed[i] = 1;
-        settle();
+        onSettled();
       }
-      return;
-    }
-    onClosed(i, closeCode);
+    },
   });
 }
 

@@ -21,7 +21,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { cpuModel, firstLineOf, waitForQuiet } from "./_machine.ts";
 import { type CellResult, renderSummary, type RunRecord } from "./_report.ts";
+import { finishResults, saveResults } from "./_results.ts";
+import { interrupted, startServer, stopServersOnSignal } from "./_servers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = `${ROOT}node_modules/.bin/deno`;
@@ -205,94 +208,6 @@ function estimateS(n: number, size: number, rounds: number, idleS: number): numb
   return 4 + n / 2500 + 1 + idleS + rounds * perRound + 2;
 }
 
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-function machineBusyS(): number {
-  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal
-  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / 100;
-}
-
-/**
- * Others run tests on this machine: before a run, wait (at most `maxS`) for a
- * second in which the machine used fewer than `cores` cores. Returns the load
- * seen last, which goes into the record.
- */
-async function waitForQuiet(maxS: number, cores: number): Promise<number> {
-  const deadline = Date.now() + maxS * 1000;
-  let load = NaN;
-  do {
-    const b0 = machineBusyS();
-    await new Promise((r) => setTimeout(r, 1000));
-    load = machineBusyS() - b0;
-    if (load < cores) break;
-  } while (Date.now() < deadline);
-  return Math.round(load * 100) / 100;
-}
-
-const running = new Set<Deno.ChildProcess>();
-const interrupted = new AbortController();
-
-async function stopChild(child: Deno.ChildProcess, graceMs = 6000): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  const t = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, graceMs);
-  try {
-    await child.status;
-  } finally {
-    clearTimeout(t);
-    running.delete(child);
-  }
-}
-
-/** Reads lines from `stream` until one matches `re` (or timeout); keeps draining the rest into `sink`. */
-async function waitForLine(
-  stream: ReadableStream<Uint8Array>,
-  re: RegExp,
-  timeoutMs: number,
-  sink: (text: string) => void,
-): Promise<RegExpExecArray> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  const deadline = Date.now() + timeoutMs;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    while (Date.now() < deadline) {
-      const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), deadline - Date.now()));
-      const chunk = await Promise.race([reader.read(), timeout]);
-      clearTimeout(timer);
-      if (chunk === null) break;
-      if (chunk.done) throw new Error(`server exited before printing its URL; output: ${buf.slice(0, 500)}`);
-      buf += chunk.value;
-      sink(chunk.value);
-      for (const line of buf.split("\n")) {
-        const m = re.exec(line);
-        if (m) {
-          // Keep draining stdout so the server never blocks on a full pipe.
-          void (async () => {
-            try {
-              for (;;) {
-                const c = await reader.read();
-                if (c.done) return;
-                sink(c.value);
-              }
-            } catch { /* closed */ }
-          })();
-          return m;
-        }
-      }
-    }
-  } catch (e) {
-    reader.releaseLock();
-    throw e;
-  }
-  throw new Error(`server printed no URL within ${timeoutMs} ms; output: ${buf.slice(0, 500)}`);
-}
-
 interface RunPlan {
   server: string;
   scenario: "matrix" | "control" | "slow";
@@ -319,39 +234,15 @@ async function runOne(cfg: Config, plan: RunPlan, dir: string, index: number): P
   const logPath = `${dir}/logs/${
     String(index).padStart(3, "0")
   }-${plan.server}-${plan.scenario}-n${plan.n}-s${plan.size}-r${plan.rep}.log`;
-  const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
-  const enc = new TextEncoder();
-  let logBytes = 0;
-  const sink = (text: string) => {
-    // Bounded log: the first 1 MiB is plenty to debug a run.
-    if (logBytes > 1 << 20) return;
-    logBytes += text.length;
-    try {
-      log.writeSync(enc.encode(text));
-    } catch { /* closed */ }
-  };
   const record: RunRecord = { ...plan, cmd: cmd.join(" ").replaceAll(ROOT, ""), env: spec.env ?? {}, ok: false };
-  const child = new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
+  const server = await startServer(cmd, {
     cwd: ROOT,
     env: spec.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  running.add(child);
-  void (async () => {
-    try {
-      for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) sink(c);
-    } catch { /* closed */ }
-  })();
+    logPath,
+    startupLine: /^filewatch: watching .* on http:\/\/(127\.0\.0\.1):(\d+)\/$/,
+  });
   try {
-    const m = await waitForLine(
-      child.stdout,
-      /^filewatch: watching .* on http:\/\/(127\.0\.0\.1):(\d+)\/$/,
-      30_000,
-      sink,
-    );
+    const m = await server.startup(30_000);
     const url = `ws://127.0.0.1:${m[2]}/ws`;
     const budgetMs = 1000 * (estimateS(plan.n, plan.size, plan.rounds, cfg.idleS) * 4 + 300);
     const clientArgs = [
@@ -359,7 +250,7 @@ async function runOne(cfg: Config, plan: RunPlan, dir: string, index: number): P
       "--url",
       url,
       "--pid",
-      String(child.pid),
+      String(server.child.pid),
       "--file",
       file,
       "--size",
@@ -398,8 +289,7 @@ async function runOne(cfg: Config, plan: RunPlan, dir: string, index: number): P
     record.error = (e as Error).message;
     console.error(`bench: ${plan.server} n=${plan.n} size=${plan.size}: ${record.error}`);
   } finally {
-    await stopChild(child);
-    log.close();
+    await server.stop();
     await Deno.remove(file).catch(() => {});
     await Deno.remove(`${file}.tmp`).catch(() => {});
   }
@@ -434,29 +324,21 @@ function plans(cfg: Config, servers: string[]): RunPlan[] {
 }
 
 async function versions(): Promise<Record<string, string>> {
-  const run = async (cmd: string, args: string[]) => {
-    try {
-      const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
-      return new TextDecoder().decode(o.stdout).trim().split("\n")[0] ?? "";
-    } catch {
-      return "unavailable";
-    }
-  };
-  const cpu = /^model name\s*:\s*(.*)$/m.exec(await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))?.[1] ?? "?";
+  const cpu = await cpuModel();
   const mem = /^MemTotal:\s*(\d+)/m.exec(await Deno.readTextFile("/proc/meminfo").catch(() => ""))?.[1];
   const os = /^PRETTY_NAME="?([^"\n]*)/m.exec(await Deno.readTextFile("/etc/os-release").catch(() => ""))?.[1] ?? "?";
   return {
-    deno: await run(DENO, ["--version"]),
-    bun: await run(BUN, ["--version"]),
-    node: await run(NODE, ["--version"]),
-    kernel: await run("uname", ["-r"]),
+    deno: await firstLineOf(DENO, ["--version"]),
+    bun: await firstLineOf(BUN, ["--version"]),
+    node: await firstLineOf(NODE, ["--version"]),
+    kernel: await firstLineOf("uname", ["-r"]),
     os,
     cpu,
     cores: String(navigator.hardwareConcurrency),
     memGiB: mem ? (Number(mem) / 1024 / 1024).toFixed(1) : "?",
-    git: await run("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
+    git: await firstLineOf("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     // Others edit src/ while benchmarks run: say whether the servers ran uncommitted code.
-    srcDirty: (await run("git", ["-C", ROOT, "status", "--porcelain", "--", "src"])) ? "yes" : "no",
+    srcDirty: (await firstLineOf("git", ["-C", ROOT, "status", "--porcelain", "--", "src"])) ? "yes" : "no",
   };
 }
 
@@ -513,18 +395,7 @@ async function main(): Promise<void> {
     return;
   }
   await Deno.mkdir(`${cfg.out}/logs`, { recursive: true });
-  const onSignal = () => {
-    console.error("bench: interrupted; stopping servers");
-    interrupted.abort();
-    for (const c of running) {
-      try {
-        c.kill("SIGKILL");
-      } catch { /* gone */ }
-    }
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  stopServersOnSignal("bench");
 
   const startedAt = new Date().toISOString();
   const meta = {
@@ -549,19 +420,10 @@ async function main(): Promise<void> {
     record.loadBefore = loadBefore;
     runs.push(record);
     // Persist as we go: a long run interrupted still leaves its results.
-    await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify({ meta, runs }, null, 1));
+    await saveResults(cfg.out, { meta, runs });
   }
   meta.finishedAt = new Date().toISOString();
-  const data = { meta, runs };
-  await Deno.writeTextFile(`${cfg.out}/results.json`, JSON.stringify(data, null, 1));
-  const summary = renderSummary(data);
-  await Deno.writeTextFile(`${cfg.out}/summary.md`, summary);
-  console.log(summary);
-  const failed = runs.filter((r) => !r.ok).length;
-  console.error(
-    `bench: done in ${Math.round((Date.now() - t0) / 1000)}s; ${failed} failed runs; ${cfg.out}/summary.md`,
-  );
-  if (failed > 0) Deno.exitCode = 1;
+  await finishResults("bench", cfg.out, { meta, runs }, renderSummary, t0);
 }
 
 if (import.meta.main) await main();
