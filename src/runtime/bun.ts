@@ -1,13 +1,14 @@
 /**
- * Bun adapter: Hono's `websocket` handler from `hono/bun`, extended with the
- * `pong` and `drain` callbacks Bun offers, and an upgrade that answers the
- * subprotocol we chose.
+ * Bun adapter: `server.upgrade` and a `websocket` handler of our own
+ * (open/message/close/pong/drain), translated into the core's
+ * {@link Peer}/{@link PeerEvents}. Hono stays the app; its `hono/bun`
+ * WebSocket helper is not used (deprecated, gone in Hono v5): it echoes the
+ * first offered subprotocol and cannot choose, has no pong or drain, and
+ * builds a URL, an event and a context object per connection and per event.
  *
- * Why not Hono's `upgradeWebSocket` as it is: it echoes the first offered
- * subprotocol and cannot choose, and browsers fail a handshake whose answer
- * names a protocol other than one they can use. Bun's `server.upgrade` takes
- * the response headers, so we upgrade with the same `data` shape Hono's
- * handler expects and name the protocol ourselves.
+ * Each socket's `data` is the connection's PeerEvents itself, so the handler
+ * below is shared by every connection and a connection costs Bun's socket,
+ * one {@link BunPeer} and what the core keeps.
  *
  * Types are declared locally (only what is used) so the shared type check
  * runs without Bun's global types.
@@ -15,22 +16,13 @@
  */
 import { Buffer } from "node:buffer";
 import type { Context } from "hono";
-import { getBunServer, getConnInfo, websocket as honoWebsocket } from "hono/bun";
-import type { WSEvents } from "hono/ws";
 import type { Frame } from "../messages.ts";
 import { type Peer, type PeerEvents, type Runtime, UpgradeRefused } from "./types.ts";
 
-interface SocketData {
-  /** What Hono's handler dispatches open/message/close to. */
-  events: WSEvents<BunSocket>;
-  url: URL;
-  protocol: string;
-  peer: PeerEvents;
-}
-
 /** The parts of Bun's ServerWebSocket used here. */
 export interface BunSocket {
-  data: SocketData;
+  /** What was passed as `data` to `server.upgrade`: the connection's events. */
+  data: PeerEvents;
   /** -1: queued under backpressure; 0: dropped; n > 0: bytes sent. */
   send(data: Frame, compress?: boolean): number;
   ping(): number;
@@ -43,8 +35,22 @@ export interface BunSocket {
 
 /** The parts of Bun's Server used here. */
 export interface BunServer {
-  upgrade(req: Request, opts: { data: SocketData; headers?: HeadersInit }): boolean;
+  upgrade(req: Request, opts: { data: PeerEvents; headers?: HeadersInit }): boolean;
   publish(topic: string, data: Frame, compress?: boolean): number;
+  requestIP?(req: Request): { address: string } | null;
+}
+
+/** The `websocket` option of `Bun.serve`, as this adapter fills it in. */
+export interface BunWebSocketHandler {
+  open(ws: BunSocket): void;
+  message(ws: BunSocket, message: string | Uint8Array): void;
+  close(ws: BunSocket, code: number, reason: string): void;
+  pong(ws: BunSocket, data: Uint8Array): void;
+  drain(ws: BunSocket): void;
+  maxPayloadLength: number;
+  perMessageDeflate: boolean;
+  idleTimeout: number;
+  sendPings: boolean;
 }
 
 /** Settings for Bun's runtime and its `websocket` handler. */
@@ -56,10 +62,16 @@ export interface BunRuntimeOptions {
 /**
  * Builds the Bun adapter and the `websocket` object to pass to `Bun.serve`.
  * Call `attach(server)` with the server `Bun.serve` returns.
+ *
+ * ```ts
+ * const { runtime, websocket, attach } = bunRuntime(options);
+ * const server = Bun.serve({ fetch: app.fetch, websocket });
+ * attach(server);
+ * ```
  */
 export function bunRuntime(opts: BunRuntimeOptions): {
   runtime: Runtime;
-  websocket: Record<string, unknown>;
+  websocket: BunWebSocketHandler;
   attach(server: BunServer): void;
 } {
   let server: BunServer | null = null;
@@ -70,29 +82,16 @@ export function bunRuntime(opts: BunRuntimeOptions): {
     pubsub: true,
     sendBatch: 0,
     upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
-      const srv = getBunServer<BunServer>(c) ?? server;
+      const srv = serverOf(c) ?? server;
       if (!srv) throw new Error("Bun server not attached");
       // The server that upgraded a socket is the one to publish to: a socket
       // can only join a topic after an upgrade, so publish always has it,
       // even if attach() was never called.
       server ??= srv;
-      const data: SocketData = {
-        url: new URL(c.req.url),
-        protocol: protocol ?? "",
-        peer: events,
-        events: {
-          onOpen: (_evt, ws) => events.onOpen(bunPeer(ws.raw as BunSocket)),
-          onMessage: (evt) => {
-            const d = evt.data;
-            events.onMessage(typeof d === "string" ? Buffer.byteLength(d, "utf8") : (d as ArrayBuffer).byteLength);
-          },
-          onClose: (evt) => events.onClose(evt.code, evt.reason),
-        },
-      };
       // Without a header of ours Bun echoes the first offered protocol, even one
       // we do not speak; an empty value makes it answer none.
       const headers = { "Sec-WebSocket-Protocol": protocol ?? "" };
-      if (!srv.upgrade(c.req.raw, { data, headers })) {
+      if (!srv.upgrade(c.req.raw, { data: events, headers })) {
         return Promise.reject(new UpgradeRefused(400, "Bad WebSocket handshake: Bun refused the upgrade"));
       }
       // Bun has answered the handshake itself; this response is ignored.
@@ -103,16 +102,27 @@ export function bunRuntime(opts: BunRuntimeOptions): {
       server.publish(topic, frame, compress);
     },
     clientAddress(c: Context): string {
-      return getConnInfo(c).remote.address ?? "unknown";
+      // Read here rather than through hono/bun's getConnInfo, which is
+      // deprecated with the rest of hono/bun.
+      return (serverOf(c) ?? server)?.requestIP?.(c.req.raw)?.address ?? "unknown";
     },
   };
-  const websocket = {
-    ...honoWebsocket,
-    pong(ws: BunSocket) {
-      ws.data.peer.onPong();
+  const websocket: BunWebSocketHandler = {
+    open(ws) {
+      ws.data.onOpen(new BunPeer(ws));
     },
-    drain(ws: BunSocket) {
-      ws.data.peer.onDrain();
+    message(ws, message) {
+      // Bun hands text frames over as strings and binary ones as Buffers.
+      ws.data.onMessage(typeof message === "string" ? Buffer.byteLength(message, "utf8") : message.byteLength);
+    },
+    close(ws, code, reason) {
+      ws.data.onClose(code, reason);
+    },
+    pong(ws) {
+      ws.data.onPong();
+    },
+    drain(ws) {
+      ws.data.onDrain();
     },
     // Bun refuses a larger message before buffering it and closes with 1009.
     maxPayloadLength: opts.readLimit,
@@ -124,14 +134,34 @@ export function bunRuntime(opts: BunRuntimeOptions): {
   return { runtime, websocket, attach: (s) => void (server = s) };
 }
 
-function bunPeer(ws: BunSocket): Peer {
-  return {
-    send: (frame, compress) => ws.send(frame, compress) > 0,
-    bufferedAmount: () => ws.getBufferedAmount(),
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-    ping: () => void ws.ping(),
-    subscribe: (t) => ws.subscribe(t),
-    unsubscribe: (t) => ws.unsubscribe(t),
-  };
+/** Bun's `fetch(req, server)` hands the server to Hono, which makes it the context's env. */
+function serverOf(c: Context): BunServer | null {
+  const env = c.env as Partial<BunServer> | undefined;
+  return typeof env?.upgrade === "function" ? env as BunServer : null;
+}
+
+/** A {@link Peer} over Bun's ServerWebSocket: one small object per connection, methods on the prototype. */
+class BunPeer implements Peer {
+  constructor(private readonly ws: BunSocket) {}
+  send(frame: Frame, compress: boolean): boolean {
+    return this.ws.send(frame, compress) > 0;
+  }
+  bufferedAmount(): number {
+    return this.ws.getBufferedAmount();
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
+  ping(): void {
+    this.ws.ping();
+  }
+  subscribe(topic: string): void {
+    this.ws.subscribe(topic);
+  }
+  unsubscribe(topic: string): void {
+    this.ws.unsubscribe(topic);
+  }
 }

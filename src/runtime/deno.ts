@@ -1,6 +1,9 @@
 /**
- * Deno adapter: Hono's `upgradeWebSocket` from `hono/deno`, translated into
- * the core's {@link Peer}/{@link PeerEvents}.
+ * Deno adapter: `Deno.upgradeWebSocket`, translated into the core's
+ * {@link Peer}/{@link PeerEvents}. Hono stays the app; its `hono/deno`
+ * WebSocket helper is not used (deprecated, gone in Hono v5), and without it
+ * no closure keeps each connection's Hono Context alive for the life of the
+ * socket (4 KiB per connection at 10k clients, BENCHMARKS.md).
  *
  * Deno's server WebSocket has no `ping()` and never shows pongs to JS; its
  * `idleTimeout` pings at half the timeout and closes with 1001 when nothing
@@ -9,7 +12,6 @@
  */
 import { Buffer } from "node:buffer";
 import type { Context } from "hono";
-import { getConnInfo, upgradeWebSocket } from "hono/deno";
 import type { Frame } from "../messages.ts";
 import { type Peer, type PeerEvents, type Runtime, UpgradeRefused } from "./types.ts";
 
@@ -23,6 +25,7 @@ export function denoRuntime(opts: { pongWait: number }): Runtime {
   // drop it; BENCHMARKS.md's 64 KiB rows would show that. A user's own
   // setting wins.
   if (Deno.env.get("DENO_USE_WRITEV") === undefined) Deno.env.set("DENO_USE_WRITEV", "1");
+  const idleTimeout = opts.pongWait / 1000;
   return {
     name: "deno",
     pingsItself: true,
@@ -33,72 +36,81 @@ export function denoRuntime(opts: { pongWait: number }): Runtime {
     // was 140 KiB per client (BENCHMARKS.md). Batches let each batch's copies
     // be written and freed before the next are made.
     sendBatch: 256,
-    async upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
-      // Hono's Deno helper only upgrades when the Upgrade header is exactly
-      // "websocket", but the token is case-insensitive (RFC 6455 §4.2.1, and
-      // the app has already checked it that way): hand the helper a view of
-      // the request with the header normalised. Deno itself reads the raw
-      // request, which is passed on untouched.
-      const view = {
-        req: {
-          raw: c.req.raw,
-          header: (name: string) => name.toLowerCase() === "upgrade" ? "websocket" : c.req.header(name),
-        },
-      } as unknown as Context;
+    upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
+      let upgraded: { socket: WebSocket; response: Response };
       try {
-        return await upgradeWebSocket(view, {
-          onOpen(_evt, ws) {
-            const socket = ws.raw as WebSocket;
-            // Text frames arrive as strings; binary ones as ArrayBuffers, not Blobs.
-            socket.binaryType = "arraybuffer";
-            events.onOpen(denoPeer(socket));
-          },
-          onMessage(evt) {
-            const d = evt.data;
-            events.onMessage(typeof d === "string" ? Buffer.byteLength(d, "utf8") : (d as ArrayBuffer).byteLength);
-          },
-          onClose(evt) {
-            events.onClose(evt.code, evt.reason);
-          },
-        }, {
-          // Hono passes the first offered protocol unless told; undefined answers none.
-          protocol: protocol ?? undefined,
-          idleTimeout: opts.pongWait / 1000,
-        });
+        // Deno reads the Upgrade token case-insensitively itself (the app has
+        // checked it the same way). It answers `protocol` as the chosen
+        // subprotocol, or none when it is undefined; unlike Hono's helper it
+        // never echoes the first offered one, which a browser would reject
+        // when it cannot speak it.
+        upgraded = Deno.upgradeWebSocket(c.req.raw, { protocol: protocol ?? undefined, idleTimeout });
       } catch (e) {
-        // Deno throws (Hono would answer 500) for handshakes it rejects, e.g. a
-        // Sec-WebSocket-Protocol of "a,b" without the space it splits on.
-        throw new UpgradeRefused(400, `Bad WebSocket handshake: ${(e as Error).message}`);
+        // Deno throws for handshakes it rejects, e.g. a Sec-WebSocket-Protocol
+        // of "a,b" without the space it splits on: the client's mistake, a 400.
+        return Promise.reject(new UpgradeRefused(400, `Bad WebSocket handshake: ${(e as Error).message}`));
       }
+      const { socket, response } = upgraded;
+      // Text frames arrive as strings; binary ones as ArrayBuffers, not Blobs.
+      socket.binaryType = "arraybuffer";
+      const peer = new DenoPeer(socket, events);
+      socket.addEventListener("open", peer);
+      socket.addEventListener("message", peer);
+      // Deno can dispatch close twice (an error, then the close); the core copes.
+      socket.addEventListener("close", peer);
+      return Promise.resolve(response);
     },
     publish(): void {
       throw new Error("Deno has no pub/sub; the hub sends one by one");
     },
     clientAddress(c: Context): string {
-      return getConnInfo(c).remote.address ?? "unknown";
+      // Hono passes Deno.serve's second handler argument as the context's env.
+      // Read here rather than through hono/deno's getConnInfo, which is
+      // deprecated with the rest of hono/deno.
+      const addr = (c.env as Partial<Deno.ServeHandlerInfo> | undefined)?.remoteAddr;
+      return addr && "hostname" in addr ? addr.hostname : "unknown";
     },
   };
 }
 
-function denoPeer(socket: WebSocket): Peer {
-  return {
-    send(frame: Frame): boolean {
-      if (socket.readyState !== WebSocket.OPEN) return false;
-      socket.send(frame);
-      return true;
-    },
-    bufferedAmount: () => socket.bufferedAmount,
-    close(code, reason) {
-      socket.close(code, reason);
-    },
-    terminate() {
-      // Deno cannot drop a WebSocket without the close handshake: the close
-      // frame is queued, and the runtime's idleTimeout reaps a peer that
-      // never completes it.
-      if (socket.readyState === WebSocket.OPEN) socket.close(1008, "slow consumer");
-    },
-    ping() {},
-    subscribe() {},
-    unsubscribe() {},
-  };
+/**
+ * One connection: the {@link Peer} the core sends through, and the listener
+ * of the socket's events. One object per connection whose methods live on the
+ * prototype, rather than a closure per event.
+ */
+class DenoPeer implements Peer, EventListenerObject {
+  constructor(private readonly socket: WebSocket, private readonly events: PeerEvents) {}
+
+  handleEvent(evt: Event): void {
+    if (evt.type === "message") {
+      const d = (evt as MessageEvent).data;
+      this.events.onMessage(typeof d === "string" ? Buffer.byteLength(d, "utf8") : (d as ArrayBuffer).byteLength);
+    } else if (evt.type === "open") {
+      this.events.onOpen(this);
+    } else if (evt.type === "close") {
+      const { code, reason } = evt as CloseEvent;
+      this.events.onClose(code, reason);
+    }
+  }
+
+  send(frame: Frame): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(frame);
+    return true;
+  }
+  bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+  terminate(): void {
+    // Deno cannot drop a WebSocket without the close handshake: the close
+    // frame is queued, and the runtime's idleTimeout reaps a peer that
+    // never completes it.
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1008, "slow consumer");
+  }
+  ping(): void {}
+  subscribe(): void {}
+  unsubscribe(): void {}
 }
