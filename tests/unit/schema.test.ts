@@ -100,7 +100,7 @@ Deno.test("the e2e client (tests/e2e/client.ts) fails a test on a filewatch.v1 m
   const { WebSocketServer } = await import("ws");
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => "filewatch.v1" });
   await new Promise<void>((r) => wss.once("listening", () => r()));
-  wss.on("connection", (ws) => {
+  wss.on("connection", (ws: { send(data: string): void }) => {
     ws.send(JSON.stringify(good.content));
     ws.send(JSON.stringify({ ...good.append, offset: -1 }));
   });
