@@ -56,13 +56,20 @@ else
   failed=$((failed + 1))
   failures+=("type check")
 fi
+# Debian packages the suites drive for real: chromium (browser tests), nginx
+# (the reverse-proxy tests run deploy/'s config in it), openssl (test
+# certificates are made at test time, never committed).
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  log "installing Debian's ${need[*]} for the tests"
+  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}") >/tmp/filewatch-apt.log 2>&1 ||
+    { tail -n 20 /tmp/filewatch-apt.log; echo "could not install ${need[*]}"; }
+fi
 suite "unit tests" "$DENO_SUMMARY" '\2 \4' "$DENO" test -A tests/unit/
 suite "end-to-end suite (deno and bun)" "$DENO_SUMMARY" '\2 \4' "$DENO" test -A tests/e2e/
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  log "installing Debian's chromium for the browser tests"
-  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/tmp/filewatch-apt.log 2>&1 ||
-    { tail -n 20 /tmp/filewatch-apt.log; echo "could not install chromium"; }
-fi
 suite "browser (Chromium, deno and bun)" "$DENO_SUMMARY" '\2 \4' "$DENO" test -A tests/browser/
 suite "container image (Docker)" "$OWN_SUMMARY" '\1 \2' bash tests/docker/run.sh
 
