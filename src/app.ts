@@ -13,6 +13,7 @@ import type { Hub, Refusal } from "./hub.ts";
 import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
 import { type PageView, renderPage } from "./page.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
+import { requestClient } from "./proxy.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
 export interface AppDeps {
@@ -33,8 +34,14 @@ interface Refused {
 /**
  * gorilla's `CheckOrigin`: no Origin (not a browser) is allowed; otherwise the
  * Origin's host must equal Host, or the Origin must be in the allowlist.
+ * `proto` (from a trusted proxy's X-Forwarded-Proto) must then match the Origin's scheme too.
  */
-export function checkOrigin(origin: string | undefined, host: string | undefined, allowed: string[]): boolean {
+export function checkOrigin(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: string[],
+  proto?: string,
+): boolean {
   if (origin === undefined) return true;
   if (allowed.includes("*")) return true;
   let u: URL;
@@ -44,6 +51,7 @@ export function checkOrigin(origin: string | undefined, host: string | undefined
     return false;
   }
   if (allowed.includes(u.origin)) return true;
+  if (proto !== undefined && u.protocol !== `${proto}:`) return false;
   return host !== undefined && u.host.toLowerCase() === host.toLowerCase() && u.origin !== "null";
 }
 
@@ -148,7 +156,9 @@ export function createApp(options: Options, deps: AppDeps): Hono {
         }
         : { ok: false, error: snap.error };
       // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-      return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce }));
+      // The page's socket, under --base-path (src/mount.ts).
+      const socketPath = `${options.basePath}/ws`;
+      return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath }));
     },
   );
 
@@ -161,7 +171,9 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     };
     const bad = checkHandshake((n) => c.req.header(n));
     if (bad) return refuse(bad);
-    if (!checkOrigin(c.req.header("origin"), c.req.header("host"), options.origins)) {
+    // Host and scheme as the browser saw them: a trusted proxy's X-Forwarded-Host/-Proto (src/proxy.ts).
+    const seen = requestClient(c, runtime);
+    if (!checkOrigin(c.req.header("origin"), seen.host, options.origins, seen.proto)) {
       return refuse({
         status: 403,
         reason: "origin",

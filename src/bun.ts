@@ -2,15 +2,17 @@
  * Bun entrypoint: `bun run src/bun.ts FILE`. Only wiring; see src/main.ts.
  * @module
  */
-import { createServer, handleSignals, optionsOrExit } from "./main.ts";
+import { accessOrExit, createServer, handleSignals, optionsOrExit } from "./main.ts";
 import { bunRuntime, type BunServer } from "./runtime/bun.ts";
 
 if (import.meta.main) {
   const options = optionsOrExit(Bun.argv.slice(2), { compression: true }, "Bun");
   const { runtime, websocket, attach } = bunRuntime(options);
-  const server = createServer(options, runtime);
+  const access = accessOrExit(options);
+  const server = createServer(options, runtime, access);
   try {
-    const http = Bun.serve({ hostname: options.host, port: options.port, fetch: server.app.fetch, websocket });
+    const tls = access.tls ? { tls: { cert: access.tls.cert, key: access.tls.key } } : {};
+    const http = Bun.serve({ ...tls, hostname: options.host, port: options.port, fetch: server.app.fetch, websocket });
     attach(http as unknown as BunServer);
     server.listening(http.hostname ?? options.host, http.port ?? options.port);
     handleSignals(server, () => void http.stop(false));

@@ -114,10 +114,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     return n;
   }
-  function socketUrl(location2, resume) {
+  function socketUrl(location2, resume, path = "/ws") {
     const scheme = location2.protocol === "https:" ? "wss:" : "ws:";
     const query = resume && resume.lastMod ? \`?lastMod=\${encodeURIComponent(resume.lastMod)}&size=\${Math.max(0, Math.floor(resume.size))}\` : "";
-    return \`\${scheme}//\${location2.host}/ws\${query}\`;
+    return \`\${scheme}//\${location2.host}\${path}\${query}\`;
   }
 
   // src/client/text.ts
@@ -223,7 +223,7 @@ export const CLIENT_SCRIPT: string = `(() => {
      */
     url() {
       const resume = this.error === null && !this.#fresh && this.held.lastMod ? this.held : null;
-      return socketUrl(this.#env.location, resume);
+      return socketUrl(this.#env.location, resume, this.#env.socketPath);
     }
     /** Opens a connection unless one is open or opening. */
     connect() {
@@ -628,6 +628,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   };
   var env = {
     location,
+    socketPath: body.dataset.socket || "/ws",
     open(url, protocol, on) {
       const ws = new WebSocket(url, protocol);
       ws.onopen = () => on.open();

@@ -10,6 +10,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { parseBasePath } from "./mount.ts";
+import { type Cidr, parseCidrList } from "./proxy.ts";
 
 /** Everything the server can be told, after validation. Durations are milliseconds. */
 export interface Options {
@@ -44,6 +46,16 @@ export interface Options {
   events: boolean;
   logFormat: "text" | "json";
   quiet: boolean;
+  // ---- access (DESIGN §11) ----
+  /** htpasswd file of bcrypt hashes; null = no authentication. */
+  authFile: string | null;
+  /** PEM certificate and key for https/wss; both or neither. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** Where the app is mounted, without a trailing slash: "" = the root. */
+  basePath: string;
+  /** Peers whose X-Forwarded-* headers are believed; empty = none. */
+  trustProxy: Cidr[];
 }
 
 /** Thrown for a bad flag or variable; the entrypoint prints it and exits 2. */
@@ -86,6 +98,16 @@ Every option is also an environment variable; flags win.
   --no-events                 poll only, no file events        FILEWATCH_NO_EVENTS=1
   --log-format text|json      log format (text)                FILEWATCH_LOG_FORMAT
   --quiet                     log warnings and errors only     FILEWATCH_QUIET=1
+  --auth-file FILE            require HTTP Basic credentials from
+                              this htpasswd file (bcrypt, as
+                              htpasswd -B writes) (off)        FILEWATCH_AUTH_FILE
+  --tls-cert FILE             serve https/wss with this PEM
+                              certificate (chain) (off)        FILEWATCH_TLS_CERT
+  --tls-key FILE              and this PEM private key         FILEWATCH_TLS_KEY
+  --base-path /PREFIX         serve every route under /PREFIX/ (/)
+                                                               FILEWATCH_BASE_PATH
+  --trust-proxy CIDR,...      believe X-Forwarded-For/-Host/-Proto
+                              from these peers only (none)     FILEWATCH_TRUST_PROXY
   -h, --help                  this text
 
 DURATION: 500ms, 10s, 1m, 1.5s.  SIZE: bytes, or 64KiB, 16MiB, 1GiB (also KB, MB).
@@ -218,6 +240,11 @@ export const FLAGS = {
   "no-events": { type: "boolean" },
   "log-format": { type: "string" },
   quiet: { type: "boolean" },
+  "auth-file": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "base-path": { type: "string" },
+  "trust-proxy": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -284,7 +311,24 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     return s;
   }, "text" as "text" | "json");
 
+  // ---- access (DESIGN §11) ----
+  const tlsCert = get(v["tls-cert"], "tls-cert", (s) => s, null as string | null);
+  const tlsKey = get(v["tls-key"], "tls-key", (s) => s, null as string | null);
+  if ((tlsCert === null) !== (tlsKey === null)) {
+    throw new ConfigError(
+      `Cannot use ${tlsCert === null ? "--tls-key" : "--tls-cert"} alone: give both --tls-cert and --tls-key`,
+    );
+  }
+  const access = {
+    authFile: get(v["auth-file"], "auth-file", (s) => s, null as string | null),
+    tlsCert,
+    tlsKey,
+    basePath: get(v["base-path"], "base-path", parseBasePath, ""),
+    trustProxy: get(v["trust-proxy"], "trust-proxy", parseCidrList, [] as Cidr[]),
+  };
+
   return {
+    ...access,
     file,
     host: get(v.host, "host", (s) => {
       if (!/^[\w.:\-\[\]]+$/.test(s)) throw new RangeError("expected an IP address or host name");

@@ -4,15 +4,17 @@
  * Only wiring; see src/main.ts.
  * @module
  */
-import { createServer, handleSignals, optionsOrExit } from "./main.ts";
+import { accessOrExit, createServer, handleSignals, optionsOrExit } from "./main.ts";
 import { denoRuntime } from "./runtime/deno.ts";
 
 if (import.meta.main) {
   const runtime0 = { compression: false };
   const options = optionsOrExit(Deno.args, runtime0, "Deno");
-  const server = createServer(options, denoRuntime(options));
+  const access = accessOrExit(options);
+  const server = createServer(options, denoRuntime(options), access);
   try {
     const http = Deno.serve({
+      ...(access.tls ? { cert: access.tls.cert, key: access.tls.key } : {}),
       hostname: options.host,
       port: options.port,
       onListen: ({ hostname, port }) => server.listening(hostname, port),

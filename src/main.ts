@@ -12,6 +12,12 @@ import { createLogger, type Logger } from "./log.ts";
 import type { Runtime, RuntimeCaps } from "./runtime/types.ts";
 import { FileWatcher } from "./watcher.ts";
 import type { Hono } from "hono";
+import { authenticate, defineAuthMetrics, parseHtpasswd, scaledLockout, type Users } from "./auth.ts";
+import { readFileSync } from "node:fs";
+import { parseDuration } from "./config.ts";
+import { mount } from "./mount.ts";
+import { requestClient, trustProxy, withTrustedProxies } from "./proxy.ts";
+import { loadTls, type TlsFiles } from "./tls.ts";
 
 /**
  * Parses flags and environment, or exits: 0 after `--help`, 2 with a one-line
@@ -39,6 +45,83 @@ export function optionsOrExit(argv: string[], caps: Pick<RuntimeCaps, "compressi
   }
 }
 
+// ---- access (DESIGN §11) -------------------------------------------------
+
+/** What `--auth-file` and `--tls-cert`/`--tls-key` load at start-up. */
+export interface Access {
+  users: Users | null;
+  tls: TlsFiles | null;
+}
+
+/** Reads the auth file and the TLS pair, or exits 2 with a one-line reason (as a bad flag does). */
+export function accessOrExit(options: Options): Access {
+  try {
+    let users: Users | null = null;
+    if (options.authFile !== null) {
+      let text: string;
+      try {
+        text = readFileSync(options.authFile, "utf8");
+      } catch (e) {
+        throw new ConfigError(`Cannot read --auth-file "${options.authFile}": ${(e as Error).message}`);
+      }
+      try {
+        users = parseHtpasswd(text);
+      } catch (e) {
+        throw new ConfigError(`Cannot use --auth-file "${options.authFile}": ${(e as Error).message}`);
+      }
+    }
+    let tls: TlsFiles | null = null;
+    if (options.tlsCert !== null && options.tlsKey !== null) {
+      try {
+        tls = loadTls(options.tlsCert, options.tlsKey);
+      } catch (e) {
+        throw new ConfigError((e as Error).message);
+      }
+    }
+    return { users, tls };
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
+
+/**
+ * The app under `--base-path`, behind the trusted-proxy rules and, with an
+ * auth file, authentication: every route but the probes, including routes
+ * the app gains later.
+ */
+function guarded(app: Hono, options: Options, access: Access, runtime: Runtime, hub: Hub, log: Logger): Hono {
+  defineAuthMetrics(hub.metrics);
+  const middleware = [trustProxy(runtime, options.trustProxy)];
+  if (access.users) {
+    // Tests shorten the lock-out (and its window and delays) so they need not wait a minute; never set in production.
+    const test = process.env.FILEWATCH_TEST_LOCKOUT;
+    middleware.push(authenticate({
+      users: access.users,
+      open: ["/healthz", "/readyz"],
+      clientAddress: (c) => requestClient(c, runtime).ip,
+      metrics: hub.metrics,
+      log,
+      policy: test ? scaledLockout(parseDuration(test)) : undefined,
+    }));
+  } else if (!isLoopback(options.host)) {
+    log.warn(`serving ${options.host} without --auth-file: anyone who can reach this address reads the file`, {
+      host: options.host,
+    });
+  }
+  if (access.tls && access.tls.notAfter.getTime() < Date.now()) {
+    log.warn("the TLS certificate has expired: browsers will refuse it", {
+      notAfter: access.tls.notAfter.toISOString(),
+    });
+  }
+  return mount(app, options.basePath, middleware, log);
+}
+
 /** The running pieces. */
 export interface Server {
   options: Options;
@@ -50,7 +133,13 @@ export interface Server {
 }
 
 /** Builds watcher, hub and app for a runtime. */
-export function createServer(options: Options, runtime: Runtime): Server {
+export function createServer(
+  options: Options,
+  rawRuntime: Runtime,
+  access: Access = { users: null, tls: null },
+): Server {
+  // Every caller of clientAddress (the per-IP cap, logs) gets the forwarded client from a trusted proxy.
+  const runtime = withTrustedProxies(rawRuntime);
   const log = createLogger(options.logFormat, options.quiet, (line) => process.stderr.write(line + "\n"));
   const watcher = new FileWatcher({
     file: options.file,
@@ -67,7 +156,14 @@ export function createServer(options: Options, runtime: Runtime): Server {
   // comes as an append, not as the whole file again. /readyz needs the read too.
   void watcher.current();
   let isListening = false;
-  const app = createApp(options, { runtime, hub, listening: () => isListening });
+  const app = guarded(
+    createApp(options, { runtime, hub, listening: () => isListening }),
+    options,
+    access,
+    rawRuntime,
+    hub,
+    log,
+  );
   if (options.origins.includes("*")) {
     log.warn("--origin * allows every web page to connect (cross-site WebSocket hijacking); list origins instead");
   }
@@ -79,10 +175,12 @@ export function createServer(options: Options, runtime: Runtime): Server {
     listening(host, port) {
       isListening = true;
       const shown = host.includes(":") ? `[${host}]` : host;
+      const url = `${access.tls ? "https" : "http"}://${shown}:${port}${options.basePath}/`;
       // The one stdout line scripts wait for (DESIGN §6).
-      process.stdout.write(`filewatch: watching ${options.file} on http://${shown}:${port}/\n`);
+      process.stdout.write(`filewatch: watching ${options.file} on ${url}\n`);
       log.info("listening", {
-        url: `http://${shown}:${port}/`,
+        url,
+        auth: access.users !== null,
         file: options.file,
         runtime: runtime.name,
         pid: process.pid,

@@ -43,6 +43,8 @@ export interface PageInput {
   keep: number;
   /** Per-response CSP nonce for the one `<script>` and one `<style>`. */
   nonce: string;
+  /** The absolute path of the page's WebSocket (`/ws`, or `/PREFIX/ws` under --base-path); default `/ws`. */
+  socketPath?: string;
 }
 
 /** Shown above the content when the file is not valid UTF-8. */
@@ -116,7 +118,8 @@ const hiddenUnless = (shown: boolean) => shown ? "" : raw(" hidden");
  * (U+FFFD for bad bytes) comes with a notice, and a text that is not the
  * whole file with "showing the last X of Y"; an error shows its message in a
  * `role="alert"` banner and no content. `<body>` carries what the script
- * starts from: `data-last-mod`, `data-offset`, `data-size`, `data-keep`.
+ * starts from: `data-last-mod`, `data-offset`, `data-size`, `data-keep`, and
+ * `data-socket`, the path its WebSocket connects to.
  *
  * @example
  * ```ts
@@ -157,7 +160,7 @@ export function renderPage(input: PageInput): string {
 <title>${fileName} — filewatch</title>
 <style nonce="${nonce}">${raw(PAGE_CSS)}</style>
 </head>
-<body data-last-mod="${lastMod}" data-offset="${offset}" data-size="${fileSize}" data-keep="${keep}">
+<body data-last-mod="${lastMod}" data-offset="${offset}" data-size="${fileSize}" data-keep="${keep}" data-socket="${input.socketPath ?? "/ws"}">
 <header>
 <span id="status" data-state="static"><span id="status-text">snapshot</span></span>
 <span id="file">${fileName}</span>

@@ -183,6 +183,7 @@ const paintUpdated = () => {
 // ---- connection ----------------------------------------------------------
 const env: LiveEnv = {
   location,
+  socketPath: body.dataset.socket || "/ws",
   open(url, protocol, on) {
     const ws = new WebSocket(url, protocol);
     ws.onopen = () => on.open();

@@ -120,21 +120,23 @@ export interface Resume {
 
 /**
  * The WebSocket URL for a page at `location`: same host, `wss:` when the page
- * is `https:`, resuming from what it holds when it holds something: with the
+ * is `https:`, at `path` (the server gives it, under its --base-path),
+ * resuming from what it holds when it holds something: with the
  * size too, the server can send just the bytes after it (one `append`).
  * @example
  * ```ts
- * socketUrl({ protocol: "https:", host: "example.com" }, { lastMod: "17f0", size: 42 });
- * // "wss://example.com/ws?lastMod=17f0&size=42"
+ * socketUrl({ protocol: "https:", host: "example.com" }, { lastMod: "17f0", size: 42 }, "/logs/ws");
+ * // "wss://example.com/logs/ws?lastMod=17f0&size=42"
  * ```
  */
 export function socketUrl(
   location: { protocol: string; host: string },
   resume: Resume | null,
+  path = "/ws",
 ): string {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const query = resume && resume.lastMod
     ? `?lastMod=${encodeURIComponent(resume.lastMod)}&size=${Math.max(0, Math.floor(resume.size))}`
     : "";
-  return `${scheme}//${location.host}/ws${query}`;
+  return `${scheme}//${location.host}${path}${query}`;
 }

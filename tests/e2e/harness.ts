@@ -130,7 +130,7 @@ export async function startServer(
   const urlP = new Promise<string>((r) => (resolveUrl = r));
   const pumps = Promise.all([
     pump(child.stdout, stdout, (l) => {
-      const m = /^filewatch: watching .* on (http:\/\/\S+\/)$/.exec(l);
+      const m = /^filewatch: watching .* on (https?:\/\/\S+\/)$/.exec(l);
       if (m) resolveUrl(m[1]!);
     }),
     pump(child.stderr, stderr),

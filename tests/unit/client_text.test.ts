@@ -112,6 +112,14 @@ Deno.test("socketUrl() resumes with the lastMod and size held, on the page's hos
   );
 });
 
+Deno.test("socketUrl() uses the path the server gave (a --base-path prefix), with wss: under https:", () => {
+  assertEquals(
+    socketUrl({ protocol: "https:", host: "logs.example" }, { lastMod: "1f", size: 3 }, "/team/logs/ws"),
+    "wss://logs.example/team/logs/ws?lastMod=1f&size=3",
+  );
+  assertEquals(socketUrl({ protocol: "http:", host: "h:1" }, null, "/p/ws"), "ws://h:1/p/ws");
+});
+
 Deno.test("socketUrl() asks for everything when nothing is held", () => {
   assertEquals(socketUrl({ protocol: "http:", host: "[::1]:9" }, null), "ws://[::1]:9/ws");
   assertEquals(socketUrl({ protocol: "http:", host: "h" }, { lastMod: "", size: 12 }), "ws://h/ws");

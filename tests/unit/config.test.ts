@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { parseCidr } from "../../src/proxy.ts";
 import {
   ConfigError,
   DEFAULTS,
@@ -61,6 +62,11 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     FILEWATCH_NO_EVENTS: "1",
     FILEWATCH_LOG_FORMAT: "json",
     FILEWATCH_QUIET: "true",
+    FILEWATCH_AUTH_FILE: "/run/secrets/htpasswd",
+    FILEWATCH_TLS_CERT: "/tls/cert.pem",
+    FILEWATCH_TLS_KEY: "/tls/key.pem",
+    FILEWATCH_BASE_PATH: "/logs",
+    FILEWATCH_TRUST_PROXY: "10.0.0.0/8",
   };
   const o = parseConfig([], env);
   assertEquals(o, {
@@ -81,6 +87,11 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     events: false,
     logFormat: "json",
     quiet: true,
+    authFile: "/run/secrets/htpasswd",
+    tlsCert: "/tls/cert.pem",
+    tlsKey: "/tls/key.pem",
+    basePath: "/logs",
+    trustProxy: [parseCidr("10.0.0.0/8")],
   });
   const f = parseConfig(["--port", "1", "--origin", "http://c.example:8080", "other.log"], env);
   assertEquals([f.port, f.file, f.origins], [1, "other.log", ["http://c.example:8080"]]);
@@ -110,6 +121,21 @@ Deno.test("parseConfig() errors name the flag or variable and quote the value", 
       /^Cannot parse --max-file-size "65MiB": expected a size from 1 byte to 64MiB/,
     ],
     [["f"], { FILEWATCH_TAIL: "1GiB" }, /^Cannot parse FILEWATCH_TAIL "1GiB"/],
+    [["--tls-cert", "c.pem", "f"], {}, /^Cannot use --tls-cert alone: give both --tls-cert and --tls-key/],
+    [["f"], { FILEWATCH_TLS_KEY: "k.pem" }, /^Cannot use --tls-key alone/],
+    [["--base-path", "logs", "f"], {}, /^Cannot parse --base-path "logs": expected a path that starts with "\/"/],
+    [["--base-path", "/logs/", "f"], {}, /no trailing/],
+    [["--base-path", "/a/../b", "f"], {}, /"\.\."/],
+    [["--base-path", "/a//b", "f"], {}, /empty/],
+    [["--base-path", "/a b", "f"], {}, /no spaces/],
+    [["--base-path", "/a%2fb", "f"], {}, /no spaces, %/],
+    [
+      ["--trust-proxy", "10.0.0.0/33", "f"],
+      {},
+      /^Cannot parse --trust-proxy "10.0.0.0\/33": "10.0.0.0\/33": expected a prefix/,
+    ],
+    [["f"], { FILEWATCH_TRUST_PROXY: "nginx" }, /^Cannot parse FILEWATCH_TRUST_PROXY "nginx": "nginx": expected an IP/],
+    [["--trust-proxy", ",", "f"], {}, /at least one/],
   ];
   for (const [args, env, re] of cases) {
     const e = assertThrows(() => parseConfig(args, env), args.join(" "));
@@ -123,6 +149,15 @@ Deno.test("parseConfig() reads --tail and FILEWATCH_TAIL as a size; off by defau
   assertEquals(parseConfig(["f"], {}).tail, 0);
   assertEquals(parseConfig(["--tail", "64KiB", "f"], {}).tail, 65_536);
   assertEquals(parseConfig(["f"], { FILEWATCH_TAIL: "1MiB" }).tail, 1_048_576);
+});
+
+Deno.test("parseConfig() reads the access options: base path without its trailing slash, CIDRs, / as the root", () => {
+  const o = parseConfig(["f"], {});
+  assertEquals([o.authFile, o.tlsCert, o.tlsKey, o.basePath, o.trustProxy], [null, null, null, "", []]);
+  assertEquals(parseConfig(["--base-path", "/", "f"], {}).basePath, "");
+  assertEquals(parseConfig(["--base-path", "/team-a/logs.v2", "f"], {}).basePath, "/team-a/logs.v2");
+  const t = parseConfig(["--trust-proxy", "127.0.0.1, ::1, fd00::/8", "f"], {}).trustProxy;
+  assertEquals(t.map((c) => [c.family, c.prefix]), [[4, 32], [6, 128], [6, 8]]);
 });
 
 Deno.test("parseConfig() signals --help and -h", () => {
