@@ -40,10 +40,21 @@ export interface Client {
 
 export function connect(
   url: string,
-  opts: { protocols?: string[]; headers?: Record<string, string>; autoPong?: boolean; lastMod?: string } = {},
+  opts: {
+    protocols?: string[];
+    headers?: Record<string, string>;
+    autoPong?: boolean;
+    lastMod?: string;
+    /** PEM CA to trust for wss: (a test's own certificate). */
+    ca?: string;
+  } = {},
 ): Client {
   const u = opts.lastMod !== undefined ? `${url}?lastMod=${encodeURIComponent(opts.lastMod)}` : url;
-  const ws = new WebSocket(u, opts.protocols ?? [], { headers: opts.headers, autoPong: opts.autoPong ?? true });
+  const ws = new WebSocket(u, opts.protocols ?? [], {
+    headers: opts.headers,
+    autoPong: opts.autoPong ?? true,
+    ...(opts.ca ? { ca: opts.ca } : {}),
+  });
   const messages: Received[] = [];
   const violations: Array<{ index: number; reason: string }> = [];
   const waiters: Array<() => void> = [];

@@ -1,0 +1,170 @@
+/**
+ * Authentication (DESIGN §11) against the real server on every runtime:
+ * every route but the probes needs HTTP Basic credentials from the htpasswd
+ * file, the WebSocket handshake included; bad headers get 401/400, never 500;
+ * repeated failures from one address lock it out with 429, and it recovers.
+ *
+ * The lock-out case runs with FILEWATCH_TEST_LOCKOUT=2s (the minute of the
+ * defaults, scaled down; the defaults are checked in tests/unit/auth.test.ts)
+ * and --trust-proxy 127.0.0.1, so each "client" is an X-Forwarded-For address.
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { parseExposition } from "../prom.ts";
+import { basic, htpasswd, PASSWORD, USER } from "./access.ts";
+import { connect } from "./client.ts";
+import { handshake, rawRequest, runServer, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+
+const get = async (s: Server, path: string, headers: Record<string, string> = {}) => {
+  const r = await fetch(s.url + path, { headers, redirect: "manual" });
+  return { status: r.status, headers: r.headers, body: await r.text() };
+};
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  t("--auth-file: page, /metrics and the WebSocket need credentials; the probes do not", async () => {
+    const file = await tempFile("secret log line\n");
+    const s = await startServer(rt, { file, args: ["--auth-file", await htpasswd()] });
+    try {
+      const ok = { Authorization: basic() };
+      // /files and /f/{name} come with issue 10: one middleware covers them, so they need credentials too.
+      for (const path of ["", "metrics", "files", "f/watched.txt", "nope"]) {
+        const r = await get(s, path);
+        assertEquals(r.status, 401, `/${path} without credentials`);
+        assertEquals(r.headers.get("www-authenticate"), 'Basic realm="filewatch"');
+        assert(!r.body.includes("secret"), "no content in the 401");
+      }
+      const page = await get(s, "", ok);
+      assertEquals(page.status, 200);
+      assert(page.body.includes("secret log line"));
+      assertEquals((await get(s, "metrics", ok)).status, 200);
+      assertEquals((await get(s, "nope", ok)).status, 404);
+      assertEquals((await get(s, "healthz")).status, 200);
+      assertEquals((await get(s, "readyz")).status, 200);
+
+      // The handshake: refused before the upgrade without credentials, upgraded with them.
+      const refused = await rawRequest(s.port, handshake(s.port));
+      assertEquals(refused.status, 401);
+      assertEquals(refused.headers["www-authenticate"], 'Basic realm="filewatch"');
+      const wrong = connect(s.wsUrl, { headers: { Authorization: basic(USER, "nope") } });
+      await wrong.opened.then(
+        () => assert(false, "upgraded with a wrong password"),
+        (e) => assertEquals(e.status, 401),
+      );
+      const c = connect(s.wsUrl, { headers: { Authorization: basic() } });
+      assertEquals((await c.message(0)).data, "secret log line\n");
+      await Deno.writeTextFile(file, "next\n");
+      assertEquals((await c.message(1, 5_000)).data, "next\n");
+      c.close();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  t(
+    "--auth-file: wrong password, unknown user, empty password, malformed and 10 KB headers get 401/400, never 500",
+    async () => {
+      const file = await tempFile("x");
+      // Each case from its own address (forwarded by a trusted 127.0.0.1), so ten failures do not lock the test out.
+      const s = await startServer(rt, { file, args: ["--auth-file", await htpasswd(), "--trust-proxy", "127.0.0.1"] });
+      try {
+        const cases: Array<[string, string, number]> = [
+          ["wrong password", basic(USER, "Correct horse"), 401],
+          ["unknown user", basic("mallory", PASSWORD), 401],
+          ["empty password", basic(USER, ""), 401],
+          ["empty user and password", basic("", ""), 401],
+          ["no colon", "Basic " + btoa(USER), 401],
+          ["not base64", "Basic %%%", 401],
+          ["another scheme", "Bearer abc.def", 401],
+          ["scheme only", "Basic", 401],
+          ["bytes that are not UTF-8", "Basic " + btoa("\xff\xfe:\xff"), 401],
+          ["10 KB header", basic(USER, "p".repeat(10 * 1024)), 400],
+        ];
+        for (const [i, [what, header, want]] of cases.entries()) {
+          const r = await get(s, "", { Authorization: header, "X-Forwarded-For": `198.51.100.${i}` });
+          assertEquals(r.status, want, what);
+          if (want === 401) assertEquals(r.headers.get("www-authenticate"), 'Basic realm="filewatch"', what);
+          assertMatch(r.body, /^(Unauthorized|Bad Request: Authorization header longer than 4096 bytes)\n$/, what);
+        }
+        const still = await get(s, "", { Authorization: basic() });
+        assertEquals(still.status, 200, `still serving: ${still.status} ${still.body}`);
+        const m = parseExposition((await get(s, "metrics", { Authorization: basic() })).body);
+        assertEquals(
+          (m.get("filewatch_auth_failures_total", { reason: "bad_credentials" }) ?? 0) +
+            (m.get("filewatch_auth_failures_total", { reason: "malformed" }) ?? 0),
+          cases.length,
+        );
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t(
+    "--auth-file: 10 failures lock the address out with 429 and Retry-After; others and probes are not; it recovers",
+    async () => {
+      const file = await tempFile("x");
+      const s = await startServer(rt, {
+        file,
+        args: ["--auth-file", await htpasswd(), "--trust-proxy", "127.0.0.1"],
+        env: { FILEWATCH_TEST_LOCKOUT: "2s" },
+      });
+      try {
+        const from = (ip: string, auth?: string) => ({
+          "X-Forwarded-For": ip,
+          ...(auth ? { Authorization: auth } : {}),
+        });
+        const attacker = "203.0.113.66";
+        for (let i = 0; i < 10; i++) {
+          assertEquals((await get(s, "", from(attacker, basic(USER, `guess ${i}`)))).status, 401, `guess ${i}`);
+        }
+        const locked = await get(s, "", from(attacker, basic()));
+        assertEquals(locked.status, 429, "locked out, even with the right password");
+        assertMatch(locked.headers.get("retry-after") ?? "", /^[12]$/);
+        assertMatch(locked.body, /^Too Many Requests: too many failed logins from 203\.0\.113\.66/);
+        assertEquals((await rawRequest(s.port, handshake(s.port, from(attacker, basic())))).status, 429, "socket too");
+        assertEquals((await get(s, "healthz", from(attacker))).status, 200, "probes are never locked");
+        assertEquals((await get(s, "", from("198.51.100.1", basic()))).status, 200, "another address is not");
+        const m = parseExposition((await get(s, "metrics", from("198.51.100.1", basic()))).body);
+        assertEquals(m.get("filewatch_auth_lockouts_total"), 1);
+        assertEquals(m.get("filewatch_auth_locked_total"), 2);
+        assert(s.stderr.some((l) => /too many failed logins.*203\.0\.113\.66/.test(l)), "logged with the address");
+        await waitFor(
+          async () => (await get(s, "", from(attacker, basic()))).status === 200,
+          5_000,
+          "the lock-out to end",
+        );
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t("--auth-file: a file with another hash kind, or none at all, exits 2 with the reason", async () => {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/apr1`, "bob:$apr1$Ez6JtKxC$uyb6.Rv8zSWmrjNbqhLyg/\n");
+    const r = await runServer(rt, ["--auth-file", `${dir}/apr1`, "f"]);
+    assertEquals(r.code, 2);
+    assertMatch(r.stderr, /^error: Cannot use --auth-file ".*apr1": line 1: user "bob" has an MD5 \(\$apr1\$\) hash/);
+    const missing = await runServer(rt, ["--auth-file", `${dir}/nope`, "f"]);
+    assertEquals(missing.code, 2);
+    assertMatch(missing.stderr, /^error: Cannot read --auth-file ".*nope"/);
+  });
+
+  t("a non-loopback address without --auth-file starts with a warning naming it; with one, no warning", async () => {
+    const file = await tempFile("x");
+    const open = await startServer(rt, { file, args: ["--host", "0.0.0.0"] });
+    await open.stop();
+    assert(
+      open.stderr.some((l) => /WARN serving 0\.0\.0\.0 without --auth-file/.test(l)),
+      open.stderr.join("\n"),
+    );
+    const closed = await startServer(rt, { file, args: ["--host", "0.0.0.0", "--auth-file", await htpasswd()] });
+    await closed.stop();
+    assert(!closed.stderr.some((l) => /without --auth-file/.test(l)));
+    const local = await startServer(rt, { file });
+    await local.stop();
+    assert(!local.stderr.some((l) => /without --auth-file/.test(l)), "loopback: no warning");
+  });
+}
