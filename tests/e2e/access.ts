@@ -47,6 +47,11 @@ export async function certificate(): Promise<{ dir: string; cert: string; key: s
       "/CN=127.0.0.1",
       "-addext",
       "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      // Not a CA: rustls (Deno's fetch) refuses a CA certificate as the server's own.
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-addext",
+      "extendedKeyUsage=serverAuth",
     ],
     stdout: "null",
     stderr: "piped",
