@@ -47,6 +47,8 @@ export function connect(
     lastMod?: string;
     /** PEM CA to trust for wss: (a test's own certificate). */
     ca?: string;
+    /** The local address to connect from (127.0.0.2, …: another client as the server sees it). */
+    localAddress?: string;
   } = {},
 ): Client {
   const u = opts.lastMod !== undefined ? `${url}?lastMod=${encodeURIComponent(opts.lastMod)}` : url;
@@ -54,6 +56,7 @@ export function connect(
     headers: opts.headers,
     autoPong: opts.autoPong ?? true,
     ...(opts.ca ? { ca: opts.ca } : {}),
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
   const messages: Received[] = [];
   const violations: Array<{ index: number; reason: string }> = [];

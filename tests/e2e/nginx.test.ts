@@ -1,0 +1,168 @@
+/**
+ * filewatch behind Debian's real nginx running deploy/nginx.conf (DESIGN
+ * §11), on every runtime: TLS at nginx, the /logs prefix, Basic credentials
+ * checked by filewatch, WebSocket forwarding; with --trust-proxy 127.0.0.1/32
+ * the per-address cap counts the client address nginx forwards, and a client
+ * that sends its own X-Forwarded-For (through nginx, or straight to
+ * filewatch) cannot dodge it.
+ *
+ * Clients connect from other loopback addresses (127.0.0.2, 127.0.0.3) so
+ * they are not the trusted proxy's 127.0.0.1.
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { basic, certificate, htpasswd } from "./access.ts";
+import { type Client, connect } from "./client.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+import { type Nginx, PREFIX, startNginx } from "./nginx.ts";
+
+const CAP = 2;
+
+/** The handshake's outcome: "open" or the HTTP status it was refused with. */
+async function outcome(c: Client): Promise<string> {
+  return await c.opened.then(() => "open", (e) => String(e.status ?? e.message));
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  /** filewatch as deploy/nginx.conf expects it, and nginx in front. */
+  async function setup(): Promise<{ s: Server; ngx: Nginx; pem: string; close(): Promise<void> }> {
+    const tls = await certificate();
+    const file = await tempFile("behind nginx\n");
+    const s = await startServer(rt, {
+      file,
+      args: [
+        "--base-path",
+        PREFIX,
+        "--trust-proxy",
+        "127.0.0.1/32",
+        "--auth-file",
+        await htpasswd(),
+        "--max-clients-per-ip",
+        String(CAP),
+        "--poll",
+        "100ms",
+      ],
+    });
+    let ngx: Nginx;
+    try {
+      ngx = await startNginx({ upstream: s.port, cert: tls.cert, key: tls.key });
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+    return {
+      s,
+      ngx,
+      pem: tls.pem,
+      async close() {
+        await ngx.stop();
+        await s.stop();
+      },
+    };
+  }
+
+  t(
+    "through nginx: https page under the prefix with credentials, probes open, wss updates, Origin checked",
+    async () => {
+      const { s, ngx, pem, close } = await setup();
+      const client = Deno.createHttpClient({ caCerts: [pem] });
+      const sockets: Client[] = [];
+      try {
+        const base = `${ngx.origin}${PREFIX}/`;
+        const get = (url: string, auth = true) =>
+          fetch(url, { client, redirect: "manual", headers: auth ? { Authorization: basic() } : {} });
+        const none = await get(base, false);
+        assertEquals([none.status, none.headers.get("www-authenticate")], [401, 'Basic realm="filewatch"']);
+        await none.body?.cancel();
+        const page = await get(base);
+        assertEquals(page.status, 200);
+        const html = await page.text();
+        assert(html.includes("behind nginx") && html.includes(`data-socket="${PREFIX}/ws"`));
+        const bare = await get(`${ngx.origin}${PREFIX}`);
+        assertEquals([bare.status, bare.headers.get("location")], [301, `${ngx.origin}${PREFIX}/`]);
+        await bare.body?.cancel();
+        const health = await get(`${base}healthz`, false);
+        assertEquals([health.status, await health.text()], [200, "ok\n"]);
+
+        const wss = `wss://127.0.0.1:${ngx.port}${PREFIX}/ws`;
+        const headers = { Authorization: basic(), Origin: ngx.origin };
+        const c = connect(wss, { ca: pem, protocols: ["filewatch.v1"], headers, localAddress: "127.0.0.2" });
+        sockets.push(c);
+        assertEquals((await c.json(0)).data, "behind nginx\n");
+        await Deno.writeTextFile(s.file, "one more line\n", { append: true });
+        assertEquals((await c.json(1)).data, "one more line\n");
+        // The same-origin check sees the public host and scheme (X-Forwarded-Host/-Proto), so another origin is refused
+        const evil = connect(wss, { ca: pem, headers: { ...headers, Origin: "https://evil.example" } });
+        sockets.push(evil);
+        assertEquals(await outcome(evil), "403");
+        // …and so is the right host on the wrong scheme.
+        const downgrade = connect(wss, { ca: pem, headers: { ...headers, Origin: `http://127.0.0.1:${ngx.port}` } });
+        sockets.push(downgrade);
+        assertEquals(await outcome(downgrade), "403");
+        const noAuth = connect(wss, { ca: pem, headers: { Origin: ngx.origin } });
+        sockets.push(noAuth);
+        assertEquals(await outcome(noAuth), "401");
+        // The log names the client nginx forwarded, not nginx.
+        await waitFor(() => s.stderr.some((l) => /client connected ip=127\.0\.0\.2/.test(l)), 3_000, "the connect log");
+      } finally {
+        for (const c of sockets) c.ws.terminate();
+        client.close();
+        await close();
+      }
+    },
+  );
+
+  t(
+    "through nginx: the per-address cap counts the forwarded client; its own X-Forwarded-For does not dodge it",
+    async () => {
+      const { s, ngx, pem, close } = await setup();
+      const sockets: Client[] = [];
+      try {
+        const wss = `wss://127.0.0.1:${ngx.port}${PREFIX}/ws`;
+        const open = (from: string, extra: Record<string, string> = {}) => {
+          const c = connect(wss, {
+            ca: pem,
+            localAddress: from,
+            headers: { Authorization: basic(), Origin: ngx.origin, ...extra },
+          });
+          sockets.push(c);
+          return outcome(c);
+        };
+        for (let i = 0; i < CAP; i++) assertEquals(await open("127.0.0.2"), "open", `client ${i} from 127.0.0.2`);
+        assertEquals(await open("127.0.0.2"), "429", "over the cap for 127.0.0.2");
+        // nginx appends the real address after whatever the client wrote: the right-most untrusted one counts.
+        assertEquals(await open("127.0.0.2", { "X-Forwarded-For": "203.0.113.1" }), "429", "spoofed via nginx");
+        assertEquals(await open("127.0.0.3"), "open", "another client address has its own cap");
+        // Not a cap on nginx's own address: everything above came from nginx's 127.0.0.1.
+        await waitFor(() => s.stderr.filter((l) => /client connected ip=127\.0\.0\.[23]/.test(l)).length === CAP + 1);
+      } finally {
+        for (const c of sockets) c.ws.terminate();
+        await close();
+      }
+    },
+  );
+
+  t("straight to filewatch: a client that is not a trusted proxy cannot name its own address", async () => {
+    const { s, close } = await setup();
+    const sockets: Client[] = [];
+    try {
+      const open = (xff: string) => {
+        const c = connect(s.wsUrl, {
+          localAddress: "127.0.0.2",
+          headers: { Authorization: basic(), "X-Forwarded-For": xff },
+        });
+        sockets.push(c);
+        return outcome(c);
+      };
+      for (let i = 0; i < CAP; i++) assertEquals(await open(`198.51.100.${i}`), "open");
+      assertEquals(await open("198.51.100.99"), "429", "X-Forwarded-For from an untrusted peer is ignored");
+      const refused = await fetch(s.url.replace(/\/$/, "") + "/ws").then(async (r) => [r.status, await r.text()]);
+      assertMatch(String(refused[0]), /^(401|426)$/);
+    } finally {
+      for (const c of sockets) c.ws.terminate();
+      await close();
+    }
+  });
+}
