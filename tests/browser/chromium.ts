@@ -66,12 +66,21 @@ export interface Watched {
 /** Opens a page in a fresh context and records its sockets, frames, requests and errors. */
 export async function watchedPage(
   browser: Browser,
-  options: { javaScriptEnabled?: boolean; colorScheme?: "light" | "dark" } = {},
+  options: {
+    javaScriptEnabled?: boolean;
+    colorScheme?: "light" | "dark";
+    /** Basic credentials the browser answers a 401 with (the access tests). */
+    httpCredentials?: { username: string; password: string };
+    /** Accept the test's own self-signed certificate. */
+    ignoreHTTPSErrors?: boolean;
+  } = {},
 ): Promise<Watched> {
   const context = await browser.newContext({
     viewport: { width: 1100, height: 640 },
     javaScriptEnabled: options.javaScriptEnabled ?? true,
     colorScheme: options.colorScheme ?? "light",
+    httpCredentials: options.httpCredentials,
+    ignoreHTTPSErrors: options.ignoreHTTPSErrors,
   });
   const page = await context.newPage();
   const w: Watched = { context, page, sockets: [], frames: [], requests: [], pageErrors: [], cspViolations: [] };

@@ -27,7 +27,7 @@ for (const rt of RUNTIMES) {
     Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
 
   /** filewatch as deploy/nginx.conf expects it, and nginx in front. */
-  async function setup(): Promise<{ s: Server; ngx: Nginx; pem: string; close(): Promise<void> }> {
+  const setup = async (): Promise<{ s: Server; ngx: Nginx; pem: string; close(): Promise<void> }> => {
     const tls = await certificate();
     const file = await tempFile("behind nginx\n");
     const s = await startServer(rt, {
@@ -61,7 +61,7 @@ for (const rt of RUNTIMES) {
         await s.stop();
       },
     };
-  }
+  };
 
   t(
     "through nginx: https page under the prefix with credentials, probes open, wss updates, Origin checked",

@@ -115,7 +115,10 @@ Deno.test("renderPage() escapes a nonce it is given", () => {
 Deno.test("renderPage() puts where the text is in the file and the bound on <body>", () => {
   const view: PageView = { ok: true, lastMod: "17f0", offset: 3000, size: 5120, text: "tail\n", lossy: false };
   const html = page(view, "app.log", 8192);
-  assertMatch(html, /<body data-last-mod="17f0" data-offset="3000" data-size="5120" data-keep="8192" data-socket="\/ws">/);
+  assertMatch(
+    html,
+    /<body data-last-mod="17f0" data-offset="3000" data-size="5120" data-keep="8192" data-socket="\/ws">/,
+  );
   assertMatch(html, /<div id="window" class="notice"><span id="window-text">Showing the last 2\.1 KiB of 5 KiB\.</);
   assert(html.includes(`<span id="dropped" hidden> ${DROPPED_NOTICE}</span>`), "nothing dropped yet");
 });
