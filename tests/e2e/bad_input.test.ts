@@ -20,6 +20,7 @@
 import assert from "node:assert/strict";
 import { EXPECT, type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
 import { v1Violation } from "./schema.ts";
+import { basic, htpasswd, PASSWORD, USER } from "./access.ts";
 import {
   alive,
   type ConnectOptions,
@@ -278,6 +279,17 @@ const HANDSHAKES: Case[] = [
   }),
   proto("s08", "only separators", " , ,, ", "101 none content"),
   proto("s09", "one 10,000-character subprotocol", "x".repeat(10_000), "101 none content"),
+  // Proxy and auth headers on a server without --trust-proxy or --auth-file (DESIGN §11): ignored
+  ws("x01", "X-Forwarded-For garbage, 10,000 characters", "101 none content", () => ({
+    headers: { "X-Forwarded-For": "x, ".repeat(3_333) },
+  })),
+  ws("x02", "X-Forwarded-Host naming the Origin's evil host (not a trusted proxy)", "403", () => ({
+    headers: { "X-Forwarded-Host": "evil.example", Origin: "http://evil.example" },
+  })),
+  ws("x03", "X-Forwarded-Proto: gopher", "101 none content", () => ({ headers: { "X-Forwarded-Proto": "gopher" } })),
+  ws("x04", "Authorization on a server without --auth-file", "101 none content", () => ({
+    headers: { Authorization: "Basic " + "A".repeat(4_000) },
+  })),
 ];
 
 /** For raw upgrade requests: a 101 means upgraded (content not checked). */
@@ -609,6 +621,58 @@ async function slowConsumer(runtime: RuntimeName, notes: Notes): Promise<string>
 const SLOW_MEMORY_BOUND_MIB = 256;
 
 /** --max-clients and --max-clients-per-ip refuse with 503 and 429, and free their slots. */
+/**
+ * Hostile Authorization and X-Forwarded-* headers against a server with an
+ * auth file behind a trusted 127.0.0.1: bad credentials get 401 (400 when
+ * over 4 KiB), never 500; forwarded headers in any shape never break the
+ * handshake; a forwarded address that keeps failing is locked out alone.
+ */
+async function authHeaders(runtime: RuntimeName): Promise<string> {
+  const file = await tempFile("auth\n");
+  const server = await startServer(runtime, {
+    file,
+    args: ["--auth-file", await htpasswd(), "--trust-proxy", "127.0.0.1", "--quiet"],
+  });
+  const ok = basic();
+  const try1 = async (headers: Record<string, string>) => {
+    const c = await RawWs.connect(HOST, server.port, { headers });
+    c.destroy();
+    return c.upgraded ? "101" : refusal(c.response.status, c.response.body);
+  };
+  try {
+    const bad: Array<Record<string, string>> = [
+      {},
+      { Authorization: basic(USER, PASSWORD + "x") },
+      { Authorization: basic("nobody", PASSWORD) },
+      { Authorization: basic(USER, "") },
+      { Authorization: "Basic" },
+      { Authorization: "Basic " + btoa("\u00ff\u0000:\u0000") },
+      { Authorization: basic(USER, "p".repeat(10 * 1024)) },
+    ];
+    // Each from its own forwarded address, so these seven do not add up to a lock-out.
+    const a = await Promise.all(bad.map((h, i) => try1({ ...h, "X-Forwarded-For": `192.0.2.${i}` })));
+    const b = await Promise.all([
+      try1({ Authorization: ok, "X-Forwarded-For": "not-an-ip, , ,," }),
+      try1({
+        Authorization: ok,
+        "X-Forwarded-For": Array.from({ length: 1000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(","),
+      }),
+      try1({ Authorization: ok, "X-Forwarded-Host": "a b/c", Origin: `http://${HOST}:${server.port}` }),
+      try1({ Authorization: ok, "X-Forwarded-Host": "logs.example", Origin: "http://logs.example" }),
+      try1({ Authorization: ok, "X-Forwarded-Proto": "gopher", Origin: `http://${HOST}:${server.port}` }),
+      try1({ Authorization: ok, "X-Forwarded-Proto": "https", Origin: `http://${HOST}:${server.port}` }),
+    ]);
+    let locked = "";
+    for (let i = 0; i < 12 && !locked; i++) {
+      const r = await try1({ Authorization: basic(USER, `guess ${i}`), "X-Forwarded-For": "198.51.100.7" });
+      if (r.startsWith("429")) locked = "429 from 198.51.100.7";
+    }
+    return `${a.join(" ")} | ${b.join(" ")} | ${locked || "never locked"}`;
+  } finally {
+    await server.stop();
+  }
+}
+
 async function limits(runtime: RuntimeName): Promise<string> {
   const file = await tempFile("limits\n");
   const server = await startServer(runtime, {
@@ -716,6 +780,12 @@ const BEHAVIOUR: (Case & { notes?: true })[] = [
       deno: "closed by the core, TCP held by the runtime, memory bounded, healthy undisturbed",
     },
     run: (ctx) => slowConsumer(ctx.runtime, NOTES),
+  },
+  {
+    id: "b09",
+    title: "auth and proxy headers (own server, --auth-file --trust-proxy 127.0.0.1)",
+    expect: "401 401 401 401 401 401 400 | 101 101 101 101 101 403 | 429 from 198.51.100.7",
+    run: (ctx) => authHeaders(ctx.runtime),
   },
   {
     id: "b08",
