@@ -37,9 +37,11 @@ ENV FILEWATCH_HOST=0.0.0.0 \
     FILEWATCH_FILE=/data/watched
 USER bun
 EXPOSE 8080
-# No curl or wget in the image: Bun's own fetch is the HTTP client.
+# No curl or wget in the image: Bun's own fetch is the HTTP client. It follows
+# FILEWATCH_BASE_PATH and, with FILEWATCH_TLS_CERT, speaks https (to itself on
+# 127.0.0.1, whose name the certificate need not carry).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["bun", "-e", "fetch('http://127.0.0.1:' + (process.env.FILEWATCH_PORT || '8080') + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["bun", "-e", "const e = process.env; const s = e.FILEWATCH_TLS_CERT ? 'https' : 'http'; fetch(s + '://127.0.0.1:' + (e.FILEWATCH_PORT || '8080') + (e.FILEWATCH_BASE_PATH || '').replace(/\\/$/, '') + '/healthz', { tls: { rejectUnauthorized: false } }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # bun is PID 1 (no shell in between), so `docker stop`'s SIGTERM reaches the
 # server's own handler, which closes clients with 1001 and exits.
 ENTRYPOINT ["bun", "run", "/app/src/bun.ts"]
@@ -51,13 +53,14 @@ FROM ${DENO_IMAGE} AS deno
 WORKDIR /app
 COPY deno.json ./
 COPY src/ ./src/
-# The npm packages the server imports (hono) go into DENO_DIR now, at build
+# The npm packages the server imports (hono, bcryptjs) go into DENO_DIR now, at build
 # time, so the container starts without network (it runs with --cached-only).
 # --no-lock, here and at run time: with deno.lock, Deno installs and then
 # requires every npm package the lockfile records, which includes the test
-# clients (playwright-core alone is 14 MB). The server's only npm dependency,
-# hono, is pinned to an exact version in deno.json and has no dependencies of
-# its own; its tarball is checked against the registry's integrity hash.
+# clients (playwright-core alone is 14 MB). The server's npm dependencies,
+# hono and bcryptjs, are pinned to exact versions in deno.json and have no
+# dependencies of their own; their tarballs are checked against the registry's
+# integrity hashes.
 # As the deno user: DENO_DIR stays writable for Deno's own caches at run time,
 # while /app stays root-owned and read-only for the server.
 USER deno
@@ -68,9 +71,10 @@ ENV FILEWATCH_HOST=0.0.0.0 \
     FILEWATCH_PORT=8080 \
     FILEWATCH_FILE=/data/watched
 EXPOSE 8080
-# No curl or wget in the image: Deno's own fetch is the HTTP client.
+# No curl or wget in the image: Deno's own fetch is the HTTP client (base path
+# and https as in the Bun stage).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["deno", "eval", "fetch('http://127.0.0.1:' + (Deno.env.get('FILEWATCH_PORT') || '8080') + '/healthz').then((r) => Deno.exit(r.ok ? 0 : 1), () => Deno.exit(1))"]
+  CMD ["deno", "eval", "--unsafely-ignore-certificate-errors=127.0.0.1", "const e = (k) => Deno.env.get(k); const s = e('FILEWATCH_TLS_CERT') ? 'https' : 'http'; fetch(s + '://127.0.0.1:' + (e('FILEWATCH_PORT') || '8080') + (e('FILEWATCH_BASE_PATH') || '').replace(/\\/$/, '') + '/healthz').then((r) => Deno.exit(r.ok ? 0 : 1), () => Deno.exit(1))"]
 # deno is PID 1 (not `deno task`, not a shell), so `docker stop`'s SIGTERM
 # reaches the server's own handler, which closes clients with 1001 and exits.
 ENTRYPOINT ["deno", "run", "--no-lock", "--cached-only", "--allow-net", "--allow-read", "--allow-env", "/app/src/deno.ts"]
