@@ -17,6 +17,7 @@
  *
  * @module
  */
+import bcrypt from "bcryptjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const HERE = `${ROOT}/tests/docker`;
@@ -656,6 +657,81 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
     if (err) throw err;
   });
   await run(["docker", "rm", "-f", off]);
+
+  // -- secured: TLS, a base path, and the auth file mounted as a secret --------
+  await check(
+    `${label} TLS, FILEWATCH_BASE_PATH and an auth file as a secret: https line, HEALTHCHECK healthy`,
+    async () => {
+      const tls = `${dir}/tls`;
+      await Deno.mkdir(tls);
+      await must([
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        `${tls}/key.pem`,
+        "-out",
+        `${tls}/cert.pem`,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+      ]);
+      // The image's user must read them (a mounted secret keeps the host's modes).
+      for (const f of ["key.pem", "cert.pem"]) await Deno.chmod(`${tls}/${f}`, 0o644);
+      await Deno.chmod(tls, 0o755);
+      const htpasswd = `${dir}/htpasswd`;
+      await Deno.writeTextFile(htpasswd, `alice:${bcrypt.hashSync("pw", 5).replace(/^\$2b\$/, "$2y$")}\n`);
+      await Deno.chmod(htpasswd, 0o444);
+      const sec = await startContainer([
+        "--network",
+        "none",
+        "--health-interval",
+        "1s",
+        "--health-start-period",
+        "30s",
+        "-v",
+        `${single}:/data/watched:ro`,
+        "-v",
+        `${tls}:/tls:ro`,
+        "--mount",
+        `type=bind,src=${htpasswd},dst=/run/secrets/htpasswd,readonly`,
+        "-e",
+        "FILEWATCH_TLS_CERT=/tls/cert.pem",
+        "-e",
+        "FILEWATCH_TLS_KEY=/tls/key.pem",
+        "-e",
+        "FILEWATCH_BASE_PATH=/logs",
+        "-e",
+        "FILEWATCH_AUTH_FILE=/run/secrets/htpasswd",
+        image,
+      ]);
+      try {
+        const want = "filewatch: watching /data/watched on https://0.0.0.0:8080/logs/";
+        await waitFor(`"${want}"`, 30_000, async () => {
+          const text = await logs(sec);
+          if (text.includes(want)) return true;
+          if (await inspect(sec, "{{.State.Status}}") === "exited") throw new Fatal(`exited:\n${text.slice(-800)}`);
+          return undefined;
+        });
+        const text = await logs(sec);
+        assert(!/without --auth-file/.test(text), "no open-address warning with an auth file");
+        return await waitFor("health status healthy", 30_000, async () => {
+          const s = await inspect(sec, "{{.State.Health.Status}}");
+          if (s === "healthy") return s;
+          if (s === "unhealthy") throw new Fatal(`unhealthy: ${await inspect(sec, "{{json .State.Health.Log}}")}`);
+          return undefined;
+        });
+      } finally {
+        await run(["docker", "rm", "-f", sec]);
+      }
+    },
+  );
 }
 
 // ------------------------------------------------------------------- main --
