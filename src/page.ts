@@ -43,6 +43,8 @@ export interface PageInput {
   keep: number;
   /** Per-response CSP nonce for the one `<script>` and one `<style>`. */
   nonce: string;
+  /** The path the page's script opens its WebSocket on (default `/ws`; `/ws/{name}` for one of several files). */
+  socketPath?: string;
 }
 
 /** Shown above the content when the file is not valid UTF-8. */
@@ -116,7 +118,8 @@ const hiddenUnless = (shown: boolean) => shown ? "" : raw(" hidden");
  * (U+FFFD for bad bytes) comes with a notice, and a text that is not the
  * whole file with "showing the last X of Y"; an error shows its message in a
  * `role="alert"` banner and no content. `<body>` carries what the script
- * starts from: `data-last-mod`, `data-offset`, `data-size`, `data-keep`.
+ * starts from: `data-last-mod`, `data-offset`, `data-size`, `data-keep`; `<meta
+ * name="filewatch-socket">` says where its socket is.
  *
  * @example
  * ```ts
@@ -154,6 +157,7 @@ export function renderPage(input: PageInput): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
+<meta name="filewatch-socket" content="${input.socketPath ?? "/ws"}">
 <title>${fileName} — filewatch</title>
 <style nonce="${nonce}">${raw(PAGE_CSS)}</style>
 </head>

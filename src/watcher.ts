@@ -10,7 +10,8 @@
  * @module
  */
 import { type FSWatcher, watch as fsWatch } from "node:fs";
-import { basename, dirname } from "node:path";
+import { realpath } from "node:fs/promises";
+import { basename, dirname, sep } from "node:path";
 import {
   APPEND_CHECK_BYTES,
   bytesEqual,
@@ -84,6 +85,12 @@ export interface WatcherOptions {
   tail?: number;
   /** Told about event-watcher failures (the watcher falls back to polling). */
   onWarning?: (message: string) => void;
+  /**
+   * `--dir`'s real path: the file must resolve inside it. Checked whenever the
+   * file's stamp changes, so a file swapped for a symlink to the outside
+   * after it was listed is an error, not read.
+   */
+  root?: string;
 }
 
 /** How changes are being noticed right now. */
@@ -305,6 +312,10 @@ export class FileWatcher {
       return;
     }
     if (!this.#racy && sameStamp(st, this.#stamp)) return;
+    if (this.options.root !== undefined && !await this.#inside(this.options.root)) {
+      await this.#failed({ code: "EOUTSIDE", message: `${basename(file)}: not in the watched directory` }, false);
+      return;
+    }
     const held = this.#held();
     if (held && await this.#grown(st, held)) return;
     const r = await this.#settledRead();
@@ -377,6 +388,14 @@ export class FileWatcher {
     this.#kept = null;
     this.#resumable.clear();
     this.#publish({ ok: false, seq: this.#nextSeq(), lastMod: "", error: r.message });
+  }
+
+  async #inside(root: string): Promise<boolean> {
+    try {
+      return (await realpath(this.options.file)).startsWith(root + sep);
+    } catch {
+      return false;
+    }
   }
 
   /** Bytes at the end that start a character still being written are left for the next check. */

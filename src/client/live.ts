@@ -24,6 +24,8 @@ export interface SocketEvents {
 /** The browser, as the connection needs it. */
 export interface LiveEnv {
   location: { protocol: string; host: string };
+  /** The socket's path on the page's host, as the server gave it (default `/ws`). */
+  socketPath?: string;
   /** Opens a WebSocket with `protocol`; may throw (a URL the browser refuses). */
   open(url: string, protocol: string, on: SocketEvents): { close(): void };
   setTimer(fn: () => void, ms: number): number;
@@ -103,7 +105,7 @@ export class Live {
    */
   url(): string {
     const resume = this.error === null && !this.#fresh && this.held.lastMod ? this.held : null;
-    return socketUrl(this.#env.location, resume);
+    return socketUrl(this.#env.location, resume, this.#env.socketPath);
   }
 
   /** Opens a connection unless one is open or opening. */

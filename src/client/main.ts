@@ -183,6 +183,8 @@ const paintUpdated = () => {
 // ---- connection ----------------------------------------------------------
 const env: LiveEnv = {
   location,
+  // The server says where this file's socket is (`/ws`, or `/ws/{name}` with several files).
+  socketPath: document.querySelector<HTMLMetaElement>('meta[name="filewatch-socket"]')?.content || "/ws",
   open(url, protocol, on) {
     const ws = new WebSocket(url, protocol);
     ws.onopen = () => on.open();

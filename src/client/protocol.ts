@@ -131,10 +131,11 @@ export interface Resume {
 export function socketUrl(
   location: { protocol: string; host: string },
   resume: Resume | null,
+  path = "/ws",
 ): string {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const query = resume && resume.lastMod
     ? `?lastMod=${encodeURIComponent(resume.lastMod)}&size=${Math.max(0, Math.floor(resume.size))}`
     : "";
-  return `${scheme}//${location.host}/ws${query}`;
+  return `${scheme}//${location.host}${path}${query}`;
 }
