@@ -605,7 +605,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     else if (state === "connecting") {
       label = live.everConnected ? "reconnecting…" : "connecting…";
     } else if (state === "offline") label = "offline";
-    else label = \`reconnecting in \${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1e3))}s\`;
+    else {
+      label = \`reconnecting in \${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1e3))}s\`;
+    }
     status.dataset.state = state;
     status.dataset.retryAt = live.retryAt === null ? "" : String(live.retryAt);
     status.title = live.closed;
@@ -734,7 +736,7 @@ export const INDEX_SCRIPT: string = `(() => {
     return Number.isSafeInteger(ms) ? ms : null;
   }
 
-  // src/client/index.ts
+  // src/client/files.ts
   function rowsOf(json, pagePath) {
     if (!Array.isArray(json)) return [];
     const rows = [];
@@ -747,18 +749,28 @@ export const INDEX_SCRIPT: string = `(() => {
         rows.push({ name, href, size: "", iso: "", error });
       } else if (typeof size === "number" && typeof lastMod === "string") {
         const ms = lastModToMs(lastMod);
-        rows.push({ name, href, size: formatSize(size), iso: ms === null ? "" : new Date(ms).toISOString(), error: "" });
+        rows.push({
+          name,
+          href,
+          size: formatSize(size),
+          iso: ms === null ? "" : new Date(ms).toISOString(),
+          error: ""
+        });
       }
     }
     return rows;
   }
+
+  // src/client/index.ts
   function start() {
     const body = document.body;
     const tbody = document.getElementById("files");
     const status = document.getElementById("status");
     const statusText = document.getElementById("status-text");
     const count = document.getElementById("count");
-    if (!tbody || !status || !statusText || !count) throw new Error("Cannot start the index: an element is missing");
+    if (!tbody || !status || !statusText || !count) {
+      throw new Error("Cannot start the index: an element is missing");
+    }
     const filesPath = body.dataset.files || "/files";
     const pagePath = body.dataset.page || "/f/";
     const poll = Math.max(500, Number(body.dataset.poll) || 1e3);
@@ -803,7 +815,10 @@ export const INDEX_SCRIPT: string = `(() => {
       if (!busy) {
         busy = true;
         try {
-          const res = await fetch(filesPath, { cache: "no-store", headers: { Accept: "application/json" } });
+          const res = await fetch(filesPath, {
+            cache: "no-store",
+            headers: { Accept: "application/json" }
+          });
           if (!res.ok) throw new Error(\`HTTP \${res.status}\`);
           draw(rowsOf(await res.json(), pagePath));
           setStatus("connected", "live");

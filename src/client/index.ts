@@ -6,39 +6,7 @@
  * scripts/build-client.mjs bundles it into src/client_bundle.ts (INDEX_SCRIPT).
  * @module
  */
-import { formatSize, lastModToMs } from "./format.ts";
-
-/** A file as `/files` lists it. */
-export type ListedFile = { name: string; size: number; lastMod: string } | { name: string; error: string };
-
-/** What one table row shows. */
-export interface Row {
-  name: string;
-  href: string;
-  size: string;
-  /** ISO time of the last modification ("" when unknown). */
-  iso: string;
-  error: string;
-}
-
-/** `/files`' JSON → rows; anything malformed is left out rather than shown wrongly. */
-export function rowsOf(json: unknown, pagePath: string): Row[] {
-  if (!Array.isArray(json)) return [];
-  const rows: Row[] = [];
-  for (const f of json as unknown[]) {
-    if (typeof f !== "object" || f === null) continue;
-    const { name, size, lastMod, error } = f as Record<string, unknown>;
-    if (typeof name !== "string") continue;
-    const href = pagePath + encodeURIComponent(name);
-    if (typeof error === "string") {
-      rows.push({ name, href, size: "", iso: "", error });
-    } else if (typeof size === "number" && typeof lastMod === "string") {
-      const ms = lastModToMs(lastMod);
-      rows.push({ name, href, size: formatSize(size), iso: ms === null ? "" : new Date(ms).toISOString(), error: "" });
-    }
-  }
-  return rows;
-}
+import { type Row, rowsOf } from "./files.ts";
 
 function start(): void {
   const body = document.body;
@@ -46,7 +14,9 @@ function start(): void {
   const status = document.getElementById("status");
   const statusText = document.getElementById("status-text");
   const count = document.getElementById("count");
-  if (!tbody || !status || !statusText || !count) throw new Error("Cannot start the index: an element is missing");
+  if (!tbody || !status || !statusText || !count) {
+    throw new Error("Cannot start the index: an element is missing");
+  }
   const filesPath = body.dataset.files || "/files";
   const pagePath = body.dataset.page || "/f/";
   const poll = Math.max(500, Number(body.dataset.poll) || 1000);
@@ -83,7 +53,9 @@ function start(): void {
       return tr;
     });
     tbody.replaceChildren(...trs);
-    count.textContent = `${rows.length} ${rows.length === 1 ? "file" : "files"}`;
+    count.textContent = `${rows.length} ${
+      rows.length === 1 ? "file" : "files"
+    }`;
   };
 
   let timer: number | undefined;
@@ -93,7 +65,10 @@ function start(): void {
     if (!busy) {
       busy = true;
       try {
-        const res = await fetch(filesPath, { cache: "no-store", headers: { Accept: "application/json" } });
+        const res = await fetch(filesPath, {
+          cache: "no-store",
+          headers: { Accept: "application/json" },
+        });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         draw(rowsOf(await res.json(), pagePath));
         setStatus("connected", "live");
