@@ -22,9 +22,7 @@ export function formatSize(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  const shown = value < 10
-    ? value.toFixed(1).replace(/\.0$/, "")
-    : String(Math.round(value));
+  const shown = value < 10 ? value.toFixed(1).replace(/\.0$/, "") : String(Math.round(value));
   return `${shown} ${units[unit]}`;
 }
 
@@ -35,9 +33,7 @@ export function formatSize(bytes: number): string {
  */
 export function windowNotice(offset: number, size: number): string {
   if (offset <= 0) return "";
-  return `Showing the last ${formatSize(size - offset)} of ${
-    formatSize(size)
-  }.`;
+  return `Showing the last ${formatSize(size - offset)} of ${formatSize(size)}.`;
 }
 
 /**

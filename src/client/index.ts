@@ -53,9 +53,7 @@ function start(): void {
       return tr;
     });
     tbody.replaceChildren(...trs);
-    count.textContent = `${rows.length} ${
-      rows.length === 1 ? "file" : "files"
-    }`;
+    count.textContent = `${rows.length} ${rows.length === 1 ? "file" : "files"}`;
   };
 
   let timer: number | undefined;

@@ -7,11 +7,7 @@
  * under `deno test` with fakes; main.ts plugs in the real ones.
  * @module
  */
-import {
-  backoffDelay,
-  CONNECT_TIMEOUT_MS,
-  STABLE_AFTER_MS,
-} from "./backoff.ts";
+import { backoffDelay, CONNECT_TIMEOUT_MS, STABLE_AFTER_MS } from "./backoff.ts";
 import { parseMessage, socketUrl, SUBPROTOCOL } from "./protocol.ts";
 import { applyMessage, type Change, type Held } from "./text.ts";
 
@@ -108,9 +104,7 @@ export class Live {
    * nothing and the error would stay) or a resync is due.
    */
   url(): string {
-    const resume = this.error === null && !this.#fresh && this.held.lastMod
-      ? this.held
-      : null;
+    const resume = this.error === null && !this.#fresh && this.held.lastMod ? this.held : null;
     return socketUrl(this.#env.location, resume, this.#env.socketPath);
   }
 
@@ -149,9 +143,7 @@ export class Live {
             this.attempt = 0;
           }
           this.#openedAt = 0;
-          this.closed = code
-            ? `closed: ${code}${reason ? " " + reason : ""}`
-            : "";
+          this.closed = code ? `closed: ${code}${reason ? " " + reason : ""}` : "";
           this.#schedule();
         },
       });

@@ -83,8 +83,7 @@ const savePref = (key: string, on: boolean) => {
 
 // ---- the text ------------------------------------------------------------
 const text = new TextView(pre);
-const atBottom = () =>
-  isAtBottom(view.scrollTop, view.clientHeight, view.scrollHeight);
+const atBottom = () => isAtBottom(view.scrollTop, view.clientHeight, view.scrollHeight);
 const toBottom = () => {
   view.scrollTop = view.scrollHeight;
   // Chunks that come into view are laid out for real on the next frame and
@@ -152,9 +151,7 @@ const paintStatus = () => {
   else if (state === "connecting") {
     label = live.everConnected ? "reconnecting…" : "connecting…";
   } else if (state === "offline") label = "offline";
-  else {label = `reconnecting in ${
-      Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1000))
-    }s`;}
+  else label = `reconnecting in ${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1000))}s`;
   status.dataset.state = state;
   status.dataset.retryAt = live.retryAt === null ? "" : String(live.retryAt);
   status.title = live.closed;
@@ -180,18 +177,15 @@ const paintUpdated = () => {
   const today = d.toDateString() === new Date().toDateString();
   updated.dateTime = d.toISOString();
   updated.textContent = today ? d.toLocaleTimeString() : d.toLocaleString();
-  updated.title = `modified ${d.toLocaleString()}; received ${
-    new Date(receivedMs).toLocaleString()
-  }`;
+  updated.title = `modified ${d.toLocaleString()}; received ${new Date(receivedMs).toLocaleString()}`;
 };
 
 // ---- connection ----------------------------------------------------------
 const env: LiveEnv = {
   location,
   // The server says where this file's socket is (`/ws`, or `/ws/{name}` with several files).
-  socketPath:
-    document.querySelector<HTMLMetaElement>('meta[name="filewatch-socket"]')
-      ?.content || "/ws",
+  socketPath: document.querySelector<HTMLMetaElement>('meta[name="filewatch-socket"]')
+    ?.content || "/ws",
   open(url, protocol, on) {
     const ws = new WebSocket(url, protocol);
     ws.onopen = () => on.open();

@@ -24,8 +24,7 @@ export type ServerMessage =
   | ({ type: "append"; prev: string } & Data)
   | { type: "error"; message: string };
 
-const isCount = (v: unknown): v is number =>
-  typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
 /**
  * Parses one `filewatch.v1` frame. Data sent as base64 (bytes that are not
@@ -136,9 +135,7 @@ export function socketUrl(
 ): string {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const query = resume && resume.lastMod
-    ? `?lastMod=${encodeURIComponent(resume.lastMod)}&size=${
-      Math.max(0, Math.floor(resume.size))
-    }`
+    ? `?lastMod=${encodeURIComponent(resume.lastMod)}&size=${Math.max(0, Math.floor(resume.size))}`
     : "";
   return `${scheme}//${location.host}${path}${query}`;
 }

@@ -12,6 +12,8 @@ import { createLogger } from "../../src/log.ts";
 import { FileWatcher } from "../../src/watcher.ts";
 import { parseExposition } from "../prom.ts";
 import { fakeRuntime } from "./fake_runtime.ts";
+import { watchedDirs, watchName } from "../../src/dir_events.ts";
+import { waitFor } from "../e2e/harness.ts";
 
 const names = (paths: string[]) => uniqueNames(paths).map((e) => e.name);
 
@@ -250,4 +252,25 @@ Deno.test("Hub channels: one watcher and one topic pair per file, started by the
   } finally {
     await hub.shutdown(10);
   }
+});
+
+Deno.test("watchName(): files in one directory share one watch; each hears its own name; the last to leave closes it", async () => {
+  const dir = await Deno.makeTempDir();
+  const heard = { a: 0, b: 0 };
+  const before = watchedDirs();
+  const stopA = watchName(dir, "a", { onEvent: () => heard.a++, onError: () => {} });
+  const stopB = watchName(dir, "b", { onEvent: () => heard.b++, onError: () => {} });
+  assertEquals(watchedDirs(), before + 1, "one watch for the directory");
+  try {
+    await Deno.writeTextFile(`${dir}/a`, "x");
+    await waitFor(() => heard.a > 0, 3_000, "an event for a");
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(heard.b, 0, "b hears nothing of a");
+    stopA();
+    assertEquals(watchedDirs(), before + 1, "b still watches");
+  } finally {
+    stopA();
+    stopB();
+  }
+  assertEquals(watchedDirs(), before, "closed with the last");
 });
