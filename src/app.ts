@@ -144,7 +144,13 @@ export function createApp(options: Options, deps: AppDeps): Hono {
   });
 
   /** A file's page; its script connects to `socketPath` (the one URL the page is given). */
-  async function page(c: Context, watcher: FileWatcher, fileName: string, socketPath: string): Promise<Response> {
+  async function page(
+    c: Context,
+    watcher: FileWatcher,
+    fileName: string,
+    socketPath: string,
+    indexPath?: string,
+  ): Promise<Response> {
     const snap = await watcher.current();
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
@@ -160,7 +166,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       }
       : { ok: false, error: snap.error };
     // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath }));
+    return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath, indexPath }));
   }
 
   // ---- several files (DESIGN §10) ----------------------------------------
@@ -184,7 +190,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
   app.get("/f/:name", pageHeaders, async (c) => {
     const ch = await named(c);
     if (!ch) return notListed(c);
-    return await page(c, ch.watcher, ch.name, `/ws/${encodeURIComponent(ch.name)}`);
+    return await page(c, ch.watcher, ch.name, `/ws/${encodeURIComponent(ch.name)}`, single ? undefined : "/");
   });
   app.get("/files", async (c) => {
     c.header("Cache-Control", "no-store");

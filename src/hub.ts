@@ -42,6 +42,12 @@ export const SHUTDOWN_GRACE_MS = 5_000;
  * polling as soon as the last viewer leaves.
  */
 export const CHANNEL_LINGER_MS = 10_000;
+/**
+ * At most this many channels without viewers are kept lingering: page views
+ * of many files in a row (each reads its file, up to --max-file-size) must
+ * not hold them all in memory; the oldest goes first.
+ */
+export const IDLE_CHANNELS_KEPT = 16;
 
 /** One watched file: its watcher, its sessions and its broadcast topics. */
 export class Channel {
@@ -205,6 +211,18 @@ export class Hub {
 
   #linger(ch: Channel): void {
     if (ch === this.#main) return;
+    // Newest last: a channel lingering again moves to the end.
+    this.#channels.delete(ch.name);
+    this.#channels.set(ch.name, ch);
+    let idle = 0;
+    for (const c of this.#channels.values()) if (c.sessions.size === 0 && c !== this.#main) idle++;
+    for (const c of this.#channels.values()) {
+      if (idle <= IDLE_CHANNELS_KEPT) break;
+      if (c.sessions.size === 0 && c !== this.#main && c !== ch) {
+        this.#drop(c);
+        idle--;
+      }
+    }
     clearTimeout(ch.linger);
     ch.linger = setTimeout(() => {
       ch.linger = undefined;

@@ -85,6 +85,7 @@ for (const rt of RUNTIMES) {
         assert(ptext.includes("first one"), "the page has its file's content");
         assert(!ptext.includes("first two"));
         assert(ptext.includes(`<meta name="filewatch-socket" content="/ws/one~app.log">`), "the page's socket path");
+        assert(ptext.includes(`<a id="index" href="/">`), "a link back to the index");
         const escaped = await (await fetch(s.url + "f/err.log")).text();
         assert(escaped.includes("&lt;b&gt;err&lt;/b&gt;"), "content escaped");
 

@@ -7,7 +7,7 @@ import { globTest, uniqueNames } from "../../src/names.ts";
 import { rowsOf } from "../../src/client/files.ts";
 import { renderIndex } from "../../src/index_page.ts";
 import { parseConfig } from "../../src/config.ts";
-import { Hub } from "../../src/hub.ts";
+import { Hub, IDLE_CHANNELS_KEPT } from "../../src/hub.ts";
 import { createLogger } from "../../src/log.ts";
 import { FileWatcher } from "../../src/watcher.ts";
 import { parseExposition } from "../prom.ts";
@@ -273,4 +273,21 @@ Deno.test("watchName(): files in one directory share one watch; each hears its o
     stopB();
   }
   assertEquals(watchedDirs(), before, "closed with the last");
+});
+
+Deno.test("Hub keeps at most IDLE_CHANNELS_KEPT channels without viewers (page views of many files), the newest", async () => {
+  const dir = await Deno.makeTempDir();
+  const options = parseConfig(["--dir", dir], {});
+  const fake = fakeRuntime();
+  const watcherFor = (file: string) => new FileWatcher({ file, poll: 3_600_000, maxFileSize: 1024, events: false });
+  const hub = new Hub(options, null, fake.runtime, createLogger("text", true, () => {}), watcherFor);
+  try {
+    const first = hub.channel("f0", `${dir}/f0`);
+    for (let i = 1; i < 40; i++) hub.channel(`f${i}`, `${dir}/f${i}`);
+    assertEquals(hub.channels, IDLE_CHANNELS_KEPT);
+    assert(hub.channel("f39", `${dir}/f39`) !== first);
+    assertEquals(first.watcher.mode, "idle");
+  } finally {
+    await hub.shutdown(10);
+  }
 });
