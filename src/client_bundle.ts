@@ -605,9 +605,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     else if (state === "connecting") {
       label = live.everConnected ? "reconnecting…" : "connecting…";
     } else if (state === "offline") label = "offline";
-    else {
-      label = \`reconnecting in \${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1e3))}s\`;
-    }
+    else label = \`reconnecting in \${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1e3))}s\`;
     status.dataset.state = state;
     status.dataset.retryAt = live.retryAt === null ? "" : String(live.retryAt);
     status.title = live.closed;
