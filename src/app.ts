@@ -9,16 +9,24 @@ import type { Context } from "hono";
 import { NONCE, secureHeaders } from "hono/secure-headers";
 import { basename } from "node:path";
 import type { Options } from "./config.ts";
-import type { Hub, Refusal } from "./hub.ts";
+import type { Catalog } from "./catalog.ts";
+import type { Channel, Hub, Refusal } from "./hub.ts";
+import { renderIndex } from "./index_page.ts";
 import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
 import { type PageView, renderPage } from "./page.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import type { FileWatcher } from "./watcher.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
 export interface AppDeps {
   runtime: Runtime;
   hub: Hub;
+  /**
+   * The list of files (DESIGN §10). Without one, or with one file given as
+   * the only FILE, `/` and `/ws` are that file's, as they always were.
+   */
+  catalog?: Catalog;
   /** True once the server listens (for /readyz). */
   listening: () => boolean;
 }
@@ -103,16 +111,20 @@ export function checkHandshake(h: (name: string) => string | undefined): Refused
  * ```
  */
 export function createApp(options: Options, deps: AppDeps): Hono {
-  const { runtime, hub } = deps;
+  const { runtime, hub, catalog } = deps;
   const watcher = hub.watcher;
   const app = new Hono();
   const fileName = basename(options.file);
+  /** One file (its page at `/`, its socket at `/ws`), or several (an index at `/`). */
+  const single = !catalog || (!catalog.isDir && catalog.options.files.length === 1);
 
   app.get("/healthz", (c) => c.text("ok\n"));
 
   app.get("/readyz", async (c) => {
     if (!deps.listening()) return c.text("not ready: not listening yet\n", 503);
     if (hub.shuttingDown) return c.text("not ready: shutting down\n", 503);
+    // With several files there is no one file's state to wait for.
+    if (!single) return c.text("ok\n");
     const snap = await watcher.current();
     return snap.ok ? c.text("ok\n") : c.text(`not ready: ${snap.error}\n`, 503);
   });
@@ -122,49 +134,97 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     (c) => c.body(hub.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
   );
 
-  app.get(
-    "/",
-    secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        scriptSrc: [NONCE],
-        styleSrc: [NONCE],
-        // The page's script opens a WebSocket to this same host only: CSP 3's
-        // 'self' matches ws: and wss: on the page's own host and port (a bare
-        // ws:/wss: would allow sockets to any host).
-        connectSrc: ["'self'"],
-        imgSrc: ["'self'", "data:"],
-        baseUri: ["'none'"],
-        formAction: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-      crossOriginEmbedderPolicy: false,
-    }),
-    async (c) => {
-      const snap = await watcher.current();
-      const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
-      c.header("Cache-Control", "no-store");
-      // The client's content: the whole file, or in tail mode its window.
-      const view: PageView = snap.ok
-        ? {
-          ok: true,
-          lastMod: snap.lastMod,
-          offset: snap.offset,
-          size: snap.size,
-          text: snap.text ?? new TextDecoder("utf-8").decode(snap.bytes),
-          lossy: snap.text === null,
-        }
-        : { ok: false, error: snap.error };
-      // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-      // The page's socket, under --base-path (src/mount.ts).
-      const socketPath = `${options.basePath}/ws`;
-      return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath }));
+  const pageHeaders = secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: [NONCE],
+      styleSrc: [NONCE],
+      // The page's script opens a WebSocket to this same host only: CSP 3's
+      // 'self' matches ws: and wss: on the page's own host and port (a bare
+      // ws:/wss: would allow sockets to any host).
+      connectSrc: ["'self'"],
+      imgSrc: ["'self'", "data:"],
+      baseUri: ["'none'"],
+      formAction: ["'none'"],
+      frameAncestors: ["'none'"],
     },
-  );
+    crossOriginEmbedderPolicy: false,
+  });
 
-  app.get("/ws", (c) => upgrade(c));
+  /** A file's page; its script connects to `socketPath` (the one URL the page is given). */
+  async function page(
+    c: Context,
+    watcher: FileWatcher,
+    fileName: string,
+    socketPath: string,
+    indexPath?: string,
+  ): Promise<Response> {
+    const snap = await watcher.current();
+    const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
+    c.header("Cache-Control", "no-store");
+    // The client's content: the whole file, or in tail mode its window.
+    const view: PageView = snap.ok
+      ? {
+        ok: true,
+        lastMod: snap.lastMod,
+        offset: snap.offset,
+        size: snap.size,
+        text: snap.text ?? new TextDecoder("utf-8").decode(snap.bytes),
+        lossy: snap.text === null,
+      }
+      : { ok: false, error: snap.error };
+    // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
+    return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath, indexPath }));
+  }
 
-  async function upgrade(c: Context): Promise<Response> {
+  // ---- several files (DESIGN §10) ----------------------------------------
+  // Paths the pages are given live under --base-path (src/mount.ts strips it before routing).
+  const base = options.basePath;
+  // A name from a request is only ever a key into the catalog's own list.
+  const named = async (c: Context): Promise<Channel | null> => {
+    const name = c.req.param("name");
+    const entry = name === undefined || !catalog ? undefined : await catalog.lookup(name);
+    return entry ? hub.channel(entry.name, entry.path) : null;
+  };
+  const notListed = (c: Context) => c.text(`Not Found: no file of that name (the names are in /files)\n`, 404);
+  const SEVERAL = "Not Found: this server watches several files; connect to /ws/{name} (the names are in /files)\n";
+
+  app.get("/", pageHeaders, async (c) => {
+    if (single) return await page(c, watcher, fileName, `${base}/ws`);
+    const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      renderIndex({
+        files: await catalog!.list(),
+        nonce,
+        poll: options.poll,
+        filesPath: `${base}/files`,
+        pagePath: `${base}/f/`,
+      }),
+    );
+  });
+  app.get("/f/:name", pageHeaders, async (c) => {
+    const ch = await named(c);
+    if (!ch) return notListed(c);
+    return await page(
+      c,
+      ch.watcher,
+      ch.name,
+      `${base}/ws/${encodeURIComponent(ch.name)}`,
+      single ? undefined : `${base}/`,
+    );
+  });
+  app.get("/files", async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json(catalog ? await catalog.list() : []);
+  });
+  app.get("/ws", (c) => single ? upgrade(c, null) : c.text(SEVERAL, 404));
+  app.get("/ws/:name", async (c) => {
+    const ch = await named(c);
+    return ch ? upgrade(c, ch) : notListed(c);
+  });
+
+  async function upgrade(c: Context, channel: Channel | null): Promise<Response> {
     const refuse = (r: Refused) => {
       hub.refuse(r.reason);
       return c.text(r.text + "\n", r.status, r.headers);
@@ -205,7 +265,10 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     const lastMod = parseLastMod(c.req.query("lastMod"));
     const size = parseSize(c.req.query("size"));
     try {
-      return await runtime.upgrade(c, protocol, hub.connect(protocol ? "v1" : "plain", ip, lastMod, size));
+      const events = channel
+        ? hub.connect(protocol ? "v1" : "plain", ip, lastMod, size, channel)
+        : hub.connect(protocol ? "v1" : "plain", ip, lastMod, size);
+      return await runtime.upgrade(c, protocol, events);
     } catch (e) {
       hub.release(ip);
       if (e instanceof UpgradeRefused) {
@@ -217,8 +280,8 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   // Known paths with another method: 405 with Allow; anything else: 404.
   app.all("*", (c) => {
-    const known = ["/", "/ws", "/healthz", "/readyz", "/metrics"];
-    if (known.includes(c.req.path)) {
+    const known = ["/", "/ws", "/healthz", "/readyz", "/metrics", "/files"];
+    if (known.includes(c.req.path) || /^\/(f|ws)\/[^/]+$/.test(c.req.path)) {
       return c.text(`Method Not Allowed: ${c.req.method} ${c.req.path}\n`, 405, { Allow: "GET, HEAD" });
     }
     return c.text(`Not Found: ${c.req.path}\n`, 404);

@@ -12,11 +12,20 @@
 import { parseArgs } from "node:util";
 import { parseBasePath } from "./mount.ts";
 import { type Cidr, parseCidrList } from "./proxy.ts";
+import { globTest } from "./names.ts";
 
 /** Everything the server can be told, after validation. Durations are milliseconds. */
 export interface Options {
-  /** The one file that is ever read. */
+  /** The first FILE, or DIR with --dir (what the start-up line names). */
   file: string;
+  /** Several files (DESIGN §10): the FILE arguments, in order (empty with --dir). */
+  files: string[];
+  /** --dir: watch the regular files directly in this directory (null: the FILE list). */
+  dir: string | null;
+  /** --glob: which of DIR's files are listed (default `*`). */
+  glob: string;
+  /** --max-files: the most files listed. */
+  maxFiles: number;
   host: string;
   /** 0 = any free port. */
   port: number;
@@ -69,15 +78,20 @@ export class HelpRequested extends Error {
 }
 
 /** The usage line printed after an error. */
-export const USAGE = "usage: filewatch [options] FILE   (filewatch --help for the options)";
+export const USAGE = "usage: filewatch [options] FILE...   (filewatch --help for the options)";
 
 /** The full `--help` text. */
 export const HELP = `filewatch: show a file live in the browser over WebSocket
 
-usage: filewatch [options] FILE
+usage: filewatch [options] FILE...
+       filewatch [options] --dir DIR [--glob PATTERN]
 
 Every option is also an environment variable; flags win.
-  FILE                        file to watch                    FILEWATCH_FILE
+  FILE...                     files to watch                   FILEWATCH_FILE
+  --dir DIR                   watch the files in DIR, also
+                              those created later              FILEWATCH_DIR
+  --glob PATTERN              which files of DIR (*)           FILEWATCH_GLOB
+  --max-files N               most files listed (1000)         FILEWATCH_MAX_FILES
   --host HOST                 address to bind (127.0.0.1)      FILEWATCH_HOST
   --port N                    port, 0 = any free (8080)        FILEWATCH_PORT
   --poll DURATION             stat poll period (1s)            FILEWATCH_POLL
@@ -124,6 +138,8 @@ export const DEFAULTS = {
   maxClients: 10_000,
   maxClientsPerIp: 64,
   maxFileSize: 16 * 1024 * 1024,
+  glob: "*",
+  maxFiles: 1_000,
 } as const;
 
 /**
@@ -225,6 +241,9 @@ function parseOrigin(text: string): string {
 
 /** The flags `parseConfig` accepts (node:util parseArgs options); `--help` and docs/configuration.md list the same ones. */
 export const FLAGS = {
+  dir: { type: "string" },
+  glob: { type: "string" },
+  "max-files": { type: "string" },
   host: { type: "string" },
   port: { type: "string" },
   poll: { type: "string" },
@@ -281,11 +300,29 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const flagOrEnvBool = (flag: boolean | undefined, envName: string): boolean =>
     flag ?? (env[envName] !== undefined ? field(envName, env[envName]!, parseBool) : false);
 
-  if (positionals.length > 1) {
-    throw new ConfigError(`Cannot watch "${positionals.join(" ")}": expected one FILE, got ${positionals.length}`);
+  // Several files (DESIGN §10): a list of FILEs, or --dir; not both (a directory's
+  // names could then collide with a listed file's and rename it while it is viewed).
+  const dirPick = pick(v.dir, "dir");
+  const dir = dirPick?.[0] ?? null;
+  const files = positionals.length > 0 ? positionals : dir === null && env.FILEWATCH_FILE ? [env.FILEWATCH_FILE] : [];
+  if (dir !== null && positionals.length > 0) {
+    throw new ConfigError(
+      `Cannot use FILE "${positionals[0]}" with ${dirPick![1]} "${dir}": give a list of files or a directory`,
+    );
   }
-  const file = positionals[0] ?? env.FILEWATCH_FILE;
-  if (!file) throw new ConfigError("Missing FILE: name the file to watch (or set FILEWATCH_FILE)");
+  if (dir === null && files.length === 0) {
+    throw new ConfigError("Missing FILE: name the file to watch (or set FILEWATCH_FILE, or use --dir)");
+  }
+  const file = dir ?? files[0]!;
+  const glob = get(v.glob, "glob", (s) => {
+    if (s.includes("/")) throw new RangeError("expected a pattern for names in DIR (no /)");
+    globTest(s);
+    return s;
+  }, DEFAULTS.glob as string);
+  const maxFiles = get(v["max-files"], "max-files", (s) => parseCount(s, 1, 100_000), DEFAULTS.maxFiles as number);
+  if (files.length > maxFiles) {
+    throw new ConfigError(`Cannot watch ${files.length} files: more than --max-files (${maxFiles})`);
+  }
 
   const pongWait = get(v["pong-wait"], "pong-wait", parseDuration, DEFAULTS.pongWait);
   if (pongWait < 100) {
@@ -330,6 +367,10 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   return {
     ...access,
     file,
+    files,
+    dir,
+    glob,
+    maxFiles,
     host: get(v.host, "host", (s) => {
       if (!/^[\w.:\-\[\]]+$/.test(s)) throw new RangeError("expected an IP address or host name");
       return s.replace(/^\[(.*)\]$/, "$1");

@@ -1,6 +1,8 @@
 /**
- * The hub: every session of one watched file, the fan-out of new versions,
- * liveness (pings, pong deadlines, write deadlines), limits and shutdown.
+ * The hub: every session, the fan-out of new versions, liveness (pings, pong
+ * deadlines, write deadlines), limits and shutdown. Sessions belong to a
+ * {@link Channel}, one per watched file (DESIGN §10): its watcher runs while
+ * the file has viewers; admission, liveness, metrics and shutdown are shared.
  * Runtime differences arrive only through {@link Runtime}'s capabilities.
  * @module
  */
@@ -33,28 +35,74 @@ export function sweepInterval(o: Pick<Options, "pongWait" | "pingPeriod" | "writ
 /** How long a shutdown waits for clients to acknowledge 1001 before exiting anyway. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 
-const TOPIC: Record<Format, string> = { plain: "fw.plain", v1: "fw.v1" };
+/**
+ * How long a file's channel (its watcher and what it holds of the file) is
+ * kept after its last viewer left or its page was shown: a reload or a
+ * reconnect within it resumes from what is held. The watcher itself stops
+ * polling as soon as the last viewer leaves.
+ */
+export const CHANNEL_LINGER_MS = 10_000;
+/**
+ * At most this many channels without viewers are kept lingering: page views
+ * of many files in a row (each reads its file, up to --max-file-size) must
+ * not hold them all in memory; the oldest goes first.
+ */
+export const IDLE_CHANNELS_KEPT = 16;
 
-/** Every session of one file. */
+/** One watched file: its watcher, its sessions and its broadcast topics. */
+export class Channel {
+  readonly sessions = new Set<Session>();
+  /** Topics for the runtime's pub/sub: one pair per file. */
+  readonly topics: Record<Format, string>;
+  /** Set while the hub is subscribed to the watcher (the file has viewers). */
+  unsubscribe: (() => void) | null = null;
+  /** Counts broadcasts, so a batched one can tell that a newer one has begun. */
+  generation = 0;
+  linger: ReturnType<typeof setTimeout> | undefined;
+  constructor(readonly name: string, readonly watcher: FileWatcher, id: number) {
+    // The first file keeps the one-file server's topic names.
+    this.topics = id === 0 ? { plain: "fw.plain", v1: "fw.v1" } : { plain: `fw.plain.${id}`, v1: `fw.v1.${id}` };
+  }
+}
+
+/** Every session, of every file. */
 export class Hub {
   readonly sessions = new Set<Session>();
   readonly metrics = new Metrics();
   #perIp = new Map<string, number>();
   /** Admitted but not yet closed (includes upgrades in flight). */
   #admitted = 0;
-  #unsubscribe: (() => void) | null = null;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #shuttingDown = false;
-  /** Counts broadcasts, so a batched one can tell that a newer one has begun. */
-  #generation = 0;
   #closedWaiters = new Set<() => void>();
+  /** The one-file server's file (channel 0), or null with several files. */
+  readonly #main: Channel | null;
+  /** Channels by file name. */
+  readonly #channels = new Map<string, Channel>();
+  #nextId = 1;
+  /** Counts of watchers that have been dropped, so counters never go back. */
+  #retired = { versions: 0, appends: 0, readErrors: 0 };
 
+  /**
+   * @param watcher the file of a one-file server (kept for the hub's life), or
+   *   null when files are opened by name with {@link channel}
+   * @param watcherFor makes the watcher of a file opened by name
+   */
   constructor(
     readonly options: Options,
-    readonly watcher: FileWatcher,
+    watcher: FileWatcher | null,
     readonly runtime: Runtime,
     readonly log: Logger,
+    readonly watcherFor: ((path: string) => FileWatcher) | null = null,
+    mainName = "",
   ) {
+    this.#main = watcher ? new Channel(mainName, watcher, 0) : null;
+    if (this.#main) this.#channels.set(mainName, this.#main);
+    const sum = (k: "versions" | "appends" | "readErrors") => () => {
+      let n = this.#retired[k];
+      for (const ch of this.#channels.values()) n += ch.watcher.stats[k];
+      return [{ labels: {}, value: n }];
+    };
     const m = this.metrics;
     m.define(
       "filewatch_clients",
@@ -82,19 +130,19 @@ export class Hub {
       "filewatch_versions_total",
       "counter",
       "New versions of the file seen after the first.",
-      () => [{ labels: {}, value: watcher.stats.versions }],
+      sum("versions"),
     );
     m.define(
       "filewatch_appends_total",
       "counter",
       "New versions that were the previous one plus appended bytes (sent as appends).",
-      () => [{ labels: {}, value: watcher.stats.appends }],
+      sum("appends"),
     );
     m.define(
       "filewatch_read_errors_total",
       "counter",
       "Times the file could not be read (each distinct error once).",
-      () => [{ labels: {}, value: watcher.stats.readErrors }],
+      sum("readErrors"),
     );
     m.define(
       "filewatch_closes_total",
@@ -106,13 +154,19 @@ export class Hub {
     m.define(
       "filewatch_watch_mode",
       "gauge",
-      "How changes are noticed (1 = current mode).",
+      "How changes are noticed (1 = current mode; with several files, how many watchers are in it).",
       () =>
-        (["events", "polling", "idle"] as const).map((mode) => ({
-          labels: { mode },
-          value: watcher.mode === mode ? 1 : 0,
-        })),
+        (["events", "polling", "idle"] as const).map((mode) => {
+          let n = 0;
+          for (const ch of this.#channels.values()) if (ch.watcher.mode === mode) n++;
+          return { labels: { mode }, value: n };
+        }),
     );
+    m.define("filewatch_watchers", "gauge", "File watchers running (files with at least one viewer).", () => {
+      let n = 0;
+      for (const ch of this.#channels.values()) if (ch.watcher.subscribers > 0) n++;
+      return [{ labels: {}, value: n }];
+    });
     m.define("filewatch_lagging_clients", "gauge", "Clients whose writes are backed up.", () => {
       let n = 0;
       for (const s of this.sessions) if (s.stuckSince) n++;
@@ -122,6 +176,70 @@ export class Hub {
 
   get shuttingDown(): boolean {
     return this.#shuttingDown;
+  }
+
+  /** The one-file server's watcher (null with several files). */
+  get watcher(): FileWatcher {
+    return this.#main?.watcher as FileWatcher;
+  }
+
+  /**
+   * The channel of the file named `name` at `path`, made (with its watcher,
+   * idle until a viewer comes) when there is none. A channel nobody joins
+   * is dropped {@link CHANNEL_LINGER_MS} later.
+   */
+  channel(name: string, path: string): Channel {
+    let ch = this.#channels.get(name);
+    if (ch && ch !== this.#main && ch.watcher.options.file !== path) {
+      // The name now stands for another path (cannot happen with a fixed list or one directory): start afresh.
+      this.#drop(ch);
+      ch = undefined;
+    }
+    if (!ch) {
+      if (!this.watcherFor) throw new Error(`Cannot watch ${name}: this hub watches one file`);
+      ch = new Channel(name, this.watcherFor(path), this.#nextId++);
+      this.#channels.set(name, ch);
+    }
+    if (ch.sessions.size === 0) this.#linger(ch);
+    return ch;
+  }
+
+  /** How many channels exist (watching or lingering). */
+  get channels(): number {
+    return this.#channels.size;
+  }
+
+  #linger(ch: Channel): void {
+    if (ch === this.#main) return;
+    // Newest last: a channel lingering again moves to the end.
+    this.#channels.delete(ch.name);
+    this.#channels.set(ch.name, ch);
+    let idle = 0;
+    for (const c of this.#channels.values()) if (c.sessions.size === 0 && c !== this.#main) idle++;
+    for (const c of this.#channels.values()) {
+      if (idle <= IDLE_CHANNELS_KEPT) break;
+      if (c.sessions.size === 0 && c !== this.#main && c !== ch) {
+        this.#drop(c);
+        idle--;
+      }
+    }
+    clearTimeout(ch.linger);
+    ch.linger = setTimeout(() => {
+      ch.linger = undefined;
+      if (ch.sessions.size === 0) this.#drop(ch);
+    }, CHANNEL_LINGER_MS);
+  }
+
+  #drop(ch: Channel): void {
+    clearTimeout(ch.linger);
+    ch.unsubscribe?.();
+    ch.unsubscribe = null;
+    ch.watcher.close();
+    const st = ch.watcher.stats;
+    this.#retired.versions += st.versions;
+    this.#retired.appends += st.appends;
+    this.#retired.readErrors += st.readErrors;
+    this.#channels.delete(ch.name);
   }
 
   /** Counts a refusal (the app answers it). */
@@ -152,8 +270,16 @@ export class Hub {
   }
 
   /** The runtime events of one admitted connection. */
-  connect(format: Format, ip: string, lastMod: string | null, size: number | null = null): PeerEvents {
+  connect(
+    format: Format,
+    ip: string,
+    lastMod: string | null,
+    size: number | null = null,
+    channel: Channel | null = this.#main,
+  ): PeerEvents {
+    if (!channel) throw new Error("Cannot connect: this hub has several files; name one");
     const s = new Session(format, ip, lastMod, Date.now(), size);
+    s.channel = channel;
     const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) =>
       this.#guarded(s, what, () => fn(...a));
     return {
@@ -185,13 +311,21 @@ export class Hub {
       this.close(s, "shutdown");
       return;
     }
+    // A channel dropped while this upgrade was in flight: take the file's current one.
+    if (this.#channels.get(s.channel!.name) !== s.channel) {
+      s.channel = this.channel(s.channel!.name, s.channel!.watcher.options.file);
+    }
+    const ch = s.channel!;
     this.sessions.add(s);
+    ch.sessions.add(s);
+    clearTimeout(ch.linger);
+    ch.linger = undefined;
     this.metrics.inc("filewatch_upgrades_total");
     this.#alive(s);
-    if (!this.#unsubscribe) this.#unsubscribe = this.watcher.subscribe((snap) => this.broadcast(snap));
+    if (!ch.unsubscribe) ch.unsubscribe = ch.watcher.subscribe((snap) => this.broadcast(snap, ch));
     if (!this.#sweep) this.#sweep = setInterval(() => this.sweep(Date.now()), sweepInterval(this.options));
-    this.log.info("client connected", { ip: s.ip, protocol: s.format, clients: this.sessions.size });
-    const snap = this.watcher.snapshot;
+    this.log.info("client connected", { ip: s.ip, protocol: s.format, clients: this.sessions.size, ...fileOf(ch) });
+    const snap = ch.watcher.snapshot;
     if (snap) this.#catchUp(s, snap);
     // else: the first check is under way; its broadcast reaches this session.
   }
@@ -215,7 +349,7 @@ export class Hub {
   #drain(s: Session): void {
     if (s.closeReason || !s.peer || s.peer.bufferedAmount() > 0) return;
     s.stuckSince = 0;
-    const snap = this.watcher.snapshot;
+    const snap = s.channel!.watcher.snapshot;
     if (snap) this.#catchUp(s, snap);
   }
 
@@ -229,7 +363,7 @@ export class Hub {
       if (!this.#send(s, snap)) return;
     }
     if (this.runtime.pubsub && !s.inTopic) {
-      s.peer!.subscribe(TOPIC[s.format]);
+      s.peer!.subscribe(s.channel!.topics[s.format]);
       s.inTopic = true;
     }
   }
@@ -241,7 +375,7 @@ export class Hub {
    * knows no appends then gets the content, as before).
    */
   #resume(s: Session, snap: Snapshot): void {
-    const size = this.watcher.sizeOf(s.lastMod);
+    const size = s.channel!.watcher.sizeOf(s.lastMod);
     if (!snap.ok || size === undefined || size > snap.size) return;
     if (s.resumeSize === null ? size !== snap.size : s.resumeSize !== size) return;
     s.lineage = snap.lineage;
@@ -295,7 +429,7 @@ export class Hub {
   #lag(s: Session, now: number): void {
     if (!s.stuckSince) s.stuckSince = now;
     if (s.inTopic) {
-      s.peer!.unsubscribe(TOPIC[s.format]);
+      s.peer!.unsubscribe(s.channel!.topics[s.format]);
       s.inTopic = false;
     }
   }
@@ -305,7 +439,7 @@ export class Hub {
    * (they get the newest when they drain); the rest get it through the
    * runtime's pub/sub where it has one, else one send each.
    */
-  broadcast(snap: Snapshot): void {
+  broadcast(snap: Snapshot, ch: Channel = this.#main!): void {
     const now = Date.now();
     const viaTopic: Record<Format, number> = { plain: 0, v1: 0 };
     // Sessions in a topic have had every version so far, so all hold the one
@@ -313,8 +447,8 @@ export class Hub {
     const viaTopicFrom: Partial<Record<Format, { need: Need; prev: string }>> = {};
     const batch = this.runtime.sendBatch;
     const direct: Session[] = [];
-    const generation = ++this.#generation;
-    for (const s of this.sessions) {
+    const generation = ++ch.generation;
+    for (const s of ch.sessions) {
       if (!s.peer || s.closeReason || s.seq >= snap.seq) continue;
       if (s.seq === 0) {
         // Connected before the first check finished.
@@ -335,18 +469,18 @@ export class Hub {
         this.#guarded(s, "broadcast", () => this.#send(s, snap));
       }
     }
-    if (direct.length > 0) void this.#sendInBatches(direct, snap, generation, batch);
+    if (direct.length > 0) void this.#sendInBatches(ch, direct, snap, generation, batch);
     for (const format of ["plain", "v1"] as const) {
       const via = viaTopicFrom[format];
       if (!via || via.need === null) continue;
       const { need, prev } = via;
       const from = need === "content" ? undefined : need;
       try {
-        this.runtime.publish(TOPIC[format], frameFor(snap, format, from, prev), this.options.compress);
+        this.runtime.publish(ch.topics[format], frameFor(snap, format, from, prev), this.options.compress);
         this.#count(snap, format, viaTopic[format], from, prev);
       } catch (e) {
         // The frame could not be made or published: every session that was to get it gets 1011.
-        for (const s of this.sessions) {
+        for (const s of ch.sessions) {
           if (s.inTopic && s.format === format) {
             this.#guarded(s, "publish", () => {
               throw e;
@@ -361,9 +495,10 @@ export class Hub {
       this.log.info(snap.seq === 1 ? "file read" : "file changed", {
         lastMod: snap.lastMod,
         size: snap.size,
-        clients: this.sessions.size,
+        clients: ch.sessions.size,
+        ...fileOf(ch),
       });
-    } else this.log.warn("file error", { error: snap.error, clients: this.sessions.size });
+    } else this.log.warn("file error", { error: snap.error, clients: ch.sessions.size, ...fileOf(ch) });
   }
 
   /**
@@ -372,11 +507,17 @@ export class Hub {
    * frame before more are made. A newer broadcast takes over the rest: they
    * get the newest version, not this one.
    */
-  async #sendInBatches(targets: Session[], snap: Snapshot, generation: number, batch: number): Promise<void> {
+  async #sendInBatches(
+    ch: Channel,
+    targets: Session[],
+    snap: Snapshot,
+    generation: number,
+    batch: number,
+  ): Promise<void> {
     for (let i = 0; i < targets.length; i += batch) {
       if (i > 0) {
         await new Promise((r) => setTimeout(r, 0));
-        if (generation !== this.#generation) return;
+        if (generation !== ch.generation) return;
       }
       const end = Math.min(i + batch, targets.length);
       for (let j = i; j < end; j++) {
@@ -388,10 +529,9 @@ export class Hub {
 
   /** Liveness and backpressure, for every session; run by a timer. */
   sweep(now: number): void {
-    const snap = this.watcher.snapshot;
     for (const s of this.sessions) {
       if (s.closeReason || !s.peer) continue;
-      this.#guarded(s, "sweep", () => this.#sweepOne(s, s.peer!, now, snap));
+      this.#guarded(s, "sweep", () => this.#sweepOne(s, s.peer!, now, s.channel!.watcher.snapshot));
     }
   }
 
@@ -465,9 +605,11 @@ export class Hub {
     }
     // Not open (the upgrade failed before open) or already forgotten.
     if (!this.sessions.delete(s)) return;
+    const ch = s.channel!;
+    ch.sessions.delete(s);
     if (s.inTopic) {
       try {
-        s.peer?.unsubscribe(TOPIC[s.format]);
+        s.peer?.unsubscribe(ch.topics[s.format]);
       } catch { /* socket already gone */ }
       s.inTopic = false;
     }
@@ -478,10 +620,15 @@ export class Hub {
       code,
       seconds: Math.round((Date.now() - s.openedAt) / 100) / 10,
       clients: this.sessions.size,
+      ...fileOf(ch),
     });
+    if (ch.sessions.size === 0) {
+      // The file's last viewer left: its watcher stops now; the channel lingers a little.
+      ch.unsubscribe?.();
+      ch.unsubscribe = null;
+      this.#linger(ch);
+    }
     if (this.sessions.size === 0) {
-      this.#unsubscribe?.();
-      this.#unsubscribe = null;
       clearInterval(this.#sweep);
       this.#sweep = undefined;
       for (const w of this.#closedWaiters) w();
@@ -510,13 +657,19 @@ export class Hub {
       } catch { /* already closing */ }
     }
     const ok = await done;
-    this.#unsubscribe?.();
-    this.#unsubscribe = null;
     clearInterval(this.#sweep);
-    this.watcher.close();
+    for (const ch of this.#channels.values()) {
+      clearTimeout(ch.linger);
+      ch.unsubscribe?.();
+      ch.unsubscribe = null;
+      ch.watcher.close();
+    }
     return ok;
   }
 }
+
+/** Log fields naming a channel's file (none for the one-file server, whose logs stay as they were). */
+const fileOf = (ch: Channel): { file?: string } => (ch.name && ch.topics.plain !== "fw.plain" ? { file: ch.name } : {});
 
 const CLOSE_FOR: Record<CloseReason, [number, string]> = {
   client: [CLOSE.normal, ""],

@@ -5,6 +5,8 @@
  * @module
  */
 import process from "node:process";
+import { realpathSync, statSync } from "node:fs";
+import { Catalog } from "./catalog.ts";
 import { createApp } from "./app.ts";
 import { ConfigError, HELP, HelpRequested, type Options, parseConfig, USAGE } from "./config.ts";
 import { Hub } from "./hub.ts";
@@ -30,6 +32,13 @@ export function optionsOrExit(argv: string[], caps: Pick<RuntimeCaps, "compressi
       throw new ConfigError(
         `Cannot use --compress on ${runtimeName}: its WebSocket server has no permessage-deflate (run on Bun for compression)`,
       );
+    }
+    if (options.dir !== null) {
+      let isDir = false;
+      try {
+        isDir = statSync(options.dir).isDirectory();
+      } catch { /* missing: below */ }
+      if (!isDir) throw new ConfigError(`Cannot watch --dir "${options.dir}": not a directory`);
     }
     return options;
   } catch (e) {
@@ -141,23 +150,40 @@ export function createServer(
   // Every caller of clientAddress (the per-IP cap, logs) gets the forwarded client from a trusted proxy.
   const runtime = withTrustedProxies(rawRuntime);
   const log = createLogger(options.logFormat, options.quiet, (line) => process.stderr.write(line + "\n"));
-  const watcher = new FileWatcher({
-    file: options.file,
-    poll: options.poll,
-    maxFileSize: options.maxFileSize,
-    tail: options.tail,
-    events: options.events,
+  const root = options.dir === null ? undefined : realpathSync(options.dir);
+  const watcherFor = (file: string) =>
+    new FileWatcher({
+      file,
+      poll: options.poll,
+      maxFileSize: options.maxFileSize,
+      tail: options.tail,
+      events: options.events,
+      onWarning: (message) => log.warn(message),
+      root,
+    });
+  // Several files (DESIGN §10): the list, and a watcher per file made on demand.
+  const catalog = new Catalog({
+    files: options.files,
+    dir: options.dir,
+    glob: options.glob,
+    maxFiles: options.maxFiles,
+    ttl: options.poll,
     onWarning: (message) => log.warn(message),
   });
-  const hub = new Hub(options, watcher, runtime, log);
+  const single = options.dir === null && options.files.length === 1;
+  const watcher = single ? watcherFor(options.file) : null;
+  const hub = new Hub(options, watcher, runtime, log, watcherFor, single ? catalog.only!.name : "");
+  hub.metrics.define("filewatch_files", "gauge", "Files in the list (FILEs, or DIR's matching files).", () => [
+    { labels: {}, value: catalog.size },
+  ]);
   // Read the file now, not when the first client connects: a client that
   // reconnects (after a restart) is then compared with the file as it was
   // when the server started, so a line appended right after it connects
   // comes as an append, not as the whole file again. /readyz needs the read too.
-  void watcher.current();
+  void watcher?.current();
   let isListening = false;
   const app = guarded(
-    createApp(options, { runtime, hub, listening: () => isListening }),
+    createApp(options, { runtime, hub, catalog, listening: () => isListening }),
     options,
     access,
     rawRuntime,
@@ -177,7 +203,12 @@ export function createServer(
       const shown = host.includes(":") ? `[${host}]` : host;
       const url = `${access.tls ? "https" : "http"}://${shown}:${port}${options.basePath}/`;
       // The one stdout line scripts wait for (DESIGN §6).
-      process.stdout.write(`filewatch: watching ${options.file} on ${url}\n`);
+      const what = options.dir !== null
+        ? `${options.dir} (${options.glob})`
+        : options.files.length <= 3
+        ? options.files.join(" ")
+        : `${options.files.length} files`;
+      process.stdout.write(`filewatch: watching ${what} on ${url}\n`);
       log.info("listening", {
         url,
         auth: access.users !== null,

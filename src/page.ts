@@ -45,6 +45,8 @@ export interface PageInput {
   nonce: string;
   /** The absolute path of the page's WebSocket (`/ws`, or `/PREFIX/ws` under --base-path); default `/ws`. */
   socketPath?: string;
+  /** With several files, the index's path: the header links back to it. */
+  indexPath?: string;
 }
 
 /** Shown above the content when the file is not valid UTF-8. */
@@ -73,6 +75,7 @@ html, body { margin: 0; height: 100%; background: var(--bg); color: var(--fg); }
 body { display: flex; flex-direction: column; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
 header { display: flex; flex-wrap: wrap; align-items: center; gap: .25rem 1.1rem;
   padding: .45rem .9rem; background: var(--bar); border-bottom: 1px solid var(--line); }
+#index { color: var(--accent); }
 #file { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 #size, .updated { color: var(--muted); font-variant-numeric: tabular-nums; }
 #status { font-weight: 600; white-space: nowrap; font-variant-numeric: tabular-nums; color: var(--muted); }
@@ -163,7 +166,7 @@ export function renderPage(input: PageInput): string {
 <body data-last-mod="${lastMod}" data-offset="${offset}" data-size="${fileSize}" data-keep="${keep}" data-socket="${input.socketPath ?? "/ws"}">
 <header>
 <span id="status" data-state="static"><span id="status-text">snapshot</span></span>
-<span id="file">${fileName}</span>
+${input.indexPath ? html`<a id="index" href="${input.indexPath}">← files</a>` : ""}<span id="file">${fileName}</span>
 <span id="size">${size}</span>
 <span id="updated-wrap" class="updated"${hideUpdated}>modified <time id="updated" datetime="${iso}">${iso}</time> <span id="updated-ago"></span></span>
 <span id="controls" class="controls" hidden>

@@ -7,8 +7,32 @@
  * @module
  */
 import { type FileHandle, open, stat } from "node:fs/promises";
+import { constants } from "node:fs";
 import { basename } from "node:path";
 import { Buffer } from "node:buffer";
+
+/**
+ * FIFOs, sockets and devices are never opened (opening a FIFO blocks until a
+ * writer comes; a device may never end): {@link statStamp} refuses them
+ * before any open, and {@link openRegular} opens without blocking and checks
+ * the type on the descriptor too, in case the path changed in between.
+ */
+function notRegular(): Error {
+  return Object.assign(new Error("not a regular file"), { code: "ENOTREG" });
+}
+
+/** Opens `path` for reading, without blocking, and only when it is a regular file (or a directory, which fails on read). */
+export async function openRegular(path: string): Promise<FileHandle> {
+  const fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() && !st.isDirectory()) throw notRegular();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    throw e;
+  }
+  return fh;
+}
 
 /** What identifies one version of the file on disk. */
 export interface Stamp {
@@ -64,6 +88,7 @@ export function describeError(e: unknown, file: string): { code: string; message
     ENOTDIR: "a parent is not a directory",
     EFBIG: "file too large",
     ELOOP: "too many symbolic links",
+    ENOTREG: "not a regular file (a FIFO, socket or device is never opened)",
   };
   return { code, message: `${file}: ${what[code] ?? `cannot read (${code})`}` };
 }
@@ -77,7 +102,9 @@ function toStamp(s: { mtimeNs: bigint; size: bigint; ino: bigint; dev: bigint })
 
 /** The file's stamp now. Throws the runtime's error (see {@link describeError}). */
 export async function statStamp(path: string): Promise<Stamp> {
-  return toStamp(await stat(path, { bigint: true }));
+  const st = await stat(path, { bigint: true });
+  if (!st.isFile() && !st.isDirectory()) throw notRegular();
+  return toStamp(st);
 }
 
 /** True when two byte ranges hold the same bytes. */
@@ -135,7 +162,7 @@ export async function readIfChanged(
     const first = await statStamp(path);
     if (!recheck && sameStamp(first, previous)) return { kind: "unchanged" };
     if (tail === 0 && first.size > maxSize) return tooLarge(path, first.size, maxSize);
-    const fh = await open(path, "r");
+    const fh = await openRegular(path);
     try {
       for (let i = 0; i < STABLE_READ_TRIES; i++) {
         const readAtNs = nowNs();
@@ -198,7 +225,7 @@ export async function readAppended(path: string, held: Held, limit: number): Pro
   const other = { kind: "other" } as const;
   let fh: FileHandle;
   try {
-    fh = await open(path, "r");
+    fh = await openRegular(path);
   } catch {
     return other;
   }
@@ -237,7 +264,7 @@ export async function readAppended(path: string, held: Held, limit: number): Pro
 export async function heldStillHolds(path: string, held: Held): Promise<Stamp | false | "moved"> {
   let fh: FileHandle | undefined;
   try {
-    fh = await open(path, "r");
+    fh = await openRegular(path);
     const before = toStamp(await fh.stat({ bigint: true }));
     if (!sameFile(before, held.stamp) || before.size < held.size) return false;
     if (before.size > held.size) return "moved";

@@ -5,6 +5,7 @@
  */
 import type { Format } from "./messages.ts";
 import type { Peer } from "./runtime/types.ts";
+import type { Channel } from "./hub.ts";
 
 /** Why a connection ended, as counted in metrics and logs. */
 export type CloseReason =
@@ -53,6 +54,8 @@ export class Session {
   closeReason: CloseReason | null = null;
   /** Holds one of the hub's admission places until forgotten. */
   holdsSlot = true;
+  /** The file this client watches. */
+  channel: Channel | null = null;
 
   constructor(
     readonly format: Format,

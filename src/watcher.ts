@@ -9,8 +9,9 @@
  * version after a settle wait.
  * @module
  */
-import { type FSWatcher, watch as fsWatch } from "node:fs";
-import { basename, dirname } from "node:path";
+import { watchName } from "./dir_events.ts";
+import { realpath } from "node:fs/promises";
+import { basename, dirname, sep } from "node:path";
 import {
   APPEND_CHECK_BYTES,
   bytesEqual,
@@ -84,6 +85,12 @@ export interface WatcherOptions {
   tail?: number;
   /** Told about event-watcher failures (the watcher falls back to polling). */
   onWarning?: (message: string) => void;
+  /**
+   * `--dir`'s real path: the file must resolve inside it. Checked whenever the
+   * file's stamp changes, so a file swapped for a symlink to the outside
+   * after it was listed is an error, not read.
+   */
+  root?: string;
 }
 
 /** How changes are being noticed right now. */
@@ -179,7 +186,8 @@ export class FileWatcher {
   #listeners = new Set<(s: Snapshot) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #debounce: ReturnType<typeof setTimeout> | undefined;
-  #fsw: FSWatcher | undefined;
+  /** Stops this watcher's file events; set while they run. */
+  #fsw: (() => void) | undefined;
   #checking: Promise<void> | null = null;
   /** When the file was first found changing between every settle re-read (0: it has held still since). */
   #unsettledSince = 0;
@@ -305,6 +313,10 @@ export class FileWatcher {
       return;
     }
     if (!this.#racy && sameStamp(st, this.#stamp)) return;
+    if (this.options.root !== undefined && !await this.#inside(this.options.root)) {
+      await this.#failed({ code: "EOUTSIDE", message: `${basename(file)}: not in the watched directory` }, false);
+      return;
+    }
     const held = this.#held();
     if (held && await this.#grown(st, held)) return;
     const r = await this.#settledRead();
@@ -377,6 +389,14 @@ export class FileWatcher {
     this.#kept = null;
     this.#resumable.clear();
     this.#publish({ ok: false, seq: this.#nextSeq(), lastMod: "", error: r.message });
+  }
+
+  async #inside(root: string): Promise<boolean> {
+    try {
+      return (await realpath(this.options.file)).startsWith(root + sep);
+    } catch {
+      return false;
+    }
   }
 
   /** Bytes at the end that start a character still being written are left for the next check. */
@@ -611,20 +631,24 @@ export class FileWatcher {
     const name = basename(this.options.file);
     try {
       // The parent directory, not the file: an editor's rename-save replaces the
-      // inode, and a watch on the old inode would go quiet.
-      const fsw = fsWatch(dirname(this.options.file), { persistent: false }, (_type, filename) => {
-        // Deno's node:fs watch still delivers an event queued before close():
-        // a stopped watcher must not arm the debounce timer, which would run a
-        // check after the last subscriber left (tests/unit/watcher_leaks.test.ts).
-        if (this.#fsw !== fsw) return;
-        if (filename !== null && filename !== undefined && String(filename) !== name) return;
-        this.#onEvent();
+      // inode, and a watch on the old inode would go quiet. One watch per
+      // directory serves every file in it (src/dir_events.ts).
+      let active = true;
+      const stop = watchName(dirname(this.options.file), name, {
+        onEvent: () => {
+          // A stopped watcher must not arm the debounce timer, which would run a
+          // check after the last subscriber left (tests/unit/watcher_leaks.test.ts).
+          if (active) this.#onEvent();
+        },
+        onError: (e) => {
+          this.options.onWarning?.(`file events stopped (${e.message}); polling every ${this.options.poll}ms`);
+          this.#stopEvents();
+        },
       });
-      this.#fsw = fsw;
-      this.#fsw.on("error", (e) => {
-        this.options.onWarning?.(`file events stopped (${(e as Error).message}); polling every ${this.options.poll}ms`);
-        this.#stopEvents();
-      });
+      this.#fsw = () => {
+        active = false;
+        stop();
+      };
     } catch (e) {
       // ENOSPC (inotify limits), a missing directory, a filesystem without events:
       // polling carries on alone.
@@ -639,7 +663,7 @@ export class FileWatcher {
 
   #stopEvents(): void {
     try {
-      this.#fsw?.close();
+      this.#fsw?.();
     } catch { /* already closed */ }
     this.#fsw = undefined;
   }

@@ -28,7 +28,7 @@ for (const rt of RUNTIMES) {
     const s = await startServer(rt, { file, args: ["--auth-file", await htpasswd()] });
     try {
       const ok = { Authorization: basic() };
-      // /files and /f/{name} come with issue 10: one middleware covers them, so they need credentials too.
+      // /files and /f/{name} (several files, §10) sit behind the same middleware as every route.
       for (const path of ["", "metrics", "files", "f/watched.txt", "nope"]) {
         const r = await get(s, path);
         assertEquals(r.status, 401, `/${path} without credentials`);
@@ -39,6 +39,12 @@ for (const rt of RUNTIMES) {
       assertEquals(page.status, 200);
       assert(page.body.includes("secret log line"));
       assertEquals((await get(s, "metrics", ok)).status, 200);
+      const files = await get(s, "files", ok);
+      assertEquals(files.status, 200);
+      const name = (JSON.parse(files.body) as { name: string }[])[0]!.name;
+      const filePage = await get(s, `f/${encodeURIComponent(name)}`, ok);
+      assertEquals(filePage.status, 200);
+      assert(filePage.body.includes("secret log line"), "/f/{name} with credentials shows the file");
       assertEquals((await get(s, "nope", ok)).status, 404);
       assertEquals((await get(s, "healthz")).status, 200);
       assertEquals((await get(s, "readyz")).status, 200);

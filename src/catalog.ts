@@ -1,0 +1,161 @@
+/**
+ * The server's own list of files (DESIGN §10): names → paths. A request's
+ * name is only ever looked up here, never joined to a path.
+ *
+ * With FILE arguments the list is fixed at start. With `--dir` it is the
+ * directory's listing, read again when it is older than one poll period and
+ * someone asks (a page, a socket, `/files`): nobody asking costs nothing.
+ * @module
+ */
+import { readdir, realpath, stat } from "node:fs/promises";
+import { join, sep } from "node:path";
+import { globTest, uniqueNames } from "./names.ts";
+import { describeError } from "./read.ts";
+
+/** One listed file. */
+export interface FileEntry {
+  name: string;
+  path: string;
+}
+
+/** A file as `/files` shows it: size and version, or why it cannot be read. */
+export type FileInfo =
+  | { name: string; size: number; lastMod: string }
+  | { name: string; error: string };
+
+/** What a {@link Catalog} is built from. */
+export interface CatalogOptions {
+  files: readonly string[];
+  dir: string | null;
+  glob: string;
+  maxFiles: number;
+  /** How long a directory listing (and the sizes in `/files`) stay fresh, ms: the poll period. */
+  ttl: number;
+  onWarning?: (message: string) => void;
+}
+
+/** The list of watched files. */
+export class Catalog {
+  readonly options: CatalogOptions;
+  #entries = new Map<string, FileEntry>();
+  #scannedAt = -Infinity;
+  #scanning: Promise<void> | null = null;
+  #realDir: string | null = null;
+  #match: (name: string) => boolean;
+  #full = false;
+  #dirError = "";
+  #info: { at: number; list: Promise<FileInfo[]> } | null = null;
+
+  constructor(options: CatalogOptions) {
+    this.options = options;
+    this.#match = globTest(options.glob);
+    if (options.dir === null) {
+      for (const e of uniqueNames(options.files)) this.#entries.set(e.name, e);
+      this.#scannedAt = Infinity;
+    }
+  }
+
+  /** The one entry of a one-FILE list. */
+  get only(): FileEntry | undefined {
+    return !this.isDir && this.#entries.size === 1 ? this.#entries.values().next().value : undefined;
+  }
+
+  /** How many files the list held when last read. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** A directory (`--dir`), whose list changes; otherwise a fixed list of FILEs. */
+  get isDir(): boolean {
+    return this.options.dir !== null;
+  }
+
+  /** The files now, sorted by name. */
+  async entries(): Promise<FileEntry[]> {
+    await this.#fresh();
+    return [...this.#entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The entry named exactly `name`, if the list has one. */
+  async lookup(name: string): Promise<FileEntry | undefined> {
+    await this.#fresh();
+    return this.#entries.get(name);
+  }
+
+  /** Every file's size and version (or error), for `/files`; shared by requests within one poll period. */
+  list(): Promise<FileInfo[]> {
+    const now = performance.now();
+    if (this.#info && now - this.#info.at < this.options.ttl) return this.#info.list;
+    const list = this.entries().then((all) => Promise.all(all.map(infoOf)));
+    this.#info = { at: now, list };
+    return list;
+  }
+
+  #fresh(): Promise<void> {
+    if (performance.now() - this.#scannedAt < this.options.ttl) return Promise.resolve();
+    this.#scanning ??= this.#scan().finally(() => {
+      this.#scanning = null;
+    });
+    return this.#scanning;
+  }
+
+  /**
+   * Reads DIR: regular files whose names match the glob, and symlinks that
+   * resolve to a regular file inside DIR. Directories, FIFOs, sockets and
+   * devices are skipped without being opened; Dirent's type comes from the
+   * listing itself, so a plain file costs no extra call.
+   */
+  async #scan(): Promise<void> {
+    const dir = this.options.dir!;
+    const found: FileEntry[] = [];
+    try {
+      this.#realDir ??= await realpath(dir);
+      const dirents = await readdir(dir, { withFileTypes: true });
+      for (const d of dirents) {
+        const name = String(d.name);
+        if (!this.#match(name)) continue;
+        const path = join(dir, name);
+        if (d.isFile()) found.push({ name, path });
+        else if (d.isSymbolicLink() && await this.#inside(path)) found.push({ name, path });
+      }
+      if (this.#dirError) this.options.onWarning?.(`${dir}: can be listed again`);
+      this.#dirError = "";
+    } catch (e) {
+      const why = describeError(e, dir).message;
+      if (why !== this.#dirError) this.options.onWarning?.(`cannot list the directory: ${why}`);
+      this.#dirError = why;
+    }
+    found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const max = this.options.maxFiles;
+    const full = found.length > max;
+    if (full && !this.#full) {
+      this.options.onWarning?.(
+        `${dir} has ${found.length} files matching ${this.options.glob}: listing the first ${max} by name (--max-files)`,
+      );
+    }
+    this.#full = full;
+    this.#entries = new Map(found.slice(0, max).map((e) => [e.name, e]));
+    this.#scannedAt = performance.now();
+  }
+
+  /** A symlink is listed when it resolves to a regular file inside DIR. */
+  async #inside(path: string): Promise<boolean> {
+    try {
+      const real = await realpath(path);
+      if (!real.startsWith(this.#realDir! + sep)) return false;
+      return (await stat(real)).isFile();
+    } catch {
+      return false;
+    }
+  }
+}
+
+async function infoOf(e: FileEntry): Promise<FileInfo> {
+  try {
+    const st = await stat(e.path, { bigint: true });
+    if (!st.isFile()) return { name: e.name, error: `${e.name}: not a regular file` };
+    return { name: e.name, size: Number(st.size), lastMod: st.mtimeNs.toString(16) };
+  } catch (err) {
+    return { name: e.name, error: describeError(err, e.name).message };
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The index served at `/` when several files are watched (DESIGN §10): names,
+ * sizes and modification times, server-rendered (usable without JavaScript),
+ * kept current by a script that asks `/files` again every poll period.
+ * Escaped by Hono's `html` template like the file's page; one nonce'd script
+ * and style.
+ * @module
+ */
+import { html, raw } from "hono/html";
+import type { FileInfo } from "./catalog.ts";
+import { formatSize, lastModToMs } from "./client/format.ts";
+import { INDEX_SCRIPT } from "./client_bundle.ts";
+import { PAGE_CSS } from "./page.ts";
+
+/** What {@link renderIndex} needs; `nonce` must match the response's CSP. */
+export interface IndexInput {
+  files: FileInfo[];
+  nonce: string;
+  /** How often the script asks for the list again, ms (the poll period, within 0.5 s to 10 s). */
+  poll: number;
+  /** Where the list is (`/files`) and where a file's page is (`/f/` + name): the only URLs the page uses. */
+  filesPath: string;
+  pagePath: string;
+}
+
+const INDEX_CSS = `
+table { border-collapse: collapse; margin: .6rem .9rem; font-variant-numeric: tabular-nums; }
+th, td { text-align: left; padding: .25rem .9rem .25rem 0; border-bottom: 1px solid var(--line); }
+td.size { text-align: right; }
+td.error { color: var(--bad); }
+a { color: var(--accent); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+main { flex: 1; overflow: auto; }
+`;
+
+if (/<\/script|<!--/i.test(INDEX_SCRIPT)) {
+  throw new Error("Cannot inline the index's script: it contains an end-tag sequence");
+}
+
+/** One row's cells as the server and the script both write them. */
+export function rowCells(f: FileInfo): { size: string; modified: string; iso: string; error: string } {
+  if ("error" in f) return { size: "", modified: "", iso: "", error: f.error };
+  const ms = lastModToMs(f.lastMod);
+  const iso = ms === null ? "" : new Date(ms).toISOString();
+  return { size: formatSize(f.size), modified: iso, iso, error: "" };
+}
+
+/** Renders the index's HTML document. */
+export function renderIndex(input: IndexInput): string {
+  const { files, nonce } = input;
+  const poll = Math.min(10_000, Math.max(500, input.poll));
+  const rows = files.map((f) => {
+    const c = rowCells(f);
+    const href = input.pagePath + encodeURIComponent(f.name);
+    return html`<tr data-name="${f.name}"><td><a href="${href}">${f.name}</a></td>${
+      c.error
+        ? html`
+          <td class="size"></td>
+          <td class="error">${c.error}</td>
+        `
+        : html`
+          <td class="size">${c.size}</td>
+          <td><time datetime="${c.iso}">${c.modified}</time></td>
+        `
+    }</tr>`;
+  });
+  // deno-fmt-ignore
+  const out = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>files — filewatch</title>
+<style nonce="${nonce}">${raw(PAGE_CSS)}${raw(INDEX_CSS)}</style>
+</head>
+<body data-files="${input.filesPath}" data-page="${input.pagePath}" data-poll="${poll}">
+<header>
+<span id="status" data-state="static"><span id="status-text">snapshot</span></span>
+<span id="file">files</span>
+<span id="count" class="updated">${files.length} ${files.length === 1 ? "file" : "files"}</span>
+</header>
+<main>
+<table>
+<thead><tr><th>name</th><th>size</th><th>modified</th></tr></thead>
+<tbody id="files">${rows}</tbody>
+</table>
+</main>
+<script nonce="${nonce}">${raw(INDEX_SCRIPT)}</script>
+</body>
+</html>
+`;
+  if (out instanceof Promise) throw new TypeError("Cannot render the index: the template produced a Promise");
+  return out.toString();
+}
