@@ -241,7 +241,7 @@ export class Hub {
    * knows no appends then gets the content, as before).
    */
   #resume(s: Session, snap: Snapshot): void {
-    const size = this.watcher.sizeOf(s.lastMod);
+    const size = this.watcher.sizeOf(s.lastMod, s.resumeSize);
     if (!snap.ok || size === undefined || size > snap.size) return;
     if (s.resumeSize === null ? size !== snap.size : s.resumeSize !== size) return;
     s.lineage = snap.lineage;
