@@ -2,20 +2,30 @@
  * Bun entrypoint: `bun run src/bun.ts FILE`. Only wiring; see src/main.ts.
  * @module
  */
-import { createServer, handleSignals, optionsOrExit } from "./main.ts";
+import { createServer, handleSignals, optionsOrExit, superviseWorkers } from "./main.ts";
 import { bunRuntime, type BunServer } from "./runtime/bun.ts";
 
 if (import.meta.main) {
   const options = optionsOrExit(Bun.argv.slice(2), { compression: true }, "Bun");
-  const { runtime, websocket, attach } = bunRuntime(options);
-  const server = createServer(options, runtime);
-  try {
-    const http = Bun.serve({ hostname: options.host, port: options.port, fetch: server.app.fetch, websocket });
-    attach(http as unknown as BunServer);
-    server.listening(http.hostname ?? options.host, http.port ?? options.port);
-    handleSignals(server, () => void http.stop(false));
-  } catch (e) {
-    console.error(`error: Cannot listen on ${options.host}:${options.port}: ${(e as Error).message}`);
-    process.exit(1);
+  if (options.workers > 1) {
+    superviseWorkers(options, { cmd: process.execPath, args: ["run", import.meta.filename, ...Bun.argv.slice(2)] });
+  } else {
+    const { runtime, websocket, attach } = bunRuntime(options);
+    const server = createServer(options, runtime);
+    try {
+      const http = Bun.serve({
+        hostname: options.host,
+        port: options.port,
+        reusePort: options.worker !== null,
+        fetch: server.app.fetch,
+        websocket,
+      });
+      attach(http as unknown as BunServer);
+      server.listening(http.hostname ?? options.host, http.port ?? options.port);
+      handleSignals(server, () => void http.stop(false));
+    } catch (e) {
+      console.error(`error: Cannot listen on ${options.host}:${options.port}: ${(e as Error).message}`);
+      process.exit(1);
+    }
   }
 }

@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 
 /** Everything the server can be told, after validation. Durations are milliseconds. */
@@ -44,6 +45,10 @@ export interface Options {
   events: boolean;
   logFormat: "text" | "json";
   quiet: boolean;
+  /** Server processes sharing the port (DESIGN §12); more than 1 runs a supervisor (src/supervisor.ts). */
+  workers: number;
+  /** This process's worker number when a supervisor started it (never a flag); null otherwise. */
+  worker: number | null;
 }
 
 /** Thrown for a bad flag or variable; the entrypoint prints it and exits 2. */
@@ -86,6 +91,8 @@ Every option is also an environment variable; flags win.
   --no-events                 poll only, no file events        FILEWATCH_NO_EVENTS=1
   --log-format text|json      log format (text)                FILEWATCH_LOG_FORMAT
   --quiet                     log warnings and errors only     FILEWATCH_QUIET=1
+  --workers N|auto            server processes on one port
+                              (Linux), auto = one per core (1) FILEWATCH_WORKERS
   -h, --help                  this text
 
 DURATION: 500ms, 10s, 1m, 1.5s.  SIZE: bytes, or 64KiB, 16MiB, 1GiB (also KB, MB).
@@ -118,6 +125,15 @@ export const MAX_FILE_SIZE = 64 * 1024 * 1024;
  * keeps up to twice it per file.
  */
 export const MAX_TAIL = 64 * 1024 * 1024;
+
+/** The most `--workers`: far more than cores only adds memory and context switches. */
+export const MAX_WORKERS = 64;
+
+/** `--workers`: a count, or `auto` for one per core. */
+export function parseWorkers(text: string): number {
+  if (text.trim() === "auto") return Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
+  return parseCount(text, 1, MAX_WORKERS);
+}
 
 /** pingPeriod from pongWait. Must be less than pongWait, as in gorilla's example. */
 export function pingPeriodOf(pongWait: number): number {
@@ -218,6 +234,7 @@ export const FLAGS = {
   "no-events": { type: "boolean" },
   "log-format": { type: "string" },
   quiet: { type: "boolean" },
+  workers: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -324,5 +341,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     events: !flagOrEnvBool(v["no-events"], "FILEWATCH_NO_EVENTS"),
     logFormat,
     quiet: flagOrEnvBool(v.quiet, "FILEWATCH_QUIET"),
+    workers: get(v.workers, "workers", parseWorkers, 1),
+    worker: null,
   };
 }

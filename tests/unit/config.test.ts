@@ -61,6 +61,7 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     FILEWATCH_NO_EVENTS: "1",
     FILEWATCH_LOG_FORMAT: "json",
     FILEWATCH_QUIET: "true",
+    FILEWATCH_WORKERS: "2",
   };
   const o = parseConfig([], env);
   assertEquals(o, {
@@ -81,6 +82,8 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     events: false,
     logFormat: "json",
     quiet: true,
+    workers: 2,
+    worker: null,
   });
   const f = parseConfig(["--port", "1", "--origin", "http://c.example:8080", "other.log"], env);
   assertEquals([f.port, f.file, f.origins], [1, "other.log", ["http://c.example:8080"]]);
