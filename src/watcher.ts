@@ -186,6 +186,12 @@ export class FileWatcher {
   #fnv: Fnv64 | null = null;
   /** Whole mode: the hash state at each published version's size, ascending (see {@link RESUMABLE_KEPT}). */
   #marks: { size: number; state: Fnv64 }[] = [];
+  /**
+   * The last hash {@link sizeOf} computed for a token it did not know: a
+   * resume asks twice, and a client that keeps retrying asks again; the
+   * bytes before a size never change within a lineage.
+   */
+  #memo: { size: number; hash: string } | null = null;
   #errorCode = "";
   #listeners = new Set<(s: Snapshot) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -246,7 +252,13 @@ export class FileWatcher {
     const hash = tokenHash(lastMod);
     if (!snap?.ok || hash === null) return undefined;
     const at = size ?? snap.size;
-    return at <= snap.size && this.#hashAt(at) === hash ? at : undefined;
+    if (at > snap.size) return undefined;
+    if (this.#memo?.size !== at) {
+      const h = this.#hashAt(at);
+      if (h === null) return undefined;
+      this.#memo = { size: at, hash: h };
+    }
+    return this.#memo.hash === hash ? at : undefined;
   }
 
   /**
@@ -425,6 +437,7 @@ export class FileWatcher {
     this.#kept = null;
     this.#fnv = null;
     this.#marks = [];
+    this.#memo = null;
     this.#resumable.clear();
     this.#publish({ ok: false, seq: this.#nextSeq(), lastMod: "", error: r.message });
   }
@@ -493,6 +506,7 @@ export class FileWatcher {
     this.#kept = new KeptBytes(bytes, r.start);
     this.#fnv = this.#tail > 0 ? null : new Fnv64().update(bytes);
     this.#marks = [];
+    this.#memo = null;
     this.#head = r.start === 0 ? bytes.slice(0, APPEND_CHECK_BYTES) : new Uint8Array(0);
     this.#errorCode = "";
     this.#publishVersion(r.stamp.mtimeNs, null);
