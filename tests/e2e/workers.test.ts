@@ -115,7 +115,20 @@ for (const rt of RUNTIMES) {
       const before = workerPids(s);
       const victim = before.get(0)!;
       Deno.kill(victim, "SIGKILL");
-      // Connect all through the restart: the kernel drops the dead listener, the other takes them.
+      // Connections that reached the victim's accept queue before it was gone are reset (SO_REUSEPORT
+      // gives each listener its own queue); from then on, through the restart, the other worker takes them.
+      await waitFor(
+        () => {
+          try {
+            Deno.kill(victim, "SIGCONT");
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        5_000,
+        "the killed worker gone",
+      );
       const end = Date.now() + 1_500;
       let opened = 0;
       while (Date.now() < end) {
