@@ -12,8 +12,8 @@
  *
  * The load comes from bench/client.mjs (Node) over several worker processes,
  * each under the 20,000 open-files limit, connecting from several loopback
- * sources (127.0.0.1, 127.0.0.2, …): one source reaches one port through
- * about 28k ephemeral ports only. The server's CPU and memory are summed over
+ * sources (one per process and run: 127.0.R.1, 127.0.R.2, …): one source
+ * reaches one port through about 28k ephemeral ports only. The server's CPU and memory are summed over
  * the supervisor and its workers. Only 127.0.0.0/8 is used; every server
  * started here is stopped here.
  * @module
@@ -34,8 +34,6 @@ const COMMANDS: Record<string, string[]> = {
 };
 /** Clients per load-client process: under the 20,000 open-files limit with room to spare. */
 const CLIENTS_PER_PROCESS = 10_000;
-/** Connections from one loopback source to one port: below the ~28k ephemeral ports. */
-const CLIENTS_PER_SOURCE = 20_000;
 
 interface Run {
   runtime: string;
@@ -66,8 +64,15 @@ const runtimes = v.runtimes.split(",").filter((r) => COMMANDS[r]);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 const out = v.out ?? `${ROOT}artifacts/bench-workers/${stamp}`;
 
-function sourcesFor(n: number): string[] {
-  return Array.from({ length: Math.max(1, Math.ceil(n / CLIENTS_PER_SOURCE)) }, (_, i) => `127.0.0.${i + 1}`);
+/**
+ * One loopback source per load-client process (at most 10,000 connections
+ * each, well below the ~28k ephemeral ports one source has towards one
+ * port), and other sources for every run: the previous run's closed
+ * connections sit in TIME_WAIT on their source ports for a minute (a first
+ * version shared 127.0.0.1–2 across runs and ran out: EADDRINUSE).
+ */
+function sourcesFor(procs: number, run: number): string[] {
+  return Array.from({ length: procs }, (_, i) => `127.0.${run + 1}.${i + 1}`);
 }
 
 async function runOne(runtime: string, workers: number, n: number, index: number): Promise<Run> {
@@ -83,7 +88,7 @@ async function runOne(runtime: string, workers: number, n: number, index: number
   try {
     const m = await server.startup(30_000);
     const procs = Math.max(2, Math.ceil(n / CLIENTS_PER_PROCESS));
-    const sources = sourcesFor(n);
+    const sources = sourcesFor(procs, index);
     // Every source gets whole processes: round robin over the processes.
     const args = [
       `${ROOT}bench/client.mjs`,
