@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { rawRequest, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
-import { freePort, nginxConfig, startNginx } from "../e2e/nginx.ts";
+import { freePort, nginxConfig, startNginx } from "../e2e/replicas_nginx.ts";
 import { parseExposition } from "../prom.ts";
 import { launchChromium, watchedPage } from "./chromium.ts";
 

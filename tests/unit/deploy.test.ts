@@ -1,7 +1,7 @@
 /**
  * What deploy/ promises (docs/deployment.md), checked in the files themselves
  * (no YAML parser among the dependencies: the checks read the lines). The
- * nginx configuration is run for real by tests/e2e/nginx.test.ts.
+ * nginx configuration is run for real by tests/e2e/replicas_nginx.test.ts.
  * @module
  */
 import { readFileSync } from "node:fs";

@@ -11,7 +11,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { sleep } from "./client.ts";
 import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { freePort, nginxConfig, startNginx } from "./nginx.ts";
+import { freePort, nginxConfig, startNginx } from "./replicas_nginx.ts";
 import { V1State } from "./v1state.ts";
 
 const VIEWERS = 300;

@@ -1,6 +1,6 @@
 /**
  * Debian's nginx in front of filewatch processes, configured by the
- * repository's deploy/compose/nginx.conf (for tests/e2e/nginx.test.ts and
+ * repository's deploy/compose/nginx.conf (for tests/e2e/replicas_nginx.test.ts and
  * tests/browser/replicas.test.ts).
  * @module
  */
