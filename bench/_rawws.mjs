@@ -76,6 +76,9 @@ export function openRawWs(url, o) {
   const sock = net.connect({
     host: target.hostname,
     port: Number(target.port),
+    // A loopback source other than 127.0.0.1 (127.0.0.2, …): one source reaches
+    // one port through ~28k ephemeral ports only (bench/workers.ts).
+    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
     onread: { buffer: READ_BUFFER, callback: (n, buf) => void onData(buf.subarray(0, n)) },
   });
   sock.setNoDelay(true);

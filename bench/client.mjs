@@ -25,7 +25,7 @@ import { rename, writeFile } from "node:fs/promises";
 import process from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { cpuS, cpuSecondsOf, machineCpuS, memOf } from "./_proc.mjs";
+import { childrenOf, cpuS, cpuSecondsOf, machineCpuS, memOf } from "./_proc.mjs";
 import { forkWorker, stopWorkers } from "./_workers.mjs";
 
 const { values: a } = parseArgs({
@@ -46,6 +46,12 @@ const { values: a } = parseArgs({
     "settle-ms": { type: "string", default: "1000" },
     "hold-s": { type: "string", default: "0" },
     client: { type: "string", default: "raw" },
+    // bench/workers.ts: loopback sources the worker processes connect from
+    // (round robin), a fixed write interval, and the server's child processes
+    // (its --workers) counted with it.
+    sources: { type: "string", default: "" },
+    "interval-ms": { type: "string", default: "0" },
+    "with-children": { type: "boolean", default: false },
   },
 });
 
@@ -82,10 +88,19 @@ if (a.client !== "raw" && a.client !== "ws") fail(`Cannot parse --client "${a.cl
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const log = (msg) => process.stderr.write(`client: ${msg}\n`);
 
-/** Server CPU seconds (all threads, user + system). */
-const serverCpuS = () => cpuSecondsOf(pid);
-/** Server VmRSS and VmHWM (KiB). */
-const serverMem = () => memOf(pid);
+const sources = a.sources.split(",").map((s) => s.trim()).filter(Boolean);
+for (const s of sources) if (!/^127\.\d+\.\d+\.\d+$/.test(s)) fail(`Cannot use source "${s}": only 127.0.0.0/8`);
+const intervalMs = num("interval-ms");
+/** The server's processes: itself, and with --with-children its workers (children die and come back). */
+const family = () => (a["with-children"] ? [pid, ...childrenOf(pid)] : [pid]);
+/** Server CPU seconds (all threads, user + system; summed over the family). */
+const serverCpuS = () => family().reduce((s, p) => s + cpuSecondsOf(p), 0);
+/** Server VmRSS and VmHWM (KiB; summed over the family). */
+const serverMem = () =>
+  family().map(memOf).reduce((s, m) => ({ rssKiB: s.rssKiB + m.rssKiB, hwmKiB: s.hwmKiB + m.hwmKiB }), {
+    rssKiB: 0,
+    hwmKiB: 0,
+  });
 
 /**
  * filewatch's closes by reason, lagging and connected clients from GET /metrics
@@ -174,6 +189,7 @@ async function main() {
       handshakeTimeoutMs: 15_000,
       connectRetries: 3,
       client: a.client,
+      localAddress: sources.length ? sources[w % sources.length] : undefined,
     })
   );
   const conns = await Promise.all(workers.map((wk) => wk.next("connected", connectTimeoutMs + 10_000)));
@@ -239,7 +255,8 @@ async function main() {
     // Gap so the next write lands at phase (k + 0.5) / R of the server's poll
     // period, k = 0..R-1: every run samples the same phases, so latency
     // percentiles compare across runs instead of depending on R random draws.
-    await sleep(30 + (((r * 7) % R + 0.5) / R) * pollMs);
+    if (intervalMs > 0) await sleep(Math.max(0, tWrite[r] + intervalMs - nowMs()));
+    else await sleep(30 + (((r * 7) % R + 0.5) / R) * pollMs);
   }
   const roundsWall = (nowMs() - roundsT0) / 1000;
   const cpu1 = serverCpuS();

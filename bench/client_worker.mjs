@@ -136,6 +136,7 @@ function openWs(i, attempt, onSettled) {
     skipUTF8Validation: true,
     handshakeTimeout: cfg.handshakeTimeoutMs,
     maxPayload: 0,
+    ...(cfg.localAddress ? { localAddress: cfg.localAddress } : {}),
   });
   sockets[i] = ws;
   ws.on("open", () => {
@@ -166,6 +167,7 @@ const HEAD_LEN = 10; // "v=NNNNNNNN"
 function openRaw(i, attempt, onSettled) {
   sockets[i] = openRawWs(cfg.url, {
     headLen: HEAD_LEN,
+    localAddress: cfg.localAddress,
     handshakeTimeoutMs: cfg.handshakeTimeoutMs,
     onOpen: () => {
       opened++;

@@ -22,8 +22,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
   }
   function lastModToMs(lastMod) {
-    if (!/^[0-9a-f]{1,20}$/i.test(lastMod)) return null;
-    const ms = Number(BigInt("0x" + lastMod) / 1000000n);
+    if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
+    const v = BigInt("0x" + lastMod);
+    const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1000000n);
     return Number.isSafeInteger(ms) ? ms : null;
   }
   function formatAgo(thenMs, nowMs) {
@@ -728,8 +729,9 @@ export const INDEX_SCRIPT: string = `(() => {
     return \`\${shown} \${units[unit]}\`;
   }
   function lastModToMs(lastMod) {
-    if (!/^[0-9a-f]{1,20}$/i.test(lastMod)) return null;
-    const ms = Number(BigInt("0x" + lastMod) / 1000000n);
+    if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
+    const v = BigInt("0x" + lastMod);
+    const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1000000n);
     return Number.isSafeInteger(ms) ? ms : null;
   }
 

@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { parseBasePath } from "./mount.ts";
 import { type Cidr, parseCidrList } from "./proxy.ts";
@@ -65,6 +66,10 @@ export interface Options {
   basePath: string;
   /** Peers whose X-Forwarded-* headers are believed; empty = none. */
   trustProxy: Cidr[];
+  /** Server processes sharing the port (DESIGN §12); more than 1 runs a supervisor (src/supervisor.ts). */
+  workers: number;
+  /** This process's worker number when a supervisor started it (never a flag); null otherwise. */
+  worker: number | null;
 }
 
 /** Thrown for a bad flag or variable; the entrypoint prints it and exits 2. */
@@ -122,6 +127,8 @@ Every option is also an environment variable; flags win.
                                                                FILEWATCH_BASE_PATH
   --trust-proxy CIDR,...      believe X-Forwarded-For/-Host/-Proto
                               from these peers only (none)     FILEWATCH_TRUST_PROXY
+  --workers N|auto            server processes on one port
+                              (Linux), auto = one per core (1) FILEWATCH_WORKERS
   -h, --help                  this text
 
 DURATION: 500ms, 10s, 1m, 1.5s.  SIZE: bytes, or 64KiB, 16MiB, 1GiB (also KB, MB).
@@ -156,6 +163,15 @@ export const MAX_FILE_SIZE = 64 * 1024 * 1024;
  * keeps up to twice it per file.
  */
 export const MAX_TAIL = 64 * 1024 * 1024;
+
+/** The most `--workers`: far more than cores only adds memory and context switches. */
+export const MAX_WORKERS = 64;
+
+/** `--workers`: a count, or `auto` for one per core. */
+export function parseWorkers(text: string): number {
+  if (text.trim() === "auto") return Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
+  return parseCount(text, 1, MAX_WORKERS);
+}
 
 /** pingPeriod from pongWait. Must be less than pongWait, as in gorilla's example. */
 export function pingPeriodOf(pongWait: number): number {
@@ -264,6 +280,7 @@ export const FLAGS = {
   "tls-key": { type: "string" },
   "base-path": { type: "string" },
   "trust-proxy": { type: "string" },
+  workers: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -409,5 +426,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     events: !flagOrEnvBool(v["no-events"], "FILEWATCH_NO_EVENTS"),
     logFormat,
     quiet: flagOrEnvBool(v.quiet, "FILEWATCH_QUIET"),
+    workers: get(v.workers, "workers", parseWorkers, 1),
+    worker: null,
   };
 }

@@ -326,6 +326,17 @@ export class Hub {
     if (!this.#sweep) this.#sweep = setInterval(() => this.sweep(Date.now()), sweepInterval(this.options));
     this.log.info("client connected", { ip: s.ip, protocol: s.format, clients: this.sessions.size, ...fileOf(ch) });
     const snap = ch.watcher.snapshot;
+    if (snap?.ok && s.lastMod !== null && ch.watcher.sizeOf(s.lastMod, s.resumeSize) === undefined) {
+      // A version this process does not hold: often one another worker or
+      // replica saw first (the client is ahead of us). Look at the file
+      // before answering, or the client would be sent an older version than
+      // it holds. A newer version reaches it through the broadcast.
+      void ch.watcher.check().then(() => {
+        const now = ch.watcher.snapshot;
+        if (now && s.peer && !s.closeReason && s.seq === 0) this.#guarded(s, "open", () => this.#catchUp(s, now));
+      });
+      return;
+    }
     if (snap) this.#catchUp(s, snap);
     // else: the first check is under way; its broadcast reaches this session.
   }
@@ -375,7 +386,7 @@ export class Hub {
    * knows no appends then gets the content, as before).
    */
   #resume(s: Session, snap: Snapshot): void {
-    const size = s.channel!.watcher.sizeOf(s.lastMod);
+    const size = s.channel!.watcher.sizeOf(s.lastMod, s.resumeSize);
     if (!snap.ok || size === undefined || size > snap.size) return;
     if (s.resumeSize === null ? size !== snap.size : s.resumeSize !== size) return;
     s.lineage = snap.lineage;
@@ -448,11 +459,15 @@ export class Hub {
     const batch = this.runtime.sendBatch;
     const direct: Session[] = [];
     const generation = ++ch.generation;
+    const late: Session[] = [];
     for (const s of ch.sessions) {
       if (!s.peer || s.closeReason || s.seq >= snap.seq) continue;
       if (s.seq === 0) {
-        // Connected before the first check finished.
-        this.#guarded(s, "broadcast", () => this.#catchUp(s, snap));
+        // Connected before the first check finished, or waiting on the check
+        // its unknown version asked for: caught up after the topic's frame
+        // is out, since catching up joins the topic, and the frame was made
+        // for sessions that held the version before this one.
+        late.push(s);
         continue;
       }
       if (s.stuckSince || s.peer.bufferedAmount() > 0) {
@@ -489,6 +504,7 @@ export class Hub {
         }
       }
     }
+    for (const s of late) this.#guarded(s, "broadcast", () => this.#catchUp(s, snap));
     if (snap.ok) {
       // A growing log would log a line per append: /metrics counts those instead.
       if (snap.appendOf) return;

@@ -12,6 +12,7 @@ import { ConfigError, HELP, HelpRequested, type Options, parseConfig, USAGE } fr
 import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Runtime, RuntimeCaps } from "./runtime/types.ts";
+import { exitWithSupervisor, supervise, type WorkerCommand, workerSlot, workersUnsupported } from "./supervisor.ts";
 import { FileWatcher } from "./watcher.ts";
 import type { Hono } from "hono";
 import { authenticate, defineAuthMetrics, parseHtpasswd, scaledLockout, type Users } from "./auth.ts";
@@ -25,9 +26,15 @@ import { loadTls, type TlsFiles } from "./tls.ts";
  * Parses flags and environment, or exits: 0 after `--help`, 2 with a one-line
  * reason and the usage line for anything wrong (DESIGN §6).
  */
-export function optionsOrExit(argv: string[], caps: Pick<RuntimeCaps, "compression">, runtimeName: string): Options {
+export function optionsOrExit(
+  argv: string[],
+  caps: Pick<RuntimeCaps, "compression">,
+  runtimeName: string,
+  /** Why this process cannot start workers (Deno without --allow-run), or null. */
+  cannotSpawn: (workers: number) => string | null = () => null,
+): Options {
   try {
-    const options = parseConfig(argv, process.env);
+    let options = parseConfig(argv, process.env);
     if (options.compress && !caps.compression) {
       throw new ConfigError(
         `Cannot use --compress on ${runtimeName}: its WebSocket server has no permessage-deflate (run on Bun for compression)`,
@@ -40,6 +47,12 @@ export function optionsOrExit(argv: string[], caps: Pick<RuntimeCaps, "compressi
       } catch { /* missing: below */ }
       if (!isDir) throw new ConfigError(`Cannot watch --dir "${options.dir}": not a directory`);
     }
+    // --workers (DESIGN §12): a worker listens where its supervisor says; a supervisor must be able to start them.
+    const slot = workerSlot();
+    if (slot) options = { ...options, port: slot.port, workers: 1, worker: slot.id };
+    const unsupported = workersUnsupported(options.workers) ??
+      (options.workers > 1 ? cannotSpawn(options.workers) : null);
+    if (unsupported) throw new ConfigError(unsupported);
     return options;
   } catch (e) {
     if (e instanceof HelpRequested) {
@@ -176,6 +189,10 @@ export function createServer(
   hub.metrics.define("filewatch_files", "gauge", "Files in the list (FILEs, or DIR's matching files).", () => [
     { labels: {}, value: catalog.size },
   ]);
+  if (options.worker !== null) {
+    hub.metrics.constant = { worker: String(options.worker) };
+    exitWithSupervisor();
+  }
   // Read the file now, not when the first client connects: a client that
   // reconnects (after a restart) is then compared with the file as it was
   // when the server started, so a line appended right after it connects
@@ -215,9 +232,16 @@ export function createServer(
         file: options.file,
         runtime: runtime.name,
         pid: process.pid,
+        ...(options.worker === null ? {} : { worker: options.worker }),
       });
     },
   };
+}
+
+/** `--workers N` with N > 1: this process supervises N workers started by `command` (src/supervisor.ts). */
+export function superviseWorkers(options: Options, command: WorkerCommand): void {
+  const log = createLogger(options.logFormat, options.quiet, (line) => process.stderr.write(line + "\n"));
+  void supervise(options, command, log);
 }
 
 /**

@@ -23,6 +23,8 @@ const keyOf = (labels: Labels) => Object.keys(labels).sort().map((k) => `${k}=${
 /** A small registry: `inc`, `set`, and `render()` to the exposition text. */
 export class Metrics {
   #families = new Map<string, Family>();
+  /** Labels every series carries (`worker` under a supervisor: DESIGN §12). */
+  constant: Labels = {};
 
   /**
    * Declares a family; call once per name. `known` label sets start at 0, so
@@ -63,7 +65,9 @@ export class Metrics {
       out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
       const series = f.collect ? f.collect() : [...f.values.values()];
       for (const { labels, value } of series) {
-        const ls = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+        const ls = Object.entries({ ...labels, ...this.constant }).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(
+          ",",
+        );
         out.push(`${name}${ls ? `{${ls}}` : ""} ${Number.isFinite(value) ? value : 0}`);
       }
     }

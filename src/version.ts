@@ -5,6 +5,58 @@
  * @module
  */
 
+import { Fnv64 } from "./fnv.ts";
+
+/**
+ * In tail mode a token's hash covers at most this many bytes before the
+ * version's end (the whole window when it is smaller): hashing a 16 MiB
+ * window again for every append of a busy log would cost more than the
+ * append. What lies before that is not in the token (docs/protocol.md).
+ */
+export const TOKEN_TAIL_BYTES = 65_536;
+
+const HASH_BITS = 64n;
+const HASH_MASK = (1n << HASH_BITS) - 1n;
+
+/**
+ * The hash a token carries for a file of `size` bytes whose hashed bytes
+ * went into `state`: the size is folded in last, so the state itself stays
+ * extendable by appended bytes.
+ */
+export function contentHash(state: Fnv64, size: number): string {
+  const le = new Uint8Array(8);
+  new DataView(le.buffer).setBigUint64(0, BigInt(size), true);
+  return state.clone().update(le).hex();
+}
+
+/**
+ * A version's resume token (`lastMod`): the mtime in ns, truncated to whole
+ * milliseconds (what Deno reads; Bun reads ns, and both must name one state
+ * alike), in the high bits, and the 64-bit content hash in the low 64 bits,
+ * as lowercase hex without leading zeros. Every process that reads the file
+ * in one state computes the same token; two contents under one mtime differ
+ * in the hash.
+ * @example
+ * ```ts
+ * versionToken(1_700_000_000_123_456_789n, "00000000000000ff"); // "17979cfe3d7ed4c000000000000000ff"
+ * ```
+ */
+export function versionToken(mtimeNs: bigint, hash: string): string {
+  const ms = mtimeNs > 0n ? mtimeNs / 1_000_000n : 0n;
+  return (((ms * 1_000_000n) << HASH_BITS) | BigInt("0x" + hash)).toString(16);
+}
+
+/** The content hash a token carries (16 hex digits), or null for a token that is not one. */
+export function tokenHash(token: string): string | null {
+  if (!/^[0-9a-f]{1,32}$/.test(token)) return null;
+  return (BigInt("0x" + token) & HASH_MASK).toString(16).padStart(16, "0");
+}
+
+/** The mtime (ns, whole ms) a token carries. */
+export function tokenMtimeNs(token: string): bigint {
+  return BigInt("0x" + token) >> HASH_BITS;
+}
+
 const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The bytes as text, or null when they are not valid UTF-8 (never a lossy guess). */
@@ -69,7 +121,7 @@ export interface VersionInit {
 export class Version {
   readonly ok = true as const;
   readonly seq: number;
-  /** Resume token: hex ns, as gorilla's example. */
+  /** Resume token: mtime and content hash ({@link versionToken}). */
   readonly lastMod: string;
   readonly lineage: number;
   readonly base: number;

@@ -28,7 +28,16 @@ import {
   type Stamp,
   statStamp,
 } from "./read.ts";
-import { incompleteUtf8Tail, type Snapshot, Version } from "./version.ts";
+import { Fnv64 } from "./fnv.ts";
+import {
+  contentHash,
+  incompleteUtf8Tail,
+  type Snapshot,
+  TOKEN_TAIL_BYTES,
+  tokenHash,
+  Version,
+  versionToken,
+} from "./version.ts";
 
 export { isRacy, readIfChanged, type ReadResult, sameStamp, type Stamp } from "./read.ts";
 export { type Snapshot, utf8OrNull, Version } from "./version.ts";
@@ -66,11 +75,11 @@ export const UNSETTLED_MAX_MS = 1_000;
  */
 export const ERROR_SETTLE_MS = 100;
 /**
- * How many mtimes the watcher remembers the resume tokens of, so a token is
- * never handed out again for other content (a few dozen bytes each).
+ * How many versions of the current lineage this process remembers the tokens
+ * and hash states of: resuming from one of them costs a map look-up; from
+ * any other version (one another process published) it costs hashing the
+ * bytes from the nearest remembered one.
  */
-export const TOKENS_KEPT = 1024;
-/** How many versions of the current lineage a client can resume from by `?lastMod=&size=`. */
 export const RESUMABLE_KEPT = 4096;
 
 /** Options of a {@link FileWatcher}. */
@@ -180,8 +189,16 @@ export class FileWatcher {
   #lineage = 0;
   /** Tokens of the current lineage's versions → their sizes (resume, and `touch` aliases). */
   #resumable = new Map<string, number>();
-  /** mtime → the highest resume token handed out for it (see {@link TOKENS_KEPT}). */
-  #tokens = new Map<bigint, bigint>();
+  /** Whole mode: FNV-1a state over the current lineage's kept bytes (null in tail mode). */
+  #fnv: Fnv64 | null = null;
+  /** Whole mode: the hash state at each published version's size, ascending (see {@link RESUMABLE_KEPT}). */
+  #marks: { size: number; state: Fnv64 }[] = [];
+  /**
+   * The last hash {@link sizeOf} computed for a token it did not know: a
+   * resume asks twice, and a client that keeps retrying asks again; the
+   * bytes before a size never change within a lineage.
+   */
+  #memo: { size: number; hash: string } | null = null;
   #errorCode = "";
   #listeners = new Set<(s: Snapshot) => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -226,15 +243,58 @@ export class FileWatcher {
   isCurrent(lastMod: string | null): boolean {
     const snap = this.#snap;
     if (lastMod === null || !snap?.ok) return false;
-    return this.#resumable.get(lastMod) === snap.size;
+    return this.sizeOf(lastMod) === snap.size;
   }
 
   /**
    * The size of the version `lastMod` names when it is in the current
-   * lineage (a prefix of the current file), else undefined.
+   * lineage (a prefix of the current file), else undefined. A token this
+   * process did not hand out (another worker or replica did) is checked by
+   * its content hash: at `size` when given, else at the current size.
    */
-  sizeOf(lastMod: string | null): number | undefined {
-    return lastMod === null ? undefined : this.#resumable.get(lastMod);
+  sizeOf(lastMod: string | null, size: number | null = null): number | undefined {
+    if (lastMod === null) return undefined;
+    const known = this.#resumable.get(lastMod);
+    if (known !== undefined) return known;
+    const snap = this.#snap;
+    const hash = tokenHash(lastMod);
+    if (!snap?.ok || hash === null) return undefined;
+    const at = size ?? snap.size;
+    if (at > snap.size) return undefined;
+    if (this.#memo?.size !== at) {
+      const h = this.#hashAt(at);
+      if (h === null) return undefined;
+      this.#memo = { size: at, hash: h };
+    }
+    return this.#memo.hash === hash ? at : undefined;
+  }
+
+  /**
+   * The content hash of the current lineage's file at `size` bytes: FNV-1a
+   * of its bytes (whole mode), or of its last {@link TOKEN_TAIL_BYTES} at
+   * most (tail mode), with the size; null when those bytes are not held.
+   */
+  #hashAt(size: number): string | null {
+    const kept = this.#kept;
+    if (!kept || size > kept.end || size < kept.base) return null;
+    const view = kept.view();
+    if (this.#tail > 0) {
+      const from = Math.max(0, size - Math.min(this.#tail, TOKEN_TAIL_BYTES));
+      if (from < kept.base) return null;
+      return contentHash(new Fnv64().update(view.subarray(from - kept.base, size - kept.base)), size);
+    }
+    if (size === kept.end && this.#fnv) return contentHash(this.#fnv, size);
+    // The nearest remembered state at or before `size`, then the bytes after it.
+    const marks = this.#marks;
+    let lo = 0, hi = marks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (marks[mid]!.size <= size) lo = mid + 1;
+      else hi = mid;
+    }
+    const mark = marks[lo - 1];
+    const state = mark ? mark.state.clone() : new Fnv64();
+    return contentHash(state.update(view.subarray(mark?.size ?? 0, size)), size);
   }
 
   /** The current snapshot; checks the file first when nobody keeps it fresh. */
@@ -387,6 +447,9 @@ export class FileWatcher {
     this.stats.readErrors++;
     this.#errorCode = r.code;
     this.#kept = null;
+    this.#fnv = null;
+    this.#marks = [];
+    this.#memo = null;
     this.#resumable.clear();
     this.#publish({ ok: false, seq: this.#nextSeq(), lastMod: "", error: r.message });
   }
@@ -417,6 +480,7 @@ export class FileWatcher {
     const prev = this.#snap as Version;
     const kept = this.#kept!;
     kept.append(bytes, this.#tail > 0 ? this.#keep() : 0);
+    this.#fnv?.update(bytes);
     if (kept.base === 0 && this.#head.length < APPEND_CHECK_BYTES) {
       this.#head = kept.view().slice(0, APPEND_CHECK_BYTES);
     }
@@ -460,16 +524,22 @@ export class FileWatcher {
     this.#grew = false;
     this.#resumable.clear();
     this.#kept = new KeptBytes(bytes, r.start);
+    this.#fnv = this.#tail > 0 ? null : new Fnv64().update(bytes);
+    this.#marks = [];
+    this.#memo = null;
     this.#head = r.start === 0 ? bytes.slice(0, APPEND_CHECK_BYTES) : new Uint8Array(0);
     this.#errorCode = "";
     this.#publishVersion(r.stamp.mtimeNs, null);
   }
 
-  /** Remembers a new mtime for the current bytes so a client holding it is current. */
+  /**
+   * Remembers the token of the current bytes under a new mtime (a touch), so
+   * a client holding it (from a process that saw only the touched file) is
+   * current. The published version keeps its token: clients hold it.
+   */
   #alias(raw: bigint, size: number): void {
-    if (this.#tokens.has(raw)) return; // that token may name other content: no alias
-    this.#issue(raw, raw);
-    this.#remember(raw.toString(16), size);
+    const hash = this.#hashAt(size);
+    if (hash !== null) this.#remember(versionToken(raw, hash), size);
   }
 
   #remember(token: string, size: number): void {
@@ -478,18 +548,19 @@ export class FileWatcher {
     if (this.#resumable.size > RESUMABLE_KEPT) this.#resumable.delete(this.#resumable.keys().next().value!);
   }
 
-  /** Publishes the kept bytes as the new version under a fresh token for `raw`. */
+  /** Publishes the kept bytes as the new version, its token made from mtime `raw` and the bytes. */
   #publishVersion(raw: bigint, appendOf: { lastMod: string; size: number } | null): void {
     // A resume token must name one content, or a client holding it would skip
-    // the other. Different content under an mtime that already named one (two
-    // writes in one clock tick, an mtime set back) gets the next token after
-    // the highest handed out for that mtime: X, Y, Z in one tick get T, T+1,
-    // T+2.
-    const high = this.#tokens.get(raw);
-    const token = high === undefined ? raw : high + 1n;
-    this.#issue(raw, token);
-    const lastMod = token.toString(16);
+    // the other, in this process and in every other one that watches the
+    // file: so it is made from the file's state alone (mtime and a hash of
+    // the bytes), never from what this process happened to see. Two writes
+    // in one clock tick, or an mtime set back, differ in the hash.
     const kept = this.#kept!;
+    const lastMod = versionToken(raw, this.#hashAt(kept.end)!);
+    if (this.#fnv) {
+      this.#marks.push({ size: kept.end, state: this.#fnv.clone() });
+      if (this.#marks.length > RESUMABLE_KEPT) this.#marks.shift();
+    }
     const view = kept.view();
     const tail = this.#tail;
     const version = new Version({
@@ -560,13 +631,6 @@ export class FileWatcher {
     }
     this.#unsettledSince = 0;
     return r;
-  }
-
-  /** Remembers the highest token handed out for an mtime (the newest {@link TOKENS_KEPT} mtimes). */
-  #issue(raw: bigint, token: bigint): void {
-    this.#tokens.delete(raw);
-    this.#tokens.set(raw, token);
-    if (this.#tokens.size > TOKENS_KEPT) this.#tokens.delete(this.#tokens.keys().next().value!);
   }
 
   #nextSeq(): number {

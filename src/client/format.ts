@@ -37,12 +37,14 @@ export function windowNotice(offset: number, size: number): string {
 }
 
 /**
- * The time a `lastMod` (hex nanoseconds since the epoch) stands for, in ms
- * since the epoch; null when it is not such a number.
+ * The time a `lastMod` stands for, in ms since the epoch; null when it is not
+ * a token. A token is the mtime in ns, shifted left by 64 bits over a content
+ * hash (docs/protocol.md); one of 16 digits or fewer is a bare mtime in ns.
  */
 export function lastModToMs(lastMod: string): number | null {
-  if (!/^[0-9a-f]{1,20}$/i.test(lastMod)) return null;
-  const ms = Number(BigInt("0x" + lastMod) / 1_000_000n);
+  if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
+  const v = BigInt("0x" + lastMod);
+  const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1_000_000n);
   return Number.isSafeInteger(ms) ? ms : null;
 }
 

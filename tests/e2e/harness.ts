@@ -113,9 +113,9 @@ export async function runServer(
 /** Starts a server and waits (10 s at most) for `filewatch: watching FILE on URL`. */
 export async function startServer(
   runtime: RuntimeName,
-  opts: { file: string; args?: string[]; env?: Record<string, string>; port?: number },
+  opts: { file: string; args?: string[]; env?: Record<string, string>; port?: number; command?: string[] },
 ): Promise<Server> {
-  const [cmd, ...rest] = serverCommand(runtime);
+  const [cmd, ...rest] = opts.command ?? serverCommand(runtime);
   const args = [...rest, "--port", String(opts.port ?? 0), ...(opts.args ?? []), opts.file];
   const child = new Deno.Command(cmd!, {
     args,

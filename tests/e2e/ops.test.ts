@@ -39,7 +39,9 @@ for (const rt of RUNTIMES) {
       assertEquals(m1.get("filewatch_upgrades_refused_total", { reason: "origin" }), 1);
       assertEquals(m1.get("filewatch_upgrades_refused_total", { reason: "bad_request" }), 1);
       assertEquals(m1.get("filewatch_messages_sent_total"), 4);
-      const v1Len = (s: string) => JSON.stringify({ type: "content", lastMod: "x", size: 9, data: s }).length;
+      // lastMod: a token of up to 32 hex digits (docs/protocol.md, Versions).
+      const v1Len = (s: string) =>
+        JSON.stringify({ type: "content", lastMod: "x".repeat(32), size: 9, data: s }).length;
       const bytes = m1.get("filewatch_bytes_sent_total")!;
       assert(bytes > 2 * 9 && bytes < 2 * 9 + 2 * (v1Len("metrics 2") + 32), `bytes ${bytes}`);
       assertEquals(m1.get("filewatch_versions_total"), 1);

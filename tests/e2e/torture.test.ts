@@ -524,7 +524,7 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
     if (!byHash.has(h)) partial.set(h, [...(partial.get(h) ?? []), st]);
   }
   const stateOf = (p: Payload): DiskState | undefined => {
-    const mtimeMs = Number(BigInt("0x" + p.lastMod!) / 1_000_000n);
+    const mtimeMs = Number((BigInt("0x" + p.lastMod!) >> 64n) / 1_000_000n);
     const candidates = partial.get(p.hash!);
     if (!candidates) return undefined;
     // An mtime the writer set itself (an older copy, a same-tick rewrite):
@@ -546,7 +546,7 @@ async function torture(rt: RuntimeName, mode: "events" | "no-events"): Promise<T
    * does this). Stat and read see one state; only the history differs.
    */
   const twinned = (p: Payload): boolean => {
-    const mtimeMs = Number(BigInt("0x" + p.lastMod!) / 1_000_000n);
+    const mtimeMs = Number((BigInt("0x" + p.lastMod!) >> 64n) / 1_000_000n);
     const looks = disk.states.filter((st, i) =>
       !st.whole && st.text === p.text && disk.states[i - 1]?.mtimeMs === mtimeMs
     );

@@ -67,6 +67,7 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     FILEWATCH_TLS_KEY: "/tls/key.pem",
     FILEWATCH_BASE_PATH: "/logs",
     FILEWATCH_TRUST_PROXY: "10.0.0.0/8",
+    FILEWATCH_WORKERS: "2",
   };
   const o = parseConfig([], env);
   assertEquals(o, {
@@ -96,6 +97,8 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     tlsKey: "/tls/key.pem",
     basePath: "/logs",
     trustProxy: [parseCidr("10.0.0.0/8")],
+    workers: 2,
+    worker: null,
   });
   const f = parseConfig(["--port", "1", "--origin", "http://c.example:8080", "other.log"], env);
   assertEquals([f.port, f.file, f.origins], [1, "other.log", ["http://c.example:8080"]]);

@@ -42,7 +42,10 @@ Deno.test("Hub sends the current version on open unless the client's lastMod is 
   assertEquals(a.peer.sent, ["v1"]);
   const b = open("plain", watcher.snapshot!.lastMod);
   assertEquals(b.peer.sent, []);
+  // A version this process does not hold is first checked against the file (the client may be ahead of
+  // this process: another worker or replica saw a newer version), then answered.
   const c = open("v1", "1");
+  await watcher.check();
   assertEquals(JSON.parse(c.peer.sent[0] as string).data, "v1");
   await done();
 });
@@ -156,6 +159,30 @@ Deno.test("Hub with pub/sub publishes once per format and unsubscribes a lagging
   assertEquals(lag.peer.sent, ["v1"]);
   assertEquals(lag.peer.topics.size, 0);
   assertEquals(hub.metrics.get("filewatch_messages_sent_total"), 3 + 2);
+  await done();
+});
+
+Deno.test("Hub with pub/sub: a client ahead of this process waits for the check, then gets one append", async () => {
+  // Another replica published "v1+more" first; this process still holds "v1".
+  const { hub, watcher, fake, done } = await setup(["--max-clients-per-ip", "0"], { pubsub: true });
+  void fake.runtime.upgrade(null as never, "filewatch.v1", hub.connect("v1", "1.1.1.1", null));
+  const inTopic = fake.conns.at(-1)!;
+  const ahead = new TextEncoder().encode("v1+more");
+  // The token another process gave "v1+more" (the hash is what is checked; the mtime may differ).
+  const copy = `${await Deno.makeTempDir()}/f`;
+  await Deno.writeFile(copy, ahead);
+  const other = new FileWatcher({ file: copy, poll: 3_600_000, maxFileSize: 1024, events: false });
+  const token = (await other.current()).lastMod;
+  other.close();
+  await Deno.writeTextFile(hub.options.file, "v1+more+and more");
+  const events = hub.connect("v1", "2.2.2.2", token, ahead.length);
+  void fake.runtime.upgrade(null as never, "filewatch.v1", events);
+  const late = fake.conns.at(-1)!;
+  assertEquals(late.peer.sent, [], "nothing before the file was looked at: it holds more than this process");
+  await watcher.check();
+  const got = late.peer.sent.map((f) => JSON.parse(f as string));
+  assertEquals(got.map((m) => [m.type, m.prev, m.offset, m.data]), [["append", token, 7, "+and more"]]);
+  assertEquals(JSON.parse(inTopic.peer.sent.at(-1) as string).offset, 2, "the topic's frame follows v1");
   await done();
 });
 

@@ -197,7 +197,9 @@ Deno.test("lastModToMs() reads hex nanoseconds", () => {
   assertEquals(lastModToMs("0"), 0);
   assertEquals(lastModToMs(""), null);
   assertEquals(lastModToMs("xyz"), null);
-  assertEquals(lastModToMs("1".repeat(21)), null);
+  assertEquals(lastModToMs("1".repeat(33)), null);
+  // A token: the mtime in the high bits over a 64-bit content hash.
+  assertEquals(lastModToMs(LAST_MOD + "0123456789abcdef"), 1_700_000_000_123);
 });
 
 Deno.test("formatAgo() says how long ago in words", () => {

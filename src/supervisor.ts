@@ -1,0 +1,230 @@
+/**
+ * `--workers N`: one supervising process and N server processes that share
+ * one port through the runtimes' own `reusePort` (SO_REUSEPORT: on Linux the
+ * kernel spreads new connections across the listeners). DESIGN §12.
+ *
+ * The supervisor serves nothing itself. It starts each worker as the same
+ * runtime binary with the same entrypoint and arguments, plus two variables
+ * that make it a worker; prints the start-up line once, when every worker
+ * listens; forwards SIGINT/SIGTERM; restarts a worker that dies, with
+ * backoff; and exits 0 when every worker stopped cleanly. Written once for
+ * both runtimes with node:child_process and node:net.
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import process from "node:process";
+import type { Options } from "./config.ts";
+import type { Logger } from "./log.ts";
+
+/** Set by the supervisor for a worker: its number (0 … N−1), which `/metrics` names. */
+export const WORKER_ID_ENV = "FILEWATCH_WORKER_ID";
+/** Set by the supervisor for a worker: the port every worker listens on (chosen once when `--port 0`). */
+export const WORKER_PORT_ENV = "FILEWATCH_WORKER_PORT";
+
+/** The first restart of a worker that died waits this long; each further one twice as long as the last… */
+export const RESTART_MIN_MS = 100;
+/** …up to this long. */
+export const RESTART_MAX_MS = 10_000;
+/** A worker that ran this long before it died is restarted after {@link RESTART_MIN_MS} again. */
+export const RESTART_RESET_MS = 30_000;
+
+/** How to start one worker: the runtime's binary and its arguments (entrypoint and the user's arguments included). */
+export interface WorkerCommand {
+  cmd: string;
+  args: string[];
+}
+
+/** This process's slot when a supervisor started it, else null. */
+export function workerSlot(env: Record<string, string | undefined> = process.env): { id: number; port: number } | null {
+  const id = env[WORKER_ID_ENV];
+  const port = env[WORKER_PORT_ENV];
+  if (id === undefined || port === undefined || !/^\d+$/.test(id) || !/^\d+$/.test(port)) return null;
+  return { id: Number(id), port: Number(port) };
+}
+
+/**
+ * Why `--workers N` cannot run here, or null. SO_REUSEPORT balances
+ * connections across processes on Linux only: elsewhere Deno ignores
+ * `reusePort` (the second worker fails to bind) and on the BSDs and macOS the
+ * last process to bind takes every connection.
+ */
+export function workersUnsupported(workers: number, platform: string = process.platform): string | null {
+  if (workers <= 1 || platform === "linux") return null;
+  return `Cannot use --workers ${workers} on ${platform}: sharing one port between processes (SO_REUSEPORT) balances connections on Linux only; run one process per port behind a load balancer instead`;
+}
+
+/** A free port on `host`, for `--port 0`: every worker must listen on the same one. */
+export function pickPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen({ host, port: 0 }, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const STARTUP_LINE = /^filewatch: watching .* on (https?:\/\/\S+\/)$/;
+
+interface Slot {
+  id: number;
+  child: ChildProcess | null;
+  startedAt: number;
+  listening: boolean;
+  backoff: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * Runs the supervisor until every worker has stopped, then exits the
+ * process: 0 when all stopped cleanly after a signal, 1 when a worker could
+ * not start, 130 after a second signal.
+ */
+export async function supervise(options: Options, command: WorkerCommand, log: Logger): Promise<void> {
+  let port = options.port;
+  try {
+    if (port === 0) port = await pickPort(options.host);
+  } catch (e) {
+    process.stderr.write(`error: Cannot listen on ${options.host}:0: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const slots: Slot[] = Array.from({ length: options.workers }, (_, id) => ({
+    id,
+    child: null,
+    startedAt: 0,
+    listening: false,
+    backoff: RESTART_MIN_MS,
+    timer: undefined,
+  }));
+  let announced = false;
+  let stopping: string | null = null;
+  let failed = false;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+
+  const live = () => slots.filter((s) => s.child !== null);
+  const maybeDone = () => {
+    if ((stopping || failed) && live().length === 0) finish();
+  };
+
+  const start = (slot: Slot) => {
+    slot.timer = undefined;
+    if (stopping || failed) return;
+    let child: ChildProcess;
+    try {
+      child = spawn(command.cmd, command.args, {
+        // stdin is a pipe the worker watches: when the supervisor is gone
+        // (even by SIGKILL), it reads end-of-file and shuts down.
+        stdio: ["pipe", "pipe", "inherit"],
+        env: { ...process.env, [WORKER_ID_ENV]: String(slot.id), [WORKER_PORT_ENV]: String(port) },
+      });
+    } catch (e) {
+      process.stderr.write(`error: Cannot start worker ${slot.id}: ${(e as Error).message}\n`);
+      failed = true;
+      stopAll("SIGTERM");
+      maybeDone();
+      return;
+    }
+    slot.child = child;
+    slot.startedAt = Date.now();
+    slot.listening = false;
+    log.info("worker started", { worker: slot.id, pid: child.pid ?? 0 });
+    let buf = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const m = STARTUP_LINE.exec(line);
+        if (!m) {
+          process.stdout.write(line + "\n");
+          continue;
+        }
+        slot.listening = true;
+        // The start-up line (DESIGN §6) once, when every worker listens: a
+        // script that waits for it finds them all ready.
+        if (!announced && slots.every((s) => s.listening)) {
+          announced = true;
+          process.stdout.write(line + "\n");
+          log.info("listening", { url: m[1]!, workers: slots.length, pid: process.pid });
+        }
+      }
+    });
+    child.stdin!.on("error", () => {}); // a worker that died: nothing to tell it
+    child.once("error", (e) => log.error("worker failed", { worker: slot.id, error: e.message }));
+    child.once("exit", (code, signal) => {
+      slot.child = null;
+      const ran = Date.now() - slot.startedAt;
+      if (stopping || failed) {
+        if (code !== 0) failed = true;
+        log.info("worker stopped", { worker: slot.id, code: code ?? -1, signal: signal ?? "" });
+        maybeDone();
+        return;
+      }
+      if (!announced && !slot.listening && !failed) {
+        // It never listened: a port in use, a permission; restarting would fail alike.
+        process.stderr.write(`error: worker ${slot.id} exited (${signal ?? code}) before it listened\n`);
+        failed = true;
+        stopAll("SIGTERM");
+        maybeDone();
+        return;
+      }
+      if (ran >= RESTART_RESET_MS) slot.backoff = RESTART_MIN_MS;
+      log.warn("worker died; restarting", {
+        worker: slot.id,
+        code: code ?? -1,
+        signal: signal ?? "",
+        restartInMs: slot.backoff,
+      });
+      slot.timer = setTimeout(() => start(slot), slot.backoff);
+      slot.backoff = Math.min(RESTART_MAX_MS, slot.backoff * 2);
+    });
+  };
+
+  const stopAll = (signal: NodeJS.Signals) => {
+    for (const s of slots) {
+      clearTimeout(s.timer);
+      s.timer = undefined;
+      // process.kill, not child.kill: Deno's node:child_process then reports
+      // the signal sent as the exit's cause even when the worker handled it
+      // and exited 0, which would make every clean stop look like a failure.
+      const pid = s.child?.pid;
+      try {
+        if (pid) process.kill(pid, signal);
+      } catch { /* already gone */ }
+    }
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn("second signal: stopping workers now", { signal });
+      stopAll("SIGKILL");
+      process.exit(130);
+    }
+    stopping = signal;
+    log.info("shutting down", { signal, workers: live().length });
+    stopAll(signal);
+    maybeDone();
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+
+  for (const s of slots) start(s);
+  await done;
+  log.info("stopped", { clean: !failed });
+  process.exit(failed ? 1 : 0);
+}
+
+/**
+ * In a worker: shut down (as on SIGTERM) when the supervisor's end of stdin
+ * closes, so no worker outlives its supervisor.
+ */
+export function exitWithSupervisor(): void {
+  process.stdin.on("data", () => {});
+  process.stdin.once("end", () => process.kill(process.pid, "SIGTERM"));
+  process.stdin.resume();
+}
