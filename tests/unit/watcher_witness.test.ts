@@ -15,7 +15,6 @@ import { FakeFile, fakeState, fineNowNs } from "./fake_fs.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOUR_NS = 3_600_000_000_000n;
 
 /** A watcher on `fake` that only checks when told to; what it publishes, as text ("error: …" for errors). */
