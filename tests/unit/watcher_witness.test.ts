@@ -15,6 +15,7 @@ import { FakeFile, fakeState, fineNowNs } from "./fake_fs.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOUR_NS = 3_600_000_000_000n;
 
 /** A watcher on `fake` that only checks when told to; what it publishes, as text ("error: …" for errors). */
@@ -25,10 +26,20 @@ function watch(fake: FakeFile, poll = 1_000_000) {
   return { w, seen, stop };
 }
 
-/** Checks until `seen` has `n` entries (at most `ms`). */
+/**
+ * Checks until `seen` has `n` entries (at most `ms`). With a poll period
+ * shorter than a check, the poll keeps asking for one more run, so a check's
+ * promise may not settle while the file changes: wait on the count instead.
+ */
 async function publishedAtLeast(w: FileWatcher, seen: string[], n: number, ms = 2_000) {
   const until = Date.now() + ms;
-  while (seen.length < n && Date.now() < until) await w.check();
+  while (seen.length < n && Date.now() < until) await Promise.race([w.check(), sleep(20)]);
+}
+
+/** Lets the watcher's own poll (and any check in progress) run for `ms`. */
+async function runFor(w: FileWatcher, ms: number) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) await Promise.race([w.check(), sleep(20)]);
 }
 
 Deno.test("readIfChanged() gives up with 'unstable' when a writer is inside every try, and returns no bytes", async () => {
@@ -76,8 +87,7 @@ Deno.test("FileWatcher never publishes a read that raced the writer on every try
       k++;
       fake.state = fakeState(`version B, half written (${k})`.slice(0, 10 + (k % 10)), fineNowNs() + BigInt(k));
     };
-    const until = Date.now() + 400;
-    while (Date.now() < until) await w.check();
+    await runFor(w, 400);
     assertEquals(seen, ["version A\n"], "a torn read was published");
     racing = false;
     fake.state = fakeState("version B, whole\n", fineNowNs());
@@ -169,21 +179,23 @@ Deno.test("FileWatcher shows a never-still file only in a state two reads in a r
     let mode: "every-open" | "every-3-ms" | "still" = "every-open";
     let t0 = 0;
     fake.before = (call) => {
-      if (mode === "every-open" && call === "open") fake.state = fakeState(`state ${++k}\n`, fineNowNs() + BigInt(++k));
+      if (mode === "every-open" && (call === "open" || call === "stat")) {
+        fake.state = fakeState(`state ${++k}\n`, fineNowNs() + BigInt(++k));
+      }
       if (mode !== "every-3-ms") return;
       // A new state every 3 ms: each lasts far longer than two reads of it take.
       const i = Math.floor((performance.now() - t0) / 3);
       if (i !== k) fake.state = fakeState(`state ${k = i}\n`, fineNowNs());
     };
-    let until = Date.now() + 300;
-    while (Date.now() < until) await w.check();
+    // Each check makes 5 settle rounds of ~20 ms (the ctime's tick, then SETTLE_MS): 700 ms pass the
+    // one-poll-period deadline (50 ms) several times.
+    await runFor(w, 700);
     assertEquals(seen, ["steady\n"], "a state only one read saw was published");
     // Every state holds 3 ms, shorter than a settle round, longer than two reads: shown about once per poll period.
     mode = "every-3-ms";
     t0 = performance.now();
     k = -1;
-    until = Date.now() + 300;
-    while (Date.now() < until) await w.check();
+    await runFor(w, 300);
     assertEquals(seen.length >= 2, true, `${seen.length - 1} updates in 300 ms of a never-still file (poll 50 ms)`);
     for (const t of seen.slice(1)) assertEquals(/^state \d+\n$/.test(t), true, t);
     mode = "still";
