@@ -21,12 +21,20 @@
  *   none may be a state the file never was in (a torn read);
  * - nothing is delivered twice in a row, and nothing older than what was
  *   already delivered (versions only move forward);
- * - the last version is delivered within poll + 200 ms of the last write.
- *   The writer also pauses at checkpoints (every {@link CHECKPOINT_EVERY}
- *   operations) until the version at the pause arrives: a version lost in
- *   the middle of the run fails the test, not only one lost at its end;
+ * - the last version is delivered (its latency is reported against the
+ *   issue's poll + 200 ms, not asserted: a loaded machine may not run this
+ *   process for that long). The writer also pauses at checkpoints (every
+ *   {@link CHECKPOINT_EVERY} operations) until the version at the pause
+ *   arrives: a version lost in the middle of the run fails the test, not only
+ *   one lost at its end;
  * - a resume token (lastMod) names one content: a token delivered with two
  *   different contents would let a reconnecting client skip a version.
+ *
+ * Each runtime and mode runs idle, and again under a busy loop on every
+ * core ({@link cpuHog}, issue 12): there the writer is descheduled in the
+ * middle of its writes, so more half-written states stay long enough to be
+ * read twice; short ones must still never be published, and the ones no
+ * watcher can tell from a finished file (stalled, unsure, twin) are bounded.
  *
  * The sequence of operations comes from a seeded PRNG (the seed is printed;
  * `FILEWATCH_TORTURE_SEED` replays it; timing still varies). Set
@@ -285,6 +293,8 @@ export interface TortureFigures {
   mode: "events" | "no-events";
   /** idle, or under a busy loop on every core. */
   load: "idle" | "hog";
+  /** Under the hog: its processes, the CPU seconds they used and how long they ran. */
+  hog: { processes: number; cpuSeconds: number; seconds: number } | null;
   seed: number;
   operations: number;
   opsByKind: Record<string, number>;
@@ -334,8 +344,18 @@ async function watchMode(s: Server): Promise<string | undefined> {
 /** Busy-loop processes, one per core, each ending by itself after a bounded time. */
 export interface CpuHog {
   readonly processes: number;
-  /** Kills them all and waits for them to exit. */
-  stop(): Promise<void>;
+  /** Kills them all and waits for them to exit; the CPU seconds they used and the wall seconds they ran. */
+  stop(): Promise<{ cpuSeconds: number; seconds: number }>;
+}
+
+/** CPU seconds a process has used (Linux: utime + stime from /proc, in clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -351,15 +371,19 @@ export function cpuHog(ms: number): CpuHog {
       stdout: "null",
       stderr: "null",
     }).spawn());
+  const started = performance.now();
   return {
     processes: procs.length,
     async stop() {
+      const seconds = (performance.now() - started) / 1000;
+      const cpuSeconds = procs.reduce((sum, p) => sum + cpuSecondsOf(p.pid), 0);
       for (const p of procs) {
         try {
           p.kill("SIGKILL");
         } catch { /* already exited */ }
       }
       await Promise.all(procs.map((p) => p.status));
+      return { cpuSeconds: Math.round(cpuSeconds * 10) / 10, seconds: Math.round(seconds * 10) / 10 };
     },
   };
 }
@@ -426,6 +450,7 @@ async function torture(
   const payloads: Payload[] = [];
   const held: Held = { lastMod: "", size: -1, text: "" };
   let hog: CpuHog | undefined;
+  let hogUse: { cpuSeconds: number; seconds: number } | null = null;
   const parseUpTo = () => {
     for (let i = payloads.length; i < frames.length; i++) payloads.push(parseFrame(frames[i]!, held));
   };
@@ -556,7 +581,7 @@ async function torture(
     // Anything after the last version (a repeat, a stale version) shows up here.
     await sleep(2 * POLL_MS + 100);
   } finally {
-    await hog?.stop();
+    if (hog) hogUse = await hog.stop();
     c.close();
     await s.stop();
     await Deno.remove(dir, { recursive: true });
@@ -619,6 +644,7 @@ async function torture(
     runtime: rt,
     mode,
     load,
+    hog: hogUse && { processes: navigator.hardwareConcurrency, ...hogUse },
     seed,
     operations: WRITES,
     opsByKind,
@@ -665,7 +691,8 @@ async function report(f: TortureFigures, run = 0): Promise<void> {
       `(short ${f.tornShort}, twin ${f.tornTwin}, stalled writer ${f.tornStalled}, unsure ${f.tornUnsure}), ` +
       `repeats ${f.duplicatesInARow}, backwards ${f.backwards}, token collisions ${f.tokenCollisions}, ` +
       `delivery p50 ${f.deliveryP50} p90 ${f.deliveryP90} max ${f.deliveryMax} ms ` +
-      `(final ${f.finalMs} ms, target ${DELIVERY_TARGET_MS}), ${f.seconds} s`,
+      `(final ${f.finalMs} ms, target ${DELIVERY_TARGET_MS}), ${f.seconds} s` +
+      (f.hog ? `; hog: ${f.hog.processes} busy loops, ${f.hog.cpuSeconds} CPU s in ${f.hog.seconds} s` : ""),
   );
   for (const x of f.tornDetail) console.log(`  torn: ${JSON.stringify(x)}`);
   for (const x of f.tokenCollisionDetail) console.log(`  token collision: ${x}`);
@@ -731,6 +758,12 @@ for (const rt of RUNTIMES) {
           const f = await torture(rt, mode, "hog", HOG_WRITES, seed);
           await report(f, run);
           assertRun(f);
+          // The hog really competed: with N loops on N cores (and the server and this writer besides),
+          // they get well over a third of the machine.
+          assert(
+            f.hog !== null && f.hog.cpuSeconds >= f.hog.processes * f.hog.seconds / 3,
+            `the busy loops used ${f.hog?.cpuSeconds} CPU s in ${f.hog?.seconds} s on ${f.hog?.processes} cores`,
+          );
           sum.stalled += f.tornStalled;
           sum.unsure += f.tornUnsure;
           sum.twin += f.tornTwin;
