@@ -595,6 +595,13 @@ export class FileWatcher {
       if (now - this.#unsettledSince < Math.min(UNSETTLED_MAX_MS, this.options.poll)) return { kind: "unchanged" };
       const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail, fs);
       if (again.kind !== "content" || !agrees(again, r)) return { kind: "unchanged" };
+      // Where ctimes are fine-grained (Bun), the kernel must also vouch that
+      // the state had held SETTLE_MS: two reads in a row can both land on a
+      // writer's half-done state when the writer is descheduled (the torture
+      // test under a CPU hog published emptied files that way). With
+      // whole-second ctimes (Deno 2.9) nothing shorter than a second can be
+      // vouched for, and the two reads stand alone.
+      if (!ctimeSettled(again.stamp, again.readAtNs)) return { kind: "unchanged" };
       r = { ...again, racy: true };
     }
     this.#unsettledSince = 0;

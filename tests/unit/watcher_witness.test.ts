@@ -166,17 +166,22 @@ Deno.test("FileWatcher confirms a read only once its ctime's tick is SETTLE_MS p
   }
 });
 
-Deno.test("FileWatcher shows a never-still file only in a state two reads in a row agree on", async () => {
+Deno.test("FileWatcher shows a never-still file only in a state two reads in a row agree on, and the kernel vouches for where it can", async () => {
   // The file changes between every two reads but never during one: every
   // read is stable, none is confirmed. Once the file has changed for one poll
   // period the watcher shows it anyway, but only what a second read right
-  // after agrees with; a state one read happened to catch is not shown.
+  // after agrees with; a state one read happened to catch is not shown. With
+  // fine-grained ctimes (Bun) the kernel must also vouch that the state held
+  // SETTLE_MS: a writer descheduled mid-write leaves half-done states that two
+  // reads in a row can both catch. Whole-second ctimes (Deno) vouch for nothing
+  // that short, and the two reads stand alone.
   const fake = new FakeFile(fakeState("steady\n", fineNowNs() - HOUR_NS));
   const { w, seen, stop } = watch(fake, 50);
   try {
     await publishedAtLeast(w, seen, 1);
     let k = 0;
     let mode: "every-open" | "every-3-ms" | "still" = "every-open";
+    let ctimeNs = fineNowNs;
     let t0 = 0;
     fake.before = (call) => {
       if (mode === "every-open" && (call === "open" || call === "stat")) {
@@ -185,16 +190,20 @@ Deno.test("FileWatcher shows a never-still file only in a state two reads in a r
       if (mode !== "every-3-ms") return;
       // A new state every 3 ms: each lasts far longer than two reads of it take.
       const i = Math.floor((performance.now() - t0) / 3);
-      if (i !== k) fake.state = fakeState(`state ${k = i}\n`, fineNowNs());
+      if (i !== k) fake.state = { ...fakeState(`state ${k = i}\n`, fineNowNs()), ctimeNs: ctimeNs() };
     };
     // Each check makes 5 settle rounds of ~20 ms (the ctime's tick, then SETTLE_MS): 700 ms pass the
     // one-poll-period deadline (50 ms) several times.
     await runFor(w, 700);
     assertEquals(seen, ["steady\n"], "a state only one read saw was published");
-    // Every state holds 3 ms, shorter than a settle round, longer than two reads: shown about once per poll period.
+    // Every state holds 3 ms, shorter than a settle round, longer than two reads.
     mode = "every-3-ms";
     t0 = performance.now();
     k = -1;
+    await runFor(w, 300);
+    assertEquals(seen, ["steady\n"], "fine ctimes: a 3 ms state was shown, which the kernel cannot vouch for");
+    // The same with whole-second ctimes: shown about once per poll period.
+    ctimeNs = () => BigInt(Math.floor(Date.now() / 1000)) * 1_000_000_000n;
     await runFor(w, 300);
     assertEquals(seen.length >= 2, true, `${seen.length - 1} updates in 300 ms of a never-still file (poll 50 ms)`);
     for (const t of seen.slice(1)) assertEquals(/^state \d+\n$/.test(t), true, t);
