@@ -63,8 +63,9 @@ export const SEED = Number(Deno.env.get("FILEWATCH_TORTURE_SEED") ?? Math.floor(
  * Operations per run under a CPU hog (a busy loop on every core, see
  * {@link cpuHog}), and how many such runs per runtime and mode. The suite
  * makes one run of 300; issue 12's figure is 3 × 1,000
- * (`FILEWATCH_TORTURE_HOG_WRITES=1000 FILEWATCH_TORTURE_HOG_RUNS=3`, about 3
- * minutes per runtime and mode; RELIABILITY.md has the counts).
+ * (`FILEWATCH_TORTURE_HOG_WRITES=1000 FILEWATCH_TORTURE_HOG_RUNS=3`: about
+ * 1 min 45 s per runtime and mode, 7 min for all four, against ~12 s each for
+ * the suite's 300; RELIABILITY.md §7 has the counts).
  */
 export const HOG_WRITES = Number(Deno.env.get("FILEWATCH_TORTURE_HOG_WRITES") ?? 300);
 export const HOG_RUNS = Number(Deno.env.get("FILEWATCH_TORTURE_HOG_RUNS") ?? 1);
