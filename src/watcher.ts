@@ -593,6 +593,12 @@ export class FileWatcher {
       const now = Date.now();
       this.#unsettledSince ||= now;
       if (now - this.#unsettledSince < Math.min(UNSETTLED_MAX_MS, this.options.poll)) return { kind: "unchanged" };
+      // Fine ctimes: the re-read also keeps our clock's gap, since a truncate
+      // caught between size and times shows an old ctime the kernel seems to
+      // vouch for (the torture test under the hog caught one that way).
+      const fine = ctimeGrainNs(r.stamp) < 1_000_000_000n;
+      const gap = fine ? readDone + SETTLE_MS - performance.now() : 0;
+      if (gap > 0) await new Promise((res) => setTimeout(res, Math.ceil(gap)));
       const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail, fs);
       if (again.kind !== "content" || !agrees(again, r)) return { kind: "unchanged" };
       // Where ctimes are fine-grained (Bun), the kernel must also vouch that
