@@ -100,7 +100,8 @@ async function latency(runtime: RuntimeName, mode: "events" | "no-events", sampl
 async function torture(writes: number, seed: number, runtimes: RuntimeName[]) {
   const reportDir = await Deno.makeTempDir({ prefix: "filewatch-torture-" });
   const out = await new Deno.Command(`${ROOT}node_modules/.bin/deno`, {
-    args: ["test", "-A", "--filter", "torture", "tests/e2e/torture.test.ts"],
+    // The idle runs only: the runs under a CPU hog are their own figures (RELIABILITY.md).
+    args: ["test", "-A", "--filter", "/torture \\((no-)?events\\): /", "tests/e2e/torture.test.ts"],
     cwd: ROOT,
     env: {
       NO_COLOR: "1",

@@ -38,10 +38,61 @@ export async function openRegular(path: string): Promise<FileHandle> {
 export interface Stamp {
   /** Modification time in ns (Deno's node:fs gives ms precision: ns = ms × 10⁶). */
   mtimeNs: bigint;
+  /**
+   * Status change time in ns: moved by the kernel on every write, truncate,
+   * rename and utime, and no program can set it, so it changes where a writer
+   * puts the mtime back. Bun gives ns; Deno 2.9 whole seconds (see
+   * {@link ctimeGrainNs}).
+   */
+  ctimeNs: bigint;
   size: number;
   ino: bigint;
   dev: bigint;
 }
+
+/** A stat as node:fs gives it with `{ bigint: true }`. */
+export interface RawStat {
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  size: bigint;
+  ino: bigint;
+  dev: bigint;
+}
+
+/** One open file, as {@link FileOps} opens it. */
+export interface OpenFile {
+  stat(): Promise<RawStat>;
+  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The file system calls every read goes through: node:fs, which both
+ * runtimes provide. Tests pass their own to play a writer that races every
+ * read (tests/unit/fake_fs.ts).
+ */
+export interface FileOps {
+  stat(path: string): Promise<RawStat>;
+  open(path: string): Promise<OpenFile>;
+}
+
+/** {@link FileOps} on node:fs/promises, never opening what is not a regular file (or a directory, which fails to read). */
+export const nodeFileOps: FileOps = {
+  // A FIFO, socket or device is refused here, before anything opens it (§10).
+  async stat(path) {
+    const st = await stat(path, { bigint: true });
+    if (!st.isFile() && !st.isDirectory()) throw notRegular();
+    return st;
+  },
+  async open(path) {
+    const fh = await openRegular(path);
+    return {
+      stat: () => fh.stat({ bigint: true }),
+      read: (buf, offset, length, position) => fh.read(buf, offset, length, position),
+      close: () => fh.close(),
+    };
+  },
+};
 
 /**
  * Within this much of the moment it was read, an mtime may not move on the next
@@ -60,10 +111,10 @@ export const STABLE_READ_TRIES = 20;
  */
 export const APPEND_CHECK_BYTES = 4096;
 
-/** Two stamps name the same version. */
+/** Two stamps name the same version: the whole tuple agrees, ctime included. */
 export function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
-  return !!a && !!b && a.mtimeNs === b.mtimeNs && a.size === b.size && a.ino === b.ino &&
-    a.dev === b.dev;
+  return !!a && !!b && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.size === b.size &&
+    a.ino === b.ino && a.dev === b.dev;
 }
 
 /** Both stamps are of one file (same device and inode). */
@@ -96,15 +147,40 @@ export function describeError(e: unknown, file: string): { code: string; message
 /** Now, in ns since the epoch (the clock mtimes are compared with). */
 export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
-function toStamp(s: { mtimeNs: bigint; size: bigint; ino: bigint; dev: bigint }): Stamp {
-  return { mtimeNs: s.mtimeNs, size: Number(s.size), ino: s.ino, dev: s.dev };
+/**
+ * How far the kernel's file timestamps may lag behind the moment of the
+ * change they record: the coarse clock ticks at HZ, every 10 ms at worst.
+ */
+export const CTIME_TICK_NS = 10_000_000n;
+
+/**
+ * How coarse a stamp's ctime is: a whole-second ctime (Deno 2.9's node:fs
+ * and Deno.stat give no more; FAT and some network filesystems keep no more)
+ * may lag its change by up to a second, any other by one kernel clock tick.
+ */
+export function ctimeGrainNs(s: Stamp): bigint {
+  return s.ctimeNs % 1_000_000_000n === 0n ? 1_000_000_000n : CTIME_TICK_NS;
+}
+
+/**
+ * How long, by the kernel's own record, the inode had not changed at `atNs`
+ * (negative: a change within the ctime's tick would not have moved it).
+ * The state the file is in has held that long, with one exception a reader
+ * must guard against itself: Linux sets a truncated file's size before its
+ * times, so a stat inside that call sees the new size under the previous
+ * change's ctime (docs/detection.md, "Stable reads").
+ */
+export function unchangedForNs(s: Stamp, atNs: bigint): bigint {
+  return atNs - s.ctimeNs - ctimeGrainNs(s);
+}
+
+function toStamp(s: RawStat): Stamp {
+  return { mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, size: Number(s.size), ino: s.ino, dev: s.dev };
 }
 
 /** The file's stamp now. Throws the runtime's error (see {@link describeError}). */
-export async function statStamp(path: string): Promise<Stamp> {
-  const st = await stat(path, { bigint: true });
-  if (!st.isFile() && !st.isDirectory()) throw notRegular();
-  return toStamp(st);
+export async function statStamp(path: string, fs: FileOps = nodeFileOps): Promise<Stamp> {
+  return toStamp(await fs.stat(path));
 }
 
 /** True when two byte ranges hold the same bytes. */
@@ -114,7 +190,7 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Fills `buf` from file offset `at`; returns how many bytes the file had there. */
-async function readAt(fh: FileHandle, buf: Uint8Array, at: number): Promise<number> {
+async function readAt(fh: OpenFile, buf: Uint8Array, at: number): Promise<number> {
   let n = 0;
   while (n < buf.length) {
     const { bytesRead } = await fh.read(buf, n, buf.length - n, at + n);
@@ -137,6 +213,8 @@ export type ReadResult =
     /** 0, or in tail mode where the bytes read start. */
     start: number;
     racy: boolean;
+    /** When the try that read it began (ns since the epoch, the clock ctimes are on). */
+    readAtNs: bigint;
   }
   | { kind: "error"; code: string; message: string };
 
@@ -149,7 +227,14 @@ export type ReadResult =
  * @param previous the stamp last seen, or null to read unconditionally
  * @param maxSize larger files are an error (ignored when `tail` > 0)
  * @param recheck re-read even when the stamp is unchanged (the last read was racy)
+ * The stats compare the whole stamp, ctime included: a writer that puts the
+ * mtime back (or keeps the size) during the read still moves the ctime.
+ *
+ * @param previous the stamp last seen, or null to read unconditionally
+ * @param maxSize larger files are an error (ignored when `tail` > 0)
+ * @param recheck re-read even when the stamp is unchanged (the last read was racy)
  * @param tail read only the file's last `tail` bytes (0 = the whole file)
+ * @param fs the file system calls (tests play a racing writer with their own)
  */
 export async function readIfChanged(
   path: string,
@@ -157,24 +242,32 @@ export async function readIfChanged(
   maxSize: number,
   recheck = false,
   tail = 0,
+  fs: FileOps = nodeFileOps,
 ): Promise<ReadResult> {
   try {
-    const first = await statStamp(path);
+    const first = await statStamp(path, fs);
     if (!recheck && sameStamp(first, previous)) return { kind: "unchanged" };
     if (tail === 0 && first.size > maxSize) return tooLarge(path, first.size, maxSize);
-    const fh = await openRegular(path);
+    const fh = await fs.open(path);
     try {
       for (let i = 0; i < STABLE_READ_TRIES; i++) {
         const readAtNs = nowNs();
-        const before = toStamp(await fh.stat({ bigint: true }));
+        const before = toStamp(await fh.stat());
         if (tail === 0 && before.size > maxSize) return tooLarge(path, before.size, maxSize);
         const start = tail > 0 ? Math.max(0, before.size - tail) : 0;
         // One byte more than the size: a file that grew while we read is noticed.
         const buf = new Uint8Array(before.size - start + 1);
         const n = await readAt(fh, buf, start);
-        const after = toStamp(await fh.stat({ bigint: true }));
+        const after = toStamp(await fh.stat());
         if (sameStamp(before, after) && n === before.size - start) {
-          return { kind: "content", stamp: after, bytes: buf.subarray(0, n), start, racy: isRacy(after, readAtNs) };
+          return {
+            kind: "content",
+            stamp: after,
+            bytes: buf.subarray(0, n),
+            start,
+            racy: isRacy(after, readAtNs),
+            readAtNs,
+          };
         }
       }
       // Still changing after every try: nothing read is known to be one
@@ -214,37 +307,59 @@ export type GrowthResult =
   | { kind: "other" };
 
 /**
+ * Whether the file behind `fh` still holds the two ranges an append is
+ * checked by (DESIGN §9): the {@link Held.before} bytes just before
+ * `held.size`, and the {@link Held.head} at the start. `end`, when given, is
+ * what the caller already read from `held.size - held.before.length` on (at
+ * least that many bytes, or the file was shorter); otherwise they are read
+ * here. The head is read apart only where the end range does not cover it.
+ */
+export async function checkedRangesHold(fh: OpenFile, held: Held, end?: Uint8Array): Promise<boolean> {
+  const start = held.size - held.before.length;
+  if (!end) {
+    const buf = new Uint8Array(held.before.length);
+    end = buf.subarray(0, await readAt(fh, buf, start));
+  }
+  if (!bytesEqual(end.subarray(0, held.before.length), held.before)) return false;
+  if (start === 0 || held.head.length === 0) return true;
+  const head = new Uint8Array(held.head.length);
+  const h = await readAt(fh, head, 0);
+  return h === head.length && bytesEqual(head, held.head);
+}
+
+/**
  * Reads what was appended since `held`, if the file only grew: same device
  * and inode, larger, and the bytes just before the old end and at the start
- * of the file read back equal. Reads those checked bytes and the new ones,
- * nothing else; no settle wait is needed, since bytes already written to a
- * file that only grows do not change. Anything else (or more than `limit`
- * new bytes) is `other`: the caller reads the file as a replacement.
+ * of the file read back equal ({@link checkedRangesHold}). Reads those
+ * checked bytes and the new ones, nothing else; no settle wait is needed,
+ * since bytes already written to a file that only grows do not change.
+ * Anything else (or more than `limit` new bytes) is `other`: the caller
+ * reads the file as a replacement.
  */
-export async function readAppended(path: string, held: Held, limit: number): Promise<GrowthResult> {
+export async function readAppended(
+  path: string,
+  held: Held,
+  limit: number,
+  fs: FileOps = nodeFileOps,
+): Promise<GrowthResult> {
   const other = { kind: "other" } as const;
-  let fh: FileHandle;
+  let fh: OpenFile;
   try {
-    fh = await openRegular(path);
+    fh = await fs.open(path);
   } catch {
     return other;
   }
   try {
     const readAtNs = nowNs();
-    const before = toStamp(await fh.stat({ bigint: true }));
+    const before = toStamp(await fh.stat());
     if (!sameFile(before, held.stamp) || before.size <= held.size || before.size - held.size > limit) return other;
     const start = held.size - held.before.length;
     const buf = new Uint8Array(before.size - start);
     const n = await readAt(fh, buf, start);
-    // The head is checked apart only where the read above does not cover it.
-    const headLen = start > 0 ? held.head.length : 0;
-    const head = new Uint8Array(headLen);
-    const h = headLen > 0 ? await readAt(fh, head, 0) : 0;
-    const after = toStamp(await fh.stat({ bigint: true }));
+    if (n < buf.length || !await checkedRangesHold(fh, held, buf)) return other;
+    const after = toStamp(await fh.stat());
     // A shrink or a new inode during the read: not an append of what we hold.
-    if (!sameFile(after, before) || after.size < before.size || n < buf.length || h < headLen) return other;
-    if (!bytesEqual(buf.subarray(0, held.before.length), held.before)) return other;
-    if (headLen > 0 && !bytesEqual(head, held.head)) return other;
+    if (!sameFile(after, before) || after.size < before.size) return other;
     return { kind: "appended", stamp: before, bytes: buf.subarray(held.before.length), racy: isRacy(before, readAtNs) };
   } catch {
     return other;
@@ -259,25 +374,24 @@ export async function readAppended(path: string, held: Held, limit: number): Pro
  * a version of a growing file, instead of reading the whole file again.
  * Returns the file's stamp when those bytes are unchanged (its mtime may have
  * moved), false when they changed or the file is another one, and "moved"
- * when the file changed size while it was looked at.
+ * when the file changed while it was looked at.
  */
-export async function heldStillHolds(path: string, held: Held): Promise<Stamp | false | "moved"> {
-  let fh: FileHandle | undefined;
+export async function heldStillHolds(
+  path: string,
+  held: Held,
+  fs: FileOps = nodeFileOps,
+): Promise<Stamp | false | "moved"> {
+  let fh: OpenFile | undefined;
   try {
-    fh = await openRegular(path);
-    const before = toStamp(await fh.stat({ bigint: true }));
+    fh = await fs.open(path);
+    const before = toStamp(await fh.stat());
     if (!sameFile(before, held.stamp) || before.size < held.size) return false;
     if (before.size > held.size) return "moved";
-    const end = new Uint8Array(held.before.length);
-    const head = new Uint8Array(held.head.length);
-    const n = await readAt(fh, end, held.size - end.length);
-    const h = await readAt(fh, head, 0);
-    const after = toStamp(await fh.stat({ bigint: true }));
+    const holds = await checkedRangesHold(fh, held);
+    const after = toStamp(await fh.stat());
     if (!sameFile(after, before) || after.size < before.size) return false;
     if (!sameStamp(before, after)) return "moved";
-    return n === end.length && h === head.length && bytesEqual(end, held.before) && bytesEqual(head, held.head)
-      ? after
-      : false;
+    return holds ? after : false;
   } catch {
     return false;
   } finally {

@@ -15,10 +15,13 @@ import { basename, dirname, sep } from "node:path";
 import {
   APPEND_CHECK_BYTES,
   bytesEqual,
+  ctimeGrainNs,
   describeError,
+  type FileOps,
   type Held,
   heldStillHolds,
   isRacy,
+  nodeFileOps,
   nowNs,
   readAppended,
   readIfChanged,
@@ -27,6 +30,7 @@ import {
   sameStamp,
   type Stamp,
   statStamp,
+  unchangedForNs,
 } from "./read.ts";
 import { Fnv64 } from "./fnv.ts";
 import {
@@ -54,10 +58,12 @@ export const EVENT_DEBOUNCE_MS = 2;
 export const APPEND_COALESCE_MS = 40;
 /**
  * A new version may be a writer caught between truncate and write: it is read
- * again this long (by our clock) after it was first read, and published only
- * when the two reads agree.
+ * again at least this long after it was first read (by our clock) and after
+ * its ctime's tick (by the kernel's), and published only when the two reads
+ * agree (see {@link FileWatcher}'s settled read).
  */
 export const SETTLE_MS = 10;
+const SETTLE_NS = BigInt(SETTLE_MS) * 1_000_000n;
 /** How many times a still-changing file is re-read before the check leaves it to the next one. */
 export const SETTLE_TRIES = 5;
 /**
@@ -100,6 +106,8 @@ export interface WatcherOptions {
    * after it was listed is an error, not read.
    */
   root?: string;
+  /** The file system calls reads go through (node:fs; tests play racing writers with their own). */
+  fs?: FileOps;
 }
 
 /** How changes are being noticed right now. */
@@ -163,6 +171,33 @@ export function windowStart(kept: Uint8Array, base: number, tail: number): numbe
   let i = rel;
   while (i < kept.length && i < rel + 3 && (kept[i]! & 0xc0) === 0x80) i++;
   return base + i;
+}
+
+/** Two reads saw one state: the whole stamp, where they start, and every byte. */
+function agrees(
+  a: Extract<ReadResult, { kind: "content" }>,
+  b: Extract<ReadResult, { kind: "content" }>,
+): boolean {
+  return sameStamp(a.stamp, b.stamp) && a.start === b.start && bytesEqual(a.bytes, b.bytes);
+}
+
+/**
+ * A read that began at `atNs` began late enough after the stamp's ctime
+ * that the kernel would have moved the ctime for any change since
+ * {@link SETTLE_MS} before it. Whole-second ctimes (Deno 2.9) would make that
+ * a wait of over a second per version: for them our own clock's gap stands
+ * alone (docs/detection.md).
+ */
+function ctimeSettled(stamp: Stamp, atNs: bigint): boolean {
+  return ctimeGrainNs(stamp) >= 1_000_000_000n || unchangedForNs(stamp, atNs) >= SETTLE_NS;
+}
+
+/** performance.now() at which {@link ctimeSettled} will hold for a read starting then (past for coarse ctimes). */
+function ctimeSettledAt(stamp: Stamp): number {
+  if (ctimeGrainNs(stamp) >= 1_000_000_000n) return 0;
+  const lackNs = SETTLE_NS - unchangedForNs(stamp, nowNs());
+  // +1 ms: nowNs() is whole milliseconds.
+  return lackNs <= 0n ? 0 : performance.now() + Number(lackNs / 1_000_000n) + 1;
 }
 
 /**
@@ -237,6 +272,10 @@ export class FileWatcher {
 
   get #tail(): number {
     return this.options.tail ?? 0;
+  }
+
+  get #fs(): FileOps {
+    return this.options.fs ?? nodeFileOps;
   }
 
   /** True when a client that saw `lastMod` already has the current content. */
@@ -367,7 +406,7 @@ export class FileWatcher {
     const { file } = this.options;
     let st: Stamp;
     try {
-      st = await statStamp(file);
+      st = await statStamp(file, this.#fs);
     } catch (e) {
       await this.#failed(describeError(e, basename(file)), settleErrors);
       return;
@@ -406,14 +445,14 @@ export class FileWatcher {
       if (st.size > held.size) {
         // Tail mode keeps twice the window: more new bytes than that start over.
         const limit = this.#tail > 0 ? 2 * this.#keep() : this.options.maxFileSize - held.size;
-        const grown = await readAppended(file, held, limit);
+        const grown = await readAppended(file, held, limit, this.#fs);
         if (grown.kind !== "appended") return false;
         this.#unsettledSince = 0;
         this.#appended(grown.stamp, grown.bytes, grown.racy);
         return true;
       }
       if (st.size !== held.size || !this.#grew) return false;
-      const same = await heldStillHolds(file, held);
+      const same = await heldStillHolds(file, held, this.#fs);
       if (same === false) return false;
       if (same !== "moved") {
         if (same.mtimeNs !== held.stamp.mtimeNs) this.#alias(same.mtimeNs, held.size);
@@ -423,7 +462,7 @@ export class FileWatcher {
       }
       // It changed while we looked (a writer at work): look again.
       try {
-        st = await statStamp(file);
+        st = await statStamp(file, this.#fs);
       } catch {
         return false;
       }
@@ -583,18 +622,33 @@ export class FileWatcher {
 
   /**
    * A read that is not a writer's half-done work: a new version is read
-   * again {@link SETTLE_MS} after the first read ended and taken when both agree.
+   * again and taken when both reads agree on the whole stamp (ctime
+   * included) and the bytes, with the second read starting at least
+   * {@link SETTLE_MS} after
    *
-   * The wait is measured on our clock, not from the version's mtime: while a
-   * file is truncated (O_TRUNC, ftruncate) Linux/ext4 sets the new size before
-   * the new mtime, so a stat in between sees the emptied file under the
-   * previous version's mtime, which can be any age. Trusting that age
-   * published empty files mid-rewrite (the e2e torture test counted them).
+   * - the end of the first, by our clock: while a file is truncated (O_TRUNC,
+   *   ftruncate) Linux/ext4 sets the new size before the new times, so a stat
+   *   in between sees the emptied file under the previous change's mtime and
+   *   ctime, which can be any age. No timestamp tells that state apart, so
+   *   the file's age alone never confirms a read (trusting the mtime's age
+   *   published empty files mid-rewrite: the e2e torture test counted them);
+   *   only a second look after the writer's call had time to finish does;
+   * - the end of the ctime's clock tick, by the kernel's clock (when ctimes
+   *   are finer than a second): every change after that moves the ctime,
+   *   which no program can set back, so two agreeing reads then prove the
+   *   file held that state the whole time between them, whenever our process
+   *   got to run. Without it, a writer that rewrote the file and put its
+   *   mtime and size back (same-tick rewrites) could show the same half-done
+   *   state to both reads ("twins").
+   *
+   * A read whose before/after stats disagree is never taken (readIfChanged
+   * retries it, and gives up with "unstable").
    */
   async #settledRead(): Promise<ReadResult> {
     const { file, maxFileSize } = this.options;
     const tail = this.#tail;
-    let r = await readIfChanged(file, this.#stamp, maxFileSize, this.#racy, tail);
+    const fs = this.#fs;
+    let r = await readIfChanged(file, this.#stamp, maxFileSize, this.#racy, tail, fs);
     // From the end of a read to the start of the next, so a state both reads saw stayed that long.
     let readDone = performance.now();
     let tries = 0;
@@ -603,17 +657,18 @@ export class FileWatcher {
       if (sameStamp(r.stamp, this.#stamp) && this.#snap?.ok && r.start === this.#snap.offset) {
         if (bytesEqual(this.#snap.bytes, r.bytes)) break;
       }
-      const wait = readDone + SETTLE_MS - performance.now();
+      const wait = Math.max(readDone + SETTLE_MS, ctimeSettledAt(r.stamp)) - performance.now();
       if (wait > 0) await new Promise((res) => setTimeout(res, Math.ceil(wait)));
-      const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail);
-      readDone = performance.now();
+      const againFrom = performance.now();
+      const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail, fs);
       if (
-        again.kind === "content" && sameStamp(again.stamp, r.stamp) && again.start === r.start &&
-        bytesEqual(again.bytes, r.bytes)
+        again.kind === "content" && agrees(again, r) && againFrom - readDone >= SETTLE_MS &&
+        ctimeSettled(again.stamp, again.readAtNs)
       ) {
         this.#unsettledSince = 0;
         return { ...again, racy: r.racy || again.racy };
       }
+      readDone = performance.now();
       // A re-read that raced the writer confirms nothing and refutes nothing:
       // the last stable read still waits to be confirmed.
       if (again.kind !== "unstable") r = again;
@@ -623,11 +678,28 @@ export class FileWatcher {
       // be a writer's half-done work (the torture test caught an emptied file
       // published this way). The writer's next event, or the next poll, checks
       // again; only a file that has kept changing for UNSETTLED_MAX_MS is shown
-      // as read (racy, so it is read again next time).
+      // as read (racy, so it is read again next time), and only when a read
+      // right after agrees with it: a state the file held across two whole
+      // reads, not a moment one read happened to catch.
       const now = Date.now();
       this.#unsettledSince ||= now;
       if (now - this.#unsettledSince < Math.min(UNSETTLED_MAX_MS, this.options.poll)) return { kind: "unchanged" };
-      r = { ...r, racy: true };
+      // Fine ctimes: the re-read also keeps our clock's gap, since a truncate
+      // caught between size and times shows an old ctime the kernel seems to
+      // vouch for (the torture test under the hog caught one that way).
+      const fine = ctimeGrainNs(r.stamp) < 1_000_000_000n;
+      const gap = fine ? readDone + SETTLE_MS - performance.now() : 0;
+      if (gap > 0) await new Promise((res) => setTimeout(res, Math.ceil(gap)));
+      const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail, fs);
+      if (again.kind !== "content" || !agrees(again, r)) return { kind: "unchanged" };
+      // Where ctimes are fine-grained (Bun), the kernel must also vouch that
+      // the state had held SETTLE_MS: two reads in a row can both land on a
+      // writer's half-done state when the writer is descheduled (the torture
+      // test under a CPU hog published emptied files that way). With
+      // whole-second ctimes (Deno 2.9) nothing shorter than a second can be
+      // vouched for, and the two reads stand alone.
+      if (!ctimeSettled(again.stamp, again.readAtNs)) return { kind: "unchanged" };
+      r = { ...again, racy: true };
     }
     this.#unsettledSince = 0;
     return r;

@@ -47,7 +47,7 @@ Deno.test("readIfChanged() maps a missing file and an oversize file to one error
 });
 
 Deno.test("isRacy() flags versions read within the mtime window, wider for whole-second mtimes", () => {
-  const stamp = (ns: bigint) => ({ mtimeNs: ns, size: 1, ino: 1n, dev: 1n });
+  const stamp = (ns: bigint) => ({ mtimeNs: ns, ctimeNs: ns, size: 1, ino: 1n, dev: 1n });
   const t = 1_700_000_000_123_000_000n;
   assertEquals(isRacy(stamp(t), t + 50_000_000n), true);
   assertEquals(isRacy(stamp(t), t + 500_000_000n), false);

@@ -14,33 +14,9 @@ async function tmp(content: string): Promise<string> {
   return `${dir}/f.txt`;
 }
 
-Deno.test("FileWatcher does not publish a file emptied under its old mtime (a truncate in progress)", async () => {
-  // On ext4, O_TRUNC sets the size to 0 before it updates the mtime, so a
-  // stat in between sees an empty file carrying the previous version's mtime
-  // (tests/e2e/torture.test.ts caught the watcher publishing exactly that).
-  // The state is built here with utime, which is what such a stat returns.
-  const f = await tmp("version one, whole\n");
-  const old = new Date(Date.now() - 3_600_000);
-  await Deno.utime(f, old, old);
-  const w = new FileWatcher({ file: f, poll: 1_000_000, maxFileSize: 1024, events: false });
-  const seen: string[] = [];
-  const stop = w.subscribe((s) => s.ok && seen.push(s.text ?? ""));
-  try {
-    for (let i = 0; i < 100 && seen.length < 1; i++) await sleep(10);
-    assertEquals(seen, ["version one, whole\n"]);
-    await Deno.writeTextFile(f, "");
-    await Deno.utime(f, old, old);
-    const checked = w.check();
-    // The writer's write lands a moment later, well within the settle window.
-    await sleep(4);
-    await Deno.writeTextFile(f, "version two, whole\n");
-    await checked;
-    await w.check();
-    assertEquals(seen, ["version one, whole\n", "version two, whole\n"], "the emptied file was published");
-  } finally {
-    stop();
-  }
-});
+// "Does not publish a file emptied under its old times" (ext4's truncate, size before times) is in
+// watcher_witness.test.ts: a fake file system plays the writer there, so the test no longer depends on a
+// real write landing within SETTLE_MS of the check, which a busy machine did not always manage.
 
 Deno.test("FileWatcher never hands out one resume token for two contents (three versions under one mtime)", async () => {
   // Three writes within one mtime tick (a coarse clock, or an mtime set back)
