@@ -12,6 +12,7 @@ import type { Options } from "./config.ts";
 import type { Hub, Refusal } from "./hub.ts";
 import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
 import { type PageView, renderPage } from "./page.ts";
+import { rawFile } from "./raw.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
@@ -154,6 +155,9 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   app.get("/ws", (c) => upgrade(c));
 
+  // The file's bytes as a download (§13); /raw/{name} reuses rawFile per file.
+  app.get("/raw", (c) => rawFile(c.req.raw, options.file));
+
   async function upgrade(c: Context): Promise<Response> {
     const refuse = (r: Refused) => {
       hub.refuse(r.reason);
@@ -205,7 +209,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   // Known paths with another method: 405 with Allow; anything else: 404.
   app.all("*", (c) => {
-    const known = ["/", "/ws", "/healthz", "/readyz", "/metrics"];
+    const known = ["/", "/ws", "/raw", "/healthz", "/readyz", "/metrics"];
     if (known.includes(c.req.path)) {
       return c.text(`Method Not Allowed: ${c.req.method} ${c.req.path}\n`, 405, { Allow: "GET, HEAD" });
     }
