@@ -3,7 +3,7 @@
 
 /** The page's script, bundled as one IIFE: page.ts inlines it in its one nonce'd `<script>`. */
 export const CLIENT_SCRIPT: string = `(() => {
-  // ../main/node_modules/diff/libesm/diff/base.js
+  // node_modules/diff/libesm/diff/base.js
   var Diff = class {
     diff(oldStr, newStr, options = {}) {
       let callback;
@@ -205,7 +205,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // ../main/node_modules/diff/libesm/diff/array.js
+  // node_modules/diff/libesm/diff/array.js
   var ArrayDiff = class extends Diff {
     tokenize(value) {
       return value.slice();
