@@ -55,6 +55,9 @@ function literalOf(js) {
 async function bundle(entry) {
   const result = await esbuild.build({
     absWorkingDir: ROOT, // paths in the output's comments are relative to it: the same in every checkout
+    // node_modules may be a symlink (a worktree sharing a checkout's): name it as it is named here, not by
+    // where it points, or the paths in the comments (and so the committed bytes) would depend on the checkout.
+    preserveSymlinks: true,
     entryPoints: [entry],
     bundle: true,
     format: "iife",

@@ -14,6 +14,7 @@ import type { Channel, Hub, Refusal } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
 import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
 import { type PageView, renderPage } from "./page.ts";
+import { rawFile } from "./raw.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
 import type { FileWatcher } from "./watcher.ts";
@@ -157,6 +158,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     watcher: FileWatcher,
     fileName: string,
     socketPath: string,
+    rawUrl: string,
     indexPath?: string,
   ): Promise<Response> {
     const snap = await watcher.current();
@@ -174,23 +176,28 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       }
       : { ok: false, error: snap.error };
     // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath, indexPath }));
+    return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath, rawUrl, indexPath }));
   }
 
   // ---- several files (DESIGN §10) ----------------------------------------
   // Paths the pages are given live under --base-path (src/mount.ts strips it before routing).
   const base = options.basePath;
   // A name from a request is only ever a key into the catalog's own list.
-  const named = async (c: Context): Promise<Channel | null> => {
+  const entryOf = (c: Context) => {
     const name = c.req.param("name");
-    const entry = name === undefined || !catalog ? undefined : await catalog.lookup(name);
+    return name === undefined || !catalog ? undefined : catalog.lookup(name);
+  };
+  const named = async (c: Context): Promise<Channel | null> => {
+    const entry = await entryOf(c);
     return entry ? hub.channel(entry.name, entry.path) : null;
   };
   const notListed = (c: Context) => c.text(`Not Found: no file of that name (the names are in /files)\n`, 404);
-  const SEVERAL = "Not Found: this server watches several files; connect to /ws/{name} (the names are in /files)\n";
+  /** The answer to a one-file route (`/ws`, `/raw`) when there are several: which route takes a name. */
+  const several = (c: Context, route: string) =>
+    c.text(`Not Found: this server watches several files; use ${route}/{name} (the names are in /files)\n`, 404);
 
   app.get("/", pageHeaders, async (c) => {
-    if (single) return await page(c, watcher, fileName, `${base}/ws`);
+    if (single) return await page(c, watcher, fileName, `${base}/ws`, `${base}/raw`);
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
     return c.html(
@@ -211,6 +218,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       ch.watcher,
       ch.name,
       `${base}/ws/${encodeURIComponent(ch.name)}`,
+      `${base}/raw/${encodeURIComponent(ch.name)}`,
       single ? undefined : `${base}/`,
     );
   });
@@ -218,7 +226,13 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     c.header("Cache-Control", "no-store");
     return c.json(catalog ? await catalog.list() : []);
   });
-  app.get("/ws", (c) => single ? upgrade(c, null) : c.text(SEVERAL, 404));
+  // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
+  app.get("/raw", (c) => single ? rawFile(c.req.raw, options.file) : several(c, "/raw"));
+  app.get("/raw/:name", async (c) => {
+    const entry = await entryOf(c);
+    return entry ? rawFile(c.req.raw, entry.path, entry.name) : notListed(c);
+  });
+  app.get("/ws", (c) => single ? upgrade(c, null) : several(c, "/ws"));
   app.get("/ws/:name", async (c) => {
     const ch = await named(c);
     return ch ? upgrade(c, ch) : notListed(c);
@@ -280,8 +294,8 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   // Known paths with another method: 405 with Allow; anything else: 404.
   app.all("*", (c) => {
-    const known = ["/", "/ws", "/healthz", "/readyz", "/metrics", "/files"];
-    if (known.includes(c.req.path) || /^\/(f|ws)\/[^/]+$/.test(c.req.path)) {
+    const known = ["/", "/ws", "/raw", "/healthz", "/readyz", "/metrics", "/files"];
+    if (known.includes(c.req.path) || /^\/(f|ws|raw)\/[^/]+$/.test(c.req.path)) {
       return c.text(`Method Not Allowed: ${c.req.method} ${c.req.path}\n`, 405, { Allow: "GET, HEAD" });
     }
     return c.text(`Not Found: ${c.req.path}\n`, 404);

@@ -3,6 +3,449 @@
 
 /** The page's script, bundled as one IIFE: page.ts inlines it in its one nonce'd `<script>`. */
 export const CLIENT_SCRIPT: string = `(() => {
+  // node_modules/diff/libesm/diff/base.js
+  var Diff = class {
+    diff(oldStr, newStr, options = {}) {
+      let callback;
+      if (typeof options === "function") {
+        callback = options;
+        options = {};
+      } else if ("callback" in options) {
+        callback = options.callback;
+      }
+      const oldString = this.castInput(oldStr, options);
+      const newString = this.castInput(newStr, options);
+      const oldTokens = this.removeEmpty(this.tokenize(oldString, options));
+      const newTokens = this.removeEmpty(this.tokenize(newString, options));
+      return this.diffWithOptionsObj(oldTokens, newTokens, options, callback);
+    }
+    diffWithOptionsObj(oldTokens, newTokens, options, callback) {
+      var _a;
+      const done = (value) => {
+        value = this.postProcess(value, options);
+        if (callback) {
+          setTimeout(function() {
+            callback(value);
+          }, 0);
+          return void 0;
+        } else {
+          return value;
+        }
+      };
+      const newLen = newTokens.length, oldLen = oldTokens.length;
+      let editLength = 1;
+      let maxEditLength = newLen + oldLen;
+      if (options.maxEditLength != null) {
+        maxEditLength = Math.min(maxEditLength, options.maxEditLength);
+      }
+      const maxExecutionTime = (_a = options.timeout) !== null && _a !== void 0 ? _a : Infinity;
+      const abortAfterTimestamp = Date.now() + maxExecutionTime;
+      const bestPath = [{ oldPos: -1, lastComponent: void 0 }];
+      let newPos = this.extractCommon(bestPath[0], newTokens, oldTokens, 0, options);
+      if (bestPath[0].oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+        return done(this.buildValues(bestPath[0].lastComponent, newTokens, oldTokens));
+      }
+      let minDiagonalToConsider = -Infinity, maxDiagonalToConsider = Infinity;
+      const execEditLength = () => {
+        for (let diagonalPath = Math.max(minDiagonalToConsider, -editLength); diagonalPath <= Math.min(maxDiagonalToConsider, editLength); diagonalPath += 2) {
+          let basePath;
+          const removePath = bestPath[diagonalPath - 1], addPath = bestPath[diagonalPath + 1];
+          if (removePath) {
+            bestPath[diagonalPath - 1] = void 0;
+          }
+          let canAdd = false;
+          if (addPath) {
+            const addPathNewPos = addPath.oldPos - diagonalPath;
+            canAdd = addPath && 0 <= addPathNewPos && addPathNewPos < newLen;
+          }
+          const canRemove = removePath && removePath.oldPos + 1 < oldLen;
+          if (!canAdd && !canRemove) {
+            bestPath[diagonalPath] = void 0;
+            continue;
+          }
+          if (!canRemove || canAdd && removePath.oldPos < addPath.oldPos) {
+            basePath = this.addToPath(addPath, true, false, 0, options);
+          } else {
+            basePath = this.addToPath(removePath, false, true, 1, options);
+          }
+          newPos = this.extractCommon(basePath, newTokens, oldTokens, diagonalPath, options);
+          if (basePath.oldPos + 1 >= oldLen && newPos + 1 >= newLen) {
+            return done(this.buildValues(basePath.lastComponent, newTokens, oldTokens)) || true;
+          } else {
+            bestPath[diagonalPath] = basePath;
+            if (basePath.oldPos + 1 >= oldLen) {
+              maxDiagonalToConsider = Math.min(maxDiagonalToConsider, diagonalPath - 1);
+            }
+            if (newPos + 1 >= newLen) {
+              minDiagonalToConsider = Math.max(minDiagonalToConsider, diagonalPath + 1);
+            }
+          }
+        }
+        editLength++;
+      };
+      if (callback) {
+        (function exec() {
+          setTimeout(function() {
+            if (editLength > maxEditLength || Date.now() > abortAfterTimestamp) {
+              return callback(void 0);
+            }
+            if (!execEditLength()) {
+              exec();
+            }
+          }, 0);
+        })();
+      } else {
+        while (editLength <= maxEditLength && Date.now() <= abortAfterTimestamp) {
+          const ret = execEditLength();
+          if (ret) {
+            return ret;
+          }
+        }
+      }
+    }
+    addToPath(path, added, removed, oldPosInc, options) {
+      const last = path.lastComponent;
+      if (last && !options.oneChangePerToken && last.added === added && last.removed === removed) {
+        return {
+          oldPos: path.oldPos + oldPosInc,
+          lastComponent: { count: last.count + 1, added, removed, previousComponent: last.previousComponent }
+        };
+      } else {
+        return {
+          oldPos: path.oldPos + oldPosInc,
+          lastComponent: { count: 1, added, removed, previousComponent: last }
+        };
+      }
+    }
+    extractCommon(basePath, newTokens, oldTokens, diagonalPath, options) {
+      const newLen = newTokens.length, oldLen = oldTokens.length;
+      let oldPos = basePath.oldPos, newPos = oldPos - diagonalPath, commonCount = 0;
+      while (newPos + 1 < newLen && oldPos + 1 < oldLen && this.equals(oldTokens[oldPos + 1], newTokens[newPos + 1], options)) {
+        newPos++;
+        oldPos++;
+        commonCount++;
+        if (options.oneChangePerToken) {
+          basePath.lastComponent = { count: 1, previousComponent: basePath.lastComponent, added: false, removed: false };
+        }
+      }
+      if (commonCount && !options.oneChangePerToken) {
+        basePath.lastComponent = { count: commonCount, previousComponent: basePath.lastComponent, added: false, removed: false };
+      }
+      basePath.oldPos = oldPos;
+      return newPos;
+    }
+    equals(left, right, options) {
+      if (options.comparator) {
+        return options.comparator(left, right);
+      } else {
+        return left === right || !!options.ignoreCase && left.toLowerCase() === right.toLowerCase();
+      }
+    }
+    removeEmpty(array) {
+      const ret = [];
+      for (let i = 0; i < array.length; i++) {
+        if (array[i]) {
+          ret.push(array[i]);
+        }
+      }
+      return ret;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    castInput(value, options) {
+      return value;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    tokenize(value, options) {
+      return Array.from(value);
+    }
+    join(chars) {
+      return chars.join("");
+    }
+    postProcess(changeObjects, options) {
+      return changeObjects;
+    }
+    get useLongestToken() {
+      return false;
+    }
+    buildValues(lastComponent, newTokens, oldTokens) {
+      const components = [];
+      let nextComponent;
+      while (lastComponent) {
+        components.push(lastComponent);
+        nextComponent = lastComponent.previousComponent;
+        delete lastComponent.previousComponent;
+        lastComponent = nextComponent;
+      }
+      components.reverse();
+      const componentLen = components.length;
+      let componentPos = 0, newPos = 0, oldPos = 0;
+      for (; componentPos < componentLen; componentPos++) {
+        const component = components[componentPos];
+        if (!component.removed) {
+          if (!component.added && this.useLongestToken) {
+            let value = newTokens.slice(newPos, newPos + component.count);
+            value = value.map(function(value2, i) {
+              const oldValue = oldTokens[oldPos + i];
+              return oldValue.length > value2.length ? oldValue : value2;
+            });
+            component.value = this.join(value);
+          } else {
+            component.value = this.join(newTokens.slice(newPos, newPos + component.count));
+          }
+          newPos += component.count;
+          if (!component.added) {
+            oldPos += component.count;
+          }
+        } else {
+          component.value = this.join(oldTokens.slice(oldPos, oldPos + component.count));
+          oldPos += component.count;
+        }
+      }
+      return components;
+    }
+  };
+
+  // node_modules/diff/libesm/diff/array.js
+  var ArrayDiff = class extends Diff {
+    tokenize(value) {
+      return value.slice();
+    }
+    join(value) {
+      return value;
+    }
+    removeEmpty(value) {
+      return value;
+    }
+  };
+  var arrayDiff = new ArrayDiff();
+  function diffArrays(oldArr, newArr, options) {
+    return arrayDiff.diff(oldArr, newArr, options);
+  }
+
+  // src/client/changes.ts
+  var MAX_DIFF_LINES = 2e4;
+  var MAX_EDITS = 2e3;
+  function changedLines(prev, next) {
+    let start2 = 0;
+    const common = Math.min(prev.length, next.length);
+    while (start2 < common && prev[start2] === next[start2]) start2++;
+    let endP = prev.length;
+    let endN = next.length;
+    while (endP > start2 && endN > start2 && prev[endP - 1] === next[endN - 1]) {
+      endP--;
+      endN--;
+    }
+    if (endN === start2) return { ranges: [], coarse: false };
+    if (endP === start2) return { ranges: [[start2, endN]], coarse: false };
+    const whole = { ranges: [[start2, endN]], coarse: true };
+    if (endP - start2 > MAX_DIFF_LINES || endN - start2 > MAX_DIFF_LINES) return whole;
+    const parts = diffArrays(prev.slice(start2, endP), next.slice(start2, endN), { maxEditLength: MAX_EDITS });
+    if (!parts) return whole;
+    const ranges = [];
+    let at = start2;
+    for (const p of parts) {
+      if (p.removed) continue;
+      if (p.added) {
+        const last = ranges[ranges.length - 1];
+        if (last && last[1] === at) last[1] = at + p.count;
+        else ranges.push([at, at + p.count]);
+      }
+      at += p.count;
+    }
+    return { ranges, coarse: false };
+  }
+  function appendedLines(first2, total) {
+    return first2 < total ? [[first2, total]] : [];
+  }
+
+  // src/client/filter.ts
+  function parseFilter(input, matchCase) {
+    const flags = matchCase ? "g" : "gi";
+    if (input === "" || input === "//") return { kind: "none" };
+    if (input.length >= 3 && input.startsWith("/") && input.endsWith("/")) {
+      try {
+        return { kind: "ok", re: new RegExp(input.slice(1, -1), flags), regex: true };
+      } catch (e) {
+        return { kind: "error", message: e instanceof Error ? e.message : String(e) };
+      }
+    }
+    return { kind: "ok", re: new RegExp(escapeRegExp(input), flags), regex: false };
+  }
+  function escapeRegExp(text2) {
+    return text2.replace(/[.*+?^\${}()|[\\]\\\\/-]/g, "\\\\$&");
+  }
+  function matchRanges(re, line, limit = 100) {
+    const out = [];
+    re.lastIndex = 0;
+    let m;
+    while (out.length < limit && (m = re.exec(line)) !== null) {
+      if (m[0] === "") {
+        re.lastIndex++;
+        if (re.lastIndex > line.length) break;
+        continue;
+      }
+      out.push([m.index, m.index + m[0].length]);
+    }
+    return out;
+  }
+  function matchingLines(lines2, re, from = 0) {
+    const out = [];
+    for (let i = from; i < lines2.length; i++) {
+      re.lastIndex = 0;
+      if (re.test(lines2[i])) out.push(i);
+    }
+    return out;
+  }
+  function countLabel(shown2, total) {
+    const n = (x) => x.toLocaleString("en-US");
+    return \`\${n(shown2)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
+  }
+
+  // src/client/chunks.ts
+  var CHUNK_LINES = 500;
+  function chunkStarts(text2, linesPerChunk) {
+    const starts = [0];
+    let lines2 = 0;
+    let i = -1;
+    while ((i = text2.indexOf("\\n", i + 1)) !== -1 && i + 1 < text2.length) {
+      if (++lines2 === linesPerChunk) {
+        starts.push(i + 1);
+        lines2 = 0;
+      }
+    }
+    return starts;
+  }
+  function countNewlines(text2, from = 0, to = text2.length) {
+    let n = 0;
+    let i = from - 1;
+    while ((i = text2.indexOf("\\n", i + 1)) !== -1 && i < to) n++;
+    return n;
+  }
+  function lineCountDigits(lines2) {
+    return String(Math.max(1, lines2)).length;
+  }
+
+  // src/client/filtered.ts
+  var FILTER_CHUNK = 200;
+  var FilteredView = class {
+    #pre;
+    #observer;
+    /** Line indexes (on screen, 0-based) that match, in order. */
+    hits = [];
+    #lines = [];
+    #base = 0;
+    #re = null;
+    #blocks = [];
+    #built = /* @__PURE__ */ new WeakSet();
+    #target = null;
+    constructor(pre2, scroller) {
+      this.#pre = pre2;
+      this.#observer = new IntersectionObserver((entries) => {
+        for (const e of entries) if (e.isIntersecting) this.#build(e.target);
+      }, { root: scroller, rootMargin: "1500px 0px" });
+    }
+    /** Shows the lines of \`lines\` at \`hits\`, marking \`re\`; \`base\` + index + 1 is a line's number. */
+    show(lines2, base, hits, re) {
+      this.#observer.disconnect();
+      this.#lines = lines2;
+      this.#base = base;
+      this.#re = re;
+      this.hits = hits;
+      this.#blocks = [];
+      this.#built = /* @__PURE__ */ new WeakSet();
+      this.#pre.replaceChildren();
+      this.#add(0);
+      this.#digits();
+    }
+    /**
+     * The lines from index \`from\` on changed or arrived (an append): hits at or
+     * after \`from\` are replaced by \`more\`; only the last block is rebuilt.
+     */
+    extend(lines2, from, more) {
+      this.#lines = lines2;
+      let keep2 = this.hits.length;
+      while (keep2 > 0 && this.hits[keep2 - 1] >= from) keep2--;
+      const firstTouched = Math.floor(keep2 / FILTER_CHUNK);
+      for (const el of this.#blocks.splice(firstTouched)) {
+        this.#observer.unobserve(el);
+        el.remove();
+      }
+      this.hits.length = keep2;
+      for (const h of more) this.hits.push(h);
+      this.#add(firstTouched * FILTER_CHUNK);
+      this.#digits();
+    }
+    /** Marks the line numbered \`n\` (null: none) in the blocks built and to be built. */
+    setTarget(n) {
+      this.#target = n;
+      for (const el of this.#pre.querySelectorAll(".target")) el.classList.remove("target");
+      if (n !== null) this.#pre.querySelector(\`[data-n="\${n}"]\`)?.classList.add("target");
+    }
+    /** Empties the pane. */
+    clear() {
+      this.#observer.disconnect();
+      this.hits = [];
+      this.#blocks = [];
+      this.#pre.replaceChildren();
+    }
+    /** Adds blocks for the hits from \`from\` on. */
+    #add(from) {
+      const doc = this.#pre.ownerDocument;
+      const frag = doc.createDocumentFragment();
+      if (this.hits.length === 0) {
+        const p = doc.createElement("span");
+        p.className = "empty";
+        p.textContent = "No lines match.";
+        frag.append(p);
+      } else {
+        this.#pre.querySelector(".empty")?.remove();
+      }
+      for (let i = from; i < this.hits.length; i += FILTER_CHUNK) {
+        const el = doc.createElement("span");
+        el.className = "fchunk";
+        el.dataset.from = String(i);
+        el.style.setProperty("--n", String(Math.min(FILTER_CHUNK, this.hits.length - i)));
+        this.#blocks.push(el);
+        frag.append(el);
+      }
+      this.#pre.append(frag);
+      for (const el of this.#blocks.slice(Math.floor(from / FILTER_CHUNK))) this.#observer.observe(el);
+    }
+    #build(el) {
+      if (this.#built.has(el) || !this.#re) return;
+      this.#built.add(el);
+      this.#observer.unobserve(el);
+      const doc = this.#pre.ownerDocument;
+      const from = Number(el.dataset.from);
+      const frag = doc.createDocumentFragment();
+      for (let i = from; i < Math.min(from + FILTER_CHUNK, this.hits.length); i++) {
+        const index = this.hits[i];
+        const line = this.#lines[index] ?? "";
+        const span = doc.createElement("span");
+        span.className = "l";
+        const n = this.#base + index + 1;
+        span.dataset.n = String(n);
+        if (n === this.#target) span.classList.add("target");
+        let at = 0;
+        for (const [a, b] of matchRanges(this.#re, line)) {
+          if (a > at) span.append(line.slice(at, a));
+          const mark = doc.createElement("mark");
+          mark.textContent = line.slice(a, b);
+          span.append(mark);
+          at = b;
+        }
+        if (at < line.length) span.append(line.slice(at));
+        frag.append(span);
+      }
+      el.replaceChildren(frag);
+      el.classList.add("built");
+    }
+    #digits() {
+      const last = this.hits.at(-1);
+      this.#pre.style.setProperty("--digits", String(Math.max(2, lineCountDigits(this.#base + (last ?? 0) + 1))));
+    }
+  };
+
   // src/client/format.ts
   function formatSize(bytes) {
     if (!Number.isFinite(bytes) || bytes < 0) return "";
@@ -14,8 +457,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       value /= 1024;
       unit++;
     }
-    const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
-    return \`\${shown} \${units[unit]}\`;
+    const shown2 = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
+    return \`\${shown2} \${units[unit]}\`;
   }
   function windowNotice(offset, size) {
     if (offset <= 0) return "";
@@ -37,6 +480,70 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (h < 48) return \`\${h} h ago\`;
     return \`\${Math.floor(h / 24)} d ago\`;
   }
+
+  // src/client/links.ts
+  function parseLineHash(hash) {
+    const m = /^#L([1-9][0-9]{0,9})$/.exec(hash);
+    if (!m) return null;
+    const n = Number(m[1]);
+    return n <= 2 ** 31 ? n : null;
+  }
+  function lineHash(n) {
+    return \`#L\${n}\`;
+  }
+
+  // src/client/lines.ts
+  function splitLines(text2) {
+    if (text2 === "") return [];
+    const lines2 = text2.split("\\n");
+    if (lines2[lines2.length - 1] === "") lines2.pop();
+    return lines2;
+  }
+  var Lines = class {
+    /** The lines; the last one is still open (no newline yet) when {@link open}. */
+    lines;
+    /** The last line has no newline yet: the next text continues it. */
+    open;
+    /** Number of the first line, minus one: lines dropped from the front so far. */
+    base;
+    constructor(text2, base = 0) {
+      this.lines = splitLines(text2);
+      this.open = text2 !== "" && !text2.endsWith("\\n");
+      this.base = base;
+    }
+    /** How many lines there are. */
+    get length() {
+      return this.lines.length;
+    }
+    /**
+     * Adds \`text\` at the end; returns the index of the first line that changed
+     * (the open last line when \`text\` continues it).
+     */
+    extend(text2) {
+      if (text2 === "") return this.lines.length;
+      const more = splitLines(text2);
+      let first2 = this.lines.length;
+      if (this.open && this.lines.length > 0) {
+        first2--;
+        const head = text2.startsWith("\\n") ? "" : more.shift() ?? "";
+        this.lines[first2] += head;
+        if (text2.startsWith("\\n")) more.shift();
+      }
+      for (const l of more) this.lines.push(l);
+      this.open = !text2.endsWith("\\n");
+      return first2;
+    }
+    /** Removes \`text\`, which the lines start with, from the front. */
+    dropFront(text2) {
+      if (text2 === "") return;
+      const whole = countNewlines(text2);
+      this.lines.splice(0, whole);
+      this.base += whole;
+      const cut = text2.length - (text2.lastIndexOf("\\n") + 1);
+      if (cut > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut);
+      if (this.lines.length === 0) this.open = false;
+    }
+  };
 
   // src/client/backoff.ts
   var CONNECT_TIMEOUT_MS = 1e4;
@@ -125,8 +632,8 @@ export const CLIENT_SCRIPT: string = `(() => {
   var TRIM_TO = 7 / 8;
   function trimPoint(text2, keep2) {
     if (keep2 <= 0 || text2.length <= keep2) return 0;
-    const target = Math.max(1, Math.floor(keep2 * TRIM_TO));
-    const earliest = text2.length - target;
+    const target2 = Math.max(1, Math.floor(keep2 * TRIM_TO));
+    const earliest = text2.length - target2;
     const nl = text2.indexOf("\\n", earliest - 1);
     if (nl !== -1 && nl + 1 < text2.length) return nl + 1;
     const c = text2.charCodeAt(earliest - 1);
@@ -327,33 +834,48 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
+  // src/client/pause.ts
+  function fold(a, b) {
+    if (a === null || b.kind === "replace") return b;
+    if (a.kind === "replace") return { kind: "replace", held: b.held };
+    return { kind: "extend", held: b.held, added: a.added + b.added, dropped: a.dropped + b.dropped };
+  }
+  var PauseQueue = class {
+    paused = false;
+    /** How many updates arrived while paused ("3 updates waiting"). */
+    waiting = 0;
+    #pending = null;
+    pause() {
+      this.paused = true;
+    }
+    /** Holds \`change\` while paused; returns false (show it now) when not paused. */
+    push(change) {
+      if (!this.paused) return false;
+      this.waiting++;
+      this.#pending = fold(this.#pending, change);
+      return true;
+    }
+    /** Unpauses; returns everything that waited as one change, or null. */
+    resume() {
+      const out = this.#pending;
+      this.paused = false;
+      this.waiting = 0;
+      this.#pending = null;
+      return out;
+    }
+    /** Drops what waited (the page rendered everything anew anyway). */
+    clear() {
+      this.waiting = 0;
+      this.#pending = null;
+    }
+  };
+  function waitingLabel(n) {
+    return n === 0 ? "" : \`\${n} \${n === 1 ? "update" : "updates"} waiting\`;
+  }
+
   // src/client/scroll.ts
   function isAtBottom(scrollTop, clientHeight, scrollHeight, slackPx = 8) {
     return scrollTop + clientHeight >= scrollHeight - slackPx;
-  }
-
-  // src/client/chunks.ts
-  var CHUNK_LINES = 500;
-  function chunkStarts(text2, linesPerChunk) {
-    const starts = [0];
-    let lines = 0;
-    let i = -1;
-    while ((i = text2.indexOf("\\n", i + 1)) !== -1 && i + 1 < text2.length) {
-      if (++lines === linesPerChunk) {
-        starts.push(i + 1);
-        lines = 0;
-      }
-    }
-    return starts;
-  }
-  function countNewlines(text2, from = 0, to = text2.length) {
-    let n = 0;
-    let i = from - 1;
-    while ((i = text2.indexOf("\\n", i + 1)) !== -1 && i < to) n++;
-    return n;
-  }
-  function lineCountDigits(lines) {
-    return String(Math.max(1, lines)).length;
   }
 
   // src/client/view.ts
@@ -438,18 +960,18 @@ export const CLIENT_SCRIPT: string = `(() => {
       const first2 = this.#chunks[0];
       if (first2 && n > 0) {
         const part = text2.slice(text2.length - n);
-        const lines = countNewlines(part);
+        const lines2 = countNewlines(part);
         if (!this.#numbers) {
           first2.el.firstChild.deleteData(0, n);
         } else {
-          for (let i = 0; i < lines; i++) first2.el.firstElementChild.remove();
+          for (let i = 0; i < lines2; i++) first2.el.firstElementChild.remove();
           const cut = part.length - (part.lastIndexOf("\\n") + 1);
           if (cut > 0) {
             first2.el.firstElementChild.firstChild.deleteData(0, cut);
           }
         }
         first2.length -= n;
-        first2.newlines -= lines;
+        first2.newlines -= lines2;
       }
       if (this.#chunks.length === 0) this.#open = false;
       this.#newlines -= dropped;
@@ -463,18 +985,18 @@ export const CLIENT_SCRIPT: string = `(() => {
         lastText(chunk.el).appendData(part);
       } else {
         const doc = this.#pre.ownerDocument;
-        const lines = part.split("\\n");
-        if (lines[lines.length - 1] === "") lines.pop();
+        const lines2 = part.split("\\n");
+        if (lines2[lines2.length - 1] === "") lines2.pop();
         let i = 0;
         if (this.#open && chunk.el.lastElementChild) {
-          lastText(chunk.el.lastElementChild).appendData(lines[0]);
+          lastText(chunk.el.lastElementChild).appendData(lines2[0]);
           i = 1;
         }
         let n = this.#base + this.#newlines + (this.#open ? 1 : 0);
-        for (; i < lines.length; i++) {
+        for (; i < lines2.length; i++) {
           const span = doc.createElement("span");
           span.dataset.n = String(++n);
-          span.textContent = lines[i];
+          span.textContent = lines2[i];
           chunk.el.append(span);
         }
       }
@@ -483,16 +1005,74 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#newlines += newlines;
       this.#open = !part.endsWith("\\n");
     }
+    /** Number of the first line on screen, minus one (lines dropped since the last full render). */
+    get base() {
+      return this.#base;
+    }
+    /**
+     * Where line \`index\` (0-based, on screen) starts: its chunk, and in it the
+     * element of the line (numbers on) or the offset in the chunk's text node.
+     */
+    #locate(index) {
+      let first2 = 0;
+      for (const chunk of this.#chunks) {
+        const lines2 = chunk.newlines + (chunk === this.#chunks.at(-1) && this.#open ? 1 : 0);
+        if (index < first2 + lines2) {
+          const k = index - first2;
+          if (this.#numbers) {
+            const el = chunk.el.children[k];
+            return el ? { chunk, node: el, offset: 0, el } : null;
+          }
+          const node = chunk.el.firstChild;
+          if (!(node instanceof Text)) return null;
+          let at = 0;
+          for (let i = 0; i < k; i++) at = node.data.indexOf("\\n", at) + 1;
+          return { chunk, node, offset: at, el: null };
+        }
+        first2 += lines2;
+      }
+      return null;
+    }
+    /**
+     * A Range over lines \`from\`..\`to\` (0-based on screen, \`to\` exclusive), for
+     * the CSS Custom Highlight API: marking lines this way changes no node, so
+     * the text, a selection and the browser's find stay as they are.
+     */
+    lineRange(from, to) {
+      if (to <= from) return null;
+      const a = this.#locate(from);
+      const b = this.#locate(to - 1);
+      if (!a || !b) return null;
+      const range = this.#pre.ownerDocument.createRange();
+      if (a.el) range.setStart(a.el, 0);
+      else range.setStart(a.node, a.offset);
+      if (b.el) range.setEndAfter(b.el);
+      else {
+        const data = b.node.data;
+        const nl = data.indexOf("\\n", b.offset);
+        range.setEnd(b.node, nl === -1 ? data.length : nl);
+      }
+      return range;
+    }
+    /** The element of line \`index\` when lines are numbered (null otherwise, or when there is no such line). */
+    lineElement(index) {
+      return this.#numbers ? this.#locate(index)?.el ?? null : null;
+    }
+    /** The chunk element holding line \`index\`, to scroll to before it is laid out. */
+    chunkOf(index) {
+      return this.#locate(index)?.chunk.el ?? null;
+    }
     #paintDigits() {
-      const lines = this.#base + this.#newlines + (this.#open ? 1 : 0);
+      const lines2 = this.#base + this.#newlines + (this.#open ? 1 : 0);
       this.#pre.style.setProperty(
         "--digits",
-        String(Math.max(2, lineCountDigits(lines)))
+        String(Math.max(2, lineCountDigits(lines2)))
       );
     }
   };
 
   // src/client/main.ts
+  var CHANGED_MS = 4e3;
   var byId = (id) => {
     const el = document.getElementById(id);
     if (!el) throw new Error(\`Cannot start the page: no element #\${id}\`);
@@ -518,6 +1098,13 @@ export const CLIENT_SCRIPT: string = `(() => {
   var controls = byId("controls");
   var wrapBox = byId("wrap");
   var numbersBox = byId("numbers");
+  var filteredPre = byId("filtered");
+  var filterBox = byId("filter");
+  var caseButton = byId("case");
+  var filterCount = byId("filter-count");
+  var pauseButton = byId("pause");
+  var waitingEl = byId("waiting");
+  var themeButton = byId("theme");
   var baseTitle = document.title;
   var count = (v) => {
     const n = Number(v);
@@ -548,7 +1135,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   };
   var savePref = (key, on) => {
     try {
-      prefs?.setItem("filewatch." + key, on ? "1" : "0");
+      prefs?.setItem("filewatch." + key, typeof on === "string" ? on : on ? "1" : "0");
     } catch {
     }
   };
@@ -564,26 +1151,94 @@ export const CLIENT_SCRIPT: string = `(() => {
     body.dataset.size = String(held.size);
     sizeEl.textContent = formatSize(held.size);
     notice.hidden = !held.lossy;
-    const shown = windowNotice(held.offset, held.size);
-    windowText.textContent = shown;
-    windowBox.hidden = shown === "";
+    const shown2 = windowNotice(held.offset, held.size);
+    windowText.textContent = shown2;
+    windowBox.hidden = shown2 === "";
     droppedNote.hidden = !held.dropped;
+    body.classList.toggle("linkable", held.offset === 0 && !held.dropped);
   };
-  var showChange = (change) => {
+  var shown = first;
+  var lines = new Lines("");
+  var filtered = new FilteredView(filteredPre, view);
+  var filter = { kind: "none" };
+  var queue = new PauseQueue();
+  var target = null;
+  var linkable = () => shown.offset === 0 && !shown.dropped;
+  var changedTimer;
+  var markChanged = (ranges, add) => {
+    if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
+    const made = ranges.map(([a, b]) => text.lineRange(a, b)).filter((r) => r !== null);
+    const old = add ? CSS.highlights.get("fw-changed") : void 0;
+    if (made.length === 0 && !old) return;
+    const hl = old ?? new Highlight();
+    for (const r of made) hl.add(r);
+    CSS.highlights.set("fw-changed", hl);
+    body.dataset.changed = String(hl.size);
+    clearTimeout(changedTimer);
+    changedTimer = setTimeout(() => {
+      CSS.highlights.delete("fw-changed");
+      delete body.dataset.changed;
+    }, CHANGED_MS);
+  };
+  var runFilter = () => {
+    if (filter.kind !== "ok") {
+      filtered.clear();
+      filteredPre.hidden = true;
+      pre.hidden = false;
+      return;
+    }
+    const hits = matchingLines(lines.lines, filter.re);
+    filtered.show(lines.lines, lines.base, hits, filter.re);
+    filtered.setTarget(target);
+    pre.hidden = true;
+    filteredPre.hidden = false;
+    paintCount();
+  };
+  var paintCount = () => {
+    filterCount.classList.toggle("bad", filter.kind === "error");
+    filterBox.setAttribute("aria-invalid", String(filter.kind === "error"));
+    filterCount.textContent = filter.kind === "error" ? \`Invalid regular expression: \${filter.message.replace(/^Invalid regular expression: /, "")}\` : filter.kind === "ok" ? countLabel(filtered.hits.length, lines.length) : "";
+  };
+  var paintTarget = () => {
+    for (const el of pre.querySelectorAll(".target")) el.classList.remove("target");
+    if (target !== null) text.lineElement(target - 1 - text.base)?.classList.add("target");
+    filtered.setTarget(target);
+  };
+  var showChange = (change, mark = true) => {
     const follow = atBottom();
     const top = view.scrollTop;
     const height = view.scrollHeight;
+    let ranges = [];
     if (change.kind === "replace") {
+      const before = lines.lines;
       text.render(change.held.text, numbersBox.checked);
+      lines = new Lines(change.held.text);
+      if (mark && before.length > 0) ranges = changedLines(before, lines.lines).ranges;
+      if (filter.kind === "ok") runFilter();
     } else {
+      const firstNew = lines.extend(change.added);
+      const more = filter.kind === "ok" ? matchingLines(lines.lines, filter.re, firstNew) : [];
       text.append(change.added);
       if (change.dropped) {
+        const droppedBefore = lines.base;
+        lines.dropFront(change.dropped);
+        const gone = lines.base - droppedBefore;
         const before = view.scrollHeight;
         text.dropFront(change.dropped);
+        if (filter.kind === "ok") runFilter();
         if (!follow) view.scrollTop = top - (before - view.scrollHeight);
+        ranges = appendedLines(Math.max(0, firstNew - gone), lines.length);
+      } else {
+        if (filter.kind === "ok") filtered.extend(lines.lines, firstNew, more);
+        ranges = appendedLines(firstNew, lines.length);
       }
+      if (!mark) ranges = [];
     }
+    shown = change.held;
     paintHeld(change.held);
+    if (filter.kind === "ok") paintCount();
+    if (change.kind === "replace") paintTarget();
+    markChanged(ranges, change.kind === "extend");
     if (follow) {
       toBottom();
       below.hidden = true;
@@ -595,7 +1250,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   var showError = (message) => {
     banner.hidden = message === null;
     bannerText.textContent = message ?? "";
-    bannerKeep.hidden = live.held.text === "";
+    bannerKeep.hidden = shown.text === "";
     body.classList.toggle("stale", message !== null);
   };
   var paintStatus = () => {
@@ -650,6 +1305,10 @@ export const CLIENT_SCRIPT: string = `(() => {
       change(change) {
         receivedMs = Date.now();
         modifiedMs = lastModToMs(change.held.lastMod);
+        if (queue.push(change)) {
+          waitingEl.textContent = waitingLabel(queue.waiting);
+          return;
+        }
         showChange(change);
         paintUpdated();
       },
@@ -687,7 +1346,8 @@ export const CLIENT_SCRIPT: string = `(() => {
     savePref("numbers", numbersBox.checked);
     const follow = atBottom();
     applyToggles();
-    text.render(live.held.text, numbersBox.checked);
+    text.render(shown.text, numbersBox.checked);
+    paintTarget();
     if (follow) toBottom();
   });
   view.addEventListener("scroll", () => {
@@ -698,13 +1358,119 @@ export const CLIENT_SCRIPT: string = `(() => {
     below.hidden = true;
     view.focus({ preventScroll: true });
   });
+  var setFilter = () => {
+    const follow = atBottom();
+    const was = filter.kind;
+    filter = parseFilter(filterBox.value, caseButton.getAttribute("aria-pressed") === "true");
+    runFilter();
+    paintCount();
+    if (follow) toBottom();
+    else if (filter.kind === "ok" || was === "ok") view.scrollTop = 0;
+  };
+  filterBox.addEventListener("input", setFilter);
+  caseButton.addEventListener("click", () => {
+    caseButton.setAttribute("aria-pressed", String(caseButton.getAttribute("aria-pressed") !== "true"));
+    setFilter();
+  });
+  var clearFilter = () => {
+    if (filterBox.value === "") return false;
+    filterBox.value = "";
+    setFilter();
+    return true;
+  };
+  var typing = (el) => el instanceof HTMLTextAreaElement || el instanceof HTMLElement && el.isContentEditable || el instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit"].includes(el.type);
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+    if (ev.key === "/" && !typing(ev.target)) {
+      ev.preventDefault();
+      filterBox.focus();
+      filterBox.select();
+    } else if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) {
+      ev.preventDefault();
+      if (!clearFilter() && ev.target === filterBox) view.focus({ preventScroll: true });
+    }
+  });
+  pauseButton.addEventListener("click", () => {
+    if (!queue.paused) {
+      queue.pause();
+      pauseButton.setAttribute("aria-pressed", "true");
+      pauseButton.textContent = "Resume";
+      body.classList.add("paused");
+      return;
+    }
+    const newest = queue.resume();
+    pauseButton.setAttribute("aria-pressed", "false");
+    pauseButton.textContent = "Pause";
+    waitingEl.textContent = "";
+    body.classList.remove("paused");
+    if (newest) {
+      showChange(newest);
+      paintUpdated();
+    }
+    toBottom();
+    below.hidden = true;
+  });
+  var scrollToLine = (n) => {
+    const index = n - 1 - text.base;
+    text.chunkOf(index)?.scrollIntoView({ block: "start" });
+    requestAnimationFrame(() => text.lineElement(index)?.scrollIntoView({ block: "center" }));
+  };
+  var goToLine = (n, scroll) => {
+    if (!linkable()) return;
+    target = n;
+    if (filter.kind === "ok") clearFilter();
+    if (!numbersBox.checked) {
+      numbersBox.checked = true;
+      applyToggles();
+      text.render(shown.text, true);
+    }
+    paintTarget();
+    if (scroll) scrollToLine(n);
+  };
+  view.addEventListener("click", (ev) => {
+    const line = ev.target.closest?.("[data-n]");
+    if (!(line instanceof HTMLElement) || !linkable()) return;
+    const gutter = parseFloat(getComputedStyle(line).paddingLeft);
+    if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+    const n = Number(line.dataset.n);
+    const fromFilter = filter.kind === "ok";
+    history.pushState(null, "", lineHash(n));
+    goToLine(n, fromFilter);
+  });
+  addEventListener("hashchange", () => {
+    const n = parseLineHash(location.hash);
+    if (n !== null) goToLine(n, true);
+  });
+  var THEMES = ["auto", "light", "dark"];
+  var applyTheme = (theme2) => {
+    if (theme2 === "light" || theme2 === "dark") document.documentElement.dataset.theme = theme2;
+    else delete document.documentElement.dataset.theme;
+    themeButton.textContent = \`Theme: \${theme2 === "light" || theme2 === "dark" ? theme2 : "auto"}\`;
+  };
+  var theme = "auto";
+  try {
+    theme = prefs?.getItem("filewatch.theme") ?? "auto";
+  } catch {
+  }
+  applyTheme(theme);
+  themeButton.addEventListener("click", () => {
+    theme = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+    applyTheme(theme);
+    savePref("theme", theme);
+  });
   controls.hidden = false;
   applyToggles();
+  shown = start;
+  lines = new Lines(start.text);
   text.render(start.text, numbersBox.checked);
   paintHeld(start);
   paintUpdated();
+  body.classList.toggle("linkable", linkable());
   if (start.offset > 0) toBottom();
+  var linked = parseLineHash(location.hash);
+  if (linked !== null) goToLine(linked, true);
   view.focus({ preventScroll: true });
+  performance.mark("filewatch:ready");
   setInterval(() => {
     if (live.status === "waiting" || modifiedMs !== null) paintStatus();
   }, 1e3);

@@ -47,6 +47,8 @@ export interface PageInput {
   socketPath?: string;
   /** With several files, the index's path: the header links back to it. */
   indexPath?: string;
+  /** Where the Download link points (`/raw`, `/raw/{name}`, under --base-path); default `raw`, relative to the page. */
+  rawUrl?: string;
 }
 
 /** Shown above the content when the file is not valid UTF-8. */
@@ -55,21 +57,31 @@ export const LOSSY_NOTICE = "This file is not valid UTF-8: bytes that cannot be 
 /** Added to "showing the last X of Y" once the page has dropped lines itself to stay within its bound. */
 export const DROPPED_NOTICE = "Earlier lines were dropped from this page to keep it light.";
 
+/** Light colours (the default); see {@link PAGE_CSS}. */
+const LIGHT = `color-scheme: light dark;
+  --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --bar: #f6f8fa; --line: #d1d9e0;
+  --ok: #1a7f37; --wait: #9a6700; --bad: #cf222e;
+  --err-bg: #ffebe9; --err-fg: #82071e; --err-line: #ff8182;
+  --note-bg: #fff8c5; --note-fg: #4d2d00; --gutter: #6e7781; --accent: #0969da;
+  --mark-bg: #fff3a3; --mark-fg: #1f2328; --changed: #dafbe1; --target: #ddf4ff; --target-line: #54aeff;`;
+/** Dark colours: under prefers-color-scheme: dark, or picked with the theme button. */
+const DARK = `color-scheme: dark;
+  --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --bar: #151b23; --line: #3d444d;
+  --ok: #3fb950; --wait: #d29922; --bad: #f85149;
+  --err-bg: #3c1618; --err-fg: #ffdcd7; --err-line: #8e1519;
+  --note-bg: #3b2e0a; --note-fg: #f2cc60; --gutter: #8b949e; --accent: #4493f8;
+  --mark-bg: #5c4a00; --mark-fg: #fff8c5; --changed: #12361f; --target: #0c2d6b; --target-line: #1f6feb;`;
+
 /**
  * The style sheet. Colours follow `prefers-color-scheme`; the content pane is
  * the one scroller, so the header, banner and status stay in view.
  */
 export const PAGE_CSS = `
-:root { color-scheme: light dark;
-  --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --bar: #f6f8fa; --line: #d1d9e0;
-  --ok: #1a7f37; --wait: #9a6700; --bad: #cf222e;
-  --err-bg: #ffebe9; --err-fg: #82071e; --err-line: #ff8182;
-  --note-bg: #fff8c5; --note-fg: #4d2d00; --gutter: #8c959f; --accent: #0969da; }
-@media (prefers-color-scheme: dark) { :root {
-  --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --bar: #151b23; --line: #3d444d;
-  --ok: #3fb950; --wait: #d29922; --bad: #f85149;
-  --err-bg: #3c1618; --err-fg: #ffdcd7; --err-line: #8e1519;
-  --note-bg: #3b2e0a; --note-fg: #f2cc60; --gutter: #6e7681; --accent: #4493f8; } }
+:root { color-scheme: light dark; ${LIGHT} }
+/* The system's choice, unless the theme button picked one (data-theme on <html>). */
+@media (prefers-color-scheme: dark) { :root:not([data-theme="light"]) { ${DARK} } }
+:root[data-theme="dark"] { ${DARK} }
+:root[data-theme="light"] { color-scheme: light; }
 [hidden] { display: none !important; }
 html, body { margin: 0; height: 100%; background: var(--bg); color: var(--fg); }
 body { display: flex; flex-direction: column; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
@@ -93,7 +105,8 @@ header { display: flex; flex-wrap: wrap; align-items: center; gap: .25rem 1.1rem
 #content { margin: 0; padding: .6rem .9rem 1.2rem; min-height: 1.5em; tab-size: 4;
   font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
   white-space: pre; width: max-content; min-width: calc(100% - 1.8rem); }
-body.stale #content { opacity: .6; }
+/* Dimmed by colour, not opacity: text at reduced opacity fails contrast (axe). */
+body.stale #content { color: var(--muted); }
 body.wrap #content { white-space: pre-wrap; overflow-wrap: anywhere; width: auto; min-width: 0; }
 /* Chunks off screen are not laid out (see chunkStarts); the last, where a log grows, always is. */
 .chunk { display: block; content-visibility: auto; contain-intrinsic-block-size: auto calc(${CHUNK_LINES} * 1lh); }
@@ -102,6 +115,34 @@ body.numbers #content { --gutter-w: calc(var(--digits, 2) * 1ch + 1.4ch); }
 body.numbers .chunk > span { display: block; padding-left: var(--gutter-w); text-indent: calc(-1 * var(--gutter-w)); }
 body.numbers .chunk > span::before { content: attr(data-n); display: inline-block; box-sizing: border-box;
   width: var(--gutter-w); padding-right: 1.4ch; text-align: right; text-indent: 0; color: var(--gutter); user-select: none; }
+/* ---- reading (§13): filter, pause, line links, changed lines, focus ---- */
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+#view:focus-visible { outline-offset: -2px; }
+.filter { display: flex; align-items: center; gap: .35rem; }
+#filter { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; width: 16rem; padding: .2rem .4rem;
+  color: var(--fg); background: var(--bg); border: 1px solid var(--line); border-radius: 4px; }
+#filter[aria-invalid="true"] { border-color: var(--bad); }
+#filter-count { color: var(--muted); font-variant-numeric: tabular-nums; white-space: nowrap; }
+#filter-count.bad { color: var(--bad); font-weight: 600; }
+header button, header .button { font: inherit; color: var(--fg); background: var(--bg); border: 1px solid var(--line);
+  border-radius: 4px; padding: .15rem .55rem; cursor: pointer; text-decoration: none; }
+header button[aria-pressed="true"] { background: var(--accent); border-color: var(--accent); color: #fff; }
+#waiting { color: var(--wait); font-weight: 600; }
+mark { background: var(--mark-bg); color: var(--mark-fg); border-radius: 2px; }
+::highlight(fw-changed) { background-color: var(--changed); }
+#content .target, #filtered .target { background: var(--target); box-shadow: inset 3px 0 0 var(--target-line); }
+body.linkable.numbers #content .chunk > span::before, body.linkable #filtered .l::before { cursor: pointer; }
+#filtered { margin: 0; padding: .6rem .9rem 1.2rem; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+  white-space: pre; width: max-content; min-width: calc(100% - 1.8rem); --gutter-w: calc(var(--digits, 2) * 1ch + 1.4ch); }
+body.wrap #filtered { white-space: pre-wrap; overflow-wrap: anywhere; width: auto; min-width: 0; }
+/* Filtered lines are built when they near the screen; until then a block holds their height. */
+.fchunk { display: block; min-height: calc(var(--n, 0) * 1lh); }
+.fchunk.built { min-height: 0; }
+#filtered .l { display: block; padding-left: var(--gutter-w); text-indent: calc(-1 * var(--gutter-w)); }
+#filtered .l::before { content: attr(data-n); display: inline-block; box-sizing: border-box; width: var(--gutter-w);
+  padding-right: 1.4ch; text-align: right; text-indent: 0; color: var(--gutter); user-select: none; }
+.empty { color: var(--muted); font-style: italic; }
 #below { position: fixed; right: 1.2rem; bottom: 1.2rem; padding: .45rem .9rem; border: 0; border-radius: 999px;
   background: var(--accent); color: #fff; font: inherit; font-weight: 600; cursor: pointer;
   box-shadow: 0 2px 8px rgba(0,0,0,.25); }
@@ -170,16 +211,20 @@ ${input.indexPath ? html`<a id="index" href="${input.indexPath}">← files</a>` 
 <span id="size">${size}</span>
 <span id="updated-wrap" class="updated"${hideUpdated}>modified <time id="updated" datetime="${iso}">${iso}</time> <span id="updated-ago"></span></span>
 <span id="controls" class="controls" hidden>
+<span class="filter" role="search"><label for="filter" class="sr-only">Filter lines (text, or /regex/)</label><input id="filter" type="search" placeholder="Filter: text or /regex/" autocomplete="off" spellcheck="false" aria-describedby="filter-count"><button id="case" type="button" aria-pressed="false" title="Match case">Aa<span class="sr-only"> match case</span></button><span id="filter-count" role="status"></span></span>
+<button id="pause" type="button" aria-pressed="false">Pause</button><span id="waiting" role="status"></span>
 <label><input type="checkbox" id="wrap"> wrap lines</label>
 <label><input type="checkbox" id="numbers"> line numbers</label>
+<button id="theme" type="button" title="Colour theme">Theme: auto</button>
 </span>
+<a id="download" class="button" href="${input.rawUrl ?? "raw"}" download>Download</a>
 </header>
 <div id="banner" class="banner" role="alert"${hideBanner}><span id="banner-text">${error}</span><span id="banner-keep" hidden> — showing the last content received</span></div>
 <div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
 <div id="window" class="notice"${hideWindow}><span id="window-text">${shown}</span><span id="dropped" hidden> ${DROPPED_NOTICE}</span></div>
 <noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
-<main id="view" tabindex="0"><pre id="content">
-${chunks}</pre></main>
+<main id="view" tabindex="0" aria-label="File content"><pre id="content">
+${chunks}</pre><pre id="filtered" hidden></pre></main>
 <button id="below" type="button" hidden>New content below ↓</button>
 <script nonce="${nonce}">${raw(CLIENT_SCRIPT)}</script>
 </body>

@@ -8,13 +8,26 @@
  * `<pre id="content">` and, on `<body>`, `data-last-mod`, `data-offset`,
  * `data-size` (which bytes of which version that text is) and `data-keep`
  * (the most characters to keep on screen; 0 = no bound).
+ *
+ * Reading (DESIGN §13): the filter, pause, line links and the marking of
+ * changed lines work on what is *shown* (`shown`), which lags what the
+ * connection holds (`live.held`) while paused.
  * @module
  */
+import { appendedLines, changedLines, type LineRange } from "./changes.ts";
+import { countLabel, type Filter, matchingLines, parseFilter } from "./filter.ts";
+import { FilteredView } from "./filtered.ts";
 import { formatAgo, formatSize, lastModToMs, windowNotice } from "./format.ts";
+import { lineHash, parseLineHash } from "./links.ts";
+import { Lines } from "./lines.ts";
 import { Live, type LiveEnv } from "./live.ts";
+import { PauseQueue, type Shown, waitingLabel } from "./pause.ts";
 import { isAtBottom } from "./scroll.ts";
-import { type Change, type Held, trimHeld } from "./text.ts";
+import { type Held, trimHeld } from "./text.ts";
 import { TextView } from "./view.ts";
+
+/** How long changed or new lines stay marked. */
+export const CHANGED_MS = 4_000;
 
 const byId = (id: string) => {
   const el = document.getElementById(id);
@@ -41,6 +54,13 @@ const below = byId("below");
 const controls = byId("controls");
 const wrapBox = byId("wrap") as HTMLInputElement;
 const numbersBox = byId("numbers") as HTMLInputElement;
+const filteredPre = byId("filtered");
+const filterBox = byId("filter") as HTMLInputElement;
+const caseButton = byId("case");
+const filterCount = byId("filter-count");
+const pauseButton = byId("pause");
+const waitingEl = byId("waiting");
+const themeButton = byId("theme");
 const baseTitle = document.title;
 
 const count = (v: string | undefined) => {
@@ -73,9 +93,9 @@ const loadPref = (key: string) => {
     return false;
   }
 };
-const savePref = (key: string, on: boolean) => {
+const savePref = (key: string, on: boolean | string) => {
   try {
-    prefs?.setItem("filewatch." + key, on ? "1" : "0");
+    prefs?.setItem("filewatch." + key, typeof on === "string" ? on : on ? "1" : "0");
   } catch {
     // quota or privacy mode: not worth bothering the user
   }
@@ -102,26 +122,112 @@ const paintHeld = (held: Held) => {
   windowText.textContent = shown;
   windowBox.hidden = shown === "";
   droppedNote.hidden = !held.dropped;
+  body.classList.toggle("linkable", held.offset === 0 && !held.dropped);
 };
 
-/** Shows a change, following the end only if the reader was there. */
-const showChange = (change: Exclude<Change, { kind: "stale" }>) => {
+// ---- reading: what is shown, filter, changed lines, line links ----------
+let shown: Held = first; // set to the trimmed start below
+let lines = new Lines("");
+const filtered = new FilteredView(filteredPre, view);
+let filter: Filter = { kind: "none" };
+const queue = new PauseQueue();
+/** The line a `#L…` link names, while it is marked. */
+let target: number | null = null;
+
+/** Line links name lines of the file: only a page that holds it from its first byte can number them so. */
+const linkable = () => shown.offset === 0 && !shown.dropped;
+
+/** Marks `ranges` (lines on screen) as changed for {@link CHANGED_MS}; `add` keeps the marks already up. */
+let changedTimer: number | undefined;
+const markChanged = (ranges: LineRange[], add: boolean) => {
+  // The CSS Custom Highlight API marks text without touching a node; where
+  // the browser lacks it, lines are simply not marked.
+  if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
+  const made = ranges.map(([a, b]) => text.lineRange(a, b)).filter((r): r is Range => r !== null);
+  const old = add ? CSS.highlights.get("fw-changed") : undefined;
+  if (made.length === 0 && !old) return;
+  const hl = old ?? new Highlight();
+  for (const r of made) hl.add(r);
+  CSS.highlights.set("fw-changed", hl);
+  body.dataset.changed = String(hl.size);
+  clearTimeout(changedTimer);
+  changedTimer = setTimeout(() => {
+    CSS.highlights.delete("fw-changed");
+    delete body.dataset.changed;
+  }, CHANGED_MS);
+};
+
+/** Applies the filter box to the lines shown (all of them). */
+const runFilter = () => {
+  if (filter.kind !== "ok") {
+    filtered.clear();
+    filteredPre.hidden = true;
+    pre.hidden = false;
+    return;
+  }
+  const hits = matchingLines(lines.lines, filter.re);
+  filtered.show(lines.lines, lines.base, hits, filter.re);
+  filtered.setTarget(target);
+  pre.hidden = true;
+  filteredPre.hidden = false;
+  paintCount();
+};
+
+const paintCount = () => {
+  filterCount.classList.toggle("bad", filter.kind === "error");
+  filterBox.setAttribute("aria-invalid", String(filter.kind === "error"));
+  filterCount.textContent = filter.kind === "error"
+    ? `Invalid regular expression: ${filter.message.replace(/^Invalid regular expression: /, "")}`
+    : filter.kind === "ok"
+    ? countLabel(filtered.hits.length, lines.length)
+    : "";
+};
+
+/** Marks the linked line where it is shown. */
+const paintTarget = () => {
+  for (const el of pre.querySelectorAll(".target")) el.classList.remove("target");
+  if (target !== null) text.lineElement(target - 1 - text.base)?.classList.add("target");
+  filtered.setTarget(target);
+};
+
+/** Shows a change, following the end only if the reader was there; `mark` marks what changed. */
+const showChange = (change: Shown, mark = true) => {
   const follow = atBottom();
   const top = view.scrollTop;
   const height = view.scrollHeight;
+  let ranges: LineRange[] = [];
   if (change.kind === "replace") {
+    const before = lines.lines;
     text.render(change.held.text, numbersBox.checked);
+    lines = new Lines(change.held.text);
+    if (mark && before.length > 0) ranges = changedLines(before, lines.lines).ranges;
+    if (filter.kind === "ok") runFilter();
   } else {
+    const firstNew = lines.extend(change.added);
+    const more = filter.kind === "ok" ? matchingLines(lines.lines, filter.re, firstNew) : [];
     text.append(change.added);
     if (change.dropped) {
       // Lines leaving above the reader would pull the text they are reading
       // up: move the scroll position by the height that left.
+      const droppedBefore = lines.base;
+      lines.dropFront(change.dropped);
+      const gone = lines.base - droppedBefore;
       const before = view.scrollHeight;
       text.dropFront(change.dropped);
+      if (filter.kind === "ok") runFilter();
       if (!follow) view.scrollTop = top - (before - view.scrollHeight);
+      ranges = appendedLines(Math.max(0, firstNew - gone), lines.length);
+    } else {
+      if (filter.kind === "ok") filtered.extend(lines.lines, firstNew, more);
+      ranges = appendedLines(firstNew, lines.length);
     }
+    if (!mark) ranges = [];
   }
+  shown = change.held;
   paintHeld(change.held);
+  if (filter.kind === "ok") paintCount();
+  if (change.kind === "replace") paintTarget();
+  markChanged(ranges, change.kind === "extend");
   if (follow) {
     toBottom();
     below.hidden = true;
@@ -138,7 +244,7 @@ const showChange = (change: Exclude<Change, { kind: "stale" }>) => {
 const showError = (message: string | null) => {
   banner.hidden = message === null;
   bannerText.textContent = message ?? "";
-  bannerKeep.hidden = live.held.text === "";
+  bannerKeep.hidden = shown.text === "";
   body.classList.toggle("stale", message !== null);
 };
 
@@ -207,6 +313,10 @@ const live = new Live(
     change(change) {
       receivedMs = Date.now();
       modifiedMs = lastModToMs(change.held.lastMod);
+      if (queue.push(change)) {
+        waitingEl.textContent = waitingLabel(queue.waiting);
+        return;
+      }
       showChange(change);
       paintUpdated();
     },
@@ -251,7 +361,8 @@ numbersBox.addEventListener("change", () => {
   savePref("numbers", numbersBox.checked);
   const follow = atBottom();
   applyToggles();
-  text.render(live.held.text, numbersBox.checked);
+  text.render(shown.text, numbersBox.checked);
+  paintTarget();
   if (follow) toBottom();
 });
 view.addEventListener("scroll", () => {
@@ -263,14 +374,137 @@ below.addEventListener("click", () => {
   view.focus({ preventScroll: true });
 });
 
+// ---- filter --------------------------------------------------------------
+const setFilter = () => {
+  const follow = atBottom();
+  const was = filter.kind;
+  filter = parseFilter(filterBox.value, caseButton.getAttribute("aria-pressed") === "true");
+  // A bad regular expression leaves every line shown and says why.
+  runFilter();
+  paintCount();
+  if (follow) toBottom();
+  else if (filter.kind === "ok" || was === "ok") view.scrollTop = 0;
+};
+filterBox.addEventListener("input", setFilter);
+caseButton.addEventListener("click", () => {
+  caseButton.setAttribute("aria-pressed", String(caseButton.getAttribute("aria-pressed") !== "true"));
+  setFilter();
+});
+const clearFilter = () => {
+  if (filterBox.value === "") return false;
+  filterBox.value = "";
+  setFilter();
+  return true;
+};
+/** Where a keystroke is typing text (then `/` is a character, not a command). */
+const typing = (el: EventTarget | null) =>
+  el instanceof HTMLTextAreaElement || (el instanceof HTMLElement && el.isContentEditable) ||
+  (el instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit"].includes(el.type));
+document.addEventListener("keydown", (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+  if (ev.key === "/" && !typing(ev.target)) {
+    ev.preventDefault();
+    filterBox.focus();
+    filterBox.select();
+  } else if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) {
+    // The search input clears itself on Escape too; doing it here keeps one path.
+    ev.preventDefault();
+    if (!clearFilter() && ev.target === filterBox) view.focus({ preventScroll: true });
+  }
+});
+
+// ---- pause ---------------------------------------------------------------
+pauseButton.addEventListener("click", () => {
+  if (!queue.paused) {
+    queue.pause();
+    pauseButton.setAttribute("aria-pressed", "true");
+    pauseButton.textContent = "Resume";
+    body.classList.add("paused");
+    return;
+  }
+  const newest = queue.resume();
+  pauseButton.setAttribute("aria-pressed", "false");
+  pauseButton.textContent = "Pause";
+  waitingEl.textContent = "";
+  body.classList.remove("paused");
+  if (newest) {
+    showChange(newest);
+    paintUpdated();
+  }
+  // Resume shows the newest: the end, following again.
+  toBottom();
+  below.hidden = true;
+});
+
+// ---- line links ----------------------------------------------------------
+/** Scrolls line `n` into view, laying out its chunk first (chunks off screen are not laid out). */
+const scrollToLine = (n: number) => {
+  const index = n - 1 - text.base;
+  text.chunkOf(index)?.scrollIntoView({ block: "start" });
+  requestAnimationFrame(() => text.lineElement(index)?.scrollIntoView({ block: "center" }));
+};
+/** Shows and marks line `n` (a `#L…` link): in the whole file, numbered. */
+const goToLine = (n: number, scroll: boolean) => {
+  if (!linkable()) return;
+  target = n;
+  if (filter.kind === "ok") clearFilter(); // the line in its context
+  if (!numbersBox.checked) {
+    // Numbered for this visit (not saved): a link names a line by its number.
+    numbersBox.checked = true;
+    applyToggles();
+    text.render(shown.text, true);
+  }
+  paintTarget();
+  if (scroll) scrollToLine(n);
+};
+view.addEventListener("click", (ev) => {
+  const line = (ev.target as Element).closest?.("[data-n]");
+  if (!(line instanceof HTMLElement) || !linkable()) return;
+  // The number is the line's left padding, drawn by ::before.
+  const gutter = parseFloat(getComputedStyle(line).paddingLeft);
+  if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+  const n = Number(line.dataset.n);
+  const fromFilter = filter.kind === "ok";
+  history.pushState(null, "", lineHash(n));
+  goToLine(n, fromFilter);
+});
+addEventListener("hashchange", () => {
+  const n = parseLineHash(location.hash);
+  if (n !== null) goToLine(n, true);
+});
+
+// ---- theme ---------------------------------------------------------------
+const THEMES = ["auto", "light", "dark"] as const;
+const applyTheme = (theme: string) => {
+  if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+  themeButton.textContent = `Theme: ${theme === "light" || theme === "dark" ? theme : "auto"}`;
+};
+let theme = "auto";
+try {
+  theme = prefs?.getItem("filewatch.theme") ?? "auto";
+} catch { /* storage refused: auto */ }
+applyTheme(theme);
+themeButton.addEventListener("click", () => {
+  theme = THEMES[(THEMES.indexOf(theme as typeof THEMES[number]) + 1) % THEMES.length]!;
+  applyTheme(theme);
+  savePref("theme", theme);
+});
+
 controls.hidden = false;
 applyToggles();
+shown = start;
+lines = new Lines(start.text);
 text.render(start.text, numbersBox.checked); // the server's text, as this script's chunks
 paintHeld(start);
 paintUpdated();
+body.classList.toggle("linkable", linkable());
 // A page that shows the last part of a log (tail mode) opens at its end, following it.
 if (start.offset > 0) toBottom();
+const linked = parseLineHash(location.hash);
+if (linked !== null) goToLine(linked, true);
 view.focus({ preventScroll: true }); // so PageDown / End scroll the file at once
+performance.mark("filewatch:ready"); // the script has taken over the page (bench/page.ts reads it)
 setInterval(() => {
   if (live.status === "waiting" || modifiedMs !== null) paintStatus();
 }, 1000);

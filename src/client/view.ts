@@ -160,6 +160,68 @@ export class TextView {
     this.#open = !part.endsWith("\n");
   }
 
+  /** Number of the first line on screen, minus one (lines dropped since the last full render). */
+  get base(): number {
+    return this.#base;
+  }
+
+  /**
+   * Where line `index` (0-based, on screen) starts: its chunk, and in it the
+   * element of the line (numbers on) or the offset in the chunk's text node.
+   */
+  #locate(index: number): { chunk: Chunk; node: Node; offset: number; el: HTMLElement | null } | null {
+    let first = 0;
+    for (const chunk of this.#chunks) {
+      const lines = chunk.newlines + (chunk === this.#chunks.at(-1) && this.#open ? 1 : 0);
+      if (index < first + lines) {
+        const k = index - first;
+        if (this.#numbers) {
+          const el = chunk.el.children[k] as HTMLElement | undefined;
+          return el ? { chunk, node: el, offset: 0, el } : null;
+        }
+        const node = chunk.el.firstChild;
+        if (!(node instanceof Text)) return null;
+        let at = 0;
+        for (let i = 0; i < k; i++) at = node.data.indexOf("\n", at) + 1;
+        return { chunk, node, offset: at, el: null };
+      }
+      first += lines;
+    }
+    return null;
+  }
+
+  /**
+   * A Range over lines `from`..`to` (0-based on screen, `to` exclusive), for
+   * the CSS Custom Highlight API: marking lines this way changes no node, so
+   * the text, a selection and the browser's find stay as they are.
+   */
+  lineRange(from: number, to: number): Range | null {
+    if (to <= from) return null;
+    const a = this.#locate(from);
+    const b = this.#locate(to - 1);
+    if (!a || !b) return null;
+    const range = this.#pre.ownerDocument.createRange();
+    if (a.el) range.setStart(a.el, 0);
+    else range.setStart(a.node, a.offset);
+    if (b.el) range.setEndAfter(b.el);
+    else {
+      const data = (b.node as Text).data;
+      const nl = data.indexOf("\n", b.offset);
+      range.setEnd(b.node, nl === -1 ? data.length : nl);
+    }
+    return range;
+  }
+
+  /** The element of line `index` when lines are numbered (null otherwise, or when there is no such line). */
+  lineElement(index: number): HTMLElement | null {
+    return this.#numbers ? this.#locate(index)?.el ?? null : null;
+  }
+
+  /** The chunk element holding line `index`, to scroll to before it is laid out. */
+  chunkOf(index: number): HTMLElement | null {
+    return this.#locate(index)?.chunk.el ?? null;
+  }
+
   #paintDigits(): void {
     // CSSOM, not a style attribute: the CSP forbids the latter.
     const lines = this.#base + this.#newlines + (this.#open ? 1 : 0);

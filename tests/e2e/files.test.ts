@@ -92,6 +92,14 @@ for (const rt of RUNTIMES) {
         const bare = await fetch(s.url + "ws");
         assertEquals(bare.status, 404);
         assertMatch(await bare.text(), /\/ws\/\{name\}/);
+        // The download of one file of several (§13): its own bytes, by name only.
+        assert(ptext.includes(`href="/raw/one~app.log"`), "the page's Download link");
+        const raw = await fetch(s.url + "raw/one~app.log");
+        assertEquals(raw.status, 200);
+        assertEquals(await raw.text(), "first one\n");
+        const bareRaw = await fetch(s.url + "raw");
+        assertEquals(bareRaw.status, 404);
+        assertMatch(await bareRaw.text(), /\/raw\/\{name\}/);
 
         const a = connect(s.wsUrl + "/one~app.log", { protocols: ["filewatch.v1"] });
         const b = connect(s.wsUrl + "/two~app.log");
@@ -249,13 +257,13 @@ for (const rt of RUNTIMES) {
           "%",
         ];
         assert(names.length >= 30);
-        const routes = ["/f/", "/ws/"];
+        const routes = ["/f/", "/ws/", "/raw/"];
         const bad: string[] = [];
         let answered = 0;
         for (const name of names) {
           for (const route of routes) {
             for (const upgrade of [false, true]) {
-              if (upgrade && route === "/f/") continue;
+              if (upgrade && route !== "/ws/") continue;
               const extra = upgrade
                 ? "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -297,7 +305,7 @@ for (const rt of RUNTIMES) {
           }
         }
         assertEquals(bad, []);
-        assert(answered >= names.length * 3, `answered ${answered}`);
+        assert(answered >= names.length * 4, `answered ${answered}`);
         const listing = await (await fetch(s.url + "files")).text();
         assert(!listing.includes(secret) && !listing.includes("secret.txt"), "/files names nothing outside");
         assertEquals((await fetch(s.url + "f/ok.log")).status, 200, "a symlink inside DIR is listed and served");

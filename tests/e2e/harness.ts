@@ -33,6 +33,11 @@ export const EXPECT: Record<RuntimeName, {
   commaListWithoutSpace: 101 | 400;
   /** The mtime's resolution through the runtime's node:fs, in ns (a version's `lastMod` is the mtime in ns). */
   mtimeResolutionNs: bigint;
+  /**
+   * A streamed body keeps the handler's `Content-Length` (Deno), or goes out
+   * chunked without it (Bun 1.4 strips it: oven-sh/bun#10507), e.g. `GET /raw`.
+   */
+  streamedContentLength: boolean;
 }> = {
   // Deno's idleTimeout closes with 1001 "No response from ping frame."
   deno: {
@@ -41,6 +46,7 @@ export const EXPECT: Record<RuntimeName, {
     compression: false,
     commaListWithoutSpace: 400,
     mtimeResolutionNs: 1_000_000n,
+    streamedContentLength: true,
   },
   // Our own pong deadline on Bun drops the connection, as gorilla does: 1006.
   bun: {
@@ -49,6 +55,7 @@ export const EXPECT: Record<RuntimeName, {
     compression: true,
     commaListWithoutSpace: 101,
     mtimeResolutionNs: 1n,
+    streamedContentLength: false,
   },
 };
 

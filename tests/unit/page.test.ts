@@ -104,7 +104,13 @@ Deno.test("renderPage() puts the nonce on its one script and one style, and noth
   assertEquals(html.match(/<style\b[^>]*>/g), [`<style nonce="${NONCE}">`]);
   assert(!/\sstyle=/.test(html), "no style attributes (CSP)");
   assert(!/\son[a-z]+=/i.test(html), "no inline event handlers (CSP)");
-  assert(!/\s(src|href)=/.test(html), "no external assets");
+  assertEquals(html.match(/\s(src|href)=[^\s>]+/g), [` href="raw"`], "no external assets: one link, the Download");
+});
+
+Deno.test("renderPage() links Download to the file's /raw, or to the URL it is given (several files)", () => {
+  assertMatch(page(okSnap("x")), /<a id="download" class="button" href="raw" download>Download<\/a>/);
+  const html = renderPage({ fileName: "f", view: okSnap("x"), keep: 0, nonce: NONCE, rawUrl: "../raw/a b" });
+  assert(html.includes(`href="../raw/a b"`), "as given, escaped by the template");
 });
 
 Deno.test("renderPage() escapes a nonce it is given", () => {

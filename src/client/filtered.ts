@@ -1,0 +1,143 @@
+/**
+ * The filtered view: only the lines that match, numbered, with the matches
+ * marked. A filter that matches 200k lines must not build 200k elements per
+ * keystroke: the matching lines go into blocks of {@link FILTER_CHUNK}, and a
+ * block's lines are built only when it comes near the screen (an
+ * IntersectionObserver); until then an empty block holds their height.
+ * @module
+ */
+import { lineCountDigits } from "./chunks.ts";
+import { matchRanges } from "./filter.ts";
+
+/** Matching lines per block of the filtered view. */
+export const FILTER_CHUNK = 200;
+
+/** The `<pre id="filtered">` pane. */
+export class FilteredView {
+  readonly #pre: HTMLElement;
+  readonly #observer: IntersectionObserver;
+  /** Line indexes (on screen, 0-based) that match, in order. */
+  hits: number[] = [];
+  #lines: readonly string[] = [];
+  #base = 0;
+  #re: RegExp | null = null;
+  #blocks: HTMLElement[] = [];
+  #built = new WeakSet<Element>();
+  #target: number | null = null;
+
+  constructor(pre: HTMLElement, scroller: HTMLElement) {
+    this.#pre = pre;
+    this.#observer = new IntersectionObserver((entries) => {
+      for (const e of entries) if (e.isIntersecting) this.#build(e.target as HTMLElement);
+    }, { root: scroller, rootMargin: "1500px 0px" });
+  }
+
+  /** Shows the lines of `lines` at `hits`, marking `re`; `base` + index + 1 is a line's number. */
+  show(lines: readonly string[], base: number, hits: number[], re: RegExp): void {
+    this.#observer.disconnect();
+    this.#lines = lines;
+    this.#base = base;
+    this.#re = re;
+    this.hits = hits;
+    this.#blocks = [];
+    this.#built = new WeakSet();
+    this.#pre.replaceChildren();
+    this.#add(0);
+    this.#digits();
+  }
+
+  /**
+   * The lines from index `from` on changed or arrived (an append): hits at or
+   * after `from` are replaced by `more`; only the last block is rebuilt.
+   */
+  extend(lines: readonly string[], from: number, more: number[]): void {
+    this.#lines = lines;
+    let keep = this.hits.length;
+    while (keep > 0 && this.hits[keep - 1]! >= from) keep--;
+    const firstTouched = Math.floor(keep / FILTER_CHUNK);
+    // Blocks from the one holding the first removed hit are rebuilt.
+    for (const el of this.#blocks.splice(firstTouched)) {
+      this.#observer.unobserve(el);
+      el.remove();
+    }
+    this.hits.length = keep;
+    for (const h of more) this.hits.push(h);
+    this.#add(firstTouched * FILTER_CHUNK);
+    this.#digits();
+  }
+
+  /** Marks the line numbered `n` (null: none) in the blocks built and to be built. */
+  setTarget(n: number | null): void {
+    this.#target = n;
+    for (const el of this.#pre.querySelectorAll(".target")) el.classList.remove("target");
+    if (n !== null) this.#pre.querySelector(`[data-n="${n}"]`)?.classList.add("target");
+  }
+
+  /** Empties the pane. */
+  clear(): void {
+    this.#observer.disconnect();
+    this.hits = [];
+    this.#blocks = [];
+    this.#pre.replaceChildren();
+  }
+
+  /** Adds blocks for the hits from `from` on. */
+  #add(from: number): void {
+    const doc = this.#pre.ownerDocument;
+    const frag = doc.createDocumentFragment();
+    if (this.hits.length === 0) {
+      const p = doc.createElement("span");
+      p.className = "empty";
+      p.textContent = "No lines match.";
+      frag.append(p);
+    } else {
+      this.#pre.querySelector(".empty")?.remove();
+    }
+    for (let i = from; i < this.hits.length; i += FILTER_CHUNK) {
+      const el = doc.createElement("span");
+      el.className = "fchunk";
+      el.dataset.from = String(i);
+      // CSSOM, not a style attribute: the CSP forbids the latter.
+      el.style.setProperty("--n", String(Math.min(FILTER_CHUNK, this.hits.length - i)));
+      this.#blocks.push(el);
+      frag.append(el);
+    }
+    this.#pre.append(frag);
+    for (const el of this.#blocks.slice(Math.floor(from / FILTER_CHUNK))) this.#observer.observe(el);
+  }
+
+  #build(el: HTMLElement): void {
+    if (this.#built.has(el) || !this.#re) return;
+    this.#built.add(el);
+    this.#observer.unobserve(el);
+    const doc = this.#pre.ownerDocument;
+    const from = Number(el.dataset.from);
+    const frag = doc.createDocumentFragment();
+    for (let i = from; i < Math.min(from + FILTER_CHUNK, this.hits.length); i++) {
+      const index = this.hits[i]!;
+      const line = this.#lines[index] ?? "";
+      const span = doc.createElement("span");
+      span.className = "l";
+      const n = this.#base + index + 1;
+      span.dataset.n = String(n);
+      if (n === this.#target) span.classList.add("target");
+      let at = 0;
+      for (const [a, b] of matchRanges(this.#re, line)) {
+        if (a > at) span.append(line.slice(at, a));
+        const mark = doc.createElement("mark");
+        mark.textContent = line.slice(a, b);
+        span.append(mark);
+        at = b;
+      }
+      if (at < line.length) span.append(line.slice(at));
+      frag.append(span);
+    }
+    el.replaceChildren(frag);
+    el.classList.add("built");
+  }
+
+  #digits(): void {
+    const last = this.hits.at(-1);
+    this.#pre.style.setProperty("--digits", String(Math.max(2, lineCountDigits(this.#base + (last ?? 0) + 1))));
+  }
+}

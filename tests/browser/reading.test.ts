@@ -1,0 +1,374 @@
+/**
+ * The page as a reader uses it (DESIGN §13), in Chromium against the real
+ * server on every runtime, driven by typing, clicking and keys: the filter
+ * (with appends arriving, and a bad regex), changed lines marked after a
+ * replacement and an append, pause with three updates and resume, line links
+ * (#L120 on load, clicking a number), keyboard-only use, the theme toggle,
+ * and axe-core on the page, filtered, dark, and in its error state.
+ * Screenshots of the filter and of changed lines go to docs/ (the first
+ * runtime's), at a fixed size.
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
+import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "./chromium.ts";
+import { axeViolations } from "./axe.ts";
+import type { Browser, Page } from "playwright-core";
+import { ROOT } from "../e2e/harness.ts";
+
+// deno-lint-ignore no-explicit-any
+declare const document: any;
+// deno-lint-ignore no-explicit-any
+declare const CSS: any;
+// deno-lint-ignore no-explicit-any
+declare const getComputedStyle: (el: unknown) => any;
+// deno-lint-ignore no-explicit-any
+declare const location: any;
+// deno-lint-ignore no-explicit-any
+declare const innerHeight: any;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const DOCS = `${ROOT}docs/`;
+
+/** What a reader sees of the reading features. */
+interface Reading {
+  status: string;
+  /** The lines on screen: the filtered pane's when it shows, else the content's. */
+  lines: string[];
+  filtered: boolean;
+  count: string;
+  countBad: boolean;
+  invalid: string | null;
+  marks: string[];
+  /** Text of the ranges marked as changed (CSS highlight "fw-changed"). */
+  changed: string[];
+  waiting: string;
+  paused: string | null;
+  target: string | null;
+  targetVisible: boolean;
+  hash: string;
+  focus: string;
+}
+
+function reading(page: Page): Promise<Reading> {
+  return page.evaluate(() => {
+    const $ = (id: string) => document.getElementById(id);
+    const filtered = !$("filtered").hidden;
+    const lines = filtered
+      ? [...$("filtered").querySelectorAll(".l")].map((l: { textContent: string }) => l.textContent)
+      : ($("content").textContent as string).split("\n").filter((_: string, i: number, a: string[]) =>
+        i < a.length - 1 || a[i] !== ""
+      );
+    const hl = CSS.highlights?.get("fw-changed");
+    const target = document.querySelector(".target");
+    const r = target?.getBoundingClientRect();
+    const a = document.activeElement;
+    return {
+      status: $("status").dataset.state,
+      lines,
+      filtered,
+      count: $("filter-count").textContent,
+      countBad: $("filter-count").classList.contains("bad"),
+      invalid: $("filter").getAttribute("aria-invalid"),
+      marks: [...document.querySelectorAll("#filtered mark")].map((m: { textContent: string }) => m.textContent),
+      changed: hl ? [...hl].map((x: { toString(): string }) => x.toString()) : [],
+      waiting: $("waiting").textContent,
+      paused: $("pause").getAttribute("aria-pressed"),
+      target: target ? target.dataset.n : null,
+      targetVisible: !!r && r.top >= 0 && r.bottom <= innerHeight,
+      hash: location.hash,
+      focus: a ? (a.id || a.tagName) : "",
+    };
+  });
+}
+
+async function until(page: Page, what: string, pred: (s: Reading) => boolean, ms = 8_000): Promise<Reading> {
+  let last: Reading | undefined;
+  try {
+    return (await waitFor(
+      async () => {
+        last = await reading(page);
+        return pred(last) ? last : null;
+      },
+      ms,
+      what,
+    ))!;
+  } catch (e) {
+    const s = last ? { ...last, lines: last.lines.slice(0, 8) } : undefined;
+    throw new Error(`${(e as Error).message}; last seen: ${JSON.stringify(s)}`);
+  }
+}
+
+interface Case {
+  w: Watched;
+  page: Page;
+  server: Server;
+  file: string;
+}
+
+const LOG = Array.from(
+  { length: 12 },
+  (_, i) =>
+    `2024-05-0${1 + (i % 9)}T12:00:${String(10 + i).padStart(2, "0")}Z ${i % 4 === 3 ? "ERROR" : "INFO"} worker[${
+      i % 3
+    }] request ${i * 37} served in ${(i * 7) % 50} ms`,
+).join("\n") + "\n";
+
+for (const rt of RUNTIMES) {
+  const shots = rt === RUNTIMES[0]; // one runtime writes docs/ screenshots
+  Deno.test({ name: `[${rt}] reading page in Chromium`, sanitizeOps: false, sanitizeResources: false }, async (t) => {
+    const browser: Browser = await launchChromium();
+    const step = async (
+      name: string,
+      content: string,
+      fn: (c: Case) => Promise<void>,
+      opts: { hash?: string; colorScheme?: "light" | "dark"; args?: string[] } = {},
+    ) => {
+      await t.step({
+        name,
+        sanitizeOps: false,
+        sanitizeResources: false,
+        fn: async () => {
+          const file = await tempFile(content, "app.log");
+          const server = await startServer(rt, { file, args: ["--poll", "200ms", ...opts.args ?? []] });
+          const w = await watchedPage(browser, { colorScheme: opts.colorScheme });
+          try {
+            await w.page.goto(server.url + (opts.hash ?? ""));
+            await waitFor(() => reading(w.page).then((s) => s.status === "connected"), 8_000, "connected");
+            await fn({ w, page: w.page, server, file });
+            assertEquals(w.pageErrors, [], "no uncaught errors in the page");
+            assertEquals(w.cspViolations, [], "no Content-Security-Policy violations");
+          } catch (e) {
+            const slug = name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
+            await Deno.mkdir(ARTIFACTS, { recursive: true });
+            await w.page.screenshot({ path: `${ARTIFACTS}failed-${rt}-${slug}.png` }).catch(() => {});
+            throw e;
+          } finally {
+            await w.context.close();
+            await server.stop();
+            await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
+          }
+        },
+      });
+    };
+    try {
+      await step(
+        "the filter: typing shows matching lines with marks and a count; later lines are filtered too; Esc clears",
+        LOG,
+        async (c) => {
+          await c.page.press("#view", "/");
+          assertEquals((await reading(c.page)).focus, "filter", "/ focuses the filter");
+          await c.page.keyboard.type("error");
+          let s = await until(c.page, "three ERROR lines", (s) => s.count === "3 of 12 lines" && s.lines.length === 3);
+          assertEquals(s.count, "3 of 12 lines");
+          assert(s.lines.every((l) => l.includes("ERROR")), s.lines.join("\n"));
+          assertEquals(s.marks, ["ERROR", "ERROR", "ERROR"], "matches marked, case ignored");
+          // Match case: "error" no longer matches "ERROR".
+          await c.page.click("#case");
+          s = await until(c.page, "no match with case", (s) => s.count === "0 of 12 lines");
+          await c.page.click("#case");
+          await until(c.page, "three again", (s) => s.count === "3 of 12 lines");
+          // A regex, then lines arriving later (an append): the match joins, the rest stays out.
+          await c.page.fill("#filter", "");
+          await c.page.focus("#filter");
+          await c.page.keyboard.type("/worker\\[2\\].*served in [0-9] ms/");
+          // worker[2] is lines 2, 5, 8, 11; only line 8 was served in one digit of ms.
+          s = await until(c.page, "the regex's line", (s) => s.count === "1 of 12 lines" && s.lines.length === 1);
+          const before = s.lines.length;
+          await sleep(20);
+          await Deno.writeTextFile(
+            c.file,
+            "2024-05-09T12:01:00Z INFO worker[2] request 999 served in 3 ms\n2024-05-09T12:01:01Z INFO worker[1] other\n",
+            { append: true },
+          );
+          s = await until(
+            c.page,
+            "the appended match",
+            (s) => s.count === `${before + 1} of 14 lines` && s.lines.length === before + 1,
+          );
+          assertMatch(s.lines.at(-1)!, /request 999 served in 3 ms/);
+          assertEquals(c.w.frames.map((f) => f.type), ["append"], "it came as an append");
+          if (shots) {
+            await c.page.fill("#filter", "error");
+            await until(c.page, "ERROR lines", (s) => s.count === "3 of 14 lines");
+            await c.page.setViewportSize({ width: 1000, height: 260 });
+            await c.page.screenshot({ path: `${DOCS}filter.png` });
+            await c.page.setViewportSize({ width: 1100, height: 640 });
+          }
+          await c.page.focus("#filter");
+          await c.page.keyboard.press("Escape");
+          s = await until(c.page, "all lines", (s) => !s.filtered);
+          assertEquals(s.lines.length, 14);
+          assertEquals(s.count, "");
+          assertEquals(await c.page.inputValue("#filter"), "");
+        },
+      );
+
+      await step("a bad regex says so and does not throw; all lines stay shown", LOG, async (c) => {
+        await c.page.click("#filter");
+        await c.page.keyboard.type("/(unclosed/");
+        const s = await until(c.page, "the error", (s) => s.countBad);
+        assertMatch(s.count, /^Invalid regular expression: .*(unterminated group|Unterminated group)/i);
+        assertEquals(s.invalid, "true");
+        assertEquals(s.filtered, false);
+        assertEquals(s.lines.length, 12);
+        await c.page.keyboard.press("Backspace");
+        await c.page.keyboard.type(")/");
+        const ok = await until(c.page, "fixed", (s) => !s.countBad && s.filtered);
+        assertEquals(ok.invalid, "false");
+        assertEquals(ok.count, "0 of 12 lines");
+      });
+
+      await step(
+        "after a replacement the changed lines are marked for a moment; after an append the new ones",
+        LOG,
+        async (c) => {
+          const next = LOG.split("\n");
+          next[2] = next[2]!.replace("INFO", "WARN") + " (retried)";
+          next[6] = "2024-05-07T12:00:16Z INFO worker[0] a line that was not there";
+          next.splice(9, 0, "2024-05-01T12:00:19Z INFO worker[1] inserted line");
+          await sleep(20);
+          await Deno.writeTextFile(c.file, "# header changed\n" + next.slice(1).join("\n"));
+          const s = await until(c.page, "marked lines", (s) => s.changed.length > 0);
+          const expected = ["# header changed", next[2], next[6], next[9]];
+          assertEquals(s.changed, expected, "exactly the changed and inserted lines");
+          if (shots) {
+            await c.page.setViewportSize({ width: 1000, height: 300 });
+            await c.page.screenshot({ path: `${DOCS}changed.png` });
+            await c.page.setViewportSize({ width: 1100, height: 640 });
+          }
+          await until(c.page, "marks gone after a moment", (s) => s.changed.length === 0, 8_000);
+          await Deno.writeTextFile(c.file, "new one\nnew two\n", { append: true });
+          const a = await until(c.page, "new lines marked", (s) => s.changed.length > 0);
+          assertEquals(a.changed, ["new one\nnew two"]);
+          assertEquals(c.w.frames.map((f) => f.type), ["content", "append"]);
+        },
+      );
+
+      await step("pause holds the view through three changes, says so, and resume shows the newest", LOG, async (c) => {
+        await c.page.click("#pause");
+        let s = await reading(c.page);
+        assertEquals(s.paused, "true");
+        for (let i = 1; i <= 3; i++) {
+          await sleep(20);
+          if (i === 2) await Deno.writeTextFile(c.file, `replaced ${i}\n`);
+          else await Deno.writeTextFile(c.file, `line ${i}\n`, { append: true });
+          await waitFor(() => c.w.frames.length === i, 5_000, `update ${i} received`);
+        }
+        s = await until(c.page, "three waiting", (s) => s.waiting === "3 updates waiting");
+        assertEquals(s.lines, LOG.trimEnd().split("\n"), "the view held still");
+        assertEquals(await c.page.textContent("#pause"), "Resume");
+        await c.page.click("#pause");
+        s = await until(c.page, "the newest", (s) => s.lines.join("\n") === "replaced 2\nline 3");
+        assertEquals(s.waiting, "");
+        assertEquals(s.paused, "false");
+        // And it is live again.
+        await Deno.writeTextFile(c.file, "line 4\n", { append: true });
+        await until(c.page, "live again", (s) => s.lines.at(-1) === "line 4");
+      });
+
+      const LONG = Array.from({ length: 400 }, (_, i) => `line ${i + 1} ${"·".repeat(i % 17)}`).join("\n") + "\n";
+      await step(
+        "opening #L120 shows line 120 numbered, in view and marked; clicking a number links it",
+        LONG,
+        async (c) => {
+          const s = await until(c.page, "line 120 marked", (s) => s.target === "120" && s.targetVisible);
+          assertEquals(s.hash, "#L120");
+          assertEquals(await c.page.textContent(".target"), "line 120 " + "·".repeat(119 % 17));
+          // Click line 150's number (the gutter at its left).
+          const line = c.page.locator('#content [data-n="150"]');
+          await line.scrollIntoViewIfNeeded();
+          await line.click({ position: { x: 4, y: 4 } });
+          const t2 = await until(c.page, "line 150 linked", (s) => s.hash === "#L150" && s.target === "150");
+          assert(t2.targetVisible);
+          // Clicking the text itself is not a link.
+          await c.page.locator('#content [data-n="152"]').click({ position: { x: 200, y: 4 } });
+          assertEquals((await reading(c.page)).hash, "#L150");
+          // A number in the filtered view takes you to the line in context.
+          await c.page.fill("#filter", "line 33");
+          await until(c.page, "filtered", (s) => s.filtered);
+          await c.page.locator('#filtered [data-n="330"]').click({ position: { x: 4, y: 4 } });
+          const ctx = await until(
+            c.page,
+            "line 330 in context",
+            (s) => !s.filtered && s.target === "330" && s.targetVisible,
+          );
+          assertEquals(ctx.hash, "#L330");
+        },
+        { hash: "#L120" },
+      );
+
+      await step("keyboard only: every control in order, buttons are buttons, focus is visible", LOG, async (c) => {
+        // The page focuses the content on load; Shift+Tab from it walks the header backwards.
+        for (let i = 0; i < 7; i++) await c.page.keyboard.press("Shift+Tab");
+        const order: string[] = [];
+        for (let i = 0; i < 8; i++) {
+          if (i > 0) await c.page.keyboard.press("Tab");
+          const f = await c.page.evaluate(() => {
+            const a = document.activeElement;
+            return { id: a.id || a.tagName, tag: a.tagName, outline: getComputedStyle(a).outlineStyle };
+          });
+          order.push(f.id);
+          if (f.id !== "view") assert(f.outline !== "none", `${f.id} shows its focus`);
+        }
+        assertEquals(order.slice(0, 8), ["filter", "case", "pause", "wrap", "numbers", "theme", "download", "view"]);
+        const tags = await c.page.evaluate(() =>
+          ["case", "pause", "theme"].map((id) => document.getElementById(id).tagName)
+        );
+        assertEquals(tags, ["BUTTON", "BUTTON", "BUTTON"]);
+        // Pause and resume with the keyboard.
+        await c.page.focus("#pause");
+        await c.page.keyboard.press("Enter");
+        assertEquals((await reading(c.page)).paused, "true");
+        await c.page.keyboard.press("Space");
+        assertEquals((await reading(c.page)).paused, "false");
+        // "/" from the content, type, Esc clears, Esc again returns to the content.
+        await c.page.focus("#view");
+        await c.page.keyboard.press("/");
+        await c.page.keyboard.type("worker[1]");
+        await until(c.page, "filtered", (s) => s.count === "4 of 12 lines");
+        await c.page.keyboard.press("Escape");
+        await until(c.page, "cleared", (s) => !s.filtered);
+        await c.page.keyboard.press("Escape");
+        assertEquals((await reading(c.page)).focus, "view");
+      });
+
+      await step("light and dark: the theme button cycles auto, light, dark and is remembered", LOG, async (c) => {
+        const bg = () => c.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        assertEquals(await bg(), "rgb(13, 17, 23)", "dark by the system's setting");
+        await c.page.click("#theme");
+        assertEquals(await c.page.textContent("#theme"), "Theme: light");
+        assertEquals(await bg(), "rgb(255, 255, 255)");
+        await c.page.click("#theme");
+        assertEquals(await bg(), "rgb(13, 17, 23)");
+        await c.page.reload();
+        assertEquals(await c.page.textContent("#theme"), "Theme: dark");
+        await c.page.click("#theme");
+        assertEquals(await c.page.textContent("#theme"), "Theme: auto");
+      }, { colorScheme: "dark" });
+
+      for (const scheme of ["light", "dark"] as const) {
+        await step(
+          `axe-core: no serious or critical violations (${scheme}), filtered, and in the error state`,
+          LOG,
+          async (c) => {
+            assertEquals(await axeViolations(c.page), [], "the page");
+            await c.page.fill("#filter", "worker");
+            await until(c.page, "filtered", (s) => s.filtered);
+            assertEquals(await axeViolations(c.page), [], "filtered, with marks");
+            await c.page.fill("#filter", "/(/");
+            await until(c.page, "bad regex", (s) => s.countBad);
+            assertEquals(await axeViolations(c.page), [], "a bad regex");
+            await c.page.fill("#filter", "");
+            await Deno.remove(c.file);
+            await waitFor(() => c.page.isVisible("#banner"), 5_000, "the error banner");
+            await c.page.waitForTimeout(300);
+            assertEquals(await axeViolations(c.page), [], "the error state");
+          },
+          { colorScheme: scheme },
+        );
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * `GET /raw` (DESIGN §13) against a real server on every runtime: the file's
+ * exact bytes, the download headers, errors as 404/503 with a reason, and a
+ * large file streamed rather than loaded (the server's peak RSS does not grow
+ * by the file's size). Also: the page's script is the same bytes on both
+ * runtimes (it is the committed bundle).
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { EXPECT, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
+import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
+
+async function withServer(
+  rt: (typeof RUNTIMES)[number],
+  content: string | Uint8Array,
+  args: string[],
+  fn: (s: Server) => Promise<void>,
+  name = "watched.txt",
+) {
+  const file = await tempFile(content, name);
+  const s = await startServer(rt, { file, args: ["--poll", "200ms", ...args] });
+  try {
+    await fn(s);
+  } finally {
+    await s.stop();
+    await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
+  }
+}
+
+/** A process's resident set now and at its peak, in bytes (Linux /proc). */
+async function rss(pid: number): Promise<{ now: number; peak: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { now: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  t("GET /raw sends the file's exact bytes as a download, not cached, not sniffed", async () => {
+    const bytes = new TextEncoder().encode("line 1\nzwei — drei\n<script>not run</script>\n");
+    await withServer(rt, bytes, [], async (s) => {
+      const res = await fetch(s.url + "raw");
+      assertEquals(res.status, 200);
+      assertEquals(new Uint8Array(await res.arrayBuffer()), bytes);
+      assertEquals(res.headers.get("content-type"), "text/plain; charset=utf-8");
+      assertEquals(res.headers.get("content-disposition"), 'attachment; filename="app.log"');
+      assertEquals(res.headers.get("cache-control"), "no-store");
+      assertEquals(res.headers.get("x-content-type-options"), "nosniff");
+      // Bun keeps it when the whole body arrives in one pull (a small file), drops it otherwise.
+      const length = res.headers.get("content-length");
+      assert(length === String(bytes.length) || (!EXPECT[rt].streamedContentLength && length === null), `${length}`);
+      const head = await fetch(s.url + "raw", { method: "HEAD" });
+      assertEquals(head.status, 200);
+      assertEquals(head.headers.get("content-length"), String(bytes.length));
+      assertEquals((await head.arrayBuffer()).byteLength, 0);
+      const post = await fetch(s.url + "raw", { method: "POST" });
+      assertEquals(post.status, 405);
+      await post.body?.cancel();
+    }, "app.log");
+  });
+
+  t("GET /raw: a non-ASCII name gets RFC 6266 filename*, bytes that are not UTF-8 are octet-stream", async () => {
+    const bytes = new Uint8Array([0x6f, 0x6b, 0xff, 0xfe, 0x0a]);
+    await withServer(rt, bytes, [], async (s) => {
+      const res = await fetch(s.url + "raw");
+      assertEquals(new Uint8Array(await res.arrayBuffer()), bytes);
+      assertEquals(res.headers.get("content-type"), "application/octet-stream");
+      assertEquals(
+        res.headers.get("content-disposition"),
+        `attachment; filename="____.log"; filename*=UTF-8''%D0%B6%D1%83%D1%80%D0%BD.log`,
+      );
+    }, "журн.log");
+  });
+
+  t("GET /raw: a missing file is 404, an unreadable one 503, each with a reason", async () => {
+    await withServer(rt, "x\n", [], async (s) => {
+      await Deno.remove(s.file);
+      const gone = await fetch(s.url + "raw");
+      assertEquals(gone.status, 404);
+      assertMatch(await gone.text(), /^Not Found: app\.log: file not found/);
+      await Deno.writeTextFile(s.file, "secret\n");
+      await Deno.chmod(s.file, 0o000);
+      const isRoot = Deno.uid() === 0; // root reads anything: then a directory in its place stands in
+      if (isRoot) {
+        await Deno.remove(s.file);
+        await Deno.mkdir(s.file);
+      }
+      const no = await fetch(s.url + "raw");
+      assertEquals(no.status, 503);
+      assertMatch(await no.text(), isRoot ? /^Service Unavailable: app\.log: not a regular file/ : /permission denied/);
+    }, "app.log");
+  });
+
+  t(
+    "GET /raw streams a large file in tail mode: the whole file, and the server's peak RSS does not grow by its size",
+    async () => {
+      const SIZE = 256 * 1024 * 1024; // sparse: no disk, zeros read back
+      const file = await tempFile("", "big.log");
+      const f = await Deno.open(file, { write: true });
+      await f.truncate(SIZE - 6);
+      await f.close();
+      await Deno.writeTextFile(file, "\nlast\n", { append: true });
+      const s = await startServer(rt, { file, args: ["--tail", "64KiB"] });
+      try {
+        // Before any /raw request: a warm-up that read the whole file would hide it in the baseline.
+        const before = await rss(s.pid);
+        const res = await fetch(s.url + "raw");
+        assertEquals(res.headers.get("content-length"), EXPECT[rt].streamedContentLength ? String(SIZE) : null);
+        let n = 0;
+        let tail = new Uint8Array(0);
+        for await (const chunk of res.body!) {
+          n += chunk.length;
+          tail = chunk.length >= 6 ? chunk.slice(-6) : tail;
+        }
+        assertEquals(n, SIZE, "every byte");
+        assertEquals(new TextDecoder().decode(tail), "\nlast\n");
+        const after = await rss(s.pid);
+        const grew = after.peak - before.now;
+        assert(
+          grew < SIZE / 4,
+          `peak RSS grew by ${(grew / 2 ** 20).toFixed(1)} MiB (now ${(before.now / 2 ** 20).toFixed(1)} → peak ${
+            (after.peak / 2 ** 20).toFixed(1)
+          } MiB) for a ${SIZE / 2 ** 20} MiB file`,
+        );
+      } finally {
+        await s.stop();
+        await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
+      }
+    },
+  );
+
+  t("the page's script is the committed bundle, byte for byte", async () => {
+    await withServer(rt, "x\n", [], async (s) => {
+      const html = await (await fetch(s.url)).text();
+      const m = /<script nonce="[^"]+">([\s\S]*)<\/script>/.exec(html);
+      assert(m, "one inline script");
+      assertEquals(m[1], CLIENT_SCRIPT);
+      assert(html.includes(`href="/raw"`) || html.includes(`href="raw"`), "a Download link to /raw");
+    });
+  });
+}
