@@ -1,11 +1,13 @@
 /**
  * Several files in Chromium (issue 13), on every runtime: from the index to a
  * file's page, live updates there over `/ws/{name}`, and back to the index,
- * which shows the file's new size; files that appear show up without a reload.
+ * which shows the file's new size; files that appear show up without a reload;
+ * axe-core finds no serious or critical violations on the index.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { RUNTIMES, startServer, waitFor } from "../e2e/harness.ts";
 import { ARTIFACTS, launchChromium, watchedPage } from "./chromium.ts";
+import { axeViolations } from "./axe.ts";
 import type { Page } from "playwright-core";
 import { formatSize } from "../../src/client/format.ts";
 
@@ -40,6 +42,8 @@ for (const rt of RUNTIMES) {
       await page.goto(server.url);
       assertEquals(await rows(page), { "app.log": "11 B", "err.log": "10 B" });
       await until("the index live", async () => (await page.textContent("#status-text")) === "live");
+      // The index is checked for accessibility like the file's page (§13: no serious or critical violations).
+      assertEquals(await axeViolations(page), [], "the index");
 
       // A file created now shows up without a reload.
       await Deno.writeTextFile(`${dir}/new.log`, "new\n");
@@ -62,6 +66,7 @@ for (const rt of RUNTIMES) {
       await page.goBack();
       await page.waitForURL(server.url);
       await until(`app.log at ${size}`, async () => (await rows(page))["app.log"] === size);
+      assertEquals(await axeViolations(page), [], "the index after coming back");
       assertEquals(w.pageErrors, [], "no uncaught errors in the pages");
       assertEquals(w.cspViolations, [], "no Content-Security-Policy violations");
       await Deno.mkdir(ARTIFACTS, { recursive: true });

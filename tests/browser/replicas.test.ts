@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { rawRequest, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
-import { freePort, nginxConfig, startNginx } from "../e2e/replicas_nginx.ts";
+import { freePort, nginxConfig, startNginx, stopNginx } from "../e2e/replicas_nginx.ts";
 import { parseExposition } from "../prom.ts";
 import { launchChromium, watchedPage } from "./chromium.ts";
 
@@ -90,12 +90,7 @@ for (const rt of RUNTIMES) {
         writing = false;
         await writer.catch(() => {});
         await browser.close();
-        if (nginx) {
-          try {
-            nginx.kill("SIGKILL");
-          } catch { /* gone */ }
-          await nginx.status;
-        }
+        if (nginx) await stopNginx(nginx);
         await Promise.all(servers.map((s) => s.stop()));
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }

@@ -11,7 +11,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { sleep } from "./client.ts";
 import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { freePort, nginxConfig, startNginx } from "./replicas_nginx.ts";
+import { freePort, nginxConfig, startNginx, stopNginx } from "./replicas_nginx.ts";
 import { V1State } from "./v1state.ts";
 
 const VIEWERS = 300;
@@ -149,12 +149,7 @@ for (const rt of RUNTIMES) {
         writing = false;
         await writer.catch(() => {});
         for (const v of viewers) v.stop();
-        if (nginx) {
-          try {
-            nginx.kill("SIGKILL");
-          } catch { /* gone */ }
-          await nginx.status;
-        }
+        if (nginx) await stopNginx(nginx);
         await Promise.all(servers.map((s) => s.stop()));
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }

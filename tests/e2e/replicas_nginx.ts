@@ -56,9 +56,29 @@ export async function startNginx(conf: string, dir: string, port: number): Promi
       "nginx answering",
     );
   } catch (e) {
-    child.kill("SIGKILL");
-    const err = new TextDecoder().decode((await child.output()).stderr);
+    const output = child.output();
+    await stopNginx(child);
+    const err = new TextDecoder().decode((await output).stderr);
     throw new Error(`${(e as Error).message}\n${err}\n${await Deno.readTextFile(`${dir}/error.log`).catch(() => "")}`);
   }
   return child;
+}
+
+/**
+ * Stops nginx as its own signals say: SIGQUIT to the master, which ends its
+ * workers; SIGKILL only if it is still there after 5 s. Killing the master
+ * outright leaves its workers running (orphans that keep the port and any
+ * file descriptor they inherited).
+ */
+export async function stopNginx(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGQUIT");
+  } catch { /* gone */ }
+  const t = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 5_000);
+  await child.status;
+  clearTimeout(t);
 }
