@@ -95,17 +95,7 @@ export async function startNginx(o: { upstream: number; cert: string; key: strin
     return s;
   });
   const stop = async () => {
-    if (exited) return;
-    try {
-      child.kill("SIGQUIT");
-    } catch { /* gone */ }
-    const t = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 5_000);
-    await status;
-    clearTimeout(t);
+    if (!exited) await stopNginx(child);
   };
   const end = Date.now() + 10_000;
   while (true) {
@@ -128,4 +118,23 @@ export async function startNginx(o: { upstream: number; cert: string; key: strin
     stop,
     errorLog: () => Deno.readTextFile(`${dir}/error.log`).catch(() => ""),
   };
+}
+
+/**
+ * Stops nginx as its own signals say: SIGQUIT to the master, which ends its
+ * workers; SIGKILL only if it is still there after 5 s. Killing the master
+ * outright leaves its workers running (orphans that keep the port and any
+ * file descriptor they inherited).
+ */
+export async function stopNginx(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGQUIT");
+  } catch { /* gone */ }
+  const t = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 5_000);
+  await child.status;
+  clearTimeout(t);
 }

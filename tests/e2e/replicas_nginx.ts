@@ -6,6 +6,9 @@
  */
 import { assertEquals } from "../assert.ts";
 import { ROOT, waitFor } from "./harness.ts";
+import { stopNginx } from "./nginx.ts";
+
+export { stopNginx };
 
 /** The nginx binary; `FILEWATCH_NGINX` overrides it. */
 export const NGINX = Deno.env.get("FILEWATCH_NGINX") ?? "/usr/sbin/nginx";
@@ -62,23 +65,4 @@ export async function startNginx(conf: string, dir: string, port: number): Promi
     throw new Error(`${(e as Error).message}\n${err}\n${await Deno.readTextFile(`${dir}/error.log`).catch(() => "")}`);
   }
   return child;
-}
-
-/**
- * Stops nginx as its own signals say: SIGQUIT to the master, which ends its
- * workers; SIGKILL only if it is still there after 5 s. Killing the master
- * outright leaves its workers running (orphans that keep the port and any
- * file descriptor they inherited).
- */
-export async function stopNginx(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGQUIT");
-  } catch { /* gone */ }
-  const t = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 5_000);
-  await child.status;
-  clearTimeout(t);
 }
