@@ -32,6 +32,17 @@ export function sweepInterval(o: Pick<Options, "pongWait" | "pingPeriod" | "writ
   return Math.max(10, Math.min(1_000, gap, Math.floor(o.writeWait / 4)));
 }
 
+/**
+ * A lagging client (its last frame not yet written out) is looked at again
+ * after this long, then after twice that, up to {@link DRAIN_POLL_MAX_MS},
+ * until its backlog is gone: Deno has no drain event, and waiting for the
+ * next sweep (up to 1 s) stalled a viewer of a busy log for a second
+ * whenever two appends went out within one write (tests/e2e/appends.test.ts,
+ * "a busy writer", under a CPU hog).
+ */
+export const DRAIN_POLL_MIN_MS = 4;
+export const DRAIN_POLL_MAX_MS = 128;
+
 /** How long a shutdown waits for clients to acknowledge 1001 before exiting anyway. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -73,6 +84,10 @@ export class Hub {
   /** Admitted but not yet closed (includes upgrades in flight). */
   #admitted = 0;
   #sweep: ReturnType<typeof setInterval> | undefined;
+  /** Sessions skipped because their writes were backed up, until they drain. */
+  #lagging = new Set<Session>();
+  #drainPoll: ReturnType<typeof setTimeout> | undefined;
+  #drainDelay = DRAIN_POLL_MIN_MS;
   #shuttingDown = false;
   #closedWaiters = new Set<() => void>();
   /** The one-file server's file (channel 0), or null with several files. */
@@ -358,7 +373,12 @@ export class Hub {
   }
 
   #drain(s: Session): void {
-    if (s.closeReason || !s.peer || s.peer.bufferedAmount() > 0) return;
+    if (s.closeReason || !s.peer) {
+      this.#lagging.delete(s);
+      return;
+    }
+    if (s.peer.bufferedAmount() > 0) return;
+    this.#lagging.delete(s);
     s.stuckSince = 0;
     const snap = s.channel!.watcher.snapshot;
     if (snap) this.#catchUp(s, snap);
@@ -439,10 +459,27 @@ export class Hub {
 
   #lag(s: Session, now: number): void {
     if (!s.stuckSince) s.stuckSince = now;
+    this.#lagging.add(s);
+    if (this.#drainPoll === undefined) {
+      this.#drainDelay = DRAIN_POLL_MIN_MS;
+      this.#drainPoll = setTimeout(() => this.#pollDrains(), this.#drainDelay);
+    }
     if (s.inTopic) {
       s.peer!.unsubscribe(s.channel!.topics[s.format]);
       s.inTopic = false;
     }
+  }
+
+  /**
+   * Looks at every lagging session: one whose backlog is written out gets the
+   * newest version now. Runs again, each time twice as late, while any lag.
+   */
+  #pollDrains(): void {
+    this.#drainPoll = undefined;
+    for (const s of this.#lagging) this.#guarded(s, "drain", () => this.#drain(s));
+    if (this.#lagging.size === 0 || this.#shuttingDown) return;
+    this.#drainDelay = Math.min(this.#drainDelay * 2, DRAIN_POLL_MAX_MS);
+    this.#drainPoll = setTimeout(() => this.#pollDrains(), this.#drainDelay);
   }
 
   /**
@@ -565,8 +602,7 @@ export class Hub {
     }
     if (s.stuckSince) {
       if (peer.bufferedAmount() === 0) {
-        s.stuckSince = 0;
-        if (snap) this.#catchUp(s, snap);
+        this.#drain(s);
       } else if (now - s.stuckSince >= o.writeWait) {
         this.close(s, "slow_consumer");
       }
@@ -615,6 +651,7 @@ export class Hub {
 
   /** Bookkeeping once per session, however many close paths fire. */
   #forget(s: Session, code: number, connectionGone: boolean): void {
+    this.#lagging.delete(s);
     if (connectionGone && s.holdsSlot) {
       s.holdsSlot = false;
       this.release(s.ip);
@@ -674,6 +711,8 @@ export class Hub {
     }
     const ok = await done;
     clearInterval(this.#sweep);
+    clearTimeout(this.#drainPoll);
+    this.#drainPoll = undefined;
     for (const ch of this.#channels.values()) {
       clearTimeout(ch.linger);
       ch.unsubscribe?.();

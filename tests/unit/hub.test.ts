@@ -71,6 +71,27 @@ Deno.test("Hub.broadcast() skips a backed-up client, then gives it only the newe
   await done();
 });
 
+Deno.test("Hub catches a lagging client up soon after its backlog is written, with no drain event (Deno has none)", async () => {
+  // The sweep runs every second here; the drain poll must not wait for it.
+  const { hub, open, watcher, done } = await setup();
+  const a = open();
+  a.peer.buffered = 100; // the last frame is not written out yet
+  await Deno.writeTextFile(hub.options.file, "v2");
+  await watcher.check();
+  assertEquals(a.peer.sent, ["v1"], "skipped while its last frame is in flight");
+  const t0 = performance.now();
+  a.peer.buffered = 0; // written out; no onDrain() call
+  while (a.peer.sent.length < 2 && performance.now() - t0 < 2_000) await new Promise((r) => setTimeout(r, 2));
+  const ms = performance.now() - t0;
+  assertEquals(a.peer.sent, ["v1", "v2"]);
+  assert(ms < 600, `caught up after ${ms.toFixed(0)} ms, not at the next sweep (1 s)`);
+  // The poll stops once nobody lags: a later version goes out directly.
+  await Deno.writeTextFile(hub.options.file, "v3");
+  await watcher.check();
+  assertEquals(a.peer.sent, ["v1", "v2", "v3"]);
+  await done();
+});
+
 Deno.test("Hub.sweep() pings at pingPeriod and drops a silent client at pongWait", async () => {
   const { hub, open, options, done } = await setup(["--pong-wait", "1s"]);
   const c = open();
