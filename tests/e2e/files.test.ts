@@ -317,6 +317,54 @@ for (const rt of RUNTIMES) {
   );
 
   t(
+    "--dir: a listed file swapped for a symlink out of DIR is refused by /raw/{name} (403), /f/{name} and /ws/{name} before the next listing",
+    async () => {
+      const root = await Deno.makeTempDir({ prefix: "filewatch-swap-" });
+      const dir = `${root}/dir`;
+      await Deno.mkdir(dir);
+      const secret = `SECRET-${crypto.randomUUID()}`;
+      await Deno.writeTextFile(`${root}/secret.txt`, secret);
+      await Deno.writeTextFile(`${dir}/a.log`, "inside a\n");
+      await Deno.writeTextFile(`${dir}/b.log`, "inside b\n");
+      await Deno.symlink(`${dir}/b.log`, `${dir}/ok.log`);
+      // A poll far longer than the test: the listing read first stays the one names are looked up in.
+      const s = await startServer(rt, { file: dir, args: ["--poll", "60s", "--dir"] });
+      try {
+        assertEquals((await files(s)).map((f) => f.name), ["a.log", "b.log", "ok.log"]);
+        // The swap is one rename, as an attacker who can write in DIR would do it.
+        await Deno.symlink(`${root}/secret.txt`, `${root}/swap`);
+        await Deno.rename(`${root}/swap`, `${dir}/a.log`);
+        assertEquals((await files(s)).map((f) => f.name), ["a.log", "b.log", "ok.log"], "still listed");
+
+        for (const method of ["GET", "HEAD"]) {
+          const raw = await fetch(s.url + "raw/a.log", { method });
+          const body = await raw.text();
+          assert(!body.includes(secret), "/raw/{name} sent the outside file's bytes");
+          assertEquals(raw.status, 403, `${method} /raw/a.log`);
+          if (method === "GET") assertEquals(body, "Forbidden: a.log: not in the watched directory\n");
+        }
+        const page = await fetch(s.url + "f/a.log");
+        const html = await page.text();
+        assert(!html.includes(secret), "/f/{name} showed the outside file");
+        assertMatch(html, /not in the watched directory/);
+        const v = connect(s.wsUrl + "/a.log", { protocols: ["filewatch.v1"] });
+        const first = await v.json(0);
+        assertEquals([first.type, first.message], ["error", "a.log: not in the watched directory"]);
+        assert(!JSON.stringify(first).includes(secret), "/ws/{name} sent the outside file");
+        v.close();
+        await v.closed;
+
+        // A symlink that stays inside DIR is still served, by /raw/{name} too.
+        const ok = await fetch(s.url + "raw/ok.log");
+        assertEquals([ok.status, await ok.text()], [200, "inside b\n"]);
+      } finally {
+        await s.stop();
+        await Deno.remove(root, { recursive: true });
+      }
+    },
+  );
+
+  t(
     "watchers: 200 files and no viewers run none; one viewer runs one; it leaves, none within a few seconds",
     async () => {
       const dir = await Deno.makeTempDir({ prefix: "filewatch-many-" });
