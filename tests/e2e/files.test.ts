@@ -44,6 +44,16 @@ function fifoHasNoReader(path: string): boolean {
   }
 }
 
+/** A fresh `root` holding DIR (`root/dir`, empty) and, outside it, `root/secret.txt` with the text `secret`. */
+async function dirBesideSecret(name: string): Promise<{ root: string; dir: string; secret: string }> {
+  const root = await Deno.makeTempDir({ prefix: `filewatch-${name}-` });
+  const dir = `${root}/dir`;
+  await Deno.mkdir(dir);
+  const secret = `SECRET-${crypto.randomUUID()}`;
+  await Deno.writeTextFile(`${root}/secret.txt`, secret);
+  return { root, dir, secret };
+}
+
 async function mkfifo(path: string): Promise<void> {
   const out = await new Deno.Command("mkfifo", { args: [path] }).output();
   assert(out.success, "mkfifo");
@@ -202,11 +212,7 @@ for (const rt of RUNTIMES) {
   t(
     "traversal battery: 40 crafted names on every route that takes one are 404 or 400 (Bun: `/f/..` is `/`), never a byte from outside",
     async () => {
-      const root = await Deno.makeTempDir({ prefix: "filewatch-trav-" });
-      const dir = `${root}/dir`;
-      await Deno.mkdir(dir);
-      const secret = `SECRET-${crypto.randomUUID()}`;
-      await Deno.writeTextFile(`${root}/secret.txt`, secret);
+      const { root, dir, secret } = await dirBesideSecret("trav");
       await Deno.writeTextFile(`${dir}/a.log`, "inside\n");
       await Deno.symlink(`${root}/secret.txt`, `${dir}/link.log`);
       await Deno.symlink(`${dir}/a.log`, `${dir}/ok.log`);
@@ -319,11 +325,7 @@ for (const rt of RUNTIMES) {
   t(
     "--dir: a listed file swapped for a symlink out of DIR is refused by /raw/{name} (403), /f/{name} and /ws/{name} before the next listing",
     async () => {
-      const root = await Deno.makeTempDir({ prefix: "filewatch-swap-" });
-      const dir = `${root}/dir`;
-      await Deno.mkdir(dir);
-      const secret = `SECRET-${crypto.randomUUID()}`;
-      await Deno.writeTextFile(`${root}/secret.txt`, secret);
+      const { root, dir, secret } = await dirBesideSecret("swap");
       await Deno.writeTextFile(`${dir}/a.log`, "inside a\n");
       await Deno.writeTextFile(`${dir}/b.log`, "inside b\n");
       await Deno.symlink(`${dir}/b.log`, `${dir}/ok.log`);
