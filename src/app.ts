@@ -230,7 +230,9 @@ export function createApp(options: Options, deps: AppDeps): Hono {
   app.get("/raw", (c) => single ? rawFile(c.req.raw, options.file) : several(c, "/raw"));
   app.get("/raw/:name", async (c) => {
     const entry = await entryOf(c);
-    return entry ? rawFile(c.req.raw, entry.path, entry.name) : notListed(c);
+    if (!entry) return notListed(c);
+    // With --dir, a listed file may have been swapped for a symlink out of DIR since the listing: checked at open.
+    return rawFile(c.req.raw, entry.path, entry.name, catalog!.isDir ? catalog!.root ?? "" : undefined);
   });
   app.get("/ws", (c) => single ? upgrade(c, null) : several(c, "/ws"));
   app.get("/ws/:name", async (c) => {

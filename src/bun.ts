@@ -2,10 +2,14 @@
  * Bun entrypoint: `bun run src/bun.ts FILE`. Only wiring; see src/main.ts.
  * @module
  */
-import { accessOrExit, createServer, handleSignals, optionsOrExit, superviseWorkers } from "./main.ts";
+import { accessOrExit, createServer, handleSignals, optionsOrExit, superviseWorkers, type TestHooks } from "./main.ts";
 import { bunRuntime, type BunServer } from "./runtime/bun.ts";
 
-if (import.meta.main) {
+/**
+ * Runs the server with this process's arguments. `hooks` come from code only
+ * (tests/e2e/lockout_server.ts); workers started by `--workers` do not get them.
+ */
+export function main(hooks: TestHooks = {}): void {
   const options = optionsOrExit(Bun.argv.slice(2), { compression: true }, "Bun");
   // Checked before any worker starts: a bad auth file or certificate exits 2 once.
   const access = accessOrExit(options);
@@ -13,7 +17,7 @@ if (import.meta.main) {
     superviseWorkers(options, { cmd: process.execPath, args: ["run", import.meta.filename, ...Bun.argv.slice(2)] });
   } else {
     const { runtime, websocket, attach } = bunRuntime(options);
-    const server = createServer(options, runtime, access);
+    const server = createServer(options, runtime, access, hooks);
     try {
       const tls = access.tls ? { tls: { cert: access.tls.cert, key: access.tls.key } } : {};
       const http = Bun.serve({
@@ -33,3 +37,5 @@ if (import.meta.main) {
     }
   }
 }
+
+if (import.meta.main) main();

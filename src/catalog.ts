@@ -70,6 +70,14 @@ export class Catalog {
     return this.options.dir !== null;
   }
 
+  /**
+   * DIR's real path (`--dir`), known once DIR has been listed, which every
+   * entry comes from: a file served by name must still resolve inside it.
+   */
+  get root(): string | undefined {
+    return this.#realDir ?? undefined;
+  }
+
   /** The files now, sorted by name. */
   async entries(): Promise<FileEntry[]> {
     await this.#fresh();

@@ -5,10 +5,14 @@
  * Only wiring; see src/main.ts.
  * @module
  */
-import { accessOrExit, createServer, handleSignals, optionsOrExit, superviseWorkers } from "./main.ts";
+import { accessOrExit, createServer, handleSignals, optionsOrExit, superviseWorkers, type TestHooks } from "./main.ts";
 import { denoRuntime } from "./runtime/deno.ts";
 
-if (import.meta.main) {
+/**
+ * Runs the server with this process's arguments. `hooks` come from code only
+ * (tests/e2e/lockout_server.ts); workers started by `--workers` do not get them.
+ */
+export function main(hooks: TestHooks = {}): void {
   const runtime0 = { compression: false };
   const options = optionsOrExit(Deno.args, runtime0, "Deno", (workers) => {
     const deno = Deno.execPath();
@@ -23,7 +27,7 @@ if (import.meta.main) {
     const perms = ["--allow-net", "--allow-read", "--allow-env", "--unstable-net"];
     superviseWorkers(options, { cmd: Deno.execPath(), args: ["run", ...perms, import.meta.filename!, ...Deno.args] });
   } else {
-    const server = createServer(options, denoRuntime(options), access);
+    const server = createServer(options, denoRuntime(options), access, hooks);
     try {
       const http = Deno.serve({
         ...(access.tls ? { cert: access.tls.cert, key: access.tls.key } : {}),
@@ -39,3 +43,5 @@ if (import.meta.main) {
     }
   }
 }
+
+if (import.meta.main) main();

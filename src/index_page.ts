@@ -6,11 +6,11 @@
  * and style.
  * @module
  */
-import { html, raw } from "hono/html";
+import { html } from "hono/html";
 import type { FileInfo } from "./catalog.ts";
 import { formatSize, lastModToMs } from "./client/format.ts";
 import { INDEX_SCRIPT } from "./client_bundle.ts";
-import { PAGE_CSS } from "./page.ts";
+import { renderShell } from "./page.ts";
 
 /** What {@link renderIndex} needs; `nonce` must match the response's CSP. */
 export interface IndexInput {
@@ -64,31 +64,23 @@ export function renderIndex(input: IndexInput): string {
     }</tr>`;
   });
   // deno-fmt-ignore
-  const out = html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>files — filewatch</title>
-<style nonce="${nonce}">${raw(PAGE_CSS)}${raw(INDEX_CSS)}</style>
-</head>
-<body data-files="${input.filesPath}" data-page="${input.pagePath}" data-poll="${poll}">
-<header>
-<span id="status" data-state="static"><span id="status-text">snapshot</span></span>
-<span id="file">files</span>
+  const header = html`<span id="file">files</span>
 <span id="count" class="updated">${files.length} ${files.length === 1 ? "file" : "files"}</span>
-</header>
-<main>
+`;
+  // deno-fmt-ignore
+  const body = html`<main>
 <table>
 <thead><tr><th>name</th><th>size</th><th>modified</th></tr></thead>
 <tbody id="files">${rows}</tbody>
 </table>
-</main>
-<script nonce="${nonce}">${raw(INDEX_SCRIPT)}</script>
-</body>
-</html>
-`;
-  if (out instanceof Promise) throw new TypeError("Cannot render the index: the template produced a Promise");
-  return out.toString();
+</main>`;
+  return renderShell({
+    title: "files",
+    nonce,
+    css: INDEX_CSS,
+    data: { files: input.filesPath, page: input.pagePath, poll },
+    header,
+    body,
+    script: INDEX_SCRIPT,
+  });
 }

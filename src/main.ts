@@ -15,9 +15,8 @@ import type { Runtime, RuntimeCaps } from "./runtime/types.ts";
 import { exitWithSupervisor, supervise, type WorkerCommand, workerSlot, workersUnsupported } from "./supervisor.ts";
 import { FileWatcher } from "./watcher.ts";
 import type { Hono } from "hono";
-import { authenticate, defineAuthMetrics, parseHtpasswd, scaledLockout, type Users } from "./auth.ts";
+import { authenticate, defineAuthMetrics, type LockoutPolicy, parseHtpasswd, type Users } from "./auth.ts";
 import { readFileSync } from "node:fs";
-import { parseDuration } from "./config.ts";
 import { mount } from "./mount.ts";
 import { requestClient, trustProxy, withTrustedProxies } from "./proxy.ts";
 import { loadTls, type TlsFiles } from "./tls.ts";
@@ -117,19 +116,25 @@ const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.tes
  * auth file, authentication: every route but the probes, including routes
  * the app gains later.
  */
-function guarded(app: Hono, options: Options, access: Access, runtime: Runtime, hub: Hub, log: Logger): Hono {
+function guarded(
+  app: Hono,
+  options: Options,
+  access: Access,
+  runtime: Runtime,
+  hub: Hub,
+  log: Logger,
+  hooks: TestHooks,
+): Hono {
   defineAuthMetrics(hub.metrics);
   const middleware = [trustProxy(runtime, options.trustProxy)];
   if (access.users) {
-    // Tests shorten the lock-out (and its window and delays) so they need not wait a minute; never set in production.
-    const test = process.env.FILEWATCH_TEST_LOCKOUT;
     middleware.push(authenticate({
       users: access.users,
       open: ["/healthz", "/readyz"],
       clientAddress: (c) => requestClient(c, runtime).ip,
       metrics: hub.metrics,
       log,
-      policy: test ? scaledLockout(parseDuration(test)) : undefined,
+      policy: hooks.lockout,
     }));
   } else if (!isLoopback(options.host)) {
     log.warn(`serving ${options.host} without --auth-file: anyone who can reach this address reads the file`, {
@@ -154,11 +159,21 @@ export interface Server {
   listening(host: string, port: number): void;
 }
 
+/**
+ * What only code can change, never a flag or the environment: tests pass a
+ * shorter lock-out (tests/e2e/lockout_server.ts) so they need not wait a
+ * minute, and a production user cannot weaken it by setting a variable.
+ */
+export interface TestHooks {
+  lockout?: LockoutPolicy;
+}
+
 /** Builds watcher, hub and app for a runtime. */
 export function createServer(
   options: Options,
   rawRuntime: Runtime,
   access: Access = { users: null, tls: null },
+  hooks: TestHooks = {},
 ): Server {
   // Every caller of clientAddress (the per-IP cap, logs) gets the forwarded client from a trusted proxy.
   const runtime = withTrustedProxies(rawRuntime);
@@ -206,6 +221,7 @@ export function createServer(
     rawRuntime,
     hub,
     log,
+    hooks,
   );
   if (options.origins.includes("*")) {
     log.warn("--origin * allows every web page to connect (cross-site WebSocket hijacking); list origins instead");

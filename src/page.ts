@@ -11,6 +11,7 @@
  * @module
  */
 import { html, raw } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
 import { CHUNK_LINES, chunkStarts } from "./client/chunks.ts";
 import { formatSize, lastModToMs, windowNotice } from "./client/format.ts";
 import { CLIENT_SCRIPT } from "./client_bundle.ts";
@@ -155,6 +156,60 @@ if (/<\//.test(PAGE_CSS) || /<\/script|<!--/i.test(CLIENT_SCRIPT)) {
 
 const hiddenUnless = (shown: boolean) => shown ? "" : raw(" hidden");
 
+/** What {@link renderShell} wraps: the parts that differ between a file's page and the index. */
+export interface ShellInput {
+  /** Shown before " — filewatch" in the title. */
+  title: string;
+  /** Must match the response's CSP (`src/app.ts`): it admits the one style and the one script. */
+  nonce: string;
+  /** Style after {@link PAGE_CSS}; a trusted constant (inlined raw). */
+  css?: string;
+  /** `data-*` attributes of `<body>`, what the script starts from; values are escaped. */
+  data: Record<string, string | number>;
+  /** The header after the connection status. */
+  header: HtmlEscapedString | Promise<HtmlEscapedString>;
+  /** Everything between the header and the script. */
+  body: HtmlEscapedString | Promise<HtmlEscapedString>;
+  /** The page's script; a trusted constant checked for end tags at load (inlined raw). */
+  script: string;
+}
+
+/**
+ * The document every page shares (a file's page and the index): the head with
+ * its meta tags, the title and the one nonce'd style, a `<body>` with `data-*`
+ * attributes, a header starting with the connection status, and the one
+ * nonce'd script.
+ */
+export function renderShell(input: ShellInput): string {
+  const { nonce } = input;
+  // deno-fmt-ignore
+  const data = Object.entries(input.data).map(([k, v]) => html` data-${raw(k)}="${v}"`);
+  // deno-fmt-ignore
+  const out = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>${input.title} — filewatch</title>
+<style nonce="${nonce}">${raw(PAGE_CSS)}${raw(input.css ?? "")}</style>
+</head>
+<body${data}>
+<header>
+<span id="status" data-state="static"><span id="status-text">snapshot</span></span>
+${input.header}</header>
+${input.body}
+<script nonce="${nonce}">${raw(input.script)}</script>
+</body>
+</html>
+`;
+  // `html` only returns a Promise when given one; nothing here is async.
+  if (out instanceof Promise) {
+    throw new TypeError("Cannot render the page: the template produced a Promise");
+  }
+  return out.toString();
+}
+
 /**
  * Renders the whole HTML document for `GET /`.
  *
@@ -195,19 +250,7 @@ export function renderPage(input: PageInput): string {
   // drops one newline right after <pre>, so one is written for it to drop and
   // a file that starts with an empty line keeps it.
   // deno-fmt-ignore
-  const out = html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>${fileName} — filewatch</title>
-<style nonce="${nonce}">${raw(PAGE_CSS)}</style>
-</head>
-<body data-last-mod="${lastMod}" data-offset="${offset}" data-size="${fileSize}" data-keep="${keep}" data-socket="${input.socketPath ?? "/ws"}">
-<header>
-<span id="status" data-state="static"><span id="status-text">snapshot</span></span>
-${input.indexPath ? html`<a id="index" href="${input.indexPath}">← files</a>` : ""}<span id="file">${fileName}</span>
+  const header = html`${input.indexPath ? html`<a id="index" href="${input.indexPath}">← files</a>` : ""}<span id="file">${fileName}</span>
 <span id="size">${size}</span>
 <span id="updated-wrap" class="updated"${hideUpdated}>modified <time id="updated" datetime="${iso}">${iso}</time> <span id="updated-ago"></span></span>
 <span id="controls" class="controls" hidden>
@@ -218,21 +261,21 @@ ${input.indexPath ? html`<a id="index" href="${input.indexPath}">← files</a>` 
 <button id="theme" type="button" title="Colour theme">Theme: auto</button>
 </span>
 <a id="download" class="button" href="${input.rawUrl ?? "raw"}" download>Download</a>
-</header>
-<div id="banner" class="banner" role="alert"${hideBanner}><span id="banner-text">${error}</span><span id="banner-keep" hidden> — showing the last content received</span></div>
+`;
+  // deno-fmt-ignore
+  const body = html`<div id="banner" class="banner" role="alert"${hideBanner}><span id="banner-text">${error}</span><span id="banner-keep" hidden> — showing the last content received</span></div>
 <div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
 <div id="window" class="notice"${hideWindow}><span id="window-text">${shown}</span><span id="dropped" hidden> ${DROPPED_NOTICE}</span></div>
 <noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
 <main id="view" tabindex="0" aria-label="File content"><pre id="content">
 ${chunks}</pre><pre id="filtered" hidden></pre></main>
-<button id="below" type="button" hidden>New content below ↓</button>
-<script nonce="${nonce}">${raw(CLIENT_SCRIPT)}</script>
-</body>
-</html>
-`;
-  // `html` only returns a Promise when given one; nothing here is async.
-  if (out instanceof Promise) {
-    throw new TypeError("Cannot render the page: the template produced a Promise");
-  }
-  return out.toString();
+<button id="below" type="button" hidden>New content below ↓</button>`;
+  return renderShell({
+    title: fileName,
+    nonce,
+    data: { "last-mod": lastMod, offset, size: fileSize, keep, socket: input.socketPath ?? "/ws" },
+    header,
+    body,
+    script: CLIENT_SCRIPT,
+  });
 }

@@ -13,8 +13,9 @@
  * ```
  * @module
  */
-import { open, stat } from "node:fs/promises";
-import { basename } from "node:path";
+import { constants } from "node:fs";
+import { lstat, open, realpath, stat } from "node:fs/promises";
+import { basename, sep } from "node:path";
 import { describeError } from "./read.ts";
 
 /** Bytes read per pull: big enough to keep a fast client busy, small enough to keep memory flat. */
@@ -72,6 +73,62 @@ const text = (status: number, body: string) =>
     headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
   });
 
+/** A failed stat, realpath or open as 404 (gone) or 503 (cannot be read), with the reason. */
+function failed(e: unknown, name: string): Response {
+  const { code, message } = describeError(e, name);
+  return code === "ENOENT" || code === "ENOTDIR"
+    ? text(404, `Not Found: ${message}`)
+    : text(503, `Service Unavailable: ${message}`);
+}
+
+/**
+ * Opens the file at `path` only if it is a regular file inside `root` (a
+ * real path) at the moment it is opened, closing as much of the race with a
+ * writer in DIR as a path API allows: the real path is checked, its last
+ * component is opened with `O_NOFOLLOW` (a symlink put there since fails),
+ * and the descriptor's device and inode must be those the check stat'ed. A
+ * file outside is 403; one that changed between the check and the open is
+ * 503 (a rotation, or an attempt: either way, ask again). What is left is
+ * documented in docs/security.md ("Several files").
+ */
+async function openInside(
+  path: string,
+  root: string,
+  name: string,
+): Promise<{ fh: Awaited<ReturnType<typeof open>>; size: number } | Response> {
+  const outside = () => text(403, `Forbidden: ${name}: not in the watched directory`);
+  const changed = () => text(503, `Service Unavailable: ${name}: changed while it was opened, try again`);
+  let real: string;
+  let checked: { dev: bigint; ino: bigint };
+  try {
+    real = await realpath(path);
+    if (!root || !real.startsWith(root + sep)) return outside(); // an empty root: DIR's path unknown, refuse
+    const s = await lstat(real, { bigint: true });
+    if (s.isSymbolicLink()) return changed();
+    if (!s.isFile()) return text(503, `Service Unavailable: ${name}: not a regular file`);
+    checked = s;
+  } catch (e) {
+    return failed(e, name);
+  }
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    return (e as { code?: string })?.code === "ELOOP" ? changed() : failed(e, name);
+  }
+  try {
+    const s = await fh.stat({ bigint: true });
+    if (s.dev !== checked.dev || s.ino !== checked.ino) {
+      await fh.close().catch(() => {});
+      return changed();
+    }
+    return { fh, size: Number(s.size) };
+  } catch (e) {
+    await fh.close().catch(() => {});
+    return failed(e, name);
+  }
+}
+
 /**
  * The response to `GET /raw` (or `HEAD`) for the file at `path`: its bytes as
  * they are when the request comes (up to the size it has then: a log that
@@ -82,29 +139,31 @@ const text = (status: number, body: string) =>
  * A missing file is 404; one that cannot be read (permission, not a regular
  * file) is 503 with the reason: never a 500. A FIFO or device is refused
  * before it is opened (opening a FIFO would hang).
+ *
+ * With `root` (`--dir`'s real path; empty refuses every file) the file must resolve inside it when it
+ * is opened, not only when DIR was listed: a listed file swapped for a
+ * symlink out of DIR is 403 (see {@link openInside}).
  */
-export async function rawFile(req: Request, path: string, name = basename(path)): Promise<Response> {
+export async function rawFile(req: Request, path: string, name = basename(path), root?: string): Promise<Response> {
   let size: number;
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) return text(503, `Service Unavailable: ${name}: not a regular file`);
-    size = s.size;
-  } catch (e) {
-    const { code, message } = describeError(e, name);
-    return text(
-      code === "ENOENT" || code === "ENOTDIR" ? 404 : 503,
-      `${code === "ENOENT" ? "Not Found" : "Service Unavailable"}: ${message}`,
-    );
-  }
   let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(path, "r");
-  } catch (e) {
-    const { code, message } = describeError(e, name);
-    return text(
-      code === "ENOENT" ? 404 : 503,
-      `${code === "ENOENT" ? "Not Found" : "Service Unavailable"}: ${message}`,
-    );
+  if (root !== undefined) {
+    const r = await openInside(path, root, name);
+    if (r instanceof Response) return r;
+    ({ fh, size } = r);
+  } else {
+    try {
+      const s = await stat(path);
+      if (!s.isFile()) return text(503, `Service Unavailable: ${name}: not a regular file`);
+      size = s.size;
+    } catch (e) {
+      return failed(e, name);
+    }
+    try {
+      fh = await open(path, "r");
+    } catch (e) {
+      return failed(e, name);
+    }
   }
   let closed = false;
   const close = () => {

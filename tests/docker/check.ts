@@ -18,6 +18,7 @@
  * @module
  */
 import bcrypt from "bcryptjs";
+import { certificate } from "../e2e/access.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const HERE = `${ROOT}/tests/docker`;
@@ -664,24 +665,7 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
     async () => {
       const tls = `${dir}/tls`;
       await Deno.mkdir(tls);
-      await must([
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        `${tls}/key.pem`,
-        "-out",
-        `${tls}/cert.pem`,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-      ]);
+      await certificate(tls);
       // The image's user must read them (a mounted secret keeps the host's modes).
       for (const f of ["key.pem", "cert.pem"]) await Deno.chmod(`${tls}/${f}`, 0o644);
       await Deno.chmod(tls, 0o755);

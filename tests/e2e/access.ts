@@ -23,9 +23,15 @@ export async function htpasswd(users: Record<string, string> = { [USER]: PASSWOR
   return path;
 }
 
-/** A self-signed certificate for 127.0.0.1 and localhost, made by openssl now; paths and the PEM text. */
-export async function certificate(): Promise<{ dir: string; cert: string; key: string; pem: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "filewatch-tls-" });
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost, made by openssl now,
+ * as `cert.pem` and `key.pem` in `dir` (a fresh temporary directory when not
+ * given); paths and the PEM text. Also used by tests/docker/check.ts.
+ */
+export async function certificate(
+  dir?: string,
+): Promise<{ dir: string; cert: string; key: string; pem: string }> {
+  dir ??= await Deno.makeTempDir({ prefix: "filewatch-tls-" });
   const cert = `${dir}/cert.pem`;
   const key = `${dir}/key.pem`;
   const out = await new Deno.Command("openssl", {

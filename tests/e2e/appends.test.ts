@@ -11,7 +11,7 @@
  * @module
  */
 import { assert, assertEquals, assertNotEquals } from "../assert.ts";
-import { type Client, connect, sleep } from "./client.ts";
+import { connect, sleep, type V1Client, v1Client as v1 } from "./client.ts";
 import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
 import { fromBase64, sameBytes, V1State } from "./v1state.ts";
 
@@ -28,27 +28,6 @@ const MODES: ReadonlyArray<{ name: string; args: string[]; events: boolean }> = 
 ];
 
 // ---------------------------------------------------------------- helpers
-
-interface V1Client {
-  c: Client;
-  st: V1State;
-}
-
-/**
- * A filewatch.v1 client whose every frame goes into a {@link V1State}; with
- * `resume`, it connects with `?lastMod=&size=` and starts from those bytes.
- */
-function v1(wsUrl: string, resume?: { lastMod: string; bytes: Uint8Array }): V1Client {
-  const url = resume ? `${wsUrl}?lastMod=${encodeURIComponent(resume.lastMod)}&size=${resume.bytes.length}` : wsUrl;
-  const c = connect(url, { protocols: ["filewatch.v1"] });
-  const st = resume ? new V1State().hold(resume.lastMod, resume.bytes) : new V1State();
-  c.ws.on("message", (data: Uint8Array, isBinary: boolean) => {
-    // The raw bytes, so the state checks the frame is valid UTF-8 itself.
-    if (isBinary) st.apply({ type: "<binary frame in filewatch.v1>" });
-    else st.apply(new Uint8Array(data));
-  });
-  return { c, st };
-}
 
 /** The i-th message of a v1 client (waits up to `ms`). */
 async function msg(v: V1Client, i: number, ms = POLL + 1_000): Promise<Record<string, unknown>> {

@@ -4,15 +4,28 @@
  * file, the WebSocket handshake included; bad headers get 401/400, never 500;
  * repeated failures from one address lock it out with 429, and it recovers.
  *
- * The lock-out case runs with FILEWATCH_TEST_LOCKOUT=2s (the minute of the
- * defaults, scaled down; the defaults are checked in tests/unit/auth.test.ts)
- * and --trust-proxy 127.0.0.1, so each "client" is an X-Forwarded-For address.
+ * The lock-out case runs the server through tests/e2e/lockout_server.ts,
+ * which passes the entrypoint a lock-out of 2 s (the minute of the defaults,
+ * scaled down; the defaults are checked in tests/unit/auth.test.ts), and with
+ * --trust-proxy 127.0.0.1, so each "client" is an X-Forwarded-For address.
+ * No variable or flag can shorten a real server's lock-out: checked too.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { parseExposition } from "../prom.ts";
 import { basic, htpasswd, PASSWORD, USER } from "./access.ts";
 import { connect } from "./client.ts";
-import { handshake, rawRequest, runServer, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+import {
+  handshake,
+  rawRequest,
+  ROOT,
+  runServer,
+  RUNTIMES,
+  type Server,
+  serverCommand,
+  startServer,
+  tempFile,
+  waitFor,
+} from "./harness.ts";
 
 const get = async (s: Server, path: string, headers: Record<string, string> = {}) => {
   const r = await fetch(s.url + path, { headers, redirect: "manual" });
@@ -114,7 +127,7 @@ for (const rt of RUNTIMES) {
       const s = await startServer(rt, {
         file,
         args: ["--auth-file", await htpasswd(), "--trust-proxy", "127.0.0.1"],
-        env: { FILEWATCH_TEST_LOCKOUT: "2s" },
+        command: serverCommand(rt, `${ROOT}tests/e2e/lockout_server.ts`),
       });
       try {
         const from = (ip: string, auth?: string) => ({
@@ -141,6 +154,32 @@ for (const rt of RUNTIMES) {
           5_000,
           "the lock-out to end",
         );
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t(
+    "--auth-file: the environment cannot shorten the lock-out (FILEWATCH_TEST_LOCKOUT=2s, once honoured, still locks for a minute)",
+    async () => {
+      const file = await tempFile("x");
+      const s = await startServer(rt, {
+        file,
+        args: ["--auth-file", await htpasswd(), "--trust-proxy", "127.0.0.1"],
+        env: { FILEWATCH_TEST_LOCKOUT: "2s" },
+      });
+      try {
+        const attacker = { "X-Forwarded-For": "203.0.113.67" };
+        // At once: each failure is counted before its 401 is held back, so ten take the longest delay, not the sum.
+        const guesses = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => get(s, "", { ...attacker, Authorization: basic(USER, `guess ${i}`) })),
+        );
+        assertEquals(guesses.map((g) => g.status), Array(10).fill(401));
+        const locked = await get(s, "", { ...attacker, Authorization: basic() });
+        assertEquals(locked.status, 429);
+        const retry = Number(locked.headers.get("retry-after"));
+        assert(retry > 50 && retry <= 60, `Retry-After ${retry}: the default minute`);
       } finally {
         await s.stop();
       }

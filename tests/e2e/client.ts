@@ -12,6 +12,7 @@
 import WebSocket from "ws";
 import { PROTOCOL_V1 } from "../../src/messages.ts";
 import { v1Violation } from "./schema.ts";
+import { V1State } from "./v1state.ts";
 
 export interface Received {
   data: string | Uint8Array;
@@ -137,3 +138,26 @@ function checkV1(m: Received): string | null {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A {@link Client} whose filewatch.v1 frames are applied to a {@link V1State} as they come. */
+export interface V1Client {
+  c: Client;
+  st: V1State;
+}
+
+/**
+ * A filewatch.v1 client whose every frame goes into a {@link V1State}; with
+ * `resume`, it connects with `?lastMod=&size=` and starts from those bytes.
+ * A binary frame is recorded as one the state cannot apply.
+ */
+export function v1Client(wsUrl: string, resume?: { lastMod: string; bytes: Uint8Array }): V1Client {
+  const url = resume ? `${wsUrl}?lastMod=${encodeURIComponent(resume.lastMod)}&size=${resume.bytes.length}` : wsUrl;
+  const c = connect(url, { protocols: ["filewatch.v1"] });
+  const st = resume ? new V1State().hold(resume.lastMod, resume.bytes) : new V1State();
+  c.ws.on("message", (data: Uint8Array, isBinary: boolean) => {
+    // The raw bytes, so the state checks the frame is valid UTF-8 itself.
+    if (isBinary) st.apply({ type: "<binary frame in filewatch.v1>" });
+    else st.apply(new Uint8Array(data));
+  });
+  return { c, st };
+}

@@ -44,6 +44,16 @@ function fifoHasNoReader(path: string): boolean {
   }
 }
 
+/** A fresh `root` holding DIR (`root/dir`, empty) and, outside it, `root/secret.txt` with the text `secret`. */
+async function dirBesideSecret(name: string): Promise<{ root: string; dir: string; secret: string }> {
+  const root = await Deno.makeTempDir({ prefix: `filewatch-${name}-` });
+  const dir = `${root}/dir`;
+  await Deno.mkdir(dir);
+  const secret = `SECRET-${crypto.randomUUID()}`;
+  await Deno.writeTextFile(`${root}/secret.txt`, secret);
+  return { root, dir, secret };
+}
+
 async function mkfifo(path: string): Promise<void> {
   const out = await new Deno.Command("mkfifo", { args: [path] }).output();
   assert(out.success, "mkfifo");
@@ -202,11 +212,7 @@ for (const rt of RUNTIMES) {
   t(
     "traversal battery: 40 crafted names on every route that takes one are 404 or 400 (Bun: `/f/..` is `/`), never a byte from outside",
     async () => {
-      const root = await Deno.makeTempDir({ prefix: "filewatch-trav-" });
-      const dir = `${root}/dir`;
-      await Deno.mkdir(dir);
-      const secret = `SECRET-${crypto.randomUUID()}`;
-      await Deno.writeTextFile(`${root}/secret.txt`, secret);
+      const { root, dir, secret } = await dirBesideSecret("trav");
       await Deno.writeTextFile(`${dir}/a.log`, "inside\n");
       await Deno.symlink(`${root}/secret.txt`, `${dir}/link.log`);
       await Deno.symlink(`${dir}/a.log`, `${dir}/ok.log`);
@@ -312,6 +318,50 @@ for (const rt of RUNTIMES) {
         assertEquals((await fetch(s.url + "healthz")).status, 200, "the server is fine");
       } finally {
         await s.stop();
+      }
+    },
+  );
+
+  t(
+    "--dir: a listed file swapped for a symlink out of DIR is refused by /raw/{name} (403), /f/{name} and /ws/{name} before the next listing",
+    async () => {
+      const { root, dir, secret } = await dirBesideSecret("swap");
+      await Deno.writeTextFile(`${dir}/a.log`, "inside a\n");
+      await Deno.writeTextFile(`${dir}/b.log`, "inside b\n");
+      await Deno.symlink(`${dir}/b.log`, `${dir}/ok.log`);
+      // A poll far longer than the test: the listing read first stays the one names are looked up in.
+      const s = await startServer(rt, { file: dir, args: ["--poll", "60s", "--dir"] });
+      try {
+        assertEquals((await files(s)).map((f) => f.name), ["a.log", "b.log", "ok.log"]);
+        // The swap is one rename, as an attacker who can write in DIR would do it.
+        await Deno.symlink(`${root}/secret.txt`, `${root}/swap`);
+        await Deno.rename(`${root}/swap`, `${dir}/a.log`);
+        assertEquals((await files(s)).map((f) => f.name), ["a.log", "b.log", "ok.log"], "still listed");
+
+        for (const method of ["GET", "HEAD"]) {
+          const raw = await fetch(s.url + "raw/a.log", { method });
+          const body = await raw.text();
+          assert(!body.includes(secret), "/raw/{name} sent the outside file's bytes");
+          assertEquals(raw.status, 403, `${method} /raw/a.log`);
+          if (method === "GET") assertEquals(body, "Forbidden: a.log: not in the watched directory\n");
+        }
+        const page = await fetch(s.url + "f/a.log");
+        const html = await page.text();
+        assert(!html.includes(secret), "/f/{name} showed the outside file");
+        assertMatch(html, /not in the watched directory/);
+        const v = connect(s.wsUrl + "/a.log", { protocols: ["filewatch.v1"] });
+        const first = await v.json(0);
+        assertEquals([first.type, first.message], ["error", "a.log: not in the watched directory"]);
+        assert(!JSON.stringify(first).includes(secret), "/ws/{name} sent the outside file");
+        v.close();
+        await v.closed;
+
+        // A symlink that stays inside DIR is still served, by /raw/{name} too.
+        const ok = await fetch(s.url + "raw/ok.log");
+        assertEquals([ok.status, await ok.text()], [200, "inside b\n"]);
+      } finally {
+        await s.stop();
+        await Deno.remove(root, { recursive: true });
       }
     },
   );

@@ -59,11 +59,11 @@ export const EXPECT: Record<RuntimeName, {
   },
 };
 
-/** The command line that runs the server on a runtime. */
-export function serverCommand(runtime: RuntimeName): string[] {
+/** The command line that runs the server on a runtime; `script` in place of its entrypoint (as tests/e2e/lockout_server.ts). */
+export function serverCommand(runtime: RuntimeName, script?: string): string[] {
   return runtime === "deno"
-    ? [`${BIN}/deno`, "run", "--allow-net", "--allow-read", "--allow-env", `${ROOT}src/deno.ts`]
-    : [`${BIN}/bun`, "run", `${ROOT}src/bun.ts`];
+    ? [`${BIN}/deno`, "run", "--allow-net", "--allow-read", "--allow-env", script ?? `${ROOT}src/deno.ts`]
+    : [`${BIN}/bun`, "run", script ?? `${ROOT}src/bun.ts`];
 }
 
 export interface Server {

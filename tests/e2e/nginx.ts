@@ -48,34 +48,63 @@ export async function siteConfig(o: { port: number; upstream: number; cert: stri
 
 /** Starts nginx in front of filewatch on `upstream`; fails clearly when nginx is not installed. */
 export async function startNginx(o: { upstream: number; cert: string; key: string; port?: number }): Promise<Nginx> {
-  try {
-    await Deno.stat(NGINX);
-  } catch {
-    throw new Error(`Cannot find nginx at "${NGINX}": install it (apt-get install nginx) or set FILEWATCH_NGINX`);
-  }
   const dir = await Deno.makeTempDir({ prefix: "filewatch-nginx-" });
   // Run as root, nginx's workers switch to "nobody", which must reach the temp directories.
   await Deno.chmod(dir, 0o755);
   const port = o.port ?? freePort();
   await Deno.writeTextFile(`${dir}/site.conf`, await siteConfig({ port, ...o }));
   // The main file around the site, as Debian's /etc/nginx/nginx.conf would be, with every path in `dir`.
-  await Deno.writeTextFile(
-    `${dir}/nginx.conf`,
-    [
-      "worker_processes 1;",
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log info;`,
-      "events { worker_connections 512; }",
-      "http {",
-      `  access_log ${dir}/access.log;`,
-      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((k) => `  ${k}_temp_path ${dir}/${k};`),
-      `  include ${dir}/site.conf;`,
-      "}",
-      "",
-    ].join("\n"),
-  );
+  const conf = [
+    "worker_processes 1;",
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log info;`,
+    "events { worker_connections 512; }",
+    "http {",
+    `  access_log ${dir}/access.log;`,
+    ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((k) => `  ${k}_temp_path ${dir}/${k};`),
+    `  include ${dir}/site.conf;`,
+    "}",
+    "",
+  ].join("\n");
+  const child = await runNginx({ conf, dir, port });
+  return {
+    port,
+    pid: child.pid,
+    origin: `https://127.0.0.1:${port}`,
+    stop: () => stopNginx(child),
+    errorLog: () => Deno.readTextFile(`${dir}/error.log`).catch(() => ""),
+  };
+}
+
+/**
+ * Runs nginx with `conf` as its main file, in the foreground (`-g 'daemon
+ * off;'`) with `dir` as its prefix and `dir/error.log` as its start-up error
+ * log; resolves once `ready` is true (by default: something accepts on
+ * 127.0.0.1:`port`). When nginx exits first, or is not ready within 10 s, it
+ * is stopped and the error says why with its stderr and error log. Fails
+ * clearly when nginx is not installed. The one starter of the proxy and the
+ * replica tests.
+ */
+export async function runNginx(
+  o: { conf: string; dir: string; port: number; ready?: () => Promise<boolean> },
+): Promise<Deno.ChildProcess> {
+  try {
+    await Deno.stat(NGINX);
+  } catch {
+    throw new Error(`Cannot find nginx at "${NGINX}": install it (apt-get install nginx) or set FILEWATCH_NGINX`);
+  }
+  const { dir, port } = o;
+  const ready = o.ready ?? (async () => {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  await Deno.writeTextFile(`${dir}/nginx.conf`, o.conf);
   const child = new Deno.Command(NGINX, {
-    args: ["-p", `${dir}/`, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
+    args: ["-p", `${dir}/`, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`, "-g", "daemon off;"],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -90,34 +119,20 @@ export async function startNginx(o: { upstream: number; cert: string; key: strin
     }
   })();
   let exited = false;
-  const status = child.status.then((s) => {
+  void child.status.then(() => {
     exited = true;
-    return s;
   });
-  const stop = async () => {
-    if (!exited) await stopNginx(child);
-  };
+  const why = async () => `${errText}\n${await Deno.readTextFile(`${dir}/error.log`).catch(() => "")}`;
   const end = Date.now() + 10_000;
-  while (true) {
-    if (exited) throw new Error(`nginx exited at start:\n${errText}`);
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch {
-      if (Date.now() > end) {
-        await stop();
-        throw new Error(`nginx did not listen on ${port} in 10s:\n${errText}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
+  while (!await ready()) {
+    if (exited) throw new Error(`nginx exited at start:\n${await why()}`);
+    if (Date.now() > end) {
+      await stopNginx(child);
+      throw new Error(`nginx did not answer on ${port} in 10s:\n${await why()}`);
     }
+    await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    port,
-    pid: child.pid,
-    origin: `https://127.0.0.1:${port}`,
-    stop,
-    errorLog: () => Deno.readTextFile(`${dir}/error.log`).catch(() => ""),
-  };
+  return child;
 }
 
 /**

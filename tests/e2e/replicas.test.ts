@@ -15,25 +15,11 @@
  * @module
  */
 import { assert, assertEquals } from "../assert.ts";
-import { type Client, connect, sleep } from "./client.ts";
+import { sleep, type V1Client, v1Client as v1 } from "./client.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { V1State } from "./v1state.ts";
 
 const POLL = 100; // ms
 const enc = new TextEncoder();
-
-interface V1Client {
-  c: Client;
-  st: V1State;
-}
-
-function v1(wsUrl: string, resume?: { lastMod: string; bytes: Uint8Array }): V1Client {
-  const url = resume ? `${wsUrl}?lastMod=${encodeURIComponent(resume.lastMod)}&size=${resume.bytes.length}` : wsUrl;
-  const c = connect(url, { protocols: ["filewatch.v1"] });
-  const st = resume ? new V1State().hold(resume.lastMod, resume.bytes) : new V1State();
-  c.ws.on("message", (data: Uint8Array) => st.apply(new Uint8Array(data)));
-  return { c, st };
-}
 
 /** The token a server's page names (what a browser starts from). */
 async function pageToken(s: Server): Promise<string> {
@@ -163,6 +149,7 @@ for (const [ra, rb] of pairs) {
           } catch { /* closed */ }
         }
         await Promise.all(servers.map((s) => s.stop()));
+        await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
       }
     },
   });
