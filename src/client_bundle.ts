@@ -491,6 +491,23 @@ export const CLIENT_SCRIPT: string = `(() => {
   function lineHash(n) {
     return \`#L\${n}\`;
   }
+  function parseLineInput(input, total) {
+    const s = input.trim().replace(/[,_\\s]/g, "");
+    if (s === "") return { ok: false, message: "Type a line number" };
+    if (!/^[0-9]+$/.test(s)) return { ok: false, message: \`“\${input.trim().slice(0, 40)}” is not a line number\` };
+    const n = Number(s);
+    if (total === 0) return { ok: false, message: "The file has no lines" };
+    if (n < 1 || n > total) {
+      const shown2 = s.length > 12 ? s.slice(0, 12) + "…" : String(n);
+      const has = \`\${total.toLocaleString("en")} \${total === 1 ? "line" : "lines"}\`;
+      return { ok: false, message: \`There is no line \${shown2}: the file has \${has}\` };
+    }
+    return { ok: true, line: n };
+  }
+  function noLinksReason(offset, dropped) {
+    const why = dropped ? "earlier lines were dropped from this page" : offset > 0 ? "this page shows the last part of the file (tail mode)" : null;
+    return why === null ? null : \`Line links are off: \${why}, so its line numbers are not the file's\`;
+  }
 
   // src/client/lines.ts
   function splitLines(text2) {
@@ -1105,6 +1122,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   var pauseButton = byId("pause");
   var waitingEl = byId("waiting");
   var themeButton = byId("theme");
+  var gotoButton = byId("goto-open");
+  var gotoForm = byId("goto");
+  var gotoInput = byId("goto-line");
+  var gotoMsg = byId("goto-msg");
   var baseTitle = document.title;
   var count = (v) => {
     const n = Number(v);
@@ -1385,6 +1406,9 @@ export const CLIENT_SCRIPT: string = `(() => {
       ev.preventDefault();
       filterBox.focus();
       filterBox.select();
+    } else if (ev.key === "g" && !typing(ev.target)) {
+      ev.preventDefault();
+      openGoto();
     } else if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) {
       ev.preventDefault();
       if (!clearFilter() && ev.target === filterBox) view.focus({ preventScroll: true });
@@ -1440,6 +1464,55 @@ export const CLIENT_SCRIPT: string = `(() => {
   addEventListener("hashchange", () => {
     const n = parseLineHash(location.hash);
     if (n !== null) goToLine(n, true);
+  });
+  var gotoReturn = null;
+  var gotoMsgTimer;
+  var sayGoto = (message, bad) => {
+    clearTimeout(gotoMsgTimer);
+    gotoMsg.textContent = message;
+    gotoMsg.classList.toggle("bad", bad);
+    gotoInput.setAttribute("aria-invalid", String(bad));
+  };
+  var closeGoto = (focus) => {
+    gotoForm.hidden = true;
+    gotoButton.setAttribute("aria-expanded", "false");
+    gotoInput.value = "";
+    focus?.focus({ preventScroll: true });
+  };
+  var openGoto = () => {
+    const why = noLinksReason(shown.offset, shown.dropped);
+    if (why !== null) {
+      sayGoto(why, false);
+      gotoMsgTimer = setTimeout(() => gotoMsg.textContent = "", 3 * CHANGED_MS);
+      return;
+    }
+    if (gotoForm.hidden) {
+      gotoReturn = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : view;
+      sayGoto("", false);
+    }
+    gotoForm.hidden = false;
+    gotoButton.setAttribute("aria-expanded", "true");
+    gotoInput.focus();
+    gotoInput.select();
+  };
+  gotoButton.addEventListener("click", () => gotoForm.hidden ? openGoto() : closeGoto(gotoButton));
+  gotoForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const why = noLinksReason(shown.offset, shown.dropped);
+    const got = why === null ? parseLineInput(gotoInput.value, lines.length) : { ok: false, message: why };
+    if (!got.ok) return sayGoto(got.message, true);
+    history.pushState(null, "", lineHash(got.line));
+    closeGoto(view);
+    goToLine(got.line, true);
+    sayGoto(\`Showing line \${got.line.toLocaleString("en")}\`, false);
+    gotoMsgTimer = setTimeout(() => gotoMsg.textContent = "", CHANGED_MS);
+  });
+  gotoInput.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Escape") return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    sayGoto("", false);
+    closeGoto(gotoReturn ?? view);
   });
   var THEMES = ["auto", "light", "dark"];
   var applyTheme = (theme2) => {

@@ -18,7 +18,7 @@ import { appendedLines, changedLines, type LineRange } from "./changes.ts";
 import { countLabel, type Filter, matchingLines, parseFilter } from "./filter.ts";
 import { FilteredView } from "./filtered.ts";
 import { formatAgo, formatSize, lastModToMs, windowNotice } from "./format.ts";
-import { lineHash, parseLineHash } from "./links.ts";
+import { lineHash, noLinksReason, parseLineHash, parseLineInput } from "./links.ts";
 import { Lines } from "./lines.ts";
 import { Live, type LiveEnv } from "./live.ts";
 import { PauseQueue, type Shown, waitingLabel } from "./pause.ts";
@@ -61,6 +61,10 @@ const filterCount = byId("filter-count");
 const pauseButton = byId("pause");
 const waitingEl = byId("waiting");
 const themeButton = byId("theme");
+const gotoButton = byId("goto-open");
+const gotoForm = byId("goto") as HTMLFormElement;
+const gotoInput = byId("goto-line") as HTMLInputElement;
+const gotoMsg = byId("goto-msg");
 const baseTitle = document.title;
 
 const count = (v: string | undefined) => {
@@ -406,6 +410,9 @@ document.addEventListener("keydown", (ev) => {
     ev.preventDefault();
     filterBox.focus();
     filterBox.select();
+  } else if (ev.key === "g" && !typing(ev.target)) {
+    ev.preventDefault();
+    openGoto();
   } else if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) {
     // The search input clears itself on Escape too; doing it here keeps one path.
     ev.preventDefault();
@@ -471,6 +478,61 @@ view.addEventListener("click", (ev) => {
 addEventListener("hashchange", () => {
   const n = parseLineHash(location.hash);
   if (n !== null) goToLine(n, true);
+});
+
+// "Go to line" (`g`): the keyboard's way to a line link. One box, not a tab
+// stop per line number (a 200k-line file would have 200k of them).
+let gotoReturn: HTMLElement | null = null;
+let gotoMsgTimer: number | undefined;
+const sayGoto = (message: string, bad: boolean) => {
+  clearTimeout(gotoMsgTimer);
+  gotoMsg.textContent = message;
+  gotoMsg.classList.toggle("bad", bad);
+  gotoInput.setAttribute("aria-invalid", String(bad));
+};
+const closeGoto = (focus: HTMLElement | null) => {
+  gotoForm.hidden = true;
+  gotoButton.setAttribute("aria-expanded", "false");
+  gotoInput.value = "";
+  focus?.focus({ preventScroll: true });
+};
+const openGoto = () => {
+  const why = noLinksReason(shown.offset, shown.dropped);
+  if (why !== null) {
+    // No box to type in: the reason instead, until it is read.
+    sayGoto(why, false);
+    gotoMsgTimer = setTimeout(() => (gotoMsg.textContent = ""), 3 * CHANGED_MS);
+    return;
+  }
+  if (gotoForm.hidden) {
+    gotoReturn = document.activeElement instanceof HTMLElement && document.activeElement !== document.body
+      ? document.activeElement
+      : view;
+    sayGoto("", false);
+  }
+  gotoForm.hidden = false;
+  gotoButton.setAttribute("aria-expanded", "true");
+  gotoInput.focus();
+  gotoInput.select();
+};
+gotoButton.addEventListener("click", () => gotoForm.hidden ? openGoto() : closeGoto(gotoButton));
+gotoForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const why = noLinksReason(shown.offset, shown.dropped); // the page may have dropped lines meanwhile
+  const got = why === null ? parseLineInput(gotoInput.value, lines.length) : { ok: false as const, message: why };
+  if (!got.ok) return sayGoto(got.message, true);
+  history.pushState(null, "", lineHash(got.line));
+  closeGoto(view);
+  goToLine(got.line, true);
+  sayGoto(`Showing line ${got.line.toLocaleString("en")}`, false);
+  gotoMsgTimer = setTimeout(() => (gotoMsg.textContent = ""), CHANGED_MS);
+});
+gotoInput.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape") return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  sayGoto("", false);
+  closeGoto(gotoReturn ?? view);
 });
 
 // ---- theme ---------------------------------------------------------------

@@ -297,11 +297,97 @@ for (const rt of RUNTIMES) {
         { hash: "#L120" },
       );
 
+      await step(
+        "Go to line by keys only: g opens a labelled box, Enter shows and links the line, bad input says why, Esc closes",
+        LONG,
+        async (c) => {
+          const box = () =>
+            c.page.evaluate(() => ({
+              open: !document.getElementById("goto").hidden,
+              expanded: document.getElementById("goto-open").getAttribute("aria-expanded"),
+              msg: document.getElementById("goto-msg").textContent,
+              invalid: document.getElementById("goto-line").getAttribute("aria-invalid"),
+              label: document.getElementById("goto-line").labels?.[0]?.textContent ?? "",
+            }));
+          assertEquals((await reading(c.page)).focus, "view", "the page starts on the content");
+          await c.page.keyboard.press("g");
+          assertEquals((await reading(c.page)).focus, "goto-line", "g focuses the box");
+          let b = await box();
+          assertEquals([b.open, b.expanded, b.label], [true, "true", "Line number"]);
+          assertEquals(await axeViolations(c.page), [], "the page with the box open");
+          await c.page.keyboard.type("abc");
+          await c.page.keyboard.press("Enter");
+          b = await box();
+          assertEquals([b.msg, b.invalid, b.open], ["“abc” is not a line number", "true", true]);
+          assertEquals((await reading(c.page)).hash, "", "no link made");
+          await c.page.keyboard.press("Control+A");
+          await c.page.keyboard.type("401");
+          await c.page.keyboard.press("Enter");
+          assertEquals((await box()).msg, "There is no line 401: the file has 400 lines");
+          assertEquals(await axeViolations(c.page), [], "the box saying what was wrong");
+          await c.page.keyboard.press("Control+A");
+          await c.page.keyboard.type("250");
+          await c.page.keyboard.press("Enter");
+          const s = await until(c.page, "line 250 linked", (s) => s.hash === "#L250" && s.target === "250");
+          assert(s.targetVisible, "line 250 is in view");
+          assertEquals(s.focus, "view", "back on the content, where PageDown scrolls");
+          b = await box();
+          assertEquals([b.open, b.expanded, b.msg, b.invalid], [false, "false", "Showing line 250", "false"]);
+          // Esc closes it without going anywhere and gives focus back.
+          await c.page.keyboard.press("g");
+          await c.page.keyboard.type("7");
+          await c.page.keyboard.press("Escape");
+          b = await box();
+          assertEquals([b.open, (await reading(c.page)).focus, (await reading(c.page)).hash], [false, "view", "#L250"]);
+          // Typed in the filter, g is a letter.
+          await c.page.keyboard.press("/");
+          await c.page.keyboard.type("g 3");
+          assertEquals(await c.page.inputValue("#filter"), "g 3");
+          assertEquals((await box()).open, false, "g in the filter does not open the box");
+          // From the filtered view, a line goes back to the whole file.
+          await until(c.page, "filtered", (s) => s.filtered);
+          await c.page.keyboard.press("Escape"); // clears the filter
+          await c.page.keyboard.press("Escape"); // back to the content
+          await c.page.keyboard.press("/");
+          await c.page.keyboard.type("line 3");
+          await until(c.page, "filtered again", (s) => s.filtered);
+          await c.page.keyboard.press("Tab"); // to match case, not typing: g is a command there
+          await c.page.keyboard.press("g");
+          await c.page.keyboard.type("12");
+          await c.page.keyboard.press("Enter");
+          const t = await until(
+            c.page,
+            "line 12 in context",
+            (s) => !s.filtered && s.target === "12" && s.targetVisible,
+          );
+          assertEquals(t.hash, "#L12");
+        },
+      );
+
+      await step(
+        "Go to line in tail mode says why line numbers make no links, and opens no box",
+        LONG.repeat(20),
+        async (c) => {
+          await c.page.keyboard.press("g");
+          const b = await c.page.evaluate(() => ({
+            open: !document.getElementById("goto").hidden,
+            msg: document.getElementById("goto-msg").textContent,
+            role: document.getElementById("goto-msg").getAttribute("role"),
+          }));
+          assertEquals(b.open, false);
+          assertMatch(b.msg, /^Line links are off: this page shows the last part of the file \(tail mode\)/);
+          assertEquals(b.role, "status", "said in a live region");
+          assertEquals((await reading(c.page)).hash, "");
+          assertEquals(await axeViolations(c.page), [], "the page saying why");
+        },
+        { args: ["--tail", "4KiB"] },
+      );
+
       await step("keyboard only: every control in order, buttons are buttons, focus is visible", LOG, async (c) => {
         // The page focuses the content on load; Shift+Tab from it walks the header backwards.
-        for (let i = 0; i < 7; i++) await c.page.keyboard.press("Shift+Tab");
+        for (let i = 0; i < 8; i++) await c.page.keyboard.press("Shift+Tab");
         const order: string[] = [];
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 9; i++) {
           if (i > 0) await c.page.keyboard.press("Tab");
           const f = await c.page.evaluate(() => {
             const a = document.activeElement;
@@ -310,11 +396,11 @@ for (const rt of RUNTIMES) {
           order.push(f.id);
           if (f.id !== "view") assert(f.outline !== "none", `${f.id} shows its focus`);
         }
-        assertEquals(order.slice(0, 8), ["filter", "case", "pause", "wrap", "numbers", "theme", "download", "view"]);
+        assertEquals(order, ["filter", "case", "pause", "wrap", "numbers", "goto-open", "theme", "download", "view"]);
         const tags = await c.page.evaluate(() =>
-          ["case", "pause", "theme"].map((id) => document.getElementById(id).tagName)
+          ["case", "pause", "goto-open", "theme"].map((id) => document.getElementById(id).tagName)
         );
-        assertEquals(tags, ["BUTTON", "BUTTON", "BUTTON"]);
+        assertEquals(tags, ["BUTTON", "BUTTON", "BUTTON", "BUTTON"]);
         // Pause and resume with the keyboard.
         await c.page.focus("#pause");
         await c.page.keyboard.press("Enter");
