@@ -257,6 +257,32 @@ export const CLIENT_SCRIPT: string = `(() => {
   function appendedLines(first2, total) {
     return first2 < total ? [[first2, total]] : [];
   }
+  function mergeRanges(a, b) {
+    const all = [...a, ...b].filter(([s, e]) => e > s).sort((x, y) => x[0] - y[0]);
+    const out = [];
+    for (const [s, e] of all) {
+      const last = out[out.length - 1];
+      if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+      else out.push([s, e]);
+    }
+    return out;
+  }
+  function shiftRanges(ranges, gone) {
+    if (gone === 0) return ranges.map(([s, e]) => [s, e]);
+    return ranges.map(([s, e]) => [Math.max(0, s - gone), e - gone]).filter(([s, e]) => e > s);
+  }
+  function inRanges(ranges, i) {
+    let lo = 0;
+    let hi = ranges.length;
+    while (lo < hi) {
+      const mid = lo + hi >> 1;
+      const [s, e] = ranges[mid];
+      if (i < s) hi = mid;
+      else if (i >= e) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
 
   // src/client/filter.ts
   function parseFilter(input, matchCase) {
@@ -338,6 +364,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     #blocks = [];
     #built = /* @__PURE__ */ new WeakSet();
     #target = null;
+    /** Called after a block's lines were built (they were not on screen before): the page re-marks changed lines. */
+    onBuild = () => {
+    };
     constructor(pre2, scroller) {
       this.#pre = pre2;
       this.#observer = new IntersectionObserver((entries) => {
@@ -380,6 +409,33 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#target = n;
       for (const el of this.#pre.querySelectorAll(".target")) el.classList.remove("target");
       if (n !== null) this.#pre.querySelector(\`[data-n="\${n}"]\`)?.classList.add("target");
+    }
+    /**
+     * Ranges over the built lines whose index (on screen, as in \`hits\`) is in
+     * \`ranges\` (sorted, disjoint), for the changed-lines highlight. Lines not
+     * built yet have no nodes: {@link onBuild} says when they come.
+     */
+    lineRanges(ranges) {
+      const out = [];
+      if (ranges.length === 0) return out;
+      const doc = this.#pre.ownerDocument;
+      for (const el of this.#blocks) {
+        if (!this.#built.has(el)) continue;
+        const from = Number(el.dataset.from);
+        const first2 = this.hits[from];
+        const last = this.hits[Math.min(from + FILTER_CHUNK, this.hits.length) - 1];
+        if (first2 === void 0 || last === void 0) continue;
+        if (!ranges.some(([s, e]) => s <= last && e > first2)) continue;
+        let k = from;
+        for (const line of el.children) {
+          if (inRanges(ranges, this.hits[k++])) {
+            const r = doc.createRange();
+            r.selectNodeContents(line);
+            out.push(r);
+          }
+        }
+      }
+      return out;
     }
     /** Empties the pane. */
     clear() {
@@ -439,6 +495,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       }
       el.replaceChildren(frag);
       el.classList.add("built");
+      this.onBuild();
     }
     #digits() {
       const last = this.hits.at(-1);
@@ -1185,20 +1242,33 @@ export const CLIENT_SCRIPT: string = `(() => {
   var queue = new PauseQueue();
   var target = null;
   var linkable = () => shown.offset === 0 && !shown.dropped;
+  var changed = [];
   var changedTimer;
-  var markChanged = (ranges, add) => {
+  var paintChanged = () => {
     if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
-    const made = ranges.map(([a, b]) => text.lineRange(a, b)).filter((r) => r !== null);
-    const old = add ? CSS.highlights.get("fw-changed") : void 0;
-    if (made.length === 0 && !old) return;
-    const hl = old ?? new Highlight();
-    for (const r of made) hl.add(r);
-    CSS.highlights.set("fw-changed", hl);
-    body.dataset.changed = String(hl.size);
-    clearTimeout(changedTimer);
-    changedTimer = setTimeout(() => {
+    const made = changed.length === 0 ? [] : filter.kind === "ok" ? filtered.lineRanges(changed) : changed.map(([a, b]) => text.lineRange(a, b)).filter((r) => r !== null);
+    if (made.length === 0) {
       CSS.highlights.delete("fw-changed");
       delete body.dataset.changed;
+      return;
+    }
+    const hl = new Highlight();
+    for (const r of made) hl.add(r);
+    CSS.highlights.set("fw-changed", hl);
+    body.dataset.changed = String(made.length);
+  };
+  filtered.onBuild = () => {
+    if (changed.length > 0) paintChanged();
+  };
+  var markChanged = (ranges, add) => {
+    changed = mergeRanges(add ? changed : [], ranges);
+    paintChanged();
+    if (ranges.length === 0 && changed.length > 0) return;
+    clearTimeout(changedTimer);
+    if (changed.length === 0) return;
+    changedTimer = setTimeout(() => {
+      changed = [];
+      paintChanged();
     }, CHANGED_MS);
   };
   var runFilter = () => {
@@ -1206,6 +1276,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       filtered.clear();
       filteredPre.hidden = true;
       pre.hidden = false;
+      paintChanged();
       return;
     }
     const hits = matchingLines(lines.lines, filter.re);
@@ -1214,6 +1285,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     pre.hidden = true;
     filteredPre.hidden = false;
     paintCount();
+    paintChanged();
   };
   var paintCount = () => {
     filterCount.classList.toggle("bad", filter.kind === "error");
@@ -1232,6 +1304,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     let ranges = [];
     if (change.kind === "replace") {
       const before = lines.lines;
+      changed = [];
       text.render(change.held.text, numbersBox.checked);
       lines = new Lines(change.held.text);
       if (mark && before.length > 0) ranges = changedLines(before, lines.lines).ranges;
@@ -1244,6 +1317,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         const droppedBefore = lines.base;
         lines.dropFront(change.dropped);
         const gone = lines.base - droppedBefore;
+        changed = shiftRanges(changed, gone);
         const before = view.scrollHeight;
         text.dropFront(change.dropped);
         if (filter.kind === "ok") runFilter();
@@ -1369,6 +1443,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     applyToggles();
     text.render(shown.text, numbersBox.checked);
     paintTarget();
+    paintChanged();
     if (follow) toBottom();
   });
   view.addEventListener("scroll", () => {
@@ -1447,6 +1522,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       numbersBox.checked = true;
       applyToggles();
       text.render(shown.text, true);
+      paintChanged();
     }
     paintTarget();
     if (scroll) scrollToLine(n);

@@ -14,7 +14,7 @@
  * connection holds (`live.held`) while paused.
  * @module
  */
-import { appendedLines, changedLines, type LineRange } from "./changes.ts";
+import { appendedLines, changedLines, type LineRange, mergeRanges, shiftRanges } from "./changes.ts";
 import { countLabel, type Filter, matchingLines, parseFilter } from "./filter.ts";
 import { FilteredView } from "./filtered.ts";
 import { formatAgo, formatSize, lastModToMs, windowNotice } from "./format.ts";
@@ -141,23 +141,46 @@ let target: number | null = null;
 /** Line links name lines of the file: only a page that holds it from its first byte can number them so. */
 const linkable = () => shown.offset === 0 && !shown.dropped;
 
-/** Marks `ranges` (lines on screen) as changed for {@link CHANGED_MS}; `add` keeps the marks already up. */
+/** The lines marked as changed (on screen, 0-based; sorted, disjoint) until the mark times out. */
+let changed: LineRange[] = [];
 let changedTimer: number | undefined;
-const markChanged = (ranges: LineRange[], add: boolean) => {
+/**
+ * Marks {@link changed} in the pane shown: in the text, or, with a filter
+ * on, on the matching lines among them (the filtered view builds its lines
+ * as they near the screen, and calls this again for each block it builds).
+ */
+const paintChanged = () => {
   // The CSS Custom Highlight API marks text without touching a node; where
   // the browser lacks it, lines are simply not marked.
   if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
-  const made = ranges.map(([a, b]) => text.lineRange(a, b)).filter((r): r is Range => r !== null);
-  const old = add ? CSS.highlights.get("fw-changed") : undefined;
-  if (made.length === 0 && !old) return;
-  const hl = old ?? new Highlight();
-  for (const r of made) hl.add(r);
-  CSS.highlights.set("fw-changed", hl);
-  body.dataset.changed = String(hl.size);
-  clearTimeout(changedTimer);
-  changedTimer = setTimeout(() => {
+  const made = changed.length === 0
+    ? []
+    : filter.kind === "ok"
+    ? filtered.lineRanges(changed)
+    : changed.map(([a, b]) => text.lineRange(a, b)).filter((r): r is Range => r !== null);
+  if (made.length === 0) {
     CSS.highlights.delete("fw-changed");
     delete body.dataset.changed;
+    return;
+  }
+  const hl = new Highlight();
+  for (const r of made) hl.add(r);
+  CSS.highlights.set("fw-changed", hl);
+  body.dataset.changed = String(made.length);
+};
+filtered.onBuild = () => {
+  if (changed.length > 0) paintChanged();
+};
+/** Marks `ranges` (lines on screen) as changed for {@link CHANGED_MS}; `add` keeps the marks already up. */
+const markChanged = (ranges: LineRange[], add: boolean) => {
+  changed = mergeRanges(add ? changed : [], ranges);
+  paintChanged();
+  if (ranges.length === 0 && changed.length > 0) return; // the marks up keep their time
+  clearTimeout(changedTimer);
+  if (changed.length === 0) return;
+  changedTimer = setTimeout(() => {
+    changed = [];
+    paintChanged();
   }, CHANGED_MS);
 };
 
@@ -167,6 +190,7 @@ const runFilter = () => {
     filtered.clear();
     filteredPre.hidden = true;
     pre.hidden = false;
+    paintChanged();
     return;
   }
   const hits = matchingLines(lines.lines, filter.re);
@@ -175,6 +199,7 @@ const runFilter = () => {
   pre.hidden = true;
   filteredPre.hidden = false;
   paintCount();
+  paintChanged();
 };
 
 const paintCount = () => {
@@ -202,6 +227,7 @@ const showChange = (change: Shown, mark = true) => {
   let ranges: LineRange[] = [];
   if (change.kind === "replace") {
     const before = lines.lines;
+    changed = []; // lines of the text replaced
     text.render(change.held.text, numbersBox.checked);
     lines = new Lines(change.held.text);
     if (mark && before.length > 0) ranges = changedLines(before, lines.lines).ranges;
@@ -216,6 +242,7 @@ const showChange = (change: Shown, mark = true) => {
       const droppedBefore = lines.base;
       lines.dropFront(change.dropped);
       const gone = lines.base - droppedBefore;
+      changed = shiftRanges(changed, gone);
       const before = view.scrollHeight;
       text.dropFront(change.dropped);
       if (filter.kind === "ok") runFilter();
@@ -367,6 +394,7 @@ numbersBox.addEventListener("change", () => {
   applyToggles();
   text.render(shown.text, numbersBox.checked);
   paintTarget();
+  paintChanged(); // the marks were on the nodes just replaced
   if (follow) toBottom();
 });
 view.addEventListener("scroll", () => {
@@ -460,6 +488,7 @@ const goToLine = (n: number, scroll: boolean) => {
     numbersBox.checked = true;
     applyToggles();
     text.render(shown.text, true);
+    paintChanged();
   }
   paintTarget();
   if (scroll) scrollToLine(n);

@@ -244,6 +244,36 @@ for (const rt of RUNTIMES) {
         },
       );
 
+      await step(
+        "with a filter on, the matching lines that changed are marked, after a replacement and after an append",
+        LOG,
+        async (c) => {
+          await c.page.press("#view", "/");
+          await c.page.keyboard.type("ERROR");
+          await until(c.page, "three ERROR lines", (s) => s.count === "3 of 12 lines");
+          const next = LOG.split("\n");
+          next[2] = next[2]!.replace("INFO", "WARN"); // changed, but filtered out
+          next[7] = next[7]! + " (retried)"; // an ERROR line, changed
+          next.splice(9, 0, "2024-05-01T12:00:19Z ERROR worker[1] inserted line");
+          await sleep(20);
+          await Deno.writeTextFile(c.file, next.join("\n"));
+          const s = await until(c.page, "marked lines in the filter", (s) => s.changed.length > 0);
+          assert(s.filtered, "still filtered");
+          assertEquals(s.count, "4 of 13 lines");
+          assertEquals(s.changed, [next[7], next[9]], "the changed lines that match, and only those");
+          await until(c.page, "marks gone after a moment", (s) => s.changed.length === 0, 8_000);
+          await Deno.writeTextFile(c.file, "x ERROR new one\ny INFO not shown\nz ERROR new two\n", { append: true });
+          const a = await until(c.page, "new matching lines marked", (s) => s.changed.length > 0);
+          assertEquals(a.count, "6 of 16 lines");
+          assertEquals(a.changed, ["x ERROR new one", "z ERROR new two"]);
+          assertEquals(c.w.frames.map((f) => f.type), ["content", "append"]);
+          // Clearing the filter while they are marked shows them marked in the whole text.
+          await c.page.keyboard.press("Escape");
+          const all = await until(c.page, "unfiltered", (s) => !s.filtered);
+          assertEquals(all.changed, ["x ERROR new one\ny INFO not shown\nz ERROR new two"]);
+        },
+      );
+
       await step("pause holds the view through three changes, says so, and resume shows the newest", LOG, async (c) => {
         await c.page.click("#pause");
         let s = await reading(c.page);

@@ -4,7 +4,7 @@
  * links, and the line model the filter reads.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { changedLines, MAX_DIFF_LINES } from "../../src/client/changes.ts";
+import { changedLines, inRanges, MAX_DIFF_LINES, mergeRanges, shiftRanges } from "../../src/client/changes.ts";
 import { countLabel, matches, matchingLines, matchRanges, parseFilter } from "../../src/client/filter.ts";
 import { Lines, splitLines } from "../../src/client/lines.ts";
 import { lineHash, noLinksReason, parseLineHash, parseLineInput } from "../../src/client/links.ts";
@@ -108,6 +108,30 @@ Deno.test("changedLines() gives up on detail past its size and edit caps: the wh
   assert(r.coarse, "2,500 edits is past MAX_EDITS");
   assertEquals(r.ranges, [[1, 5_000]]);
   assert(performance.now() - t0 < 2_000, "and it gave up quickly");
+});
+
+Deno.test("changed-line ranges merge, move up when lines leave the front, and answer membership", () => {
+  assertEquals(mergeRanges([[0, 2]], [[1, 4], [6, 7]]), [[0, 4], [6, 7]]);
+  assertEquals(mergeRanges([[5, 6]], [[0, 1], [1, 3]]), [[0, 3], [5, 6]], "touching ranges join");
+  assertEquals(mergeRanges([], [[3, 3], [2, 4]]), [[2, 4]], "empty ones go");
+  assertEquals(shiftRanges([[0, 2], [5, 9]], 3), [[2, 6]], "a range that left entirely goes; one cut at 0");
+  assertEquals(shiftRanges([[5, 9]], 0), [[5, 9]]);
+  const r: [number, number][] = [[2, 4], [10, 11], [20, 30]];
+  assertEquals([0, 1, 2, 3, 4, 9, 10, 11, 19, 20, 29, 30].map((i) => inRanges(r, i)), [
+    false,
+    false,
+    true,
+    true,
+    false,
+    false,
+    true,
+    false,
+    false,
+    true,
+    true,
+    false,
+  ]);
+  assertEquals(inRanges([], 0), false);
 });
 
 Deno.test("line links: #L120 names line 120; anything else names none", () => {
