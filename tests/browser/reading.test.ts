@@ -2,8 +2,9 @@
  * The page as a reader uses it (DESIGN §13), in Chromium against the real
  * server on every runtime, driven by typing, clicking and keys: the filter
  * (with appends arriving, and a bad regex), changed lines marked after a
- * replacement and an append, pause with three updates and resume, line links
- * (#L120 on load, clicking a number), keyboard-only use, the theme toggle,
+ * replacement and an append (also inside the filtered view), pause with
+ * three updates and resume, line links (#L120 on load, clicking a number, Go
+ * to line by keys, and in tail mode), keyboard-only use, the theme toggle,
  * and axe-core on the page, filtered, dark, and in its error state.
  * Screenshots of the filter and of changed lines go to docs/ (the first
  * runtime's), at a fixed size.
