@@ -130,6 +130,12 @@ header button, header .button { font: inherit; color: var(--fg); background: var
   border-radius: 4px; padding: .15rem .55rem; cursor: pointer; text-decoration: none; }
 header button[aria-pressed="true"] { background: var(--accent); border-color: var(--accent); color: #fff; }
 #waiting { color: var(--wait); font-weight: 600; }
+.goto { display: flex; align-items: center; gap: .35rem; }
+#goto-line { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; width: 7rem; padding: .2rem .4rem;
+  color: var(--fg); background: var(--bg); border: 1px solid var(--line); border-radius: 4px; }
+#goto-line[aria-invalid="true"] { border-color: var(--bad); }
+#goto-msg { color: var(--muted); }
+#goto-msg.bad { color: var(--bad); font-weight: 600; }
 mark { background: var(--mark-bg); color: var(--mark-fg); border-radius: 2px; }
 ::highlight(fw-changed) { background-color: var(--changed); }
 #content .target, #filtered .target { background: var(--target); box-shadow: inset 3px 0 0 var(--target-line); }
@@ -258,6 +264,7 @@ export function renderPage(input: PageInput): string {
 <button id="pause" type="button" aria-pressed="false">Pause</button><span id="waiting" role="status"></span>
 <label><input type="checkbox" id="wrap"> wrap lines</label>
 <label><input type="checkbox" id="numbers"> line numbers</label>
+<span class="goto"><button id="goto-open" type="button" aria-keyshortcuts="g" aria-expanded="false" aria-controls="goto" title="Go to line (g)">Go to line</button><form id="goto" hidden><label for="goto-line" class="sr-only">Line number</label><input id="goto-line" type="text" inputmode="numeric" autocomplete="off" spellcheck="false" placeholder="line, Enter" aria-describedby="goto-msg"></form><span id="goto-msg" role="status"></span></span>
 <button id="theme" type="button" title="Colour theme">Theme: auto</button>
 </span>
 <a id="download" class="button" href="${input.rawUrl ?? "raw"}" download>Download</a>

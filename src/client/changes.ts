@@ -71,3 +71,42 @@ export function changedLines(prev: readonly string[], next: readonly string[]): 
 export function appendedLines(first: number, total: number): LineRange[] {
   return first < total ? [[first, total]] : [];
 }
+
+/**
+ * `a` and `b` as one sorted list of ranges, overlapping or touching ones
+ * joined: the lines still marked after another append's are added.
+ * @example
+ * ```ts
+ * mergeRanges([[0, 2]], [[1, 4], [6, 7]]); // [[0, 4], [6, 7]]
+ * ```
+ */
+export function mergeRanges(a: readonly LineRange[], b: readonly LineRange[]): LineRange[] {
+  const all = [...a, ...b].filter(([s, e]) => e > s).sort((x, y) => x[0] - y[0]);
+  const out: LineRange[] = [];
+  for (const [s, e] of all) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+/** `ranges` after `gone` lines left the front: moved up, cut at 0, empty ones dropped. */
+export function shiftRanges(ranges: readonly LineRange[], gone: number): LineRange[] {
+  if (gone === 0) return ranges.map(([s, e]) => [s, e]);
+  return ranges.map(([s, e]): LineRange => [Math.max(0, s - gone), e - gone]).filter(([s, e]) => e > s);
+}
+
+/** Whether line `i` is in one of the sorted, disjoint `ranges` (a binary search). */
+export function inRanges(ranges: readonly LineRange[], i: number): boolean {
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const [s, e] = ranges[mid]!;
+    if (i < s) hi = mid;
+    else if (i >= e) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}

@@ -6,6 +6,7 @@
  * IntersectionObserver); until then an empty block holds their height.
  * @module
  */
+import { inRanges, type LineRange } from "./changes.ts";
 import { lineCountDigits } from "./chunks.ts";
 import { matchRanges } from "./filter.ts";
 
@@ -24,6 +25,8 @@ export class FilteredView {
   #blocks: HTMLElement[] = [];
   #built = new WeakSet<Element>();
   #target: number | null = null;
+  /** Called after a block's lines were built (they were not on screen before): the page re-marks changed lines. */
+  onBuild: () => void = () => {};
 
   constructor(pre: HTMLElement, scroller: HTMLElement) {
     this.#pre = pre;
@@ -71,6 +74,35 @@ export class FilteredView {
     this.#target = n;
     for (const el of this.#pre.querySelectorAll(".target")) el.classList.remove("target");
     if (n !== null) this.#pre.querySelector(`[data-n="${n}"]`)?.classList.add("target");
+  }
+
+  /**
+   * Ranges over the built lines whose index (on screen, as in `hits`) is in
+   * `ranges` (sorted, disjoint), for the changed-lines highlight. Lines not
+   * built yet have no nodes: {@link onBuild} says when they come.
+   */
+  lineRanges(ranges: readonly LineRange[]): Range[] {
+    const out: Range[] = [];
+    if (ranges.length === 0) return out;
+    const doc = this.#pre.ownerDocument;
+    for (const el of this.#blocks) {
+      if (!this.#built.has(el)) continue;
+      const from = Number(el.dataset.from);
+      const first = this.hits[from];
+      const last = this.hits[Math.min(from + FILTER_CHUNK, this.hits.length) - 1];
+      if (first === undefined || last === undefined) continue;
+      // A block whose lines all lie outside the ranges costs two look-ups.
+      if (!ranges.some(([s, e]) => s <= last && e > first)) continue;
+      let k = from;
+      for (const line of el.children) {
+        if (inRanges(ranges, this.hits[k++]!)) {
+          const r = doc.createRange();
+          r.selectNodeContents(line);
+          out.push(r);
+        }
+      }
+    }
+    return out;
   }
 
   /** Empties the pane. */
@@ -134,6 +166,7 @@ export class FilteredView {
     }
     el.replaceChildren(frag);
     el.classList.add("built");
+    this.onBuild();
   }
 
   #digits(): void {

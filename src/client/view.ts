@@ -61,6 +61,47 @@ export class TextView {
     this.#paintDigits();
   }
 
+  /**
+   * Takes over the chunks already in the `<pre>` (the server's HTML) as if
+   * {@link render} had built them from `text`, without rebuilding a node: on
+   * a 16 MiB file a re-render costs the page hundreds of milliseconds before
+   * it answers a key, and makes the browser lay out again what it just laid
+   * out. Returns false, changing nothing, when what is there is not exactly
+   * what `render(text, false)` would build (then call that): each child a
+   * `span.chunk` with at most one text node, every chunk but the
+   * last holding {@link CHUNK_LINES} lines, their text `text`.
+   */
+  adopt(text: string): boolean {
+    const chunks: Chunk[] = [];
+    let at = 0;
+    let newlines = 0;
+    const els = this.#pre.children;
+    if (this.#pre.childNodes.length !== els.length) return false; // stray text between chunks
+    for (let i = 0; i < els.length; i++) {
+      const el = els[i] as HTMLElement;
+      if (el.tagName !== "SPAN" || el.className !== "chunk" || el.childNodes.length > 1) return false;
+      const node = el.firstChild;
+      if (node !== null && !(node instanceof Text)) return false;
+      const data = node?.data ?? "";
+      if (text.startsWith(data, at) === false) return false;
+      const n = countNewlines(data);
+      const last = i === els.length - 1;
+      if (!last && (n !== CHUNK_LINES || !data.endsWith("\n"))) return false;
+      chunks.push({ el, length: data.length, newlines: n });
+      at += data.length;
+      newlines += n;
+    }
+    if (at !== text.length) return false;
+    // render("") leaves no chunk; the server writes one empty chunk: either is fine to append to.
+    this.#numbers = false;
+    this.#chunks = chunks;
+    this.#base = 0;
+    this.#newlines = newlines;
+    this.#open = text !== "" && !text.endsWith("\n");
+    this.#paintDigits();
+    return true;
+  }
+
   /** Adds `text` at the end, leaving every node already on screen as it is (but the last, which grows). */
   append(text: string): void {
     if (text === "") return;

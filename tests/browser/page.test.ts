@@ -20,6 +20,8 @@ import { formatSize } from "../../src/client/format.ts";
 declare const document: any;
 // deno-lint-ignore no-explicit-any
 declare const getComputedStyle: (el: unknown) => any;
+// deno-lint-ignore no-explicit-any
+declare const MutationObserver: any;
 
 const POLL = "200ms";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -552,6 +554,48 @@ for (const rt of RUNTIMES) {
         assert(after.firstKept, "the first chunk is the same element: not rebuilt");
         assert(Date.now() - t0 < 5_000, `shown in ${Date.now() - t0} ms`);
       });
+
+      await step(
+        t,
+        "the script takes over the server's chunks as they are: the same nodes, not a re-render",
+        big,
+        async (c) => {
+          // Tags each chunk the parser adds before the page's script starts (the
+          // parser delivers these records at its microtask checkpoint before running a script).
+          await c.w.context.addInitScript(() => {
+            new MutationObserver((records: { addedNodes: { className?: string; fromServer?: boolean }[] }[]) => {
+              if (performance.getEntriesByName("filewatch:start").length > 0) return;
+              for (const r of records) {
+                for (const n of r.addedNodes) {
+                  if ((n as { className?: string }).className === "chunk") n.fromServer = true;
+                }
+              }
+            }).observe(document, { childList: true, subtree: true });
+          });
+          await c.page.goto(c.server().url);
+          await until(c.page, "connected", (s) => s.status === "connected");
+          const seen = () =>
+            c.page.evaluate(() => {
+              const chunks = [...document.querySelectorAll("#content > .chunk")];
+              return { chunks: chunks.length, fromServer: chunks.filter((el) => el.fromServer === true).length };
+            });
+          assertEquals(await seen(), { chunks: BIG_LINES / 500, fromServer: BIG_LINES / 500 });
+          // And they work as the script's own: a line appended joins the last one.
+          await Deno.writeTextFile(c.file, bigLine(BIG_LINES), { append: true });
+          await waitFor(
+            () =>
+              c.page.evaluate(() =>
+                document.getElementById("content").textContent.endsWith(
+                  "060000 lorem ipsum dolor sit amet lorem ipsum dolor sit amet lorem ipsum dolor sit amet \n",
+                )
+              ),
+            10_000,
+            "the appended line",
+          );
+          assertEquals(await seen(), { chunks: BIG_LINES / 500 + 1, fromServer: BIG_LINES / 500 });
+        },
+        { open: false },
+      );
 
       await step(
         t,

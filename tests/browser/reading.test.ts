@@ -2,8 +2,9 @@
  * The page as a reader uses it (DESIGN §13), in Chromium against the real
  * server on every runtime, driven by typing, clicking and keys: the filter
  * (with appends arriving, and a bad regex), changed lines marked after a
- * replacement and an append, pause with three updates and resume, line links
- * (#L120 on load, clicking a number), keyboard-only use, the theme toggle,
+ * replacement and an append (also inside the filtered view), pause with
+ * three updates and resume, line links (#L120 on load, clicking a number, Go
+ * to line by keys, and in tail mode), keyboard-only use, the theme toggle,
  * and axe-core on the page, filtered, dark, and in its error state.
  * Screenshots of the filter and of changed lines go to docs/ (the first
  * runtime's), at a fixed size.
@@ -244,6 +245,36 @@ for (const rt of RUNTIMES) {
         },
       );
 
+      await step(
+        "with a filter on, the matching lines that changed are marked, after a replacement and after an append",
+        LOG,
+        async (c) => {
+          await c.page.press("#view", "/");
+          await c.page.keyboard.type("ERROR");
+          await until(c.page, "three ERROR lines", (s) => s.count === "3 of 12 lines");
+          const next = LOG.split("\n");
+          next[2] = next[2]!.replace("INFO", "WARN"); // changed, but filtered out
+          next[7] = next[7]! + " (retried)"; // an ERROR line, changed
+          next.splice(9, 0, "2024-05-01T12:00:19Z ERROR worker[1] inserted line");
+          await sleep(20);
+          await Deno.writeTextFile(c.file, next.join("\n"));
+          const s = await until(c.page, "marked lines in the filter", (s) => s.changed.length > 0);
+          assert(s.filtered, "still filtered");
+          assertEquals(s.count, "4 of 13 lines");
+          assertEquals(s.changed, [next[7], next[9]], "the changed lines that match, and only those");
+          await until(c.page, "marks gone after a moment", (s) => s.changed.length === 0, 8_000);
+          await Deno.writeTextFile(c.file, "x ERROR new one\ny INFO not shown\nz ERROR new two\n", { append: true });
+          const a = await until(c.page, "new matching lines marked", (s) => s.changed.length > 0);
+          assertEquals(a.count, "6 of 16 lines");
+          assertEquals(a.changed, ["x ERROR new one", "z ERROR new two"]);
+          assertEquals(c.w.frames.map((f) => f.type), ["content", "append"]);
+          // Clearing the filter while they are marked shows them marked in the whole text.
+          await c.page.keyboard.press("Escape");
+          const all = await until(c.page, "unfiltered", (s) => !s.filtered);
+          assertEquals(all.changed, ["x ERROR new one\ny INFO not shown\nz ERROR new two"]);
+        },
+      );
+
       await step("pause holds the view through three changes, says so, and resume shows the newest", LOG, async (c) => {
         await c.page.click("#pause");
         let s = await reading(c.page);
@@ -297,11 +328,97 @@ for (const rt of RUNTIMES) {
         { hash: "#L120" },
       );
 
+      await step(
+        "Go to line by keys only: g opens a labelled box, Enter shows and links the line, bad input says why, Esc closes",
+        LONG,
+        async (c) => {
+          const box = () =>
+            c.page.evaluate(() => ({
+              open: !document.getElementById("goto").hidden,
+              expanded: document.getElementById("goto-open").getAttribute("aria-expanded"),
+              msg: document.getElementById("goto-msg").textContent,
+              invalid: document.getElementById("goto-line").getAttribute("aria-invalid"),
+              label: document.getElementById("goto-line").labels?.[0]?.textContent ?? "",
+            }));
+          assertEquals((await reading(c.page)).focus, "view", "the page starts on the content");
+          await c.page.keyboard.press("g");
+          assertEquals((await reading(c.page)).focus, "goto-line", "g focuses the box");
+          let b = await box();
+          assertEquals([b.open, b.expanded, b.label], [true, "true", "Line number"]);
+          assertEquals(await axeViolations(c.page), [], "the page with the box open");
+          await c.page.keyboard.type("abc");
+          await c.page.keyboard.press("Enter");
+          b = await box();
+          assertEquals([b.msg, b.invalid, b.open], ["“abc” is not a line number", "true", true]);
+          assertEquals((await reading(c.page)).hash, "", "no link made");
+          await c.page.keyboard.press("Control+A");
+          await c.page.keyboard.type("401");
+          await c.page.keyboard.press("Enter");
+          assertEquals((await box()).msg, "There is no line 401: the file has 400 lines");
+          assertEquals(await axeViolations(c.page), [], "the box saying what was wrong");
+          await c.page.keyboard.press("Control+A");
+          await c.page.keyboard.type("250");
+          await c.page.keyboard.press("Enter");
+          const s = await until(c.page, "line 250 linked", (s) => s.hash === "#L250" && s.target === "250");
+          assert(s.targetVisible, "line 250 is in view");
+          assertEquals(s.focus, "view", "back on the content, where PageDown scrolls");
+          b = await box();
+          assertEquals([b.open, b.expanded, b.msg, b.invalid], [false, "false", "Showing line 250", "false"]);
+          // Esc closes it without going anywhere and gives focus back.
+          await c.page.keyboard.press("g");
+          await c.page.keyboard.type("7");
+          await c.page.keyboard.press("Escape");
+          b = await box();
+          assertEquals([b.open, (await reading(c.page)).focus, (await reading(c.page)).hash], [false, "view", "#L250"]);
+          // Typed in the filter, g is a letter.
+          await c.page.keyboard.press("/");
+          await c.page.keyboard.type("g 3");
+          assertEquals(await c.page.inputValue("#filter"), "g 3");
+          assertEquals((await box()).open, false, "g in the filter does not open the box");
+          // From the filtered view, a line goes back to the whole file.
+          await until(c.page, "filtered", (s) => s.filtered);
+          await c.page.keyboard.press("Escape"); // clears the filter
+          await c.page.keyboard.press("Escape"); // back to the content
+          await c.page.keyboard.press("/");
+          await c.page.keyboard.type("line 3");
+          await until(c.page, "filtered again", (s) => s.filtered);
+          await c.page.keyboard.press("Tab"); // to match case, not typing: g is a command there
+          await c.page.keyboard.press("g");
+          await c.page.keyboard.type("12");
+          await c.page.keyboard.press("Enter");
+          const t = await until(
+            c.page,
+            "line 12 in context",
+            (s) => !s.filtered && s.target === "12" && s.targetVisible,
+          );
+          assertEquals(t.hash, "#L12");
+        },
+      );
+
+      await step(
+        "Go to line in tail mode says why line numbers make no links, and opens no box",
+        LONG.repeat(20),
+        async (c) => {
+          await c.page.keyboard.press("g");
+          const b = await c.page.evaluate(() => ({
+            open: !document.getElementById("goto").hidden,
+            msg: document.getElementById("goto-msg").textContent,
+            role: document.getElementById("goto-msg").getAttribute("role"),
+          }));
+          assertEquals(b.open, false);
+          assertMatch(b.msg, /^Line links are off: this page shows the last part of the file \(tail mode\)/);
+          assertEquals(b.role, "status", "said in a live region");
+          assertEquals((await reading(c.page)).hash, "");
+          assertEquals(await axeViolations(c.page), [], "the page saying why");
+        },
+        { args: ["--tail", "4KiB"] },
+      );
+
       await step("keyboard only: every control in order, buttons are buttons, focus is visible", LOG, async (c) => {
         // The page focuses the content on load; Shift+Tab from it walks the header backwards.
-        for (let i = 0; i < 7; i++) await c.page.keyboard.press("Shift+Tab");
+        for (let i = 0; i < 8; i++) await c.page.keyboard.press("Shift+Tab");
         const order: string[] = [];
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 9; i++) {
           if (i > 0) await c.page.keyboard.press("Tab");
           const f = await c.page.evaluate(() => {
             const a = document.activeElement;
@@ -310,11 +427,11 @@ for (const rt of RUNTIMES) {
           order.push(f.id);
           if (f.id !== "view") assert(f.outline !== "none", `${f.id} shows its focus`);
         }
-        assertEquals(order.slice(0, 8), ["filter", "case", "pause", "wrap", "numbers", "theme", "download", "view"]);
+        assertEquals(order, ["filter", "case", "pause", "wrap", "numbers", "goto-open", "theme", "download", "view"]);
         const tags = await c.page.evaluate(() =>
-          ["case", "pause", "theme"].map((id) => document.getElementById(id).tagName)
+          ["case", "pause", "goto-open", "theme"].map((id) => document.getElementById(id).tagName)
         );
-        assertEquals(tags, ["BUTTON", "BUTTON", "BUTTON"]);
+        assertEquals(tags, ["BUTTON", "BUTTON", "BUTTON", "BUTTON"]);
         // Pause and resume with the keyboard.
         await c.page.focus("#pause");
         await c.page.keyboard.press("Enter");

@@ -3,11 +3,11 @@
  * matching, the line diff that marks changed lines, the pause queue, line
  * links, and the line model the filter reads.
  */
-import { assert, assertEquals } from "../assert.ts";
-import { changedLines, MAX_DIFF_LINES } from "../../src/client/changes.ts";
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { changedLines, inRanges, MAX_DIFF_LINES, mergeRanges, shiftRanges } from "../../src/client/changes.ts";
 import { countLabel, matches, matchingLines, matchRanges, parseFilter } from "../../src/client/filter.ts";
 import { Lines, splitLines } from "../../src/client/lines.ts";
-import { lineHash, parseLineHash } from "../../src/client/links.ts";
+import { lineHash, noLinksReason, parseLineHash, parseLineInput } from "../../src/client/links.ts";
 import { fold, PauseQueue, type Shown, waitingLabel } from "../../src/client/pause.ts";
 import { NOTHING } from "../../src/client/text.ts";
 
@@ -110,6 +110,30 @@ Deno.test("changedLines() gives up on detail past its size and edit caps: the wh
   assert(performance.now() - t0 < 2_000, "and it gave up quickly");
 });
 
+Deno.test("changed-line ranges merge, move up when lines leave the front, and answer membership", () => {
+  assertEquals(mergeRanges([[0, 2]], [[1, 4], [6, 7]]), [[0, 4], [6, 7]]);
+  assertEquals(mergeRanges([[5, 6]], [[0, 1], [1, 3]]), [[0, 3], [5, 6]], "touching ranges join");
+  assertEquals(mergeRanges([], [[3, 3], [2, 4]]), [[2, 4]], "empty ones go");
+  assertEquals(shiftRanges([[0, 2], [5, 9]], 3), [[2, 6]], "a range that left entirely goes; one cut at 0");
+  assertEquals(shiftRanges([[5, 9]], 0), [[5, 9]]);
+  const r: [number, number][] = [[2, 4], [10, 11], [20, 30]];
+  assertEquals([0, 1, 2, 3, 4, 9, 10, 11, 19, 20, 29, 30].map((i) => inRanges(r, i)), [
+    false,
+    false,
+    true,
+    true,
+    false,
+    false,
+    true,
+    false,
+    false,
+    true,
+    true,
+    false,
+  ]);
+  assertEquals(inRanges([], 0), false);
+});
+
 Deno.test("line links: #L120 names line 120; anything else names none", () => {
   assertEquals(parseLineHash("#L120"), 120);
   assertEquals(parseLineHash("#L1"), 1);
@@ -118,6 +142,31 @@ Deno.test("line links: #L120 names line 120; anything else names none", () => {
   }
   assertEquals(lineHash(7), "#L7");
   assertEquals(parseLineHash(lineHash(4242)), 4242);
+});
+
+Deno.test("parseLineInput() takes a line of the file, and says why for anything else", () => {
+  assertEquals(parseLineInput("120", 400), { ok: true, line: 120 });
+  assertEquals(parseLineInput(" 1,200 ", 5_000), { ok: true, line: 1_200 });
+  assertEquals(parseLineInput("1", 1), { ok: true, line: 1 });
+  assertEquals(parseLineInput("400", 400), { ok: true, line: 400 });
+  assertEquals(parseLineInput("401", 400), { ok: false, message: "There is no line 401: the file has 400 lines" });
+  assertEquals(parseLineInput("0", 400), { ok: false, message: "There is no line 0: the file has 400 lines" });
+  assertEquals(parseLineInput("2", 1), { ok: false, message: "There is no line 2: the file has 1 line" });
+  assertEquals(parseLineInput("12345678901234567890", 200_000), {
+    ok: false,
+    message: "There is no line 123456789012…: the file has 200,000 lines",
+  });
+  assertEquals(parseLineInput("abc", 400), { ok: false, message: "“abc” is not a line number" });
+  assertEquals(parseLineInput("-3", 400), { ok: false, message: "“-3” is not a line number" });
+  assertEquals(parseLineInput("1.5", 400), { ok: false, message: "“1.5” is not a line number" });
+  assertEquals(parseLineInput("  ", 400), { ok: false, message: "Type a line number" });
+  assertEquals(parseLineInput("1", 0), { ok: false, message: "The file has no lines" });
+});
+
+Deno.test("noLinksReason() says why a page that does not hold the file from its first byte makes no links", () => {
+  assertEquals(noLinksReason(0, false), null);
+  assertMatch(noLinksReason(4096, false)!, /tail mode/);
+  assertMatch(noLinksReason(4096, true)!, /earlier lines were dropped/);
 });
 
 const held = (text: string) => ({ ...NOTHING, lastMod: text.length.toString(16), text, size: text.length });
