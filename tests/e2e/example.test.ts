@@ -137,13 +137,17 @@ for (const rt of RUNTIMES) {
     const ex = follow(`ws://127.0.0.1:${net.port}/ws`, copy);
     const why = () => `example's log:\n${ex.lines.join("\n")}\nserver's log:\n${server?.stderr.join("\n")}`;
     try {
-      await waitFor(() => sameFile(file, copy), 10_000, "the first content").catch((e) => {
+      // The example logs a message before it writes the copy, but this process may read the copy before its
+      // reader has taken that log line from the pipe: wait for both.
+      const caughtUp = (n: number, from = 0) => async () =>
+        await sameFile(file, copy) && events(ex.lines, from).length >= n;
+      await waitFor(caughtUp(1), 10_000, "the first content").catch((e) => {
         throw new Error(`${e.message}\n${why()}`);
       });
       assertEquals(events(ex.lines).map((l) => l.split(" ")[1]), ["content"], why());
 
       await appendText(file, "line 2\n");
-      await waitFor(() => sameFile(file, copy), 5_000, "the first append");
+      await waitFor(caughtUp(2), 5_000, "the first append");
       assertEquals(events(ex.lines).map((l) => l.split(" ")[1]), ["content", "append"], why());
 
       // 1. The connection drops (the server keeps running); the file grows meanwhile.
@@ -154,7 +158,7 @@ for (const rt of RUNTIMES) {
       await appendText(file, "line 3\n");
       await appendText(file, "line 4\n");
       net.resume();
-      await waitFor(() => sameFile(file, copy), 10_000, "the file after the reconnect").catch((e) => {
+      await waitFor(caughtUp(1, mark), 10_000, "the file after the reconnect").catch((e) => {
         throw new Error(`${e.message}\n${why()}`);
       });
       const resumed = ex.lines.slice(mark).find((l) => l.includes("connected"));
@@ -178,7 +182,7 @@ for (const rt of RUNTIMES) {
         "the example to reconnect to the new server",
       );
       await appendText(file, "line 5\n");
-      await waitFor(() => sameFile(file, copy), 5_000, "the append after the restart").catch((e) => {
+      await waitFor(caughtUp(1, mark2), 5_000, "the append after the restart").catch((e) => {
         throw new Error(`${e.message}\n${why()}`);
       });
       const later = events(ex.lines, mark2);
