@@ -1254,7 +1254,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   };
   var savePref = (key, on) => {
     try {
-      prefs?.setItem("filewatch." + key, typeof on === "string" ? on : on ? "1" : "0");
+      prefs?.setItem(
+        "filewatch." + key,
+        typeof on === "string" ? on : on ? "1" : "0"
+      );
     } catch {
     }
   };
@@ -1274,7 +1277,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     windowText.textContent = shown2;
     windowBox.hidden = shown2 === "";
     droppedNote.hidden = !held.dropped;
-    body.classList.toggle("linkable", held.offset === 0 && !held.dropped);
+    body.classList.toggle(
+      "linkable",
+      noLinksReason(held.offset, held.dropped) === null
+    );
   };
   var shown = first;
   var lines = new Lines("");
@@ -1282,12 +1288,14 @@ export const CLIENT_SCRIPT: string = `(() => {
   var filter = { kind: "none" };
   var queue = new PauseQueue();
   var target = null;
-  var linkable = () => shown.offset === 0 && !shown.dropped;
+  var linkable = () => noLinksReason(shown.offset, shown.dropped) === null;
   var changed = [];
   var changedTimer;
   var paintChanged = () => {
     if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
-    const made = changed.length === 0 ? [] : filter.kind === "ok" ? filtered.lineRanges(changed) : changed.map(([a, b]) => text.lineRange(a, b)).filter((r) => r !== null);
+    const made = changed.length === 0 ? [] : filter.kind === "ok" ? filtered.lineRanges(changed) : changed.map(([a, b]) => text.lineRange(a, b)).filter(
+      (r) => r !== null
+    );
     if (made.length === 0) {
       CSS.highlights.delete("fw-changed");
       delete body.dataset.changed;
@@ -1334,8 +1342,12 @@ export const CLIENT_SCRIPT: string = `(() => {
     filterCount.textContent = filter.kind === "error" ? \`Invalid regular expression: \${filter.message.replace(/^Invalid regular expression: /, "")}\` : filter.kind === "ok" ? countLabel(filtered.hits.length, lines.length) : "";
   };
   var paintTarget = () => {
-    for (const el of pre.querySelectorAll(".target")) el.classList.remove("target");
-    if (target !== null) text.lineElement(target - 1 - text.base)?.classList.add("target");
+    for (const el of pre.querySelectorAll(".target")) {
+      el.classList.remove("target");
+    }
+    if (target !== null) {
+      text.lineElement(target - 1 - text.base)?.classList.add("target");
+    }
     filtered.setTarget(target);
   };
   var showChange = (change, mark = true) => {
@@ -1348,7 +1360,9 @@ export const CLIENT_SCRIPT: string = `(() => {
       changed = [];
       text.render(change.held.text, numbersBox.checked);
       lines = new Lines(change.held.text);
-      if (mark && before.length > 0) ranges = changedLines(before, lines.lines).ranges;
+      if (mark && before.length > 0) {
+        ranges = changedLines(before, lines.lines).ranges;
+      }
       if (filter.kind === "ok") runFilter();
     } else {
       const firstNew = lines.extend(change.added);
@@ -1397,7 +1411,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     else if (state === "connecting") {
       label = live.everConnected ? "reconnecting…" : "connecting…";
     } else if (state === "offline") label = "offline";
-    else label = \`reconnecting in \${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1e3))}s\`;
+    else {
+      label = \`reconnecting in \${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1e3))}s\`;
+    }
     status.dataset.state = state;
     status.dataset.retryAt = live.retryAt === null ? "" : String(live.retryAt);
     status.title = live.closed;
@@ -1498,7 +1514,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   var setFilter = () => {
     const follow = atBottom();
     const was = filter.kind;
-    filter = parseFilter(filterBox.value, caseButton.getAttribute("aria-pressed") === "true");
+    filter = parseFilter(
+      filterBox.value,
+      caseButton.getAttribute("aria-pressed") === "true"
+    );
     runFilter();
     paintCount();
     if (follow) toBottom();
@@ -1506,7 +1525,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   };
   filterBox.addEventListener("input", setFilter);
   caseButton.addEventListener("click", () => {
-    caseButton.setAttribute("aria-pressed", String(caseButton.getAttribute("aria-pressed") !== "true"));
+    caseButton.setAttribute(
+      "aria-pressed",
+      String(caseButton.getAttribute("aria-pressed") !== "true")
+    );
     setFilter();
   });
   var clearFilter = () => {
@@ -1527,7 +1549,9 @@ export const CLIENT_SCRIPT: string = `(() => {
       openGoto();
     } else if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) {
       ev.preventDefault();
-      if (!clearFilter() && ev.target === filterBox) view.focus({ preventScroll: true });
+      if (!clearFilter() && ev.target === filterBox) {
+        view.focus({ preventScroll: true });
+      }
     }
   });
   pauseButton.addEventListener("click", () => {
@@ -1553,7 +1577,9 @@ export const CLIENT_SCRIPT: string = `(() => {
   var scrollToLine = (n) => {
     const index = n - 1 - text.base;
     text.chunkOf(index)?.scrollIntoView({ block: "start" });
-    requestAnimationFrame(() => text.lineElement(index)?.scrollIntoView({ block: "center" }));
+    requestAnimationFrame(
+      () => text.lineElement(index)?.scrollIntoView({ block: "center" })
+    );
   };
   var goToLine = (n, scroll) => {
     if (!linkable()) return;
@@ -1584,11 +1610,14 @@ export const CLIENT_SCRIPT: string = `(() => {
   });
   var gotoReturn = null;
   var gotoMsgTimer;
-  var sayGoto = (message, bad) => {
+  var sayGoto = (message, bad, forMs) => {
     clearTimeout(gotoMsgTimer);
     gotoMsg.textContent = message;
     gotoMsg.classList.toggle("bad", bad);
     gotoInput.setAttribute("aria-invalid", String(bad));
+    if (forMs !== void 0) {
+      gotoMsgTimer = setTimeout(() => gotoMsg.textContent = "", forMs);
+    }
   };
   var closeGoto = (focus) => {
     gotoForm.hidden = true;
@@ -1599,8 +1628,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   var openGoto = () => {
     const why = noLinksReason(shown.offset, shown.dropped);
     if (why !== null) {
-      sayGoto(why, false);
-      gotoMsgTimer = setTimeout(() => gotoMsg.textContent = "", 3 * CHANGED_MS);
+      sayGoto(why, false, 3 * CHANGED_MS);
       return;
     }
     if (gotoForm.hidden) {
@@ -1612,7 +1640,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     gotoInput.focus();
     gotoInput.select();
   };
-  gotoButton.addEventListener("click", () => gotoForm.hidden ? openGoto() : closeGoto(gotoButton));
+  gotoButton.addEventListener(
+    "click",
+    () => gotoForm.hidden ? openGoto() : closeGoto(gotoButton)
+  );
   gotoForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const why = noLinksReason(shown.offset, shown.dropped);
@@ -1621,8 +1652,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     history.pushState(null, "", lineHash(got.line));
     closeGoto(view);
     goToLine(got.line, true);
-    sayGoto(\`Showing line \${got.line.toLocaleString("en")}\`, false);
-    gotoMsgTimer = setTimeout(() => gotoMsg.textContent = "", CHANGED_MS);
+    sayGoto(\`Showing line \${got.line.toLocaleString("en")}\`, false, CHANGED_MS);
   });
   gotoInput.addEventListener("keydown", (ev) => {
     if (ev.key !== "Escape") return;
@@ -1633,8 +1663,9 @@ export const CLIENT_SCRIPT: string = `(() => {
   });
   var THEMES = ["auto", "light", "dark"];
   var applyTheme = (theme2) => {
-    if (theme2 === "light" || theme2 === "dark") document.documentElement.dataset.theme = theme2;
-    else delete document.documentElement.dataset.theme;
+    if (theme2 === "light" || theme2 === "dark") {
+      document.documentElement.dataset.theme = theme2;
+    } else delete document.documentElement.dataset.theme;
     themeButton.textContent = \`Theme: \${theme2 === "light" || theme2 === "dark" ? theme2 : "auto"}\`;
   };
   var theme = "auto";
@@ -1652,7 +1683,9 @@ export const CLIENT_SCRIPT: string = `(() => {
   applyToggles();
   shown = start;
   lines = new Lines(start.text);
-  if (numbersBox.checked || start !== first || !text.adopt(start.text)) text.render(start.text, numbersBox.checked);
+  if (numbersBox.checked || start !== first || !text.adopt(start.text)) {
+    text.render(start.text, numbersBox.checked);
+  }
   paintHeld(start);
   paintUpdated();
   body.classList.toggle("linkable", linkable());

@@ -14,11 +14,27 @@
  * connection holds (`live.held`) while paused.
  * @module
  */
-import { appendedLines, changedLines, type LineRange, mergeRanges, shiftRanges } from "./changes.ts";
-import { countLabel, type Filter, matchingLines, parseFilter } from "./filter.ts";
+import {
+  appendedLines,
+  changedLines,
+  type LineRange,
+  mergeRanges,
+  shiftRanges,
+} from "./changes.ts";
+import {
+  countLabel,
+  type Filter,
+  matchingLines,
+  parseFilter,
+} from "./filter.ts";
 import { FilteredView } from "./filtered.ts";
 import { formatAgo, formatSize, lastModToMs, windowNotice } from "./format.ts";
-import { lineHash, noLinksReason, parseLineHash, parseLineInput } from "./links.ts";
+import {
+  lineHash,
+  noLinksReason,
+  parseLineHash,
+  parseLineInput,
+} from "./links.ts";
 import { Lines } from "./lines.ts";
 import { Live, type LiveEnv } from "./live.ts";
 import { PauseQueue, type Shown, waitingLabel } from "./pause.ts";
@@ -103,7 +119,10 @@ const loadPref = (key: string) => {
 };
 const savePref = (key: string, on: boolean | string) => {
   try {
-    prefs?.setItem("filewatch." + key, typeof on === "string" ? on : on ? "1" : "0");
+    prefs?.setItem(
+      "filewatch." + key,
+      typeof on === "string" ? on : on ? "1" : "0",
+    );
   } catch {
     // quota or privacy mode: not worth bothering the user
   }
@@ -111,7 +130,8 @@ const savePref = (key: string, on: boolean | string) => {
 
 // ---- the text ------------------------------------------------------------
 const text = new TextView(pre);
-const atBottom = () => isAtBottom(view.scrollTop, view.clientHeight, view.scrollHeight);
+const atBottom = () =>
+  isAtBottom(view.scrollTop, view.clientHeight, view.scrollHeight);
 const toBottom = () => {
   view.scrollTop = view.scrollHeight;
   // Chunks that come into view are laid out for real on the next frame and
@@ -130,7 +150,10 @@ const paintHeld = (held: Held) => {
   windowText.textContent = shown;
   windowBox.hidden = shown === "";
   droppedNote.hidden = !held.dropped;
-  body.classList.toggle("linkable", held.offset === 0 && !held.dropped);
+  body.classList.toggle(
+    "linkable",
+    noLinksReason(held.offset, held.dropped) === null,
+  );
 };
 
 // ---- reading: what is shown, filter, changed lines, line links ----------
@@ -143,7 +166,7 @@ const queue = new PauseQueue();
 let target: number | null = null;
 
 /** Line links name lines of the file: only a page that holds it from its first byte can number them so. */
-const linkable = () => shown.offset === 0 && !shown.dropped;
+const linkable = () => noLinksReason(shown.offset, shown.dropped) === null;
 
 /** The lines marked as changed (on screen, 0-based; sorted, disjoint) until the mark times out. */
 let changed: LineRange[] = [];
@@ -161,7 +184,9 @@ const paintChanged = () => {
     ? []
     : filter.kind === "ok"
     ? filtered.lineRanges(changed)
-    : changed.map(([a, b]) => text.lineRange(a, b)).filter((r): r is Range => r !== null);
+    : changed.map(([a, b]) => text.lineRange(a, b)).filter((r): r is Range =>
+      r !== null
+    );
   if (made.length === 0) {
     CSS.highlights.delete("fw-changed");
     delete body.dataset.changed;
@@ -210,7 +235,9 @@ const paintCount = () => {
   filterCount.classList.toggle("bad", filter.kind === "error");
   filterBox.setAttribute("aria-invalid", String(filter.kind === "error"));
   filterCount.textContent = filter.kind === "error"
-    ? `Invalid regular expression: ${filter.message.replace(/^Invalid regular expression: /, "")}`
+    ? `Invalid regular expression: ${
+      filter.message.replace(/^Invalid regular expression: /, "")
+    }`
     : filter.kind === "ok"
     ? countLabel(filtered.hits.length, lines.length)
     : "";
@@ -218,8 +245,12 @@ const paintCount = () => {
 
 /** Marks the linked line where it is shown. */
 const paintTarget = () => {
-  for (const el of pre.querySelectorAll(".target")) el.classList.remove("target");
-  if (target !== null) text.lineElement(target - 1 - text.base)?.classList.add("target");
+  for (const el of pre.querySelectorAll(".target")) {
+    el.classList.remove("target");
+  }
+  if (target !== null) {
+    text.lineElement(target - 1 - text.base)?.classList.add("target");
+  }
   filtered.setTarget(target);
 };
 
@@ -234,11 +265,15 @@ const showChange = (change: Shown, mark = true) => {
     changed = []; // lines of the text replaced
     text.render(change.held.text, numbersBox.checked);
     lines = new Lines(change.held.text);
-    if (mark && before.length > 0) ranges = changedLines(before, lines.lines).ranges;
+    if (mark && before.length > 0) {
+      ranges = changedLines(before, lines.lines).ranges;
+    }
     if (filter.kind === "ok") runFilter();
   } else {
     const firstNew = lines.extend(change.added);
-    const more = filter.kind === "ok" ? matchingLines(lines.lines, filter.re, firstNew) : [];
+    const more = filter.kind === "ok"
+      ? matchingLines(lines.lines, filter.re, firstNew)
+      : [];
     text.append(change.added);
     if (change.dropped) {
       // Lines leaving above the reader would pull the text they are reading
@@ -292,7 +327,9 @@ const paintStatus = () => {
   else if (state === "connecting") {
     label = live.everConnected ? "reconnecting…" : "connecting…";
   } else if (state === "offline") label = "offline";
-  else label = `reconnecting in ${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1000))}s`;
+  else {label = `reconnecting in ${
+      Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1000))
+    }s`;}
   status.dataset.state = state;
   status.dataset.retryAt = live.retryAt === null ? "" : String(live.retryAt);
   status.title = live.closed;
@@ -318,7 +355,9 @@ const paintUpdated = () => {
   const today = d.toDateString() === new Date().toDateString();
   updated.dateTime = d.toISOString();
   updated.textContent = today ? d.toLocaleTimeString() : d.toLocaleString();
-  updated.title = `modified ${d.toLocaleString()}; received ${new Date(receivedMs).toLocaleString()}`;
+  updated.title = `modified ${d.toLocaleString()}; received ${
+    new Date(receivedMs).toLocaleString()
+  }`;
 };
 
 // ---- connection ----------------------------------------------------------
@@ -414,7 +453,10 @@ below.addEventListener("click", () => {
 const setFilter = () => {
   const follow = atBottom();
   const was = filter.kind;
-  filter = parseFilter(filterBox.value, caseButton.getAttribute("aria-pressed") === "true");
+  filter = parseFilter(
+    filterBox.value,
+    caseButton.getAttribute("aria-pressed") === "true",
+  );
   // A bad regular expression leaves every line shown and says why.
   runFilter();
   paintCount();
@@ -423,7 +465,10 @@ const setFilter = () => {
 };
 filterBox.addEventListener("input", setFilter);
 caseButton.addEventListener("click", () => {
-  caseButton.setAttribute("aria-pressed", String(caseButton.getAttribute("aria-pressed") !== "true"));
+  caseButton.setAttribute(
+    "aria-pressed",
+    String(caseButton.getAttribute("aria-pressed") !== "true"),
+  );
   setFilter();
 });
 const clearFilter = () => {
@@ -434,8 +479,10 @@ const clearFilter = () => {
 };
 /** Where a keystroke is typing text (then `/` is a character, not a command). */
 const typing = (el: EventTarget | null) =>
-  el instanceof HTMLTextAreaElement || (el instanceof HTMLElement && el.isContentEditable) ||
-  (el instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit"].includes(el.type));
+  el instanceof HTMLTextAreaElement ||
+  (el instanceof HTMLElement && el.isContentEditable) ||
+  (el instanceof HTMLInputElement &&
+    !["checkbox", "radio", "button", "submit"].includes(el.type));
 document.addEventListener("keydown", (ev) => {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
   if (ev.key === "/" && !typing(ev.target)) {
@@ -445,10 +492,14 @@ document.addEventListener("keydown", (ev) => {
   } else if (ev.key === "g" && !typing(ev.target)) {
     ev.preventDefault();
     openGoto();
-  } else if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) {
+  } else if (
+    ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))
+  ) {
     // The search input clears itself on Escape too; doing it here keeps one path.
     ev.preventDefault();
-    if (!clearFilter() && ev.target === filterBox) view.focus({ preventScroll: true });
+    if (!clearFilter() && ev.target === filterBox) {
+      view.focus({ preventScroll: true });
+    }
   }
 });
 
@@ -480,7 +531,9 @@ pauseButton.addEventListener("click", () => {
 const scrollToLine = (n: number) => {
   const index = n - 1 - text.base;
   text.chunkOf(index)?.scrollIntoView({ block: "start" });
-  requestAnimationFrame(() => text.lineElement(index)?.scrollIntoView({ block: "center" }));
+  requestAnimationFrame(() =>
+    text.lineElement(index)?.scrollIntoView({ block: "center" })
+  );
 };
 /** Shows and marks line `n` (a `#L…` link): in the whole file, numbered. */
 const goToLine = (n: number, scroll: boolean) => {
@@ -517,11 +570,15 @@ addEventListener("hashchange", () => {
 // stop per line number (a 200k-line file would have 200k of them).
 let gotoReturn: HTMLElement | null = null;
 let gotoMsgTimer: number | undefined;
-const sayGoto = (message: string, bad: boolean) => {
+/** Says `message` beside the box; with `forMs`, takes it away after that long. */
+const sayGoto = (message: string, bad: boolean, forMs?: number) => {
   clearTimeout(gotoMsgTimer);
   gotoMsg.textContent = message;
   gotoMsg.classList.toggle("bad", bad);
   gotoInput.setAttribute("aria-invalid", String(bad));
+  if (forMs !== undefined) {
+    gotoMsgTimer = setTimeout(() => (gotoMsg.textContent = ""), forMs);
+  }
 };
 const closeGoto = (focus: HTMLElement | null) => {
   gotoForm.hidden = true;
@@ -533,12 +590,12 @@ const openGoto = () => {
   const why = noLinksReason(shown.offset, shown.dropped);
   if (why !== null) {
     // No box to type in: the reason instead, until it is read.
-    sayGoto(why, false);
-    gotoMsgTimer = setTimeout(() => (gotoMsg.textContent = ""), 3 * CHANGED_MS);
+    sayGoto(why, false, 3 * CHANGED_MS);
     return;
   }
   if (gotoForm.hidden) {
-    gotoReturn = document.activeElement instanceof HTMLElement && document.activeElement !== document.body
+    gotoReturn = document.activeElement instanceof HTMLElement &&
+        document.activeElement !== document.body
       ? document.activeElement
       : view;
     sayGoto("", false);
@@ -548,17 +605,21 @@ const openGoto = () => {
   gotoInput.focus();
   gotoInput.select();
 };
-gotoButton.addEventListener("click", () => gotoForm.hidden ? openGoto() : closeGoto(gotoButton));
+gotoButton.addEventListener(
+  "click",
+  () => gotoForm.hidden ? openGoto() : closeGoto(gotoButton),
+);
 gotoForm.addEventListener("submit", (ev) => {
   ev.preventDefault();
   const why = noLinksReason(shown.offset, shown.dropped); // the page may have dropped lines meanwhile
-  const got = why === null ? parseLineInput(gotoInput.value, lines.length) : { ok: false as const, message: why };
+  const got = why === null
+    ? parseLineInput(gotoInput.value, lines.length)
+    : { ok: false as const, message: why };
   if (!got.ok) return sayGoto(got.message, true);
   history.pushState(null, "", lineHash(got.line));
   closeGoto(view);
   goToLine(got.line, true);
-  sayGoto(`Showing line ${got.line.toLocaleString("en")}`, false);
-  gotoMsgTimer = setTimeout(() => (gotoMsg.textContent = ""), CHANGED_MS);
+  sayGoto(`Showing line ${got.line.toLocaleString("en")}`, false, CHANGED_MS);
 });
 gotoInput.addEventListener("keydown", (ev) => {
   if (ev.key !== "Escape") return;
@@ -571,9 +632,12 @@ gotoInput.addEventListener("keydown", (ev) => {
 // ---- theme ---------------------------------------------------------------
 const THEMES = ["auto", "light", "dark"] as const;
 const applyTheme = (theme: string) => {
-  if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
-  else delete document.documentElement.dataset.theme;
-  themeButton.textContent = `Theme: ${theme === "light" || theme === "dark" ? theme : "auto"}`;
+  if (theme === "light" || theme === "dark") {
+    document.documentElement.dataset.theme = theme;
+  } else delete document.documentElement.dataset.theme;
+  themeButton.textContent = `Theme: ${
+    theme === "light" || theme === "dark" ? theme : "auto"
+  }`;
 };
 let theme = "auto";
 try {
@@ -581,7 +645,9 @@ try {
 } catch { /* storage refused: auto */ }
 applyTheme(theme);
 themeButton.addEventListener("click", () => {
-  theme = THEMES[(THEMES.indexOf(theme as typeof THEMES[number]) + 1) % THEMES.length]!;
+  theme = THEMES[
+    (THEMES.indexOf(theme as typeof THEMES[number]) + 1) % THEMES.length
+  ]!;
   applyTheme(theme);
   savePref("theme", theme);
 });
@@ -592,7 +658,9 @@ shown = start;
 lines = new Lines(start.text);
 // The server's chunks are what render() would build: taken over as they are
 // (no node rebuilt) unless lines are to be numbered or some were trimmed.
-if (numbersBox.checked || start !== first || !text.adopt(start.text)) text.render(start.text, numbersBox.checked);
+if (numbersBox.checked || start !== first || !text.adopt(start.text)) {
+  text.render(start.text, numbersBox.checked);
+}
 paintHeld(start);
 paintUpdated();
 body.classList.toggle("linkable", linkable());
