@@ -24,8 +24,8 @@
  * included; both clocks are this machine's).
  */
 import { parseArgs } from "node:util";
-import { startServer, tempFile } from "../tests/e2e/harness.ts";
-import { launchChromium } from "../tests/browser/chromium.ts";
+import { startServer, tempFile } from "../tests/helpers/harness.ts";
+import { launchChromium } from "../tests/helpers/chromium.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

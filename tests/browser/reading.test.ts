@@ -9,12 +9,12 @@
  * Screenshots of the filter and of changed lines go to docs/ (the first
  * runtime's), at a fixed size.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
-import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "./chromium.ts";
-import { axeViolations } from "./axe.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "../helpers/chromium.ts";
+import { axeViolations } from "../helpers/axe.ts";
 import type { Browser, Page } from "playwright-core";
-import { ROOT } from "../e2e/harness.ts";
+import { ROOT } from "../helpers/harness.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

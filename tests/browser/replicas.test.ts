@@ -6,11 +6,11 @@
  * file again), and ends showing the file as it is.
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
-import { rawRequest, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
-import { freePort, nginxConfig, startNginx, stopNginx } from "../e2e/replicas_nginx.ts";
-import { parseExposition } from "../prom.ts";
-import { launchChromium, watchedPage } from "./chromium.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { rawRequest, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { freePort, nginxConfig, startNginx, stopNginx } from "../helpers/replicas_nginx.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { launchChromium, watchedPage } from "../helpers/chromium.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

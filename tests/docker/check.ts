@@ -18,7 +18,7 @@
  * @module
  */
 import bcrypt from "bcryptjs";
-import { certificate } from "../e2e/access.ts";
+import { certificate } from "../helpers/access.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const HERE = `${ROOT}/tests/docker`;

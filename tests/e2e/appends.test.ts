@@ -10,10 +10,10 @@
  * is in every failure of theirs; timing still varies).
  * @module
  */
-import { assert, assertEquals, assertNotEquals } from "../assert.ts";
-import { connect, sleep, type V1Client, v1Client as v1 } from "./client.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { fromBase64, sameBytes, V1State } from "./v1state.ts";
+import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
+import { connect, sleep, type V1Client, v1Client as v1 } from "../helpers/client.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { fromBase64, sameBytes, V1State } from "../helpers/v1state.ts";
 
 const POLL = 200; // ms
 const KiB = 1024;

@@ -18,9 +18,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { EXPECT, type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
-import { v1Violation } from "./schema.ts";
-import { basic, htpasswd, PASSWORD, USER } from "./access.ts";
+import { EXPECT, type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
+import { v1Violation } from "../helpers/schema.ts";
+import { basic, htpasswd, PASSWORD, USER } from "../helpers/access.ts";
 import {
   alive,
   type ConnectOptions,
@@ -32,7 +32,7 @@ import {
   rawHttp,
   RawWs,
   serverHolds,
-} from "./rawws.ts";
+} from "../helpers/rawws.ts";
 
 const HOST = "127.0.0.1";
 const MiB = 1024 * 1024;
@@ -518,7 +518,7 @@ async function unanswered(runtime: RuntimeName, reads: boolean, notes: Notes): P
 
 /** Clients that connect and say nothing (or half a request): the server keeps serving. */
 async function mute(ctx: Ctx, notes: Notes): Promise<string> {
-  const { openSocket } = await import("./rawws.ts");
+  const { openSocket } = await import("../helpers/rawws.ts");
   const socks = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
     const s = await openSocket(HOST, ctx.server.port);
     if (i % 2) s.write(`GET /ws HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: webs`);

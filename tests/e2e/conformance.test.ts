@@ -3,7 +3,7 @@
  * 1 (framing), 2 (ping/pong), 3 (reserved bits), 4 (opcodes),
  * 5 (fragmentation), 6 (UTF-8), 7 (close handling) and 9 (limits) — the
  * Autobahn suite itself cannot run here. Every case is a hand-made frame
- * sequence sent by tests/e2e/rawws.ts to a real filewatch server on each
+ * sequence sent by tests/helpers/rawws.ts to a real filewatch server on each
  * runtime.
  *
  * Most of these frames never reach filewatch's code: each runtime's built-in
@@ -25,8 +25,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type RuntimeName, RUNTIMES, startServer, tempFile } from "./harness.ts";
-import { bytes, closePayload, encodeFrame, encodeHeader, OP, parseClose, RawWs } from "./rawws.ts";
+import { type RuntimeName, RUNTIMES, startServer, tempFile } from "../helpers/harness.ts";
+import { bytes, closePayload, encodeFrame, encodeHeader, OP, parseClose, RawWs } from "../helpers/rawws.ts";
 
 /** The server's read limit for this suite (the default, given explicitly). */
 const READ_LIMIT = 512;

@@ -5,8 +5,8 @@
  * by the file's size). Also: the page's script is the same bytes on both
  * runtimes (it is the committed bundle).
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { EXPECT, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { EXPECT, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
 import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
 
 async function withServer(

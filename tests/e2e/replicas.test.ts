@@ -14,9 +14,9 @@
  * tests/unit/tokens.test.ts covers it).
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
-import { sleep, type V1Client, v1Client as v1 } from "./client.ts";
-import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { sleep, type V1Client, v1Client as v1 } from "../helpers/client.ts";
+import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 
 const POLL = 100; // ms
 const enc = new TextEncoder();

@@ -8,11 +8,11 @@
  * were moved must not be sent the content again.
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
-import { sleep } from "./client.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { freePort, nginxConfig, startNginx, stopNginx } from "./replicas_nginx.ts";
-import { V1State } from "./v1state.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { sleep } from "../helpers/client.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { freePort, nginxConfig, startNginx, stopNginx } from "../helpers/replicas_nginx.ts";
+import { V1State } from "../helpers/v1state.ts";
 
 const VIEWERS = 300;
 const CHANGE_EVERY_MS = 200;

@@ -4,10 +4,10 @@
  * updates over wss; a missing file or a key that does not match the
  * certificate exits 2 with a one-line reason before listening.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { basic, certificate, htpasswd } from "./access.ts";
-import { connect } from "./client.ts";
-import { runServer, RUNTIMES, startServer, tempFile } from "./harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { basic, certificate, htpasswd } from "../helpers/access.ts";
+import { connect } from "../helpers/client.ts";
+import { runServer, RUNTIMES, startServer, tempFile } from "../helpers/harness.ts";
 
 for (const rt of RUNTIMES) {
   const t = (name: string, fn: () => Promise<void>) =>

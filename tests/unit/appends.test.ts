@@ -4,7 +4,7 @@
  * against real servers.
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { FileWatcher, type Snapshot, windowStart } from "../../src/watcher.ts";
 import { incompleteUtf8Tail, Version } from "../../src/version.ts";
 import { frameFor, v1Append } from "../../src/messages.ts";

@@ -4,7 +4,7 @@
  * resumes a client from the other's tokens.
  * @module
  */
-import { assert, assertEquals, assertNotEquals } from "../assert.ts";
+import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { Fnv64 } from "../../src/fnv.ts";
 import { contentHash, TOKEN_TAIL_BYTES, tokenHash, tokenMtimeNs, versionToken } from "../../src/version.ts";
 import { FileWatcher, type Version } from "../../src/watcher.ts";
