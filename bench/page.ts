@@ -1,6 +1,6 @@
 /**
  * The reading page in Chromium on a 16 MiB, 200k-line log (issue 16,
- * DESIGN §13): time to first paint of the content, time to interactive,
+ * docs/page.md#large-files): time to first paint of the content, time to interactive,
  * filter keystroke → filtered view on screen (p50/p95), and append → its
  * line on screen (p95). Goals: first paint ≤ 1.5 s, filter ≤ 150 ms p95,
  * append ≤ 50 ms p95.

@@ -1,6 +1,6 @@
 /**
  * The page in Chromium through Debian's nginx running deploy/nginx.conf
- * (DESIGN §11), on every runtime: https at nginx, the /logs prefix, Basic
+ * (docs/deployment.md#behind-a-reverse-proxy), on every runtime: https at nginx, the /logs prefix, Basic
  * credentials checked by filewatch (the browser answers the 401 and sends
  * them with the WebSocket handshake), live updates over wss, and a
  * reconnection by itself after the filewatch process restarts behind nginx.

@@ -1,5 +1,5 @@
 /**
- * The page as a reader uses it (DESIGN §13), in Chromium against the real
+ * The page as a reader uses it (docs/page.md#reading), in Chromium against the real
  * server on every runtime, driven by typing, clicking and keys: the filter
  * (with appends arriving, and a bad regex), changed lines marked after a
  * replacement and an append (also inside the filtered view), pause with

@@ -1,6 +1,6 @@
 /**
  * The page in Chromium behind a real nginx (deploy/compose/nginx.conf) in
- * front of three replicas (DESIGN §12): the replica the page is connected to
+ * front of three replicas (docs/deployment.md#replicas): the replica the page is connected to
  * is stopped with SIGTERM while the log grows; the page reconnects through
  * nginx to another replica, resumes there with appends only (never the whole
  * file again), and ends showing the file as it is.

@@ -1,5 +1,5 @@
 /**
- * Authentication (DESIGN §11) against the real server on every runtime:
+ * Authentication (docs/security.md#authentication) against the real server on every runtime:
  * every route but the probes needs HTTP Basic credentials from the htpasswd
  * file, the WebSocket handshake included; bad headers get 401/400, never 500;
  * repeated failures from one address lock it out with 429, and it recovers.

@@ -37,7 +37,7 @@ type Outcome = string;
 interface Case {
   id: string;
   title: string;
-  /** What RFC 6455 (or, for limits, DESIGN §4) requires. */
+  /** What RFC 6455 (or, for limits, docs/operations.md#limits) requires. */
   rfc: Outcome;
   run(c: RawWs): Promise<Outcome>;
 }
@@ -363,7 +363,7 @@ const CASES: Case[] = [
       return (await c.waitEnd(2500)) ? "drop" : "silent";
     },
   },
-  // 9. Limits (read limit = 512 bytes, DESIGN §4)
+  // 9. Limits (read limit = 512 bytes, docs/operations.md#limits)
   sends("9.1", "text message of exactly the read limit", "open", () => [text("z".repeat(READ_LIMIT))]),
   sends("9.2", "text message one byte over the read limit", "close 1009", () => [
     text("z".repeat(READ_LIMIT + 1)),

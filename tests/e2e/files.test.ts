@@ -1,5 +1,5 @@
 /**
- * Several files (issue 13, DESIGN §10), on every runtime: a list of FILEs and
+ * Several files (issue 13; docs/configuration.md#several-files), on every runtime: a list of FILEs and
  * `--dir`/`--glob`, the index, `/files`, `/f/{name}`, `/ws/{name}`; files that
  * come and go; names that try to reach outside the list; FIFOs; watchers that
  * run only while a file has viewers; appends, tail and resume per file.

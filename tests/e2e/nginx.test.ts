@@ -1,6 +1,6 @@
 /**
- * filewatch behind Debian's real nginx running deploy/nginx.conf (DESIGN
- * §11), on every runtime: TLS at nginx, the /logs prefix, Basic credentials
+ * filewatch behind Debian's real nginx running deploy/nginx.conf
+ * (docs/deployment.md#behind-a-reverse-proxy), on every runtime: TLS at nginx, the /logs prefix, Basic credentials
  * checked by filewatch, WebSocket forwarding; with --trust-proxy 127.0.0.1/32
  * the per-address cap counts the client address nginx forwards, and a client
  * that sends its own X-Forwarded-For (through nginx, or straight to

@@ -1,5 +1,5 @@
 /**
- * `GET /raw` (DESIGN §13) against a real server on every runtime: the file's
+ * `GET /raw` (docs/page.md#download) against a real server on every runtime: the file's
  * exact bytes, the download headers, errors as 404/503 with a reason, and a
  * large file streamed rather than loaded (the server's peak RSS does not grow
  * by the file's size). Also: the page's script is the same bytes on both

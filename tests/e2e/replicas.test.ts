@@ -1,5 +1,5 @@
 /**
- * Two independent servers on one file (DESIGN §12): what a client sees when a
+ * Two independent servers on one file (docs/protocol.md#resume): what a client sees when a
  * load balancer sends its reconnect to another worker or replica. Tokens are
  * a function of the file's state, so both servers name each state alike, and
  * a client holding one server's token resumes on the other: nothing when

@@ -1,7 +1,7 @@
 /**
  * Replicas behind a real nginx (Debian's), configured by the repository's own
  * deploy/compose/nginx.conf with only the upstream and listen addresses and
- * the file paths changed (DESIGN §12): 300 viewers that reconnect the way the
+ * the file paths changed (docs/deployment.md#replicas): 300 viewers that reconnect the way the
  * page does (resuming with `?lastMod=&size=`), a log growing every 200 ms, and
  * one of three replicas stopped with SIGTERM in the middle. Every viewer must
  * end with the file's final bytes, apply no version twice, and the ones that

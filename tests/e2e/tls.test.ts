@@ -1,5 +1,5 @@
 /**
- * Native TLS (DESIGN §11) on every runtime, with a certificate openssl makes
+ * Native TLS (docs/security.md#tls) on every runtime, with a certificate openssl makes
  * at test time: the start-up line says https://, the page comes over https,
  * updates over wss; a missing file or a key that does not match the
  * certificate exits 2 with a one-line reason before listening.

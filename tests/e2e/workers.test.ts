@@ -1,5 +1,5 @@
 /**
- * `--workers N` (DESIGN §12): one supervisor, N workers on one port through
+ * `--workers N` (docs/deployment.md#workers): one supervisor, N workers on one port through
  * the runtime's own reusePort. Each case on Deno and on Bun.
  * @module
  */

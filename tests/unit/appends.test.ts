@@ -1,6 +1,6 @@
 /**
  * Append detection and tail mode in the watcher, and the pieces they stand
- * on (DESIGN §9): the e2e suite (tests/e2e/appends.test.ts) runs the same
+ * on (docs/detection.md#appends): the e2e suite (tests/e2e/appends.test.ts) runs the same
  * against real servers.
  * @module
  */

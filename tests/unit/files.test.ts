@@ -1,5 +1,5 @@
 /**
- * Several files (DESIGN §10): names, the glob, the catalog, the index's rows.
+ * Several files (docs/configuration.md#several-files): names, the glob, the catalog, the index's rows.
  */
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { Catalog } from "../../src/catalog.ts";

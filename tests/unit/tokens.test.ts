@@ -1,5 +1,5 @@
 /**
- * Version tokens are a function of the file's state (DESIGN §12): two
+ * Version tokens are a function of the file's state (docs/protocol.md#versions): two
  * watchers that never talk to each other name one state alike, and each
  * resumes a client from the other's tokens.
  * @module

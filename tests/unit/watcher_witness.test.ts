@@ -260,7 +260,8 @@ Deno.test("readAppended() and heldStillHolds() share one check of the two ranges
       ["unchanged", (s: string) => s, true, true],
       ["the head rewritten", (s: string) => "XEAD" + s.slice(4), false, false],
       ["the end held rewritten", (s: string) => s.slice(0, -1) + "X", false, false],
-      ["the middle rewritten (not checked: DESIGN §9)", (s: string) => s.slice(0, 10) + "X" + s.slice(11), true, true],
+      // What an append check cannot see (docs/detection.md#appends).
+      ["the middle rewritten (not checked)", (s: string) => s.slice(0, 10) + "X" + s.slice(11), true, true],
     ] as const
   ) {
     const fake = new FakeFile(fakeState(base, fineNowNs() - HOUR_NS));
