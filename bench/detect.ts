@@ -24,8 +24,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { connect, sleep } from "../tests/e2e/client.ts";
-import { ROOT, type RuntimeName, startServer, tempFile, waitFor } from "../tests/e2e/harness.ts";
+import { connect, sleep } from "../tests/helpers/client.ts";
+import { ROOT, type RuntimeName, startServer, tempFile, waitFor } from "../tests/helpers/harness.ts";
 import type { TortureFigures } from "../tests/e2e/torture.test.ts";
 import { EVENT_DEBOUNCE_MS, SETTLE_MS } from "../src/watcher.ts";
 

@@ -24,7 +24,7 @@ export interface AppDeps {
   runtime: Runtime;
   hub: Hub;
   /**
-   * The list of files (DESIGN §10). Without one, or with one file given as
+   * The list of files (docs/configuration.md#several-files). Without one, or with one file given as
    * the only FILE, `/` and `/ws` are that file's, as they always were.
    */
   catalog?: Catalog;
@@ -179,7 +179,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath, rawUrl, indexPath }));
   }
 
-  // ---- several files (DESIGN §10) ----------------------------------------
+  // ---- several files (docs/protocol.md#several-files) ----------------------
   // Paths the pages are given live under --base-path (src/mount.ts strips it before routing).
   const base = options.basePath;
   // A name from a request is only ever a key into the catalog's own list.

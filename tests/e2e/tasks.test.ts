@@ -4,8 +4,8 @@
  * JS file: denoland/deno#27114) and for a user with a system Deno and no
  * node_modules at all. It must also pass SIGTERM on to the server.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { ROOT, tempFile, waitFor } from "./harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { ROOT, tempFile, waitFor } from "../helpers/harness.ts";
 
 const NPM_DENO = `${ROOT}node_modules/.bin/deno`;
 

@@ -1,10 +1,10 @@
 /**
  * Append detection and tail mode in the watcher, and the pieces they stand
- * on (DESIGN §9): the e2e suite (tests/e2e/appends.test.ts) runs the same
+ * on (docs/detection.md#appends): the e2e suite (tests/e2e/appends.test.ts) runs the same
  * against real servers.
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { FileWatcher, type Snapshot, windowStart } from "../../src/watcher.ts";
 import { incompleteUtf8Tail, Version } from "../../src/version.ts";
 import { frameFor, v1Append } from "../../src/messages.ts";

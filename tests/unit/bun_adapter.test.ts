@@ -4,7 +4,7 @@
  * `websocket` handler maps Bun's callbacks to the core's PeerEvents.
  * @module
  */
-import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import type { Context } from "hono";
 import { bunRuntime, type BunServer, type BunSocket } from "../../src/runtime/bun.ts";
 import { type Peer, type PeerEvents, UpgradeRefused } from "../../src/runtime/types.ts";

@@ -3,7 +3,7 @@
  * randomness and the network flag are the test's, so connecting, resuming,
  * backing off and applying what arrives are checked without a browser.
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { CONNECT_TIMEOUT_MS, STABLE_AFTER_MS } from "../../src/client/backoff.ts";
 import { Live, type LiveEnv, type LiveView, type SocketEvents } from "../../src/client/live.ts";
 import { SUBPROTOCOL } from "../../src/client/protocol.ts";

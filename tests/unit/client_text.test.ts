@@ -3,7 +3,7 @@
  * applying content and appends to what the page holds, trimming to its
  * bound, and the resume URL.
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { parseMessage, type ServerMessage, socketUrl, utf8Length } from "../../src/client/protocol.ts";
 import { applyMessage, type Change, type Held, NOTHING, trimHeld, trimPoint } from "../../src/client/text.ts";
 

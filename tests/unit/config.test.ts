@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { parseCidr } from "../../src/proxy.ts";
 import {
   ConfigError,
@@ -28,7 +28,7 @@ Deno.test("parseSize() reads bytes and binary/decimal units, case-insensitively"
   for (const bad of ["", "1XB", "-5", "abc"]) assertThrows(() => parseSize(bad), bad);
 });
 
-Deno.test("parseConfig() gives DESIGN's defaults; pingPeriod is 9/10 of pongWait", () => {
+Deno.test("parseConfig() gives the documented defaults; pingPeriod is 9/10 of pongWait", () => {
   const o = parseConfig(["f.log"], {});
   assertEquals(o.file, "f.log");
   assertEquals([o.host, o.port, o.poll, o.pongWait, o.writeWait, o.readLimit], [

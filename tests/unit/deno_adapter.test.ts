@@ -4,7 +4,7 @@
  * core's PeerEvents.
  * @module
  */
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import type { Context } from "hono";
 import { denoRuntime } from "../../src/runtime/deno.ts";
 import { type Peer, type PeerEvents, UpgradeRefused } from "../../src/runtime/types.ts";

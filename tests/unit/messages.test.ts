@@ -1,4 +1,4 @@
-import { assertEquals, assertNotEquals } from "../assert.ts";
+import { assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { chooseProtocol, frameFor, frameSize, parseLastMod, plainFrame, v1Message } from "../../src/messages.ts";
 import { type Snapshot, Version } from "../../src/watcher.ts";
 

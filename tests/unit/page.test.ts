@@ -3,7 +3,7 @@
  * lossy decoding, CSP shape) and the client script's pure helpers. What the
  * script does in a real browser is tested in tests/browser/.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { DROPPED_NOTICE, LOSSY_NOTICE, type PageView, renderPage } from "../../src/page.ts";
 import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
 import { backoffDelay } from "../../src/client/backoff.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { availableParallelism } from "node:os";
 import { ConfigError, MAX_WORKERS, parseConfig, parseWorkers } from "../../src/config.ts";
 import { Metrics } from "../../src/metrics.ts";

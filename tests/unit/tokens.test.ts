@@ -1,10 +1,10 @@
 /**
- * Version tokens are a function of the file's state (DESIGN §12): two
+ * Version tokens are a function of the file's state (docs/protocol.md#versions): two
  * watchers that never talk to each other name one state alike, and each
  * resumes a client from the other's tokens.
  * @module
  */
-import { assert, assertEquals, assertNotEquals } from "../assert.ts";
+import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { Fnv64 } from "../../src/fnv.ts";
 import { contentHash, TOKEN_TAIL_BYTES, tokenHash, tokenMtimeNs, versionToken } from "../../src/version.ts";
 import { FileWatcher, type Version } from "../../src/watcher.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
 import { FileWatcher, isRacy, readIfChanged, type Snapshot, utf8OrNull } from "../../src/watcher.ts";
 
 async function tmp(content: string): Promise<string> {

@@ -11,7 +11,7 @@
  * pass the sanitizer would hide a timer that re-arms itself.
  * @module
  */
-import { assertEquals } from "../assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 import { EVENT_DEBOUNCE_MS, FileWatcher, SETTLE_MS, SETTLE_TRIES, type Snapshot } from "../../src/watcher.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

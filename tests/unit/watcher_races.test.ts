@@ -3,7 +3,7 @@
  * watcher, each reproduced here on its own.
  * @module
  */
-import { assert, assertEquals, assertNotEquals } from "../assert.ts";
+import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { ERROR_SETTLE_MS, FileWatcher, SETTLE_MS, type Snapshot, UNSETTLED_MAX_MS } from "../../src/watcher.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
