@@ -8,7 +8,7 @@ import { bunLauncher } from "./runtime/bun.ts";
 
 /**
  * Runs the server with this process's arguments. `hooks` come from code only
- * (tests/e2e/lockout_server.ts); workers started by `--workers` do not get them.
+ * (tests/helpers/lockout_server.ts); workers started by `--workers` do not get them.
  */
 export function main(hooks: TestHooks = {}): void {
   run(bunLauncher(Bun, import.meta.filename), hooks);

@@ -10,7 +10,7 @@ import { denoLauncher } from "./runtime/deno.ts";
 
 /**
  * Runs the server with this process's arguments. `hooks` come from code only
- * (tests/e2e/lockout_server.ts); workers started by `--workers` do not get them.
+ * (tests/helpers/lockout_server.ts); workers started by `--workers` do not get them.
  */
 export function main(hooks: TestHooks = {}): void {
   run(denoLauncher(import.meta.filename!), hooks);

@@ -27,7 +27,7 @@ import { loadTls, type TlsFiles } from "./tls.ts";
  * The server on a runtime: what `main()` in src/deno.ts and src/bun.ts calls.
  * Exits 2 for a bad flag or access file, 1 when it cannot listen; otherwise
  * runs until a signal (docs/operations.md#signals-and-shutdown).
- * @param hooks from code only (tests/e2e/lockout_server.ts); workers started by `--workers` do not get them
+ * @param hooks from code only (tests/helpers/lockout_server.ts); workers started by `--workers` do not get them
  */
 export function run(launcher: Launcher, hooks: TestHooks = {}): void {
   const options = optionsOrExit(launcher);
@@ -196,7 +196,7 @@ export interface Server {
 
 /**
  * What only code can change, never a flag or the environment: tests pass a
- * shorter lock-out (tests/e2e/lockout_server.ts) so they need not wait a
+ * shorter lock-out (tests/helpers/lockout_server.ts) so they need not wait a
  * minute, and a production user cannot weaken it by setting a variable.
  */
 export interface TestHooks {

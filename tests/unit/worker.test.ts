@@ -4,7 +4,7 @@
  * and the parent watch.
  * @module
  */
-import { assertEquals } from "../assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 import { PassThrough } from "node:stream";
 import {
   exitWithSupervisor,
