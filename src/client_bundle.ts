@@ -327,7 +327,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     return \`\${n(shown2)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
   }
 
-  // src/client/chunks.ts
+  // src/shared/chunks.ts
   var CHUNK_LINES = 500;
   function chunkStarts(text2, linesPerChunk) {
     const starts = [0];
@@ -392,14 +392,14 @@ export const CLIENT_SCRIPT: string = `(() => {
      */
     extend(lines2, from, more) {
       this.#lines = lines2;
-      let keep2 = this.hits.length;
-      while (keep2 > 0 && this.hits[keep2 - 1] >= from) keep2--;
-      const firstTouched = Math.floor(keep2 / FILTER_CHUNK);
+      let keep = this.hits.length;
+      while (keep > 0 && this.hits[keep - 1] >= from) keep--;
+      const firstTouched = Math.floor(keep / FILTER_CHUNK);
       for (const el of this.#blocks.splice(firstTouched)) {
         this.#observer.unobserve(el);
         el.remove();
       }
-      this.hits.length = keep2;
+      this.hits.length = keep;
       for (const h of more) this.hits.push(h);
       this.#add(firstTouched * FILTER_CHUNK);
       this.#digits();
@@ -503,7 +503,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/client/format.ts
+  // src/shared/format.ts
   function formatSize(bytes) {
     if (!Number.isFinite(bytes) || bytes < 0) return "";
     if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
@@ -521,10 +521,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (offset <= 0) return "";
     return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
   }
-  function lastModToMs(lastMod) {
-    if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
-    const v = BigInt("0x" + lastMod);
-    const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1000000n);
+  function tokenTimeMs(token) {
+    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+    const v = BigInt("0x" + token);
+    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
     return Number.isSafeInteger(ms) ? ms : null;
   }
   function formatAgo(thenMs, nowMs) {
@@ -704,17 +704,17 @@ export const CLIENT_SCRIPT: string = `(() => {
 
   // src/client/text.ts
   var TRIM_TO = 7 / 8;
-  function trimPoint(text2, keep2) {
-    if (keep2 <= 0 || text2.length <= keep2) return 0;
-    const target2 = Math.max(1, Math.floor(keep2 * TRIM_TO));
+  function trimPoint(text2, keepChars2) {
+    if (keepChars2 <= 0 || text2.length <= keepChars2) return 0;
+    const target2 = Math.max(1, Math.floor(keepChars2 * TRIM_TO));
     const earliest = text2.length - target2;
     const nl = text2.indexOf("\\n", earliest - 1);
     if (nl !== -1 && nl + 1 < text2.length) return nl + 1;
     const c = text2.charCodeAt(earliest - 1);
     return c >= 55296 && c < 56320 ? earliest + 1 : earliest;
   }
-  function trimHeld(held, keep2) {
-    return dropFront(held, trimPoint(held.text, keep2));
+  function trimHeld(held, keepChars2) {
+    return dropFront(held, trimPoint(held.text, keepChars2));
   }
   function dropFront(held, n) {
     if (n <= 0) return held;
@@ -726,7 +726,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       dropped: true
     };
   }
-  function applyMessage(held, msg, keep2) {
+  function applyMessage(held, msg, keepChars2) {
     if (msg.type === "append") {
       if (!held.lastMod || msg.prev !== held.lastMod || msg.offset !== held.size) return { kind: "stale" };
       const grown = {
@@ -736,7 +736,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         text: held.text + msg.text,
         lossy: held.lossy || msg.lossy
       };
-      const cut2 = trimPoint(grown.text, keep2);
+      const cut2 = trimPoint(grown.text, keepChars2);
       return {
         kind: "extend",
         held: dropFront(grown, cut2),
@@ -752,7 +752,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       lossy: msg.lossy,
       dropped: false
     };
-    const cut = trimPoint(next.text, keep2);
+    const cut = trimPoint(next.text, keepChars2);
     if (!held.dropped && cut === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
       return {
         kind: "extend",
@@ -781,17 +781,18 @@ export const CLIENT_SCRIPT: string = `(() => {
     attempt = 0;
     #env;
     #view;
-    #keep;
+    /** The most characters to hold (0: no bound). */
+    #keepChars;
     #socket = null;
     #openedAt = 0;
     #retry;
     /** Ask for everything on the next connection: what is held is not to be trusted. */
     #fresh = false;
-    constructor(env2, view2, held, keep2, error) {
+    constructor(env2, view2, held, keepChars2, error) {
       this.#env = env2;
       this.#view = view2;
       this.held = held;
-      this.#keep = keep2;
+      this.#keepChars = keepChars2;
       this.error = error;
     }
     /** Whether a socket is open or opening. */
@@ -891,7 +892,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         this.#view.status();
         return;
       }
-      const change = applyMessage(this.held, msg, this.#keep);
+      const change = applyMessage(this.held, msg, this.#keepChars);
       if (change.kind === "stale") {
         this.#fresh = true;
         this.reconnectNow(true);
@@ -1228,7 +1229,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     const n = Number(v);
     return Number.isSafeInteger(n) && n >= 0 ? n : 0;
   };
-  var keep = count(body.dataset.keep);
+  var keepChars = count(body.dataset.keep);
   var first = {
     lastMod: body.dataset.lastMod ?? "",
     offset: count(body.dataset.offset),
@@ -1238,7 +1239,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     lossy: !notice.hidden,
     dropped: false
   };
-  var modifiedMs = lastModToMs(first.lastMod);
+  var modifiedMs = tokenTimeMs(first.lastMod);
   var receivedMs = Date.now();
   var prefs = null;
   try {
@@ -1450,13 +1451,13 @@ export const CLIENT_SCRIPT: string = `(() => {
     random: () => Math.random(),
     onLine: () => navigator.onLine
   };
-  var start = trimHeld(first, keep);
+  var start = trimHeld(first, keepChars);
   var live = new Live(
     env,
     {
       change(change) {
         receivedMs = Date.now();
-        modifiedMs = lastModToMs(change.held.lastMod);
+        modifiedMs = tokenTimeMs(change.held.lastMod);
         if (queue.push(change)) {
           waitingEl.textContent = waitingLabel(queue.waiting);
           return;
@@ -1471,7 +1472,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       status: paintStatus
     },
     start,
-    keep,
+    keepChars,
     banner.hidden ? null : bannerText.textContent
   );
   addEventListener("online", () => live.reconnectNow(true));
@@ -1703,7 +1704,7 @@ export const CLIENT_SCRIPT: string = `(() => {
 
 /** The index page's script (several files): index_page.ts inlines it. */
 export const INDEX_SCRIPT: string = `(() => {
-  // src/client/format.ts
+  // src/shared/format.ts
   function formatSize(bytes) {
     if (!Number.isFinite(bytes) || bytes < 0) return "";
     if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
@@ -1717,10 +1718,10 @@ export const INDEX_SCRIPT: string = `(() => {
     const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
     return \`\${shown} \${units[unit]}\`;
   }
-  function lastModToMs(lastMod) {
-    if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
-    const v = BigInt("0x" + lastMod);
-    const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1000000n);
+  function tokenTimeMs(token) {
+    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+    const v = BigInt("0x" + token);
+    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
     return Number.isSafeInteger(ms) ? ms : null;
   }
 
@@ -1736,7 +1737,7 @@ export const INDEX_SCRIPT: string = `(() => {
       if (typeof error === "string") {
         rows.push({ name, href, size: "", iso: "", error });
       } else if (typeof size === "number" && typeof lastMod === "string") {
-        const ms = lastModToMs(lastMod);
+        const ms = tokenTimeMs(lastMod);
         rows.push({
           name,
           href,

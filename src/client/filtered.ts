@@ -7,7 +7,7 @@
  * @module
  */
 import { inRanges, type LineRange } from "./changes.ts";
-import { lineCountDigits } from "./chunks.ts";
+import { lineCountDigits } from "../shared/chunks.ts";
 import { matchRanges } from "./filter.ts";
 
 /** Matching lines per block of the filtered view. */

@@ -9,7 +9,7 @@
  * `data-size` (which bytes of which version that text is) and `data-keep`
  * (the most characters to keep on screen; 0 = no bound).
  *
- * Reading (DESIGN §13): the filter, pause, line links and the marking of
+ * Reading (docs/page.md#reading): the filter, pause, line links and the marking of
  * changed lines work on what is *shown* (`shown`), which lags what the
  * connection holds (`live.held`) while paused.
  * @module
@@ -28,7 +28,12 @@ import {
   parseFilter,
 } from "./filter.ts";
 import { FilteredView } from "./filtered.ts";
-import { formatAgo, formatSize, lastModToMs, windowNotice } from "./format.ts";
+import {
+  formatAgo,
+  formatSize,
+  tokenTimeMs,
+  windowNotice,
+} from "../shared/format.ts";
 import {
   lineHash,
   noLinksReason,
@@ -39,7 +44,7 @@ import { Lines } from "./lines.ts";
 import { Live, type LiveEnv } from "./live.ts";
 import { PauseQueue, type Shown, waitingLabel } from "./pause.ts";
 import { isAtBottom } from "./scroll.ts";
-import { type Held, trimHeld } from "./text.ts";
+import { type FileText, trimHeld } from "./text.ts";
 import { TextView } from "./view.ts";
 
 // The HTML before this script is parsed: what follows is this script's own start-up (bench/page.ts reads it).
@@ -90,8 +95,9 @@ const count = (v: string | undefined) => {
   const n = Number(v);
   return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 };
-const keep = count(body.dataset.keep);
-const first: Held = {
+/** The most characters to keep on screen (`data-keep`; 0: no bound). */
+const keepChars = count(body.dataset.keep);
+const first: FileText = {
   lastMod: body.dataset.lastMod ?? "",
   offset: count(body.dataset.offset),
   size: count(body.dataset.size),
@@ -100,7 +106,7 @@ const first: Held = {
   lossy: !notice.hidden,
   dropped: false,
 };
-let modifiedMs = lastModToMs(first.lastMod);
+let modifiedMs = tokenTimeMs(first.lastMod);
 let receivedMs = Date.now();
 
 // ---- preferences ---------------------------------------------------------
@@ -140,7 +146,7 @@ const toBottom = () => {
 };
 
 /** Says which part of the file is shown, and that the page dropped lines when it did. */
-const paintHeld = (held: Held) => {
+const paintHeld = (held: FileText) => {
   body.dataset.lastMod = held.lastMod;
   body.dataset.offset = String(held.offset);
   body.dataset.size = String(held.size);
@@ -157,7 +163,7 @@ const paintHeld = (held: Held) => {
 };
 
 // ---- reading: what is shown, filter, changed lines, line links ----------
-let shown: Held = first; // set to the trimmed start below
+let shown: FileText = first; // set to the trimmed start below
 let lines = new Lines("");
 const filtered = new FilteredView(filteredPre, view);
 let filter: Filter = { kind: "none" };
@@ -380,13 +386,13 @@ const env: LiveEnv = {
 
 // Held lines beyond the bound (a page rendered before the server knew it)
 // leave before anything is shown.
-const start = trimHeld(first, keep);
+const start = trimHeld(first, keepChars);
 const live = new Live(
   env,
   {
     change(change) {
       receivedMs = Date.now();
-      modifiedMs = lastModToMs(change.held.lastMod);
+      modifiedMs = tokenTimeMs(change.held.lastMod);
       if (queue.push(change)) {
         waitingEl.textContent = waitingLabel(queue.waiting);
         return;
@@ -401,7 +407,7 @@ const live = new Live(
     status: paintStatus,
   },
   start,
-  keep,
+  keepChars,
   banner.hidden ? null : bannerText.textContent,
 );
 

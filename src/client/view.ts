@@ -10,7 +10,7 @@
  * data only ever goes into text nodes, never through innerHTML.
  * @module
  */
-import { CHUNK_LINES, chunkStarts, countNewlines, lineCountDigits } from "./chunks.ts";
+import { CHUNK_LINES, chunkStarts, countNewlines, lineCountDigits } from "../shared/chunks.ts";
 
 /** One chunk on screen: its element, how many characters and newlines it holds. */
 interface Chunk {

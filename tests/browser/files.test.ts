@@ -9,7 +9,7 @@ import { RUNTIMES, startServer, waitFor } from "../e2e/harness.ts";
 import { ARTIFACTS, launchChromium, watchedPage } from "./chromium.ts";
 import { axeViolations } from "./axe.ts";
 import type { Page } from "playwright-core";
-import { formatSize } from "../../src/client/format.ts";
+import { formatSize } from "../../src/shared/format.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

@@ -1,5 +1,5 @@
 /**
- * The reading page's pure logic (DESIGN §13): the filter's language and
+ * The reading page's pure logic (docs/page.md#reading): the filter's language and
  * matching, the line diff that marks changed lines, the pause queue, line
  * links, and the line model the filter reads.
  */
