@@ -37,6 +37,43 @@ export const NOTHING: FileText = {
   dropped: false,
 };
 
+/** What `<body>`'s `data-*` attributes say (src/page.ts writes them): which bytes the `<pre>` holds, and the bound. */
+export interface PageData {
+  lastMod?: string;
+  offset?: string;
+  size?: string;
+  /** The most characters to keep (`data-keep`; 0 or absent: no bound). */
+  keep?: string;
+}
+
+/** A whole number of at least 0 from an attribute; 0 for anything else. */
+function countOf(v: string | undefined): number {
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/**
+ * What the server's page starts the script with: its text (the `<pre>`'s),
+ * which bytes of which version that is, and how many characters to keep.
+ * @example
+ * ```ts
+ * pageStart({ lastMod: "17f0", offset: "0", size: "6", keep: "0" }, "hello\n", false).first.size; // 6
+ * ```
+ */
+export function pageStart(data: PageData, text: string, lossy: boolean): { first: FileText; keepChars: number } {
+  return {
+    first: {
+      lastMod: data.lastMod ?? "",
+      offset: countOf(data.offset),
+      size: countOf(data.size),
+      text,
+      lossy,
+      dropped: false,
+    },
+    keepChars: countOf(data.keep),
+  };
+}
+
 /**
  * What a message did to the held text, for the DOM to follow:
  * - `replace`: show `held.text` instead of everything on screen;
