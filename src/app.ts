@@ -176,7 +176,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       }
       : { ok: false, error: snap.error };
     // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath, rawUrl, indexPath }));
+    return c.html(renderPage({ fileName, view, keepChars: 4 * options.tail, nonce, socketPath, rawUrl, indexPath }));
   }
 
   // ---- several files (docs/protocol.md#several-files) ----------------------
