@@ -6,7 +6,7 @@
  * renderer, what the server's page starts the script with). The text pane
  * itself lays out text, so Chromium covers it (tests/browser/).
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import type { Field, KeyPress } from "../../src/client/dom.ts";
 import { GoTo, REASON_MS, SHOWING_MS } from "../../src/client/goto.ts";
 import { keyCommand, typing } from "../../src/client/keys.ts";

@@ -5,8 +5,8 @@
  * not, is type-checked as the server is (no DOM library) and as the page
  * is (the DOM library, no `Deno`), and its imports are read.
  */
-import { assert, assertEquals } from "../assert.ts";
-import { ROOT } from "../e2e/harness.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { ROOT } from "../helpers/harness.ts";
 
 const SHARED = `${ROOT}src/shared/`;
 
