@@ -12,7 +12,8 @@ import { type Format, frameFor, frameSize } from "./messages.ts";
 import { Metrics } from "./metrics.ts";
 import type { Peer, PeerEvents, Runtime } from "./runtime/types.ts";
 import { CLOSE, type CloseReason, Session } from "./session.ts";
-import type { FileWatcher, Snapshot } from "./watcher.ts";
+import type { Snapshot } from "./version.ts";
+import type { FileWatcher } from "./watcher.ts";
 
 /** What a session needs to reach a snapshot: the whole content, the bytes after an offset, or nothing. */
 type Need = "content" | number | null;
@@ -341,7 +342,7 @@ export class Hub {
     if (!this.#sweep) this.#sweep = setInterval(() => this.sweep(Date.now()), sweepInterval(this.options));
     this.log.info("client connected", { ip: s.ip, protocol: s.format, clients: this.sessions.size, ...fileOf(ch) });
     const snap = ch.watcher.snapshot;
-    if (snap?.ok && s.lastMod !== null && ch.watcher.sizeOf(s.lastMod, s.resumeSize) === undefined) {
+    if (snap?.ok && s.lastMod !== null && ch.watcher.lineage.sizeOf(s.lastMod, s.resumeSize) === undefined) {
       // A version this process does not hold: often one another worker or
       // replica saw first (the client is ahead of us). Look at the file
       // before answering, or the client would be sent an older version than
@@ -406,7 +407,7 @@ export class Hub {
    * knows no appends then gets the content, as before).
    */
   #resume(s: Session, snap: Snapshot): void {
-    const size = s.channel!.watcher.sizeOf(s.lastMod, s.resumeSize);
+    const size = s.channel!.watcher.lineage.sizeOf(s.lastMod, s.resumeSize);
     if (!snap.ok || size === undefined || size > snap.size) return;
     if (s.resumeSize === null ? size !== snap.size : s.resumeSize !== size) return;
     s.lineage = snap.lineage;
