@@ -58,6 +58,8 @@ export class Channels {
   /** The one-file server's file (channel 0), or null with several files. */
   readonly main: Channel | null;
   readonly #byName = new Map<string, Channel>();
+  readonly #watcherFor: ((path: string) => FileWatcher) | null;
+  readonly #onSnapshot: (snap: Snapshot, ch: Channel) => void;
   #nextId = 1;
   /** Counts of watchers that have been dropped, so counters never go back. */
   #retired: Record<Counted, number> = { versions: 0, appends: 0, readErrors: 0 };
@@ -71,9 +73,11 @@ export class Channels {
   constructor(
     main: FileWatcher | null,
     mainName: string,
-    readonly watcherFor: ((path: string) => FileWatcher) | null,
-    readonly onSnapshot: (snap: Snapshot, ch: Channel) => void,
+    watcherFor: ((path: string) => FileWatcher) | null,
+    onSnapshot: (snap: Snapshot, ch: Channel) => void,
   ) {
+    this.#watcherFor = watcherFor;
+    this.#onSnapshot = onSnapshot;
     this.main = main ? new Channel(mainName, main, 0) : null;
     if (this.main) this.#byName.set(mainName, this.main);
   }
@@ -101,8 +105,8 @@ export class Channels {
       ch = undefined;
     }
     if (!ch) {
-      if (!this.watcherFor) throw new Error(`Cannot watch ${name}: this hub watches one file`);
-      ch = new Channel(name, this.watcherFor(path), this.#nextId++);
+      if (!this.#watcherFor) throw new Error(`Cannot watch ${name}: this hub watches one file`);
+      ch = new Channel(name, this.#watcherFor(path), this.#nextId++);
       this.#byName.set(name, ch);
     }
     if (ch.sessions.size === 0) this.#linger(ch);
@@ -119,7 +123,7 @@ export class Channels {
     ch.sessions.add(s);
     clearTimeout(ch.linger);
     ch.linger = undefined;
-    ch.unsubscribe ??= ch.watcher.subscribe((snap) => this.onSnapshot(snap, ch));
+    ch.unsubscribe ??= ch.watcher.subscribe((snap) => this.#onSnapshot(snap, ch));
   }
 
   /** A session leaves `ch`: after the last one its watcher stops now and the channel lingers a little. */

@@ -138,7 +138,7 @@ export class FanOut {
    * sent an older version than it holds. A newer version reaches it through
    * the broadcast. Before the first read, the first broadcast reaches it.
    */
-  join(s: Session, ch: Channel): void {
+  open(s: Session, ch: Channel): void {
     const lineage = ch.lineage;
     const snap = lineage.snapshot;
     if (snap?.ok && s.resumeToken !== null && lineage.sizeOf(s.resumeToken, s.resumeSize) === undefined) {

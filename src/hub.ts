@@ -190,7 +190,7 @@ export class Hub {
     this.#alive(s);
     if (!this.#sweep) this.#sweep = setInterval(() => this.sweep(Date.now()), sweepInterval(this.options));
     this.log.info("client connected", { ip: s.ip, protocol: s.format, clients: this.sessions.size, ...ch.logFields });
-    this.#fanout.join(s, ch);
+    this.#fanout.open(s, ch);
   }
 
   #alive(s: Session): void {
