@@ -659,9 +659,9 @@ function match(ctx: Ctx, n: number, offset: number, hay: Uint8Array, ls: number,
 /**
  * A line longer than {@link WINDOW} starting at `start`: where it ends (its
  * `\n`, or the end of the file), whether it matches, and its first
- * {@link LINE_CUT} bytes. A literal is looked for in all of it (pieces
- * overlap by a needle's length); a regular expression sees its first
- * {@link WINDOW} bytes.
+ * {@link LINE_CUT} bytes. It is read in {@link WINDOW}-byte pieces that
+ * overlap by a needle's length: a literal is found anywhere in it, a regular
+ * expression when its match fits in one piece.
  */
 async function longLine(ctx: Ctx, start: number): Promise<{ end: number; hit: boolean; head: Uint8Array }> {
   const { scan, size } = ctx;
@@ -671,16 +671,11 @@ async function longLine(ctx: Ctx, start: number): Promise<{ end: number; hit: bo
     const len = await ctx.read(pos, Math.min(WINDOW, size - pos));
     let nl = scan.hay.subarray(0, len).indexOf(NL);
     if (nl < 0) nl = len;
-    if (head === null) {
-      head = scan.hay.slice(0, Math.min(nl, LINE_CUT + 4));
-      if (!scan.exact) {
-        scan.finder.reset();
-        for (const s of scan.matches(0, nl)) if (s >= 0) hit = true;
-      }
-    }
-    if (scan.exact && !hit) {
+    if (head === null) head = scan.hay.slice(0, Math.min(nl, LINE_CUT + 4));
+    if (!hit) {
       scan.finder.reset();
-      hit = scan.finder.find(0, nl) >= 0;
+      if (scan.exact) hit = scan.finder.find(0, nl) >= 0;
+      else for (const s of scan.matches(0, nl)) if (s >= 0) hit = true;
     }
     if (nl < len || pos + len >= size || len === 0) return { end: pos + nl, hit, head };
     pos += len - overlap;
