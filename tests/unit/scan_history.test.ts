@@ -158,7 +158,7 @@ Deno.test("searchHistory() searches the file then its generations newest first, 
     assertEquals([lim2.done.nextFile, lim2.done.next], ["app.log.1", undefined]);
     const lim1 = await q("q=hit&history=1&limit=1");
     assert(lim1.done && "done" in lim1.done);
-    assertEquals([lim1.done.nextFile, lim1.done.next], ["app.log", 14]);
+    assertEquals([lim1.done.nextFile, lim1.done.next], ["app.log", 15]);
   } finally {
     await Deno.remove(d, { recursive: true });
   }
