@@ -385,3 +385,35 @@ const _q: SearchQuery = {
   history: false,
 };
 void _q;
+
+Deno.test("every search event, and the NDJSON example in docs/protocol.md, fits docs/http.schema.json's searchEvent", async () => {
+  const { Ajv2020 } = await import("ajv/dist/2020.js");
+  const schema = JSON.parse(await Deno.readTextFile(new URL("../../docs/http.schema.json", import.meta.url)));
+  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  ajv.addSchema(schema, "http");
+  const validate = ajv.getSchema("http#/$defs/searchEvent")!;
+  const check = (ev: unknown) =>
+    assert(validate(ev), `${JSON.stringify(ev).slice(0, 200)}: ${ajv.errorsText(validate.errors)}`);
+  const md = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
+  const example = /## Search[\s\S]*?```\n([\s\S]*?)```/.exec(md)![1]!;
+  for (const line of example.trim().split("\n")) check(JSON.parse(line));
+  const long = "x".repeat(LINE_CUT + 10) + " NEEDLE";
+  const f = await fixture(["a NEEDLE", long, "b NEEDLE"]);
+  try {
+    for (const qs of ["q=needle&limit=2", "q=needle&dir=fwd"]) {
+      const p = parseSearchQuery(new URLSearchParams(qs), f.size);
+      assert(p.ok);
+      let n = 0;
+      for await (const ev of searchFile({ path: f.path, name: "app.log" }, p.query, new AbortController().signal)) {
+        check(ev);
+        n++;
+      }
+      assert(n >= 3);
+    }
+    check({ scanned: 1, size: 2 });
+    assert(!validate({ n: 0, offset: 0, text: "" }), "n starts at 1");
+    assert(!validate({ n: 1, offset: 0, text: "", cut: true }), "cut needs bytes");
+  } finally {
+    await f.done();
+  }
+});
