@@ -1,6 +1,6 @@
 /**
  * The reading page in Chromium on a 16 MiB, 200k-line log (issue 16,
- * DESIGN §13): time to first paint of the content, time to interactive,
+ * docs/page.md#large-files): time to first paint of the content, time to interactive,
  * filter keystroke → filtered view on screen (p50/p95), and append → its
  * line on screen (p95). Goals: first paint ≤ 1.5 s, filter ≤ 150 ms p95,
  * append ≤ 50 ms p95.
@@ -24,8 +24,8 @@
  * included; both clocks are this machine's).
  */
 import { parseArgs } from "node:util";
-import { startServer, tempFile } from "../tests/e2e/harness.ts";
-import { launchChromium } from "../tests/browser/chromium.ts";
+import { startServer, tempFile } from "../tests/helpers/harness.ts";
+import { launchChromium } from "../tests/helpers/chromium.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

@@ -1,5 +1,5 @@
 /**
- * `--workers` benchmark (DESIGN §12, BENCHMARKS.md "More viewers than one
+ * `--workers` benchmark (docs/deployment.md#workers, BENCHMARKS.md "More viewers than one
  * process holds"): filewatch with `--workers 2` at 2 × N clients against one
  * worker at N, a 1 KiB file changing every 2 s. Every client must receive
  * every version; reported: server CPU per change (per client too), RSS per

@@ -10,13 +10,15 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { basename } from "node:path";
 import type { Options } from "./config.ts";
 import type { Catalog } from "./catalog.ts";
-import type { Channel, Hub, Refusal } from "./hub.ts";
+import type { Channel } from "./channels.ts";
+import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
-import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
+import { chooseProtocol, parseLastMod, parseResumeSize } from "./messages.ts";
 import { type PageView, renderPage } from "./page.ts";
 import { rawFile } from "./raw.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import type { Refusal } from "./session.ts";
 import type { FileWatcher } from "./watcher.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
@@ -24,7 +26,7 @@ export interface AppDeps {
   runtime: Runtime;
   hub: Hub;
   /**
-   * The list of files (DESIGN §10). Without one, or with one file given as
+   * The list of files (docs/configuration.md#several-files). Without one, or with one file given as
    * the only FILE, `/` and `/ws` are that file's, as they always were.
    */
   catalog?: Catalog;
@@ -176,10 +178,10 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       }
       : { ok: false, error: snap.error };
     // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    return c.html(renderPage({ fileName, view, keep: 4 * options.tail, nonce, socketPath, rawUrl, indexPath }));
+    return c.html(renderPage({ fileName, view, keepChars: 4 * options.tail, nonce, socketPath, rawUrl, indexPath }));
   }
 
-  // ---- several files (DESIGN §10) ----------------------------------------
+  // ---- several files (docs/protocol.md#several-files) ----------------------
   // Paths the pages are given live under --base-path (src/mount.ts strips it before routing).
   const base = options.basePath;
   // A name from a request is only ever a key into the catalog's own list.
@@ -279,7 +281,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     }
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const lastMod = parseLastMod(c.req.query("lastMod"));
-    const size = parseSize(c.req.query("size"));
+    const size = parseResumeSize(c.req.query("size"));
     try {
       const events = channel
         ? hub.connect(protocol ? "v1" : "plain", ip, lastMod, size, channel)

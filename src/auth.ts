@@ -1,6 +1,6 @@
 /**
  * HTTP Basic authentication from an htpasswd file of bcrypt hashes
- * (DESIGN §11), as one Hono middleware for every route but the probes.
+ * (docs/security.md#authentication), as one Hono middleware for every route but the probes.
  *
  * - Credentials are checked by Hono's `basicAuth` with a `verifyUser` of our
  *   own: bcrypt (bcryptjs, pure JS, the same on both runtimes) against the
@@ -88,7 +88,7 @@ export interface LockoutPolicy {
   slowMax: number;
 }
 
-/** The defaults meet DESIGN §11: locked after 10 failures within a minute, for a minute. */
+/** The documented defaults (docs/security.md#authentication): locked after 10 failures within a minute, for a minute. */
 export const LOCKOUT: LockoutPolicy = {
   limit: 10,
   window: 60_000,

@@ -1,5 +1,5 @@
 /**
- * The server's own list of files (DESIGN §10): names → paths. A request's
+ * The server's own list of files (docs/security.md#several-files): names → paths. A request's
  * name is only ever looked up here, never joined to a path.
  *
  * With FILE arguments the list is fixed at start. With `--dir` it is the

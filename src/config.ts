@@ -2,6 +2,14 @@
  * Command-line flags and `FILEWATCH_*` environment variables, validated into
  * {@link Options}. Knows no runtime: callers pass `argv` and the environment.
  *
+ * Every flag is one entry of {@link TABLE}: its parse options for
+ * `node:util` `parseArgs` ({@link FLAGS}), its lines in `--help`
+ * ({@link HELP}), its field and type in {@link Options}, its default
+ * ({@link DEFAULTS}) and its checks all come from that entry. Rules between
+ * flags are in `RULES`; the FILE arguments are the one input that is not a
+ * flag. docs/configuration.md lists the same flags (tests/unit/docs.test.ts
+ * compares it with `--help`).
+ *
  * @example
  * ```ts
  * const options = parseConfig(["--port", "0", "app.log"], {});
@@ -15,139 +23,31 @@ import { parseBasePath } from "./mount.ts";
 import { type Cidr, parseCidrList } from "./proxy.ts";
 import { globTest } from "./names.ts";
 
-/** Everything the server can be told, after validation. Durations are milliseconds. */
-export interface Options {
-  /** The first FILE, or DIR with --dir (what the start-up line names). */
-  file: string;
-  /** Several files (DESIGN §10): the FILE arguments, in order (empty with --dir). */
-  files: string[];
-  /** --dir: watch the regular files directly in this directory (null: the FILE list). */
-  dir: string | null;
-  /** --glob: which of DIR's files are listed (default `*`). */
-  glob: string;
-  /** --max-files: the most files listed. */
-  maxFiles: number;
-  host: string;
-  /** 0 = any free port. */
-  port: number;
-  /** filePeriod: how often the file's stat is polled. */
-  poll: number;
-  /** A client that answers no ping for this long is closed. */
-  pongWait: number;
-  /** How often pings go out: 9/10 of pongWait, so a pong can arrive before the deadline. */
-  pingPeriod: number;
-  /** A client that cannot take a write for this long is closed. */
-  writeWait: number;
-  /** Largest client message in bytes; larger closes with 1009. */
-  readLimit: number;
-  /** Extra allowed Origins (exact match); `*` allows every origin. */
-  origins: string[];
-  compress: boolean;
-  maxClients: number;
-  /** 0 = no per-address cap. */
-  maxClientsPerIp: number;
-  maxFileSize: number;
-  /**
-   * Tail mode: clients get the file's last this many bytes, then appends;
-   * `maxFileSize` does not apply. 0 = off (the whole file).
-   */
-  tail: number;
-  /** Watch the parent directory for file events (polling always runs too). */
-  events: boolean;
-  logFormat: "text" | "json";
-  quiet: boolean;
-  // ---- access (DESIGN §11) ----
-  /** htpasswd file of bcrypt hashes; null = no authentication. */
-  authFile: string | null;
-  /** PEM certificate and key for https/wss; both or neither. */
-  tlsCert: string | null;
-  tlsKey: string | null;
-  /** Where the app is mounted, without a trailing slash: "" = the root. */
-  basePath: string;
-  /** Peers whose X-Forwarded-* headers are believed; empty = none. */
-  trustProxy: Cidr[];
-  /** Server processes sharing the port (DESIGN §12); more than 1 runs a supervisor (src/supervisor.ts). */
-  workers: number;
-  /** This process's worker number when a supervisor started it (never a flag); null otherwise. */
-  worker: number | null;
-}
-
 /** Thrown for a bad flag or variable; the entrypoint prints it and exits 2. */
 export class ConfigError extends TypeError {
   override name = "ConfigError";
 }
 
-/** Thrown for `--help`: the entrypoint prints usage and exits 0. */
-export class HelpRequested extends Error {
+/** Thrown for a flag that prints something and exits 0 instead of serving: the entrypoint writes `text` to stdout. */
+export class PrintAndExit extends Error {
+  override name = "PrintAndExit";
+  constructor(readonly text: string) {
+    super();
+  }
+}
+
+/** Thrown for `--help`: the entrypoint prints {@link HELP} and exits 0. */
+export class HelpRequested extends PrintAndExit {
   override name = "HelpRequested";
+  constructor() {
+    super(HELP);
+  }
 }
 
 /** The usage line printed after an error. */
 export const USAGE = "usage: filewatch [options] FILE...   (filewatch --help for the options)";
 
-/** The full `--help` text. */
-export const HELP = `filewatch: show a file live in the browser over WebSocket
-
-usage: filewatch [options] FILE...
-       filewatch [options] --dir DIR [--glob PATTERN]
-
-Every option is also an environment variable; flags win.
-  FILE...                     files to watch                   FILEWATCH_FILE
-  --dir DIR                   watch the files in DIR, also
-                              those created later              FILEWATCH_DIR
-  --glob PATTERN              which files of DIR (*)           FILEWATCH_GLOB
-  --max-files N               most files listed (1000)         FILEWATCH_MAX_FILES
-  --host HOST                 address to bind (127.0.0.1)      FILEWATCH_HOST
-  --port N                    port, 0 = any free (8080)        FILEWATCH_PORT
-  --poll DURATION             stat poll period (1s)            FILEWATCH_POLL
-  --pong-wait DURATION        close clients silent this long (60s); pings
-                              go out every 9/10 of it          FILEWATCH_PONG_WAIT
-  --write-wait DURATION       close clients that cannot take a
-                              write this long (10s)            FILEWATCH_WRITE_WAIT
-  --read-limit SIZE           largest client message (512)     FILEWATCH_READ_LIMIT
-  --origin ORIGIN             allow this Origin too; repeatable;
-                              * allows all (same-origin only)  FILEWATCH_ORIGINS (comma-separated)
-  --compress                  permessage-deflate (Bun only)    FILEWATCH_COMPRESS=1
-  --max-clients N             connection limit (10000)         FILEWATCH_MAX_CLIENTS
-  --max-clients-per-ip N      per-address limit, 0 = none (64) FILEWATCH_MAX_CLIENTS_PER_IP
-  --max-file-size SIZE        larger files are an error, at
-                              most 64MiB (16MiB)               FILEWATCH_MAX_FILE_SIZE
-  --tail SIZE                 follow a log of any size: send its last
-                              SIZE bytes, then appends (off)   FILEWATCH_TAIL
-  --no-events                 poll only, no file events        FILEWATCH_NO_EVENTS=1
-  --log-format text|json      log format (text)                FILEWATCH_LOG_FORMAT
-  --quiet                     log warnings and errors only     FILEWATCH_QUIET=1
-  --auth-file FILE            require HTTP Basic credentials from
-                              this htpasswd file (bcrypt, as
-                              htpasswd -B writes) (off)        FILEWATCH_AUTH_FILE
-  --tls-cert FILE             serve https/wss with this PEM
-                              certificate (chain) (off)        FILEWATCH_TLS_CERT
-  --tls-key FILE              and this PEM private key         FILEWATCH_TLS_KEY
-  --base-path /PREFIX         serve every route under /PREFIX/ (/)
-                                                               FILEWATCH_BASE_PATH
-  --trust-proxy CIDR,...      believe X-Forwarded-For/-Host/-Proto
-                              from these peers only (none)     FILEWATCH_TRUST_PROXY
-  --workers N|auto            server processes on one port
-                              (Linux), auto = one per core (1) FILEWATCH_WORKERS
-  -h, --help                  this text
-
-DURATION: 500ms, 10s, 1m, 1.5s.  SIZE: bytes, or 64KiB, 16MiB, 1GiB (also KB, MB).
-`;
-
-/** Defaults, gorilla's constants where it has them (filePeriod is 1 s here, gorilla's 10 s). */
-export const DEFAULTS = {
-  host: "127.0.0.1",
-  port: 8080,
-  poll: 1_000,
-  pongWait: 60_000,
-  writeWait: 10_000,
-  readLimit: 512,
-  maxClients: 10_000,
-  maxClientsPerIp: 64,
-  maxFileSize: 16 * 1024 * 1024,
-  glob: "*",
-  maxFiles: 1_000,
-} as const;
+// ---- values ------------------------------------------------------------------
 
 /**
  * The largest `--max-file-size`. A version goes out as one message, and a
@@ -171,6 +71,17 @@ export const MAX_WORKERS = 64;
 export function parseWorkers(text: string): number {
   if (text.trim() === "auto") return Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
   return parseCount(text, 1, MAX_WORKERS);
+}
+
+/**
+ * Why `--workers N` cannot run on `platform`, or null. SO_REUSEPORT balances
+ * connections across processes on Linux only: elsewhere Deno ignores
+ * `reusePort` (the second worker fails to bind) and on the BSDs and macOS the
+ * last process to bind takes every connection.
+ */
+export function workersUnsupported(workers: number, platform: string): string | null {
+  if (workers <= 1 || platform === "linux") return null;
+  return `Cannot use --workers ${workers} on ${platform}: sharing one port between processes (SO_REUSEPORT) balances connections on Linux only; run one process per port behind a load balancer instead`;
 }
 
 /** pingPeriod from pongWait. Must be less than pongWait, as in gorilla's example. */
@@ -224,6 +135,16 @@ function parseCount(text: string, min: number, max: number): number {
   return n;
 }
 
+/** A whole number from `min` to `max`, as a flag's parser. */
+const count = (min: number, max: number) => (text: string) => parseCount(text, min, max);
+
+/** A size from `min` to `max` bytes, as a flag's parser; `range` says the limits in the error. */
+const sizeIn = (min: number, max: number, range: string) => (text: string) => {
+  const n = parseSize(text);
+  if (n < min || n > max) throw new RangeError(range);
+  return n;
+};
+
 function parseBool(text: string): boolean {
   const t = text.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(t)) return true;
@@ -231,14 +152,18 @@ function parseBool(text: string): boolean {
   throw new RangeError("expected 1 or 0 (true or false)");
 }
 
-/** Wraps a parser so its failure names the flag and quotes the value, Deno std style. */
-function field<T>(what: string, value: string, parse: (v: string) => T): T {
-  try {
-    return parse(value);
-  } catch (e) {
-    throw new ConfigError(`Cannot parse ${what} "${value}": ${(e as Error).message}`);
-  }
-}
+/**
+ * A value that parses but that the server will not use (a duration below
+ * its floor): reported as `Cannot use --flag "…"` rather than `Cannot parse`.
+ */
+class Unusable extends RangeError {}
+
+/** A duration of at least `min` ms; `shown` is the floor as the error says it. */
+const durationOfAtLeast = (min: number, shown: string) => (text: string) => {
+  const ms = parseDuration(text);
+  if (ms < min) throw new Unusable(`must be at least ${shown}`);
+  return ms;
+};
 
 /** The origin check refuses anything but an exact `scheme://host[:port]` or `*`. */
 function parseOrigin(text: string): string {
@@ -255,178 +180,519 @@ function parseOrigin(text: string): string {
   return url.origin;
 }
 
-/** The flags `parseConfig` accepts (node:util parseArgs options); `--help` and docs/configuration.md list the same ones. */
-export const FLAGS = {
-  dir: { type: "string" },
-  glob: { type: "string" },
-  "max-files": { type: "string" },
-  host: { type: "string" },
-  port: { type: "string" },
-  poll: { type: "string" },
-  "pong-wait": { type: "string" },
-  "write-wait": { type: "string" },
-  "read-limit": { type: "string" },
-  origin: { type: "string", multiple: true },
-  compress: { type: "boolean" },
-  "max-clients": { type: "string" },
-  "max-clients-per-ip": { type: "string" },
-  "max-file-size": { type: "string" },
-  tail: { type: "string" },
-  "no-events": { type: "boolean" },
-  "log-format": { type: "string" },
-  quiet: { type: "boolean" },
-  "auth-file": { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "base-path": { type: "string" },
-  "trust-proxy": { type: "string" },
-  workers: { type: "string" },
-  help: { type: "boolean", short: "h" },
+/** `--host`: an address or name; IPv6 with or without brackets, kept without them. */
+function parseHost(text: string): string {
+  if (!/^[\w.:\-\[\]]+$/.test(text)) throw new RangeError("expected an IP address or host name");
+  return text.replace(/^\[(.*)\]$/, "$1");
+}
+
+function parseGlob(text: string): string {
+  if (text.includes("/")) throw new RangeError("expected a pattern for names in DIR (no /)");
+  globTest(text);
+  return text;
+}
+
+function parseLogFormat(text: string): "text" | "json" {
+  if (text !== "text" && text !== "json") throw new RangeError("expected text or json");
+  return text;
+}
+
+// ---- the table's vocabulary -------------------------------------------------
+
+/**
+ * What the start-up checks ({@link checkOptions}) may ask about the process
+ * they run in; src/main.ts answers from the runtime and the file system.
+ */
+export interface Surroundings {
+  /** The runtime as messages name it: `Deno`, `Bun`. */
+  runtime: string;
+  /** The runtime's WebSocket server has permessage-deflate. */
+  compression: boolean;
+  /** `process.platform`. */
+  platform: string;
+  isDirectory(path: string): boolean;
+  /** Why this process cannot start `workers` worker processes (Deno without --allow-run), or null. */
+  cannotSpawn(workers: number): string | null;
+}
+
+/** What every kind of flag says about itself. */
+interface FlagBase {
+  /** The flag without `--`: `max-clients`. */
+  flag: string;
+  /** A one-letter short form (`h` for `-h`). */
+  short?: string;
+  /** Its variable; by default `FILEWATCH_` and the flag in capitals, `-` as `_` (`FILEWATCH_MAX_CLIENTS`). */
+  env?: string;
+  /**
+   * The `--help` lines after the flag: what it does and, in parentheses, its
+   * default. The variable is printed at the end of the last line (an empty
+   * last line puts it on a line of its own).
+   */
+  help: readonly string[];
+}
+
+/** A flag with a value (`--port N`): flag, else non-empty variable, else the default. */
+export interface ValueFlag<T> extends FlagBase {
+  kind: "value";
+  /** The value's placeholder in `--help`: `N`, `DURATION`, `FILE`. */
+  arg: string;
+  default: T;
+  /**
+   * Text to value. A `RangeError` becomes `Cannot parse --flag "text": <its
+   * message>` (or the variable's name when the text came from it).
+   */
+  parse(text: string): T;
+  /** A start-up check that needs the running process; the reason (the whole line) or null. */
+  verify?(value: T, where: Surroundings): string | null;
+}
+
+/** A repeatable flag (`--origin A --origin B`) whose variable is comma-separated; the flags win over the variable. */
+export interface ListFlag<T> extends FlagBase {
+  kind: "list";
+  arg: string;
+  /** One item's text to value; errors as for {@link ValueFlag.parse}. */
+  parse(item: string): T;
+}
+
+/** A flag without a value (`--quiet`), off by default; its variable takes 1/0, true/false, yes/no, on/off. */
+export interface SwitchFlag extends FlagBase {
+  kind: "switch";
+  /** The option is the opposite of the flag: `--no-events` sets `events` to false. */
+  negates?: true;
+  verify?(value: boolean, where: Surroundings): string | null;
+}
+
+/** A flag that prints something and exits 0 instead of serving (`--help`); it has no variable. */
+export interface ExitFlag extends FlagBase {
+  kind: "exit";
+  /** What to throw: the entrypoint prints its text. */
+  request(): PrintAndExit;
+}
+
+type Entry = ValueFlag<unknown> | ListFlag<unknown> | SwitchFlag | ExitFlag;
+
+const valueFlag = <T>(e: Omit<ValueFlag<T>, "kind">): ValueFlag<T> => ({ kind: "value", ...e });
+const listFlag = <T>(e: Omit<ListFlag<T>, "kind">): ListFlag<T> => ({ kind: "list", ...e });
+const switchFlag = (e: Omit<SwitchFlag, "kind">): SwitchFlag => ({ kind: "switch", ...e });
+const exitFlag = (e: Omit<ExitFlag, "kind">): ExitFlag => ({ kind: "exit", ...e });
+
+// ---- the table ----------------------------------------------------------------
+
+/**
+ * Every flag, in `--help`'s order, keyed by its field in {@link Options}.
+ * Adding a flag is one entry here and a row in docs/configuration.md. The
+ * flags planned next would read:
+ *
+ * ```ts
+ * // A comma-separated list in one value, like --trust-proxy (parseHostList
+ * // written like parseCidrList in src/proxy.ts): Options.allowedHosts: string[].
+ * allowedHosts: valueFlag({
+ *   flag: "allowed-host",
+ *   arg: "NAME,...",
+ *   env: "FILEWATCH_ALLOWED_HOSTS",
+ *   default: [] as string[],
+ *   parse: parseHostList,
+ *   help: ["answer requests for these Host names too (none)"],
+ * }),
+ * // A switch: Options.allowHardlinks: boolean, FILEWATCH_ALLOW_HARDLINKS=1.
+ * allowHardlinks: switchFlag({ flag: "allow-hardlinks", help: ["serve files with more than one link"] }),
+ * // Prints and exits 0 like --help; not a field of Options. (tests/unit/docs.test.ts
+ * // counts one options row per flag but --help: it will need to skip this one too.)
+ * version: exitFlag({
+ *   flag: "version",
+ *   help: ["print the version"],
+ *   request: () => new PrintAndExit(`filewatch ${PACKAGE_VERSION}\n`),
+ * }),
+ * ```
+ */
+export const TABLE = {
+  /** --dir: watch the regular files directly in this directory (null: the FILE list). */
+  dir: valueFlag<string | null>({
+    flag: "dir",
+    arg: "DIR",
+    default: null,
+    parse: (s) => s,
+    verify: (dir, where) =>
+      dir !== null && !where.isDirectory(dir) ? `Cannot watch --dir "${dir}": not a directory` : null,
+    help: ["watch the files in DIR, also", "those created later"],
+  }),
+  /** --glob: which of DIR's files are listed (default `*`). */
+  glob: valueFlag({ flag: "glob", arg: "PATTERN", default: "*", parse: parseGlob, help: ["which files of DIR (*)"] }),
+  /** --max-files: the most files listed. */
+  maxFiles: valueFlag({
+    flag: "max-files",
+    arg: "N",
+    default: 1_000,
+    parse: count(1, 100_000),
+    help: ["most files listed (1000)"],
+  }),
+  host: valueFlag({
+    flag: "host",
+    arg: "HOST",
+    default: "127.0.0.1",
+    parse: parseHost,
+    help: ["address to bind (127.0.0.1)"],
+  }),
+  /** 0 = any free port. */
+  port: valueFlag({
+    flag: "port",
+    arg: "N",
+    default: 8080,
+    parse: count(0, 65535),
+    help: ["port, 0 = any free (8080)"],
+  }),
+  /** filePeriod: how often the file's stat is polled. */
+  poll: valueFlag({
+    flag: "poll",
+    arg: "DURATION",
+    default: 1_000,
+    parse: durationOfAtLeast(10, "10ms"),
+    help: ["stat poll period (1s)"],
+  }),
+  /** A client that answers no ping for this long is closed. */
+  pongWait: valueFlag({
+    flag: "pong-wait",
+    arg: "DURATION",
+    default: 60_000,
+    parse: durationOfAtLeast(100, "100ms"),
+    help: ["close clients silent this long (60s); pings", "go out every 9/10 of it"],
+  }),
+  /** A client that cannot take a write for this long is closed. */
+  writeWait: valueFlag({
+    flag: "write-wait",
+    arg: "DURATION",
+    default: 10_000,
+    parse: durationOfAtLeast(10, "10ms"),
+    help: ["close clients that cannot take a", "write this long (10s)"],
+  }),
+  /** Largest client message in bytes; larger closes with 1009. */
+  readLimit: valueFlag({
+    flag: "read-limit",
+    arg: "SIZE",
+    default: 512,
+    parse: sizeIn(1, 64 * 1024 * 1024, "expected a size from 1 byte to 64MiB"),
+    help: ["largest client message (512)"],
+  }),
+  /** Extra allowed Origins (exact match); `*` allows every origin. */
+  origins: listFlag({
+    flag: "origin",
+    arg: "ORIGIN",
+    env: "FILEWATCH_ORIGINS",
+    parse: parseOrigin,
+    help: ["allow this Origin too; repeatable;", "* allows all (same-origin only)"],
+  }),
+  compress: switchFlag({
+    flag: "compress",
+    verify: (on, where) =>
+      on && !where.compression
+        ? `Cannot use --compress on ${where.runtime}: its WebSocket server has no permessage-deflate (run on Bun for compression)`
+        : null,
+    help: ["permessage-deflate (Bun only)"],
+  }),
+  maxClients: valueFlag({
+    flag: "max-clients",
+    arg: "N",
+    default: 10_000,
+    parse: count(1, 1_000_000),
+    help: ["connection limit (10000)"],
+  }),
+  /** 0 = no per-address cap. */
+  maxClientsPerIp: valueFlag({
+    flag: "max-clients-per-ip",
+    arg: "N",
+    default: 64,
+    parse: count(0, 1_000_000),
+    help: ["per-address limit, 0 = none (64)"],
+  }),
+  maxFileSize: valueFlag({
+    flag: "max-file-size",
+    arg: "SIZE",
+    default: 16 * 1024 * 1024,
+    parse: sizeIn(
+      1,
+      MAX_FILE_SIZE,
+      "expected a size from 1 byte to 64MiB (the largest file sent as one message; see --tail)",
+    ),
+    help: ["larger files are an error, at", "most 64MiB (16MiB)"],
+  }),
+  /**
+   * Tail mode: clients get the file's last this many bytes, then appends;
+   * `maxFileSize` does not apply. 0 = off (the whole file).
+   */
+  tail: valueFlag({
+    flag: "tail",
+    arg: "SIZE",
+    default: 0,
+    parse: sizeIn(1024, MAX_TAIL, "expected a size from 1KiB to 64MiB"),
+    help: ["follow a log of any size: send its last", "SIZE bytes, then appends (off)"],
+  }),
+  /** Watch the parent directory for file events (polling always runs too). */
+  events: switchFlag({ flag: "no-events", negates: true, help: ["poll only, no file events"] }),
+  logFormat: valueFlag<"text" | "json">({
+    flag: "log-format",
+    arg: "text|json",
+    default: "text",
+    parse: parseLogFormat,
+    help: ["log format (text)"],
+  }),
+  quiet: switchFlag({ flag: "quiet", help: ["log warnings and errors only"] }),
+  /** htpasswd file of bcrypt hashes; null = no authentication. */
+  authFile: valueFlag<string | null>({
+    flag: "auth-file",
+    arg: "FILE",
+    default: null,
+    parse: (s) => s,
+    help: ["require HTTP Basic credentials from", "this htpasswd file (bcrypt, as", "htpasswd -B writes) (off)"],
+  }),
+  /** PEM certificate for https/wss; with `tlsKey` or not at all. */
+  tlsCert: valueFlag<string | null>({
+    flag: "tls-cert",
+    arg: "FILE",
+    default: null,
+    parse: (s) => s,
+    help: ["serve https/wss with this PEM", "certificate (chain) (off)"],
+  }),
+  /** The certificate's PEM private key. */
+  tlsKey: valueFlag<string | null>({
+    flag: "tls-key",
+    arg: "FILE",
+    default: null,
+    parse: (s) => s,
+    help: ["and this PEM private key"],
+  }),
+  /** Where the app is mounted, without a trailing slash: "" = the root. */
+  basePath: valueFlag({
+    flag: "base-path",
+    arg: "/PREFIX",
+    default: "",
+    parse: parseBasePath,
+    help: ["serve every route under /PREFIX/ (/)", ""],
+  }),
+  /** Peers whose X-Forwarded-* headers are believed; empty = none. */
+  trustProxy: valueFlag({
+    flag: "trust-proxy",
+    arg: "CIDR,...",
+    default: [] as Cidr[],
+    parse: parseCidrList,
+    help: ["believe X-Forwarded-For/-Host/-Proto", "from these peers only (none)"],
+  }),
+  /** Server processes sharing the port; more than 1 runs a supervisor (src/supervisor.ts). */
+  workers: valueFlag({
+    flag: "workers",
+    arg: "N|auto",
+    default: 1,
+    parse: parseWorkers,
+    verify: (n, where) => workersUnsupported(n, where.platform) ?? (n > 1 ? where.cannotSpawn(n) : null),
+    help: ["server processes on one port", "(Linux), auto = one per core (1)"],
+  }),
+  help: exitFlag({ flag: "help", short: "h", help: ["this text"], request: () => new HelpRequested() }),
 } as const;
+
+type Table = typeof TABLE;
+type ValueOf<E> = E extends ValueFlag<infer T> ? T : E extends ListFlag<infer T> ? T[] : E extends SwitchFlag ? boolean
+: never;
+/** The options the table makes: one field per entry but the exit flags, typed by its parser. */
+type FromTable = { -readonly [K in keyof Table as Table[K] extends ExitFlag ? never : K]: ValueOf<Table[K]> };
+
+/** Everything the server can be told, after validation. Durations are milliseconds. */
+export interface Options extends FromTable {
+  /** The first FILE, or DIR with --dir (what the start-up line names). */
+  file: string;
+  /** The FILE arguments, in order (empty with --dir): docs/configuration.md#several-files. */
+  files: string[];
+  /** How often pings go out: 9/10 of pongWait, so a pong can arrive before the deadline. */
+  pingPeriod: number;
+  /** This process's worker number when a supervisor started it (never a flag; src/worker.ts); null otherwise. */
+  worker: number | null;
+}
+
+const ENTRIES = Object.entries(TABLE) as Array<[string, Entry]>;
+
+/** Each value flag's default, by its field in {@link Options}. */
+export const DEFAULTS = Object.fromEntries(
+  ENTRIES.flatMap(([key, e]) => e.kind === "value" ? [[key, e.default]] : []),
+) as { readonly [K in keyof Table as Table[K] extends ValueFlag<unknown> ? K : never]: ValueOf<Table[K]> };
+
+/** One flag as `node:util` `parseArgs` takes it. */
+export interface ArgSpec {
+  type: "string" | "boolean";
+  multiple?: boolean;
+  short?: string;
+}
+
+/** The flags `parseConfig` accepts, keyed by flag (the `parseArgs` options), made from {@link TABLE}. */
+export const FLAGS: Readonly<Record<string, ArgSpec>> = Object.fromEntries(ENTRIES.map(([, e]) => {
+  const spec: ArgSpec = { type: e.kind === "value" || e.kind === "list" ? "string" : "boolean" };
+  if (e.kind === "list") spec.multiple = true;
+  if (e.short !== undefined) spec.short = e.short;
+  return [e.flag, spec];
+}));
+
+const envOf = (e: FlagBase) => e.env ?? "FILEWATCH_" + e.flag.toUpperCase().replaceAll("-", "_");
+
+// ---- --help --------------------------------------------------------------------
+
+/** Where a flag's meaning starts in `--help`… */
+const MEANING_COLUMN = 30;
+/** …and where its variable starts (after at least one space). */
+const VARIABLE_COLUMN = 63;
+
+function helpRow(usage: string, lines: readonly string[], variable: string): string {
+  const out = lines.map((line, i) =>
+    (i === 0 ? "  " + usage.padEnd(MEANING_COLUMN - 2) : " ".repeat(MEANING_COLUMN)) + line
+  );
+  if (variable !== "") out[out.length - 1] = out.at(-1)!.padEnd(VARIABLE_COLUMN - 1) + " " + variable;
+  return out.join("\n");
+}
+
+function helpRowOf(e: Entry): string {
+  const usage = (e.short ? `-${e.short}, ` : "") + `--${e.flag}` + ("arg" in e ? ` ${e.arg}` : "");
+  const variable = e.kind === "exit"
+    ? ""
+    : e.kind === "switch"
+    ? `${envOf(e)}=1`
+    : e.kind === "list"
+    ? `${envOf(e)} (comma-separated)`
+    : envOf(e);
+  return helpRow(usage, e.help, variable);
+}
+
+/** The full `--help` text. */
+export const HELP: string = `filewatch: show a file live in the browser over WebSocket
+
+usage: filewatch [options] FILE...
+       filewatch [options] --dir DIR [--glob PATTERN]
+
+Every option is also an environment variable; flags win.
+${helpRow("FILE...", ["files to watch"], "FILEWATCH_FILE")}
+${ENTRIES.map(([, e]) => helpRowOf(e)).join("\n")}
+
+DURATION: 500ms, 10s, 1m, 1.5s.  SIZE: bytes, or 64KiB, 16MiB, 1GiB (also KB, MB).
+`;
+
+// ---- parsing -------------------------------------------------------------------
+
+type Env = Record<string, string | undefined>;
+type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+/** Where a value came from: the text, and the flag or variable as an error names it. */
+interface Picked {
+  text: string;
+  from: string;
+}
+
+/** A value flag's text: the flag's, else its variable's unless empty, else none. */
+function pick(e: FlagBase, values: Values, env: Env): Picked | undefined {
+  const flag = values[e.flag];
+  if (typeof flag === "string") return { text: flag, from: `--${e.flag}` };
+  const name = envOf(e);
+  const text = env[name];
+  return text !== undefined && text !== "" ? { text, from: name } : undefined;
+}
+
+/** Runs a parser so its failure names the flag or variable and quotes the value, Deno std style. */
+function field<T>(e: FlagBase, { text, from }: Picked, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    // A floor names the flag even when the variable set it, as it always has.
+    const what = err instanceof Unusable ? `use --${e.flag}` : `parse ${from}`;
+    throw new ConfigError(`Cannot ${what} "${text}": ${(err as Error).message}`);
+  }
+}
+
+function read(e: Exclude<Entry, ExitFlag>, values: Values, env: Env): unknown {
+  if (e.kind === "value") {
+    const p = pick(e, values, env);
+    return p ? field(e, p, (s) => e.parse(s)) : e.default;
+  }
+  const name = envOf(e);
+  if (e.kind === "list") {
+    const flags = values[e.flag] as string[] | undefined;
+    const from = flags ? `--${e.flag}` : name;
+    const items = flags ?? env[name]?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
+    return items.map((text) => field(e, { text, from }, (s) => e.parse(s)));
+  }
+  const text = env[name];
+  const on = (values[e.flag] as boolean | undefined) ??
+    (text !== undefined ? field(e, { text, from: name }, parseBool) : false);
+  return e.negates ? !on : on;
+}
+
+/**
+ * FILE arguments or `--dir`, not both: a directory's names could then
+ * collide with a listed file's and rename it while it is viewed
+ * (docs/configuration.md#several-files).
+ */
+function filesOf(positionals: string[], values: Values, env: Env): { file: string; files: string[] } {
+  const dirPick = pick(TABLE.dir, values, env);
+  if (dirPick && positionals.length > 0) {
+    throw new ConfigError(
+      `Cannot use FILE "${positionals[0]}" with ${dirPick.from} "${dirPick.text}": give a list of files or a directory`,
+    );
+  }
+  if (dirPick) return { file: dirPick.text, files: [] };
+  const files = positionals.length > 0 ? positionals : env.FILEWATCH_FILE ? [env.FILEWATCH_FILE] : [];
+  if (files.length === 0) {
+    throw new ConfigError("Missing FILE: name the file to watch (or set FILEWATCH_FILE, or use --dir)");
+  }
+  return { file: files[0]!, files };
+}
+
+/** Rules between flags, checked once every value is parsed; each gives its error or null. */
+const RULES: ReadonlyArray<(o: Options) => string | null> = [
+  (o) =>
+    o.files.length > o.maxFiles ? `Cannot watch ${o.files.length} files: more than --max-files (${o.maxFiles})` : null,
+  (o) =>
+    (o.tlsCert === null) !== (o.tlsKey === null)
+      ? `Cannot use ${o.tlsCert === null ? "--tls-key" : "--tls-cert"} alone: give both --tls-cert and --tls-key`
+      : null,
+];
 
 /**
  * Flags and environment → validated options.
  * @param argv the arguments after the program name
  * @param env the process environment (only `FILEWATCH_*` is read)
  * @throws {ConfigError} for a bad value, with a one-line reason
- * @throws {HelpRequested} for `--help`
+ * @throws {PrintAndExit} for `--help` (a {@link HelpRequested})
  */
-export function parseConfig(argv: string[], env: Record<string, string | undefined>): Options {
+export function parseConfig(argv: readonly string[], env: Env): Options {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: true, strict: true });
   } catch (e) {
     // node:util's messages are long and multi-line; keep the first line, which names the flag.
     const first = String((e as Error).message).split("\n")[0]!.replace(/\. To specify.*$/, "");
     throw new ConfigError(first);
   }
-  const { values: v, positionals } = parsed;
-  if (v.help) throw new HelpRequested();
+  const values: Values = parsed.values;
+  for (const [, e] of ENTRIES) if (e.kind === "exit" && values[e.flag]) throw e.request();
 
-  /** A flag's value, else its variable's, else undefined. */
-  const pick = (flag: string | undefined, name: string): [string, string] | undefined => {
-    if (flag !== undefined) return [flag, `--${name}`];
-    const envName = "FILEWATCH_" + name.toUpperCase().replaceAll("-", "_");
-    const e = env[envName];
-    return e !== undefined && e !== "" ? [e, envName] : undefined;
-  };
-  const get = <T>(flag: string | undefined, name: string, parse: (s: string) => T, dflt: T): T => {
-    const p = pick(flag, name);
-    return p ? field(p[1], p[0], parse) : dflt;
-  };
-  const flagOrEnvBool = (flag: boolean | undefined, envName: string): boolean =>
-    flag ?? (env[envName] !== undefined ? field(envName, env[envName]!, parseBool) : false);
+  const options: Record<string, unknown> = filesOf(parsed.positionals, values, env);
+  for (const [key, e] of ENTRIES) if (e.kind !== "exit") options[key] = read(e, values, env);
+  options.pingPeriod = pingPeriodOf(options.pongWait as number);
+  options.worker = null;
+  const o = options as unknown as Options;
+  for (const rule of RULES) {
+    const why = rule(o);
+    if (why !== null) throw new ConfigError(why);
+  }
+  return o;
+}
 
-  // Several files (DESIGN §10): a list of FILEs, or --dir; not both (a directory's
-  // names could then collide with a listed file's and rename it while it is viewed).
-  const dirPick = pick(v.dir, "dir");
-  const dir = dirPick?.[0] ?? null;
-  const files = positionals.length > 0 ? positionals : dir === null && env.FILEWATCH_FILE ? [env.FILEWATCH_FILE] : [];
-  if (dir !== null && positionals.length > 0) {
-    throw new ConfigError(
-      `Cannot use FILE "${positionals[0]}" with ${dirPick![1]} "${dir}": give a list of files or a directory`,
+/**
+ * The checks that need the running process (the runtime's abilities, the
+ * file system, the platform): each entry's `verify`, in the table's order.
+ * @throws {ConfigError} with the first reason
+ */
+export function checkOptions(options: Options, where: Surroundings): void {
+  for (const [key, e] of ENTRIES) {
+    if ((e.kind !== "value" && e.kind !== "switch") || !e.verify) continue;
+    // The entry and its field have one type, which TypeScript cannot follow through a loop over the table.
+    const why = (e.verify as (value: unknown, where: Surroundings) => string | null)(
+      options[key as keyof Options],
+      where,
     );
+    if (why !== null) throw new ConfigError(why);
   }
-  if (dir === null && files.length === 0) {
-    throw new ConfigError("Missing FILE: name the file to watch (or set FILEWATCH_FILE, or use --dir)");
-  }
-  const file = dir ?? files[0]!;
-  const glob = get(v.glob, "glob", (s) => {
-    if (s.includes("/")) throw new RangeError("expected a pattern for names in DIR (no /)");
-    globTest(s);
-    return s;
-  }, DEFAULTS.glob as string);
-  const maxFiles = get(v["max-files"], "max-files", (s) => parseCount(s, 1, 100_000), DEFAULTS.maxFiles as number);
-  if (files.length > maxFiles) {
-    throw new ConfigError(`Cannot watch ${files.length} files: more than --max-files (${maxFiles})`);
-  }
-
-  const pongWait = get(v["pong-wait"], "pong-wait", parseDuration, DEFAULTS.pongWait);
-  if (pongWait < 100) {
-    throw new ConfigError(
-      `Cannot use --pong-wait "${v["pong-wait"] ?? env.FILEWATCH_PONG_WAIT}": must be at least 100ms`,
-    );
-  }
-  const poll = get(v.poll, "poll", parseDuration, DEFAULTS.poll);
-  if (poll < 10) throw new ConfigError(`Cannot use --poll "${v.poll ?? env.FILEWATCH_POLL}": must be at least 10ms`);
-  const writeWait = get(v["write-wait"], "write-wait", parseDuration, DEFAULTS.writeWait);
-  if (writeWait < 10) {
-    throw new ConfigError(
-      `Cannot use --write-wait "${v["write-wait"] ?? env.FILEWATCH_WRITE_WAIT}": must be at least 10ms`,
-    );
-  }
-
-  const envOrigins = env.FILEWATCH_ORIGINS?.split(",").map((s) => s.trim()).filter(Boolean);
-  const originList = v.origin ?? envOrigins ?? [];
-  const originWhat = v.origin ? "--origin" : "FILEWATCH_ORIGINS";
-
-  const logFormat = get(v["log-format"], "log-format", (s) => {
-    if (s !== "text" && s !== "json") throw new RangeError("expected text or json");
-    return s;
-  }, "text" as "text" | "json");
-
-  // ---- access (DESIGN §11) ----
-  const tlsCert = get(v["tls-cert"], "tls-cert", (s) => s, null as string | null);
-  const tlsKey = get(v["tls-key"], "tls-key", (s) => s, null as string | null);
-  if ((tlsCert === null) !== (tlsKey === null)) {
-    throw new ConfigError(
-      `Cannot use ${tlsCert === null ? "--tls-key" : "--tls-cert"} alone: give both --tls-cert and --tls-key`,
-    );
-  }
-  const access = {
-    authFile: get(v["auth-file"], "auth-file", (s) => s, null as string | null),
-    tlsCert,
-    tlsKey,
-    basePath: get(v["base-path"], "base-path", parseBasePath, ""),
-    trustProxy: get(v["trust-proxy"], "trust-proxy", parseCidrList, [] as Cidr[]),
-  };
-
-  return {
-    ...access,
-    file,
-    files,
-    dir,
-    glob,
-    maxFiles,
-    host: get(v.host, "host", (s) => {
-      if (!/^[\w.:\-\[\]]+$/.test(s)) throw new RangeError("expected an IP address or host name");
-      return s.replace(/^\[(.*)\]$/, "$1");
-    }, DEFAULTS.host),
-    port: get(v.port, "port", (s) => parseCount(s, 0, 65535), DEFAULTS.port),
-    poll,
-    pongWait,
-    pingPeriod: pingPeriodOf(pongWait),
-    writeWait,
-    readLimit: get(v["read-limit"], "read-limit", (s) => {
-      const n = parseSize(s);
-      if (n < 1 || n > 64 * 1024 * 1024) throw new RangeError("expected a size from 1 byte to 64MiB");
-      return n;
-    }, DEFAULTS.readLimit),
-    origins: originList.map((o) => field(originWhat, o, parseOrigin)),
-    compress: flagOrEnvBool(v.compress, "FILEWATCH_COMPRESS"),
-    maxClients: get(v["max-clients"], "max-clients", (s) => parseCount(s, 1, 1_000_000), DEFAULTS.maxClients),
-    maxClientsPerIp: get(
-      v["max-clients-per-ip"],
-      "max-clients-per-ip",
-      (s) => parseCount(s, 0, 1_000_000),
-      DEFAULTS.maxClientsPerIp,
-    ),
-    maxFileSize: get(v["max-file-size"], "max-file-size", (s) => {
-      const n = parseSize(s);
-      if (n < 1 || n > MAX_FILE_SIZE) {
-        throw new RangeError("expected a size from 1 byte to 64MiB (the largest file sent as one message; see --tail)");
-      }
-      return n;
-    }, DEFAULTS.maxFileSize),
-    tail: get(v.tail, "tail", (s) => {
-      const n = parseSize(s);
-      if (n < 1024 || n > MAX_TAIL) throw new RangeError("expected a size from 1KiB to 64MiB");
-      return n;
-    }, 0),
-    events: !flagOrEnvBool(v["no-events"], "FILEWATCH_NO_EVENTS"),
-    logFormat,
-    quiet: flagOrEnvBool(v.quiet, "FILEWATCH_QUIET"),
-    workers: get(v.workers, "workers", parseWorkers, 1),
-    worker: null,
-  };
 }

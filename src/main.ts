@@ -1,18 +1,20 @@
 /**
- * What both entrypoints share: options or a clean exit, the watcher, the hub,
- * the app, the start-up line and signal handling. Entrypoints add only their
- * runtime's `serve`.
+ * What both entrypoints share: {@link run}, with the runtime's
+ * {@link Launcher}, parses the options (or exits), then supervises workers
+ * or builds the watcher, the hub and the app, serves them, prints the
+ * start-up line and handles signals. Entrypoints only wire.
  * @module
  */
 import process from "node:process";
 import { realpathSync, statSync } from "node:fs";
 import { Catalog } from "./catalog.ts";
 import { createApp } from "./app.ts";
-import { ConfigError, HELP, HelpRequested, type Options, parseConfig, USAGE } from "./config.ts";
+import { checkOptions, ConfigError, type Options, parseConfig, PrintAndExit, USAGE } from "./config.ts";
 import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
-import type { Runtime, RuntimeCaps } from "./runtime/types.ts";
-import { exitWithSupervisor, supervise, type WorkerCommand, workerSlot, workersUnsupported } from "./supervisor.ts";
+import type { Launcher, Runtime } from "./runtime/types.ts";
+import { supervise } from "./supervisor.ts";
+import { exitWithSupervisor, startupLine, workerSlot } from "./worker.ts";
 import { FileWatcher } from "./watcher.ts";
 import type { Hono } from "hono";
 import { authenticate, defineAuthMetrics, type LockoutPolicy, parseHtpasswd, type Users } from "./auth.ts";
@@ -22,40 +24,73 @@ import { requestClient, trustProxy, withTrustedProxies } from "./proxy.ts";
 import { loadTls, type TlsFiles } from "./tls.ts";
 
 /**
- * Parses flags and environment, or exits: 0 after `--help`, 2 with a one-line
- * reason and the usage line for anything wrong (DESIGN §6).
+ * The server on a runtime: what `main()` in src/deno.ts and src/bun.ts calls.
+ * Exits 2 for a bad flag or access file, 1 when it cannot listen; otherwise
+ * runs until a signal (docs/operations.md#signals-and-shutdown).
+ * @param hooks from code only (tests/helpers/lockout_server.ts); workers started by `--workers` do not get them
+ */
+export function run(launcher: Launcher, hooks: TestHooks = {}): void {
+  const options = optionsOrExit(launcher);
+  // Checked before any worker starts: a bad auth file or certificate exits 2 once.
+  const access = accessOrExit(options);
+  if (options.workers > 1) {
+    // This process only supervises (src/supervisor.ts); the workers serve.
+    const log = createLogger(options.logFormat, options.quiet, (line) => process.stderr.write(line + "\n"));
+    void supervise(options, launcher.workerCommand(), log);
+    return;
+  }
+  // A worker stops with its supervisor, even one killed by SIGKILL (src/worker.ts).
+  if (options.worker !== null) exitWithSupervisor();
+  const serving = launcher.open({
+    host: options.host,
+    port: options.port,
+    tls: access.tls,
+    // Workers share the port their supervisor chose; a lone server keeps its port to itself.
+    reusePort: options.worker !== null,
+    pongWait: options.pongWait,
+    readLimit: options.readLimit,
+    compress: options.compress,
+  });
+  const server = createServer(options, serving.runtime, access, hooks);
+  try {
+    handleSignals(server, serving.serve(server.app.fetch, (host, port) => server.listening(host, port)));
+  } catch (e) {
+    console.error(`error: Cannot listen on ${options.host}:${options.port}: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}
+
+/**
+ * Parses flags and environment and checks them against the runtime, or
+ * exits: 0 after `--help`, 2 with a one-line reason and the usage line for
+ * anything wrong (docs/configuration.md#errors). In a worker, the port and
+ * the worker's number come from its supervisor.
  */
 export function optionsOrExit(
-  argv: string[],
-  caps: Pick<RuntimeCaps, "compression">,
-  runtimeName: string,
-  /** Why this process cannot start workers (Deno without --allow-run), or null. */
-  cannotSpawn: (workers: number) => string | null = () => null,
+  launcher: Pick<Launcher, "name" | "args" | "compression" | "cannotSpawn">,
+  env: Record<string, string | undefined> = process.env,
 ): Options {
   try {
-    let options = parseConfig(argv, process.env);
-    if (options.compress && !caps.compression) {
-      throw new ConfigError(
-        `Cannot use --compress on ${runtimeName}: its WebSocket server has no permessage-deflate (run on Bun for compression)`,
-      );
-    }
-    if (options.dir !== null) {
-      let isDir = false;
-      try {
-        isDir = statSync(options.dir).isDirectory();
-      } catch { /* missing: below */ }
-      if (!isDir) throw new ConfigError(`Cannot watch --dir "${options.dir}": not a directory`);
-    }
-    // --workers (DESIGN §12): a worker listens where its supervisor says; a supervisor must be able to start them.
-    const slot = workerSlot();
+    let options = parseConfig(launcher.args, env);
+    const slot = workerSlot(env);
     if (slot) options = { ...options, port: slot.port, workers: 1, worker: slot.id };
-    const unsupported = workersUnsupported(options.workers) ??
-      (options.workers > 1 ? cannotSpawn(options.workers) : null);
-    if (unsupported) throw new ConfigError(unsupported);
+    checkOptions(options, {
+      runtime: launcher.name,
+      compression: launcher.compression,
+      platform: process.platform,
+      isDirectory: (path) => {
+        try {
+          return statSync(path).isDirectory();
+        } catch {
+          return false;
+        }
+      },
+      cannotSpawn: (workers) => launcher.cannotSpawn(workers),
+    });
     return options;
   } catch (e) {
-    if (e instanceof HelpRequested) {
-      process.stdout.write(HELP);
+    if (e instanceof PrintAndExit) {
+      process.stdout.write(e.text);
       process.exit(0);
     }
     if (e instanceof ConfigError) {
@@ -66,7 +101,7 @@ export function optionsOrExit(
   }
 }
 
-// ---- access (DESIGN §11) -------------------------------------------------
+// ---- access (docs/security.md) ----------------------------------------------
 
 /** What `--auth-file` and `--tls-cert`/`--tls-key` load at start-up. */
 export interface Access {
@@ -161,7 +196,7 @@ export interface Server {
 
 /**
  * What only code can change, never a flag or the environment: tests pass a
- * shorter lock-out (tests/e2e/lockout_server.ts) so they need not wait a
+ * shorter lock-out (tests/helpers/lockout_server.ts) so they need not wait a
  * minute, and a production user cannot weaken it by setting a variable.
  */
 export interface TestHooks {
@@ -189,7 +224,7 @@ export function createServer(
       onWarning: (message) => log.warn(message),
       root,
     });
-  // Several files (DESIGN §10): the list, and a watcher per file made on demand.
+  // Several files (docs/configuration.md#several-files): the list, and a watcher per file made on demand.
   const catalog = new Catalog({
     files: options.files,
     dir: options.dir,
@@ -204,10 +239,7 @@ export function createServer(
   hub.metrics.define("filewatch_files", "gauge", "Files in the list (FILEs, or DIR's matching files).", () => [
     { labels: {}, value: catalog.size },
   ]);
-  if (options.worker !== null) {
-    hub.metrics.constant = { worker: String(options.worker) };
-    exitWithSupervisor();
-  }
+  if (options.worker !== null) hub.metrics.constant = { worker: String(options.worker) };
   // Read the file now, not when the first client connects: a client that
   // reconnects (after a restart) is then compared with the file as it was
   // when the server started, so a line appended right after it connects
@@ -235,13 +267,12 @@ export function createServer(
       isListening = true;
       const shown = host.includes(":") ? `[${host}]` : host;
       const url = `${access.tls ? "https" : "http"}://${shown}:${port}${options.basePath}/`;
-      // The one stdout line scripts wait for (DESIGN §6).
       const what = options.dir !== null
         ? `${options.dir} (${options.glob})`
         : options.files.length <= 3
         ? options.files.join(" ")
         : `${options.files.length} files`;
-      process.stdout.write(`filewatch: watching ${what} on ${url}\n`);
+      process.stdout.write(startupLine(what, url) + "\n");
       log.info("listening", {
         url,
         auth: access.users !== null,
@@ -252,12 +283,6 @@ export function createServer(
       });
     },
   };
-}
-
-/** `--workers N` with N > 1: this process supervises N workers started by `command` (src/supervisor.ts). */
-export function superviseWorkers(options: Options, command: WorkerCommand): void {
-  const log = createLogger(options.logFormat, options.quiet, (line) => process.stderr.write(line + "\n"));
-  void supervise(options, command, log);
 }
 
 /**

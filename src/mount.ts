@@ -1,5 +1,5 @@
 /**
- * `--base-path /PREFIX` (DESIGN §11): the whole app is mounted under the
+ * `--base-path /PREFIX` (docs/operations.md#http-routes): the whole app is mounted under the
  * prefix, with the middleware that must run in front of every route
  * (trusted proxies, authentication), so routes added to the app later are
  * covered without edits.

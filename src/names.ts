@@ -1,5 +1,5 @@
 /**
- * Names of watched files (DESIGN §10) and the `--glob` pattern. Pure
+ * Names of watched files (docs/configuration.md#several-files) and the `--glob` pattern. Pure
  * functions: what a file is called in URLs, and which names a pattern takes.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Trusted reverse proxies (DESIGN §11): CIDR parsing and matching for IPv4
+ * Trusted reverse proxies (docs/security.md#trusted-proxies): CIDR parsing and matching for IPv4
  * and IPv6, and what a request's `X-Forwarded-*` headers may be believed
  * for. From a peer inside `--trust-proxy`, `X-Forwarded-For` gives the client
  * address (the per-IP cap, the logs) and `X-Forwarded-Host`/`-Proto` the

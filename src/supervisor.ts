@@ -1,14 +1,16 @@
 /**
  * `--workers N`: one supervising process and N server processes that share
  * one port through the runtimes' own `reusePort` (SO_REUSEPORT: on Linux the
- * kernel spreads new connections across the listeners). DESIGN §12.
+ * kernel spreads new connections across the listeners);
+ * docs/deployment.md#workers.
  *
  * The supervisor serves nothing itself. It starts each worker as the same
- * runtime binary with the same entrypoint and arguments, plus two variables
+ * runtime binary with the same entrypoint and arguments, plus the variables
  * that make it a worker; prints the start-up line once, when every worker
  * listens; forwards SIGINT/SIGTERM; restarts a worker that dies, with
  * backoff; and exits 0 when every worker stopped cleanly. Written once for
- * both runtimes with node:child_process and node:net.
+ * both runtimes with node:child_process and node:net. What a worker must do
+ * in return is in src/worker.ts.
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -16,11 +18,7 @@ import { createServer } from "node:net";
 import process from "node:process";
 import type { Options } from "./config.ts";
 import type { Logger } from "./log.ts";
-
-/** Set by the supervisor for a worker: its number (0 … N−1), which `/metrics` names. */
-export const WORKER_ID_ENV = "FILEWATCH_WORKER_ID";
-/** Set by the supervisor for a worker: the port every worker listens on (chosen once when `--port 0`). */
-export const WORKER_PORT_ENV = "FILEWATCH_WORKER_PORT";
+import { parseStartupLine, WORKER_STDIO, type WorkerCommand, workerEnv } from "./worker.ts";
 
 /** The first restart of a worker that died waits this long; each further one twice as long as the last… */
 export const RESTART_MIN_MS = 100;
@@ -28,31 +26,6 @@ export const RESTART_MIN_MS = 100;
 export const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long before it died is restarted after {@link RESTART_MIN_MS} again. */
 export const RESTART_RESET_MS = 30_000;
-
-/** How to start one worker: the runtime's binary and its arguments (entrypoint and the user's arguments included). */
-export interface WorkerCommand {
-  cmd: string;
-  args: string[];
-}
-
-/** This process's slot when a supervisor started it, else null. */
-export function workerSlot(env: Record<string, string | undefined> = process.env): { id: number; port: number } | null {
-  const id = env[WORKER_ID_ENV];
-  const port = env[WORKER_PORT_ENV];
-  if (id === undefined || port === undefined || !/^\d+$/.test(id) || !/^\d+$/.test(port)) return null;
-  return { id: Number(id), port: Number(port) };
-}
-
-/**
- * Why `--workers N` cannot run here, or null. SO_REUSEPORT balances
- * connections across processes on Linux only: elsewhere Deno ignores
- * `reusePort` (the second worker fails to bind) and on the BSDs and macOS the
- * last process to bind takes every connection.
- */
-export function workersUnsupported(workers: number, platform: string = process.platform): string | null {
-  if (workers <= 1 || platform === "linux") return null;
-  return `Cannot use --workers ${workers} on ${platform}: sharing one port between processes (SO_REUSEPORT) balances connections on Linux only; run one process per port behind a load balancer instead`;
-}
 
 /** A free port on `host`, for `--port 0`: every worker must listen on the same one. */
 export function pickPort(host: string): Promise<number> {
@@ -65,8 +38,6 @@ export function pickPort(host: string): Promise<number> {
     });
   });
 }
-
-const STARTUP_LINE = /^filewatch: watching .* on (https?:\/\/\S+\/)$/;
 
 interface Slot {
   id: number;
@@ -82,7 +53,11 @@ interface Slot {
  * process: 0 when all stopped cleanly after a signal, 1 when a worker could
  * not start, 130 after a second signal.
  */
-export async function supervise(options: Options, command: WorkerCommand, log: Logger): Promise<void> {
+export async function supervise(
+  options: Pick<Options, "host" | "port" | "workers">,
+  command: WorkerCommand,
+  log: Logger,
+): Promise<void> {
   let port = options.port;
   try {
     if (port === 0) port = await pickPort(options.host);
@@ -115,10 +90,8 @@ export async function supervise(options: Options, command: WorkerCommand, log: L
     let child: ChildProcess;
     try {
       child = spawn(command.cmd, command.args, {
-        // stdin is a pipe the worker watches: when the supervisor is gone
-        // (even by SIGKILL), it reads end-of-file and shuts down.
-        stdio: ["pipe", "pipe", "inherit"],
-        env: { ...process.env, [WORKER_ID_ENV]: String(slot.id), [WORKER_PORT_ENV]: String(port) },
+        stdio: WORKER_STDIO,
+        env: { ...process.env, ...workerEnv({ id: slot.id, port }) },
       });
     } catch (e) {
       process.stderr.write(`error: Cannot start worker ${slot.id}: ${(e as Error).message}\n`);
@@ -139,18 +112,18 @@ export async function supervise(options: Options, command: WorkerCommand, log: L
       while ((i = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        const m = STARTUP_LINE.exec(line);
-        if (!m) {
+        const startup = parseStartupLine(line);
+        if (!startup) {
           process.stdout.write(line + "\n");
           continue;
         }
         slot.listening = true;
-        // The start-up line (DESIGN §6) once, when every worker listens: a
-        // script that waits for it finds them all ready.
+        // The start-up line once, when every worker listens: a script that
+        // waits for it finds them all ready.
         if (!announced && slots.every((s) => s.listening)) {
           announced = true;
           process.stdout.write(line + "\n");
-          log.info("listening", { url: m[1]!, workers: slots.length, pid: process.pid });
+          log.info("listening", { url: startup.url, workers: slots.length, pid: process.pid });
         }
       }
     });
@@ -217,14 +190,4 @@ export async function supervise(options: Options, command: WorkerCommand, log: L
   await done;
   log.info("stopped", { clean: !failed });
   process.exit(failed ? 1 : 0);
-}
-
-/**
- * In a worker: shut down (as on SIGTERM) when the supervisor's end of stdin
- * closes, so no worker outlives its supervisor.
- */
-export function exitWithSupervisor(): void {
-  process.stdin.on("data", () => {});
-  process.stdin.once("end", () => process.kill(process.pid, "SIGTERM"));
-  process.stdin.resume();
 }

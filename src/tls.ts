@@ -2,7 +2,7 @@
  * `--tls-cert` / `--tls-key`: read and checked at start-up, so a missing,
  * unreadable, malformed or mismatched pair is one clear line and exit 2 on
  * both runtimes, rather than whatever each runtime's TLS stack throws when
- * it first listens (DESIGN §11).
+ * it first listens (docs/security.md#tls).
  * @module
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";

@@ -10,14 +10,26 @@
  * below is shared by every connection and a connection costs Bun's socket,
  * one {@link BunPeer} and what the core keeps.
  *
+ * {@link bunLauncher} is what src/bun.ts hands to `run()`: `Bun.argv`,
+ * `Bun.serve`, and Bun started again per worker.
+ *
  * Types are declared locally (only what is used) so the shared type check
- * runs without Bun's global types.
+ * runs without Bun's global types; src/bun.ts passes the `Bun` global in.
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { Context } from "hono";
+import process from "node:process";
+import type { Context, Hono } from "hono";
 import type { Frame } from "../messages.ts";
-import { type Peer, type PeerEvents, type Runtime, UpgradeRefused } from "./types.ts";
+import {
+  type Launcher,
+  type Peer,
+  type PeerEvents,
+  type Runtime,
+  type ServeSettings,
+  type Serving,
+  UpgradeRefused,
+} from "./types.ts";
 
 /** The parts of Bun's ServerWebSocket used here. */
 export interface BunSocket {
@@ -127,7 +139,7 @@ export function bunRuntime(opts: BunRuntimeOptions): {
     // Bun refuses a larger message before buffering it and closes with 1009.
     maxPayloadLength: opts.readLimit,
     perMessageDeflate: opts.compress,
-    // The core pings and keeps the pong deadlines (DESIGN §4), not uWS.
+    // The core pings and keeps the pong deadlines (docs/runtimes.md), not uWS.
     idleTimeout: 0,
     sendPings: false,
   };
@@ -164,4 +176,54 @@ class BunPeer implements Peer {
   unsubscribe(topic: string): void {
     this.ws.unsubscribe(topic);
   }
+}
+
+/** The parts of the `Bun` global the launcher uses. */
+export interface BunGlobal {
+  /** The runtime's binary, the entrypoint, then the user's arguments. */
+  readonly argv: string[];
+  serve(options: {
+    hostname: string;
+    port: number;
+    reusePort: boolean;
+    tls?: { cert: string; key: string };
+    fetch: Hono["fetch"];
+    websocket: BunWebSocketHandler;
+  }): BunServer & { hostname?: string; port?: number; stop(closeActiveConnections?: boolean): void };
+}
+
+/**
+ * Bun for `run()` (src/main.ts).
+ * @param bun the `Bun` global
+ * @param entry the entrypoint's path, which each worker runs again
+ */
+export function bunLauncher(bun: BunGlobal, entry: string): Launcher {
+  const args = bun.argv.slice(2);
+  return {
+    name: "Bun",
+    args,
+    compression: true,
+    cannotSpawn: () => null,
+    workerCommand: () => ({ cmd: process.execPath, args: ["run", entry, ...args] }),
+    open(settings: ServeSettings): Serving {
+      const { runtime, websocket, attach } = bunRuntime(settings);
+      return {
+        runtime,
+        serve(fetch, onListen) {
+          const http = bun.serve({
+            ...(settings.tls ? { tls: { cert: settings.tls.cert, key: settings.tls.key } } : {}),
+            hostname: settings.host,
+            port: settings.port,
+            reusePort: settings.reusePort,
+            fetch,
+            websocket,
+          });
+          attach(http);
+          // Bun.serve has bound the port when it returns.
+          onListen(http.hostname ?? settings.host, http.port ?? settings.port);
+          return () => void http.stop(false);
+        },
+      };
+    },
+  };
 }

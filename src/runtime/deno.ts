@@ -1,6 +1,8 @@
 /**
  * Deno adapter: `Deno.upgradeWebSocket`, translated into the core's
- * {@link Peer}/{@link PeerEvents}. Hono stays the app; its `hono/deno`
+ * {@link Peer}/{@link PeerEvents}; and {@link denoLauncher}, what src/deno.ts
+ * hands to `run()`: `Deno.args`, `Deno.serve`, and Deno started again per
+ * worker. Hono stays the app; its `hono/deno`
  * WebSocket helper is not used (deprecated, gone in Hono v5), and without it
  * no closure keeps each connection's Hono Context alive for the life of the
  * socket (4 KiB per connection at 10k clients, BENCHMARKS.md).
@@ -13,7 +15,15 @@
 import { Buffer } from "node:buffer";
 import type { Context } from "hono";
 import type { Frame } from "../messages.ts";
-import { type Peer, type PeerEvents, type Runtime, UpgradeRefused } from "./types.ts";
+import {
+  type Launcher,
+  type Peer,
+  type PeerEvents,
+  type Runtime,
+  type ServeSettings,
+  type Serving,
+  UpgradeRefused,
+} from "./types.ts";
 
 /** Builds the Deno runtime adapter. `pongWait` (ms) becomes Deno's `idleTimeout`. */
 export function denoRuntime(opts: { pongWait: number }): Runtime {
@@ -113,4 +123,45 @@ class DenoPeer implements Peer, EventListenerObject {
   ping(): void {}
   subscribe(): void {}
   unsubscribe(): void {}
+}
+
+/** The parts of the `Deno` namespace the launcher uses (a test passes a fake). */
+export type DenoProcess = Pick<typeof Deno, "args" | "execPath" | "permissions" | "serve">;
+
+/**
+ * Deno for `run()` (src/main.ts).
+ * @param entry the entrypoint's path, which each worker runs again
+ */
+export function denoLauncher(entry: string, deno: DenoProcess = Deno): Launcher {
+  return {
+    name: "Deno",
+    args: deno.args,
+    compression: false,
+    cannotSpawn(workers) {
+      const exe = deno.execPath();
+      if (deno.permissions.querySync({ name: "run", command: exe }).state === "granted") return null;
+      return `Cannot use --workers ${workers} on Deno without --allow-run: the supervisor starts Deno once per worker (add --allow-run=${exe})`;
+    },
+    workerCommand() {
+      // The workers get the permissions the server needs, not the supervisor's --allow-run;
+      // Deno.serve's reusePort is still behind --unstable-net (Deno 2.9).
+      const perms = ["--allow-net", "--allow-read", "--allow-env", "--unstable-net"];
+      return { cmd: deno.execPath(), args: ["run", ...perms, entry, ...deno.args] };
+    },
+    open(settings: ServeSettings): Serving {
+      return {
+        runtime: denoRuntime(settings),
+        serve(fetch, onListen) {
+          const http = deno.serve({
+            ...(settings.tls ? { cert: settings.tls.cert, key: settings.tls.key } : {}),
+            hostname: settings.host,
+            port: settings.port,
+            reusePort: settings.reusePort,
+            onListen: ({ hostname, port }) => onListen(hostname, port),
+          }, fetch);
+          return () => void http.shutdown();
+        },
+      };
+    },
+  };
 }

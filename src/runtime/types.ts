@@ -1,11 +1,13 @@
 /**
  * The one interface between the core and a runtime. The core (app, hub,
- * sessions, watcher) only ever talks to these; src/runtime/deno.ts and
- * src/runtime/bun.ts implement them.
+ * sessions, watcher) only ever talks to {@link Runtime} and {@link Peer};
+ * `run()` in src/main.ts only to a {@link Launcher}. src/runtime/deno.ts and
+ * src/runtime/bun.ts implement them; docs/runtimes.md says how they differ.
  * @module
  */
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
 import type { Frame } from "../messages.ts";
+import type { WorkerCommand } from "../worker.ts";
 
 /** One connected client as the runtime holds it. */
 export interface Peer {
@@ -72,4 +74,51 @@ export class UpgradeRefused extends Error {
   constructor(readonly status: 400 | 426, message: string) {
     super(message);
   }
+}
+
+/** What the runtime's HTTP server and its WebSocket adapter are made with (from the options). */
+export interface ServeSettings {
+  host: string;
+  port: number;
+  /** PEM certificate (chain) and key for https/wss, or null for http. */
+  tls: { cert: string; key: string } | null;
+  /** Share the port with other processes (SO_REUSEPORT): a worker under a supervisor. */
+  reusePort: boolean;
+  /** Deno's `idleTimeout` (ms). */
+  pongWait: number;
+  /** Bun's `maxPayloadLength` (bytes). */
+  readLimit: number;
+  /** Bun's `perMessageDeflate`. */
+  compress: boolean;
+}
+
+/** A runtime's WebSocket adapter and, made together with it, its server (Bun's needs the adapter's handler). */
+export interface Serving {
+  runtime: Runtime;
+  /**
+   * Listens and serves `fetch`; calls `onListen` with the address bound.
+   * Returns what stops listening (open connections stay).
+   * @throws when it cannot listen (a port in use)
+   */
+  serve(fetch: Hono["fetch"], onListen: (host: string, port: number) => void): () => void;
+}
+
+/**
+ * What an entrypoint hands to `run()` (src/main.ts): the few things the
+ * runtimes do differently outside a connection. Everything else, from
+ * the options to the signals, `run()` does the same on both.
+ */
+export interface Launcher {
+  /** The runtime as messages name it: `Deno`, `Bun`. */
+  readonly name: string;
+  /** The user's arguments (after the runtime's own and the entrypoint). */
+  readonly args: readonly string[];
+  /** The WebSocket server has permessage-deflate (`--compress`). */
+  readonly compression: boolean;
+  /** Why this process cannot start `workers` worker processes, or null. */
+  cannotSpawn(workers: number): string | null;
+  /** The command that starts one worker: this runtime, this entrypoint, the same arguments. */
+  workerCommand(): WorkerCommand;
+  /** The adapter and its server for these settings; nothing listens before {@link Serving.serve}. */
+  open(settings: ServeSettings): Serving;
 }

@@ -4,12 +4,12 @@
  * which shows the file's new size; files that appear show up without a reload;
  * axe-core finds no serious or critical violations on the index.
  */
-import { assert, assertEquals } from "../assert.ts";
-import { RUNTIMES, startServer, waitFor } from "../e2e/harness.ts";
-import { ARTIFACTS, launchChromium, watchedPage } from "./chromium.ts";
-import { axeViolations } from "./axe.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { RUNTIMES, startServer, waitFor } from "../helpers/harness.ts";
+import { ARTIFACTS, launchChromium, watchedPage } from "../helpers/chromium.ts";
+import { axeViolations } from "../helpers/axe.ts";
 import type { Page } from "playwright-core";
-import { formatSize } from "../../src/client/format.ts";
+import { formatSize } from "../../src/shared/format.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

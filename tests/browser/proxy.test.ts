@@ -1,15 +1,15 @@
 /**
  * The page in Chromium through Debian's nginx running deploy/nginx.conf
- * (DESIGN §11), on every runtime: https at nginx, the /logs prefix, Basic
+ * (docs/deployment.md#behind-a-reverse-proxy), on every runtime: https at nginx, the /logs prefix, Basic
  * credentials checked by filewatch (the browser answers the 401 and sends
  * them with the WebSocket handshake), live updates over wss, and a
  * reconnection by itself after the filewatch process restarts behind nginx.
  */
-import { assert, assertEquals } from "../assert.ts";
-import { certificate, htpasswd, PASSWORD, USER } from "../e2e/access.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
-import { type Nginx, PREFIX, startNginx } from "../e2e/nginx.ts";
-import { ARTIFACTS, launchChromium, watchedPage } from "./chromium.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { certificate, htpasswd, PASSWORD, USER } from "../helpers/access.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { type Nginx, PREFIX, startNginx } from "../helpers/nginx.ts";
+import { ARTIFACTS, launchChromium, watchedPage } from "../helpers/chromium.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

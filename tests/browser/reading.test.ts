@@ -1,5 +1,5 @@
 /**
- * The page as a reader uses it (DESIGN §13), in Chromium against the real
+ * The page as a reader uses it (docs/page.md#reading), in Chromium against the real
  * server on every runtime, driven by typing, clicking and keys: the filter
  * (with appends arriving, and a bad regex), changed lines marked after a
  * replacement and an append (also inside the filtered view), pause with
@@ -9,12 +9,12 @@
  * Screenshots of the filter and of changed lines go to docs/ (the first
  * runtime's), at a fixed size.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
-import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "./chromium.ts";
-import { axeViolations } from "./axe.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "../helpers/chromium.ts";
+import { axeViolations } from "../helpers/axe.ts";
 import type { Browser, Page } from "playwright-core";
-import { ROOT } from "../e2e/harness.ts";
+import { ROOT } from "../helpers/harness.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

@@ -1,16 +1,16 @@
 /**
  * The page in Chromium behind a real nginx (deploy/compose/nginx.conf) in
- * front of three replicas (DESIGN §12): the replica the page is connected to
+ * front of three replicas (docs/deployment.md#replicas): the replica the page is connected to
  * is stopped with SIGTERM while the log grows; the page reconnects through
  * nginx to another replica, resumes there with appends only (never the whole
  * file again), and ends showing the file as it is.
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
-import { rawRequest, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../e2e/harness.ts";
-import { freePort, nginxConfig, startNginx, stopNginx } from "../e2e/replicas_nginx.ts";
-import { parseExposition } from "../prom.ts";
-import { launchChromium, watchedPage } from "./chromium.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { rawRequest, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { freePort, nginxConfig, startNginx, stopNginx } from "../helpers/replicas_nginx.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { launchChromium, watchedPage } from "../helpers/chromium.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

@@ -18,8 +18,8 @@
  * @module
  */
 import bcrypt from "bcryptjs";
-import { certificate } from "../e2e/access.ts";
-import { rawRequest } from "../e2e/harness.ts";
+import { certificate } from "../helpers/access.ts";
+import { rawRequest } from "../helpers/harness.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const HERE = `${ROOT}/tests/docker`;
@@ -356,7 +356,7 @@ async function logs(id: string) {
   return r.out + r.err;
 }
 
-/** Waits for the server's start-up line (DESIGN §6) and returns it. */
+/** Waits for the server's start-up line (docs/configuration.md#start-up-line-and-output) and returns it. */
 async function startupLine(id: string, file: string) {
   const want = `filewatch: watching ${file} on http://0.0.0.0:8080/`;
   return await waitFor(`"${want}" in the container's output`, 30_000, async () => {
@@ -534,7 +534,7 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
       assert(connected, "no connected client");
       const third = `third-${crypto.randomUUID()}`;
       // New inode, as editors and log rotation do: a bind mount of the file
-      // itself would keep showing the old one (DESIGN §8).
+      // itself would keep showing the old one (docs/docker.md#run).
       await Deno.writeTextFile(`${dir}/.app.log.tmp`, `${third}\n`);
       await Deno.chmod(`${dir}/.app.log.tmp`, 0o644);
       await Deno.rename(`${dir}/.app.log.tmp`, file);
@@ -595,7 +595,7 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
       "30s",
       "-v",
       `${single}:/data/watched:ro`,
-      // File events often do not cross bind mounts (DESIGN §8): with them
+      // File events often do not cross bind mounts (docs/docker.md#run): with them
       // off, only polling can deliver the change checked below.
       "-e",
       "FILEWATCH_NO_EVENTS=1",

@@ -10,10 +10,10 @@
  * is in every failure of theirs; timing still varies).
  * @module
  */
-import { assert, assertEquals, assertNotEquals } from "../assert.ts";
-import { connect, sleep, type V1Client, v1Client as v1 } from "./client.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { fromBase64, sameBytes, V1State } from "./v1state.ts";
+import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
+import { connect, sleep, type V1Client, v1Client as v1 } from "../helpers/client.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { fromBase64, sameBytes, V1State } from "../helpers/v1state.ts";
 
 const POLL = 200; // ms
 const KiB = 1024;
@@ -435,7 +435,8 @@ for (const rt of RUNTIMES) {
                 // At a character boundary, so the file at rest is always valid UTF-8.
                 while (k > 0 && (now[k]! & 0xc0) === 0x80) k--;
                 await Deno.truncate(s.file, k);
-                // The design checks (at least) the 4 KiB before the old end: a
+                // An append is checked by two 4 KiB ranges only, the head and
+                // the 4 KiB before the old end (docs/detection.md#appends): a
                 // truncation not yet seen when the file has grown past its old
                 // size again may pass for an append. Without events that is a
                 // race of the writer against the poll, so the writer waits
@@ -469,11 +470,11 @@ for (const rt of RUNTIMES) {
 
   for (const mode of MODES) {
     t(`a busy writer (a line every 1 ms for 5 s, ${mode.name}): updates keep flowing, no long gaps`, async () => {
-      // The bound: 100 ms is the goal with file events (the design's "a change
-      // shows at once"; the server coalesces a busy log for 40 ms); 50 ms of
-      // slack covers scheduling of the server process and the test's own
-      // receive. Without events a change waits for the next poll: one poll
-      // period plus the same slack.
+      // The bound: 100 ms is the goal with file events (a change shows at
+      // once, docs/detection.md; the server coalesces a busy log for 40 ms);
+      // 50 ms of slack covers scheduling of the server process and the
+      // test's own receive. Without events a change waits for the next poll:
+      // one poll period plus the same slack.
       //
       // This test process writes and receives on one event loop, and on a
       // shared machine it is sometimes descheduled for 100–400 ms (measured:

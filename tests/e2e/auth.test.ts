@@ -1,19 +1,19 @@
 /**
- * Authentication (DESIGN §11) against the real server on every runtime:
+ * Authentication (docs/security.md#authentication) against the real server on every runtime:
  * every route but the probes needs HTTP Basic credentials from the htpasswd
  * file, the WebSocket handshake included; bad headers get 401/400, never 500;
  * repeated failures from one address lock it out with 429, and it recovers.
  *
- * The lock-out case runs the server through tests/e2e/lockout_server.ts,
+ * The lock-out case runs the server through tests/helpers/lockout_server.ts,
  * which passes the entrypoint a lock-out of 2 s (the minute of the defaults,
  * scaled down; the defaults are checked in tests/unit/auth.test.ts), and with
  * --trust-proxy 127.0.0.1, so each "client" is an X-Forwarded-For address.
  * No variable or flag can shorten a real server's lock-out: checked too.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { parseExposition } from "../prom.ts";
-import { basic, htpasswd, PASSWORD, USER } from "./access.ts";
-import { connect } from "./client.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { basic, htpasswd, PASSWORD, USER } from "../helpers/access.ts";
+import { connect } from "../helpers/client.ts";
 import {
   handshake,
   rawRequest,
@@ -25,7 +25,7 @@ import {
   startServer,
   tempFile,
   waitFor,
-} from "./harness.ts";
+} from "../helpers/harness.ts";
 
 const get = async (s: Server, path: string, headers: Record<string, string> = {}) => {
   const r = await fetch(s.url + path, { headers, redirect: "manual" });
@@ -127,7 +127,7 @@ for (const rt of RUNTIMES) {
       const s = await startServer(rt, {
         file,
         args: ["--auth-file", await htpasswd(), "--trust-proxy", "127.0.0.1"],
-        command: serverCommand(rt, `${ROOT}tests/e2e/lockout_server.ts`),
+        command: serverCommand(rt, `${ROOT}tests/helpers/lockout_server.ts`),
       });
       try {
         const from = (ip: string, auth?: string) => ({

@@ -18,9 +18,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { EXPECT, type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
-import { v1Violation } from "./schema.ts";
-import { basic, htpasswd, PASSWORD, USER } from "./access.ts";
+import { EXPECT, type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
+import { v1Violation } from "../helpers/schema.ts";
+import { basic, htpasswd, PASSWORD, USER } from "../helpers/access.ts";
 import {
   alive,
   type ConnectOptions,
@@ -32,7 +32,7 @@ import {
   rawHttp,
   RawWs,
   serverHolds,
-} from "./rawws.ts";
+} from "../helpers/rawws.ts";
 
 const HOST = "127.0.0.1";
 const MiB = 1024 * 1024;
@@ -136,7 +136,7 @@ const PROTOCOLS_100 = Array.from({ length: 100 }, (_, i) => `proto${i}`);
 
 /** Handshake-level cases: each is one short request, so they run all at once. */
 const HANDSHAKES: Case[] = [
-  // Malformed or non-WebSocket handshakes (RFC 6455 §4.2.1; DESIGN §2: 426 or 400, never 500)
+  // Malformed or non-WebSocket handshakes (RFC 6455 §4.2.1; docs/protocol.md#handshake: 426 or 400, never 500)
   ws("h01", "plain GET /ws without upgrade headers", NOT_WS, () => ({
     headers: { Upgrade: null, Connection: null, "Sec-WebSocket-Key": null, "Sec-WebSocket-Version": null },
   })),
@@ -217,7 +217,7 @@ const HANDSHAKES: Case[] = [
     expect: { deno: "101 none content", bun: "400 (empty body)" },
     run: (ctx) => raw(ctx, UPGRADE_HEAD("/ws").replace("Host: x\r\n", "")).then(upgradedRaw),
   },
-  // lastMod (DESIGN §2: absent or unparsable = nothing seen, so the content comes at once)
+  // lastMod (docs/protocol.md#handshake: absent or unparsable = nothing seen, so the content comes at once)
   lastMod("q01", "lastMod=-1", "lastMod=-1"),
   lastMod("q02", "lastMod=ffffffffffffffffff (beyond 64 bits)", "lastMod=ffffffffffffffffff"),
   lastMod("q03", "lastMod=0x10", "lastMod=0x10"),
@@ -232,7 +232,7 @@ const HANDSHAKES: Case[] = [
     expect: "101 none quiet",
     run: (ctx) => handshake(ctx, { path: `/ws?lastMod=${ctx.lastMod}` }),
   },
-  // Origin (DESIGN §5: an Origin whose host differs from Host -> 403; none -> allowed)
+  // Origin (docs/security.md: an Origin whose host differs from Host -> 403; none -> allowed)
   origin("o01", "Origin: null", "403", () => "null"),
   origin("o02", "same origin", "101 none content", (ctx) => `http://${hostOf(ctx)}`),
   origin("o03", "same host, other port", "403", () => `http://${HOST}:1`),
@@ -260,7 +260,7 @@ const HANDSHAKES: Case[] = [
     "101 none content",
     (ctx) => `https://${hostOf(ctx)}`,
   ),
-  // Subprotocols (DESIGN §3: only filewatch.v1 is chosen; unknown ones are served without one)
+  // Subprotocols (docs/protocol.md#handshake: only filewatch.v1 is chosen; unknown ones are served without one)
   proto("s01", "empty Sec-WebSocket-Protocol", "", "101 none content"),
   proto("s02", "`a,b` without a space", "a,b", "101 none content"),
   proto("s03", "100 unknown subprotocols", PROTOCOLS_100.join(", "), "101 none content"),
@@ -279,7 +279,7 @@ const HANDSHAKES: Case[] = [
   }),
   proto("s08", "only separators", " , ,, ", "101 none content"),
   proto("s09", "one 10,000-character subprotocol", "x".repeat(10_000), "101 none content"),
-  // Proxy and auth headers on a server without --trust-proxy or --auth-file (DESIGN §11): ignored
+  // Proxy and auth headers on a server without --trust-proxy or --auth-file (docs/security.md#trusted-proxies): ignored
   ws("x01", "X-Forwarded-For garbage, 10,000 characters", "101 none content", () => ({
     headers: { "X-Forwarded-For": "x, ".repeat(3_333) },
   })),
@@ -518,7 +518,7 @@ async function unanswered(runtime: RuntimeName, reads: boolean, notes: Notes): P
 
 /** Clients that connect and say nothing (or half a request): the server keeps serving. */
 async function mute(ctx: Ctx, notes: Notes): Promise<string> {
-  const { openSocket } = await import("./rawws.ts");
+  const { openSocket } = await import("../helpers/rawws.ts");
   const socks = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
     const s = await openSocket(HOST, ctx.server.port);
     if (i % 2) s.write(`GET /ws HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: webs`);
@@ -734,7 +734,7 @@ const BEHAVIOUR: (Case & { notes?: true })[] = [
   {
     id: "b02",
     title: "half-open: a client that reads but never answers a ping is reaped within pongWait (own server, 2s)",
-    // Deno's idleTimeout closes with 1001 (DESIGN §4); Bun's own deadline drops the connection (1006).
+    // Deno's idleTimeout closes with 1001 (docs/runtimes.md); Bun's own deadline drops the connection (1006).
     expect: {
       deno: `reaped (close ${EXPECT.deno.pongTimeoutCode})`,
       // No close frame at all: the client's own library reports that as 1006.

@@ -3,7 +3,7 @@
  * 1 (framing), 2 (ping/pong), 3 (reserved bits), 4 (opcodes),
  * 5 (fragmentation), 6 (UTF-8), 7 (close handling) and 9 (limits) — the
  * Autobahn suite itself cannot run here. Every case is a hand-made frame
- * sequence sent by tests/e2e/rawws.ts to a real filewatch server on each
+ * sequence sent by tests/helpers/rawws.ts to a real filewatch server on each
  * runtime.
  *
  * Most of these frames never reach filewatch's code: each runtime's built-in
@@ -25,8 +25,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type RuntimeName, RUNTIMES, startServer, tempFile } from "./harness.ts";
-import { bytes, closePayload, encodeFrame, encodeHeader, OP, parseClose, RawWs } from "./rawws.ts";
+import { type RuntimeName, RUNTIMES, startServer, tempFile } from "../helpers/harness.ts";
+import { bytes, closePayload, encodeFrame, encodeHeader, OP, parseClose, RawWs } from "../helpers/rawws.ts";
 
 /** The server's read limit for this suite (the default, given explicitly). */
 const READ_LIMIT = 512;
@@ -37,7 +37,7 @@ type Outcome = string;
 interface Case {
   id: string;
   title: string;
-  /** What RFC 6455 (or, for limits, DESIGN §4) requires. */
+  /** What RFC 6455 (or, for limits, docs/operations.md#limits) requires. */
   rfc: Outcome;
   run(c: RawWs): Promise<Outcome>;
 }
@@ -363,7 +363,7 @@ const CASES: Case[] = [
       return (await c.waitEnd(2500)) ? "drop" : "silent";
     },
   },
-  // 9. Limits (read limit = 512 bytes, DESIGN §4)
+  // 9. Limits (read limit = 512 bytes, docs/operations.md#limits)
   sends("9.1", "text message of exactly the read limit", "open", () => [text("z".repeat(READ_LIMIT))]),
   sends("9.2", "text message one byte over the read limit", "close 1009", () => [
     text("z".repeat(READ_LIMIT + 1)),

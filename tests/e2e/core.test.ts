@@ -2,8 +2,8 @@
  * The end-to-end suite of the core (issue 2), run against a real server
  * process on every runtime. Runtime differences come from EXPECT only.
  */
-import { assert, assertEquals, assertMatch, assertNotEquals } from "../assert.ts";
-import { connect, sleep } from "./client.ts";
+import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
+import { connect, sleep } from "../helpers/client.ts";
 import {
   EXPECT,
   handshake,
@@ -14,7 +14,7 @@ import {
   startServer,
   tempFile,
   waitFor,
-} from "./harness.ts";
+} from "../helpers/harness.ts";
 
 const POLL = 200; // ms; tests use a short poll so "within poll + 500 ms" is quick to check
 

@@ -7,8 +7,8 @@
  * this test reads.
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
-import { ROOT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { ROOT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 
 const EXAMPLE = `${ROOT}docs/examples/follow.mjs`;
 const enc = new TextEncoder();

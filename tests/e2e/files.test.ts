@@ -1,15 +1,15 @@
 /**
- * Several files (issue 13, DESIGN §10), on every runtime: a list of FILEs and
+ * Several files (issue 13; docs/configuration.md#several-files), on every runtime: a list of FILEs and
  * `--dir`/`--glob`, the index, `/files`, `/f/{name}`, `/ws/{name}`; files that
  * come and go; names that try to reach outside the list; FIFOs; watchers that
  * run only while a file has viewers; appends, tail and resume per file.
  */
 import { closeSync, constants, openSync } from "node:fs";
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { parseExposition } from "../prom.ts";
-import { connect } from "./client.ts";
-import { type RuntimeName, RUNTIMES, type Server, startServer, waitFor } from "./harness.ts";
-import { rawHttp } from "./rawws.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { connect } from "../helpers/client.ts";
+import { type RuntimeName, RUNTIMES, type Server, startServer, waitFor } from "../helpers/harness.ts";
+import { rawHttp } from "../helpers/rawws.ts";
 
 /**
  * Bun resolves dot segments (`/f/..`, `/f/%2e%2e`, RFC 3986 §5.2.4) before the

@@ -19,9 +19,9 @@
  * @module
  */
 import { basename, dirname } from "node:path";
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { connect } from "./client.ts";
-import { rawRequest, ROOT, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { connect } from "../helpers/client.ts";
+import { rawRequest, ROOT, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 
 const PKG = JSON.parse(await Deno.readTextFile(`${ROOT}package.json`));
 const VERSION: string = PKG.version;

@@ -36,8 +36,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
-import { httpGet, OP, procStats, RawWs } from "./rawws.ts";
+import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
+import { httpGet, OP, procStats, RawWs } from "../helpers/rawws.ts";
 
 const CYCLES = Number(Deno.env.get("FILEWATCH_LEAK_CYCLES") ?? 10);
 const WARMUP = 10;

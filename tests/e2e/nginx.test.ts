@@ -1,6 +1,6 @@
 /**
- * filewatch behind Debian's real nginx running deploy/nginx.conf (DESIGN
- * §11), on every runtime: TLS at nginx, the /logs prefix, Basic credentials
+ * filewatch behind Debian's real nginx running deploy/nginx.conf
+ * (docs/deployment.md#behind-a-reverse-proxy), on every runtime: TLS at nginx, the /logs prefix, Basic credentials
  * checked by filewatch, WebSocket forwarding; with --trust-proxy 127.0.0.1/32
  * the per-address cap counts the client address nginx forwards, and a client
  * that sends its own X-Forwarded-For (through nginx, or straight to
@@ -9,11 +9,11 @@
  * Clients connect from other loopback addresses (127.0.0.2, 127.0.0.3) so
  * they are not the trusted proxy's 127.0.0.1.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { basic, certificate, htpasswd } from "./access.ts";
-import { type Client, connect } from "./client.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { type Nginx, PREFIX, startNginx } from "./nginx.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { basic, certificate, htpasswd } from "../helpers/access.ts";
+import { type Client, connect } from "../helpers/client.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { type Nginx, PREFIX, startNginx } from "../helpers/nginx.ts";
 
 const CAP = 2;
 

@@ -2,10 +2,10 @@
  * Operating filewatch (issue 7), on every runtime: metrics that move with
  * connects, refusals and closes; limits; graceful shutdown under load; logs.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { parseExposition } from "../prom.ts";
-import { connect } from "./client.ts";
-import { EXPECT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { connect } from "../helpers/client.ts";
+import { EXPECT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 
 async function metrics(s: Server) {
   const res = await fetch(s.url + "metrics");

@@ -1,12 +1,12 @@
 /**
- * `GET /raw` (DESIGN §13) against a real server on every runtime: the file's
+ * `GET /raw` (docs/page.md#download) against a real server on every runtime: the file's
  * exact bytes, the download headers, errors as 404/503 with a reason, and a
  * large file streamed rather than loaded (the server's peak RSS does not grow
  * by the file's size). Also: the page's script is the same bytes on both
  * runtimes (it is the committed bundle).
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { EXPECT, RUNTIMES, type Server, startServer, tempFile } from "./harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { EXPECT, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
 import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
 
 async function withServer(

@@ -1,5 +1,5 @@
 /**
- * Two independent servers on one file (DESIGN §12): what a client sees when a
+ * Two independent servers on one file (docs/protocol.md#resume): what a client sees when a
  * load balancer sends its reconnect to another worker or replica. Tokens are
  * a function of the file's state, so both servers name each state alike, and
  * a client holding one server's token resumes on the other: nothing when
@@ -14,9 +14,9 @@
  * tests/unit/tokens.test.ts covers it).
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
-import { sleep, type V1Client, v1Client as v1 } from "./client.ts";
-import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { sleep, type V1Client, v1Client as v1 } from "../helpers/client.ts";
+import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 
 const POLL = 100; // ms
 const enc = new TextEncoder();

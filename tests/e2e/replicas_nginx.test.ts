@@ -1,18 +1,18 @@
 /**
  * Replicas behind a real nginx (Debian's), configured by the repository's own
  * deploy/compose/nginx.conf with only the upstream and listen addresses and
- * the file paths changed (DESIGN §12): 300 viewers that reconnect the way the
+ * the file paths changed (docs/deployment.md#replicas): 300 viewers that reconnect the way the
  * page does (resuming with `?lastMod=&size=`), a log growing every 200 ms, and
  * one of three replicas stopped with SIGTERM in the middle. Every viewer must
  * end with the file's final bytes, apply no version twice, and the ones that
  * were moved must not be sent the content again.
  * @module
  */
-import { assert, assertEquals } from "../assert.ts";
-import { sleep } from "./client.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { freePort, nginxConfig, startNginx, stopNginx } from "./replicas_nginx.ts";
-import { V1State } from "./v1state.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { sleep } from "../helpers/client.ts";
+import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { freePort, nginxConfig, startNginx, stopNginx } from "../helpers/replicas_nginx.ts";
+import { V1State } from "../helpers/v1state.ts";
 
 const VIEWERS = 300;
 const CHANGE_EVERY_MS = 200;

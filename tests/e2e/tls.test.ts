@@ -1,13 +1,13 @@
 /**
- * Native TLS (DESIGN §11) on every runtime, with a certificate openssl makes
+ * Native TLS (docs/security.md#tls) on every runtime, with a certificate openssl makes
  * at test time: the start-up line says https://, the page comes over https,
  * updates over wss; a missing file or a key that does not match the
  * certificate exits 2 with a one-line reason before listening.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { basic, certificate, htpasswd } from "./access.ts";
-import { connect } from "./client.ts";
-import { runServer, RUNTIMES, startServer, tempFile } from "./harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { basic, certificate, htpasswd } from "../helpers/access.ts";
+import { connect } from "../helpers/client.ts";
+import { runServer, RUNTIMES, startServer, tempFile } from "../helpers/harness.ts";
 
 for (const rt of RUNTIMES) {
   const t = (name: string, fn: () => Promise<void>) =>

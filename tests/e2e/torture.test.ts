@@ -47,13 +47,13 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path";
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { parseExposition } from "../prom.ts";
-import { SETTLE_MS } from "../../src/watcher.ts";
-import { connect, sleep } from "./client.ts";
-import { assertV1, SchemaViolation } from "./schema.ts";
-import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "./harness.ts";
-import { type DiskState, lifeOf, stateOf, twinned } from "./torture_classify.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { SETTLE_MS } from "../../src/settle.ts";
+import { connect, sleep } from "../helpers/client.ts";
+import { assertV1, SchemaViolation } from "../helpers/schema.ts";
+import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { type DiskState, lifeOf, stateOf, twinned } from "../helpers/torture_classify.ts";
 
 /** Operations per run. */
 export const WRITES = Number(Deno.env.get("FILEWATCH_TORTURE_WRITES") ?? 300);

@@ -1,11 +1,11 @@
 /**
- * `--workers N` (DESIGN §12): one supervisor, N workers on one port through
+ * `--workers N` (docs/deployment.md#workers): one supervisor, N workers on one port through
  * the runtime's own reusePort. Each case on Deno and on Bun.
  * @module
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { parseExposition } from "../prom.ts";
-import { type Client, connect, sleep } from "./client.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { type Client, connect, sleep } from "../helpers/client.ts";
 import {
   rawRequest,
   ROOT,
@@ -17,7 +17,7 @@ import {
   startServer,
   tempFile,
   waitFor,
-} from "./harness.ts";
+} from "../helpers/harness.ts";
 
 /** The server's command; on Deno with --allow-run, which the supervisor needs to start workers. */
 function command(rt: RuntimeName): string[] {

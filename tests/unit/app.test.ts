@@ -1,11 +1,11 @@
-import { assertEquals, assertMatch } from "../assert.ts";
-import { parseExposition } from "../prom.ts";
+import { assertEquals, assertMatch } from "../helpers/assert.ts";
+import { parseExposition } from "../helpers/prom.ts";
 import { checkHandshake, checkOrigin, createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import { Hub } from "../../src/hub.ts";
 import { createLogger } from "../../src/log.ts";
 import { FileWatcher } from "../../src/watcher.ts";
-import { fakeRuntime } from "./fake_runtime.ts";
+import { fakeRuntime } from "../helpers/fake_runtime.ts";
 
 const WS_HEADERS = {
   Host: "localhost:8080",

@@ -1,6 +1,6 @@
 import bcrypt from "bcryptjs";
 import { Hono } from "hono";
-import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { authenticate, defineAuthMetrics, LOCKOUT, type LockoutPolicy, parseHtpasswd } from "../../src/auth.ts";
 import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";

@@ -1,12 +1,15 @@
 /**
  * The Bun adapter with Bun faked (as Hono's adapter tests stub the runtime):
  * what it hands `server.upgrade`, where `publish` goes, and how its
- * `websocket` handler maps Bun's callbacks to the core's PeerEvents.
+ * `websocket` handler maps Bun's callbacks to the core's PeerEvents. And
+ * Bun's launcher with the `Bun` global faked: what it serves with, and how
+ * it starts workers.
  * @module
  */
-import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import type { Context } from "hono";
-import { bunRuntime, type BunServer, type BunSocket } from "../../src/runtime/bun.ts";
+import process from "node:process";
+import { type BunGlobal, bunLauncher, bunRuntime, type BunServer, type BunSocket } from "../../src/runtime/bun.ts";
 import { type Peer, type PeerEvents, UpgradeRefused } from "../../src/runtime/types.ts";
 
 function fakeServer(accept = true) {
@@ -194,4 +197,60 @@ Deno.test("Bun adapter: the peer passes sends, pings, closes and topics to Bun's
     ["close", 1000, "bye"],
     ["terminate"],
   ]);
+});
+
+/** The `Bun` global as far as the launcher uses it: what `serve` was given, and whether it was stopped. */
+function fakeBun() {
+  const served: Array<Parameters<BunGlobal["serve"]>[0]> = [];
+  const stops: Array<boolean | undefined> = [];
+  const { server, published } = fakeServer();
+  const bun: BunGlobal = {
+    argv: ["/opt/bun", "/src/bun.ts", "--compress", "app.log"],
+    serve(options) {
+      served.push(options);
+      return { ...server, hostname: "127.0.0.1", port: 40404, stop: (all) => void stops.push(all) };
+    },
+  };
+  return { bun, served, stops, published };
+}
+
+Deno.test("Bun launcher: the user's arguments, compression, and workers as Bun run again on the entrypoint", () => {
+  const launcher = bunLauncher(fakeBun().bun, "/src/bun.ts");
+  assertEquals([launcher.name, launcher.args, launcher.compression], ["Bun", ["--compress", "app.log"], true]);
+  assertEquals(launcher.cannotSpawn(4), null);
+  assertEquals(launcher.workerCommand(), {
+    cmd: process.execPath,
+    args: ["run", "/src/bun.ts", "--compress", "app.log"],
+  });
+});
+
+Deno.test("Bun launcher: serves the app with the adapter's websocket handler, TLS and reusePort as set", () => {
+  const { bun, served, stops, published } = fakeBun();
+  const settings = {
+    host: "127.0.0.1",
+    port: 0,
+    tls: null,
+    reusePort: false,
+    pongWait: 30_000,
+    readLimit: 2048,
+    compress: true,
+  };
+  const serving = bunLauncher(bun, "/src/bun.ts").open(settings);
+  assertEquals(serving.runtime.name, "bun");
+  const fetch = () => new Response("ok");
+  const heard: Array<[string, number]> = [];
+  const stop = serving.serve(fetch, (host, port) => heard.push([host, port]));
+  assertEquals(heard, [["127.0.0.1", 40404]], "Bun listens when serve returns; the port it chose is told");
+  const { websocket, ...options } = served[0]!;
+  assertEquals(options, { hostname: "127.0.0.1", port: 0, reusePort: false, fetch });
+  assertEquals([websocket.maxPayloadLength, websocket.perMessageDeflate], [2048, true]);
+  // The served server is attached: publish reaches it before any upgrade.
+  serving.runtime.publish("t", "frame", false);
+  assertEquals(published, [["t", "frame", false]]);
+  stop();
+  assertEquals(stops, [false], "stop listening, leave the connections to the hub's shutdown");
+
+  bunLauncher(bun, "/src/bun.ts").open({ ...settings, tls: { cert: "CERT", key: "KEY" }, reusePort: true })
+    .serve(fetch, () => {});
+  assertEquals([served[1]!.tls, served[1]!.reusePort], [{ cert: "CERT", key: "KEY" }, true]);
 });

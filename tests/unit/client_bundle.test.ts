@@ -4,8 +4,8 @@
  * script does) and fails when the committed file is not what the sources
  * give, so a change to the page's script cannot ship without its bundle.
  */
-import { assert, assertEquals } from "../assert.ts";
-import { ROOT } from "../e2e/harness.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { ROOT } from "../helpers/harness.ts";
 
 Deno.test("src/client_bundle.ts is the current build of src/client/ (node scripts/build-client.mjs)", async () => {
   const out = await new Deno.Command("node", {

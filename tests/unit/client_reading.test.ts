@@ -1,9 +1,9 @@
 /**
- * The reading page's pure logic (DESIGN §13): the filter's language and
+ * The reading page's pure logic (docs/page.md#reading): the filter's language and
  * matching, the line diff that marks changed lines, the pause queue, line
  * links, and the line model the filter reads.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { changedLines, inRanges, MAX_DIFF_LINES, mergeRanges, shiftRanges } from "../../src/client/changes.ts";
 import { countLabel, matches, matchingLines, matchRanges, parseFilter } from "../../src/client/filter.ts";
 import { Lines, splitLines } from "../../src/client/lines.ts";

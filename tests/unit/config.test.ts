@@ -1,14 +1,18 @@
-import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { parseCidr } from "../../src/proxy.ts";
 import {
+  checkOptions,
   ConfigError,
   DEFAULTS,
+  FLAGS,
   HELP,
   HelpRequested,
   parseConfig,
   parseDuration,
   parseSize,
   pingPeriodOf,
+  type Surroundings,
+  TABLE,
 } from "../../src/config.ts";
 
 Deno.test("parseDuration() reads ms, s, m and h, and refuses a bare number", () => {
@@ -28,7 +32,7 @@ Deno.test("parseSize() reads bytes and binary/decimal units, case-insensitively"
   for (const bad of ["", "1XB", "-5", "abc"]) assertThrows(() => parseSize(bad), bad);
 });
 
-Deno.test("parseConfig() gives DESIGN's defaults; pingPeriod is 9/10 of pongWait", () => {
+Deno.test("parseConfig() gives the documented defaults; pingPeriod is 9/10 of pongWait", () => {
   const o = parseConfig(["f.log"], {});
   assertEquals(o.file, "f.log");
   assertEquals([o.host, o.port, o.poll, o.pongWait, o.writeWait, o.readLimit], [
@@ -186,4 +190,74 @@ Deno.test("--help keeps its columns apart: every variable has a space before it"
     assertMatch(line, /\sFILEWATCH_[A-Z_]+/, `columns run together: ${JSON.stringify(line)}`);
     assert(line.length <= 100, `too wide for a terminal: ${JSON.stringify(line)}`);
   }
+});
+
+Deno.test("--help prints each entry of the table: its usage, its lines from column 30, its variable last", () => {
+  const rows = HELP.split("\n");
+  for (const e of Object.values(TABLE)) {
+    const usage = ("short" in e ? `-${e.short}, ` : "") + `--${e.flag}` + ("arg" in e ? ` ${e.arg}` : "");
+    const i = rows.findIndex((r) => r.startsWith(`  ${usage} `));
+    assert(i >= 0, `no row for ${usage}`);
+    e.help.forEach((line, j) => assertEquals(rows[i + j]!.slice(30, 30 + line.length), line, `${usage}, line ${j}`));
+    const last = rows[i + e.help.length - 1]!;
+    if (e.kind === "exit") {
+      assertEquals(last.slice(30), e.help.at(-1), `${usage} has no variable`);
+    } else {
+      const name = ("env" in e && e.env) || "FILEWATCH_" + e.flag.toUpperCase().replaceAll("-", "_");
+      const shown = e.kind === "switch" ? `${name}=1` : e.kind === "list" ? `${name} (comma-separated)` : name;
+      assertEquals(last.slice(62), ` ${shown}`, usage);
+    }
+  }
+  assertEquals(Object.keys(FLAGS).sort(), Object.values(TABLE).map((e) => e.flag).sort());
+});
+
+Deno.test("DEFAULTS are what parseConfig() gives when nothing is set", () => {
+  const o = parseConfig(["f"], {});
+  assert(Object.keys(DEFAULTS).length >= 20);
+  for (const [key, value] of Object.entries(DEFAULTS)) assertEquals(o[key as keyof typeof o], value, key);
+});
+
+Deno.test("--help throws the help text to print; it wins over everything else on the line", () => {
+  for (const argv of [["--help"], ["--port", "x", "-h"], ["-h", "--dir", "d", "f"]]) {
+    const e = assertThrows(() => parseConfig(argv, { FILEWATCH_POLL: "fast" }));
+    assert(e instanceof HelpRequested, argv.join(" "));
+    assertEquals(e.text, HELP);
+  }
+});
+
+/** Surroundings where everything is possible: a runtime with compression, on Linux, that can spawn. */
+const anywhere: Surroundings = {
+  runtime: "Bun",
+  compression: true,
+  platform: "linux",
+  isDirectory: () => true,
+  cannotSpawn: () => null,
+};
+
+Deno.test("checkOptions() refuses what the runtime, the platform or the file system cannot do, with one line each", () => {
+  const cases: Array<[string[], Partial<Surroundings>, RegExp]> = [
+    [
+      ["--compress", "f"],
+      { runtime: "Deno", compression: false },
+      /^Cannot use --compress on Deno: its WebSocket server has no permessage-deflate \(run on Bun for compression\)$/,
+    ],
+    [["--dir", "logs"], { isDirectory: (p) => p !== "logs" }, /^Cannot watch --dir "logs": not a directory$/],
+    [["--workers", "2", "f"], { platform: "darwin" }, /^Cannot use --workers 2 on darwin: .*Linux only/],
+    [["--workers", "3", "f"], { cannotSpawn: (n) => `no spawning ${n}` }, /^no spawning 3$/],
+  ];
+  for (const [argv, where, re] of cases) {
+    const options = parseConfig(argv, {});
+    checkOptions(options, anywhere); // possible somewhere
+    const e = assertThrows(() => checkOptions(options, { ...anywhere, ...where }), argv.join(" "));
+    assert(e instanceof ConfigError, `${argv.join(" ")}: ${e}`);
+    assertMatch(e.message, re);
+  }
+  // What is not asked for is not checked: no --compress, no --dir, one process.
+  checkOptions(parseConfig(["f"], {}), {
+    runtime: "Deno",
+    compression: false,
+    platform: "win32",
+    isDirectory: () => false,
+    cannotSpawn: () => "never",
+  });
 });

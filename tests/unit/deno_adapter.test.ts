@@ -1,13 +1,14 @@
 /**
  * The Deno adapter with `Deno.upgradeWebSocket` stubbed (as Hono's Deno
  * adapter tests do): what it is given, and how the socket's events reach the
- * core's PeerEvents.
+ * core's PeerEvents. And Deno's launcher with the `Deno` namespace faked:
+ * what it serves with, and how it starts workers.
  * @module
  */
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import type { Context } from "hono";
-import { denoRuntime } from "../../src/runtime/deno.ts";
-import { type Peer, type PeerEvents, UpgradeRefused } from "../../src/runtime/types.ts";
+import { denoLauncher, type DenoProcess, denoRuntime } from "../../src/runtime/deno.ts";
+import { type Peer, type PeerEvents, type ServeSettings, UpgradeRefused } from "../../src/runtime/types.ts";
 
 /** A server WebSocket as far as the adapter uses one: events, state, send/close. */
 class FakeSocket extends EventTarget {
@@ -176,4 +177,82 @@ Deno.test("Deno adapter: DENO_USE_WRITEV is turned on unless the user set it", (
     if (before === undefined) Deno.env.delete("DENO_USE_WRITEV");
     else Deno.env.set("DENO_USE_WRITEV", before);
   }
+});
+
+/** The `Deno` namespace as far as the launcher uses it; `run` is the state of the run permission. */
+function fakeDeno(run: Deno.PermissionState = "granted") {
+  const served: Array<{ options: Record<string, unknown>; handler: unknown }> = [];
+  const queries: unknown[] = [];
+  let shutdowns = 0;
+  const deno = {
+    args: ["--port", "0", "app.log"],
+    execPath: () => "/opt/deno",
+    permissions: { querySync: (d: unknown) => (queries.push(d), { state: run }) },
+    serve: (options: Record<string, unknown>, handler: unknown) => {
+      served.push({ options, handler });
+      (options.onListen as (a: { hostname: string; port: number }) => void)({ hostname: "127.0.0.1", port: 40404 });
+      return { shutdown: () => (shutdowns++, Promise.resolve()) };
+    },
+  };
+  return { deno: deno as unknown as DenoProcess, served, queries, shutdowns: () => shutdowns };
+}
+
+const settings: ServeSettings = {
+  host: "127.0.0.1",
+  port: 0,
+  tls: null,
+  reusePort: false,
+  pongWait: 30_000,
+  readLimit: 512,
+  compress: false,
+};
+
+Deno.test("Deno launcher: the user's arguments, no compression, and workers as Deno run again with the server's permissions", () => {
+  const { deno } = fakeDeno();
+  const launcher = denoLauncher("/src/deno.ts", deno);
+  assertEquals([launcher.name, launcher.args, launcher.compression], ["Deno", ["--port", "0", "app.log"], false]);
+  assertEquals(launcher.workerCommand(), {
+    cmd: "/opt/deno",
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--unstable-net",
+      "/src/deno.ts",
+      "--port",
+      "0",
+      "app.log",
+    ],
+  });
+});
+
+Deno.test("Deno launcher: workers need the permission to run Deno itself, and the refusal says how to grant it", () => {
+  const granted = fakeDeno("granted");
+  assertEquals(denoLauncher("/src/deno.ts", granted.deno).cannotSpawn(2), null);
+  assertEquals(granted.queries, [{ name: "run", command: "/opt/deno" }]);
+  assertEquals(
+    denoLauncher("/src/deno.ts", fakeDeno("prompt").deno).cannotSpawn(2),
+    "Cannot use --workers 2 on Deno without --allow-run: the supervisor starts Deno once per worker (add --allow-run=/opt/deno)",
+  );
+});
+
+Deno.test("Deno launcher: serves the app with Deno.serve, TLS and reusePort as set, and stops with shutdown()", () => {
+  const { deno, served, shutdowns } = fakeDeno();
+  const fetch = () => new Response("ok");
+  const plain = denoLauncher("/src/deno.ts", deno).open(settings);
+  assertEquals(plain.runtime.name, "deno");
+  const heard: Array<[string, number]> = [];
+  const stop = plain.serve(fetch, (host, port) => heard.push([host, port]));
+  assertEquals(heard, [["127.0.0.1", 40404]]);
+  const { onListen: _, ...options } = served[0]!.options;
+  assertEquals(options, { hostname: "127.0.0.1", port: 0, reusePort: false });
+  assert(served[0]!.handler === fetch);
+  stop();
+  assertEquals(shutdowns(), 1);
+
+  const tls = { cert: "CERT", key: "KEY" };
+  denoLauncher("/src/deno.ts", deno).open({ ...settings, tls, reusePort: true, port: 8443 }).serve(fetch, () => {});
+  const { onListen: __, ...secure } = served[1]!.options;
+  assertEquals(secure, { cert: "CERT", key: "KEY", hostname: "127.0.0.1", port: 8443, reusePort: true });
 });

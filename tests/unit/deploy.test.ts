@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { DEFAULTS, pingPeriodOf } from "../../src/config.ts";
 
 const read = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), "utf8");

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { FLAGS, HELP, parseConfig } from "../../src/config.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

@@ -1,19 +1,20 @@
 /**
- * Several files (DESIGN §10): names, the glob, the catalog, the index's rows.
+ * Several files (docs/configuration.md#several-files): names, the glob, the catalog, the index's rows.
  */
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { Catalog } from "../../src/catalog.ts";
 import { globTest, uniqueNames } from "../../src/names.ts";
 import { rowsOf } from "../../src/client/files.ts";
 import { renderIndex } from "../../src/index_page.ts";
 import { parseConfig } from "../../src/config.ts";
-import { Hub, IDLE_CHANNELS_KEPT } from "../../src/hub.ts";
+import { IDLE_CHANNELS_KEPT } from "../../src/channels.ts";
+import { Hub } from "../../src/hub.ts";
 import { createLogger } from "../../src/log.ts";
 import { FileWatcher } from "../../src/watcher.ts";
-import { parseExposition } from "../prom.ts";
-import { fakeRuntime } from "./fake_runtime.ts";
+import { parseExposition } from "../helpers/prom.ts";
+import { fakeRuntime } from "../helpers/fake_runtime.ts";
 import { watchedDirs, watchName } from "../../src/dir_events.ts";
-import { waitFor } from "../e2e/harness.ts";
+import { waitFor } from "../helpers/harness.ts";
 
 const names = (paths: string[]) => uniqueNames(paths).map((e) => e.name);
 

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { mount, parseBasePath } from "../../src/mount.ts";
 import { createLogger } from "../../src/log.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { clientOf, isTrusted, parseCidr, parseCidrList, parseIp } from "../../src/proxy.ts";
 
 Deno.test("parseIp() reads IPv4, IPv6 (compressed, embedded IPv4, zone, brackets) and treats ::ffff:a.b.c.d as IPv4", () => {

@@ -4,7 +4,7 @@
  * file swapped for a symlink is in tests/e2e/files.test.ts.
  */
 import { realpathSync } from "node:fs";
-import { assertEquals } from "../assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 import { rawFile } from "../../src/raw.ts";
 
 const req = new Request("http://127.0.0.1/raw/x");

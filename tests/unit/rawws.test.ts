@@ -1,5 +1,5 @@
 // Unit tests for the raw WebSocket test client's frame encoder and decoder
-// (tests/e2e/rawws.ts): the hostile-input suites are only as good as the
+// (tests/helpers/rawws.ts): the hostile-input suites are only as good as the
 // frames they send and the frames they read.
 // JSR (@std/assert) is not reachable here; node:assert works on Deno.
 import assert from "node:assert/strict";
@@ -12,7 +12,7 @@ import {
   FrameParser,
   OP,
   parseClose,
-} from "../e2e/rawws.ts";
+} from "../helpers/rawws.ts";
 
 const KEY = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 

@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { assertV1, SchemaViolation, v1Violation } from "../e2e/schema.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
+import { assertV1, SchemaViolation, v1Violation } from "../helpers/schema.ts";
 import { frameFor, v1Append, v1Message } from "../../src/messages.ts";
 import { Version } from "../../src/version.ts";
 
@@ -95,7 +95,7 @@ Deno.test("assertV1() throws with ajv's errors, naming the field", () => {
   assert(/must NOT have additional properties/.test(extra.message), extra.message);
 });
 
-Deno.test("the e2e client (tests/e2e/client.ts) fails a test on a filewatch.v1 message the schema refuses", async () => {
+Deno.test("the e2e client (tests/helpers/client.ts) fails a test on a filewatch.v1 message the schema refuses", async () => {
   // A stand-in server that speaks filewatch.v1 and sends one good and one bad message.
   const { WebSocketServer } = await import("ws");
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => "filewatch.v1" });
@@ -104,7 +104,7 @@ Deno.test("the e2e client (tests/e2e/client.ts) fails a test on a filewatch.v1 m
     ws.send(JSON.stringify(good.content));
     ws.send(JSON.stringify({ ...good.append, offset: -1 }));
   });
-  const { connect } = await import("../e2e/client.ts");
+  const { connect } = await import("../helpers/client.ts");
   const c = connect(`ws://127.0.0.1:${(wss.address() as { port: number }).port}/ws`, { protocols: ["filewatch.v1"] });
   try {
     assertEquals((await c.json(0)).type, "content");

@@ -1,4 +1,4 @@
-import { assertEquals } from "../assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 import { EventEmitter } from "node:events";
 import { handleSignals } from "../../src/main.ts";
 import { createLogger } from "../../src/log.ts";

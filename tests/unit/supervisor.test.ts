@@ -1,8 +1,9 @@
-import { assert, assertEquals, assertMatch, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { availableParallelism } from "node:os";
-import { ConfigError, MAX_WORKERS, parseConfig, parseWorkers } from "../../src/config.ts";
+import { ConfigError, MAX_WORKERS, parseConfig, parseWorkers, workersUnsupported } from "../../src/config.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { pickPort, WORKER_ID_ENV, WORKER_PORT_ENV, workerSlot, workersUnsupported } from "../../src/supervisor.ts";
+import { pickPort } from "../../src/supervisor.ts";
+import { WORKER_ID_ENV, WORKER_PORT_ENV, workerSlot } from "../../src/worker.ts";
 
 Deno.test("parseWorkers() takes 1 to 64, or auto for one per core", () => {
   assertEquals(parseWorkers("1"), 1);

@@ -1,10 +1,10 @@
 /**
- * The torture test's classifiers (tests/e2e/torture_classify.ts): which
+ * The torture test's classifiers (tests/helpers/torture_classify.ts): which
  * half-written state a torn payload shows, and how long that state stayed.
  * @module
  */
-import { assertEquals } from "../assert.ts";
-import { type DiskState, lifeOf, stateOf, twinned } from "../e2e/torture_classify.ts";
+import { assertEquals } from "../helpers/assert.ts";
+import { type DiskState, lifeOf, stateOf, twinned } from "../helpers/torture_classify.ts";
 
 const SETTLE = 10;
 

@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "../assert.ts";
-import { fromBase64, sameBytes, V1State } from "../e2e/v1state.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { fromBase64, sameBytes, V1State } from "../helpers/v1state.ts";
 
 const enc = new TextEncoder();
 const content = (lastMod: string, data: string, offset = 0, size = offset + enc.encode(data).length) =>

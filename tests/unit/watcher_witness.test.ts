@@ -1,17 +1,18 @@
 /**
  * The change witness (docs/detection.md, "Stable reads"): what a read must
  * show before it is published, checked against writers played by a fake file
- * system (tests/unit/fake_fs.ts) that hit every race on purpose, not by
+ * system (tests/helpers/fake_fs.ts) that hit every race on purpose, not by
  * chance: a writer inside every read, a writer that puts the mtime and size
  * back, a truncate caught between setting the size and the times, a state
  * that comes back identical within one ctime tick, and a file that changes
  * between every two reads.
  * @module
  */
-import { assertEquals } from "../assert.ts";
-import { type Held, heldStillHolds, readAppended, readIfChanged, STABLE_READ_TRIES } from "../../src/read.ts";
-import { FileWatcher, SETTLE_MS } from "../../src/watcher.ts";
-import { FakeFile, fakeState, fineNowNs } from "./fake_fs.ts";
+import { assertEquals } from "../helpers/assert.ts";
+import { type AppendBase, heldStillHolds, readAppended, readIfChanged, STABLE_READ_TRIES } from "../../src/read.ts";
+import { SETTLE_MS } from "../../src/settle.ts";
+import { FileWatcher } from "../../src/watcher.ts";
+import { FakeFile, fakeState, fineNowNs } from "../helpers/fake_fs.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -242,7 +243,7 @@ Deno.test("FileWatcher does not show a never-still file in a state caught betwee
 });
 
 /** What the server holds of `text` as a version of the file played by `fake`. */
-function heldOf(fake: FakeFile, text: string, head: number, end: number): Held {
+function heldOf(fake: FakeFile, text: string, head: number, end: number): AppendBase {
   const bytes = enc.encode(text);
   const s = fake.state!;
   return {
@@ -260,7 +261,8 @@ Deno.test("readAppended() and heldStillHolds() share one check of the two ranges
       ["unchanged", (s: string) => s, true, true],
       ["the head rewritten", (s: string) => "XEAD" + s.slice(4), false, false],
       ["the end held rewritten", (s: string) => s.slice(0, -1) + "X", false, false],
-      ["the middle rewritten (not checked: DESIGN §9)", (s: string) => s.slice(0, 10) + "X" + s.slice(11), true, true],
+      // What an append check cannot see (docs/detection.md#appends).
+      ["the middle rewritten (not checked)", (s: string) => s.slice(0, 10) + "X" + s.slice(11), true, true],
     ] as const
   ) {
     const fake = new FakeFile(fakeState(base, fineNowNs() - HOUR_NS));

@@ -3,7 +3,7 @@
  * independent implementation, with `autoPong` and raw headers).
  *
  * On a filewatch.v1 connection every text frame is checked against the
- * protocol's JSON Schema as it arrives (tests/e2e/schema.ts). A message the
+ * protocol's JSON Schema as it arrives (tests/helpers/schema.ts). A message the
  * schema refuses is recorded in `violations`, and `message()`, `json()` and
  * `close()` then throw with ajv's reasons, so every test that uses this client
  * fails on a message the docs do not describe.

@@ -8,7 +8,7 @@
  * @module
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { ROOT } from "../e2e/harness.ts";
+import { ROOT } from "./harness.ts";
 
 /** The browser binary; `FILEWATCH_CHROMIUM` overrides it (e.g. a Chrome for Testing build). */
 export const CHROMIUM = Deno.env.get("FILEWATCH_CHROMIUM") ?? "/usr/bin/chromium";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Page } from "playwright-core";
-import { ROOT } from "../e2e/harness.ts";
+import { ROOT } from "./harness.ts";
 
 /** One rule axe found broken, with the elements it names. */
 export interface AxeViolation {

@@ -1,5 +1,5 @@
 /**
- * What the access tests share (DESIGN §11): an htpasswd file, Basic headers,
+ * What the access tests share (docs/security.md): an htpasswd file, Basic headers,
  * a certificate made with openssl at test time (never committed).
  * @module
  */

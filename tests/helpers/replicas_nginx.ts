@@ -4,7 +4,7 @@
  * tests/browser/replicas.test.ts).
  * @module
  */
-import { assertEquals } from "../assert.ts";
+import { assertEquals } from "./assert.ts";
 import { ROOT } from "./harness.ts";
 import { freePort, runNginx, stopNginx } from "./nginx.ts";
 
@@ -24,7 +24,7 @@ export function nginxConfig(upstreams: number[], port: number, dir: string): str
   return out;
 }
 
-/** Runs nginx (tests/e2e/nginx.ts's runNginx) on `conf`; resolves once it answers `/healthz` through a replica. */
+/** Runs nginx (tests/helpers/nginx.ts's runNginx) on `conf`; resolves once it answers `/healthz` through a replica. */
 export function startNginx(conf: string, dir: string, port: number): Promise<Deno.ChildProcess> {
   return runNginx({
     conf,

@@ -59,7 +59,7 @@ export const EXPECT: Record<RuntimeName, {
   },
 };
 
-/** The command line that runs the server on a runtime; `script` in place of its entrypoint (as tests/e2e/lockout_server.ts). */
+/** The command line that runs the server on a runtime; `script` in place of its entrypoint (as tests/helpers/lockout_server.ts). */
 export function serverCommand(runtime: RuntimeName, script?: string): string[] {
   return runtime === "deno"
     ? [`${BIN}/deno`, "run", "--allow-net", "--allow-read", "--allow-env", script ?? `${ROOT}src/deno.ts`]

@@ -1,8 +1,8 @@
 /**
  * The server with its lock-out scaled from a minute down to 2 s, for the
  * lock-out case of tests/e2e/auth.test.ts, which cannot wait a minute. Run it
- * as the runtime's entrypoint would be run (`deno run … tests/e2e/lockout_server.ts
- * FILE`, `bun run tests/e2e/lockout_server.ts FILE`): it calls that
+ * as the runtime's entrypoint would be run (`deno run … tests/helpers/lockout_server.ts
+ * FILE`, `bun run tests/helpers/lockout_server.ts FILE`): it calls that
  * entrypoint's `main` with the policy, which only code can pass (no flag and
  * no variable weakens the lock-out of a real server).
  * @module
