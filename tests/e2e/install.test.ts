@@ -69,6 +69,8 @@ const NODE_DIR = dirname(
 
 interface Installed {
   tgz: string;
+  /** The tarball's files, as `npm pack --json` lists them. */
+  files: string[];
   prefix: string;
   bin: string;
 }
@@ -78,7 +80,8 @@ let installing: Promise<Installed> | undefined;
 function installed(): Promise<Installed> {
   return installing ??= (async () => {
     const packed = await exec(["npm", "pack", "--json", "--pack-destination", TMP], { cwd: ROOT, must: true });
-    const tgz = `${TMP}/${JSON.parse(packed.stdout)[0].filename}`;
+    const [pack] = JSON.parse(packed.stdout);
+    const tgz = `${TMP}/${pack.filename}`;
     const prefix = `${TMP}/prefix`;
     // --ignore-scripts: as npm 12 does for install scripts nobody approved. The command must work without
     // Bun's and Deno's (which only move their binary out of the per-platform package).
@@ -95,7 +98,7 @@ function installed(): Promise<Installed> {
       tgz,
       `deno@${DENO_VERSION}`,
     ], { cwd: TMP, must: true });
-    return { tgz, prefix, bin: `${prefix}/bin/filewatch` };
+    return { tgz, files: pack.files.map((f: { path: string }) => f.path), prefix, bin: `${prefix}/bin/filewatch` };
   })();
 }
 
@@ -295,6 +298,19 @@ async function workersCase(t: Deno.TestContext, way: Way) {
     }
   });
 }
+
+Deno.test("the tarball holds what running needs and nothing of the tests", async () => {
+  const { files } = await installed();
+  for (const needed of ["package.json", "deno.json", "bin/filewatch.mjs", "src/deno.ts", "src/bun.ts"]) {
+    assert(files.includes(needed), `${needed} is not in the tarball`);
+  }
+  assert(files.includes("src/client_bundle.ts"), "the page's script is not in the tarball");
+  assertEquals(
+    files.filter((f) => !/^(README\.md|package\.json|deno\.json|bin\/[\w-]+\.mjs|src\/.+\.(ts|json))$/.test(f)),
+    [],
+  );
+  assertEquals(files.filter((f) => /(^|\/)(tests?|bench|fixtures?)\/|[._]test\.ts$/.test(f)), []);
+});
 
 for (const runtime of ["bun", "deno"] as const) {
   const way = installedWay(runtime);
