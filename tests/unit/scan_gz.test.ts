@@ -1,6 +1,6 @@
 /** src/scan/gz.ts: .gz generations read as a stream, searched both ways, read by line number. */
 import { gzipSync } from "node:zlib";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { gzLines, searchGz } from "../../src/scan/gz.ts";
 import { parseSearchQuery, type SearchEvent, type SearchMatch } from "../../src/scan/search.ts";
 

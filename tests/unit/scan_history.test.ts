@@ -1,7 +1,7 @@
 /** src/scan/history.ts: rotated generations, lookups that never make paths, and history search. */
 import { gzipSync } from "node:zlib";
 import { execFileSync } from "node:child_process";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { findGeneration, generationKey, listGenerations, searchHistory } from "../../src/scan/history.ts";
 import { parseSearchQuery, type SearchEvent, type SearchMatch } from "../../src/scan/search.ts";
 
