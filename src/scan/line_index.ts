@@ -134,6 +134,7 @@ export class LineIndex {
   /** Bytes per ms of the current build, for Retry-After. */
   #rate = 0;
   #worker: Worker | null = null;
+  #builtIn: "worker" | "main" | null = null;
 
   /**
    * @param open opens the file for a build on the main thread (the index
@@ -185,6 +186,10 @@ export class LineIndex {
   /** Why the last build stopped short (a read error, the file replaced), or null. */
   get failure(): string | null {
     return this.#failure;
+  }
+  /** Where the last build ran: "worker", "main" (an append, no path, or no worker could start), or null before one. */
+  get builtIn(): "worker" | "main" | null {
+    return this.#builtIn;
   }
   /** Entries held. */
   get entries(): number {
@@ -361,6 +366,7 @@ export class LineIndex {
 
   /** Builds up to the size known now on the main thread, with asynchronous reads. */
   async #build(gen: number): Promise<void> {
+    this.#builtIn = "main";
     const fh = await this.#open();
     try {
       const st = await fh.stat();
@@ -413,6 +419,7 @@ export class LineIndex {
       return this.#build(gen);
     }
     this.#worker = worker;
+    this.#builtIn = "worker";
     const t0 = performance.now();
     const from = this.#state.indexed;
     let reported = false;

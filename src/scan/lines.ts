@@ -37,6 +37,11 @@ export const LINE_CUT = 64 * 1024;
 export const ANSWER_BUDGET = 8 * 1024 * 1024;
 /** Bytes per read; larger than {@link LINE_CUT}, so every read ends at least one line or cuts one. */
 const READ = 1 << 20;
+/**
+ * The first read of a walk: most questions want a screen of lines or one
+ * stamped line, not a MiB. Also larger than {@link LINE_CUT}.
+ */
+const FIRST_READ = 128 * 1024;
 const NL = 10;
 
 /** Which lines a `/lines` request asks for (see {@link parseLinesQuery}). */
@@ -191,15 +196,12 @@ export class LineReader {
     this.#index = index;
   }
 
-  get #buffer(): Uint8Array {
-    return this.#buf ??= new Uint8Array(READ);
-  }
-
-  /** `[pos, pos + len)` of the file (fewer bytes at its end), in the reader's buffer. */
+  /** `[pos, pos + len)` of the file (fewer bytes at its end), in the reader's buffer (grown to 1 MiB only if asked). */
   async #read(pos: number, len: number): Promise<Uint8Array> {
-    const buf = this.#buffer;
-    const n = await readFully(this.#fh, buf, 0, Math.min(len, READ, Math.max(0, this.#size - pos)), pos);
-    return buf.subarray(0, n);
+    const want = Math.min(len, READ, Math.max(0, this.#size - pos));
+    if (!this.#buf || this.#buf.length < want) this.#buf = new Uint8Array(want <= FIRST_READ ? FIRST_READ : READ);
+    const n = await readFully(this.#fh, this.#buf, 0, want, pos);
+    return this.#buf.subarray(0, n);
   }
 
   /**
@@ -246,8 +248,8 @@ export class LineReader {
   async nextLineStart(offset: number): Promise<number | null> {
     if (offset <= 0) return this.#size > 0 ? 0 : null;
     // A line starts at `offset` when the byte before it ends a line.
-    for (let pos = offset - 1; pos < this.#size;) {
-      const part = await this.#read(pos, READ);
+    for (let pos = offset - 1, size = FIRST_READ; pos < this.#size; size = READ) {
+      const part = await this.#read(pos, size);
       if (part.length === 0) return null;
       const j = part.indexOf(NL);
       if (j >= 0) return pos + j + 1 < this.#size ? pos + j + 1 : null;
@@ -265,7 +267,7 @@ export class LineReader {
     let p = end;
     let first = true;
     while (p > 0) {
-      const from = Math.max(0, p - READ);
+      const from = Math.max(0, p - (first ? FIRST_READ : READ));
       let part = await this.#read(from, p - from);
       if (part.length < p - from) return from; // shrank meanwhile: what is left starts here
       // The newline that ends the last line is not a line start before it.
@@ -309,8 +311,8 @@ export class LineReader {
     visit: (offset: number, head: Uint8Array, length: number, next: number) => boolean,
   ): Promise<void> {
     let pos = start;
-    while (pos < limit) {
-      const wanted = Math.min(READ, limit - pos);
+    for (let size = FIRST_READ; pos < limit; size = READ) {
+      const wanted = Math.min(size, limit - pos);
       const part = await this.#read(pos, wanted);
       if (part.length === 0) return;
       // Fewer bytes than asked: the file shrank meanwhile, and this is its end now.

@@ -51,6 +51,8 @@ export interface TimeAnswer {
 
 /** How far a probe reads past its point for a stamped line before it calls the stretch unstamped. */
 export const PROBE_SPAN = 1 << 20;
+/** The search reads the last stretch line by line once it is this short. */
+const LAST_STRETCH = 64 * 1024;
 /** Bytes sampled at each end of the file to choose the format. */
 const SAMPLE = 64 * 1024;
 /** Characters of a line looked at for a stamp (a JSON line is parsed whole up to LINE_CUT). */
@@ -296,7 +298,7 @@ export async function findTime(
 
   let lo = 0;
   let hi = size;
-  while (hi - lo > 2 * PROBE_SPAN) {
+  while (hi - lo > LAST_STRETCH) {
     const mid = lo + Math.floor((hi - lo) / 2);
     const p = await firstStamped(mid, Math.min(hi, mid + PROBE_SPAN));
     if (p === null || p.t >= t) hi = mid;

@@ -60,6 +60,7 @@ Deno.test("LineIndex entries and total are exact on the main thread and in the w
         const main = await built(f.path, { stride, chunk });
         checkEntries(main, bytes, stride, `seed ${seed} stride ${stride} chunk ${chunk}, main thread`);
         const inWorker = await built(f.path, { stride, chunk, path: f.path, workerMinBytes: 0 });
+        assertEquals([main.builtIn, inWorker.builtIn], ["main", "worker"]);
         checkEntries(inWorker, bytes, stride, `seed ${seed} stride ${stride} chunk ${chunk}, worker`);
       }
     } finally {
@@ -209,7 +210,7 @@ Deno.test("LineIndex memory stays under 1 MiB per GiB even for a file of empty l
   const f = await tempLog(new Uint8Array(size).fill(10));
   try {
     const index = await built(f.path, { path: f.path });
-    assertEquals(index.total, size);
+    assertEquals([index.total, index.builtIn], [size, "worker"]);
     assert(index.entries <= size / INDEX_STRIDE + 1, `${index.entries} entries`);
     const perGiB = index.memoryBytes * (2 ** 30 / size);
     assert(perGiB <= 1024 * 1024, `${perGiB} bytes per GiB`);

@@ -23,6 +23,7 @@ import {
 } from "../../src/scan/lines.ts";
 import { LogFile, mtimeToken, type OpenedState, scanErrorStatus } from "../../src/scan/log_file.ts";
 import { rng } from "./scan_fixtures.ts";
+import { openForRead } from "../../src/raw.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -352,5 +353,63 @@ Deno.test("LogFile: a request that stat'ed before another's append is late, not 
       await late.fh.close();
       log.dispose();
     }
+  });
+});
+
+Deno.test("LogFile reads a file opened by openForRead from src/raw.ts, the routes' way, with and without DIR's root", async () => {
+  await withFile(enc.encode("alpha\nbeta\ngamma\n"), async (path) => {
+    const root = await Deno.realPath(path.replace(/\/[^/]+$/, ""));
+    const log = new LogFile(path);
+    try {
+      for (const r of [undefined, root]) {
+        const o = await openForRead(path, "a.log", r);
+        assert(!(o instanceof Response), "opened");
+        try {
+          const a = await log.lines(o, { by: "line", line: 2, count: 2 });
+          assertEquals([a.total, a.lines.map((l) => l.text)], [3, ["beta", "gamma"]]);
+        } finally {
+          await o.fh.close();
+        }
+      }
+    } finally {
+      log.dispose();
+    }
+  });
+});
+
+Deno.test("on Bun, the index (built in its worker) and /lines answer as on Deno", async () => {
+  const bytes = makeLog(3000, 4, false);
+  await withFile(bytes, async (path) => {
+    const script = `${path}.check.ts`;
+    const src = new URL("../../src/scan/log_file.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { open } from "node:fs/promises";
+import { LogFile } from ${JSON.stringify(src)};
+const path = ${JSON.stringify(path)};
+const log = new LogFile(path, { index: { stride: 4096, workerMinBytes: 0 } });
+const fh = await open(path, "r");
+const st = await fh.stat();
+const f = { fh, size: st.size, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs };
+await log.lines(f, { by: "end", count: 1 });
+await log.index.waitFor(() => log.index.complete, 10000);
+const entries = Array.from({ length: log.index.entries }, (_, i) => log.index.entryAt(i));
+const lines = await log.lines(f, { by: "line", line: 1500, count: 20 }, { lastMod: "1" });
+console.log(JSON.stringify({ entries, lines, builtIn: log.index.builtIn }));
+await fh.close();
+log.dispose();
+`,
+    );
+    const run = async (cmd: string[]) => {
+      const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdout: "piped", stderr: "piped" }).output();
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout));
+    };
+    const bin = new URL("../../node_modules/.bin/", import.meta.url).pathname;
+    const [deno, bun] = await Promise.all([run([`${bin}deno`, "run", "-A", script]), run([`${bin}bun`, script])]);
+    assert(deno.entries.length > 20, `${deno.entries.length} entries`);
+    assertEquals(bun, deno);
+    assertEquals(deno.builtIn, "worker", "a worker started on both runtimes");
+    assertEquals(deno.lines.lines, expected(reference(bytes), 1499, 1519));
   });
 });
