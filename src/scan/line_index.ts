@@ -15,19 +15,21 @@
  * **Building.** On first need ({@link LineIndex.start}), in the background,
  * never on the event loop for long: 1 MiB positioned reads, each counted
  * with WebAssembly SIMD (src/scan/newlines.ts). A span of
- * {@link WORKER_MIN_BYTES} or more is counted in a worker thread
- * (src/scan/_index_worker.ts) with synchronous reads, as `wc -l` reads: the
- * main thread only takes its progress reports. A shorter span (an append)
+ * {@link WORKER_MIN_BYTES} or more is counted in the process's index worker
+ * (src/scan/_index_worker.ts, one for all files, ended when idle) with
+ * synchronous reads, as `wc -l` reads: the main thread only takes its
+ * progress reports. A shorter span (an append)
  * is read on the main thread with asynchronous reads, each turn well under a
  * millisecond of the event loop (the count of 1 MiB takes ~30 µs), which
- * saves the worker's start-up. Why the worker: on a busy 2-core machine each
- * asynchronous read's round trip through the runtime's thread pool cost as
- * much as the copy, and asynchronous reads alone indexed at 0.4–0.5× `wc -l`'s
- * speed, the worker at 0.7–0.9× (bench/scan.ts). Time-sliced synchronous
- * reads on the main thread were as fast but held the event loop for 10–30 ms
- * at a time under load; a worker holds it only while it starts (~15 ms on
- * Deno, under 6 ms on Bun). Where a worker cannot start, the main thread
- * does it all asynchronously.
+ * saves the worker's start. Why a worker: each asynchronous read is a round
+ * trip through the runtime's thread pool, which on this busy 2-core machine
+ * cost about as much as the copy; in three runs of bench/scan.ts here the
+ * main thread alone indexed at 0.31–0.68× `wc -l`'s speed (the budget is
+ * 0.5×), the worker at 0.61–0.78×. Synchronous reads in time slices on the main thread would
+ * hold the event loop for a slice at a time; the worker holds it only while
+ * it starts (on Deno, the longer event-loop gap bench/scan.ts reports; once
+ * until it has been idle for 30 s). Where no worker can start, the main
+ * thread does it all.
  *
  * **Keeping it true.** The owner (the watcher, or each request) tells the
  * index the file's state with {@link LineIndex.sync}: a larger size extends
@@ -44,7 +46,7 @@
  */
 import type { FileState, IndexHandle } from "./_file.ts";
 import { emptyState, scanChunk, type ScanState, tailMatches } from "./_index_scan.ts";
-import type { WorkerJob, WorkerReport } from "./_index_worker.ts";
+import { submit } from "./_index_pool.ts";
 import { NewlineScanner, SCAN_BUFFER } from "./newlines.ts";
 
 /** Bytes between entries (at least): memory is 16 bytes per stride, 64 KiB per GiB. */
@@ -53,9 +55,6 @@ export const INDEX_STRIDE = 256 * 1024;
 export const INDEX_WAIT_MS = 10_000;
 /** A span at least this long is counted in a worker thread (shorter: on the main thread, saving the start-up). */
 export const WORKER_MIN_BYTES = 64 * 1024 * 1024;
-
-/** Set when a worker could not start: the main thread builds from then on. */
-let workersFailed = false;
 
 /**
  * The index has not reached what was asked within the wait; ask again after
@@ -133,7 +132,8 @@ export class LineIndex {
   #failure: string | null = null;
   /** Bytes per ms of the current build, for Retry-After. */
   #rate = 0;
-  #worker: Worker | null = null;
+  /** Stops the build running in the worker, if one is. */
+  #cancel: (() => void) | null = null;
   #builtIn: "worker" | "main" | null = null;
 
   /**
@@ -165,6 +165,10 @@ export class LineIndex {
   /** The inode of the file indexed (-1 before the first {@link sync}). */
   get ino(): number {
     return this.#ino;
+  }
+  /** Moves on at every {@link reset}: numbers read from the index before and after one are not comparable. */
+  get generation(): number {
+    return this.#generation;
   }
   /** The file's size as last told by {@link sync}. */
   get size(): number {
@@ -225,7 +229,8 @@ export class LineIndex {
   /** Drops everything indexed (a rotation or a rewrite); the next {@link sync} says what the file is now. */
   reset(): void {
     this.#generation++;
-    this.#stopWorker();
+    this.#cancel?.();
+    this.#cancel = null;
     this.#clear();
     this.#known = false;
     this.#failure = null;
@@ -349,12 +354,13 @@ export class LineIndex {
     this.#building = true;
     this.#failure = null;
     const gen = this.#generation;
-    const inWorker = this.#path !== undefined && !workersFailed && this.#size - this.#state.indexed >= this.#workerMin;
+    const inWorker = this.#path !== undefined && this.#size - this.#state.indexed >= this.#workerMin;
     (inWorker ? this.#buildInWorker(gen) : this.#build(gen)).catch((e) => {
       if (gen === this.#generation) this.#failure = e instanceof Error ? e.message : String(e);
     }).finally(() => {
       if (gen !== this.#generation) return;
       this.#building = false;
+      this.#cancel = null;
       this.#wake();
       if (this.#failure) {
         for (const w of this.#waiters) w.reject(this.#pending());
@@ -399,75 +405,48 @@ export class LineIndex {
     }
   }
 
-  /** Builds up to the size known now in a worker thread (see the module comment); falls back to {@link #build} if none starts. */
+  /** Builds up to the size known now in the index worker (see the module comment); on the main thread if none can run. */
   #buildInWorker(gen: number): Promise<void> {
-    const job: WorkerJob = {
-      path: this.#path!,
-      dev: this.#dev,
-      ino: this.#ino,
-      size: this.#size,
-      stride: this.#stride,
-      chunk: this.#chunk,
-      state: this.#state,
-    };
-    let worker: Worker;
-    try {
-      worker = new Worker(new URL("./_index_worker.ts", import.meta.url), { type: "module" });
-      worker.postMessage(job);
-    } catch {
-      workersFailed = true;
-      return this.#build(gen);
-    }
-    this.#worker = worker;
-    this.#builtIn = "worker";
     const t0 = performance.now();
     const from = this.#state.indexed;
-    let reported = false;
-    let settled = false;
     return new Promise<void>((resolve, reject) => {
-      const finish = (e?: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (this.#worker === worker) this.#worker = null;
-        worker.terminate();
-        if (e === undefined) resolve();
-        else reject(e);
-      };
-      worker.onmessage = (m: MessageEvent<WorkerReport>) => {
-        reported = true;
-        if (settled) return;
-        const r = m.data;
-        if (gen !== this.#generation) return finish();
-        if (r.type === "restart") {
-          this.#clear();
-        } else if (r.type === "progress") {
-          for (let i = 0; i < r.entries.length; i += 2) this.#push(r.entries[i]!, r.entries[i + 1]!);
-          this.#state = r.state;
-          this.#rate = (r.state.indexed - from) / Math.max(1, performance.now() - t0);
-          this.#wake();
-        } else if (r.type === "done") {
-          finish();
-        } else {
-          finish(new Error(r.message));
-        }
-      };
-      worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault(); // handled here: not the process's uncaught error
-        if (settled) return;
-        if (reported) return finish(new Error(e.message));
-        // A worker that fails before its first word could not start here: the main thread does it.
-        workersFailed = true;
-        settled = true;
-        if (this.#worker === worker) this.#worker = null;
-        worker.terminate();
+      const cancel = submit({
+        path: this.#path!,
+        dev: this.#dev,
+        ino: this.#ino,
+        size: this.#size,
+        stride: this.#stride,
+        chunk: this.#chunk,
+        state: this.#state,
+      }, {
+        report: (r) => {
+          if (gen !== this.#generation) return;
+          if (r.type === "restart") {
+            this.#clear();
+          } else if (r.type === "progress") {
+            for (let i = 0; i < r.entries.length; i += 2) this.#push(r.entries[i]!, r.entries[i + 1]!);
+            this.#state = r.state;
+            this.#rate = (r.state.indexed - from) / Math.max(1, performance.now() - t0);
+            this.#wake();
+          } else if (r.type === "done") {
+            resolve();
+          } else {
+            reject(new Error(r.message));
+          }
+        },
+        // A worker that could not start here: the main thread does it.
+        fail: (e, started) => started ? reject(e) : this.#build(gen).then(resolve, reject),
+      });
+      if (!cancel) {
         this.#build(gen).then(resolve, reject);
+        return;
+      }
+      this.#builtIn = "worker";
+      // A reset stops the job; this build's promise then settles as stale (its generation is gone).
+      this.#cancel = () => {
+        cancel();
+        resolve();
       };
     });
-  }
-
-  #stopWorker(): void {
-    const w = this.#worker;
-    this.#worker = null;
-    w?.terminate();
   }
 }

@@ -111,9 +111,9 @@ export class LogFile {
    * catch up with a short unindexed tail. A size below what is indexed is
    * checked with a second stat before the index is dropped: a request that
    * stat'ed before another one's append is late, not a truncation. Returns
-   * the size to read up to.
+   * the size to read up to and the index's generation (see {@link #check}).
    */
-  async #prepare(file: OpenedState, signal?: AbortSignal): Promise<number> {
+  async #prepare(file: OpenedState, signal?: AbortSignal): Promise<{ size: number; generation: number }> {
     const index = this.index;
     const same = () => index.dev === file.dev && index.ino === file.ino;
     let size = file.size;
@@ -124,17 +124,32 @@ export class LogFile {
       await index.waitFor(() => index.indexed >= index.size, CATCH_UP_MS, signal).catch(() => {});
     }
     // Another request may have seen the file grow since: read as far as the index knows it, so `total` fits `size`.
-    return same() ? Math.max(size, index.size) : size;
+    return { size: same() ? Math.max(size, index.size) : size, generation: index.generation };
   }
 
   /** The `/lines` answer for `query` from `file` (see src/scan/lines.ts). Throws {@link IndexPendingError}. */
   async lines(file: OpenedState, query: LinesQuery, options: RequestOptions = {}): Promise<LinesAnswer> {
-    const size = await this.#prepare(file, options.signal);
-    return await readLines(file.fh, size, this.index, query, {
+    const { size, generation } = await this.#prepare(file, options.signal);
+    const answer = await readLines(file.fh, size, this.index, query, {
       lastMod: options.lastMod ?? mtimeToken(file.mtimeMs),
       waitMs: options.waitMs,
       signal: options.signal,
     });
+    this.#check(file, generation);
+    return answer;
+  }
+
+  /**
+   * Numbers from the index are this file's only if the index still is, and
+   * was not dropped meanwhile: a request that opened the file before a
+   * rotation can meet an index that another request has moved to the new
+   * file. Rare; asking again is right.
+   */
+  #check(file: OpenedState, generation: number): void {
+    const index = this.index;
+    if (index.generation !== generation || index.dev !== file.dev || index.ino !== file.ino) {
+      throw new IndexPendingError("The file was replaced while it was read", 1);
+    }
   }
 
   /**
@@ -144,7 +159,7 @@ export class LogFile {
    * {@link NoTimestampsError}.
    */
   async time(file: OpenedState, t: number, options: RequestOptions = {}): Promise<TimeAnswer> {
-    const size = await this.#prepare(file, options.signal);
+    const { size, generation } = await this.#prepare(file, options.signal);
     const found = await findTime(file.fh, size, this.index, t, { mtimeMs: file.mtimeMs });
     if (!found) return { n: null, offset: null, t: null };
     const index = this.index;
@@ -154,6 +169,7 @@ export class LogFile {
         throw e;
       });
     const n = reached ? await new LineReader(file.fh, size, index).lineNumberAt(found.offset) : null;
+    this.#check(file, generation);
     return { n, offset: found.offset, t: new Date(found.t).toISOString() };
   }
 

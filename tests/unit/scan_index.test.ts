@@ -223,3 +223,26 @@ Deno.test("LineIndex memory stays under 1 MiB per GiB even for a file of empty l
     await f.done();
   }
 });
+
+Deno.test("LineIndex in the worker: a rotation in the middle of a build stops it, and the new file is indexed alone", async () => {
+  const size = 96 * 1024 * 1024;
+  const f = await tempLog(new Uint8Array(size).fill(10));
+  try {
+    const index = new LineIndex(() => open(f.path, "r"), { path: f.path });
+    index.sync(await stateOf(f.path));
+    index.start();
+    await index.waitFor(() => index.indexed > 0, 10_000);
+    assert(!index.complete, "still building");
+    await Deno.rename(f.path, f.path + ".1");
+    const fresh = randomLines(200, 14);
+    await Deno.writeTextFile(f.path, fresh);
+    index.sync(await stateOf(f.path));
+    await index.waitFor(() => index.complete, 10_000);
+    checkEntries(index, new TextEncoder().encode(fresh), INDEX_STRIDE, "the new file");
+    // Reports of the stopped job that were on their way changed nothing.
+    await new Promise((r) => setTimeout(r, 300));
+    checkEntries(index, new TextEncoder().encode(fresh), INDEX_STRIDE, "the new file, a moment later");
+  } finally {
+    await f.done();
+  }
+});

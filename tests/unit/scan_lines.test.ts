@@ -413,3 +413,39 @@ log.dispose();
     assertEquals(deno.lines.lines, expected(reference(bytes), 1499, 1519));
   });
 });
+
+Deno.test("LogFile: requests on both sides of a rotation, at once, get their own file's lines or ask again (503)", async () => {
+  const oldText = Array.from({ length: 400 }, (_, i) => `old ${i + 1}`).join("\n") + "\n";
+  const newText = Array.from({ length: 300 }, (_, i) => `the new file ${i + 1}`).join("\n") + "\n";
+  await withFile(enc.encode(oldText), async (path) => {
+    const log = new LogFile(path, { index: { stride: 256 } });
+    try {
+      for (let round = 0; round < 5; round++) {
+        await Deno.writeTextFile(path, oldText);
+        const early = await opened(path);
+        await Deno.rename(path, path + ".1");
+        await Deno.writeTextFile(path, newText);
+        const late = await opened(path);
+        try {
+          const results = await Promise.allSettled([
+            log.lines(early, { by: "line", line: 200, count: 2 }),
+            log.lines(late, { by: "line", line: 200, count: 2 }),
+          ]);
+          for (const [i, r] of results.entries()) {
+            const which = i === 0 ? "old" : "the new file";
+            if (r.status === "fulfilled") {
+              assertEquals(r.value.lines.map((l) => [l.n, l.text]), [[200, `${which} 200`], [201, `${which} 201`]]);
+            } else assert(r.reason instanceof IndexPendingError, String(r.reason));
+          }
+        } finally {
+          await early.fh.close();
+          await late.fh.close();
+          await Deno.remove(path);
+          await Deno.remove(path + ".1");
+        }
+      }
+    } finally {
+      log.dispose();
+    }
+  });
+});
