@@ -15,8 +15,8 @@
  * src/client/, run `node scripts/build-client.mjs` first.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
@@ -26,7 +26,30 @@ if (!existsSync(bun)) {
   process.stderr.write(`error: Cannot build: ${bun} is missing (run npm install, or set BUN_BIN)\n`);
   process.exit(1);
 }
+/**
+ * Modules the server starts as Web Workers (`new Worker(new URL("./x.ts", import.meta.url))`). Bun bundles
+ * only what is imported: a worker's module must be an entrypoint of its own, or the executable starts a
+ * worker that is not there. Inside the executable each entrypoint keeps its path below src/
+ * (`/$bunfs/root/scan/x.ts`), while `import.meta.url` in bundled code is the main entrypoint's: a worker URL
+ * made relative to a module in a subdirectory must name that subdirectory to be found there.
+ */
+function workerModules(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) out.push(...workerModules(path));
+    else if (e.name.endsWith(".ts")) {
+      const text = readFileSync(path, "utf8");
+      for (const m of text.matchAll(/new Worker\(\s*new URL\(\s*["'](\.{1,2}\/[^"']+)["']\s*,\s*import\.meta\.url/g)) {
+        out.push(relative(ROOT, join(dirname(path), m[1])));
+      }
+    }
+  }
+  return out;
+}
+
 const extra = process.argv.slice(2);
+const workers = [...new Set(workerModules(join(ROOT, "src")))];
 const outfile = extra.some((a) => a.startsWith("--outfile")) ? [] : ["--outfile", join(ROOT, "dist", "filewatch")];
 mkdirSync(join(ROOT, "dist"), { recursive: true });
 const r = spawnSync(bun, [
@@ -37,9 +60,10 @@ const r = spawnSync(bun, [
   "--no-compile-autoload-dotenv",
   "--no-compile-autoload-bunfig",
   join(ROOT, "src", "bun.ts"),
+  ...workers.map((w) => join(ROOT, w)),
   ...outfile,
   ...extra,
-], { stdio: "inherit", env: { ...process.env, DO_NOT_TRACK: "1" } });
+], { stdio: "inherit", cwd: ROOT, env: { ...process.env, DO_NOT_TRACK: "1" } });
 if (r.error) {
   process.stderr.write(`error: Cannot run ${bun}: ${r.error.message}\n`);
   process.exit(1);
