@@ -6,8 +6,9 @@
  * are the server's, and SIGINT/SIGTERM/SIGHUP are passed on to it.
  *
  * Which runtime: Bun, the package's dependency, unless FILEWATCH_RUNTIME=deno.
- * Bun reads hono and bcryptjs from the node_modules npm just installed, so
- * nothing is fetched at start and no permission flags need keeping in step;
+ * Bun reads the server's npm packages from the node_modules npm just
+ * installed, so nothing is fetched at start and no permission flags need
+ * keeping in step;
  * npm has Bun builds where it has no Deno (Linux with musl, e.g. Alpine); and
  * `--compress` works on Bun only. Deno is an optional peer: install it beside
  * filewatch (`npm install -g filewatch-*.tgz deno@2.9.6`) or have `deno` on
@@ -194,7 +195,8 @@ function main() {
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(watch);
-    forward("SIGTERM");
+    // Unless a signal went on already (the parent may have died of the same one): a second means "exit now".
+    if (last.size === 0) forward("SIGTERM");
   }, PARENT_CHECK_MS);
   watch.unref();
   child.on("error", (e) => fail(1, `Cannot start ${runtime} (${cmd}): ${e.message}`));
