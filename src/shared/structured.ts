@@ -203,12 +203,42 @@ function messageText(f: Field): string {
 /** A time as written, or an epoch number (seconds if below 1e11, else milliseconds) as ISO 8601 UTC. */
 function timeText(f: Field): string {
   const v = f.value!;
-  if (f.text || !/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(v)) return v;
-  const x = Number(v);
+  if (f.text) return v;
+  const x = Number(v); // raw JSON: a number, or NaN for true/null/objects
   const ms = Math.abs(x) < 1e11 ? x * 1000 : x;
-  // Years 1970–9999 only: beyond, toISOString throws or writes ±YYYYYY, and such a number is no timestamp.
+  // Years 1970–9999 only: a number beyond is no timestamp (and toISOString would write ±YYYYYY or throw).
   if (!(ms >= 0 && ms < 253402300800000)) return v;
-  return new Date(ms).toISOString();
+  return isoTime(ms);
+}
+
+const p2 = (n: number) => (n < 10 ? "0" : "") + n;
+
+/**
+ * `Date.prototype.toISOString`'s text for 1970–9999, by arithmetic: V8
+ * formats dates slowly, and a JSON log has a number to turn on every line.
+ * The calendar is the proleptic Gregorian one, from days since the epoch.
+ */
+function isoTime(ms: number): string {
+  ms = Math.floor(ms);
+  const days = Math.floor(ms / 86_400_000);
+  let rest = ms - days * 86_400_000;
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const mi = Math.floor(rest / 60_000);
+  rest -= mi * 60_000;
+  const sec = Math.floor(rest / 1000);
+  const milli = rest - sec * 1000;
+  // Days to a civil date, counting in 400-year eras that start on 1 March 0000.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${y}-${p2(m)}-${p2(d)}T${p2(h)}:${p2(mi)}:${p2(sec)}.${milli < 100 ? "0" : ""}${p2(milli)}Z`;
 }
 
 /** Docker's json-file line: its `log` string is the program's line. */
@@ -259,7 +289,10 @@ export function summary(s: Structured): string {
 function fieldText(f: Field): string {
   const key = NEEDS_QUOTES.test(f.key) || f.key === "" ? JSON.stringify(f.key) : f.key;
   if (f.value === null) return key;
-  if (!f.text) return `${key}=${compactJson(f.value)}`;
+  if (!f.text) {
+    const c = f.value.charCodeAt(0);
+    return `${key}=${c === 0x7b || c === 0x5b ? compactJson(f.value) : f.value}`;
+  }
   return `${key}=${f.value === "" || NEEDS_QUOTES.test(f.value) ? JSON.stringify(f.value) : f.value}`;
 }
 
@@ -351,27 +384,86 @@ function compactJson(json: string): string {
 }
 
 // ---- the JSON scanner ----
+//
+// Compact JSON lines are the common case, so blanks, strings without
+// escapes, numbers and literals are read with charCodeAt and indexOf, and the
+// sticky regular expressions only run where those shortcuts do not apply.
+// One leniency: a string without escapes may hold raw control characters (a
+// logger that writes a raw tab still meant JSON); a string with escapes is
+// checked strictly, as JSON.parse decodes it.
 
 const WS = /[ \t\n\r]*/y;
 // deno-lint-ignore no-control-regex -- JSON forbids raw control characters in strings
 const STRING = /"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const LITERAL = /true|false|null/y;
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
 
 function ws(s: string, i: number): number {
+  if (!isBlank(s.charCodeAt(i))) return i;
   WS.lastIndex = i;
   WS.test(s);
   return WS.lastIndex;
 }
 
+/**
+ * The next backslash at or after `bsFrom` in `bsLine` (-1: none): kept
+ * between calls, since the scanner moves forward, so that a line of 50,000
+ * short strings does not search its rest 50,000 times.
+ */
+let bsLine = "";
+let bsFrom = 0;
+let bsAt = -1;
+
+function nextBackslash(s: string, from: number): number {
+  if (s !== bsLine || from < bsFrom || (bsAt >= 0 && bsAt < from)) {
+    bsLine = s;
+    bsFrom = from;
+    bsAt = s.indexOf("\\", from);
+  }
+  return bsAt;
+}
+
+/** Whether the string {@link stringEnd} read last had escapes. */
+let escaped = false;
+
 /** After the string starting at `i` (an opening quote), or -1 when it is not a valid JSON string. */
 function stringEnd(s: string, i: number): number {
+  const q = s.indexOf('"', i + 1);
+  if (q < 0) return -1;
+  const bs = nextBackslash(s, i + 1);
+  escaped = bs >= 0 && bs < q;
+  if (!escaped) return q + 1;
   STRING.lastIndex = i;
   return STRING.test(s) ? STRING.lastIndex : -1;
 }
 
-function decodeString(raw: string): string {
-  return raw.indexOf("\\") < 0 ? raw.slice(1, -1) : JSON.parse(raw) as string;
+/** The text of the string `s[i, end)` that {@link stringEnd} just read. */
+function decodeString(s: string, i: number, end: number): string {
+  // With escapes, STRING checked them (and refused raw control characters) before JSON.parse decodes.
+  return escaped ? JSON.parse(s.slice(i, end)) as string : s.slice(i + 1, end - 1);
+}
+
+/** After the number or literal at `i`, or -1. */
+function scalarEnd(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 0x74) return s.startsWith("true", i) ? i + 4 : -1;
+  if (c === 0x66) return s.startsWith("false", i) ? i + 5 : -1;
+  if (c === 0x6e) return s.startsWith("null", i) ? i + 4 : -1;
+  if (c !== 0x2d && (c < 0x30 || c > 0x39)) return -1;
+  // A plain integer without a leading zero is most numbers in logs: no regular expression for it.
+  let j = c === 0x2d ? i + 1 : i;
+  const d0 = s.charCodeAt(j);
+  if (d0 > 0x30 && d0 <= 0x39) {
+    j++;
+    while (s.charCodeAt(j) >= 0x30 && s.charCodeAt(j) <= 0x39) j++;
+    const e = s.charCodeAt(j);
+    if (e !== 0x2e && e !== 0x65 && e !== 0x45) return j;
+  }
+  NUMBER.lastIndex = i;
+  return NUMBER.test(s) ? NUMBER.lastIndex : -1;
 }
 
 /**
@@ -386,17 +478,19 @@ function scanObject(line: string): Field[] | null {
   const pairs: Field[] = [];
   if (line.charCodeAt(i) === 0x7d) return ws(line, i + 1) === line.length ? pairs : null;
   while (true) {
+    if (line.charCodeAt(i) !== 0x22) return null;
     const ke = stringEnd(line, i);
     if (ke < 0) return null;
-    const key = decodeString(line.slice(i, ke));
+    const key = decodeString(line, i, ke);
     i = ws(line, ke);
     if (line.charCodeAt(i) !== 0x3a) return null;
     i = ws(line, i + 1);
     const ve = valueEnd(line, i);
     if (ve < 0) return null;
-    const raw = line.slice(i, ve);
     pairs.push(
-      raw.charCodeAt(0) === 0x22 ? { key, value: decodeString(raw), text: true } : { key, value: raw, text: false },
+      line.charCodeAt(i) === 0x22
+        ? { key, value: decodeString(line, i, ve), text: true }
+        : { key, value: line.slice(i, ve), text: false },
     );
     i = ws(line, ve);
     const c = line.charCodeAt(i);
@@ -411,10 +505,13 @@ function scanObject(line: string): Field[] | null {
 
 /**
  * Where the JSON value starting at `i` ends, or -1. Nesting is tracked with
- * a stack of open brackets, not recursion: depth costs memory (one byte per
+ * a stack of open brackets, not recursion: depth costs memory (one entry per
  * level), never the call stack.
  */
 function valueEnd(s: string, i: number): number {
+  const c0 = s.charCodeAt(i);
+  if (c0 === 0x22) return stringEnd(s, i);
+  if (c0 !== 0x7b && c0 !== 0x5b) return scalarEnd(s, i);
   const stack: number[] = [];
   while (true) {
     // A value.
@@ -432,14 +529,9 @@ function valueEnd(s: string, i: number): number {
         }
         continue;
       }
-    } else if (c === 0x22) {
-      i = stringEnd(s, i);
-      if (i < 0) return -1;
     } else {
-      const re = c === 0x2d || (c >= 0x30 && c <= 0x39) ? NUMBER : LITERAL;
-      re.lastIndex = i;
-      if (!re.test(s)) return -1;
-      i = re.lastIndex;
+      i = c === 0x22 ? stringEnd(s, i) : scalarEnd(s, i);
+      if (i < 0) return -1;
     }
     // After a value: close what ends here, or go on to the next element.
     while (true) {
@@ -465,6 +557,7 @@ function valueEnd(s: string, i: number): number {
 
 /** A member's `"key":` inside an object; returns where its value starts, or -1. */
 function member(s: string, i: number): number {
+  if (s.charCodeAt(i) !== 0x22) return -1;
   const ke = stringEnd(s, i);
   if (ke < 0) return -1;
   i = ws(s, ke);

@@ -76,6 +76,24 @@ Deno.test("parseJsonLine() picks time, level and message by their common names a
   assertEquals(parseJsonLine('{"time":1e300,"msg":"x"}')!.time, "1e300", "a number that is no time stays as written");
   assertEquals(parseJsonLine('{"level":"chatty","msg":"x"}')!.level, null);
   assertEquals(parseJsonLine("  {}  ")!.fields, []);
+  assertEquals(
+    parseJsonLine('{"msg":"a\tb"}')!.message,
+    "a\tb",
+    "a raw tab in a string without escapes is let through",
+  );
+});
+
+Deno.test("an epoch time becomes the same ISO 8601 text as toISOString, from 1970 to 9999", () => {
+  const ms = [0, 951782400000, 951868800000, 4107542399999, 4107542400000, 253402300799999, 1718186400123];
+  for (let x = 0; x < 253402300800000; x += 7_777_777_777_777) ms.push(x, x + 86_399_999);
+  for (const m of ms) {
+    const asMs = m < 1e11 ? m * 1000 : m; // below 1e11 it is seconds
+    assertEquals(parseJsonLine(`{"ts":${m},"msg":"x"}`)!.time, new Date(asMs).toISOString(), String(m));
+  }
+  assertEquals(parseJsonLine('{"ts":99999999999,"msg":"x"}')!.time, "5138-11-16T09:46:39.000Z", "seconds");
+  assertEquals(parseJsonLine('{"ts":100000000000,"msg":"x"}')!.time, "1973-03-03T09:46:40.000Z", "milliseconds");
+  assertEquals(parseJsonLine('{"ts":-1,"msg":"x"}')!.time, "-1", "before 1970: as written");
+  assertEquals(parseJsonLine('{"ts":253402300800000,"msg":"x"}')!.time, "253402300800000", "after 9999: as written");
 });
 
 Deno.test("parseJsonLine() reads Docker's json-file lines by their log text", () => {
@@ -122,7 +140,9 @@ Deno.test("parseJsonLine() refuses what is not one JSON object", () => {
       '{"a":1,}',
       "{'a':1}",
       '{"a":tru}',
-      '{"a":"\x01"}',
+      '{"a":"\\q"}',
+      '{"a":"\\u12"}',
+      '{"a":"\x01\\n"}',
       '{"a":"\\x"}',
       '{"a":[1,2,]}',
       '{"a":{"b":1]}',
