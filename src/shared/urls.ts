@@ -48,29 +48,28 @@ export function findUrls(text: string, limit: number = MAX_URLS): UrlRange[] {
   return out;
 }
 
-/** Drops what people put after a URL rather than in it. */
+/** Drops what people put after a URL rather than in it. Linear: the brackets are counted once. */
 function trim(url: string): string {
-  while (url.length > 0) {
-    const last = url[url.length - 1]!;
-    if (TRAILING.includes(last)) {
-      url = url.slice(0, -1);
-      continue;
-    }
-    const open = PAIRS[last];
-    if (open !== undefined && count(url, open) < count(url, last)) {
-      url = url.slice(0, -1);
-      continue;
-    }
-    break;
+  const open: Record<string, number> = { ")": 0, "]": 0, "}": 0 };
+  const close: Record<string, number> = { ")": 0, "]": 0, "}": 0 };
+  for (let i = 0; i < url.length; i++) {
+    const c = url[i]!;
+    if (c === "(" || c === "[" || c === "{") open[CLOSER[c]!]!++;
+    else if (c === ")" || c === "]" || c === "}") close[c]!++;
   }
-  return url;
+  let end = url.length;
+  while (end > 0) {
+    const last = url[end - 1]!;
+    if (TRAILING.includes(last)) end--;
+    else if (PAIRS[last] !== undefined && open[last]! < close[last]!) {
+      close[last]!--;
+      end--;
+    } else break;
+  }
+  return url.slice(0, end);
 }
 
-function count(s: string, c: string): number {
-  let n = 0;
-  for (let i = s.indexOf(c); i >= 0; i = s.indexOf(c, i + 1)) n++;
-  return n;
-}
+const CLOSER: Readonly<Record<string, string>> = { "(": ")", "[": "]", "{": "}" };
 
 /**
  * The normalised `href` for `url` when it is an `http:` or `https:` URL with

@@ -90,3 +90,11 @@ Deno.test("safeHref() passes http and https URLs with a host, nothing else", () 
   assertEquals(safeHref(" https://x.org"), null);
   assertEquals(safeHref("https://"), null);
 });
+
+Deno.test("findUrls() stays linear on hostile URLs (100,000 closing brackets, a 1 MB URL)", () => {
+  const closers = `https://x.org/${")".repeat(100_000)}`;
+  assertEquals(linked(closers), ["https://x.org/"]);
+  const balanced = `https://x.org/${"(".repeat(50_000)}${")".repeat(50_000)}.`;
+  assertEquals(linked(balanced)[0]!.length, balanced.length - 1);
+  assertEquals(findUrls(`https://x.org/${"a".repeat(1 << 20)}`).length, 1);
+});
