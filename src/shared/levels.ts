@@ -129,7 +129,9 @@ function detect(line: string, outer: boolean): Level | null {
     if (m && Number(m[1]) <= 191) return SYSLOG[Number(m[1]) & 7]!;
   }
   if (c === 0x7b) return jsonLevel(line, outer);
-  if (i === 0 && c <= 0x57 && KLOG.test(line)) return KLOG_LEVEL[line[0]!]!;
+  if (i === 0 && (c === 0x49 || c === 0x57 || c === 0x45 || c === 0x46) && KLOG.test(line)) {
+    return KLOG_LEVEL[line[0]!]!;
+  }
   // indexOf runs at memchr speed; the regular expression only where a key can be.
   if (line.indexOf("l=") >= 0 || line.indexOf("y=") >= 0) {
     const m = LOGFMT_KEY.exec(line.length > LOGFMT_CHARS ? line.slice(0, LOGFMT_CHARS) : line);
@@ -223,9 +225,12 @@ function candidateLevel(head: string, a: number, b: number, word: string): Level
   if (tokEnd - tokStart > word.length + 2 && head.slice(tokStart, tokEnd).indexOf("://") >= 0) return null;
   const left = a > tokStart ? head[a - 1]! : "";
   const right = b < tokEnd ? head[b]! : "";
-  const upper = word === word.toUpperCase();
+  const upper = UPPER.has(word);
   const ok = (upper && (left === "" || UP_LEFT.includes(left)) && (right === "" || UP_RIGHT.includes(right))) ||
     (left !== "" && OPEN.includes(left) && right !== "" && CLOSE.includes(right)) ||
     (right === ":" && left === "" && (prevLast === "" || PREFIX_END.includes(prevLast)));
-  return ok ? NAMES.get(word.toLowerCase()) ?? null : null;
+  return ok ? (upper ? UPPER.get(word)! : NAMES.get(word.toLowerCase()) ?? null) : null;
 }
+
+/** The names in capitals, so the common `ERROR` needs no case conversion. */
+const UPPER: ReadonlyMap<string, Level> = new Map([...NAMES].map(([w, l]) => [w.toUpperCase(), l]));
