@@ -178,6 +178,10 @@ const PREFIX_END = ":])|Z0123456789";
  */
 const CANDIDATE = new RegExp(`(?:^|[\\s\\[(<{|"'*:])(${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])`, "gi");
 
+function isLetter(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+}
+
 function isSpace(c: number): boolean {
   return c <= 0x20;
 }
@@ -189,17 +193,21 @@ const TOO_FAR = new RegExp(`^\\s*(?:\\S+\\s+){${HEAD_TOKENS}}`);
  * scan: most lines have one candidate, which is their level.
  */
 const FIRST = new RegExp(
-  `^\\s*(?:\\S+\\s+){0,${HEAD_TOKENS - 1}}?(?:\\S*?[\\[(<{|"'*:])?(${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])`,
-  "i",
+  `^\\s*(?:\\S+\\s+){0,${HEAD_TOKENS - 1}}?(?:\\S*?[\\[(<{|"'*:])?(?:${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])`,
+  // g for lastIndex: test() then tells where the match ends without building a match array per line.
+  "gi",
 );
 
 function wordLevel(line: string): Level | null {
   const head = line.length > HEAD_CHARS ? line.slice(0, HEAD_CHARS) : line;
-  const first = FIRST.exec(head);
-  if (!first) return null;
-  let word = first[1]!;
-  let at = first[0].length - word.length;
-  let lv = candidateLevel(head, at, at + word.length, word);
+  FIRST.lastIndex = 0;
+  if (!FIRST.test(head)) return null;
+  const end = FIRST.lastIndex;
+  // The name is the letters before the end: the pattern puts no letter right before it.
+  let at = end;
+  while (at > 0 && isLetter(head.charCodeAt(at - 1))) at--;
+  let word = head.slice(at, end);
+  let lv = candidateLevel(head, at, end, word);
   if (lv) return lv;
   // The first candidate broke the rules (a lower-case word in a sentence): look further, counting tokens.
   CANDIDATE.lastIndex = at + word.length;
