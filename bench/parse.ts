@@ -27,6 +27,7 @@ import { detectLevel } from "../src/shared/levels.ts";
 import { parseJsonLine, parseLogfmtLine, summary } from "../src/shared/structured.ts";
 import { detectEntryContext, entryStarts } from "../src/shared/entries.ts";
 import { findUrls } from "../src/shared/urls.ts";
+import { rng } from "../tests/helpers/scan_fixtures.ts";
 
 const { values } = parseArgs({
   options: { lines: { type: "string", default: "200000" }, runs: { type: "string", default: "15" } },
@@ -37,18 +38,6 @@ if (!Number.isInteger(LINES) || LINES < 1 || !Number.isInteger(RUNS) || RUNS < 1
   console.error(`Cannot run with --lines "${values.lines}" --runs "${values.runs}": expected whole numbers ≥ 1`);
   // deno-lint-ignore no-process-global -- the one exit both runtimes share
   process.exit(2);
-}
-
-/** A small deterministic generator, so every run and runtime reads the same text. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const LEVEL_WORDS = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR", "TRACE"];
