@@ -6,7 +6,7 @@
  * "Reading any part of the file").
  *
  * The handler takes the file's path and nothing from the request, so the same
- * function serves `/raw` and, per file, `/raw/{name}` (DESIGN §10: the name is
+ * function serves `/raw` and, per file, `/raw/{name}` (docs/security.md#several-files: the name is
  * looked up in the server's list, never joined to a path):
  *
  * ```ts

@@ -15,18 +15,7 @@ import {
   simdAvailable,
 } from "../../src/scan/newlines.ts";
 import { newlineWasm } from "../../src/scan/_wasm.ts";
-
-/** A seeded generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../helpers/scan_fixtures.ts";
 
 /** `len` bytes where about `density` of them are `\n`, the rest any byte (0x0A's neighbours 0x0B, 0x8A included). */
 function bytes(len: number, density: number, seed: number): Uint8Array {
