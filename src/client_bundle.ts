@@ -8,8 +8,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     return {
       location,
       socketPath: socketPath || "/ws",
-      open(url, protocol, on) {
-        const ws = new WebSocket(url, protocol);
+      open(url, protocols, on) {
+        const ws = new WebSocket(url, [...protocols]);
+        ws.binaryType = "arraybuffer";
         ws.onopen = () => on.open();
         ws.onmessage = (ev) => on.message(ev.data);
         ws.onclose = (ev) => on.close(ev.code, ev.reason);
@@ -294,11 +295,11 @@ export const CLIENT_SCRIPT: string = `(() => {
   }
   function inRanges(ranges, i) {
     let lo = 0;
-    let hi = ranges.length;
-    while (lo < hi) {
-      const mid = lo + hi >> 1;
+    let hi2 = ranges.length;
+    while (lo < hi2) {
+      const mid = lo + hi2 >> 1;
       const [s, e] = ranges[mid];
-      if (i < s) hi = mid;
+      if (i < s) hi2 = mid;
       else if (i >= e) lo = mid + 1;
       else return true;
     }
@@ -865,7 +866,9 @@ export const CLIENT_SCRIPT: string = `(() => {
   }
 
   // src/client/protocol.ts
-  var SUBPROTOCOL = "filewatch.v1";
+  var SUBPROTOCOL_BIN = "filewatch.bin.v1";
+  var SUBPROTOCOL_V1 = "filewatch.v1";
+  var SUBPROTOCOLS = [SUBPROTOCOL_BIN, SUBPROTOCOL_V1];
   var isCount = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   function parseMessage(frame) {
     if (typeof frame !== "string") return null;
@@ -914,6 +917,61 @@ export const CLIENT_SCRIPT: string = `(() => {
     const offset = isCount(o.offset) ? o.offset : 0;
     const size = isCount(o.size) ? o.size : offset + (bytes ?? utf8Length(text));
     return { type: "content", lastMod, offset, size, text, lossy };
+  }
+  function decodeFrame(frame, held) {
+    if (typeof frame === "string") return parseMessage(frame);
+    if (frame instanceof ArrayBuffer) return parseBinary(new Uint8Array(frame), held);
+    if (frame instanceof Uint8Array) return parseBinary(frame, held);
+    return null;
+  }
+  var U64 = (1n << 64n) - 1n;
+  var lossyUtf8 = new TextDecoder("utf-8");
+  function varint(b, at, max) {
+    let v = 0n;
+    for (let i = 0; i < max && at + i < b.length; i++) {
+      const byte = b[at + i];
+      v |= BigInt(byte & 127) << BigInt(7 * i);
+      if ((byte & 128) === 0) return { v, end: at + i + 1 };
+    }
+    return null;
+  }
+  var hi = (b, at) => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
+  function parseBinary(b, held) {
+    if (b.length === 0) return null;
+    const type = b[0] & 127;
+    const lossy = (b[0] & 128) !== 0;
+    if (type === 3) return { type: "error", message: lossyUtf8.decode(b.subarray(1)) || "unknown error" };
+    if (type !== 1 && type !== 2 || b.length < 18) return null;
+    let at = 17;
+    let delta = 0n;
+    if (type === 2) {
+      const d = varint(b, at, 10);
+      if (!d) return null;
+      delta = (d.v & 1n) === 0n ? d.v >> 1n : -(d.v + 1n >> 1n);
+      at = d.end;
+    }
+    const o = varint(b, at, 8);
+    if (!o || o.v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+    const data = b.subarray(o.end);
+    const offset = Number(o.v);
+    const size = offset + data.length;
+    const text = lossyUtf8.decode(data);
+    if (type === 1) {
+      const lastMod = (hi(b, 1) << 64n | hi(b, 9)).toString(16);
+      return { type: "content", lastMod, offset, size, text, lossy };
+    }
+    const token = /^[0-9a-f]{1,32}$/.test(held.lastMod) ? BigInt("0x" + held.lastMod) : null;
+    const upper = token === null ? -1n : (token >> 64n) + delta;
+    const fits = token !== null && (token & U64) === hi(b, 9) && upper >= 0n && upper <= U64;
+    return {
+      type: "append",
+      lastMod: fits ? (upper << 64n | hi(b, 1)).toString(16) : "",
+      prev: fits ? held.lastMod : \`~\${hi(b, 9).toString(16)}\`,
+      offset,
+      size,
+      text,
+      lossy
+    };
   }
   function utf8Length(text) {
     let n = 0;
@@ -1445,7 +1503,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const watchdog = env.setTimer(() => sock?.close(), CONNECT_TIMEOUT_MS);
       const mine = () => sock !== null && this.#socket === sock;
       try {
-        sock = env.open(this.url(), SUBPROTOCOL, {
+        sock = env.open(this.url(), SUBPROTOCOLS, {
           open: () => {
             env.clearTimer(watchdog);
             if (!mine()) return;
@@ -1510,7 +1568,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#setStatus(env.onLine() ? "waiting" : "offline");
     }
     #onMessage(frame) {
-      const msg = parseMessage(frame);
+      const msg = decodeFrame(frame, this.held);
       if (!msg) return;
       if (msg.type === "error") {
         this.error = msg.message;

@@ -11,7 +11,7 @@ import type { Channel } from "./channels.ts";
 import type { Options } from "./config.ts";
 import { type Need, needOf } from "./lineage.ts";
 import type { Logger } from "./log.ts";
-import { type Format, frameFor, frameSize } from "./messages.ts";
+import { type Format, FORMATS, frameFor, frameSize } from "./messages.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { Session } from "./session.ts";
@@ -65,7 +65,7 @@ export class FanOut {
    */
   broadcast(snap: Snapshot, ch: Channel): void {
     const now = Date.now();
-    const viaTopic: Record<Format, number> = { plain: 0, v1: 0 };
+    const viaTopic: Record<Format, number> = { plain: 0, v1: 0, bin: 0 };
     // Sessions in a topic have had every version so far, so all hold the one
     // this snapshot follows: one frame serves them all.
     const viaTopicFrom: Partial<Record<Format, { need: Need; prevToken: string }>> = {};
@@ -98,7 +98,7 @@ export class FanOut {
       }
     }
     if (direct.length > 0) void this.#sendInBatches(ch, direct, snap, generation, batch);
-    for (const format of ["plain", "v1"] as const) {
+    for (const format of FORMATS) {
       const via = viaTopicFrom[format];
       if (!via || via.need === null) continue;
       const { need, prevToken } = via;
