@@ -94,7 +94,11 @@ const SERVERS: Record<string, ServerSpec> = {
   },
   "fw-bun-bin-tail": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-bin", tail: true },
   // The bare servers (bench/baseline/) in tail mode: the 64 KiB window on connect, then each append's bytes.
-  "base-deno-tail": { cmd: [...DENO_RUN, "bench/baseline/deno.ts", ...BASE_FLAGS], proto: "fw-plain" },
+  // With what filewatch does for Deno's sends (DENO_USE_WRITEV, batches of 256), as bench/conn_memory.ts's base-deno.
+  "base-deno-tail": {
+    cmd: [...DENO_RUN, "bench/baseline/deno.ts", ...BASE_FLAGS, "--writev-env", "--batch", "256"],
+    proto: "fw-plain",
+  },
   "base-bun-tail": { cmd: [BUN, "run", "bench/baseline/bun.ts", ...BASE_FLAGS], proto: "fw-plain" },
   "fw-deno-whole": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS], proto: "fw-plain" },
   "fw-bun-whole": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS], proto: "fw-plain" },
@@ -113,19 +117,27 @@ const CELLS: Record<string, CellSpec> = {
     rate: 10,
     durationS: 30,
     drainS: 30,
+    // The page's format against filewatch.v1 in tail mode (the whole 10 MiB on connect is fw-*-v1 / fw-*-bin,
+    // runnable with --servers), and the bare servers holding the same sockets (issue 27).
     servers: [
       "frontail",
-      "fw-deno-v1",
-      "fw-bun-v1",
-      "fw-deno-tail",
-      "fw-bun-tail",
       "fw-deno-v1-tail",
       "fw-bun-v1-tail",
+      "fw-deno-bin-tail",
+      "fw-bun-bin-tail",
+      "base-deno-tail",
+      "base-bun-tail",
     ],
   },
   // v1 in tail mode: 5k viewers each sent the whole 10 MiB on connect is 50 GB before the first line
   // (1k took 33-43 s to connect): fw-deno-v1 / fw-bun-v1 are runnable here with --servers.
-  B: { n: 5000, rate: 100, durationS: 30, drainS: 60, servers: ["frontail", "fw-deno-v1-tail", "fw-bun-v1-tail"] },
+  B: {
+    n: 5000,
+    rate: 100,
+    durationS: 30,
+    drainS: 60,
+    servers: ["frontail", "fw-deno-bin-tail", "fw-bun-bin-tail", "fw-deno-v1-tail", "fw-bun-v1-tail"],
+  },
   C: { n: 100, rate: 10, durationS: 10, drainS: 20, servers: ["fw-deno-whole", "fw-bun-whole"] },
 };
 /** --quick: small N, short, fewer servers; the whole smoke run takes < 2 minutes. */
