@@ -92,7 +92,7 @@ export function bunRuntime(opts: BunRuntimeOptions): {
     pingsItself: false,
     compression: true,
     pubsub: true,
-    sendBatch: 0,
+    sendBatchBytes: 0,
     upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
       const srv = serverOf(c) ?? server;
       if (!srv) throw new Error("Bun server not attached");

@@ -48,7 +48,7 @@ export interface FakeConn {
   protocol: string | null;
 }
 
-export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub" | "sendBatch">> = {}) {
+export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub" | "sendBatchBytes">> = {}) {
   const conns: FakeConn[] = [];
   const published: Array<[string, Frame]> = [];
   const runtime: Runtime = {
@@ -56,7 +56,7 @@ export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub"
     pingsItself: caps.pingsItself ?? false,
     compression: false,
     pubsub: caps.pubsub ?? false,
-    sendBatch: caps.sendBatch ?? 0,
+    sendBatchBytes: caps.sendBatchBytes ?? 0,
     upgrade(_c: Context, protocol: string | null, events: PeerEvents) {
       const conn = { peer: new FakePeer(), events, protocol };
       conns.push(conn);
