@@ -1,7 +1,8 @@
 /**
- * What goes on the wire for a snapshot, per subprotocol. Each frame is
- * encoded once per snapshot, format and starting point, and the same frame is
- * handed to every client that needs it.
+ * What goes on the wire for a snapshot, per subprotocol: gorilla's plain
+ * frames, filewatch.v1 JSON, or filewatch.bin.v1 binary frames
+ * (docs/protocol.md). Each frame is encoded once per snapshot, format and
+ * starting point, and the same frame is handed to every client that needs it.
  * @module
  */
 import { Buffer, isUtf8 } from "node:buffer";
@@ -99,6 +100,9 @@ export const BIN_TYPE = { content: 0x01, append: 0x02, error: 0x03 } as const;
 export const BIN_NOT_UTF8 = 0x80;
 
 const U64 = (1n << 64n) - 1n;
+
+// LEB128 takes a dozen lines here; npm's `varint` stops at 2^53 (plain numbers), and the zigzag mtime
+// difference of an append can need 65 bits.
 
 /** How many bytes {@link putVarint} takes for `n` (an unsigned integer). */
 function varintLength(n: number | bigint): number {
