@@ -14,8 +14,9 @@
  * @module
  */
 import { constants } from "node:fs";
-import { lstat, open, realpath, stat } from "node:fs/promises";
+import { lstat, open, realpath } from "node:fs/promises";
 import { basename, sep } from "node:path";
+import { notRegular, openRegular } from "./open.ts";
 import { describeError } from "./read.ts";
 
 /** Bytes read per pull: big enough to keep a fast client busy, small enough to keep memory flat. */
@@ -95,6 +96,7 @@ async function openInside(
   path: string,
   root: string,
   name: string,
+  allowHardlinks: boolean,
 ): Promise<{ fh: Awaited<ReturnType<typeof open>>; size: number } | Response> {
   const outside = () => text(403, `Forbidden: ${name}: not in the watched directory`);
   const changed = () => text(503, `Service Unavailable: ${name}: changed while it was opened, try again`);
@@ -122,6 +124,11 @@ async function openInside(
       await fh.close().catch(() => {});
       return changed();
     }
+    // A hard link in DIR may be any file of the filesystem: nothing in its path says so (src/open.ts).
+    if (!allowHardlinks && s.nlink > 1n) {
+      await fh.close().catch(() => {});
+      return text(403, `Forbidden: ${name}: has more than one hard link (--allow-hardlinks serves it)`);
+    }
     return { fh, size: Number(s.size) };
   } catch (e) {
     await fh.close().catch(() => {});
@@ -142,26 +149,36 @@ async function openInside(
  *
  * With `root` (`--dir`'s real path; empty refuses every file) the file must resolve inside it when it
  * is opened, not only when DIR was listed: a listed file swapped for a
- * symlink out of DIR is 403 (see {@link openInside}).
+ * symlink out of DIR is 403 (see {@link openInside}), and so is one with
+ * more than one hard link unless `allowHardlinks`. Without `root` the file
+ * is opened the guarded way every read uses ({@link openRegular}): a path
+ * swapped for a FIFO after any earlier look is refused, not waited on.
  */
-export async function rawFile(req: Request, path: string, name = basename(path), root?: string): Promise<Response> {
+export async function rawFile(
+  req: Request,
+  path: string,
+  name = basename(path),
+  root?: string,
+  allowHardlinks = false,
+): Promise<Response> {
   let size: number;
   let fh: Awaited<ReturnType<typeof open>>;
   if (root !== undefined) {
-    const r = await openInside(path, root, name);
+    const r = await openInside(path, root, name, allowHardlinks);
     if (r instanceof Response) return r;
     ({ fh, size } = r);
   } else {
     try {
-      const s = await stat(path);
-      if (!s.isFile()) return text(503, `Service Unavailable: ${name}: not a regular file`);
-      size = s.size;
+      fh = await openRegular(path);
     } catch (e) {
       return failed(e, name);
     }
     try {
-      fh = await open(path, "r");
+      const s = await fh.stat();
+      if (!s.isFile()) throw notRegular();
+      size = s.size;
     } catch (e) {
+      await fh.close().catch(() => {});
       return failed(e, name);
     }
   }

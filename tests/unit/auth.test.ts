@@ -2,6 +2,7 @@ import bcrypt from "bcryptjs";
 import { Hono } from "hono";
 import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { authenticate, defineAuthMetrics, LOCKOUT, type LockoutPolicy, parseHtpasswd } from "../../src/auth.ts";
+import { LocalLimits } from "../../src/limits.ts";
 import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
 
@@ -37,7 +38,7 @@ function setup(policy: LockoutPolicy = { ...LOCKOUT, slowStep: 5, slowMax: 20 })
       clientAddress: (c) => c.req.header("x-test-ip") ?? "192.0.2.1",
       metrics,
       log: createLogger("text", false, (l) => logs.push(l)),
-      policy,
+      limits: new LocalLimits(policy, { ws: 0, http: 0 }, () => t),
       now: () => t,
     }),
   );
