@@ -236,8 +236,10 @@ export async function rawRequest(
       }
       const len = Number(headers["content-length"] ?? (status === 101 ? 0 : NaN));
       const body = text.slice(end + 4);
-      if (Number.isNaN(len) || body.length >= len) {
-        return { status, headers, body: Number.isNaN(len) ? body : body.slice(0, len) };
+      // Content-Length counts bytes, and a page has characters of several bytes.
+      const bytes = new TextEncoder().encode(body);
+      if (Number.isNaN(len) || bytes.length >= len) {
+        return { status, headers, body: Number.isNaN(len) ? body : new TextDecoder().decode(bytes.subarray(0, len)) };
       }
     }
     throw new Error(`connection closed before a full response: ${JSON.stringify(text.slice(0, 200))}`);
