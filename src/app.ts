@@ -142,7 +142,10 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       : !single
       ? null
       : await watcher.current().then((snap) => snap.ok ? null : snap.error);
-    if (why === null) return c.text("ok\n");
+    if (why === null) {
+      lastReason = "";
+      return c.text("ok\n");
+    }
     if (options.authFile === null) return c.text(`not ready: ${why}\n`, 503);
     if (why !== lastReason) hub.log.warn("not ready", { reason: why });
     lastReason = why;
