@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Bundles the page's script (src/client/main.ts and what it imports) into one
-// IIFE with esbuild, and writes it as a string constant to
-// src/client_bundle.ts, which page.ts inlines. The generated file is
+// Bundles the page's script (src/client/main.ts and what it imports from
+// src/client/ and src/shared/) into one IIFE with esbuild, and writes it as a
+// string constant to src/client_bundle.ts, which page.ts inlines. The generated file is
 // committed, so Deno, Bun and the Docker image (which copies src/) serve the
 // same bytes with no build at run time.
 //

@@ -49,8 +49,8 @@ OWN_SUMMARY='^[a-z]+: ([0-9]+) passed, ([0-9]+) failed$'
 log "type check"
 # The page's script (src/client/) is checked on its own with the DOM library:
 # adding it to the server's check would give the server code DOM globals.
-if "$DENO" check src/deno.ts src/runtime/bun.ts src/main.ts tests/ bench/ &&
-  "$DENO" check --config src/client/deno.json src/client/main.ts src/client/index.ts; then
+if "$DENO" check src/deno.ts src/runtime/bun.ts src/main.ts src/shared/ tests/ bench/ &&
+  "$DENO" check --config src/client/deno.json src/client/main.ts src/client/index.ts src/shared/; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))

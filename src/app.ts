@@ -10,15 +10,17 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { basename } from "node:path";
 import type { Options } from "./config.ts";
 import type { Catalog } from "./catalog.ts";
-import type { Channel, Hub, Refusal } from "./hub.ts";
+import type { Channel } from "./channels.ts";
+import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
-import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
+import { chooseProtocol, parseLastMod, parseResumeSize } from "./messages.ts";
 import { PageCache } from "./page_cache.ts";
 import { rawFile } from "./raw.ts";
 import { sentBy, whenSent } from "./http_limits.ts";
 import { type AddressLimits, SlotEvents } from "./limits.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import type { Refusal } from "./session.ts";
 import type { FileWatcher } from "./watcher.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
@@ -198,7 +200,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     c.header("Cache-Control", "no-store");
     // The client's content (the whole file, or in tail mode its window), rendered once per version and shared.
     // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    const route = { fileName, keep: 4 * options.tail, socketPath, rawUrl, indexPath };
+    const route = { fileName, keepChars: 4 * options.tail, socketPath, rawUrl, indexPath };
     const done = deps.limits ? whenSent(c, deps.limits) : undefined;
     const { body, length } = pages.body(snap, route, nonce, done);
     c.header("Content-Type", "text/html; charset=UTF-8");
@@ -322,7 +324,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     if (no === "ip_limit") return refuse(ipLimit(ip));
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const lastMod = parseLastMod(c.req.query("lastMod"));
-    const size = parseSize(c.req.query("size"));
+    const size = parseResumeSize(c.req.query("size"));
     try {
       const events = channel
         ? hub.connect(protocol ? "v1" : "plain", ip, lastMod, size, channel)

@@ -3,6 +3,26 @@
 
 /** The page's script, bundled as one IIFE: page.ts inlines it in its one nonce'd `<script>`. */
 export const CLIENT_SCRIPT: string = `(() => {
+  // src/client/browser.ts
+  function browserEnv(socketPath) {
+    return {
+      location,
+      socketPath: socketPath || "/ws",
+      open(url, protocol, on) {
+        const ws = new WebSocket(url, protocol);
+        ws.onopen = () => on.open();
+        ws.onmessage = (ev) => on.message(ev.data);
+        ws.onclose = (ev) => on.close(ev.code, ev.reason);
+        return ws;
+      },
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (id) => clearTimeout(id),
+      now: () => Date.now(),
+      random: () => Math.random(),
+      onLine: () => navigator.onLine
+    };
+  }
+
   // node_modules/diff/libesm/diff/base.js
   var Diff = class {
     diff(oldStr, newStr, options = {}) {
@@ -223,6 +243,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   }
 
   // src/client/changes.ts
+  var CHANGED_MS = 4e3;
   var MAX_DIFF_LINES = 2e4;
   var MAX_EDITS = 2e3;
   function changedLines(prev, next) {
@@ -297,8 +318,8 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     return { kind: "ok", re: new RegExp(escapeRegExp(input), flags), regex: false };
   }
-  function escapeRegExp(text2) {
-    return text2.replace(/[.*+?^\${}()|[\\]\\\\/-]/g, "\\\\$&");
+  function escapeRegExp(text) {
+    return text.replace(/[.*+?^\${}()|[\\]\\\\/-]/g, "\\\\$&");
   }
   function matchRanges(re, line, limit = 100) {
     const out = [];
@@ -314,48 +335,309 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     return out;
   }
-  function matchingLines(lines2, re, from = 0) {
+  function matchingLines(lines, re, from = 0) {
     const out = [];
-    for (let i = from; i < lines2.length; i++) {
+    for (let i = from; i < lines.length; i++) {
       re.lastIndex = 0;
-      if (re.test(lines2[i])) out.push(i);
+      if (re.test(lines[i])) out.push(i);
     }
     return out;
   }
-  function countLabel(shown2, total) {
+  function countLabel(shown, total) {
     const n = (x) => x.toLocaleString("en-US");
-    return \`\${n(shown2)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
+    return \`\${n(shown)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
   }
 
-  // src/client/chunks.ts
+  // src/shared/chunks.ts
   var CHUNK_LINES = 500;
-  function chunkStarts(text2, linesPerChunk) {
+  function chunkStarts(text, linesPerChunk) {
     const starts = [0];
-    let lines2 = 0;
+    let lines = 0;
     let i = -1;
-    while ((i = text2.indexOf("\\n", i + 1)) !== -1 && i + 1 < text2.length) {
-      if (++lines2 === linesPerChunk) {
+    while ((i = text.indexOf("\\n", i + 1)) !== -1 && i + 1 < text.length) {
+      if (++lines === linesPerChunk) {
         starts.push(i + 1);
-        lines2 = 0;
+        lines = 0;
       }
     }
     return starts;
   }
-  function countNewlines(text2, from = 0, to = text2.length) {
+  function countNewlines(text, from = 0, to = text.length) {
     let n = 0;
     let i = from - 1;
-    while ((i = text2.indexOf("\\n", i + 1)) !== -1 && i < to) n++;
+    while ((i = text.indexOf("\\n", i + 1)) !== -1 && i < to) n++;
     return n;
   }
-  function lineCountDigits(lines2) {
-    return String(Math.max(1, lines2)).length;
+  function lineCountDigits(lines) {
+    return String(Math.max(1, lines)).length;
   }
+
+  // src/client/render.ts
+  var plainLine = (line, marks) => {
+    const out = [];
+    let at = 0;
+    for (const [a, b] of marks) {
+      if (a > at) out.push({ text: line.slice(at, a) });
+      out.push({ text: line.slice(a, b), mark: true });
+      at = b;
+    }
+    if (at < line.length) out.push({ text: line.slice(at) });
+    return out;
+  };
+
+  // src/client/view.ts
+  function fillLine(el, pieces) {
+    const doc = el.ownerDocument;
+    for (const p of pieces) {
+      if (!p.mark && !p.cls) {
+        el.append(p.text);
+        continue;
+      }
+      const wrap = doc.createElement(p.mark ? "mark" : "span");
+      if (p.cls) wrap.className = p.cls;
+      wrap.textContent = p.text;
+      el.append(wrap);
+    }
+  }
+  function lastText(el) {
+    const last = el.lastChild;
+    if (last instanceof Text) return last;
+    const t = el.ownerDocument.createTextNode("");
+    el.append(t);
+    return t;
+  }
+  var TextView = class {
+    #pre;
+    #render;
+    #chunks = [];
+    #numbers = false;
+    /** Line number of the first line on screen, minus one: lines dropped since the last full render. */
+    #base = 0;
+    /** Newlines on screen. */
+    #newlines = 0;
+    /** The text on screen is not empty and does not end with a newline: its last line is still open. */
+    #open = false;
+    constructor(pre2, render = plainLine) {
+      this.#pre = pre2;
+      this.#render = render;
+    }
+    /** Whether lines are rendered one span each, numbered. */
+    get numbers() {
+      return this.#numbers;
+    }
+    /** Shows \`text\` instead of whatever is on screen; \`numbers\` renders one numbered span per line. */
+    render(text, numbers) {
+      this.#numbers = numbers;
+      this.#chunks = [];
+      this.#base = 0;
+      this.#newlines = 0;
+      this.#open = false;
+      this.#pre.replaceChildren();
+      this.append(text);
+      this.#paintDigits();
+    }
+    /**
+     * Takes over the chunks already in the \`<pre>\` (the server's HTML) as if
+     * {@link render} had built them from \`text\`, without rebuilding a node: on
+     * a 16 MiB file a re-render costs the page hundreds of milliseconds before
+     * it answers a key, and makes the browser lay out again what it just laid
+     * out. Returns false, changing nothing, when what is there is not exactly
+     * what \`render(text, false)\` would build (then call that): each child a
+     * \`span.chunk\` with at most one text node, every chunk but the
+     * last holding {@link CHUNK_LINES} lines, their text \`text\`.
+     */
+    adopt(text) {
+      const chunks = [];
+      let at = 0;
+      let newlines = 0;
+      const els = this.#pre.children;
+      if (this.#pre.childNodes.length !== els.length) return false;
+      for (let i = 0; i < els.length; i++) {
+        const el = els[i];
+        if (el.tagName !== "SPAN" || el.className !== "chunk" || el.childNodes.length > 1) return false;
+        const node = el.firstChild;
+        if (node !== null && !(node instanceof Text)) return false;
+        const data = node?.data ?? "";
+        if (text.startsWith(data, at) === false) return false;
+        const n = countNewlines(data);
+        const last = i === els.length - 1;
+        if (!last && (n !== CHUNK_LINES || !data.endsWith("\\n"))) return false;
+        chunks.push({ el, length: data.length, newlines: n });
+        at += data.length;
+        newlines += n;
+      }
+      if (at !== text.length) return false;
+      this.#numbers = false;
+      this.#chunks = chunks;
+      this.#base = 0;
+      this.#newlines = newlines;
+      this.#open = text !== "" && !text.endsWith("\\n");
+      this.#paintDigits();
+      return true;
+    }
+    /** Adds \`text\` at the end, leaving every node already on screen as it is (but the last, which grows). */
+    append(text) {
+      if (text === "") return;
+      let at = 0;
+      const last = this.#chunks.at(-1);
+      if (last && last.newlines < CHUNK_LINES) {
+        let i = -1;
+        let room = CHUNK_LINES - last.newlines;
+        while (room > 0 && (i = text.indexOf("\\n", i + 1)) !== -1) room--;
+        const end = room === 0 ? i + 1 : text.length;
+        this.#fill(last, text.slice(0, end));
+        at = end;
+      }
+      const rest = text.slice(at);
+      if (rest === "") return this.#paintDigits();
+      const starts = chunkStarts(rest, CHUNK_LINES);
+      const doc = this.#pre.ownerDocument;
+      const frag = doc.createDocumentFragment();
+      for (let i = 0; i < starts.length; i++) {
+        const el = doc.createElement("span");
+        el.className = "chunk";
+        const chunk = { el, length: 0, newlines: 0 };
+        this.#fill(chunk, rest.slice(starts[i], starts[i + 1] ?? rest.length));
+        this.#chunks.push(chunk);
+        frag.append(el);
+      }
+      this.#pre.append(frag);
+      this.#paintDigits();
+    }
+    /**
+     * Removes \`text\`, which must be what the screen starts with, from the
+     * start: whole chunks go, and the first one left loses its first lines
+     * (or, for a cut inside a line, its first characters).
+     */
+    dropFront(text) {
+      let n = text.length;
+      if (n === 0) return;
+      const dropped = countNewlines(text);
+      while (this.#chunks.length > 0 && this.#chunks[0].length <= n) {
+        const c = this.#chunks.shift();
+        n -= c.length;
+        c.el.remove();
+      }
+      const first2 = this.#chunks[0];
+      if (first2 && n > 0) {
+        const part = text.slice(text.length - n);
+        const lines = countNewlines(part);
+        if (!this.#numbers) {
+          first2.el.firstChild.deleteData(0, n);
+        } else {
+          for (let i = 0; i < lines; i++) first2.el.firstElementChild.remove();
+          const cut = part.length - (part.lastIndexOf("\\n") + 1);
+          if (cut > 0) {
+            first2.el.firstElementChild.firstChild.deleteData(0, cut);
+          }
+        }
+        first2.length -= n;
+        first2.newlines -= lines;
+      }
+      if (this.#chunks.length === 0) this.#open = false;
+      this.#newlines -= dropped;
+      this.#base += dropped;
+    }
+    /** Puts \`part\` at the end of \`chunk\`: into its text node, or as numbered line spans. */
+    #fill(chunk, part) {
+      if (part === "") return;
+      const newlines = countNewlines(part);
+      if (!this.#numbers) {
+        lastText(chunk.el).appendData(part);
+      } else {
+        const doc = this.#pre.ownerDocument;
+        const lines = part.split("\\n");
+        if (lines[lines.length - 1] === "") lines.pop();
+        let i = 0;
+        if (this.#open && chunk.el.lastElementChild) {
+          lastText(chunk.el.lastElementChild).appendData(lines[0]);
+          i = 1;
+        }
+        let n = this.#base + this.#newlines + (this.#open ? 1 : 0);
+        for (; i < lines.length; i++) {
+          const span = doc.createElement("span");
+          span.dataset.n = String(++n);
+          fillLine(span, this.#render(lines[i], []));
+          chunk.el.append(span);
+        }
+      }
+      chunk.length += part.length;
+      chunk.newlines += newlines;
+      this.#newlines += newlines;
+      this.#open = !part.endsWith("\\n");
+    }
+    /** Number of the first line on screen, minus one (lines dropped since the last full render). */
+    get base() {
+      return this.#base;
+    }
+    /**
+     * Where line \`index\` (0-based, on screen) starts: its chunk, and in it the
+     * element of the line (numbers on) or the offset in the chunk's text node.
+     */
+    #locate(index) {
+      let first2 = 0;
+      for (const chunk of this.#chunks) {
+        const lines = chunk.newlines + (chunk === this.#chunks.at(-1) && this.#open ? 1 : 0);
+        if (index < first2 + lines) {
+          const k = index - first2;
+          if (this.#numbers) {
+            const el = chunk.el.children[k];
+            return el ? { chunk, node: el, offset: 0, el } : null;
+          }
+          const node = chunk.el.firstChild;
+          if (!(node instanceof Text)) return null;
+          let at = 0;
+          for (let i = 0; i < k; i++) at = node.data.indexOf("\\n", at) + 1;
+          return { chunk, node, offset: at, el: null };
+        }
+        first2 += lines;
+      }
+      return null;
+    }
+    /**
+     * A Range over lines \`from\`..\`to\` (0-based on screen, \`to\` exclusive), for
+     * the CSS Custom Highlight API: marking lines this way changes no node, so
+     * the text, a selection and the browser's find stay as they are.
+     */
+    lineRange(from, to) {
+      if (to <= from) return null;
+      const a = this.#locate(from);
+      const b = this.#locate(to - 1);
+      if (!a || !b) return null;
+      const range = this.#pre.ownerDocument.createRange();
+      if (a.el) range.setStart(a.el, 0);
+      else range.setStart(a.node, a.offset);
+      if (b.el) range.setEndAfter(b.el);
+      else {
+        const data = b.node.data;
+        const nl = data.indexOf("\\n", b.offset);
+        range.setEnd(b.node, nl === -1 ? data.length : nl);
+      }
+      return range;
+    }
+    /** The element of line \`index\` when lines are numbered (null otherwise, or when there is no such line). */
+    lineElement(index) {
+      return this.#numbers ? this.#locate(index)?.el ?? null : null;
+    }
+    /** The chunk element holding line \`index\`, to scroll to before it is laid out. */
+    chunkOf(index) {
+      return this.#locate(index)?.chunk.el ?? null;
+    }
+    #paintDigits() {
+      const lines = this.#base + this.#newlines + (this.#open ? 1 : 0);
+      this.#pre.style.setProperty(
+        "--digits",
+        String(Math.max(2, lineCountDigits(lines)))
+      );
+    }
+  };
 
   // src/client/filtered.ts
   var FILTER_CHUNK = 200;
   var FilteredView = class {
     #pre;
     #observer;
+    #render;
     /** Line indexes (on screen, 0-based) that match, in order. */
     hits = [];
     #lines = [];
@@ -367,16 +649,17 @@ export const CLIENT_SCRIPT: string = `(() => {
     /** Called after a block's lines were built (they were not on screen before): the page re-marks changed lines. */
     onBuild = () => {
     };
-    constructor(pre2, scroller) {
+    constructor(pre2, scroller, render = plainLine) {
       this.#pre = pre2;
+      this.#render = render;
       this.#observer = new IntersectionObserver((entries) => {
         for (const e of entries) if (e.isIntersecting) this.#build(e.target);
       }, { root: scroller, rootMargin: "1500px 0px" });
     }
     /** Shows the lines of \`lines\` at \`hits\`, marking \`re\`; \`base\` + index + 1 is a line's number. */
-    show(lines2, base, hits, re) {
+    show(lines, base, hits, re) {
       this.#observer.disconnect();
-      this.#lines = lines2;
+      this.#lines = lines;
       this.#base = base;
       this.#re = re;
       this.hits = hits;
@@ -390,16 +673,16 @@ export const CLIENT_SCRIPT: string = `(() => {
      * The lines from index \`from\` on changed or arrived (an append): hits at or
      * after \`from\` are replaced by \`more\`; only the last block is rebuilt.
      */
-    extend(lines2, from, more) {
-      this.#lines = lines2;
-      let keep2 = this.hits.length;
-      while (keep2 > 0 && this.hits[keep2 - 1] >= from) keep2--;
-      const firstTouched = Math.floor(keep2 / FILTER_CHUNK);
+    extend(lines, from, more) {
+      this.#lines = lines;
+      let keep = this.hits.length;
+      while (keep > 0 && this.hits[keep - 1] >= from) keep--;
+      const firstTouched = Math.floor(keep / FILTER_CHUNK);
       for (const el of this.#blocks.splice(firstTouched)) {
         this.#observer.unobserve(el);
         el.remove();
       }
-      this.hits.length = keep2;
+      this.hits.length = keep;
       for (const h of more) this.hits.push(h);
       this.#add(firstTouched * FILTER_CHUNK);
       this.#digits();
@@ -482,15 +765,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         const n = this.#base + index + 1;
         span.dataset.n = String(n);
         if (n === this.#target) span.classList.add("target");
-        let at = 0;
-        for (const [a, b] of matchRanges(this.#re, line)) {
-          if (a > at) span.append(line.slice(at, a));
-          const mark = doc.createElement("mark");
-          mark.textContent = line.slice(a, b);
-          span.append(mark);
-          at = b;
-        }
-        if (at < line.length) span.append(line.slice(at));
+        fillLine(span, this.#render(line, matchRanges(this.#re, line)));
         frag.append(span);
       }
       el.replaceChildren(frag);
@@ -503,40 +778,58 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/client/format.ts
-  function formatSize(bytes) {
-    if (!Number.isFinite(bytes) || bytes < 0) return "";
-    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
-    const units = ["KiB", "MiB", "GiB", "TiB"];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1023.95 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
+  // src/client/lines.ts
+  function splitLines(text) {
+    if (text === "") return [];
+    const lines = text.split("\\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    return lines;
+  }
+  var Lines = class {
+    /** The lines; the last one is still open (no newline yet) when {@link open}. */
+    lines;
+    /** The last line has no newline yet: the next text continues it. */
+    open;
+    /** Number of the first line, minus one: lines dropped from the front so far. */
+    base;
+    constructor(text, base = 0) {
+      this.lines = splitLines(text);
+      this.open = text !== "" && !text.endsWith("\\n");
+      this.base = base;
     }
-    const shown2 = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
-    return \`\${shown2} \${units[unit]}\`;
-  }
-  function windowNotice(offset, size) {
-    if (offset <= 0) return "";
-    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
-  }
-  function lastModToMs(lastMod) {
-    if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
-    const v = BigInt("0x" + lastMod);
-    const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1000000n);
-    return Number.isSafeInteger(ms) ? ms : null;
-  }
-  function formatAgo(thenMs, nowMs) {
-    const s = Math.floor((nowMs - thenMs) / 1e3);
-    if (s < 5) return "just now";
-    if (s < 60) return \`\${s} s ago\`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return \`\${m} min ago\`;
-    const h = Math.floor(m / 60);
-    if (h < 48) return \`\${h} h ago\`;
-    return \`\${Math.floor(h / 24)} d ago\`;
-  }
+    /** How many lines there are. */
+    get length() {
+      return this.lines.length;
+    }
+    /**
+     * Adds \`text\` at the end; returns the index of the first line that changed
+     * (the open last line when \`text\` continues it).
+     */
+    extend(text) {
+      if (text === "") return this.lines.length;
+      const more = splitLines(text);
+      let first2 = this.lines.length;
+      if (this.open && this.lines.length > 0) {
+        first2--;
+        const head = text.startsWith("\\n") ? "" : more.shift() ?? "";
+        this.lines[first2] += head;
+        if (text.startsWith("\\n")) more.shift();
+      }
+      for (const l of more) this.lines.push(l);
+      this.open = !text.endsWith("\\n");
+      return first2;
+    }
+    /** Removes \`text\`, which the lines start with, from the front. */
+    dropFront(text) {
+      if (text === "") return;
+      const whole = countNewlines(text);
+      this.lines.splice(0, whole);
+      this.base += whole;
+      const cut = text.length - (text.lastIndexOf("\\n") + 1);
+      if (cut > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut);
+      if (this.lines.length === 0) this.open = false;
+    }
+  };
 
   // src/client/links.ts
   function parseLineHash(hash) {
@@ -555,9 +848,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     const n = Number(s);
     if (total === 0) return { ok: false, message: "The file has no lines" };
     if (n < 1 || n > total) {
-      const shown2 = s.length > 12 ? s.slice(0, 12) + "…" : String(n);
+      const shown = s.length > 12 ? s.slice(0, 12) + "…" : String(n);
       const has = \`\${total.toLocaleString("en")} \${total === 1 ? "line" : "lines"}\`;
-      return { ok: false, message: \`There is no line \${shown2}: the file has \${has}\` };
+      return { ok: false, message: \`There is no line \${shown}: the file has \${has}\` };
     }
     return { ok: true, line: n };
   }
@@ -566,67 +859,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     return why === null ? null : \`Line links are off: \${why}, so its line numbers are not the file's\`;
   }
 
-  // src/client/lines.ts
-  function splitLines(text2) {
-    if (text2 === "") return [];
-    const lines2 = text2.split("\\n");
-    if (lines2[lines2.length - 1] === "") lines2.pop();
-    return lines2;
-  }
-  var Lines = class {
-    /** The lines; the last one is still open (no newline yet) when {@link open}. */
-    lines;
-    /** The last line has no newline yet: the next text continues it. */
-    open;
-    /** Number of the first line, minus one: lines dropped from the front so far. */
-    base;
-    constructor(text2, base = 0) {
-      this.lines = splitLines(text2);
-      this.open = text2 !== "" && !text2.endsWith("\\n");
-      this.base = base;
-    }
-    /** How many lines there are. */
-    get length() {
-      return this.lines.length;
-    }
-    /**
-     * Adds \`text\` at the end; returns the index of the first line that changed
-     * (the open last line when \`text\` continues it).
-     */
-    extend(text2) {
-      if (text2 === "") return this.lines.length;
-      const more = splitLines(text2);
-      let first2 = this.lines.length;
-      if (this.open && this.lines.length > 0) {
-        first2--;
-        const head = text2.startsWith("\\n") ? "" : more.shift() ?? "";
-        this.lines[first2] += head;
-        if (text2.startsWith("\\n")) more.shift();
-      }
-      for (const l of more) this.lines.push(l);
-      this.open = !text2.endsWith("\\n");
-      return first2;
-    }
-    /** Removes \`text\`, which the lines start with, from the front. */
-    dropFront(text2) {
-      if (text2 === "") return;
-      const whole = countNewlines(text2);
-      this.lines.splice(0, whole);
-      this.base += whole;
-      const cut = text2.length - (text2.lastIndexOf("\\n") + 1);
-      if (cut > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut);
-      if (this.lines.length === 0) this.open = false;
-    }
-  };
-
-  // src/client/backoff.ts
-  var CONNECT_TIMEOUT_MS = 1e4;
-  var STABLE_AFTER_MS = 5e3;
-  function backoffDelay(attempt, random, baseMs = 500, capMs = 3e4) {
-    const n = Math.max(0, Math.min(attempt, 30));
-    const ceiling = Math.min(capMs, baseMs * 2 ** n);
-    const r = Math.min(Math.max(random, 0), 1);
-    return Math.round(ceiling / 2 + ceiling / 2 * r);
+  // src/client/scroll.ts
+  function isAtBottom(scrollTop, clientHeight, scrollHeight, slackPx = 8) {
+    return scrollTop + clientHeight >= scrollHeight - slackPx;
   }
 
   // src/client/protocol.ts
@@ -649,7 +884,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       };
     }
     if (o.type !== "content" && o.type !== "append" || typeof o.data !== "string") return null;
-    let text2 = o.data;
+    let text = o.data;
     let bytes;
     const lossy = o.encoding === "base64";
     if (lossy) {
@@ -660,7 +895,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         return null;
       }
       const raw = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-      text2 = new TextDecoder("utf-8").decode(raw);
+      text = new TextDecoder("utf-8").decode(raw);
       bytes = raw.length;
     }
     const lastMod = typeof o.lastMod === "string" ? o.lastMod : "";
@@ -672,22 +907,22 @@ export const CLIENT_SCRIPT: string = `(() => {
         prev: o.prev,
         offset: o.offset,
         size: o.size,
-        text: text2,
+        text,
         lossy
       };
     }
     const offset = isCount(o.offset) ? o.offset : 0;
-    const size = isCount(o.size) ? o.size : offset + (bytes ?? utf8Length(text2));
-    return { type: "content", lastMod, offset, size, text: text2, lossy };
+    const size = isCount(o.size) ? o.size : offset + (bytes ?? utf8Length(text));
+    return { type: "content", lastMod, offset, size, text, lossy };
   }
-  function utf8Length(text2) {
+  function utf8Length(text) {
     let n = 0;
-    for (let i = 0; i < text2.length; i++) {
-      const c = text2.charCodeAt(i);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
       if (c < 128) n += 1;
       else if (c < 2048) n += 2;
-      else if (c >= 55296 && c < 56320 && i + 1 < text2.length) {
-        const d = text2.charCodeAt(i + 1);
+      else if (c >= 55296 && c < 56320 && i + 1 < text.length) {
+        const d = text.charCodeAt(i + 1);
         if (d >= 56320 && d < 57344) {
           n += 4;
           i++;
@@ -703,18 +938,43 @@ export const CLIENT_SCRIPT: string = `(() => {
   }
 
   // src/client/text.ts
+  var NOTHING = {
+    lastMod: "",
+    offset: 0,
+    size: 0,
+    text: "",
+    lossy: false,
+    dropped: false
+  };
+  function countOf(v) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  }
+  function pageStart(data, text, lossy) {
+    return {
+      first: {
+        lastMod: data.lastMod ?? "",
+        offset: countOf(data.offset),
+        size: countOf(data.size),
+        text,
+        lossy,
+        dropped: false
+      },
+      keepChars: countOf(data.keep)
+    };
+  }
   var TRIM_TO = 7 / 8;
-  function trimPoint(text2, keep2) {
-    if (keep2 <= 0 || text2.length <= keep2) return 0;
-    const target2 = Math.max(1, Math.floor(keep2 * TRIM_TO));
-    const earliest = text2.length - target2;
-    const nl = text2.indexOf("\\n", earliest - 1);
-    if (nl !== -1 && nl + 1 < text2.length) return nl + 1;
-    const c = text2.charCodeAt(earliest - 1);
+  function trimPoint(text, keepChars2) {
+    if (keepChars2 <= 0 || text.length <= keepChars2) return 0;
+    const target = Math.max(1, Math.floor(keepChars2 * TRIM_TO));
+    const earliest = text.length - target;
+    const nl = text.indexOf("\\n", earliest - 1);
+    if (nl !== -1 && nl + 1 < text.length) return nl + 1;
+    const c = text.charCodeAt(earliest - 1);
     return c >= 55296 && c < 56320 ? earliest + 1 : earliest;
   }
-  function trimHeld(held, keep2) {
-    return dropFront(held, trimPoint(held.text, keep2));
+  function trimHeld(held, keepChars2) {
+    return dropFront(held, trimPoint(held.text, keepChars2));
   }
   function dropFront(held, n) {
     if (n <= 0) return held;
@@ -726,7 +986,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       dropped: true
     };
   }
-  function applyMessage(held, msg, keep2) {
+  function applyMessage(held, msg, keepChars2) {
     if (msg.type === "append") {
       if (!held.lastMod || msg.prev !== held.lastMod || msg.offset !== held.size) return { kind: "stale" };
       const grown = {
@@ -736,7 +996,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         text: held.text + msg.text,
         lossy: held.lossy || msg.lossy
       };
-      const cut2 = trimPoint(grown.text, keep2);
+      const cut2 = trimPoint(grown.text, keepChars2);
       return {
         kind: "extend",
         held: dropFront(grown, cut2),
@@ -752,7 +1012,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       lossy: msg.lossy,
       dropped: false
     };
-    const cut = trimPoint(next.text, keep2);
+    const cut = trimPoint(next.text, keepChars2);
     if (!held.dropped && cut === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
       return {
         kind: "extend",
@@ -762,6 +1022,372 @@ export const CLIENT_SCRIPT: string = `(() => {
       };
     }
     return { kind: "replace", held: dropFront(next, cut) };
+  }
+
+  // src/client/content.ts
+  var ContentView = class {
+    #dom;
+    #hooks;
+    #prefs;
+    #text;
+    #filtered;
+    #shown = NOTHING;
+    #lines = new Lines("");
+    #filter = { kind: "none" };
+    #target = null;
+    /** The lines marked as changed (on screen, 0-based; sorted, disjoint) until the mark times out. */
+    #changed = [];
+    #changedTimer;
+    /** The toggles start as the reader left them (\`prefs\`). */
+    constructor(dom, hooks, prefs2, render = plainLine) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#prefs = prefs2;
+      this.#text = new TextView(dom.pre, render);
+      this.#filtered = new FilteredView(dom.filtered, dom.view, render);
+      this.#filtered.onBuild = () => {
+        if (this.#changed.length > 0) this.#paintChanged();
+      };
+      dom.wrap.checked = prefs2.flag("wrap");
+      dom.numbers.checked = prefs2.flag("numbers");
+    }
+    /** What is shown. */
+    get shown() {
+      return this.#shown;
+    }
+    /** How many lines are shown (all of them, filtered or not). */
+    get lineCount() {
+      return this.#lines.length;
+    }
+    get state() {
+      return { wrap: this.#dom.wrap.checked, numbers: this.#dom.numbers.checked, target: this.#target };
+    }
+    /** Why line numbers make no links (null: they do): a link names a line of the file. */
+    linksOff() {
+      return noLinksReason(this.#shown.offset, this.#shown.dropped);
+    }
+    /**
+     * Takes over the text the server's page shows: \`first\` as it came, \`start\`
+     * the same cut to the page's bound. The server's chunks are what render()
+     * would build: taken over as they are (no node rebuilt) unless lines are
+     * to be numbered or some were trimmed.
+     */
+    start(first2, start2) {
+      const numbers = this.#dom.numbers.checked;
+      this.#applyToggles();
+      this.#shown = start2;
+      this.#lines = new Lines(start2.text);
+      if (numbers || start2 !== first2 || !this.#text.adopt(start2.text)) this.#text.render(start2.text, numbers);
+      this.#hooks.shown(start2);
+      if (start2.offset > 0) this.#toBottom();
+    }
+    /** Shows a change, following the end only if the reader was there; \`mark\` marks what changed. */
+    show(change, mark = true) {
+      const { view: view2, below } = this.#dom;
+      const follow = this.#atBottom();
+      const top = view2.scrollTop;
+      const height = view2.scrollHeight;
+      const filtering = () => this.#filter.kind === "ok";
+      let ranges = [];
+      if (change.kind === "replace") {
+        const before = this.#lines.lines;
+        this.#changed = [];
+        this.#text.render(change.held.text, this.#dom.numbers.checked);
+        this.#lines = new Lines(change.held.text);
+        if (mark && before.length > 0) ranges = changedLines(before, this.#lines.lines).ranges;
+        if (filtering()) this.#runFilter();
+      } else {
+        const lines = this.#lines;
+        const firstNew = lines.extend(change.added);
+        const more = this.#filter.kind === "ok" ? matchingLines(lines.lines, this.#filter.re, firstNew) : [];
+        this.#text.append(change.added);
+        if (change.dropped) {
+          const droppedBefore = lines.base;
+          lines.dropFront(change.dropped);
+          const gone = lines.base - droppedBefore;
+          this.#changed = shiftRanges(this.#changed, gone);
+          const before = view2.scrollHeight;
+          this.#text.dropFront(change.dropped);
+          if (filtering()) this.#runFilter();
+          if (!follow) view2.scrollTop = top - (before - view2.scrollHeight);
+          ranges = appendedLines(Math.max(0, firstNew - gone), lines.length);
+        } else {
+          if (filtering()) this.#filtered.extend(lines.lines, firstNew, more);
+          ranges = appendedLines(firstNew, lines.length);
+        }
+        if (!mark) ranges = [];
+      }
+      this.#shown = change.held;
+      this.#hooks.shown(change.held);
+      if (filtering()) this.#count();
+      if (change.kind === "replace") this.#paintTarget();
+      this.#markChanged(ranges, change.kind === "extend");
+      if (follow) {
+        this.#toBottom();
+        below.hidden = true;
+      } else {
+        if (change.kind === "replace") view2.scrollTop = top;
+        if (view2.scrollHeight > height || change.kind === "extend" && change.added !== "") below.hidden = false;
+      }
+    }
+    /** Shows only the lines \`filter\` keeps (all of them for none, or a bad one). */
+    setFilter(filter) {
+      const follow = this.#atBottom();
+      const was = this.#filter.kind;
+      this.#filter = filter;
+      this.#runFilter();
+      if (follow) this.#toBottom();
+      else if (filter.kind === "ok" || was === "ok") this.#dom.view.scrollTop = 0;
+    }
+    /** The wrap toggle changed. */
+    wrapToggled() {
+      this.#prefs.save("wrap", this.#dom.wrap.checked);
+      const follow = this.#atBottom();
+      this.#applyToggles();
+      if (follow) this.#toBottom();
+    }
+    /** The line numbers toggle changed. */
+    numbersToggled() {
+      const numbers = this.#dom.numbers.checked;
+      this.#prefs.save("numbers", numbers);
+      const follow = this.#atBottom();
+      this.#applyToggles();
+      this.#text.render(this.#shown.text, numbers);
+      this.#paintTarget();
+      this.#paintChanged();
+      if (follow) this.#toBottom();
+    }
+    /** The pane scrolled: at the end, "new content below" has nothing more to say. */
+    scrolled() {
+      if (this.#atBottom()) this.#dom.below.hidden = true;
+    }
+    /** "New content below" was clicked. */
+    belowClicked() {
+      this.followEnd();
+      this.focus();
+    }
+    /** Goes to the end and follows it (Resume does). */
+    followEnd() {
+      this.#toBottom();
+      this.#dom.below.hidden = true;
+    }
+    /** A click in the pane: on a line's number (its left padding, drawn by ::before), links that line. */
+    clicked(ev) {
+      const line = ev.target.closest?.("[data-n]");
+      if (!(line instanceof HTMLElement) || this.linksOff() !== null) return;
+      const gutter = parseFloat(getComputedStyle(line).paddingLeft);
+      if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+      const n = Number(line.dataset.n);
+      const fromFilter = this.#filter.kind === "ok";
+      this.#hooks.linked(n);
+      this.goToLine(n, fromFilter);
+    }
+    /** Goes to the line a URL fragment names (\`#L120\`); anything else is not a line. */
+    goToHash(hash) {
+      const n = parseLineHash(hash);
+      if (n !== null) this.goToLine(n, true);
+    }
+    /** Shows and marks line \`n\` (a \`#L…\` link): in the whole file, numbered; \`scroll\` brings it into view. */
+    goToLine(n, scroll) {
+      if (this.linksOff() !== null) return;
+      this.#target = n;
+      if (this.#filter.kind === "ok") this.#hooks.clearFilter();
+      if (!this.#dom.numbers.checked) {
+        this.#dom.numbers.checked = true;
+        this.#applyToggles();
+        this.#text.render(this.#shown.text, true);
+        this.#paintChanged();
+      }
+      this.#paintTarget();
+      if (scroll) this.#scrollToLine(n);
+    }
+    /** Focuses the pane, so PageDown / End scroll the file at once. */
+    focus() {
+      this.#dom.view.focus({ preventScroll: true });
+    }
+    #atBottom() {
+      const { view: view2 } = this.#dom;
+      return isAtBottom(view2.scrollTop, view2.clientHeight, view2.scrollHeight);
+    }
+    #toBottom() {
+      const { view: view2 } = this.#dom;
+      view2.scrollTop = view2.scrollHeight;
+      requestAnimationFrame(() => view2.scrollTop = view2.scrollHeight);
+    }
+    #applyToggles() {
+      this.#dom.body.classList.toggle("wrap", this.#dom.wrap.checked);
+      this.#dom.body.classList.toggle("numbers", this.#dom.numbers.checked);
+    }
+    /** Applies the filter to the lines shown (all of them). */
+    #runFilter() {
+      const { pre: pre2, filtered } = this.#dom;
+      if (this.#filter.kind !== "ok") {
+        this.#filtered.clear();
+        filtered.hidden = true;
+        pre2.hidden = false;
+        this.#paintChanged();
+        return;
+      }
+      const lines = this.#lines;
+      const hits = matchingLines(lines.lines, this.#filter.re);
+      this.#filtered.show(lines.lines, lines.base, hits, this.#filter.re);
+      this.#filtered.setTarget(this.#target);
+      pre2.hidden = true;
+      filtered.hidden = false;
+      this.#count();
+      this.#paintChanged();
+    }
+    #count() {
+      this.#hooks.counted(this.#filtered.hits.length, this.#lines.length);
+    }
+    /** Marks the linked line where it is shown. */
+    #paintTarget() {
+      for (const el of this.#dom.pre.querySelectorAll(".target")) el.classList.remove("target");
+      if (this.#target !== null) {
+        this.#text.lineElement(this.#target - 1 - this.#text.base)?.classList.add("target");
+      }
+      this.#filtered.setTarget(this.#target);
+    }
+    /** Scrolls line \`n\` into view, laying out its chunk first (chunks off screen are not laid out). */
+    #scrollToLine(n) {
+      const index = n - 1 - this.#text.base;
+      this.#text.chunkOf(index)?.scrollIntoView({ block: "start" });
+      requestAnimationFrame(() => this.#text.lineElement(index)?.scrollIntoView({ block: "center" }));
+    }
+    /**
+     * Marks the changed lines in the pane shown: in the text, or, with a filter
+     * on, on the matching lines among them (the filtered view builds its lines
+     * as they near the screen, and calls this again for each block it builds).
+     */
+    #paintChanged() {
+      if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
+      const changed = this.#changed;
+      const made = changed.length === 0 ? [] : this.#filter.kind === "ok" ? this.#filtered.lineRanges(changed) : changed.map(([a, b]) => this.#text.lineRange(a, b)).filter((r) => r !== null);
+      if (made.length === 0) {
+        CSS.highlights.delete("fw-changed");
+        delete this.#dom.body.dataset.changed;
+        return;
+      }
+      const hl = new Highlight();
+      for (const r of made) hl.add(r);
+      CSS.highlights.set("fw-changed", hl);
+      this.#dom.body.dataset.changed = String(made.length);
+    }
+    /** Marks \`ranges\` (lines on screen) as changed for {@link CHANGED_MS}; \`add\` keeps the marks already up. */
+    #markChanged(ranges, add) {
+      this.#changed = mergeRanges(add ? this.#changed : [], ranges);
+      this.#paintChanged();
+      if (ranges.length === 0 && this.#changed.length > 0) return;
+      clearTimeout(this.#changedTimer);
+      if (this.#changed.length === 0) return;
+      this.#changedTimer = setTimeout(() => {
+        this.#changed = [];
+        this.#paintChanged();
+      }, CHANGED_MS);
+    }
+  };
+
+  // src/client/goto.ts
+  var SHOWING_MS = CHANGED_MS;
+  var REASON_MS = 3 * CHANGED_MS;
+  var GoTo = class {
+    #dom;
+    #hooks;
+    #timers;
+    #returnTo = null;
+    #msgTimer;
+    constructor(dom, hooks, timers) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#timers = timers;
+    }
+    /** Whether the box is open. */
+    get open() {
+      return !this.#dom.form.hidden;
+    }
+    /** Opens the box and focuses it, or, where lines make no links, says why. */
+    show() {
+      const d = this.#dom;
+      const why = this.#hooks.linksOff();
+      if (why !== null) {
+        this.#say(why, false, REASON_MS);
+        return;
+      }
+      if (d.form.hidden) {
+        this.#returnTo = d.focused() ?? d.home;
+        this.#say("", false);
+      }
+      d.form.hidden = false;
+      d.button.setAttribute("aria-expanded", "true");
+      d.input.focus();
+      d.input.select();
+    }
+    /** The button was pressed: opens, or closes with focus on the button. */
+    toggle() {
+      if (this.#dom.form.hidden) this.show();
+      else this.#close(this.#dom.button);
+    }
+    /** Enter in the box: goes to the line typed, or says what is wrong with it. */
+    submit() {
+      const why = this.#hooks.linksOff();
+      const got = why === null ? parseLineInput(this.#dom.input.value, this.#hooks.lines()) : { ok: false, message: why };
+      if (!got.ok) return this.#say(got.message, true);
+      this.#close(this.#dom.home);
+      this.#hooks.go(got.line);
+      this.#say(\`Showing line \${got.line.toLocaleString("en")}\`, false, SHOWING_MS);
+    }
+    /** A key in the box: Esc closes it without going anywhere, focus back where it was. */
+    keydown(ev) {
+      if (ev.key !== "Escape") return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.#say("", false);
+      this.#close(this.#returnTo ?? this.#dom.home);
+    }
+    /** Says \`message\` beside the box; with \`forMs\`, takes it away after that long. */
+    #say(message, bad, forMs) {
+      const d = this.#dom;
+      this.#timers.clearTimer(this.#msgTimer);
+      d.msg.textContent = message;
+      d.msg.classList.toggle("bad", bad);
+      d.input.setAttribute("aria-invalid", String(bad));
+      if (forMs !== void 0) {
+        this.#msgTimer = this.#timers.setTimer(() => d.msg.textContent = "", forMs);
+      }
+    }
+    #close(focus) {
+      const d = this.#dom;
+      d.form.hidden = true;
+      d.button.setAttribute("aria-expanded", "false");
+      d.input.value = "";
+      focus?.focus({ preventScroll: true });
+    }
+  };
+
+  // src/client/keys.ts
+  var NOT_TEXT = ["checkbox", "radio", "button", "submit"];
+  function typing(target) {
+    if (typeof target !== "object" || target === null) return false;
+    const el = target;
+    if (el.tagName === "TEXTAREA" || el.isContentEditable === true) return true;
+    return el.tagName === "INPUT" && !NOT_TEXT.includes(String(el.type));
+  }
+  function keyCommand(ev, filterBox2) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return null;
+    if (ev.key === "/" && !typing(ev.target)) return "filter";
+    if (ev.key === "g" && !typing(ev.target)) return "goto";
+    if (ev.key === "Escape" && (ev.target === filterBox2 || !typing(ev.target))) return "escape";
+    return null;
+  }
+
+  // src/client/backoff.ts
+  var CONNECT_TIMEOUT_MS = 1e4;
+  var STABLE_AFTER_MS = 5e3;
+  function backoffDelay(attempt, random, baseMs = 500, capMs = 3e4) {
+    const n = Math.max(0, Math.min(attempt, 30));
+    const ceiling = Math.min(capMs, baseMs * 2 ** n);
+    const r = Math.min(Math.max(random, 0), 1);
+    return Math.round(ceiling / 2 + ceiling / 2 * r);
   }
 
   // src/client/live.ts
@@ -781,17 +1407,18 @@ export const CLIENT_SCRIPT: string = `(() => {
     attempt = 0;
     #env;
     #view;
-    #keep;
+    /** The most characters to hold (0: no bound). */
+    #keepChars;
     #socket = null;
     #openedAt = 0;
     #retry;
     /** Ask for everything on the next connection: what is held is not to be trusted. */
     #fresh = false;
-    constructor(env2, view2, held, keep2, error) {
-      this.#env = env2;
+    constructor(env, view2, held, keepChars2, error) {
+      this.#env = env;
       this.#view = view2;
       this.held = held;
-      this.#keep = keep2;
+      this.#keepChars = keepChars2;
       this.error = error;
     }
     /** Whether a socket is open or opening. */
@@ -809,20 +1436,20 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /** Opens a connection unless one is open or opening. */
     connect() {
-      const env2 = this.#env;
-      env2.clearTimer(this.#retry);
+      const env = this.#env;
+      env.clearTimer(this.#retry);
       this.#retry = void 0;
       this.retryAt = null;
       if (this.#socket) return;
       let sock = null;
-      const watchdog = env2.setTimer(() => sock?.close(), CONNECT_TIMEOUT_MS);
+      const watchdog = env.setTimer(() => sock?.close(), CONNECT_TIMEOUT_MS);
       const mine = () => sock !== null && this.#socket === sock;
       try {
-        sock = env2.open(this.url(), SUBPROTOCOL, {
+        sock = env.open(this.url(), SUBPROTOCOL, {
           open: () => {
-            env2.clearTimer(watchdog);
+            env.clearTimer(watchdog);
             if (!mine()) return;
-            this.#openedAt = env2.now();
+            this.#openedAt = env.now();
             this.everConnected = true;
             this.closed = "";
             this.#setStatus("connected");
@@ -831,10 +1458,10 @@ export const CLIENT_SCRIPT: string = `(() => {
             if (mine()) this.#onMessage(data);
           },
           close: (code, reason) => {
-            env2.clearTimer(watchdog);
+            env.clearTimer(watchdog);
             if (!mine()) return;
             this.#socket = null;
-            if (this.#openedAt && env2.now() - this.#openedAt > STABLE_AFTER_MS) {
+            if (this.#openedAt && env.now() - this.#openedAt > STABLE_AFTER_MS) {
               this.attempt = 0;
             }
             this.#openedAt = 0;
@@ -843,7 +1470,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           }
         });
       } catch (e) {
-        env2.clearTimer(watchdog);
+        env.clearTimer(watchdog);
         this.closed = String(e);
         this.#schedule();
         return;
@@ -875,12 +1502,12 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#view.status();
     }
     #schedule() {
-      const env2 = this.#env;
-      const delay = backoffDelay(this.attempt++, env2.random());
-      this.retryAt = env2.now() + delay;
-      env2.clearTimer(this.#retry);
-      this.#retry = env2.setTimer(() => this.connect(), delay);
-      this.#setStatus(env2.onLine() ? "waiting" : "offline");
+      const env = this.#env;
+      const delay = backoffDelay(this.attempt++, env.random());
+      this.retryAt = env.now() + delay;
+      env.clearTimer(this.#retry);
+      this.#retry = env.setTimer(() => this.connect(), delay);
+      this.#setStatus(env.onLine() ? "waiting" : "offline");
     }
     #onMessage(frame) {
       const msg = parseMessage(frame);
@@ -891,7 +1518,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         this.#view.status();
         return;
       }
-      const change = applyMessage(this.held, msg, this.#keep);
+      const change = applyMessage(this.held, msg, this.#keepChars);
       if (change.kind === "stale") {
         this.#fresh = true;
         this.reconnectNow(true);
@@ -905,6 +1532,205 @@ export const CLIENT_SCRIPT: string = `(() => {
       }
       this.#view.change(change);
       this.#view.status();
+    }
+  };
+
+  // src/client/prefs.ts
+  var Prefs = class _Prefs {
+    #storage;
+    constructor(storage) {
+      this.#storage = storage;
+    }
+    /** Prefs over the storage \`get\` returns; none (nothing remembered) when it throws. */
+    static open(get) {
+      try {
+        return new _Prefs(get());
+      } catch {
+        return new _Prefs(null);
+      }
+    }
+    /** Whether \`key\` was saved on. */
+    flag(key) {
+      return this.text(key) === "1";
+    }
+    /** What \`key\` was saved as (null: nothing, or storage refused). */
+    text(key) {
+      try {
+        return this.#storage?.getItem("filewatch." + key) ?? null;
+      } catch {
+        return null;
+      }
+    }
+    /** Remembers \`value\` (a flag as "1" or "0") for \`key\`, if storage lets it. */
+    save(key, value) {
+      try {
+        this.#storage?.setItem("filewatch." + key, typeof value === "string" ? value : value ? "1" : "0");
+      } catch {
+      }
+    }
+  };
+
+  // src/shared/format.ts
+  function formatSize(bytes) {
+    if (!Number.isFinite(bytes) || bytes < 0) return "";
+    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
+    const units = ["KiB", "MiB", "GiB", "TiB"];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1023.95 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
+    return \`\${shown} \${units[unit]}\`;
+  }
+  function windowNotice(offset, size) {
+    if (offset <= 0) return "";
+    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
+  }
+  function tokenTimeMs(token) {
+    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+    const v = BigInt("0x" + token);
+    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
+    return Number.isSafeInteger(ms) ? ms : null;
+  }
+  function formatAgo(thenMs, nowMs) {
+    const s = Math.floor((nowMs - thenMs) / 1e3);
+    if (s < 5) return "just now";
+    if (s < 60) return \`\${s} s ago\`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return \`\${m} min ago\`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return \`\${h} h ago\`;
+    return \`\${Math.floor(h / 24)} d ago\`;
+  }
+
+  // src/client/status.ts
+  function connectionLabel(c, now) {
+    if (c.status === "connected") return "connected";
+    if (c.status === "connecting") return c.everConnected ? "reconnecting…" : "connecting…";
+    if (c.status === "offline") return "offline";
+    return \`reconnecting in \${Math.max(1, Math.ceil(((c.retryAt ?? now) - now) / 1e3))}s\`;
+  }
+  function titleFlag(c, error) {
+    if (c.status === "connected") return error ? "(error) " : "";
+    if (c.status === "offline") return "(offline) ";
+    return c.everConnected ? "(reconnecting) " : "(connecting) ";
+  }
+  var StatusBar = class {
+    #dom;
+    #now;
+    #baseTitle;
+    /** When the shown version was modified (from its token); null when unknown. */
+    #modifiedMs = null;
+    /** When this page last heard of the file. */
+    #receivedMs;
+    /** \`lastMod\`: the version the server's page showed; \`now\` the clock (ms since the epoch). */
+    constructor(dom, lastMod, now = Date.now) {
+      this.#dom = dom;
+      this.#now = now;
+      this.#baseTitle = dom.doc.title;
+      this.#modifiedMs = tokenTimeMs(lastMod);
+      this.#receivedMs = now();
+    }
+    /** The error the banner shows (the server's page may start with one), or null. */
+    get error() {
+      return this.#dom.banner.hidden ? null : this.#dom.bannerText.textContent;
+    }
+    /** Whether the not-UTF-8 notice is up (the server's page shows it for a text decoded lossily). */
+    get lossy() {
+      return !this.#dom.notice.hidden;
+    }
+    /** Something arrived: version \`lastMod\` (its time is what "modified" says), or, without one, an error. */
+    received(lastMod) {
+      this.#receivedMs = this.#now();
+      if (lastMod !== void 0) this.#modifiedMs = tokenTimeMs(lastMod);
+    }
+    /** Shows \`message\` over the content (null: takes it away); \`keeping\`: the last content stays under it. */
+    showError(message, keeping) {
+      const d = this.#dom;
+      d.banner.hidden = message === null;
+      d.bannerText.textContent = message ?? "";
+      d.bannerKeep.hidden = !keeping;
+      d.body.classList.toggle("stale", message !== null);
+    }
+    /** Says which part of the file is shown, and that the page dropped lines when it did. */
+    showText(shown) {
+      const d = this.#dom;
+      d.body.dataset.lastMod = shown.lastMod;
+      d.body.dataset.offset = String(shown.offset);
+      d.body.dataset.size = String(shown.size);
+      d.size.textContent = formatSize(shown.size);
+      d.notice.hidden = !shown.lossy;
+      const notice = windowNotice(shown.offset, shown.size);
+      d.windowText.textContent = notice;
+      d.windowBox.hidden = notice === "";
+      d.dropped.hidden = !shown.dropped;
+      d.body.classList.toggle("linkable", noLinksReason(shown.offset, shown.dropped) === null);
+    }
+    /** Paints the connection's state, the title and "5 min ago". */
+    showConnection(c) {
+      const d = this.#dom;
+      const now = this.#now();
+      const label = connectionLabel(c, now);
+      d.status.dataset.state = c.status;
+      d.status.dataset.retryAt = c.retryAt === null ? "" : String(c.retryAt);
+      d.status.title = c.closed;
+      if (d.statusText.textContent !== label) d.statusText.textContent = label;
+      d.doc.title = titleFlag(c, !d.banner.hidden) + this.#baseTitle;
+      if (this.#modifiedMs !== null) {
+        const ago = formatAgo(this.#modifiedMs, now);
+        if (d.updatedAgo.textContent !== ago) d.updatedAgo.textContent = ago;
+      }
+    }
+    /** Once a second: the countdown and "N s ago" move on (nothing to do when neither shows). */
+    tick(c) {
+      if (c.status === "waiting" || this.#modifiedMs !== null) this.showConnection(c);
+    }
+    /** Paints when the shown version was modified (local time; the tooltip says when it was received). */
+    showModified() {
+      if (this.#modifiedMs === null) return;
+      const d = this.#dom;
+      const date = new Date(this.#modifiedMs);
+      d.updatedWrap.hidden = false;
+      const today = date.toDateString() === new Date(this.#now()).toDateString();
+      d.updated.dateTime = date.toISOString();
+      d.updated.textContent = today ? date.toLocaleTimeString() : date.toLocaleString();
+      d.updated.title = \`modified \${date.toLocaleString()}; received \${new Date(this.#receivedMs).toLocaleString()}\`;
+    }
+  };
+
+  // src/client/theme.ts
+  var THEMES = ["auto", "light", "dark"];
+  function nextTheme(current) {
+    return THEMES[(THEMES.indexOf(current) + 1) % THEMES.length];
+  }
+  var ThemeButton = class {
+    #dom;
+    #prefs;
+    /** As saved (may be a value this version does not know: it shows as auto). */
+    #theme;
+    constructor(dom, prefs2) {
+      this.#dom = dom;
+      this.#prefs = prefs2;
+      this.#theme = prefs2.text("theme") ?? "auto";
+      this.#apply();
+    }
+    /** The theme shown. */
+    get theme() {
+      return this.#theme === "light" || this.#theme === "dark" ? this.#theme : "auto";
+    }
+    /** The button was pressed: the next theme, remembered. */
+    cycle() {
+      this.#theme = nextTheme(this.#theme);
+      this.#apply();
+      this.#prefs.save("theme", this.#theme);
+    }
+    #apply() {
+      const theme2 = this.theme;
+      if (theme2 === "auto") delete this.#dom.root.dataset.theme;
+      else this.#dom.root.dataset.theme = theme2;
+      this.#dom.button.textContent = \`Theme: \${theme2}\`;
     }
   };
 
@@ -947,246 +1773,94 @@ export const CLIENT_SCRIPT: string = `(() => {
     return n === 0 ? "" : \`\${n} \${n === 1 ? "update" : "updates"} waiting\`;
   }
 
-  // src/client/scroll.ts
-  function isAtBottom(scrollTop, clientHeight, scrollHeight, slackPx = 8) {
-    return scrollTop + clientHeight >= scrollHeight - slackPx;
-  }
-
-  // src/client/view.ts
-  function lastText(el) {
-    const last = el.lastChild;
-    if (last instanceof Text) return last;
-    const t = el.ownerDocument.createTextNode("");
-    el.append(t);
-    return t;
-  }
-  var TextView = class {
-    #pre;
-    #chunks = [];
-    #numbers = false;
-    /** Line number of the first line on screen, minus one: lines dropped since the last full render. */
-    #base = 0;
-    /** Newlines on screen. */
-    #newlines = 0;
-    /** The text on screen is not empty and does not end with a newline: its last line is still open. */
-    #open = false;
-    constructor(pre2) {
-      this.#pre = pre2;
+  // src/client/tools.ts
+  var ReadingTools = class {
+    #dom;
+    #hooks;
+    #queue = new PauseQueue();
+    #filter = { kind: "none" };
+    constructor(dom, hooks) {
+      this.#dom = dom;
+      this.#hooks = hooks;
     }
-    /** Whether lines are rendered one span each, numbered. */
-    get numbers() {
-      return this.#numbers;
+    /** The filter as read from the box. */
+    get filter() {
+      return this.#filter;
     }
-    /** Shows \`text\` instead of whatever is on screen; \`numbers\` renders one numbered span per line. */
-    render(text2, numbers) {
-      this.#numbers = numbers;
-      this.#chunks = [];
-      this.#base = 0;
-      this.#newlines = 0;
-      this.#open = false;
-      this.#pre.replaceChildren();
-      this.append(text2);
-      this.#paintDigits();
+    get state() {
+      return {
+        filter: this.#dom.box.value,
+        matchCase: this.#matchCase(),
+        paused: this.#queue.paused
+      };
     }
-    /**
-     * Takes over the chunks already in the \`<pre>\` (the server's HTML) as if
-     * {@link render} had built them from \`text\`, without rebuilding a node: on
-     * a 16 MiB file a re-render costs the page hundreds of milliseconds before
-     * it answers a key, and makes the browser lay out again what it just laid
-     * out. Returns false, changing nothing, when what is there is not exactly
-     * what \`render(text, false)\` would build (then call that): each child a
-     * \`span.chunk\` with at most one text node, every chunk but the
-     * last holding {@link CHUNK_LINES} lines, their text \`text\`.
-     */
-    adopt(text2) {
-      const chunks = [];
-      let at = 0;
-      let newlines = 0;
-      const els = this.#pre.children;
-      if (this.#pre.childNodes.length !== els.length) return false;
-      for (let i = 0; i < els.length; i++) {
-        const el = els[i];
-        if (el.tagName !== "SPAN" || el.className !== "chunk" || el.childNodes.length > 1) return false;
-        const node = el.firstChild;
-        if (node !== null && !(node instanceof Text)) return false;
-        const data = node?.data ?? "";
-        if (text2.startsWith(data, at) === false) return false;
-        const n = countNewlines(data);
-        const last = i === els.length - 1;
-        if (!last && (n !== CHUNK_LINES || !data.endsWith("\\n"))) return false;
-        chunks.push({ el, length: data.length, newlines: n });
-        at += data.length;
-        newlines += n;
-      }
-      if (at !== text2.length) return false;
-      this.#numbers = false;
-      this.#chunks = chunks;
-      this.#base = 0;
-      this.#newlines = newlines;
-      this.#open = text2 !== "" && !text2.endsWith("\\n");
-      this.#paintDigits();
+    /** Sets the box and match case (as a URL could) and applies them. */
+    setFilter(text, matchCase) {
+      this.#dom.box.value = text;
+      this.#dom.caseButton.setAttribute("aria-pressed", String(matchCase));
+      this.apply();
+    }
+    /** Reads the box and match case again and applies the filter (the box's \`input\`). */
+    apply() {
+      this.#filter = parseFilter(this.#dom.box.value, this.#matchCase());
+      if (this.#filter.kind !== "ok") this.count(0, 0);
+      this.#hooks.filter(this.#filter);
+    }
+    /** Match case was pressed. */
+    toggleCase() {
+      this.#dom.caseButton.setAttribute("aria-pressed", String(!this.#matchCase()));
+      this.apply();
+    }
+    /** Empties the box; false when it was empty already (Esc then does something else). */
+    clear() {
+      if (this.#dom.box.value === "") return false;
+      this.#dom.box.value = "";
+      this.apply();
       return true;
     }
-    /** Adds \`text\` at the end, leaving every node already on screen as it is (but the last, which grows). */
-    append(text2) {
-      if (text2 === "") return;
-      let at = 0;
-      const last = this.#chunks.at(-1);
-      if (last && last.newlines < CHUNK_LINES) {
-        let i = -1;
-        let room = CHUNK_LINES - last.newlines;
-        while (room > 0 && (i = text2.indexOf("\\n", i + 1)) !== -1) room--;
-        const end = room === 0 ? i + 1 : text2.length;
-        this.#fill(last, text2.slice(0, end));
-        at = end;
+    /** Puts the cursor in the box with its text selected (the \`/\` key). */
+    focusFilter() {
+      this.#dom.box.focus();
+      this.#dom.box.select();
+    }
+    /** Paints the count next to the box: \`hits\` of \`total\` lines match, or why the filter is not one. */
+    count(hits, total) {
+      const f = this.#filter;
+      const d = this.#dom;
+      d.count.classList.toggle("bad", f.kind === "error");
+      d.box.setAttribute("aria-invalid", String(f.kind === "error"));
+      d.count.textContent = f.kind === "error" ? \`Invalid regular expression: \${f.message.replace(/^Invalid regular expression: /, "")}\` : f.kind === "ok" ? countLabel(hits, total) : "";
+    }
+    /** Pause or Resume was pressed. */
+    togglePause() {
+      const d = this.#dom;
+      if (!this.#queue.paused) {
+        this.#queue.pause();
+        d.pause.setAttribute("aria-pressed", "true");
+        d.pause.textContent = "Resume";
+        d.body.classList.add("paused");
+        return;
       }
-      const rest = text2.slice(at);
-      if (rest === "") return this.#paintDigits();
-      const starts = chunkStarts(rest, CHUNK_LINES);
-      const doc = this.#pre.ownerDocument;
-      const frag = doc.createDocumentFragment();
-      for (let i = 0; i < starts.length; i++) {
-        const el = doc.createElement("span");
-        el.className = "chunk";
-        const chunk = { el, length: 0, newlines: 0 };
-        this.#fill(chunk, rest.slice(starts[i], starts[i + 1] ?? rest.length));
-        this.#chunks.push(chunk);
-        frag.append(el);
-      }
-      this.#pre.append(frag);
-      this.#paintDigits();
+      const newest = this.#queue.resume();
+      d.pause.setAttribute("aria-pressed", "false");
+      d.pause.textContent = "Pause";
+      d.waiting.textContent = "";
+      d.body.classList.remove("paused");
+      this.#hooks.resume(newest);
     }
-    /**
-     * Removes \`text\`, which must be what the screen starts with, from the
-     * start: whole chunks go, and the first one left loses its first lines
-     * (or, for a cut inside a line, its first characters).
-     */
-    dropFront(text2) {
-      let n = text2.length;
-      if (n === 0) return;
-      const dropped = countNewlines(text2);
-      while (this.#chunks.length > 0 && this.#chunks[0].length <= n) {
-        const c = this.#chunks.shift();
-        n -= c.length;
-        c.el.remove();
-      }
-      const first2 = this.#chunks[0];
-      if (first2 && n > 0) {
-        const part = text2.slice(text2.length - n);
-        const lines2 = countNewlines(part);
-        if (!this.#numbers) {
-          first2.el.firstChild.deleteData(0, n);
-        } else {
-          for (let i = 0; i < lines2; i++) first2.el.firstElementChild.remove();
-          const cut = part.length - (part.lastIndexOf("\\n") + 1);
-          if (cut > 0) {
-            first2.el.firstElementChild.firstChild.deleteData(0, cut);
-          }
-        }
-        first2.length -= n;
-        first2.newlines -= lines2;
-      }
-      if (this.#chunks.length === 0) this.#open = false;
-      this.#newlines -= dropped;
-      this.#base += dropped;
+    /** Keeps \`change\` while paused (and says how many wait); false: not paused, show it now. */
+    hold(change) {
+      if (!this.#queue.push(change)) return false;
+      this.#dom.waiting.textContent = waitingLabel(this.#queue.waiting);
+      return true;
     }
-    /** Puts \`part\` at the end of \`chunk\`: into its text node, or as numbered line spans. */
-    #fill(chunk, part) {
-      if (part === "") return;
-      const newlines = countNewlines(part);
-      if (!this.#numbers) {
-        lastText(chunk.el).appendData(part);
-      } else {
-        const doc = this.#pre.ownerDocument;
-        const lines2 = part.split("\\n");
-        if (lines2[lines2.length - 1] === "") lines2.pop();
-        let i = 0;
-        if (this.#open && chunk.el.lastElementChild) {
-          lastText(chunk.el.lastElementChild).appendData(lines2[0]);
-          i = 1;
-        }
-        let n = this.#base + this.#newlines + (this.#open ? 1 : 0);
-        for (; i < lines2.length; i++) {
-          const span = doc.createElement("span");
-          span.dataset.n = String(++n);
-          span.textContent = lines2[i];
-          chunk.el.append(span);
-        }
-      }
-      chunk.length += part.length;
-      chunk.newlines += newlines;
-      this.#newlines += newlines;
-      this.#open = !part.endsWith("\\n");
-    }
-    /** Number of the first line on screen, minus one (lines dropped since the last full render). */
-    get base() {
-      return this.#base;
-    }
-    /**
-     * Where line \`index\` (0-based, on screen) starts: its chunk, and in it the
-     * element of the line (numbers on) or the offset in the chunk's text node.
-     */
-    #locate(index) {
-      let first2 = 0;
-      for (const chunk of this.#chunks) {
-        const lines2 = chunk.newlines + (chunk === this.#chunks.at(-1) && this.#open ? 1 : 0);
-        if (index < first2 + lines2) {
-          const k = index - first2;
-          if (this.#numbers) {
-            const el = chunk.el.children[k];
-            return el ? { chunk, node: el, offset: 0, el } : null;
-          }
-          const node = chunk.el.firstChild;
-          if (!(node instanceof Text)) return null;
-          let at = 0;
-          for (let i = 0; i < k; i++) at = node.data.indexOf("\\n", at) + 1;
-          return { chunk, node, offset: at, el: null };
-        }
-        first2 += lines2;
-      }
-      return null;
-    }
-    /**
-     * A Range over lines \`from\`..\`to\` (0-based on screen, \`to\` exclusive), for
-     * the CSS Custom Highlight API: marking lines this way changes no node, so
-     * the text, a selection and the browser's find stay as they are.
-     */
-    lineRange(from, to) {
-      if (to <= from) return null;
-      const a = this.#locate(from);
-      const b = this.#locate(to - 1);
-      if (!a || !b) return null;
-      const range = this.#pre.ownerDocument.createRange();
-      if (a.el) range.setStart(a.el, 0);
-      else range.setStart(a.node, a.offset);
-      if (b.el) range.setEndAfter(b.el);
-      else {
-        const data = b.node.data;
-        const nl = data.indexOf("\\n", b.offset);
-        range.setEnd(b.node, nl === -1 ? data.length : nl);
-      }
-      return range;
-    }
-    /** The element of line \`index\` when lines are numbered (null otherwise, or when there is no such line). */
-    lineElement(index) {
-      return this.#numbers ? this.#locate(index)?.el ?? null : null;
-    }
-    /** The chunk element holding line \`index\`, to scroll to before it is laid out. */
-    chunkOf(index) {
-      return this.#locate(index)?.chunk.el ?? null;
-    }
-    #paintDigits() {
-      const lines2 = this.#base + this.#newlines + (this.#open ? 1 : 0);
-      this.#pre.style.setProperty(
-        "--digits",
-        String(Math.max(2, lineCountDigits(lines2)))
-      );
+    #matchCase() {
+      return this.#dom.caseButton.getAttribute("aria-pressed") === "true";
     }
   };
 
   // src/client/main.ts
   performance.mark("filewatch:start");
-  var CHANGED_MS = 4e3;
   var byId = (id) => {
     const el = document.getElementById(id);
     if (!el) throw new Error(\`Cannot start the page: no element #\${id}\`);
@@ -1195,284 +1869,101 @@ export const CLIENT_SCRIPT: string = `(() => {
   var body = document.body;
   var view = byId("view");
   var pre = byId("content");
-  var status = byId("status");
-  var statusText = byId("status-text");
-  var banner = byId("banner");
-  var bannerText = byId("banner-text");
-  var bannerKeep = byId("banner-keep");
-  var notice = byId("notice");
-  var windowBox = byId("window");
-  var windowText = byId("window-text");
-  var droppedNote = byId("dropped");
-  var sizeEl = byId("size");
-  var updatedWrap = byId("updated-wrap");
-  var updated = byId("updated");
-  var updatedAgo = byId("updated-ago");
-  var below = byId("below");
-  var controls = byId("controls");
-  var wrapBox = byId("wrap");
-  var numbersBox = byId("numbers");
-  var filteredPre = byId("filtered");
   var filterBox = byId("filter");
-  var caseButton = byId("case");
-  var filterCount = byId("filter-count");
-  var pauseButton = byId("pause");
-  var waitingEl = byId("waiting");
-  var themeButton = byId("theme");
-  var gotoButton = byId("goto-open");
-  var gotoForm = byId("goto");
-  var gotoInput = byId("goto-line");
-  var gotoMsg = byId("goto-msg");
-  var baseTitle = document.title;
-  var count = (v) => {
-    const n = Number(v);
-    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-  };
-  var keep = count(body.dataset.keep);
-  var first = {
-    lastMod: body.dataset.lastMod ?? "",
-    offset: count(body.dataset.offset),
-    size: count(body.dataset.size),
+  var linkTo = (n) => history.pushState(null, "", lineHash(n));
+  var status = new StatusBar({
+    body,
+    status: byId("status"),
+    statusText: byId("status-text"),
+    banner: byId("banner"),
+    bannerText: byId("banner-text"),
+    bannerKeep: byId("banner-keep"),
+    notice: byId("notice"),
+    windowBox: byId("window"),
+    windowText: byId("window-text"),
+    dropped: byId("dropped"),
+    size: byId("size"),
+    updatedWrap: byId("updated-wrap"),
+    updated: byId("updated"),
+    updatedAgo: byId("updated-ago"),
+    doc: document
+  }, body.dataset.lastMod ?? "");
+  var { first, keepChars } = pageStart(
+    body.dataset,
     // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
-    text: Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
-    lossy: !notice.hidden,
-    dropped: false
-  };
-  var modifiedMs = lastModToMs(first.lastMod);
-  var receivedMs = Date.now();
-  var prefs = null;
-  try {
-    prefs = localStorage;
-  } catch {
-  }
-  var loadPref = (key) => {
-    try {
-      return prefs?.getItem("filewatch." + key) === "1";
-    } catch {
-      return false;
-    }
-  };
-  var savePref = (key, on) => {
-    try {
-      prefs?.setItem(
-        "filewatch." + key,
-        typeof on === "string" ? on : on ? "1" : "0"
-      );
-    } catch {
-    }
-  };
-  var text = new TextView(pre);
-  var atBottom = () => isAtBottom(view.scrollTop, view.clientHeight, view.scrollHeight);
-  var toBottom = () => {
-    view.scrollTop = view.scrollHeight;
-    requestAnimationFrame(() => view.scrollTop = view.scrollHeight);
-  };
-  var paintHeld = (held) => {
-    body.dataset.lastMod = held.lastMod;
-    body.dataset.offset = String(held.offset);
-    body.dataset.size = String(held.size);
-    sizeEl.textContent = formatSize(held.size);
-    notice.hidden = !held.lossy;
-    const shown2 = windowNotice(held.offset, held.size);
-    windowText.textContent = shown2;
-    windowBox.hidden = shown2 === "";
-    droppedNote.hidden = !held.dropped;
-    body.classList.toggle(
-      "linkable",
-      noLinksReason(held.offset, held.dropped) === null
-    );
-  };
-  var shown = first;
-  var lines = new Lines("");
-  var filtered = new FilteredView(filteredPre, view);
-  var filter = { kind: "none" };
-  var queue = new PauseQueue();
-  var target = null;
-  var linkable = () => noLinksReason(shown.offset, shown.dropped) === null;
-  var changed = [];
-  var changedTimer;
-  var paintChanged = () => {
-    if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
-    const made = changed.length === 0 ? [] : filter.kind === "ok" ? filtered.lineRanges(changed) : changed.map(([a, b]) => text.lineRange(a, b)).filter(
-      (r) => r !== null
-    );
-    if (made.length === 0) {
-      CSS.highlights.delete("fw-changed");
-      delete body.dataset.changed;
-      return;
-    }
-    const hl = new Highlight();
-    for (const r of made) hl.add(r);
-    CSS.highlights.set("fw-changed", hl);
-    body.dataset.changed = String(made.length);
-  };
-  filtered.onBuild = () => {
-    if (changed.length > 0) paintChanged();
-  };
-  var markChanged = (ranges, add) => {
-    changed = mergeRanges(add ? changed : [], ranges);
-    paintChanged();
-    if (ranges.length === 0 && changed.length > 0) return;
-    clearTimeout(changedTimer);
-    if (changed.length === 0) return;
-    changedTimer = setTimeout(() => {
-      changed = [];
-      paintChanged();
-    }, CHANGED_MS);
-  };
-  var runFilter = () => {
-    if (filter.kind !== "ok") {
-      filtered.clear();
-      filteredPre.hidden = true;
-      pre.hidden = false;
-      paintChanged();
-      return;
-    }
-    const hits = matchingLines(lines.lines, filter.re);
-    filtered.show(lines.lines, lines.base, hits, filter.re);
-    filtered.setTarget(target);
-    pre.hidden = true;
-    filteredPre.hidden = false;
-    paintCount();
-    paintChanged();
-  };
-  var paintCount = () => {
-    filterCount.classList.toggle("bad", filter.kind === "error");
-    filterBox.setAttribute("aria-invalid", String(filter.kind === "error"));
-    filterCount.textContent = filter.kind === "error" ? \`Invalid regular expression: \${filter.message.replace(/^Invalid regular expression: /, "")}\` : filter.kind === "ok" ? countLabel(filtered.hits.length, lines.length) : "";
-  };
-  var paintTarget = () => {
-    for (const el of pre.querySelectorAll(".target")) {
-      el.classList.remove("target");
-    }
-    if (target !== null) {
-      text.lineElement(target - 1 - text.base)?.classList.add("target");
-    }
-    filtered.setTarget(target);
-  };
-  var showChange = (change, mark = true) => {
-    const follow = atBottom();
-    const top = view.scrollTop;
-    const height = view.scrollHeight;
-    let ranges = [];
-    if (change.kind === "replace") {
-      const before = lines.lines;
-      changed = [];
-      text.render(change.held.text, numbersBox.checked);
-      lines = new Lines(change.held.text);
-      if (mark && before.length > 0) {
-        ranges = changedLines(before, lines.lines).ranges;
+    Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
+    status.lossy
+  );
+  var prefs = Prefs.open(() => localStorage);
+  var tools = new ReadingTools({
+    box: filterBox,
+    caseButton: byId("case"),
+    count: byId("filter-count"),
+    pause: byId("pause"),
+    waiting: byId("waiting"),
+    body
+  }, {
+    filter: (filter) => content.setFilter(filter),
+    resume(newest) {
+      if (newest) {
+        content.show(newest);
+        status.showModified();
       }
-      if (filter.kind === "ok") runFilter();
-    } else {
-      const firstNew = lines.extend(change.added);
-      const more = filter.kind === "ok" ? matchingLines(lines.lines, filter.re, firstNew) : [];
-      text.append(change.added);
-      if (change.dropped) {
-        const droppedBefore = lines.base;
-        lines.dropFront(change.dropped);
-        const gone = lines.base - droppedBefore;
-        changed = shiftRanges(changed, gone);
-        const before = view.scrollHeight;
-        text.dropFront(change.dropped);
-        if (filter.kind === "ok") runFilter();
-        if (!follow) view.scrollTop = top - (before - view.scrollHeight);
-        ranges = appendedLines(Math.max(0, firstNew - gone), lines.length);
-      } else {
-        if (filter.kind === "ok") filtered.extend(lines.lines, firstNew, more);
-        ranges = appendedLines(firstNew, lines.length);
-      }
-      if (!mark) ranges = [];
+      content.followEnd();
     }
-    shown = change.held;
-    paintHeld(change.held);
-    if (filter.kind === "ok") paintCount();
-    if (change.kind === "replace") paintTarget();
-    markChanged(ranges, change.kind === "extend");
-    if (follow) {
-      toBottom();
-      below.hidden = true;
-    } else {
-      if (change.kind === "replace") view.scrollTop = top;
-      if (view.scrollHeight > height || change.kind === "extend" && change.added !== "") below.hidden = false;
+  });
+  var content = new ContentView({
+    body,
+    view,
+    pre,
+    filtered: byId("filtered"),
+    below: byId("below"),
+    wrap: byId("wrap"),
+    numbers: byId("numbers")
+  }, {
+    shown: (text) => status.showText(text),
+    counted: (hits, total) => tools.count(hits, total),
+    clearFilter: () => void tools.clear(),
+    linked: linkTo
+  }, prefs);
+  var goTo = new GoTo({
+    button: byId("goto-open"),
+    form: byId("goto"),
+    input: byId("goto-line"),
+    msg: byId("goto-msg"),
+    home: view,
+    focused: () => {
+      const el = document.activeElement;
+      return el instanceof HTMLElement && el !== body ? el : null;
     }
-  };
-  var showError = (message) => {
-    banner.hidden = message === null;
-    bannerText.textContent = message ?? "";
-    bannerKeep.hidden = shown.text === "";
-    body.classList.toggle("stale", message !== null);
-  };
-  var paintStatus = () => {
-    const now = Date.now();
-    const state = live.status;
-    let label;
-    if (state === "connected") label = "connected";
-    else if (state === "connecting") {
-      label = live.everConnected ? "reconnecting…" : "connecting…";
-    } else if (state === "offline") label = "offline";
-    else {
-      label = \`reconnecting in \${Math.max(1, Math.ceil(((live.retryAt ?? now) - now) / 1e3))}s\`;
+  }, {
+    linksOff: () => content.linksOff(),
+    lines: () => content.lineCount,
+    go(n) {
+      linkTo(n);
+      content.goToLine(n, true);
     }
-    status.dataset.state = state;
-    status.dataset.retryAt = live.retryAt === null ? "" : String(live.retryAt);
-    status.title = live.closed;
-    if (statusText.textContent !== label) statusText.textContent = label;
-    const flag = state === "connected" ? banner.hidden ? "" : "(error) " : state === "offline" ? "(offline) " : live.everConnected ? "(reconnecting) " : "(connecting) ";
-    document.title = flag + baseTitle;
-    if (modifiedMs !== null) {
-      const ago = formatAgo(modifiedMs, now);
-      if (updatedAgo.textContent !== ago) updatedAgo.textContent = ago;
-    }
-  };
-  var paintUpdated = () => {
-    if (modifiedMs === null) return;
-    const d = new Date(modifiedMs);
-    updatedWrap.hidden = false;
-    const today = d.toDateString() === (/* @__PURE__ */ new Date()).toDateString();
-    updated.dateTime = d.toISOString();
-    updated.textContent = today ? d.toLocaleTimeString() : d.toLocaleString();
-    updated.title = \`modified \${d.toLocaleString()}; received \${new Date(receivedMs).toLocaleString()}\`;
-  };
-  var env = {
-    location,
-    socketPath: body.dataset.socket || "/ws",
-    open(url, protocol, on) {
-      const ws = new WebSocket(url, protocol);
-      ws.onopen = () => on.open();
-      ws.onmessage = (ev) => on.message(ev.data);
-      ws.onclose = (ev) => on.close(ev.code, ev.reason);
-      return ws;
-    },
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (id) => clearTimeout(id),
-    now: () => Date.now(),
-    random: () => Math.random(),
-    onLine: () => navigator.onLine
-  };
-  var start = trimHeld(first, keep);
+  }, { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (id) => clearTimeout(id) });
+  var theme = new ThemeButton({ button: byId("theme"), root: document.documentElement }, prefs);
+  var start = trimHeld(first, keepChars);
   var live = new Live(
-    env,
+    browserEnv(body.dataset.socket),
     {
       change(change) {
-        receivedMs = Date.now();
-        modifiedMs = lastModToMs(change.held.lastMod);
-        if (queue.push(change)) {
-          waitingEl.textContent = waitingLabel(queue.waiting);
-          return;
-        }
-        showChange(change);
-        paintUpdated();
+        status.received(change.held.lastMod);
+        if (tools.hold(change)) return;
+        content.show(change);
+        status.showModified();
       },
       error(message) {
-        receivedMs = Date.now();
-        showError(message);
+        status.received();
+        status.showError(message, content.shown.text !== "");
       },
-      status: paintStatus
+      status: () => status.showConnection(live)
     },
     start,
-    keep,
-    banner.hidden ? null : bannerText.textContent
+    keepChars,
+    status.error
   );
   addEventListener("online", () => live.reconnectNow(true));
   addEventListener("offline", () => live.wentOffline());
@@ -1482,228 +1973,44 @@ export const CLIENT_SCRIPT: string = `(() => {
   addEventListener("pageshow", (ev) => {
     if (ev.persisted) live.reconnectNow(false);
   });
-  var applyToggles = () => {
-    body.classList.toggle("wrap", wrapBox.checked);
-    body.classList.toggle("numbers", numbersBox.checked);
-  };
-  wrapBox.checked = loadPref("wrap");
-  numbersBox.checked = loadPref("numbers");
-  wrapBox.addEventListener("change", () => {
-    savePref("wrap", wrapBox.checked);
-    const follow = atBottom();
-    applyToggles();
-    if (follow) toBottom();
+  byId("wrap").addEventListener("change", () => content.wrapToggled());
+  byId("numbers").addEventListener("change", () => content.numbersToggled());
+  view.addEventListener("scroll", () => content.scrolled(), { passive: true });
+  view.addEventListener("click", (ev) => content.clicked(ev));
+  byId("below").addEventListener("click", () => content.belowClicked());
+  addEventListener("hashchange", () => content.goToHash(location.hash));
+  filterBox.addEventListener("input", () => tools.apply());
+  byId("case").addEventListener("click", () => tools.toggleCase());
+  byId("pause").addEventListener("click", () => tools.togglePause());
+  byId("goto-open").addEventListener("click", () => goTo.toggle());
+  byId("goto").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    goTo.submit();
   });
-  numbersBox.addEventListener("change", () => {
-    savePref("numbers", numbersBox.checked);
-    const follow = atBottom();
-    applyToggles();
-    text.render(shown.text, numbersBox.checked);
-    paintTarget();
-    paintChanged();
-    if (follow) toBottom();
-  });
-  view.addEventListener("scroll", () => {
-    if (atBottom()) below.hidden = true;
-  }, { passive: true });
-  below.addEventListener("click", () => {
-    toBottom();
-    below.hidden = true;
-    view.focus({ preventScroll: true });
-  });
-  var setFilter = () => {
-    const follow = atBottom();
-    const was = filter.kind;
-    filter = parseFilter(
-      filterBox.value,
-      caseButton.getAttribute("aria-pressed") === "true"
-    );
-    runFilter();
-    paintCount();
-    if (follow) toBottom();
-    else if (filter.kind === "ok" || was === "ok") view.scrollTop = 0;
-  };
-  filterBox.addEventListener("input", setFilter);
-  caseButton.addEventListener("click", () => {
-    caseButton.setAttribute(
-      "aria-pressed",
-      String(caseButton.getAttribute("aria-pressed") !== "true")
-    );
-    setFilter();
-  });
-  var clearFilter = () => {
-    if (filterBox.value === "") return false;
-    filterBox.value = "";
-    setFilter();
-    return true;
-  };
-  var typing = (el) => el instanceof HTMLTextAreaElement || el instanceof HTMLElement && el.isContentEditable || el instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit"].includes(el.type);
+  byId("goto-line").addEventListener("keydown", (ev) => goTo.keydown(ev));
+  byId("theme").addEventListener("click", () => theme.cycle());
   document.addEventListener("keydown", (ev) => {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
-    if (ev.key === "/" && !typing(ev.target)) {
-      ev.preventDefault();
-      filterBox.focus();
-      filterBox.select();
-    } else if (ev.key === "g" && !typing(ev.target)) {
-      ev.preventDefault();
-      openGoto();
-    } else if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) {
-      ev.preventDefault();
-      if (!clearFilter() && ev.target === filterBox) {
-        view.focus({ preventScroll: true });
-      }
-    }
-  });
-  pauseButton.addEventListener("click", () => {
-    if (!queue.paused) {
-      queue.pause();
-      pauseButton.setAttribute("aria-pressed", "true");
-      pauseButton.textContent = "Resume";
-      body.classList.add("paused");
-      return;
-    }
-    const newest = queue.resume();
-    pauseButton.setAttribute("aria-pressed", "false");
-    pauseButton.textContent = "Pause";
-    waitingEl.textContent = "";
-    body.classList.remove("paused");
-    if (newest) {
-      showChange(newest);
-      paintUpdated();
-    }
-    toBottom();
-    below.hidden = true;
-  });
-  var scrollToLine = (n) => {
-    const index = n - 1 - text.base;
-    text.chunkOf(index)?.scrollIntoView({ block: "start" });
-    requestAnimationFrame(
-      () => text.lineElement(index)?.scrollIntoView({ block: "center" })
-    );
-  };
-  var goToLine = (n, scroll) => {
-    if (!linkable()) return;
-    target = n;
-    if (filter.kind === "ok") clearFilter();
-    if (!numbersBox.checked) {
-      numbersBox.checked = true;
-      applyToggles();
-      text.render(shown.text, true);
-      paintChanged();
-    }
-    paintTarget();
-    if (scroll) scrollToLine(n);
-  };
-  view.addEventListener("click", (ev) => {
-    const line = ev.target.closest?.("[data-n]");
-    if (!(line instanceof HTMLElement) || !linkable()) return;
-    const gutter = parseFloat(getComputedStyle(line).paddingLeft);
-    if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
-    const n = Number(line.dataset.n);
-    const fromFilter = filter.kind === "ok";
-    history.pushState(null, "", lineHash(n));
-    goToLine(n, fromFilter);
-  });
-  addEventListener("hashchange", () => {
-    const n = parseLineHash(location.hash);
-    if (n !== null) goToLine(n, true);
-  });
-  var gotoReturn = null;
-  var gotoMsgTimer;
-  var sayGoto = (message, bad, forMs) => {
-    clearTimeout(gotoMsgTimer);
-    gotoMsg.textContent = message;
-    gotoMsg.classList.toggle("bad", bad);
-    gotoInput.setAttribute("aria-invalid", String(bad));
-    if (forMs !== void 0) {
-      gotoMsgTimer = setTimeout(() => gotoMsg.textContent = "", forMs);
-    }
-  };
-  var closeGoto = (focus) => {
-    gotoForm.hidden = true;
-    gotoButton.setAttribute("aria-expanded", "false");
-    gotoInput.value = "";
-    focus?.focus({ preventScroll: true });
-  };
-  var openGoto = () => {
-    const why = noLinksReason(shown.offset, shown.dropped);
-    if (why !== null) {
-      sayGoto(why, false, 3 * CHANGED_MS);
-      return;
-    }
-    if (gotoForm.hidden) {
-      gotoReturn = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : view;
-      sayGoto("", false);
-    }
-    gotoForm.hidden = false;
-    gotoButton.setAttribute("aria-expanded", "true");
-    gotoInput.focus();
-    gotoInput.select();
-  };
-  gotoButton.addEventListener(
-    "click",
-    () => gotoForm.hidden ? openGoto() : closeGoto(gotoButton)
-  );
-  gotoForm.addEventListener("submit", (ev) => {
+    const command = keyCommand(ev, filterBox);
+    if (command === null) return;
     ev.preventDefault();
-    const why = noLinksReason(shown.offset, shown.dropped);
-    const got = why === null ? parseLineInput(gotoInput.value, lines.length) : { ok: false, message: why };
-    if (!got.ok) return sayGoto(got.message, true);
-    history.pushState(null, "", lineHash(got.line));
-    closeGoto(view);
-    goToLine(got.line, true);
-    sayGoto(\`Showing line \${got.line.toLocaleString("en")}\`, false, CHANGED_MS);
+    if (command === "filter") tools.focusFilter();
+    else if (command === "goto") goTo.show();
+    else if (!tools.clear() && ev.target === filterBox) content.focus();
   });
-  gotoInput.addEventListener("keydown", (ev) => {
-    if (ev.key !== "Escape") return;
-    ev.preventDefault();
-    ev.stopPropagation();
-    sayGoto("", false);
-    closeGoto(gotoReturn ?? view);
-  });
-  var THEMES = ["auto", "light", "dark"];
-  var applyTheme = (theme2) => {
-    if (theme2 === "light" || theme2 === "dark") {
-      document.documentElement.dataset.theme = theme2;
-    } else delete document.documentElement.dataset.theme;
-    themeButton.textContent = \`Theme: \${theme2 === "light" || theme2 === "dark" ? theme2 : "auto"}\`;
-  };
-  var theme = "auto";
-  try {
-    theme = prefs?.getItem("filewatch.theme") ?? "auto";
-  } catch {
-  }
-  applyTheme(theme);
-  themeButton.addEventListener("click", () => {
-    theme = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
-    applyTheme(theme);
-    savePref("theme", theme);
-  });
-  controls.hidden = false;
-  applyToggles();
-  shown = start;
-  lines = new Lines(start.text);
-  if (numbersBox.checked || start !== first || !text.adopt(start.text)) {
-    text.render(start.text, numbersBox.checked);
-  }
-  paintHeld(start);
-  paintUpdated();
-  body.classList.toggle("linkable", linkable());
-  if (start.offset > 0) toBottom();
-  var linked = parseLineHash(location.hash);
-  if (linked !== null) goToLine(linked, true);
-  view.focus({ preventScroll: true });
+  byId("controls").hidden = false;
+  status.showModified();
+  content.start(first, start);
+  content.goToHash(location.hash);
+  content.focus();
   performance.mark("filewatch:ready");
-  setInterval(() => {
-    if (live.status === "waiting" || modifiedMs !== null) paintStatus();
-  }, 1e3);
+  setInterval(() => status.tick(live), 1e3);
   live.connect();
 })();
 `;
 
 /** The index page's script (several files): index_page.ts inlines it. */
 export const INDEX_SCRIPT: string = `(() => {
-  // src/client/format.ts
+  // src/shared/format.ts
   function formatSize(bytes) {
     if (!Number.isFinite(bytes) || bytes < 0) return "";
     if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
@@ -1717,10 +2024,10 @@ export const INDEX_SCRIPT: string = `(() => {
     const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
     return \`\${shown} \${units[unit]}\`;
   }
-  function lastModToMs(lastMod) {
-    if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
-    const v = BigInt("0x" + lastMod);
-    const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1000000n);
+  function tokenTimeMs(token) {
+    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+    const v = BigInt("0x" + token);
+    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
     return Number.isSafeInteger(ms) ? ms : null;
   }
 
@@ -1736,7 +2043,7 @@ export const INDEX_SCRIPT: string = `(() => {
       if (typeof error === "string") {
         rows.push({ name, href, size: "", iso: "", error });
       } else if (typeof size === "number" && typeof lastMod === "string") {
-        const ms = lastModToMs(lastMod);
+        const ms = tokenTimeMs(lastMod);
         rows.push({
           name,
           href,

@@ -45,6 +45,14 @@ export class HelpRequested extends PrintAndExit {
   }
 }
 
+/**
+ * What `--version` prints: package.json's `version`, written here so that
+ * every way to run has it without reading package.json at run time (the Deno
+ * image and the single executable carry none). tests/e2e/install.test.ts
+ * compares the two.
+ */
+export const PACKAGE_VERSION = "0.1.0";
+
 /** The usage line printed after an error. */
 export const USAGE = "usage: filewatch [options] FILE...   (filewatch --help for the options)";
 
@@ -281,18 +289,7 @@ const exitFlag = (e: Omit<ExitFlag, "kind">): ExitFlag => ({ kind: "exit", ...e 
 
 /**
  * Every flag, in `--help`'s order, keyed by its field in {@link Options}.
- * Adding a flag is one entry here and a row in docs/configuration.md. The
- * flag planned next would read:
- *
- * ```ts
- * // Prints and exits 0 like --help; not a field of Options. (tests/unit/docs.test.ts
- * // counts one options row per flag but --help: it will need to skip this one too.)
- * version: exitFlag({
- *   flag: "version",
- *   help: ["print the version"],
- *   request: () => new PrintAndExit(`filewatch ${PACKAGE_VERSION}\n`),
- * }),
- * ```
+ * Adding a flag is one entry here and a row in docs/configuration.md.
  */
 export const TABLE = {
   /** --dir: watch the regular files directly in this directory (null: the FILE list). */
@@ -498,6 +495,11 @@ export const TABLE = {
     parse: parseWorkers,
     verify: (n, where) => workersUnsupported(n, where.platform) ?? (n > 1 ? where.cannotSpawn(n) : null),
     help: ["server processes on one port", "(Linux), auto = one per core (1)"],
+  }),
+  version: exitFlag({
+    flag: "version",
+    help: ["print the version"],
+    request: () => new PrintAndExit(`filewatch ${PACKAGE_VERSION}\n`),
   }),
   help: exitFlag({ flag: "help", short: "h", help: ["this text"], request: () => new HelpRequested() }),
 } as const;

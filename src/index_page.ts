@@ -1,14 +1,15 @@
 /**
- * The index served at `/` when several files are watched (DESIGN §10): names,
- * sizes and modification times, server-rendered (usable without JavaScript),
- * kept current by a script that asks `/files` again every poll period.
+ * The index served at `/` when several files are watched
+ * (docs/configuration.md#several-files): names, sizes and modification
+ * times, server-rendered (usable without JavaScript), kept current by a
+ * script that asks `/files` again every poll period.
  * Escaped by Hono's `html` template like the file's page; one nonce'd script
  * and style.
  * @module
  */
 import { html } from "hono/html";
 import type { FileInfo } from "./catalog.ts";
-import { formatSize, lastModToMs } from "./client/format.ts";
+import { formatSize, tokenTimeMs } from "./shared/format.ts";
 import { INDEX_SCRIPT } from "./client_bundle.ts";
 import { renderShell } from "./page.ts";
 
@@ -39,7 +40,7 @@ if (/<\/script|<!--/i.test(INDEX_SCRIPT)) {
 /** One row's cells as the server and the script both write them. */
 export function rowCells(f: FileInfo): { size: string; modified: string; iso: string; error: string } {
   if ("error" in f) return { size: "", modified: "", iso: "", error: f.error };
-  const ms = lastModToMs(f.lastMod);
+  const ms = tokenTimeMs(f.lastMod);
   const iso = ms === null ? "" : new Date(ms).toISOString();
   return { size: formatSize(f.size), modified: iso, iso, error: "" };
 }

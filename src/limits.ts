@@ -6,10 +6,10 @@
  * - {@link LocalLimits}: a lone server keeps the state itself ({@link HostState});
  * - {@link RemoteLimits}: a worker of `--workers` asks its supervisor, which
  *   keeps one {@link HostState} for all workers ({@link HostState.handle}),
- *   over the channel of src/worker.ts.
+ *   over the link of src/worker.ts.
  *
  * A question to the supervisor normally takes well under a millisecond (a
- * line each way over a pipe). It is bounded by {@link CHANNEL_TIMEOUT_MS}:
+ * line each way over a pipe). It is bounded by {@link LINK_TIMEOUT_MS}:
  * past it, a password check is refused with 503 (fail closed: a slow or
  * stuck supervisor must not let guesses through uncounted), and a slot is
  * counted by this worker alone (each worker still caps what it holds). A
@@ -18,10 +18,10 @@
  */
 import { AddressSlots, LOCKOUT, Lockout, type LockoutPolicy, type Outcome } from "./lockout.ts";
 import type { Peer, PeerEvents } from "./runtime/types.ts";
-import type { ChannelEnd, SlotKind, ToSupervisor, ToWorker } from "./worker.ts";
+import type { SlotKind, SupervisorLink, ToSupervisor, ToWorker } from "./worker.ts";
 
 /** The longest a worker waits for its supervisor's answer. */
-export const CHANNEL_TIMEOUT_MS = 1_000;
+export const LINK_TIMEOUT_MS = 1_000;
 
 /** What a password check or a slot took: given back with {@link AddressLimits.settle} / {@link AddressLimits.release}. */
 export interface Ticket {
@@ -198,7 +198,7 @@ export class LocalLimits implements AddressLimits {
  * address is refused without asking.
  */
 export class RemoteLimits implements AddressLimits {
-  readonly #channel: ChannelEnd;
+  readonly #link: SupervisorLink;
   readonly #timeoutMs: number;
   /** What this worker counts alone when the supervisor does not answer in time. */
   readonly #fallback: LocalLimits;
@@ -206,11 +206,11 @@ export class RemoteLimits implements AddressLimits {
   readonly #locked = new Map<string, number>();
   #next = 0;
 
-  constructor(channel: ChannelEnd, caps: SlotLimits, timeoutMs = CHANNEL_TIMEOUT_MS) {
-    this.#channel = channel;
+  constructor(link: SupervisorLink, caps: SlotLimits, timeoutMs = LINK_TIMEOUT_MS) {
+    this.#link = link;
     this.#timeoutMs = timeoutMs;
     this.#fallback = new LocalLimits(LOCKOUT, caps);
-    channel.onMessage((m) => {
+    link.onMessage((m) => {
       if ("op" in m) {
         this.#locked.set(m.ip, m.until);
         if (this.#locked.size > 10_000) this.#locked.delete(this.#locked.keys().next().value!);
@@ -235,7 +235,7 @@ export class RemoteLimits implements AddressLimits {
     const a = await this.#ask({ op: "attempt", id, ip });
     if (a === null) {
       // Ends the attempt if the supervisor lets it in later: the pipe keeps the order.
-      this.#channel.send({ op: "settle", id, outcome: "cancel" });
+      this.#link.send({ op: "settle", id, outcome: "cancel" });
       return { ok: false, status: 503, why: "unavailable", retryAfterS: 1 };
     }
     if ("ok" in a && a.ok) return { ok: true, ticket: { ip, id, kind: "attempt", done: false } };
@@ -257,7 +257,7 @@ export class RemoteLimits implements AddressLimits {
     const id = ++this.#next;
     const a = await this.#ask({ op: "reserve", id, kind, ip });
     if (a === null) {
-      this.#channel.send({ op: "release", id });
+      this.#link.send({ op: "release", id });
       const t = this.#fallback.reserveNow(kind, ip);
       if (t) t.local = true;
       return t;
@@ -269,7 +269,7 @@ export class RemoteLimits implements AddressLimits {
     if (ticket.done) return;
     if (ticket.local) return this.#fallback.release(ticket);
     ticket.done = true;
-    this.#channel.send({ op: "release", id: ticket.id });
+    this.#link.send({ op: "release", id: ticket.id });
   }
 
   /** Sends a question and waits for its answer; null after the timeout. */
@@ -284,7 +284,7 @@ export class RemoteLimits implements AddressLimits {
         resolve(a);
       });
       try {
-        this.#channel.send(m);
+        this.#link.send(m);
       } catch {
         clearTimeout(timer);
         this.#pending.delete(m.id);

@@ -21,7 +21,6 @@
  */
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import type { FileOps, OpenFile, RawStat } from "./read.ts";
 
 /** The error for a path that is not a regular file (a FIFO, socket or device): code `ENOTREG`. */
 export function notRegular(): Error {
@@ -72,24 +71,32 @@ export async function openRegular(path: string, options: GuardOptions = {}): Pro
  * link (a directory always has several; a stat without `nlink`, a test's
  * fake, passes).
  */
-function refuseLinked(st: RawStat): void {
-  const s = st as RawStat & { nlink?: bigint | number; isFile?(): boolean };
+function refuseLinked(st: object): void {
+  const s = st as { nlink?: bigint | number; isFile?(): boolean };
   if (s.nlink !== undefined && Number(s.nlink) > 1 && s.isFile?.() !== false) throw hardLinked();
 }
 
+/** What {@link singleLinkFileOps} wraps: the shape of `FileOps` in src/read.ts, which sits above this module. */
+interface StatOpen<S extends object, F extends { stat(): Promise<object>; close(): Promise<void> }> {
+  stat(path: string): Promise<S>;
+  open(path: string): Promise<F>;
+}
+
 /**
- * `base` refusing files with more than one hard link, on the path's stat
- * and again on the open descriptor: the watcher's reads in `--dir` mode
- * without `--allow-hardlinks`.
+ * `base` (a `FileOps`, src/read.ts) refusing files with more than one hard
+ * link, on the path's stat and again on the open descriptor: the watcher's
+ * reads in `--dir` mode without `--allow-hardlinks`.
  */
-export function singleLinkFileOps(base: FileOps): FileOps {
+export function singleLinkFileOps<S extends object, F extends { stat(): Promise<object>; close(): Promise<void> }>(
+  base: StatOpen<S, F>,
+): StatOpen<S, F> {
   return {
     async stat(path) {
       const st = await base.stat(path);
       refuseLinked(st);
       return st;
     },
-    async open(path): Promise<OpenFile> {
+    async open(path) {
       const f = await base.open(path);
       try {
         refuseLinked(await f.stat());

@@ -12,8 +12,8 @@
  */
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import { CHUNK_LINES, chunkStarts } from "./client/chunks.ts";
-import { formatSize, lastModToMs, windowNotice } from "./client/format.ts";
+import { CHUNK_LINES, chunkStarts } from "./shared/chunks.ts";
+import { formatSize, tokenTimeMs, windowNotice } from "./shared/format.ts";
 import { CLIENT_SCRIPT } from "./client_bundle.ts";
 
 /**
@@ -40,8 +40,11 @@ export interface PageInput {
   /** The watched file's name as shown to the reader (the path it was given as). */
   fileName: string;
   view: PageView;
-  /** The most characters of text the page keeps on screen (0: no bound). */
-  keep: number;
+  /**
+   * The most characters of text the page keeps on screen (0: no bound); the page counts characters, where the
+   * server's watcher counts bytes. Written as `data-keep` for the script.
+   */
+  keepChars: number;
   /** Per-response CSP nonce for the one `<script>` and one `<style>`. */
   nonce: string;
   /** The absolute path of the page's WebSocket (`/ws`, or `/PREFIX/ws` under --base-path); default `/ws`. */
@@ -116,7 +119,7 @@ body.numbers #content { --gutter-w: calc(var(--digits, 2) * 1ch + 1.4ch); }
 body.numbers .chunk > span { display: block; padding-left: var(--gutter-w); text-indent: calc(-1 * var(--gutter-w)); }
 body.numbers .chunk > span::before { content: attr(data-n); display: inline-block; box-sizing: border-box;
   width: var(--gutter-w); padding-right: 1.4ch; text-align: right; text-indent: 0; color: var(--gutter); user-select: none; }
-/* ---- reading (§13): filter, pause, line links, changed lines, focus ---- */
+/* ---- reading (docs/page.md#reading): filter, pause, line links, changed lines, focus ---- */
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 #view:focus-visible { outline-offset: -2px; }
@@ -223,13 +226,13 @@ ${input.body}
  * (U+FFFD for bad bytes) comes with a notice, and a text that is not the
  * whole file with "showing the last X of Y"; an error shows its message in a
  * `role="alert"` banner and no content. `<body>` carries what the script
- * starts from: `data-last-mod`, `data-offset`, `data-size`, `data-keep`, and
+ * starts from: `data-last-mod`, `data-offset`, `data-size`, `data-keep` (characters), and
  * `data-socket`, the path its WebSocket connects to.
  *
  * @example
  * ```ts
  * const view = { ok: true, lastMod, offset: 0, size: 12, text: "hello world\n", lossy: false } as const;
- * return c.html(renderPage({ fileName: "app.log", view, keep: 0, nonce }));
+ * return c.html(renderPage({ fileName: "app.log", view, keepChars: 0, nonce }));
  * ```
  */
 export function renderPage(input: PageInput): string {
@@ -238,8 +241,8 @@ export function renderPage(input: PageInput): string {
   const lastMod = view.ok ? view.lastMod : "";
   const offset = view.ok ? view.offset : 0;
   const fileSize = view.ok ? view.size : 0;
-  const keep = Number.isSafeInteger(input.keep) && input.keep > 0 ? input.keep : 0;
-  const ms = view.ok ? lastModToMs(view.lastMod) : null;
+  const keepChars = Number.isSafeInteger(input.keepChars) && input.keepChars > 0 ? input.keepChars : 0;
+  const ms = view.ok ? tokenTimeMs(view.lastMod) : null;
   const iso = ms === null ? "" : new Date(ms).toISOString();
   const hideUpdated = hiddenUnless(ms !== null);
   const hideBanner = hiddenUnless(!view.ok);
@@ -280,7 +283,7 @@ ${chunks}</pre><pre id="filtered" hidden></pre></main>
   return renderShell({
     title: fileName,
     nonce,
-    data: { "last-mod": lastMod, offset, size: fileSize, keep, socket: input.socketPath ?? "/ws" },
+    data: { "last-mod": lastMod, offset, size: fileSize, keep: keepChars, socket: input.socketPath ?? "/ws" },
     header,
     body,
     script: CLIENT_SCRIPT,

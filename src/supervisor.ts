@@ -11,7 +11,7 @@
  * backoff; and exits 0 when every worker stopped cleanly. It also keeps
  * the host's per-address state, the lock-out and the per-address caps
  * (src/limits.ts), and answers each worker's questions about it over the
- * channel, so they are one for the host, not one per worker. Written once
+ * link (src/worker.ts), so they are one for the host, not one per worker. Written once
  * for both runtimes with node:child_process and node:net. What a worker must
  * do in return is in src/worker.ts.
  * @module
@@ -24,10 +24,12 @@ import { HostState } from "./limits.ts";
 import { LOCKOUT, type LockoutPolicy } from "./lockout.ts";
 import type { Logger } from "./log.ts";
 import {
-  CHANNEL_MARK,
-  channelLine,
-  parseChannelLine,
+  askToStop,
+  LINK_MARK,
+  linkLine,
+  parseLinkLine,
   parseStartupLine,
+  type StopSignal,
   type ToSupervisor,
   type ToWorker,
   WORKER_STDIO,
@@ -94,7 +96,7 @@ export async function supervise(
   /** Each process started gets its own number: what it holds in `state` is given back when it exits. */
   let spawned = 0;
   const tell = (child: ChildProcess | null, m: ToWorker) => {
-    if (child?.stdin?.writable) child.stdin.write(channelLine(m));
+    if (child?.stdin?.writable) child.stdin.write(linkLine(m));
   };
   let announced = false;
   let stopping: string | null = null;
@@ -136,8 +138,8 @@ export async function supervise(
       while ((i = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        if (line.startsWith(CHANNEL_MARK)) {
-          const m = parseChannelLine<ToSupervisor>(line.slice(CHANNEL_MARK.length));
+        if (line.startsWith(LINK_MARK)) {
+          const m = parseLinkLine<ToSupervisor>(line.slice(LINK_MARK.length));
           if (!m) continue;
           const { answer, notice } = state.handle(process_, m);
           if (answer) tell(child, answer);
@@ -191,21 +193,25 @@ export async function supervise(
     });
   };
 
-  const stopAll = (signal: NodeJS.Signals) => {
+  const stopAll = (signal: StopSignal | "SIGKILL") => {
     for (const s of slots) {
       clearTimeout(s.timer);
       s.timer = undefined;
-      // process.kill, not child.kill: Deno's node:child_process then reports
-      // the signal sent as the exit's cause even when the worker handled it
-      // and exited 0, which would make every clean stop look like a failure.
-      const pid = s.child?.pid;
+      const child = s.child;
+      if (!child) continue;
       try {
-        if (pid) process.kill(pid, signal);
+        // Asked through stdin, not signalled: a signal to another process
+        // needs all of Deno's --allow-run (src/worker.ts), and after
+        // child.kill() Deno's node:child_process reports that signal as the
+        // exit's cause even when the worker handled it and exited 0. Only
+        // SIGKILL is sent, when the exit code no longer matters.
+        if (signal === "SIGKILL") child.kill("SIGKILL");
+        else askToStop(child.stdin!, signal);
       } catch { /* already gone */ }
     }
   };
 
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: StopSignal) => {
     if (stopping) {
       log.warn("second signal: stopping workers now", { signal });
       stopAll("SIGKILL");

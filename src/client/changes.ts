@@ -6,6 +6,9 @@
  */
 import { diffArrays } from "diff";
 
+/** How long changed or new lines stay marked. */
+export const CHANGED_MS = 4_000;
+
 /** Lines `[start, end)` of the new version (0-based, on screen). */
 export type LineRange = [number, number];
 

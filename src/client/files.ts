@@ -3,7 +3,7 @@
  * src/client/index.ts draws them).
  * @module
  */
-import { formatSize, lastModToMs } from "./format.ts";
+import { formatSize, tokenTimeMs } from "../shared/format.ts";
 
 /** A file as `/files` lists it. */
 export type ListedFile = { name: string; size: number; lastMod: string } | {
@@ -33,7 +33,7 @@ export function rowsOf(json: unknown, pagePath: string): Row[] {
     if (typeof error === "string") {
       rows.push({ name, href, size: "", iso: "", error });
     } else if (typeof size === "number" && typeof lastMod === "string") {
-      const ms = lastModToMs(lastMod);
+      const ms = tokenTimeMs(lastMod);
       rows.push({
         name,
         href,

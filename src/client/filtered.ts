@@ -7,8 +7,10 @@
  * @module
  */
 import { inRanges, type LineRange } from "./changes.ts";
-import { lineCountDigits } from "./chunks.ts";
+import { lineCountDigits } from "../shared/chunks.ts";
 import { matchRanges } from "./filter.ts";
+import { type LineRenderer, plainLine } from "./render.ts";
+import { fillLine } from "./view.ts";
 
 /** Matching lines per block of the filtered view. */
 export const FILTER_CHUNK = 200;
@@ -17,6 +19,7 @@ export const FILTER_CHUNK = 200;
 export class FilteredView {
   readonly #pre: HTMLElement;
   readonly #observer: IntersectionObserver;
+  readonly #render: LineRenderer;
   /** Line indexes (on screen, 0-based) that match, in order. */
   hits: number[] = [];
   #lines: readonly string[] = [];
@@ -28,8 +31,9 @@ export class FilteredView {
   /** Called after a block's lines were built (they were not on screen before): the page re-marks changed lines. */
   onBuild: () => void = () => {};
 
-  constructor(pre: HTMLElement, scroller: HTMLElement) {
+  constructor(pre: HTMLElement, scroller: HTMLElement, render: LineRenderer = plainLine) {
     this.#pre = pre;
+    this.#render = render;
     this.#observer = new IntersectionObserver((entries) => {
       for (const e of entries) if (e.isIntersecting) this.#build(e.target as HTMLElement);
     }, { root: scroller, rootMargin: "1500px 0px" });
@@ -153,15 +157,7 @@ export class FilteredView {
       const n = this.#base + index + 1;
       span.dataset.n = String(n);
       if (n === this.#target) span.classList.add("target");
-      let at = 0;
-      for (const [a, b] of matchRanges(this.#re, line)) {
-        if (a > at) span.append(line.slice(at, a));
-        const mark = doc.createElement("mark");
-        mark.textContent = line.slice(a, b);
-        span.append(mark);
-        at = b;
-      }
-      if (at < line.length) span.append(line.slice(at));
+      fillLine(span, this.#render(line, matchRanges(this.#re, line)));
       frag.append(span);
     }
     el.replaceChildren(frag);

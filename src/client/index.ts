@@ -1,7 +1,7 @@
 /**
- * The index page's script (several files, DESIGN §10): asks the server's
- * `/files` again every poll period and redraws the table, so files that
- * appear, go or change show without a reload. The URLs come from the page
+ * The index page's script (several files: docs/configuration.md#several-files):
+ * asks the server's `/files` again every poll period and redraws the table,
+ * so files that appear, go or change show without a reload. The URLs come from the page
  * (`data-files`, `data-page` on `<body>`), never built here from the host.
  * scripts/build-client.mjs bundles it into src/client_bundle.ts (INDEX_SCRIPT).
  * @module

@@ -4,7 +4,7 @@
  * adds, not a new split of the whole text.
  * @module
  */
-import { countNewlines } from "./chunks.ts";
+import { countNewlines } from "../shared/chunks.ts";
 
 /**
  * `text` cut into lines: a final newline ends the last line, it does not start

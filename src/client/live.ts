@@ -9,7 +9,7 @@
  */
 import { backoffDelay, CONNECT_TIMEOUT_MS, STABLE_AFTER_MS } from "./backoff.ts";
 import { parseMessage, socketUrl, SUBPROTOCOL } from "./protocol.ts";
-import { applyMessage, type Change, type Held } from "./text.ts";
+import { applyMessage, type Change, type FileText } from "./text.ts";
 
 /** Where the connection stands, as the status indicator shows it. */
 export type Status = "connecting" | "connected" | "waiting" | "offline";
@@ -50,14 +50,14 @@ export interface LiveView {
  *
  * @example
  * ```ts
- * const live = new Live(env, view, held, keep, null);
+ * const live = new Live(env, view, held, keepChars, null);
  * live.connect();
  * addEventListener("online", () => live.reconnectNow(true));
  * ```
  */
 export class Live {
   /** What the page holds; sent back as `lastMod` and `size` when it reconnects. */
-  held: Held;
+  held: FileText;
   /** The error shown, if any; while there is one, the page asks for everything. */
   error: string | null;
   status: Status = "connecting";
@@ -72,7 +72,8 @@ export class Live {
 
   readonly #env: LiveEnv;
   readonly #view: LiveView;
-  readonly #keep: number;
+  /** The most characters to hold (0: no bound). */
+  readonly #keepChars: number;
   #socket: { close(): void } | null = null;
   #openedAt = 0;
   #retry: number | undefined;
@@ -82,14 +83,14 @@ export class Live {
   constructor(
     env: LiveEnv,
     view: LiveView,
-    held: Held,
-    keep: number,
+    held: FileText,
+    keepChars: number,
     error: string | null,
   ) {
     this.#env = env;
     this.#view = view;
     this.held = held;
-    this.#keep = keep;
+    this.#keepChars = keepChars;
     this.error = error;
   }
 
@@ -203,7 +204,7 @@ export class Live {
       this.#view.status();
       return;
     }
-    const change = applyMessage(this.held, msg, this.#keep);
+    const change = applyMessage(this.held, msg, this.#keepChars);
     if (change.kind === "stale") {
       // Not for what this page holds (it missed something): start over with
       // the whole file rather than guess.

@@ -1,10 +1,10 @@
 /**
- * The `filewatch.v1` messages as the page reads them, and the URL it
- * connects to (DESIGN §3, §9).
+ * The `filewatch.v1` messages as the page reads them (docs/protocol.md), and
+ * the URL it connects to (docs/page.md#connection).
  * @module
  */
 
-/** The WebSocket subprotocol the page speaks (DESIGN §3). */
+/** The WebSocket subprotocol the page speaks (docs/protocol.md#handshake). */
 export const SUBPROTOCOL = "filewatch.v1";
 
 /** Bytes of the file as text: `lossy` when they were not valid UTF-8 (bad bytes are U+FFFD in `text`). */

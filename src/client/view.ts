@@ -8,9 +8,31 @@
  * from the front. Nodes already on screen are never rebuilt for an append,
  * so a reader's selection and the browser's layout of them survive. File
  * data only ever goes into text nodes, never through innerHTML.
+ *
+ * A line with an element of its own (numbers on) is drawn by a
+ * {@link LineRenderer} (src/client/render.ts).
  * @module
  */
-import { CHUNK_LINES, chunkStarts, countNewlines, lineCountDigits } from "./chunks.ts";
+import { CHUNK_LINES, chunkStarts, countNewlines, lineCountDigits } from "../shared/chunks.ts";
+import { type LineRenderer, type Piece, plainLine } from "./render.ts";
+
+/**
+ * Writes `pieces` (a {@link LineRenderer}'s) into `el`, which is empty: text as
+ * text nodes, marked pieces in `<mark>`, classed ones in `<span class>`.
+ */
+export function fillLine(el: HTMLElement, pieces: readonly Piece[]): void {
+  const doc = el.ownerDocument;
+  for (const p of pieces) {
+    if (!p.mark && !p.cls) {
+      el.append(p.text);
+      continue;
+    }
+    const wrap = doc.createElement(p.mark ? "mark" : "span");
+    if (p.cls) wrap.className = p.cls;
+    wrap.textContent = p.text;
+    el.append(wrap);
+  }
+}
 
 /** One chunk on screen: its element, how many characters and newlines it holds. */
 interface Chunk {
@@ -31,6 +53,7 @@ function lastText(el: Element): Text {
 /** The content pane's DOM, kept equal to the text it is given. */
 export class TextView {
   readonly #pre: HTMLElement;
+  readonly #render: LineRenderer;
   #chunks: Chunk[] = [];
   #numbers = false;
   /** Line number of the first line on screen, minus one: lines dropped since the last full render. */
@@ -40,8 +63,9 @@ export class TextView {
   /** The text on screen is not empty and does not end with a newline: its last line is still open. */
   #open = false;
 
-  constructor(pre: HTMLElement) {
+  constructor(pre: HTMLElement, render: LineRenderer = plainLine) {
     this.#pre = pre;
+    this.#render = render;
   }
 
   /** Whether lines are rendered one span each, numbered. */
@@ -182,7 +206,8 @@ export class TextView {
       if (lines[lines.length - 1] === "") lines.pop(); // a final newline ends a line, it does not start one
       let i = 0;
       if (this.#open && chunk.el.lastElementChild) {
-        // The first piece finishes the line left open by the last append.
+        // The first piece finishes the line left open by the last append. (A
+        // renderer that reads the whole line would draw that line again here.)
         lastText(chunk.el.lastElementChild).appendData(lines[0]!);
         i = 1;
       }
@@ -191,7 +216,7 @@ export class TextView {
         const span = doc.createElement("span");
         // A number in an attribute shown by ::before is never selected or copied.
         span.dataset.n = String(++n);
-        span.textContent = lines[i]!;
+        fillLine(span, this.#render(lines[i]!, []));
         chunk.el.append(span);
       }
     }

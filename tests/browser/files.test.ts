@@ -9,7 +9,7 @@ import { RUNTIMES, startServer, waitFor } from "../helpers/harness.ts";
 import { ARTIFACTS, launchChromium, watchedPage } from "../helpers/chromium.ts";
 import { axeViolations } from "../helpers/axe.ts";
 import type { Page } from "playwright-core";
-import { formatSize } from "../../src/client/format.ts";
+import { formatSize } from "../../src/shared/format.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const document: any;

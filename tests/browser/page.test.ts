@@ -11,7 +11,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 import { ARTIFACTS, launchChromium, type Watched, watchedPage } from "../helpers/chromium.ts";
 import type { Browser, Page } from "playwright-core";
-import { formatSize } from "../../src/client/format.ts";
+import { formatSize } from "../../src/shared/format.ts";
 
 // Functions given to page.evaluate() run in the browser. The DOM library
 // cannot be added to one file (it changes global types for the whole type

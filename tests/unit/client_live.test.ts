@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { CONNECT_TIMEOUT_MS, STABLE_AFTER_MS } from "../../src/client/backoff.ts";
 import { Live, type LiveEnv, type LiveView, type SocketEvents } from "../../src/client/live.ts";
 import { SUBPROTOCOL } from "../../src/client/protocol.ts";
-import { type Change, type Held, NOTHING } from "../../src/client/text.ts";
+import { type Change, type FileText, NOTHING } from "../../src/client/text.ts";
 
 interface FakeSocket {
   url: string;
@@ -75,13 +75,13 @@ class FakeView implements LiveView {
 }
 
 const enc = new TextEncoder();
-const HELD: Held = { ...NOTHING, lastMod: "a1", size: 8, text: "one\ntwo\n" };
+const HELD: FileText = { ...NOTHING, lastMod: "a1", size: 8, text: "one\ntwo\n" };
 const WS = "ws://127.0.0.1:8080/ws";
 
-function setup(held: Held = HELD, keep = 0, error: string | null = null) {
+function setup(held: FileText = HELD, keepChars = 0, error: string | null = null) {
   const env = new FakeBrowser();
   const view = new FakeView();
-  const live = new Live(env, view, held, keep, error);
+  const live = new Live(env, view, held, keepChars, error);
   live.connect();
   return { env, view, live };
 }
@@ -153,7 +153,7 @@ Deno.test("Live replaces on content and clears a shown error; an error makes it 
   assertEquals(live.url(), `${WS}?lastMod=b2&size=5`);
 });
 
-Deno.test("Live keeps at most `keep` characters and still resumes from the end of the file", () => {
+Deno.test("Live keeps at most `keepChars` characters and still resumes from the end of the file", () => {
   const { env, view, live } = setup(HELD, 20);
   env.last.on.open();
   let lastMod = "a1";

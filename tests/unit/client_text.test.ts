@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { parseMessage, type ServerMessage, socketUrl, utf8Length } from "../../src/client/protocol.ts";
-import { applyMessage, type Change, type Held, NOTHING, trimHeld, trimPoint } from "../../src/client/text.ts";
+import { applyMessage, type Change, type FileText, NOTHING, trimHeld, trimPoint } from "../../src/client/text.ts";
 
 const enc = new TextEncoder();
 const b64 = (bytes: number[] | Uint8Array) => btoa(String.fromCharCode(...bytes));
@@ -17,7 +17,7 @@ function msg(o: Record<string, unknown>): Exclude<ServerMessage, { type: "error"
   return m;
 }
 
-function held(text: string, lastMod = "a1", offset = 0): Held {
+function held(text: string, lastMod = "a1", offset = 0): FileText {
   return { ...NOTHING, lastMod, offset, size: offset + enc.encode(text).length, text };
 }
 
@@ -225,7 +225,7 @@ Deno.test("trimPoint() cuts inside a line longer than the bound, never inside a 
   assert(emoji.length - cut <= 15);
 });
 
-Deno.test("applyMessage() keeps at most `keep` characters, whole lines, and counts the bytes dropped", () => {
+Deno.test("applyMessage() keeps at most `keepChars` characters, whole lines, and counts the bytes dropped", () => {
   let h = held("");
   h = { ...h, lastMod: "v0" };
   let lastMod = "v0";

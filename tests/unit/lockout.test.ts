@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { AddressSlots, LOCKOUT, Lockout } from "../../src/lockout.ts";
 import { HostState, LocalLimits, RemoteLimits } from "../../src/limits.ts";
-import type { ChannelEnd, ToSupervisor, ToWorker } from "../../src/worker.ts";
+import type { SupervisorLink, ToSupervisor, ToWorker } from "../../src/worker.ts";
 
 const IP = "192.0.2.1";
 
@@ -102,7 +102,7 @@ Deno.test("RemoteLimits asks the supervisor, learns lock-outs from its notices, 
   let deaf = false;
   const listeners: Array<(m: ToWorker) => void> = [];
   const sent: ToSupervisor[] = [];
-  const channel: ChannelEnd = {
+  const channel: SupervisorLink = {
     send(m) {
       sent.push(m);
       if (deaf) return;

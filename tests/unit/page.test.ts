@@ -7,8 +7,8 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { DROPPED_NOTICE, LOSSY_NOTICE, type PageView, renderPage } from "../../src/page.ts";
 import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
 import { backoffDelay } from "../../src/client/backoff.ts";
-import { CHUNK_LINES, chunkStarts, lineNumberDigits } from "../../src/client/chunks.ts";
-import { formatAgo, formatSize, lastModToMs, windowNotice } from "../../src/client/format.ts";
+import { CHUNK_LINES, chunkStarts, lineNumberDigits } from "../../src/shared/chunks.ts";
+import { formatAgo, formatSize, tokenTimeMs, windowNotice } from "../../src/shared/format.ts";
 import { isAtBottom } from "../../src/client/scroll.ts";
 
 const enc = new TextEncoder();
@@ -19,8 +19,8 @@ function okSnap(text: string, lastMod = LAST_MOD): PageView {
   return { ok: true, lastMod, offset: 0, size: enc.encode(text).length, text, lossy: false };
 }
 
-function page(view: PageView, fileName = "app.log", keep = 0): string {
-  return renderPage({ fileName, view, keep, nonce: NONCE });
+function page(view: PageView, fileName = "app.log", keepChars = 0): string {
+  return renderPage({ fileName, view, keepChars, nonce: NONCE });
 }
 
 /** The <pre>'s text as a browser would read it: tags dropped, entities decoded. */
@@ -109,12 +109,12 @@ Deno.test("renderPage() puts the nonce on its one script and one style, and noth
 
 Deno.test("renderPage() links Download to the file's /raw, or to the URL it is given (several files)", () => {
   assertMatch(page(okSnap("x")), /<a id="download" class="button" href="raw" download>Download<\/a>/);
-  const html = renderPage({ fileName: "f", view: okSnap("x"), keep: 0, nonce: NONCE, rawUrl: "../raw/a b" });
+  const html = renderPage({ fileName: "f", view: okSnap("x"), keepChars: 0, nonce: NONCE, rawUrl: "../raw/a b" });
   assert(html.includes(`href="../raw/a b"`), "as given, escaped by the template");
 });
 
 Deno.test("renderPage() escapes a nonce it is given", () => {
-  const html = renderPage({ fileName: "f", view: okSnap("x"), keep: 0, nonce: `"><script>` });
+  const html = renderPage({ fileName: "f", view: okSnap("x"), keepChars: 0, nonce: `"><script>` });
   assert(html.includes(`nonce="&quot;&gt;&lt;script&gt;"`));
 });
 
@@ -130,9 +130,15 @@ Deno.test("renderPage() puts where the text is in the file and the bound on <bod
 });
 
 Deno.test("renderPage() gives the script its socket's path (under --base-path), escaped", () => {
-  const html = renderPage({ fileName: "f", view: okSnap("x"), keep: 0, nonce: NONCE, socketPath: "/team/logs/ws" });
+  const html = renderPage({
+    fileName: "f",
+    view: okSnap("x"),
+    keepChars: 0,
+    nonce: NONCE,
+    socketPath: "/team/logs/ws",
+  });
   assertMatch(html, /data-socket="\/team\/logs\/ws">/);
-  const odd = renderPage({ fileName: "f", view: okSnap("x"), keep: 0, nonce: NONCE, socketPath: '/a"b/ws' });
+  const odd = renderPage({ fileName: "f", view: okSnap("x"), keepChars: 0, nonce: NONCE, socketPath: '/a"b/ws' });
   assertMatch(odd, /data-socket="\/a&quot;b\/ws">/);
 });
 
@@ -198,14 +204,14 @@ Deno.test("formatSize() prints bytes in binary units", () => {
   assertEquals(formatSize(NaN), "");
 });
 
-Deno.test("lastModToMs() reads hex nanoseconds", () => {
-  assertEquals(lastModToMs(LAST_MOD), 1_700_000_000_123);
-  assertEquals(lastModToMs("0"), 0);
-  assertEquals(lastModToMs(""), null);
-  assertEquals(lastModToMs("xyz"), null);
-  assertEquals(lastModToMs("1".repeat(33)), null);
+Deno.test("tokenTimeMs() reads hex nanoseconds", () => {
+  assertEquals(tokenTimeMs(LAST_MOD), 1_700_000_000_123);
+  assertEquals(tokenTimeMs("0"), 0);
+  assertEquals(tokenTimeMs(""), null);
+  assertEquals(tokenTimeMs("xyz"), null);
+  assertEquals(tokenTimeMs("1".repeat(33)), null);
   // A token: the mtime in the high bits over a 64-bit content hash.
-  assertEquals(lastModToMs(LAST_MOD + "0123456789abcdef"), 1_700_000_000_123);
+  assertEquals(tokenTimeMs(LAST_MOD + "0123456789abcdef"), 1_700_000_000_123);
 });
 
 Deno.test("formatAgo() says how long ago in words", () => {

@@ -5,7 +5,7 @@ import { Version } from "../../src/version.ts";
 
 const version = (text: string, seq = 1) =>
   new Version({ seq, lastMod: `${seq}`.padStart(16, "0"), kept: new TextEncoder().encode(text) });
-const route = { fileName: "app.log", keep: 0, socketPath: "/ws", rawUrl: "/raw" };
+const route = { fileName: "app.log", keepChars: 0, socketPath: "/ws", rawUrl: "/raw" };
 const read = async (body: ReadableStream<Uint8Array>) => await new Response(body).text();
 
 Deno.test("PageCache: the page is what renderPage() makes with the request's nonce, rendered once per version", async () => {

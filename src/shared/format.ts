@@ -1,6 +1,7 @@
 /**
- * Sizes and times for people. Pure; the server renders the first paint with
- * the same functions, so the page reads the same before and after its script.
+ * Sizes and times for people. Pure and shared: the server renders the first
+ * paint with the same functions as the page's script, so the page reads the
+ * same before and after its script.
  * @module
  */
 
@@ -37,14 +38,19 @@ export function windowNotice(offset: number, size: number): string {
 }
 
 /**
- * The time a `lastMod` stands for, in ms since the epoch; null when it is not
- * a token. A token is the mtime in ns, shifted left by 64 bits over a content
- * hash (docs/protocol.md); one of 16 digits or fewer is a bare mtime in ns.
+ * The modification time a version token carries, in ms since the epoch; null
+ * when `token` is not one. A token (the wire's `lastMod`) is the mtime in ns
+ * shifted left by 64 bits over a content hash (docs/protocol.md); one of 16
+ * hex digits or fewer is a bare mtime in ns (a server from before the hash).
+ * @example
+ * ```ts
+ * tokenTimeMs("17979cfe3d7ed4c0" + "00000000000000ff"); // 1_700_000_000_123
+ * ```
  */
-export function lastModToMs(lastMod: string): number | null {
-  if (!/^[0-9a-f]{1,32}$/i.test(lastMod)) return null;
-  const v = BigInt("0x" + lastMod);
-  const ms = Number((lastMod.length > 16 ? v >> 64n : v) / 1_000_000n);
+export function tokenTimeMs(token: string): number | null {
+  if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+  const v = BigInt("0x" + token);
+  const ms = Number((token.length > 16 ? v >> 64n : v) / 1_000_000n);
   return Number.isSafeInteger(ms) ? ms : null;
 }
 

@@ -1,5 +1,7 @@
 /**
  * How the page cuts its text into blocks the browser can skip laying out.
+ * Shared: the server writes the first paint in the same blocks the page's
+ * script builds, so the script can take them over as they are.
  * @module
  */
 
