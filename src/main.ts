@@ -33,7 +33,7 @@ import { nodeFileOps } from "./read.ts";
  * The server on a runtime: what `main()` in src/deno.ts and src/bun.ts calls.
  * Exits 2 for a bad flag or access file, 1 when it cannot listen; otherwise
  * runs until a signal (docs/operations.md#signals-and-shutdown).
- * @param hooks from code only (tests/helpers/lockout_server.ts); workers started by `--workers` do not get them
+ * @param hooks from code only (tests/helpers/lockout_server.ts); with `--workers` the supervisor, which keeps the lock-out, applies them
  */
 export function run(launcher: Launcher, hooks: TestHooks = {}): void {
   const options = optionsOrExit(launcher);

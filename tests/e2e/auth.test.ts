@@ -309,9 +309,10 @@ for (const rt of RUNTIMES) {
         const quickest = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.min(...v)]));
         const [lo, hi] = [Math.min(...Object.values(quickest)), Math.max(...Object.values(quickest))];
         const shown = Object.entries(times).map(([k, v]) => `${k}: ${v.map(Math.round).join(" ")}`).join("; ");
-        // Unpadded, a cost-4 check is 256 times cheaper than a cost-12 one; padded, the three agree within noise.
+        // Unpadded, a cost-4 check is 256 times cheaper than a cost-12 one; padded, the three agree within noise. On
+        // two cores shared at load 10, the quickest of 7 answers of equal work still differed by up to 1.6 times.
         assert(
-          hi / lo < 1.5,
+          hi / lo < 2,
           `quickest ${JSON.stringify(quickest, (_, x) => typeof x === "number" ? Math.round(x) : x)} (ms: ${shown})`,
         );
         assert(lo > 50, `a cost-12 check takes tens of milliseconds at least (ms: ${shown})`);

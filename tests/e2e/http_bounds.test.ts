@@ -10,7 +10,7 @@
 import type * as net from "node:net";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { parseExposition } from "../helpers/prom.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { EXPECT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 import { openSocket } from "../helpers/rawws.ts";
 
 /** A request with fetch (which reads chunked and counted bodies alike); headers as a record. */
@@ -134,4 +134,27 @@ for (const rt of RUNTIMES) {
       }
     },
   );
+}
+
+for (const rt of RUNTIMES) {
+  Deno.test({
+    name: `[${rt}] a runtime that cannot cut off slow headers warns when it faces a network without a proxy in front`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const file = await tempFile("x\n");
+      const warned = (s: Server) =>
+        s.stderr.some((l) => /never times out a client that sends its headers slowly/.test(l));
+      const open = await startServer(rt, { file, args: ["--host", "0.0.0.0"] });
+      await open.stop();
+      // Deno 2.9 has no header-read timeout (harness EXPECT.slowHeadersCutOffS, docs/runtimes.md).
+      assertEquals(warned(open), EXPECT[rt].slowHeadersCutOffS === null, open.stderr.join("\n"));
+      const proxied = await startServer(rt, { file, args: ["--host", "0.0.0.0", "--trust-proxy", "127.0.0.1"] });
+      await proxied.stop();
+      assert(!warned(proxied), "with a proxy in front, no warning");
+      const local = await startServer(rt, { file });
+      await local.stop();
+      assert(!warned(local), "on loopback, no warning");
+    },
+  });
 }
