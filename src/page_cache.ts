@@ -110,7 +110,13 @@ export class PageCache {
   }
 
   #rendered(snap: Snapshot, route: PageRoute): Rendered {
-    const key = JSON.stringify([route.fileName, route.socketPath, route.rawUrl, route.indexPath ?? null, route.keepChars]);
+    const key = JSON.stringify([
+      route.fileName,
+      route.socketPath,
+      route.rawUrl,
+      route.indexPath ?? null,
+      route.keepChars,
+    ]);
     const old = this.#pages.get(key);
     if (old && old.snap === snap) {
       // Most recently used last.
