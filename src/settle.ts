@@ -16,7 +16,7 @@ import {
   type Stamp,
   unchangedForNs,
 } from "./read.ts";
-import type { Snapshot } from "./version.ts";
+import { incompleteUtf8Tail, type Snapshot } from "./version.ts";
 
 /**
  * A new version may be a writer caught between truncate and write: it is read
@@ -113,9 +113,10 @@ export class SettledReader {
     let readDone = performance.now();
     let tries = 0;
     for (; tries < SETTLE_TRIES && r.kind === "content"; tries++) {
-      // A racy re-check that found the bytes already published: nothing new to confirm.
+      // A racy re-check that found the bytes already published: nothing new
+      // to confirm. (A character not yet complete at the end is not published.)
       if (sameStamp(r.stamp, previous) && published?.ok && r.start === published.offset) {
-        if (bytesEqual(published.bytes, r.bytes)) break;
+        if (bytesEqual(published.bytes, r.bytes.subarray(0, r.bytes.length - incompleteUtf8Tail(r.bytes)))) break;
       }
       const wait = Math.max(readDone + SETTLE_MS, ctimeSettledAt(r.stamp)) - performance.now();
       if (wait > 0) await sleep(wait);
