@@ -15,6 +15,7 @@ import {
   sameFile,
   sameStamp,
   type Stamp,
+  statStamp,
   unchangedForNs,
 } from "./read.ts";
 import { incompleteUtf8Tail, type Snapshot } from "./version.ts";
@@ -27,6 +28,12 @@ import { incompleteUtf8Tail, type Snapshot } from "./version.ts";
  */
 export const SETTLE_MS = 10;
 const SETTLE_NS = BigInt(SETTLE_MS) * 1_000_000n;
+/**
+ * While it waits between two reads, the settled read looks at the file's
+ * stamp this often, so a truncate that starts meanwhile is known by the size
+ * it drops from ({@link shrankUnderOldTimes}). A stat costs microseconds.
+ */
+export const STAMP_EVERY_MS = 2;
 /** How many times a still-changing file is re-read before the check leaves it to the next one. */
 export const SETTLE_TRIES = 5;
 /**
@@ -114,6 +121,21 @@ export class SettledReader {
   }
 
   /**
+   * Waits `ms`, adding the file's stamp to `seen` every
+   * {@link STAMP_EVERY_MS} (when it differs from the last one seen).
+   */
+  async #waitWatching(ms: number, seen: Stamp[]): Promise<void> {
+    const until = performance.now() + ms;
+    for (let left = ms; left > 0; left = until - performance.now()) {
+      await sleep(Math.min(STAMP_EVERY_MS, left));
+      try {
+        const st = await statStamp(this.options.file, this.options.fs);
+        if (!sameStamp(st, seen.at(-1) ?? null)) seen.push(st);
+      } catch { /* gone or unreadable: the next read says so */ }
+    }
+  }
+
+  /**
    * Whether a read's state is a truncate in progress
    * ({@link shrankUnderOldTimes} against the states `seen` before it), and
    * has not yet stayed {@link UNSETTLED_MAX_MS}: a truncate does not take
@@ -163,7 +185,7 @@ export class SettledReader {
         if (bytesEqual(published.bytes, r.bytes.subarray(0, r.bytes.length - incompleteUtf8Tail(r.bytes)))) break;
       }
       const wait = Math.max(readDone + SETTLE_MS, ctimeSettledAt(r.stamp)) - performance.now();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await this.#waitWatching(wait, seen);
       const againFrom = performance.now();
       const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail, fs);
       if (
@@ -192,7 +214,7 @@ export class SettledReader {
       // ctimes are fine-grained, and vouched for by the kernel's clock too.
       const fine = ctimeGrainNs(r.stamp) < 1_000_000_000n;
       const gap = fine ? readDone + SETTLE_MS - performance.now() : 0;
-      if (gap > 0) await sleep(gap);
+      if (gap > 0) await this.#waitWatching(gap, seen);
       const again = await readIfChanged(file, r.stamp, maxFileSize, true, tail, fs);
       if (again.kind !== "content" || !agrees(again, r)) return { kind: "unchanged" };
       if (!ctimeSettled(again.stamp, again.readAtNs)) return { kind: "unchanged" };
