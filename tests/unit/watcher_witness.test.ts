@@ -339,3 +339,27 @@ Deno.test("FileWatcher shows a shrink that kept the times of a state it read onc
     stop();
   }
 });
+
+Deno.test("FileWatcher re-reads a version read within its ctime's tick: a same-size rewrite under the same mtime is not lost (Deno's whole-second ctimes)", async () => {
+  // The torture test under the syncing hog (issue 23), Deno: a same-tick
+  // writer puts the mtime back to a tick taken before its rewrites; it
+  // stalled for over 100 ms between two of them, so the server read the first
+  // rewrite when its mtime was no longer racy and published it, then the
+  // second landed with the same size, mtime and (whole-second) ctime. No stat
+  // could tell, and the last version never came. A version read before its
+  // ctime's tick ended must be read again, by content, on the next check.
+  while (Date.now() % 1000 > 300) await sleep(10); // room left in this second
+  const second = BigInt(Math.floor(Date.now() / 1000)) * 1_000_000_000n;
+  const tick = second - 500_000_000n; // the writer's tick, long past the mtime's racy window
+  const at = (text: string) => ({ bytes: enc.encode(text), mtimeNs: tick, ctimeNs: second, ino: 7n });
+  const fake = new FakeFile(at("rewrite one\n"));
+  const { w, seen, stop } = watch(fake);
+  try {
+    await publishedAtLeast(w, seen, 1);
+    fake.state = at("rewrite two\n"); // the same size, mtime and ctime second
+    await w.check();
+    assertEquals(seen, ["rewrite one\n", "rewrite two\n"], "the second rewrite was lost");
+  } finally {
+    stop();
+  }
+});
