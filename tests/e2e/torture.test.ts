@@ -234,6 +234,8 @@ interface Frame {
 interface Payload {
   at: number;
   type: "content" | "error";
+  /** It came as an append onto the payload before it. */
+  appended?: boolean;
   lastMod?: string;
   hash?: string;
   text?: string;
@@ -269,7 +271,14 @@ function parseFrame(f: Frame, held: Held): Payload {
   held.lastMod = m.lastMod;
   held.size = m.size;
   assertEquals(new TextEncoder().encode(held.text).length, held.size, "the size names the bytes held");
-  return { at: f.at, type: "content", lastMod: m.lastMod, hash: sha256(held.text), text: held.text };
+  return {
+    at: f.at,
+    type: "content",
+    appended: m.type === "append",
+    lastMod: m.lastMod,
+    hash: sha256(held.text),
+    text: held.text,
+  };
 }
 
 /** A torn payload: which half-written state it was, and how long that state stayed in the file. */
@@ -288,6 +297,11 @@ export interface Torn {
   life: "short" | "twin" | "stalled" | "unsure";
   /** The file inside the truncate that made the state, under the times of the state before (see {@link stateOf}). */
   midTruncate: boolean;
+  /**
+   * Came as an append onto a torn payload of this many bytes: the life is
+   * that payload's (a file that only grows is read without the settle).
+   */
+  grewFrom: number | null;
   lastMod: string;
 }
 
@@ -682,6 +696,7 @@ async function torture(
   let lastN = -1;
   const tokens = new Map<string, Payload>();
   const tokenCollisionDetail: string[] = [];
+  const tornOf = new Map<Payload, Torn>();
   for (const [i, p] of payloads.entries()) {
     const prev = payloads[i - 1];
     if (prev && prev.type === p.type && prev.hash === p.hash && prev.message === p.message) duplicatesInARow++;
@@ -703,9 +718,15 @@ async function torture(
     }
     const st = stateOf(disk.states, partial.get(p.hash!) ?? [], mtimeOf(p));
     const kind = st?.kind ?? "unexplained";
-    const life = lifeOf(st, twinned(disk.states, p.text!, mtimeOf(p), SETTLE_MS), SETTLE_MS);
+    // A file that only grows is read as an append, without the settle
+    // (docs/detection.md#appends): once a torn state was published, a writer
+    // that goes on extending it (an overwrite's later chunks) is followed
+    // chunk by chunk. Such a payload is as torn as the one it grew from, and
+    // is counted with that one's life; no settle rule is at stake in it.
+    const root = p.appended && prev && prev.type === "content" ? tornOf.get(prev) : undefined;
+    const life = root?.life ?? lifeOf(st, twinned(disk.states, p.text!, mtimeOf(p), SETTLE_MS), SETTLE_MS);
     tornByKind[kind] = (tornByKind[kind] ?? 0) + 1;
-    tornDetail.push({
+    const torn: Torn = {
       kind,
       op: st?.op ?? -1,
       bytes: p.text!.length,
@@ -713,8 +734,11 @@ async function torture(
       maxMs: st ? Math.round(st.maxMs * 10) / 10 : null,
       life,
       midTruncate: st?.midTruncate ?? false,
+      grewFrom: root ? root.bytes : null,
       lastMod: p.lastMod!,
-    });
+    };
+    tornOf.set(p, torn);
+    tornDetail.push(torn);
   }
   const got = deliveryMs.filter((x): x is number => x !== null);
   const partialStates = disk.states.filter((st) => !st.whole && st.text !== null);
