@@ -18,7 +18,9 @@
  *   counted per writer kind. None may come from a writer that renames, none
  *   from a state that was gone within the watcher's settle window (unless the
  *   file showed an identical twin of it later: see TORN_BOUND_SHORT), and
- *   none may be a state the file never was in (a torn read);
+ *   none may be a state the file never was in (a torn read; the file inside
+ *   one of the writer's calls, a truncate that set the size and not yet the
+ *   times, or a write with some of its pages copied, is a state it was in);
  * - nothing is delivered twice in a row, and nothing older than what was
  *   already delivered (versions only move forward);
  * - the last version is delivered (its latency is reported against the
@@ -54,7 +56,7 @@ import { SETTLE_MS } from "../../src/settle.ts";
 import { connect, sleep } from "../helpers/client.ts";
 import { assertV1, SchemaViolation } from "../helpers/schema.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
-import { type DiskState, lifeOf, stateOf, twinned } from "../helpers/torture_classify.ts";
+import { type DiskState, lifeOf, midWriteOf, stateOf, twinned } from "../helpers/torture_classify.ts";
 
 /** Operations per run. */
 export const WRITES = Number(Deno.env.get("FILEWATCH_TORTURE_WRITES") ?? 300);
@@ -297,6 +299,8 @@ export interface Torn {
   life: "short" | "twin" | "stalled" | "unsure";
   /** The file inside the truncate that made the state, under the times of the state before (see {@link stateOf}). */
   midTruncate: boolean;
+  /** The file inside a write call, part of its bytes copied (see {@link midWriteOf}). */
+  midWrite: boolean;
   /**
    * Came as an append onto a torn payload of this many bytes: the life is
    * that payload's (a file that only grows is read without the settle).
@@ -716,7 +720,9 @@ async function torture(
       lastN = Math.max(lastN, v.n);
       continue;
     }
-    const st = stateOf(disk.states, partial.get(p.hash!) ?? [], mtimeOf(p));
+    // A state between two of the writer's calls, else the file inside one of its writes.
+    const st = stateOf(disk.states, partial.get(p.hash!) ?? [], mtimeOf(p)) ??
+      midWriteOf(disk.states, p.text!, mtimeOf(p));
     const kind = st?.kind ?? "unexplained";
     // A file that only grows is read as an append, without the settle
     // (docs/detection.md#appends): once a torn state was published, a writer
@@ -734,6 +740,7 @@ async function torture(
       maxMs: st ? Math.round(st.maxMs * 10) / 10 : null,
       life,
       midTruncate: st?.midTruncate ?? false,
+      midWrite: st?.midWrite ?? false,
       grewFrom: root ? root.bytes : null,
       lastMod: p.lastMod!,
     };

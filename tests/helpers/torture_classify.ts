@@ -30,6 +30,8 @@ export interface DiskState {
    * had set the size and not yet the times (see {@link viewsOf}).
    */
   midTruncate?: boolean;
+  /** Not the state after the call but the file inside a write, part of its bytes copied (see {@link midWriteOf}). */
+  midWrite?: boolean;
 }
 
 /**
@@ -100,6 +102,33 @@ export function stateOf(states: DiskState[], candidates: DiskState[], mtimeMs: n
   if (views.length > 0) return views.reduce((a, b) => b.maxMs > a.maxMs ? b : a);
   const dist = (st: DiskState) => mtimeMs < st.callAt ? st.callAt - mtimeMs : Math.max(0, mtimeMs - st.doneAt);
   return candidates.reduce((a, b) => dist(b) < dist(a) ? b : a);
+}
+
+/**
+ * The file inside one of the writer's write calls, when `text` is what it
+ * showed: the kernel copies a write's bytes a page at a time and moves the
+ * size as it goes, after it set the times, so a writer descheduled in the
+ * middle of a call leaves the new bytes up to some offset over the old ones
+ * (or, past the old end, nothing), under the times of that call. Undefined
+ * when no step's middle shows `text` under mtime `mtimeMs`; else the step,
+ * as a view that lasted at most as long as its call. Of several, the longest.
+ */
+export function midWriteOf(states: DiskState[], text: string, mtimeMs: number): DiskState | undefined {
+  let best: DiskState | undefined;
+  for (let i = 1; i < states.length; i++) {
+    const st = states[i]!;
+    const before = states[i - 1]!.text;
+    if (st.text === null || before === null || st.mtimeMs !== undefined || !mtimeOfStep(states, i, mtimeMs)) continue;
+    if (text.length < before.length || text.length > Math.max(before.length, st.text.length)) continue;
+    // The new bytes up to m, the old ones after it.
+    let m = 0;
+    while (m < text.length && text[m] === st.text[m]) m++;
+    if (text.length > before.length && m < text.length) continue;
+    if (text.slice(m) !== before.slice(m) || text === st.text || text === before) continue;
+    const view = { ...st, text, minMs: 0, maxMs: st.doneAt - st.callAt, midWrite: true };
+    if (!best || view.maxMs > best.maxMs) best = view;
+  }
+  return best;
 }
 
 /**

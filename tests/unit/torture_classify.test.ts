@@ -4,7 +4,7 @@
  * @module
  */
 import { assertEquals } from "../helpers/assert.ts";
-import { type DiskState, lifeOf, stateOf, twinned } from "../helpers/torture_classify.ts";
+import { type DiskState, lifeOf, midWriteOf, stateOf, twinned } from "../helpers/torture_classify.ts";
 
 const SETTLE = 10;
 
@@ -71,6 +71,32 @@ Deno.test("stateOf(): a truncate the writer was descheduled in is charged with t
   r[3] = st({ op: 4, kind: "truncate-write", callAt: 130, doneAt: 131, text: "", maxMs: 1.1 });
   const q = stateOf(r, r.filter((x) => x.text === ""), 100)!;
   assertEquals(lifeOf(q, false, SETTLE), "short");
+});
+
+Deno.test("midWriteOf(): the file inside a write, new bytes up to a page and the old after, lasted at most the call", () => {
+  // Seen under the syncing hog (issue 23): an 8 KiB payload, the first two
+  // pages of a 16 KiB chunk written to an emptied file, which no state between
+  // two calls had held.
+  const chunk = "n".repeat(16_384);
+  const states: DiskState[] = [
+    st({ op: 5, kind: "truncate-write", callAt: 100, doneAt: 100.2, text: "", maxMs: 1 }),
+    st({ op: 5, kind: "truncate-write", callAt: 101, doneAt: 131, text: chunk, whole: false }),
+  ];
+  const got = midWriteOf(states, chunk.slice(0, 8192), 101)!;
+  assertEquals([got.op, got.midWrite, got.maxMs, lifeOf(got, false, SETTLE)], [5, true, 30, "unsure"]);
+  // A quick write: still "short", so the test fails on it.
+  states[1] = st({ op: 5, kind: "truncate-write", callAt: 101, doneAt: 102, text: chunk, whole: false });
+  assertEquals(lifeOf(midWriteOf(states, chunk.slice(0, 8192), 101), false, SETTLE), "short");
+  // In place over longer old bytes: new bytes up to the page, the old ones after.
+  const old = "o".repeat(20_000);
+  const over: DiskState[] = [
+    st({ op: 6, kind: "overwrite", callAt: 200, text: old, whole: true }),
+    st({ op: 6, kind: "overwrite", callAt: 201, doneAt: 240, text: chunk + old.slice(16_384) }),
+  ];
+  assertEquals(midWriteOf(over, chunk.slice(0, 4096) + old.slice(4096), 205)?.op, 6);
+  // Not the bytes of any write's middle, or another mtime: nothing.
+  assertEquals(midWriteOf(over, "x" + old.slice(1), 205), undefined);
+  assertEquals(midWriteOf(states, chunk.slice(0, 8192), 500), undefined);
 });
 
 Deno.test("twinned(): the same bytes after the same set mtime, twice in one operation, SETTLE apart", () => {
