@@ -104,10 +104,19 @@ export function sameFile(a: Stamp | null, b: Stamp | null): boolean {
   return !!a && !!b && a.ino === b.ino && a.dev === b.dev;
 }
 
-/** The stamp of a version that may still change without its mtime moving. */
+/**
+ * The stamp of a version read at `readAtNs` that may change again without
+ * the stamp moving: its mtime is within the racy window (the kernel's coarse
+ * clock may not move it on the next write), or the read began before the
+ * ctime's tick was over, and a change within that tick keeps the ctime. With
+ * Deno's whole-second ctimes that is up to a second, in which a writer that
+ * puts the mtime back and keeps the size (same-tick rewrites) leaves nothing
+ * a stat can see; the mtime rule alone missed such a rewrite when the writer
+ * paused past the mtime's window between two of them (docs/detection.md).
+ */
 export function isRacy(stamp: Stamp, readAtNs: bigint): boolean {
   const window = stamp.mtimeNs % 1_000_000_000n === 0n ? RACY_WINDOW_COARSE_NS : RACY_WINDOW_NS;
-  return readAtNs - stamp.mtimeNs < window;
+  return readAtNs - stamp.mtimeNs < window || unchangedForNs(stamp, readAtNs) < CTIME_TICK_NS;
 }
 
 /** Maps Node-style error codes from either runtime to one message a viewer understands. */

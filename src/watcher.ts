@@ -29,7 +29,7 @@ import {
 } from "./read.ts";
 import { Schedule } from "./schedule.ts";
 import { SETTLE_MS, SettledReader } from "./settle.ts";
-import { incompleteUtf8Tail, type Snapshot, type Version } from "./version.ts";
+import { incompleteUtf8Tail, MAX_HELD_BYTES, type Snapshot, type Version } from "./version.ts";
 
 /**
  * A file that was readable and is now missing or unreadable is looked at
@@ -64,11 +64,6 @@ export interface WatcherOptions {
 /** How changes are being noticed right now. */
 export type WatchMode = "events" | "polling" | "idle";
 
-/** Bytes at the end that start a character still being written are left for the next check. */
-function holdBack(bytes: Uint8Array, racy: boolean): number {
-  return racy ? incompleteUtf8Tail(bytes) : 0;
-}
-
 /**
  * Shared by every client of one file. Polls and listens only while someone is
  * subscribed; {@link current} answers for a page view even when nobody is.
@@ -84,7 +79,10 @@ export class FileWatcher {
   readonly options: WatcherOptions;
   /** The file's versions: what clients are sent, and where a resuming client stands. */
   readonly lineage: Lineage;
-  /** The file's stamp when last read (its size may be past the published size: bytes held back). */
+  /**
+   * The file's stamp when last read. Its size may be past the published
+   * version's: the bytes of a character not yet complete are held back.
+   */
   #stamp: Stamp | null = null;
   #racy = false;
   #listeners = new Set<(s: Snapshot) => void>();
@@ -102,7 +100,10 @@ export class FileWatcher {
     this.lineage = new Lineage(tail);
     this.#schedule = new Schedule(options, () => void this.check());
     const { file, maxFileSize, poll } = options;
-    this.#reader = new SettledReader({ file, maxFileSize, tail, poll, fs: this.#fs });
+    // In tail mode a character held back at the end still leaves a whole
+    // window before it: the token hashes the window's bytes (src/lineage.ts).
+    const read = tail > 0 ? tail + MAX_HELD_BYTES : 0;
+    this.#reader = new SettledReader({ file, maxFileSize, tail: read, poll, fs: this.#fs });
   }
 
   /** The newest snapshot, if any check has completed. */
@@ -277,22 +278,34 @@ export class FileWatcher {
     }
   }
 
-  /** The file grew by `bytes` from what clients hold. */
+  /**
+   * The file grew by `bytes` from what clients hold. A character whose last
+   * bytes have not been written yet stays out of the version, however long
+   * they take (docs/detection.md#appends): clients get it whole with them.
+   */
   #appended(stamp: Stamp, bytes: Uint8Array, racy: boolean): void {
-    const held = holdBack(bytes, racy);
+    const held = incompleteUtf8Tail(bytes);
     this.#stamp = stamp;
-    this.#racy = racy || held > 0;
-    if (held === bytes.length) return;
+    this.#racy = racy;
+    if (held === bytes.length) {
+      // Only the start of a character: the version clients hold, under the file's new mtime.
+      this.lineage.alias(stamp.mtimeNs, (this.snapshot as Version).size);
+      return;
+    }
     this.#published(this.lineage.extend(bytes.subarray(0, bytes.length - held), stamp.mtimeNs));
   }
 
-  /** A version read whole (or its tail window): the lineage tells an append, a touch and a new lineage apart. */
+  /**
+   * A version read whole (or its tail window): the lineage tells an append,
+   * a touch and a new lineage apart. A character not yet complete at its end
+   * is held back, as for an append.
+   */
   #replaced(r: Extract<ReadResult, { kind: "content" }>): void {
-    const hold = holdBack(r.bytes, r.racy);
-    const bytes = r.bytes.subarray(0, r.bytes.length - hold);
+    const held = incompleteUtf8Tail(r.bytes);
+    const bytes = r.bytes.subarray(0, r.bytes.length - held);
     const sameInode = sameFile(r.stamp, this.#stamp);
     this.#stamp = r.stamp;
-    this.#racy = r.racy || hold > 0;
+    this.#racy = r.racy;
     const version = this.lineage.replace(bytes, r.start, r.stamp.mtimeNs, sameInode);
     if (version) this.#published(version);
   }
