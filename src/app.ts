@@ -225,7 +225,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       single ? undefined : `${base}/`,
     );
   });
-  const listFiles = catalog ? fileLister(catalog) : async () => [];
+  const listFiles = catalog ? fileLister(catalog) : () => Promise.resolve([]);
   app.get("/files", async (c) => {
     c.header("Cache-Control", "no-store");
     return c.json(await listFiles());
