@@ -205,8 +205,9 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
           listed: { name: g.name, size: g.size, mtime: g.mtime },
         })),
       ];
-      const k = Math.max(0, all.findIndex((x) => x.name === p.name));
-      chosen = query.dir === "back" ? all.slice(k) : all.slice(0, k + 1);
+      // Without `file=`, all of them (a `fwd` search then starts at the oldest).
+      const k = params.has("file") ? Math.max(0, all.findIndex((x) => x.name === p.name)) : -1;
+      chosen = k < 0 ? all : query.dir === "back" ? all.slice(k) : all.slice(0, k + 1);
     }
     const first = query.dir === "back" || !query.history ? chosen[0]! : chosen.at(-1)!;
     // The first plain file searched is opened now: its size bounds `from`, and an error is a status.
