@@ -261,23 +261,22 @@ Deno.test("searchFile() stops within 100 ms of its signal aborting, and sends pr
     const p = parseSearchQuery(new URLSearchParams("q=%5Ba-z%5D%2B%5Cd%7B4%7D%5Bxz%5D&regex=1"), f.size);
     assert(p.ok);
     const events: SearchEvent[] = [];
-    let abortedAt = 0, abortedCpu = 0;
-    // CPU time, not wall time alone: on a machine busy with other work the wall clock runs several times faster.
+    // The work done after the abort is measured in this process's CPU time, so other load on the machine (which
+    // stretches wall time) cannot fail it, while a search that ignored the signal would go on for its whole scan.
     const cpuMs = () => {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000;
     };
+    let abortedAt = 0;
     const t0 = performance.now();
     setTimeout(() => {
-      abortedAt = performance.now();
-      abortedCpu = cpuMs();
+      abortedAt = cpuMs();
       ac.abort();
     }, 400);
     for await (const ev of searchFile({ path: f.path }, p.query, ac.signal)) events.push(ev);
-    const end = performance.now(), endCpu = cpuMs();
-    assert(abortedAt > 0, `the search ended before the abort (${end - t0} ms)`);
-    assert(endCpu - abortedCpu < 100, `worked ${endCpu - abortedCpu} ms of CPU time after the abort`);
-    assert(end - abortedAt < 1000, `stopped ${end - abortedAt} ms after the abort`);
+    const after = cpuMs() - abortedAt;
+    assert(abortedAt > 0, `the search ended before the abort (${performance.now() - t0} ms)`);
+    assert(after < 100, `the search went on for ${Math.round(after)} ms of CPU after the abort`);
     assert(!events.some((e) => "done" in e), "an aborted search sends no done");
     assert(events.some((e) => "scanned" in e && "size" in e), "progress was sent");
   } finally {
