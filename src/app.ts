@@ -271,12 +271,13 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     const entry = await entryOf(c);
     if (!entry) return notListed(c);
     const root = catalog!.isDir ? catalog!.root ?? "" : undefined;
-    return { name: entry.name, path: entry.path, root, channel: hub.channel(entry.name, entry.path) };
+    const channel = hub.channel(entry.name, entry.path);
+    return { name: entry.name, path: entry.path, root, allowHardlinks: options.allowHardlinks, channel };
   };
-  app.route("/", scanRoutes({ runtime, fileOf: served }));
-  // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
-  // The body streams for as long as the client reads: its request holds its slot (--max-requests-per-ip) till then.
+  // A body streams for as long as the client reads: its request holds its slot (--max-requests-per-ip) till then.
   const streamed = (c: Context, res: Response) => deps.limits ? sentBy(c, deps.limits, res) : res;
+  app.route("/", scanRoutes({ runtime, fileOf: served, streamed }));
+  // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
   app.get("/raw", async (c) => single ? streamed(c, await rawFile(c.req.raw, options.file)) : several(c, "/raw"));
   app.get("/raw/:name", async (c) => {
     const entry = await entryOf(c);
