@@ -83,8 +83,8 @@ interface Picked {
   allowHardlinks?: boolean;
   /** Compressed: read as a stream, no line index. */
   gz: boolean;
-  /** Its line index (plain files). */
-  log: LogFile | null;
+  /** Its line index (plain files), got when first needed: a history search lists more generations than it reads. */
+  log: (() => LogFile) | null;
   /** The live file's channel (its versions name `lastMod`); null for a generation. */
   channel: Channel | null;
   /** A generation's size and mtime as listed. */
@@ -105,7 +105,7 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
   const live = (file: ServedFile): Picked => ({
     ...file,
     gz: false,
-    log: file.channel.logFile(() => new LogFile(file.path, { open: indexOpener(file) })),
+    log: () => file.channel.logFile(() => new LogFile(file.path, { open: indexOpener(file) })),
     channel: file.channel,
   });
   /** A generation listed beside `file` (a name from the directory's own listing), its line index kept here. */
@@ -113,7 +113,7 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
     const gz = isGz(g.name);
     const p = { name: g.name, path: g.path, root: file.root, allowHardlinks: file.allowHardlinks };
     const listed = { name: g.name, size: g.size, mtime: g.mtime };
-    return { ...p, gz, log: gz ? null : generations.get(p), channel: null, listed };
+    return { ...p, gz, log: gz ? null : () => generations.get(p), channel: null, listed };
   };
 
   /** The file a request reads: the served file, or the generation `file=` names. */
@@ -172,7 +172,7 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
     const o = await opened(p);
     if (o instanceof Response) return o;
     try {
-      return json(await p.log!.lines(o, q.query, { lastMod: versionOf(p.channel, o) }));
+      return json(await p.log!().lines(o, q.query, { lastMod: versionOf(p.channel, o) }));
     } finally {
       await o.fh.close().catch(() => {});
     }
@@ -188,7 +188,7 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
     const o = await opened(p);
     if (o instanceof Response) return o;
     try {
-      return json(await p.log!.time(o, q.t));
+      return json(await p.log!().time(o, q.t));
     } finally {
       await o.fh.close().catch(() => {});
     }
@@ -246,7 +246,7 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
       if (o instanceof Response) throw new Error((await o.text()).trim());
       try {
         if (o.dev !== who.dev || o.ino !== who.ino) throw new IndexPendingError("The file was replaced", 1);
-        return await x.log!.lineOf(o, offset, { signal });
+        return await x.log!().lineOf(o, offset, { signal });
       } finally {
         await o.fh.close().catch(() => {});
       }
