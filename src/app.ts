@@ -20,6 +20,7 @@ import { sentBy, whenSent } from "./http_limits.ts";
 import { type AddressLimits, SlotEvents } from "./limits.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import { fileLister, scanRoutes, type ServedFile } from "./scan_routes.ts";
 import type { Refusal } from "./session.ts";
 import type { FileWatcher } from "./watcher.ts";
 
@@ -257,13 +258,26 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       single ? undefined : `${base}/`,
     );
   });
+  const listFiles = catalog ? fileLister(catalog) : () => Promise.resolve([]);
   app.get("/files", async (c) => {
     c.header("Cache-Control", "no-store");
-    return c.json(catalog ? await catalog.list() : []);
+    return c.json(await listFiles());
   });
-  // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
-  // The body streams for as long as the client reads: its request holds its slot (--max-requests-per-ip) till then.
+  // Any part of a file (/lines, /time, /search; src/scan_routes.ts), on the names /raw takes. Before /raw: it answers /raw?file=.
+  const served = async (c: Context, route: string): Promise<ServedFile | Response> => {
+    if (c.req.param("name") === undefined) {
+      return single ? { name: fileName, path: options.file, channel: hub.main! } : several(c, route);
+    }
+    const entry = await entryOf(c);
+    if (!entry) return notListed(c);
+    const root = catalog!.isDir ? catalog!.root ?? "" : undefined;
+    const channel = hub.channel(entry.name, entry.path);
+    return { name: entry.name, path: entry.path, root, allowHardlinks: options.allowHardlinks, channel };
+  };
+  // A body streams for as long as the client reads: its request holds its slot (--max-requests-per-ip) till then.
   const streamed = (c: Context, res: Response) => deps.limits ? sentBy(c, deps.limits, res) : res;
+  app.route("/", scanRoutes({ runtime, fileOf: served, streamed }));
+  // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
   app.get("/raw", async (c) => single ? streamed(c, await rawFile(c.req.raw, options.file)) : several(c, "/raw"));
   app.get("/raw/:name", async (c) => {
     const entry = await entryOf(c);
@@ -342,8 +356,8 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   // Known paths with another method: 405 with Allow; anything else: 404.
   app.all("*", (c) => {
-    const known = ["/", "/ws", "/raw", "/healthz", "/readyz", "/metrics", "/files"];
-    if (known.includes(c.req.path) || /^\/(f|ws|raw)\/[^/]+$/.test(c.req.path)) {
+    const known = ["/", "/ws", "/raw", "/lines", "/time", "/search", "/healthz", "/readyz", "/metrics", "/files"];
+    if (known.includes(c.req.path) || /^\/(f|ws|raw|lines|time|search)\/[^/]+$/.test(c.req.path)) {
       return c.text(`Method Not Allowed: ${c.req.method} ${c.req.path}\n`, 405, { Allow: "GET, HEAD" });
     }
     return c.text(`Not Found: ${c.req.path}\n`, 404);
