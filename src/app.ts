@@ -13,7 +13,7 @@ import type { Catalog } from "./catalog.ts";
 import type { Channel, Hub, Refusal } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
 import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
-import { type PageView, renderPage } from "./page.ts";
+import { largePage, type PageView, renderPage } from "./page.ts";
 import { rawFile } from "./raw.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
@@ -152,18 +152,27 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     crossOriginEmbedderPolicy: false,
   });
 
-  /** A file's page; its script connects to `socketPath` (the one URL the page is given). */
+  /**
+   * A file's page. Its URLs are the routes under --base-path, followed by
+   * `suffix` (`""` for the one file, `/{name}` for one of several): its
+   * script connects to `/ws{suffix}` and reads a large file through
+   * `/lines{suffix}`.
+   */
   async function page(
     c: Context,
     watcher: FileWatcher,
     fileName: string,
-    socketPath: string,
-    rawUrl: string,
+    suffix: string,
     indexPath?: string,
   ): Promise<Response> {
+    const socketPath = `${base}/ws${suffix}`;
+    const rawUrl = `${base}/raw${suffix}`;
     const snap = await watcher.current();
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
+    // A file larger than the page holds: its last screen, and the script reads the rest (docs/page.md#large-files).
+    const large = await largePage(snap, watcher.options.file, options, (route) => `${base}/${route}${suffix}`);
+    if (large) return c.html(renderPage({ fileName, keepChars: 0, nonce, socketPath, rawUrl, indexPath, ...large }));
     // The client's content: the whole file, or in tail mode its window.
     const view: PageView = snap.ok
       ? {
@@ -197,7 +206,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     c.text(`Not Found: this server watches several files; use ${route}/{name} (the names are in /files)\n`, 404);
 
   app.get("/", pageHeaders, async (c) => {
-    if (single) return await page(c, watcher, fileName, `${base}/ws`, `${base}/raw`);
+    if (single) return await page(c, watcher, fileName, "");
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
     return c.html(
@@ -213,14 +222,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
   app.get("/f/:name", pageHeaders, async (c) => {
     const ch = await named(c);
     if (!ch) return notListed(c);
-    return await page(
-      c,
-      ch.watcher,
-      ch.name,
-      `${base}/ws/${encodeURIComponent(ch.name)}`,
-      `${base}/raw/${encodeURIComponent(ch.name)}`,
-      single ? undefined : `${base}/`,
-    );
+    return await page(c, ch.watcher, ch.name, `/${encodeURIComponent(ch.name)}`, single ? undefined : `${base}/`);
   });
   app.get("/files", async (c) => {
     c.header("Cache-Control", "no-store");
