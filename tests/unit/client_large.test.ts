@@ -7,7 +7,7 @@
  * on plain objects (gotime.ts), and the last screen the server's HTML carries
  * (src/page.ts). The view itself lays out lines: tests/browser/bigfile.test.ts.
  */
-import { assert, assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import {
   type Extent,
   fractionAtPointer,
@@ -36,7 +36,7 @@ import { askOf, matchesLabel, progressLabel } from "../../src/client/ask.ts";
 import { GoToTime, timeMessage } from "../../src/client/gotime.ts";
 import { parseFilter } from "../../src/client/filter.ts";
 import { keyCommand } from "../../src/client/keys.ts";
-import { isLargeFile, LARGE_FILE_BYTES, LARGE_FIRST_LINES, lastScreen } from "../../src/page.ts";
+import { isLargeFile, LARGE_FILE_BYTES, LARGE_FIRST_LINES, largePage, lastScreen, renderPage } from "../../src/page.ts";
 import type { El, Field } from "../../src/client/dom.ts";
 
 const enc = new TextEncoder();
@@ -404,4 +404,97 @@ Deno.test("lastScreen() keeps the file's last whole lines, where they start, and
     "a line longer than the screen: its end",
   );
   assertEquals(lastScreen(new Uint8Array(), 0), { text: "", offset: 0, open: false });
+});
+
+Deno.test("renderPage() for a large file: its last screen escaped, the routes on <body>, the file's scrollbar", () => {
+  const text = "a <b> line\n<script>alert(1)</script>\n";
+  const html = renderPage({
+    fileName: "big.log",
+    view: { ok: true, lastMod: "17f0", offset: 5_000_000, size: 5_000_037, text, lossy: false },
+    keepChars: 0,
+    nonce: "n0nce",
+    socketPath: "/logs/ws/big.log",
+    rawUrl: "/logs/raw/big.log",
+    large: {
+      linesPath: "/logs/lines/big.log",
+      searchPath: "/logs/search/big.log",
+      timePath: "/logs/time/big.log",
+      open: false,
+      notLive: null,
+    },
+  });
+  assert(
+    html.includes(
+      `data-view="large" data-lines="/logs/lines/big.log" data-search="/logs/search/big.log" data-time="/logs/time/big.log" data-open="0" data-live="1"`,
+    ),
+  );
+  assert(
+    html.includes(
+      `<span class="ln">a &lt;b&gt; line</span><span class="ln">&lt;script&gt;alert(1)&lt;/script&gt;</span>`,
+    ),
+  );
+  assertEquals(html.match(/<script\b/g)?.length, 1, "only the page's own script");
+  assert(!/\sstyle=/.test(html), "no style attributes (CSP)");
+  assert(html.includes(`role="scrollbar" aria-controls="view"`), "the file's scrollbar");
+  assert(html.includes(`id="time-open"`) && html.includes(`id="results"`), "Go to time and the search's panel");
+  assert(/<div id="live-off" class="notice" hidden>/.test(html), "followed: no notice");
+  assert(
+    /<div id="window" class="notice" hidden>/.test(html),
+    "no 'showing the last X of Y': the view is the whole file",
+  );
+});
+
+Deno.test("renderPage() for a small file has none of the large view's parts", () => {
+  const html = renderPage({
+    fileName: "a.log",
+    view: { ok: true, lastMod: "17f0", offset: 0, size: 2, text: "a\n", lossy: false },
+    keepChars: 0,
+    nonce: "n",
+  });
+  for (const id of ["bar", "results", "time-open", "live-off", "pane"]) assert(!html.includes(`id="${id}"`), id);
+  assert(!html.includes("data-view"), "no data-view");
+});
+
+Deno.test("largePage() picks the large view by size; a file over --max-file-size without --tail is read, not followed", async () => {
+  const route = (r: string) => `/${r}`;
+  const opts = { maxFileSize: 16 << 20, tail: 0 };
+  const bytes = enc.encode("x\n".repeat(10));
+  const small = await largePage({ ok: true, lastMod: "1", size: 20, offset: 0, bytes }, "/nowhere", opts, route);
+  assertEquals(small, null);
+  const big = await largePage(
+    { ok: true, lastMod: "1", size: LARGE_FILE_BYTES + 20, offset: LARGE_FILE_BYTES, bytes },
+    "/nowhere",
+    opts,
+    route,
+  );
+  assertEquals(big?.view, {
+    ok: true,
+    lastMod: "1",
+    offset: LARGE_FILE_BYTES,
+    size: LARGE_FILE_BYTES + 20,
+    text: "x\n".repeat(10),
+    lossy: false,
+  });
+  assertEquals(big?.large.linesPath, "/lines");
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/huge.log`;
+    await Deno.writeFile(file, new Uint8Array(2048));
+    const failure = { ok: false as const, error: "huge.log: file too large" };
+    const notLive = await largePage(failure, file, { maxFileSize: 1024, tail: 0 }, route);
+    assertEquals(notLive?.view, { ok: true, lastMod: "", offset: 2048, size: 2048, text: "", lossy: false });
+    assertMatch(notLive?.large.notLive ?? "", /--max-file-size \(1 KiB\).*--tail/);
+    assertEquals(
+      await largePage(failure, `${dir}/missing`, { maxFileSize: 1024, tail: 0 }, route),
+      null,
+      "a missing file shows its error",
+    );
+    assertEquals(
+      await largePage(failure, file, { maxFileSize: 4096, tail: 0 }, route),
+      null,
+      "another error: as before",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
