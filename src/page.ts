@@ -80,18 +80,18 @@ export const LARGE_FIRST_LINES = 120;
 export const LARGE_FIRST_BYTES = 64 * 1024;
 
 /**
- * Files larger than this open in the large-file view (docs/page.md#large-files),
- * as do files over `--max-file-size` (which the page could not hold anyway):
- * the page then holds only what is near the view, and its HTML only the last
- * screen, so it shows at once whatever the size. Below it the page holds the
- * whole file (Ctrl+F, the filter as you type, the line diff after a rewrite).
- * BENCHMARKS.md (the page at any size) has the measurements behind the number.
+ * Whether a file of `size` bytes opens in the large-file view
+ * (docs/page.md#large-files): when it is larger than `--max-file-size`, the
+ * most the page holds whole. Up to it the page holds the file (Ctrl+F finds
+ * anything in it, the filter shows "N of M lines" as you type, a rewrite is
+ * diffed line by line); past it the page holds only what is near the view and
+ * its HTML only the last screen, so it shows at once whatever the size. A
+ * lower `--max-file-size` moves smaller files to the large view (the 16 MiB
+ * page's ~2 s to interactive against ~0.1 s: BENCHMARKS.md, "The page at any
+ * size").
  */
-export const LARGE_FILE_BYTES = 4 * 1024 * 1024;
-
-/** Whether a file of `size` bytes opens in the large-file view. */
 export function isLargeFile(size: number, options: { maxFileSize: number }): boolean {
-  return size > Math.min(LARGE_FILE_BYTES, options.maxFileSize);
+  return size > options.maxFileSize;
 }
 
 /**

@@ -276,13 +276,21 @@ for (const rt of RUNTIMES) {
           const dir = await Deno.makeTempDir({ prefix: "filewatch-stamped-" });
           const t0 = Date.parse("2026-12-07T00:00:00Z");
           const file = `${dir}/stamped.log`;
-          const lines = 80_000; // 5 MiB: over the large view's threshold
+          const lines = 80_000; // 5 MiB: over --max-file-size 4MiB, so in the large view
           await Deno.writeTextFile(file, stampedLog(lines, t0));
           // "Error" is on every tenth line (i % 10 === 3, line i + 1): the newest is that many lines from the end.
           const newestError = lines - ((lines - 1 - 3) % 10);
           await Deno.writeTextFile(`${dir}/other.log`, "another file\n");
           try {
-            const s0 = await start(file, ["--base-path", "/logs", `${dir}/other.log`]);
+            const s0 = await start(file, [
+              "--max-file-size",
+              "4MiB",
+              "--tail",
+              "64KiB",
+              "--base-path",
+              "/logs",
+              `${dir}/other.log`,
+            ]);
             // The start-up line's URL is the base path's (http://127.0.0.1:PORT/logs/).
             const w = await open(`${s0.url}f/stamped.log`);
             const page = w.page;

@@ -36,7 +36,7 @@ import { askOf, matchesLabel, progressLabel } from "../../src/client/ask.ts";
 import { GoToTime, timeMessage } from "../../src/client/gotime.ts";
 import { parseFilter } from "../../src/client/filter.ts";
 import { keyCommand } from "../../src/client/keys.ts";
-import { isLargeFile, LARGE_FILE_BYTES, LARGE_FIRST_LINES, largePage, lastScreen, renderPage } from "../../src/page.ts";
+import { isLargeFile, LARGE_FIRST_LINES, largePage, lastScreen, renderPage } from "../../src/page.ts";
 import type { El, Field } from "../../src/client/dom.ts";
 
 const enc = new TextEncoder();
@@ -382,10 +382,10 @@ Deno.test("keyCommand() gives t for Go to time, but not while typing", () => {
 
 // ---- the server's first screen ----------------------------------------------------------------
 
-Deno.test("isLargeFile() opens files over a few MiB, or over --max-file-size, in the large-file view", () => {
-  assertEquals(isLargeFile(LARGE_FILE_BYTES, { maxFileSize: 16 << 20 }), false);
-  assertEquals(isLargeFile(LARGE_FILE_BYTES + 1, { maxFileSize: 16 << 20 }), true);
-  assertEquals(isLargeFile(2 << 20, { maxFileSize: 1 << 20 }), true, "a page could not hold it anyway");
+Deno.test("isLargeFile() opens files over --max-file-size (what the page holds whole) in the large-file view", () => {
+  assertEquals(isLargeFile(16 << 20, { maxFileSize: 16 << 20 }), false);
+  assertEquals(isLargeFile((16 << 20) + 1, { maxFileSize: 16 << 20 }), true);
+  assertEquals(isLargeFile(2 << 20, { maxFileSize: 1 << 20 }), true);
 });
 
 Deno.test("lastScreen() keeps the file's last whole lines, where they start, and whether the last is open", () => {
@@ -462,7 +462,7 @@ Deno.test("largePage() picks the large view by size; a file over --max-file-size
   const small = await largePage({ ok: true, lastMod: "1", size: 20, offset: 0, bytes }, "/nowhere", opts, route);
   assertEquals(small, null);
   const big = await largePage(
-    { ok: true, lastMod: "1", size: LARGE_FILE_BYTES + 20, offset: LARGE_FILE_BYTES, bytes },
+    { ok: true, lastMod: "1", size: (16 << 20) + 20, offset: 16 << 20, bytes },
     "/nowhere",
     opts,
     route,
@@ -470,8 +470,8 @@ Deno.test("largePage() picks the large view by size; a file over --max-file-size
   assertEquals(big?.view, {
     ok: true,
     lastMod: "1",
-    offset: LARGE_FILE_BYTES,
-    size: LARGE_FILE_BYTES + 20,
+    offset: 16 << 20,
+    size: (16 << 20) + 20,
     text: "x\n".repeat(10),
     lossy: false,
   });
