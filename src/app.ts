@@ -170,7 +170,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     const snap = await watcher.current();
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
-    // A file larger than the page holds: its last screen, and the script reads the rest (docs/page.md#large-files).
+    // Larger than the page holds: its last screen, the script reads the rest (docs/page.md#the-whole-log-at-any-size).
     const large = await largePage(snap, watcher.options.file, options, (route) => `${base}/${route}${suffix}`);
     if (large) return c.html(renderPage({ fileName, keepChars: 0, nonce, socketPath, rawUrl, indexPath, ...large }));
     // The client's content: the whole file, or in tail mode its window.

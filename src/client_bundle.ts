@@ -2445,6 +2445,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#paintChanged();
       this.#queuePaint();
       if (this.#ready) this.#extend();
+      else performance.mark("filewatch:window");
     }
     /** Adds \`lines\` above the window, keeping what the reader sees where it is. */
     #addAbove(lines) {

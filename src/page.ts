@@ -55,7 +55,7 @@ export interface PageInput {
   /** Where the Download link points (`/raw`, `/raw/{name}`, under --base-path); default `raw`, relative to the page. */
   rawUrl?: string;
   /**
-   * The large-file view (docs/page.md#large-files): the page holds only the
+   * The large-file view (docs/page.md#the-whole-log-at-any-size): the page holds only the
    * file's last screen (`view.text`, from `view.offset`) and its script
    * reads the rest through the server. Absent: the page holds `view.text`.
    */
@@ -81,7 +81,7 @@ export const LARGE_FIRST_BYTES = 64 * 1024;
 
 /**
  * Whether a file of `size` bytes opens in the large-file view
- * (docs/page.md#large-files): when it is larger than `--max-file-size`, the
+ * (docs/page.md#the-whole-log-at-any-size): when it is larger than `--max-file-size`, the
  * most the page holds whole. Up to it the page holds the file (Ctrl+F finds
  * anything in it, the filter shows "N of M lines" as you type, a rewrite is
  * diffed line by line); past it the page holds only what is near the view and
@@ -262,7 +262,7 @@ body.wrap #filtered { white-space: pre-wrap; overflow-wrap: anywhere; width: aut
 #filtered .l::before { content: attr(data-n); display: inline-block; box-sizing: border-box; width: var(--gutter-w);
   padding-right: 1.4ch; text-align: right; text-indent: 0; color: var(--gutter); user-select: none; }
 .empty { color: var(--muted); font-style: italic; }
-/* ---- the large-file view (docs/page.md#large-files): a window of lines, the file's own scrollbar, search ---- */
+/* ---- the large-file view (docs/page.md#the-whole-log-at-any-size): a window of lines, the file's own scrollbar, search ---- */
 #pane { flex: 1; min-height: 0; display: flex; position: relative; }
 /* The window scrolls natively, but its own vertical scrollbar would span only the window: #bar spans the file. */
 body.large #view { position: relative; overflow-anchor: none; }
@@ -448,7 +448,7 @@ ${chunks}</pre><pre id="filtered" hidden></pre></main>${large ? LARGE_BAR : ""}
   });
 }
 
-// ---- the large-file view's parts (docs/page.md#large-files) ------------------
+// ---- the large-file view's parts (docs/page.md#the-whole-log-at-any-size) ------------------
 
 /** The last screen as one element per line, as the script's window holds lines (it replaces them). */
 function largeLines(text: string) {

@@ -1,6 +1,6 @@
 /**
  * What the filter box asks the server's search on a large file, and how the
- * search's count and progress read (docs/page.md#large-files). Pure, for the
+ * search's count and progress read (docs/page.md#the-whole-log-at-any-size). Pure, for the
  * unit tests; src/client/search.ts runs the search.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The large-file view (docs/page.md#large-files): a file of any size, read
+ * The large-file view (docs/page.md#the-whole-log-at-any-size): a file of any size, read
  * through the server's `/lines`, never whole. It keeps a *window* of at most
  * {@link WINDOW_MAX} lines in the DOM, inside a normal scroller, and fetches
  * the lines past either edge as the reader scrolls near it, dropping as many
@@ -737,6 +737,8 @@ export class BigView {
     this.#paintChanged();
     this.#queuePaint();
     if (this.#ready) this.#extend();
+    // The first lines from /lines are on screen (bench/bigpage.ts reads it).
+    else performance.mark("filewatch:window");
   }
 
   /** Adds `lines` above the window, keeping what the reader sees where it is. */

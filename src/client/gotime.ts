@@ -2,7 +2,7 @@
  * "Go to time" (the button, or `t`): a box like Go to line that takes a
  * moment (RFC 3339, `2026-12-07T00:11Z` — no offset is UTC — or epoch
  * milliseconds) and shows the first line stamped at or after it, found by
- * the server's `/time` (docs/page.md#large-files). What the server cannot
+ * the server's `/time` (docs/page.md#the-whole-log-at-any-size). What the server cannot
  * use (a time it cannot read, a file without timestamps: 400 and 422) is
  * said next to the box with the server's reason.
  * @module

@@ -1,5 +1,5 @@
 /**
- * The large-file view's wiring (docs/page.md#large-files), kept out of
+ * The large-file view's wiring (docs/page.md#the-whole-log-at-any-size), kept out of
  * main.ts: it finds the elements only that view has (the file's scrollbar,
  * the search's panel, Go to time), hands them to {@link BigView},
  * {@link SearchPanel} and {@link GoToTime} with the server's routes from

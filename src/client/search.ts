@@ -2,7 +2,7 @@
  * The filter box on a large file: a search of the whole file on the server
  * (`/search`, streamed as NDJSON), newest matches first, listed with their
  * line numbers as they arrive, with a count and how far the scan has got
- * (docs/page.md#large-files). Enter or a click shows a match in context in
+ * (docs/page.md#the-whole-log-at-any-size). Enter or a click shows a match in context in
  * the large-file view; lines that arrive later are filtered here, in the
  * page, and listed on top. A new query cancels the running search (its
  * fetch is aborted, which stops the server's scan).

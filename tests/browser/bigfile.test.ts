@@ -1,5 +1,5 @@
 /**
- * The large-file view (docs/page.md#large-files) in Chromium against real
+ * The large-file view (docs/page.md#the-whole-log-at-any-size) in Chromium against real
  * servers on every runtime. A 1 GiB log, written at test time and deleted
  * after: it opens at its end with the last line visible; `#L` of a line in
  * the middle shows it; a jump on the file's scrollbar to the middle shows the
@@ -26,7 +26,7 @@ declare const window: any;
 // deno-lint-ignore no-explicit-any
 declare const MutationObserver: any;
 
-/** The most line elements the view may hold (docs/page.md#large-files says about 2,000). */
+/** The most line elements the view may hold (docs/page.md#the-whole-log-at-any-size says about 2,000). */
 const MAX_LINE_NODES = 2_000;
 
 /** What a reader sees of the large-file view. */

@@ -35,41 +35,55 @@ function blockLine(i: number): string {
   } ms ......`;
 }
 
+/** The lines of one block, and its bytes, for blocks of about `blockBytes`. */
+function blockOf(blockBytes: number): { perBlock: number; block: Uint8Array } {
+  const first = blockLine(0) + "\n";
+  const perBlock = Math.max(1, Math.floor(blockBytes / first.length));
+  const parts: string[] = [];
+  for (let i = 0; i < perBlock; i++) parts.push(blockLine(i));
+  return { perBlock, block: new TextEncoder().encode(parts.join("\n") + "\n") };
+}
+
 /**
- * Writes a log of `blocks` × 64 MiB (plus three lines) at `path`.
+ * What a log of `blocks` blocks of about `blockBytes` holds (written by
+ * {@link writeBigLog}, or found at `path` already, e.g. a benchmark's kept file).
+ */
+export function bigLogOf(path: string, blocks: number, blockBytes = BLOCK_BYTES): BigLog {
+  const enc = new TextEncoder();
+  const first = blockLine(0) + "\n";
+  const perBlock = Math.max(1, Math.floor(blockBytes / first.length));
+  const lines = HEAD.length + blocks * perBlock + 1;
+  return {
+    path,
+    size: enc.encode(HEAD.join("\n") + "\n").length + blocks * perBlock * first.length + enc.encode(LAST + "\n").length,
+    lines,
+    text: (n) => n <= HEAD.length ? HEAD[n - 1]! : n === lines ? LAST : blockLine((n - HEAD.length - 1) % perBlock),
+    needle: "needle-4242",
+    last: LAST,
+  };
+}
+
+/**
+ * Writes a log of `blocks` × 64 MiB (or `blockBytes`), plus three lines, at `path`.
  * @example
  * ```ts
  * const log = await writeBigLog(`${dir}/big.log`, 16); // 1 GiB
  * log.text(log.lines); // "the very last line of the file"
  * ```
  */
-export async function writeBigLog(path: string, blocks: number): Promise<BigLog> {
+export async function writeBigLog(path: string, blocks: number, blockBytes = BLOCK_BYTES): Promise<BigLog> {
   const enc = new TextEncoder();
-  const first = blockLine(0) + "\n";
-  const perBlock = Math.floor(BLOCK_BYTES / first.length);
-  const parts: string[] = [];
-  for (let i = 0; i < perBlock; i++) parts.push(blockLine(i));
-  const block = enc.encode(parts.join("\n") + "\n");
-  const head = enc.encode(HEAD.join("\n") + "\n");
-  const tail = enc.encode(LAST + "\n");
+  const { block } = blockOf(blockBytes);
   const f = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
     const writeAll = async (b: Uint8Array) => {
       for (let at = 0; at < b.length;) at += await f.write(b.subarray(at));
     };
-    await writeAll(head);
+    await writeAll(enc.encode(HEAD.join("\n") + "\n"));
     for (let k = 0; k < blocks; k++) await writeAll(block);
-    await writeAll(tail);
+    await writeAll(enc.encode(LAST + "\n"));
   } finally {
     f.close();
   }
-  const lines = HEAD.length + blocks * perBlock + 1;
-  return {
-    path,
-    size: head.length + blocks * block.length + tail.length,
-    lines,
-    text: (n) => n <= HEAD.length ? HEAD[n - 1]! : n === lines ? LAST : blockLine((n - HEAD.length - 1) % perBlock),
-    needle: "needle-4242",
-    last: LAST,
-  };
+  return bigLogOf(path, blocks, blockBytes);
 }

@@ -1,5 +1,5 @@
 /**
- * The large-file view's pure parts (docs/page.md#large-files): the scrollbar's
+ * The large-file view's pure parts (docs/page.md#the-whole-log-at-any-size): the scrollbar's
  * arithmetic (src/client/scrollmap.ts), the bounded line cache
  * (linecache.ts), the NDJSON reader the search streams through (ndjson.ts),
  * appends as numbered lines (growth.ts), the server's answers checked
