@@ -223,7 +223,9 @@ for (const rt of RUNTIMES) {
             assertEquals(marked, log.needle, "the word marked in the view too");
             assertEquals(await axeViolations(page), [], "axe: the large view with a search open");
             if (shots) {
+              await page.setViewportSize({ width: 1100, height: 420 });
               await page.screenshot({ path: `${ROOT}docs/bigfile.png` });
+              await page.setViewportSize({ width: 1100, height: 640 });
             }
           });
 
