@@ -1418,9 +1418,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     let grown = null;
     let k = 0;
     let at = start2;
-    if (open && last && pieces.length > 0) {
+    if (open && pieces.length > 0) {
       const head = pieces[0];
-      grown = cut({ ...last, text: last.cut ? last.text : last.text + head }, lineBytes(last) + utf8Length(head));
+      if (last) {
+        grown = cut({ ...last, text: last.cut ? last.text : last.text + head }, lineBytes(last) + utf8Length(head));
+      }
       at += utf8Length(head) + (pieces.length > 1 || ends ? 1 : 0);
       k = 1;
     }
@@ -1971,35 +1973,34 @@ export const CLIENT_SCRIPT: string = `(() => {
       let added = change.added;
       if (start2 < this.#size) added = dropBytes(added, this.#size - start2);
       const from = Math.max(start2, this.#size);
-      if (start2 > this.#size || !this.#endsFile) {
-        if (start2 > this.#size) this.#total = null;
-        this.#size = end;
-        this.#cache.grew();
-        this.#endsFile = false;
-        if (!this.#follow) this.#dom.below.hidden = false;
-        this.#shown();
-        this.#extend();
-        return;
-      }
+      const gap = start2 > this.#size;
+      const holdsEnd = this.#endsFile && !gap;
       const follow = this.#follow;
-      const last = this.#win.at(-1) ?? null;
-      const got = appendLines(last, this.#open, this.#total, added, from);
+      const last = holdsEnd ? this.#win.at(-1) ?? null : null;
+      const got = appendLines(last, this.#open, gap ? null : this.#total, added, from);
       this.#size = end;
       this.#open = got.open;
       this.#total = got.total;
+      this.#cache.grew();
+      const touched = got.grown ? [got.grown, ...got.lines] : got.lines;
+      this.#hooks.appended(touched);
+      this.#shown();
+      if (!holdsEnd) {
+        this.#endsFile = false;
+        if (!follow) this.#dom.below.hidden = false;
+        this.#extend();
+        this.#queuePaint();
+        return;
+      }
       if (got.grown && last) {
         this.#win[this.#win.length - 1] = got.grown;
         const el = this.#lineEl(got.grown);
         this.#els.at(-1).replaceWith(el);
         this.#els[this.#els.length - 1] = el;
       }
-      this.#cache.grew();
       this.#cache.put([...got.grown ? [got.grown] : last ? [last] : [], ...got.lines], { eof: true });
       this.#addBelow(got.lines);
-      const touched = got.grown ? [got.grown, ...got.lines] : got.lines;
       this.#markChanged(touched.map((l) => l.offset));
-      this.#hooks.appended(touched);
-      this.#shown();
       if (follow) {
         this.#toBottom();
         this.#trimFront();

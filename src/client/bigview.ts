@@ -214,37 +214,37 @@ export class BigView {
     let added = change.added;
     if (start < this.#size) added = dropBytes(added, this.#size - start);
     const from = Math.max(start, this.#size);
-    if (start > this.#size || !this.#endsFile) {
-      // Bytes the view never saw (their lines are not counted), or an end it does not
-      // hold: only the extent grows, and a follower fetches the new lines.
-      if (start > this.#size) this.#total = null;
-      this.#size = end;
-      this.#cache.grew();
-      this.#endsFile = false;
-      if (!this.#follow) this.#dom.below.hidden = false;
-      this.#shown();
-      this.#extend();
-      return;
-    }
+    const gap = start > this.#size;
+    const holdsEnd = this.#endsFile && !gap;
     const follow = this.#follow;
-    const last = this.#win.at(-1) ?? null;
-    const got = appendLines(last, this.#open, this.#total, added, from);
+    const last = holdsEnd ? this.#win.at(-1) ?? null : null;
+    // Bytes never seen: their lines are not counted, so neither are the new ones.
+    const got = appendLines(last, this.#open, gap ? null : this.#total, added, from);
     this.#size = end;
     this.#open = got.open;
     this.#total = got.total;
+    this.#cache.grew();
+    // The search keeps filtering what arrives, wherever the view is.
+    const touched = got.grown ? [got.grown, ...got.lines] : got.lines;
+    this.#hooks.appended(touched);
+    this.#shown();
+    if (!holdsEnd) {
+      // An end the window does not hold: only the extent grows, and a follower fetches the new lines.
+      this.#endsFile = false;
+      if (!follow) this.#dom.below.hidden = false;
+      this.#extend();
+      this.#queuePaint();
+      return;
+    }
     if (got.grown && last) {
       this.#win[this.#win.length - 1] = got.grown;
       const el = this.#lineEl(got.grown);
       this.#els.at(-1)!.replaceWith(el);
       this.#els[this.#els.length - 1] = el;
     }
-    this.#cache.grew();
     this.#cache.put([...(got.grown ? [got.grown] : last ? [last] : []), ...got.lines], { eof: true });
     this.#addBelow(got.lines);
-    const touched = got.grown ? [got.grown, ...got.lines] : got.lines;
     this.#markChanged(touched.map((l) => l.offset));
-    this.#hooks.appended(touched);
-    this.#shown();
     if (follow) {
       this.#toBottom();
       this.#trimFront();

@@ -57,9 +57,10 @@ export interface Appended {
 
 /**
  * Splits `added`, appended at byte `start`, into the file's lines. `last` is
- * the file's last line before the append and `open` whether it had no newline
- * yet (then the append's first piece continues it); `total` the file's line
- * count before (null: unknown, and so are the new lines' numbers).
+ * the file's last line before the append (null: not known here) and `open`
+ * whether it had no newline yet (then the append's first piece continues it,
+ * and is left out when that line is not known); `total` the file's line count
+ * before (null: unknown, and so are the new lines' numbers).
  * @example
  * ```ts
  * appendLines(null, false, 0, "a\nbc", 10);
@@ -79,10 +80,13 @@ export function appendLines(
   let grown: Line | null = null;
   let k = 0;
   let at = start;
-  if (open && last && pieces.length > 0) {
+  if (open && pieces.length > 0) {
+    // The first piece finishes the line that was open (counted already); unknown, it is left out.
     const head = pieces[0]!;
     // A line already cut keeps its first part: only its length grows.
-    grown = cut({ ...last, text: last.cut ? last.text : last.text + head }, lineBytes(last) + utf8Length(head));
+    if (last) {
+      grown = cut({ ...last, text: last.cut ? last.text : last.text + head }, lineBytes(last) + utf8Length(head));
+    }
     at += utf8Length(head) + (pieces.length > 1 || ends ? 1 : 0);
     k = 1;
   }

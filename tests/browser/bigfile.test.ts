@@ -326,10 +326,20 @@ for (const rt of RUNTIMES) {
               assert(await page.isVisible("#results-more"), "the limit stopped it: more can be asked for");
               await page.fill("#filter", "/request 00012(34|35) /");
               s = await until(page, "the regex's two lines", (s) => s.count === "2 matches" && s.matches.length === 2);
-              assertEquals(
-                s.matches.map((m) => m.n),
-                ["1236", "1235"],
+              assertEquals(s.matches.map((m) => m.n), ["1236", "1235"]);
+              // Shown in context in the middle of the file; a matching line appended meanwhile is listed on top.
+              await page.click("#matches [role=option]:last-child");
+              s = await until(page, "line 1235 in context", (s) => s.target?.n === "1235" && s.target.visible);
+              await Deno.writeTextFile(file, "2026-12-08T00:00:00.000Z INFO request 0001234 appended\n", {
+                append: true,
+              });
+              s = await until(
+                page,
+                "the append listed",
+                (s) => s.count === "3 matches" && s.matches[0]?.n === String(lines + 1),
               );
+              assertMatch(s.matches[0]!.text, /appended$/);
+              assertEquals(s.target?.n, "1235", "the view stays where the reader is");
             });
           } finally {
             await Deno.remove(dir, { recursive: true });

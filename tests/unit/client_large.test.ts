@@ -203,6 +203,9 @@ Deno.test("appendLines() continues a last line that had no newline, and leaves o
   assertEquals([got.open, got.total], [true, 4]);
   const unknown = appendLines(null, false, null, "a\n", 0);
   assertEquals(unknown.lines[0]!.n, null, "no count, no numbers");
+  // The view does not hold the file's end (it reads the middle): the open line's rest is left out, numbers go on.
+  const away = appendLines(null, true, 3, " line\nnext\n", 24);
+  assertEquals([away.grown, away.lines, away.total], [null, [{ n: 4, offset: 30, text: "next" }], 4]);
 });
 
 Deno.test("appendLines() cuts a line longer than the server would send", () => {
