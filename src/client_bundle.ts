@@ -2363,7 +2363,8 @@ export const CLIENT_SCRIPT: string = `(() => {
         if (this.#total === null) {
           try {
             await this.#ask({ end: true, count: 1 });
-          } catch {
+          } catch (e) {
+            if (e instanceof HttpError && e.status >= 400 && e.status < 500 && e.status !== 429) return;
           }
         }
         if (this.#total === null) return this.#pollIndex();

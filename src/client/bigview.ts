@@ -650,7 +650,10 @@ export class BigView {
       if (this.#total === null) {
         try {
           await this.#ask({ end: true, count: 1 });
-        } catch { /* asked again next time */ }
+        } catch (e) {
+          // A refusal that asking again will not change (no such route, no access): stop asking.
+          if (e instanceof HttpError && e.status >= 400 && e.status < 500 && e.status !== 429) return;
+        }
       }
       if (this.#total === null) return this.#pollIndex();
       await this.#renumber();

@@ -362,6 +362,8 @@ for (const rt of RUNTIMES) {
                 assertEquals(w.sockets, [], "no connection to make");
                 await w.page.evaluate(() => (location.hash = "#L5"));
                 await until(w.page, "line 5", (s) => s.target?.n === "5" && s.target.visible);
+                await w.page.emulateMedia({ colorScheme: "dark" });
+                assertEquals(await axeViolations(w.page), [], "axe: dark, with the notice");
               });
             } finally {
               await Deno.remove(dir, { recursive: true });
