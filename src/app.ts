@@ -10,13 +10,16 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { basename } from "node:path";
 import type { Options } from "./config.ts";
 import type { Catalog } from "./catalog.ts";
-import type { Channel, Hub, Refusal } from "./hub.ts";
+import type { Channel } from "./channels.ts";
+import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
-import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
+import { chooseProtocol, parseLastMod, parseResumeSize } from "./messages.ts";
 import { largePage, type PageView, renderPage } from "./page.ts";
 import { rawFile } from "./raw.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import { fileLister, scanRoutes, type ServedFile } from "./scan_routes.ts";
+import type { Refusal } from "./session.ts";
 import type { FileWatcher } from "./watcher.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
@@ -224,10 +227,22 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     if (!ch) return notListed(c);
     return await page(c, ch.watcher, ch.name, `/${encodeURIComponent(ch.name)}`, single ? undefined : `${base}/`);
   });
+  const listFiles = catalog ? fileLister(catalog) : () => Promise.resolve([]);
   app.get("/files", async (c) => {
     c.header("Cache-Control", "no-store");
-    return c.json(catalog ? await catalog.list() : []);
+    return c.json(await listFiles());
   });
+  // Any part of a file (/lines, /time, /search; src/scan_routes.ts), on the names /raw takes. Before /raw: it answers /raw?file=.
+  const served = async (c: Context, route: string): Promise<ServedFile | Response> => {
+    if (c.req.param("name") === undefined) {
+      return single ? { name: fileName, path: options.file, channel: hub.main! } : several(c, route);
+    }
+    const entry = await entryOf(c);
+    if (!entry) return notListed(c);
+    const root = catalog!.isDir ? catalog!.root ?? "" : undefined;
+    return { name: entry.name, path: entry.path, root, channel: hub.channel(entry.name, entry.path) };
+  };
+  app.route("/", scanRoutes({ runtime, fileOf: served }));
   // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
   app.get("/raw", (c) => single ? rawFile(c.req.raw, options.file) : several(c, "/raw"));
   app.get("/raw/:name", async (c) => {
@@ -281,7 +296,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     }
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const lastMod = parseLastMod(c.req.query("lastMod"));
-    const size = parseSize(c.req.query("size"));
+    const size = parseResumeSize(c.req.query("size"));
     try {
       const events = channel
         ? hub.connect(protocol ? "v1" : "plain", ip, lastMod, size, channel)
@@ -298,8 +313,8 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   // Known paths with another method: 405 with Allow; anything else: 404.
   app.all("*", (c) => {
-    const known = ["/", "/ws", "/raw", "/healthz", "/readyz", "/metrics", "/files"];
-    if (known.includes(c.req.path) || /^\/(f|ws|raw)\/[^/]+$/.test(c.req.path)) {
+    const known = ["/", "/ws", "/raw", "/lines", "/time", "/search", "/healthz", "/readyz", "/metrics", "/files"];
+    if (known.includes(c.req.path) || /^\/(f|ws|raw|lines|time|search)\/[^/]+$/.test(c.req.path)) {
       return c.text(`Method Not Allowed: ${c.req.method} ${c.req.path}\n`, 405, { Allow: "GET, HEAD" });
     }
     return c.text(`Not Found: ${c.req.path}\n`, 404);
