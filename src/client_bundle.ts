@@ -1956,7 +1956,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#hooks.shown(size, null, lastMod);
       const n = parseLineHash(hash);
       if (n !== null) this.goToLine(n, true);
-      else void this.#go({ end: true }, "bottom", null);
+      else requestAnimationFrame(() => setTimeout(() => void this.#go({ end: true }, "bottom", null)));
       this.#pollIndex();
     }
     /** Applies a change from the connection (an append, or the file replaced). */

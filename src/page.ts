@@ -86,9 +86,9 @@ export const LARGE_FIRST_BYTES = 64 * 1024;
  * anything in it, the filter shows "N of M lines" as you type, a rewrite is
  * diffed line by line); past it the page holds only what is near the view and
  * its HTML only the last screen, so it shows at once whatever the size. A
- * lower `--max-file-size` moves smaller files to the large view (the 16 MiB
- * page's ~2 s to interactive against ~0.1 s: BENCHMARKS.md, "The page at any
- * size").
+ * lower `--max-file-size` moves smaller files to the large view (a 16 MB
+ * page is ready 0.8–1.2 s after navigation when held whole, 0.26–0.42 s in
+ * the large view: BENCHMARKS.md, "The page at any size").
  */
 export function isLargeFile(size: number, options: { maxFileSize: number }): boolean {
   return size > options.maxFileSize;

@@ -195,7 +195,8 @@ export class BigView {
     this.#hooks.shown(size, null, lastMod);
     const n = parseLineHash(hash);
     if (n !== null) this.goToLine(n, true);
-    else void this.#go({ end: true }, "bottom", null);
+    // The server's last screen is what the first frame shows: the request for the lines waits until it is drawn.
+    else requestAnimationFrame(() => setTimeout(() => void this.#go({ end: true }, "bottom", null)));
     this.#pollIndex();
   }
 
