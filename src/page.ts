@@ -266,6 +266,9 @@ body.wrap #filtered { white-space: pre-wrap; overflow-wrap: anywhere; width: aut
 #pane { flex: 1; min-height: 0; display: flex; position: relative; }
 /* The window scrolls natively, but its own vertical scrollbar would span only the window: #bar spans the file. */
 body.large #view { position: relative; overflow-anchor: none; }
+/* The server's last screen shows at its end from the first paint, before (or without) the script, which then scrolls. */
+#view.end { display: flex; flex-direction: column-reverse; }
+#view.end > pre { flex: none; }
 body.large #view::-webkit-scrollbar { width: 0; height: 10px; }
 body.large #view::-webkit-scrollbar-thumb { background: var(--line); border-radius: 5px; }
 @supports not selector(::-webkit-scrollbar) { body.large #view { scrollbar-width: none; } }
@@ -428,7 +431,7 @@ ${large ? GOTO_TIME : ""}<button id="theme" type="button" title="Colour theme">T
 <div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
 <div id="window" class="notice"${hideWindow}><span id="window-text">${shown}</span><span id="dropped" hidden> ${DROPPED_NOTICE}</span></div>
 <noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
-${large ? largeTop(large) : ""}${large ? raw(`<div id="pane">`) : ""}<main id="view" tabindex="0" aria-label="File content"><pre id="content">
+${large ? largeTop(large) : ""}${large ? raw(`<div id="pane">`) : ""}<main id="view" tabindex="0" aria-label="File content"${large ? raw(` class="end"`) : ""}><pre id="content">
 ${chunks}</pre><pre id="filtered" hidden></pre></main>${large ? LARGE_BAR : ""}
 <button id="below" type="button" hidden>New content below ↓</button>`;
   return renderShell({
