@@ -87,7 +87,7 @@ export const LARGE_FIRST_BYTES = 64 * 1024;
  * diffed line by line); past it the page holds only what is near the view and
  * its HTML only the last screen, so it shows at once whatever the size. A
  * lower `--max-file-size` moves smaller files to the large view (a 16 MB
- * page is ready 0.8–1.2 s after navigation when held whole, 0.26–0.42 s in
+ * page is ready 0.9–1.6 s after navigation when held whole, 0.3–0.4 s in
  * the large view: BENCHMARKS.md, "The page at any size").
  */
 export function isLargeFile(size: number, options: { maxFileSize: number }): boolean {
