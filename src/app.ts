@@ -14,6 +14,7 @@ import type { Channel } from "./channels.ts";
 import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
 import { chooseProtocol, parseLastMod, parseResumeSize } from "./messages.ts";
+import { largePage } from "./page.ts";
 import { PageCache } from "./page_cache.ts";
 import { rawFile } from "./raw.ts";
 import { sentBy, whenSent } from "./http_limits.ts";
@@ -187,21 +188,29 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     ],
   );
 
-  /** A file's page; its script connects to `socketPath` (the one URL the page is given). */
+  /**
+   * A file's page. Its URLs are the routes under --base-path, followed by
+   * `suffix` (`""` for the one file, `/{name}` for one of several): its
+   * script connects to `/ws{suffix}` and reads a large file through
+   * `/lines{suffix}`.
+   */
   async function page(
     c: Context,
     watcher: FileWatcher,
     fileName: string,
-    socketPath: string,
-    rawUrl: string,
+    suffix: string,
     indexPath?: string,
   ): Promise<Response> {
+    const socketPath = `${base}/ws${suffix}`;
+    const rawUrl = `${base}/raw${suffix}`;
     const snap = await watcher.current();
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
+    // Larger than the page holds: its last screen, the script reads the rest (docs/page.md#the-whole-log-at-any-size).
+    const large = await largePage(snap, watcher.options.file, options, (route) => `${base}/${route}${suffix}`);
     // The client's content (the whole file, or in tail mode its window), rendered once per version and shared.
     // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    const route = { fileName, keepChars: 4 * options.tail, socketPath, rawUrl, indexPath };
+    const route = { fileName, keepChars: large ? 0 : 4 * options.tail, socketPath, rawUrl, indexPath, ...large };
     const done = deps.limits ? whenSent(c, deps.limits) : undefined;
     const { body, length } = pages.body(snap, route, nonce, done);
     c.header("Content-Type", "text/html; charset=UTF-8");
@@ -233,7 +242,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     c.text(`Not Found: this server watches several files; use ${route}/{name} (the names are in /files)\n`, 404);
 
   app.get("/", pageHeaders, async (c) => {
-    if (single) return await page(c, watcher, fileName, `${base}/ws`, `${base}/raw`);
+    if (single) return await page(c, watcher, fileName, "");
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
     return c.html(
@@ -249,14 +258,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
   app.get("/f/:name", pageHeaders, async (c) => {
     const ch = await named(c);
     if (!ch) return notListed(c);
-    return await page(
-      c,
-      ch.watcher,
-      ch.name,
-      `${base}/ws/${encodeURIComponent(ch.name)}`,
-      `${base}/raw/${encodeURIComponent(ch.name)}`,
-      single ? undefined : `${base}/`,
-    );
+    return await page(c, ch.watcher, ch.name, `/${encodeURIComponent(ch.name)}`, single ? undefined : `${base}/`);
   });
   const listFiles = catalog ? fileLister(catalog) : () => Promise.resolve([]);
   app.get("/files", async (c) => {

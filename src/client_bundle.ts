@@ -321,6 +321,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   function escapeRegExp(text) {
     return text.replace(/[.*+?^\${}()|[\\]\\\\/-]/g, "\\\\$&");
   }
+  function matches(re, line) {
+    re.lastIndex = 0;
+    return re.test(line);
+  }
   function matchRanges(re, line, limit = 100) {
     const out = [];
     re.lastIndex = 0;
@@ -526,9 +530,9 @@ export const CLIENT_SCRIPT: string = `(() => {
           first2.el.firstChild.deleteData(0, n);
         } else {
           for (let i = 0; i < lines; i++) first2.el.firstElementChild.remove();
-          const cut = part.length - (part.lastIndexOf("\\n") + 1);
-          if (cut > 0) {
-            first2.el.firstElementChild.firstChild.deleteData(0, cut);
+          const cut2 = part.length - (part.lastIndexOf("\\n") + 1);
+          if (cut2 > 0) {
+            first2.el.firstElementChild.firstChild.deleteData(0, cut2);
           }
         }
         first2.length -= n;
@@ -825,8 +829,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       const whole = countNewlines(text);
       this.lines.splice(0, whole);
       this.base += whole;
-      const cut = text.length - (text.lastIndexOf("\\n") + 1);
-      if (cut > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut);
+      const cut2 = text.length - (text.lastIndexOf("\\n") + 1);
+      if (cut2 > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut2);
       if (this.lines.length === 0) this.open = false;
     }
   };
@@ -996,12 +1000,12 @@ export const CLIENT_SCRIPT: string = `(() => {
         text: held.text + msg.text,
         lossy: held.lossy || msg.lossy
       };
-      const cut2 = trimPoint(grown.text, keepChars2);
+      const cut3 = trimPoint(grown.text, keepChars2);
       return {
         kind: "extend",
-        held: dropFront(grown, cut2),
+        held: dropFront(grown, cut3),
         added: msg.text,
-        dropped: grown.text.slice(0, cut2)
+        dropped: grown.text.slice(0, cut3)
       };
     }
     const next = {
@@ -1012,8 +1016,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       lossy: msg.lossy,
       dropped: false
     };
-    const cut = trimPoint(next.text, keepChars2);
-    if (!held.dropped && cut === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
+    const cut2 = trimPoint(next.text, keepChars2);
+    if (!held.dropped && cut2 === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
       return {
         kind: "extend",
         held: next,
@@ -1021,7 +1025,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         dropped: ""
       };
     }
-    return { kind: "replace", held: dropFront(next, cut) };
+    return { kind: "replace", held: dropFront(next, cut2) };
   }
 
   // src/client/content.ts
@@ -1054,6 +1058,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     /** What is shown. */
     get shown() {
       return this.#shown;
+    }
+    /** Whether any text is shown (an error banner then says the last content stays). */
+    get hasText() {
+      return this.#shown.text !== "";
     }
     /** How many lines are shown (all of them, filtered or not). */
     get lineCount() {
@@ -1296,10 +1304,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     #timers;
     #returnTo = null;
     #msgTimer;
-    constructor(dom, hooks, timers) {
+    constructor(dom, hooks, timers2) {
       this.#dom = dom;
       this.#hooks = hooks;
-      this.#timers = timers;
+      this.#timers = timers2;
     }
     /** Whether the box is open. */
     get open() {
@@ -1344,6 +1352,10 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#say("", false);
       this.#close(this.#returnTo ?? this.#dom.home);
     }
+    /** Says \`message\` beside the box for a while (the large-file view: a line past the end, found only on asking). */
+    tell(message, bad) {
+      this.#say(message, bad, bad ? REASON_MS : SHOWING_MS);
+    }
     /** Says \`message\` beside the box; with \`forMs\`, takes it away after that long. */
     #say(message, bad, forMs) {
       const d = this.#dom;
@@ -1376,8 +1388,1758 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return null;
     if (ev.key === "/" && !typing(ev.target)) return "filter";
     if (ev.key === "g" && !typing(ev.target)) return "goto";
+    if (ev.key === "t" && !typing(ev.target)) return "time";
     if (ev.key === "Escape" && (ev.target === filterBox2 || !typing(ev.target))) return "escape";
     return null;
+  }
+
+  // src/client/growth.ts
+  var LINE_CUT_CHARS = 64 * 1024;
+  function lineBytes(line) {
+    return line.cut && line.bytes !== void 0 ? line.bytes : utf8Length(line.text);
+  }
+  function reachesEnd(line, size) {
+    return line.offset + lineBytes(line) >= size - 1;
+  }
+  function dropBytes(text, bytes) {
+    let b = 0;
+    let i = 0;
+    while (i < text.length && b < bytes) {
+      const c = text.codePointAt(i);
+      b += c < 128 ? 1 : c < 2048 ? 2 : c < 65536 ? 3 : 4;
+      i += c >= 65536 ? 2 : 1;
+    }
+    return text.slice(i);
+  }
+  function appendLines(last, open, total, added, start2) {
+    const pieces = added.split("\\n");
+    const ends = pieces.at(-1) === "";
+    if (ends) pieces.pop();
+    let grown = null;
+    let k = 0;
+    let at = start2;
+    if (open && pieces.length > 0) {
+      const head = pieces[0];
+      if (last) {
+        grown = cut({ ...last, text: last.cut ? last.text : last.text + head }, lineBytes(last) + utf8Length(head));
+      }
+      at += utf8Length(head) + (pieces.length > 1 || ends ? 1 : 0);
+      k = 1;
+    }
+    const lines = [];
+    let n = total;
+    for (; k < pieces.length; k++) {
+      const text = pieces[k];
+      const bytes = utf8Length(text);
+      if (n !== null) n++;
+      lines.push(cut({ n, offset: at, text }, bytes));
+      at += bytes + 1;
+    }
+    return { grown, lines, open: added === "" ? open : !ends, total: n };
+  }
+  function cut(line, bytes) {
+    if (line.text.length <= LINE_CUT_CHARS && !line.cut) return line;
+    const out = { n: line.n, offset: line.offset, text: line.text.slice(0, LINE_CUT_CHARS), cut: true, bytes };
+    return out;
+  }
+
+  // src/client/linecache.ts
+  var charsOf = (lines) => lines.reduce((s, l) => s + l.text.length, 0);
+  function findOffset(lines, offset) {
+    let lo = 0;
+    let hi = lines.length - 1;
+    while (lo <= hi) {
+      const mid = lo + hi >> 1;
+      const o = lines[mid].offset;
+      if (o === offset) return mid;
+      if (o < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+  function fillNumbers(lines) {
+    const k = lines.findIndex((l) => l.n !== null);
+    if (k === -1) return lines;
+    const n0 = lines[k].n - k;
+    if (n0 < 1) return lines;
+    return lines.map((l, i) => l.n === n0 + i ? l : { ...l, n: n0 + i });
+  }
+  var LineCache = class {
+    /** At most \`maxLines\` lines and \`maxChars\` characters of text are kept. */
+    constructor(maxLines = 2e4, maxChars = 8 * 1024 * 1024) {
+      this.maxLines = maxLines;
+      this.maxChars = maxChars;
+    }
+    maxLines;
+    maxChars;
+    /** Sorted by their first line's offset, disjoint. */
+    #runs = [];
+    #clock = 0;
+    /** Lines held. */
+    get lines() {
+      return this.#runs.reduce((s, r) => s + r.lines.length, 0);
+    }
+    /** Characters of text held. */
+    get chars() {
+      return this.#runs.reduce((s, r) => s + r.chars, 0);
+    }
+    /** How many runs (places in the file) are held. */
+    get runs() {
+      return this.#runs.length;
+    }
+    /** Forgets everything (the file was replaced). */
+    clear() {
+      this.#runs = [];
+    }
+    /** The file grew: no run ends at its end any more (until an append's lines are put with \`eof\`). */
+    grew() {
+      for (const r of this.#runs) r.eof = false;
+    }
+    /**
+     * Adds \`lines\`, which follow each other in the file (one answer, in
+     * order). Where they share lines with what is held, theirs win (they are
+     * newer: a last line may have grown). \`eof\`: the last of them is the file's
+     * last line.
+     */
+    put(lines, opts = {}) {
+      if (lines.length === 0) return;
+      const first2 = lines[0];
+      const last = lines.at(-1);
+      const joins = (r) => {
+        const a = r.lines[0];
+        const b = r.lines.at(-1);
+        if (a.offset <= last.offset && first2.offset <= b.offset) return true;
+        return b.n !== null && first2.n !== null && b.n + 1 === first2.n || last.n !== null && a.n !== null && last.n + 1 === a.n;
+      };
+      const touched = this.#runs.filter(joins);
+      const before = [];
+      const after = [];
+      let eof = opts.eof ?? false;
+      for (const r of touched) {
+        for (const l of r.lines) {
+          if (l.offset < first2.offset) before.push(l);
+          else if (l.offset > last.offset) after.push(l);
+        }
+        if (r.eof && r.lines.at(-1).offset > last.offset) eof = true;
+      }
+      if (after.length > 0 && opts.eof) eof = true;
+      const merged = fillNumbers([...before, ...lines, ...after]);
+      const run = { lines: merged, eof, used: ++this.#clock, chars: charsOf(merged) };
+      this.#runs = this.#runs.filter((r) => !touched.includes(r));
+      const i = this.#runs.findIndex((r) => r.lines[0].offset > merged[0].offset);
+      this.#runs.splice(i === -1 ? this.#runs.length : i, 0, run);
+      this.#evict(run, first2.offset, last.offset);
+    }
+    /**
+     * Up to \`before\` lines before the anchor's line and \`after\` lines from it
+     * (itself included), as far as its run goes; null when the anchor's line
+     * is not held.
+     */
+    get(anchor, before, after) {
+      for (const r of this.#runs) {
+        let k = -1;
+        if ("offset" in anchor) {
+          if (anchor.offset < r.lines[0].offset || anchor.offset > r.lines.at(-1).offset) continue;
+          k = findOffset(r.lines, anchor.offset);
+        } else {
+          const n0 = r.lines[0].n;
+          if (n0 === null) continue;
+          k = anchor.n - n0;
+          if (k >= r.lines.length) k = -1;
+        }
+        if (k < 0) continue;
+        r.used = ++this.#clock;
+        const from = Math.max(0, k - Math.max(0, before));
+        const to = Math.min(r.lines.length, k + Math.max(1, after));
+        return {
+          lines: r.lines.slice(from, to),
+          at: k - from,
+          startsFile: from === 0 && r.lines[0].offset === 0,
+          endsFile: to === r.lines.length && r.eof
+        };
+      }
+      return null;
+    }
+    /**
+     * Drops runs used longest ago until the bounds hold; when the run just
+     * put is alone over them, its lines farthest from what was just put go.
+     */
+    #evict(keep, from, to) {
+      const over = () => this.lines > this.maxLines || this.chars > this.maxChars;
+      while (over() && this.#runs.length > 1) {
+        let oldest = null;
+        for (const r of this.#runs) if (r !== keep && (!oldest || r.used < oldest.used)) oldest = r;
+        this.#runs = this.#runs.filter((r) => r !== oldest);
+      }
+      const lines = keep.lines;
+      let a = lines.findIndex((l) => l.offset >= from);
+      if (a === -1) a = lines.length;
+      let b = lines.length - 1 - findLastAtMost(lines, to);
+      while (over() && lines.length > 1) {
+        let gone;
+        if (a >= b && a > 0) {
+          gone = lines.shift();
+          a--;
+        } else {
+          gone = lines.pop();
+          b = Math.max(0, b - 1);
+          keep.eof = false;
+        }
+        keep.chars -= gone.text.length;
+      }
+    }
+  };
+  function findLastAtMost(lines, offset) {
+    let lo = 0;
+    let hi = lines.length - 1;
+    let best = 0;
+    while (lo <= hi) {
+      const mid = lo + hi >> 1;
+      if (lines[mid].offset <= offset) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  // src/client/ndjson.ts
+  var NdjsonSplitter = class {
+    #decoder = new TextDecoder("utf-8");
+    /** The start of a line whose newline has not arrived yet. */
+    #rest = "";
+    /** Lines that were not JSON. */
+    bad = 0;
+    /** The values of the lines \`chunk\` completes. */
+    push(chunk) {
+      return this.#lines(this.#decoder.decode(chunk, { stream: true }), false);
+    }
+    /** The stream ended: the value of a last line without a newline, if any. */
+    end() {
+      return this.#lines(this.#decoder.decode(), true);
+    }
+    #lines(text, last) {
+      const out = [];
+      let s = this.#rest + text;
+      let at = 0;
+      for (let nl = s.indexOf("\\n"); nl !== -1; nl = s.indexOf("\\n", at)) {
+        this.#parse(s.slice(at, nl), out);
+        at = nl + 1;
+      }
+      s = s.slice(at);
+      if (last) {
+        this.#parse(s, out);
+        s = "";
+      }
+      this.#rest = s;
+      return out;
+    }
+    #parse(line, out) {
+      if (line.trim() === "") return;
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        this.bad++;
+      }
+    }
+  };
+  async function* readNdjson(body2) {
+    const reader = body2.getReader();
+    const split = new NdjsonSplitter();
+    try {
+      for (; ; ) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        yield* split.push(value);
+      }
+      yield* split.end();
+    } finally {
+      reader.cancel().catch(() => {
+      });
+    }
+  }
+
+  // src/client/remote.ts
+  var isCount2 = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  var isObject = (v) => typeof v === "object" && v !== null;
+  function parseLine(v) {
+    if (!isObject(v) || !isCount2(v.offset) || typeof v.text !== "string") return null;
+    if (v.n !== null && !(isCount2(v.n) && v.n >= 1)) return null;
+    const line = { n: v.n, offset: v.offset, text: v.text };
+    if (v.cut === true) {
+      line.cut = true;
+      if (isCount2(v.bytes)) line.bytes = v.bytes;
+    }
+    return line;
+  }
+  function parseLinesAnswer(v) {
+    if (!isObject(v) || !isCount2(v.size) || !Array.isArray(v.lines)) return null;
+    if (v.total !== null && !isCount2(v.total)) return null;
+    const lines = [];
+    for (const l of v.lines) {
+      const line = parseLine(l);
+      const prev = lines.at(-1);
+      if (!line || prev && line.offset <= prev.offset) return null;
+      lines.push(line);
+    }
+    return { size: v.size, lastMod: typeof v.lastMod === "string" ? v.lastMod : "", total: v.total, lines };
+  }
+  function parseTimeAnswer(v) {
+    if (!isObject(v)) return null;
+    const n = v.n === null || isCount2(v.n) && v.n >= 1 ? v.n : void 0;
+    const offset = v.offset === null || isCount2(v.offset) ? v.offset : void 0;
+    const t = v.t === null || typeof v.t === "string" ? v.t : void 0;
+    if (n === void 0 || offset === void 0 || t === void 0) return null;
+    return { n, offset, t };
+  }
+  function parseSearchEvent(v) {
+    if (!isObject(v)) return null;
+    if (v.done === true) {
+      if (!isCount2(v.matches) || !isCount2(v.scanned)) return null;
+      const ev = { kind: "done", matches: v.matches, scanned: v.scanned };
+      if (isCount2(v.next)) ev.next = v.next;
+      if (typeof v.error === "string") ev.error = v.error;
+      return ev;
+    }
+    if ("text" in v) {
+      const line = parseLine(v);
+      if (!line) return null;
+      return typeof v.file === "string" ? { kind: "match", line, file: v.file } : { kind: "match", line };
+    }
+    if (isCount2(v.scanned) && isCount2(v.size)) return { kind: "progress", scanned: v.scanned, size: v.size };
+    return null;
+  }
+  var MAX_LINES_COUNT = 1e4;
+  function linesUrl(path, q) {
+    const count = Math.max(-MAX_LINES_COUNT, Math.min(MAX_LINES_COUNT, Math.trunc(q.count) || 1));
+    const where = "end" in q ? "end=1" : "line" in q ? \`line=\${Math.max(1, Math.floor(q.line))}\` : \`offset=\${Math.max(0, Math.floor(q.offset))}\`;
+    return \`\${path}?\${where}&count=\${count}\`;
+  }
+  function searchUrl(path, ask) {
+    const p = new URLSearchParams({ q: ask.q });
+    if (ask.matchCase) p.set("case", "1");
+    if (ask.regex) p.set("regex", "1");
+    if (ask.from !== void 0) {
+      p.set("from", String(ask.from));
+      p.set("dir", "back");
+    }
+    if (ask.limit !== void 0) p.set("limit", String(ask.limit));
+    return \`\${path}?\${p}\`;
+  }
+  function timeUrl(path, t) {
+    return \`\${path}?\${new URLSearchParams({ t: t.trim() })}\`;
+  }
+  var HttpError = class extends Error {
+    constructor(status2, reason, retryAfterMs2) {
+      super(reason);
+      this.status = status2;
+      this.reason = reason;
+      this.retryAfterMs = retryAfterMs2;
+    }
+    status;
+    reason;
+    retryAfterMs;
+    name = "HttpError";
+  };
+  function retryAfterMs(header, now) {
+    if (header === null || header.trim() === "") return null;
+    const s = header.trim();
+    if (/^\\d+$/.test(s)) return Number(s) * 1e3;
+    const at = Date.parse(s);
+    return Number.isNaN(at) ? null : Math.max(0, at - now);
+  }
+  async function refusal(res) {
+    const body2 = await res.text().catch(() => "");
+    const first2 = body2.split("\\n", 1)[0].trim().slice(0, 300);
+    const reason = first2 || \`\${res.status} \${res.statusText}\`.trim();
+    return new HttpError(res.status, reason, retryAfterMs(res.headers.get("retry-after"), Date.now()));
+  }
+  async function getJson(url, parse, signal) {
+    const res = await fetch(url, { signal, cache: "no-store", headers: { Accept: "application/json" } });
+    if (!res.ok) throw await refusal(res);
+    const v = parse(await res.json().catch(() => null));
+    if (v === null) throw new HttpError(res.status, \`Cannot read the server's answer from \${url.split("?")[0]}\`, null);
+    return v;
+  }
+  async function* searchEvents(path, ask, signal) {
+    const res = await fetch(searchUrl(path, ask), {
+      signal,
+      cache: "no-store",
+      headers: { Accept: "application/x-ndjson" }
+    });
+    if (!res.ok) throw await refusal(res);
+    if (!res.body) throw new HttpError(res.status, "The search answered with no body", null);
+    for await (const v of readNdjson(res.body)) {
+      const ev = parseSearchEvent(v);
+      if (ev) yield ev;
+    }
+  }
+
+  // src/client/scrollmap.ts
+  var MIN_THUMB_PX = 24;
+  var clamp01 = (x) => Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+  function scrollFraction(top, visible, total) {
+    const room = total - visible;
+    return room <= 0 ? top > 0 ? 1 : 0 : clamp01(top / room);
+  }
+  function thumbBox(trackPx, fraction, visible, total, minPx = MIN_THUMB_PX) {
+    const track = Math.max(0, trackPx);
+    const share = total > 0 ? Math.min(1, Math.max(0, visible) / total) : 1;
+    const size = Math.min(track, Math.max(minPx, track * share));
+    return { size, pos: clamp01(fraction) * (track - size) };
+  }
+  function fractionAtPointer(y, grab, trackPx, thumbPx) {
+    const room = trackPx - thumbPx;
+    return room <= 0 ? 0 : clamp01((y - grab) / room);
+  }
+  function placeAt(fraction, extent, visible) {
+    const f = clamp01(fraction);
+    const room = Math.max(0, extent.total - Math.max(0, visible));
+    const at = Math.round(f * room);
+    if (f >= 1 || room > 0 && at >= room && visible > 0) return { end: true };
+    return extent.unit === "line" ? { line: at + 1 } : { offset: at };
+  }
+  function placeLabel(place, extent) {
+    if ("end" in place) return "the end";
+    if ("line" in place) return \`line \${place.line.toLocaleString("en")}\`;
+    const pct = extent.total > 0 ? Math.floor(place.offset / extent.total * 100) : 0;
+    return \`\${pct}% of the file\`;
+  }
+  function keyStep(key) {
+    switch (key) {
+      case "ArrowUp":
+      case "ArrowLeft":
+        return -0.01;
+      case "ArrowDown":
+      case "ArrowRight":
+        return 0.01;
+      case "PageUp":
+        return -0.1;
+      case "PageDown":
+        return 0.1;
+      case "Home":
+        return -1;
+      case "End":
+        return 1;
+    }
+    return null;
+  }
+
+  // src/shared/format.ts
+  function formatSize(bytes) {
+    if (!Number.isFinite(bytes) || bytes < 0) return "";
+    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
+    const units = ["KiB", "MiB", "GiB", "TiB"];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1023.95 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
+    return \`\${shown} \${units[unit]}\`;
+  }
+  function windowNotice(offset, size) {
+    if (offset <= 0) return "";
+    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
+  }
+  function tokenTimeMs(token) {
+    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+    const v = BigInt("0x" + token);
+    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
+    return Number.isSafeInteger(ms) ? ms : null;
+  }
+  function formatAgo(thenMs, nowMs) {
+    const s = Math.floor((nowMs - thenMs) / 1e3);
+    if (s < 5) return "just now";
+    if (s < 60) return \`\${s} s ago\`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return \`\${m} min ago\`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return \`\${h} h ago\`;
+    return \`\${Math.floor(h / 24)} d ago\`;
+  }
+
+  // src/client/bigview.ts
+  var WINDOW_MAX = 1500;
+  var EDGE_LINES = 300;
+  var JUMP_LINES = 400;
+  var JUMP_CONTEXT = 150;
+  var EDGE_SCREENS = 2;
+  var DRAG_DEBOUNCE_MS = 60;
+  var DRAG_MAX_WAIT_MS = 250;
+  var INDEX_POLL_MS = 2e3;
+  var INDEX_WAIT_MS = 6e4;
+  var BigView = class {
+    #dom;
+    #hooks;
+    #prefs;
+    #source;
+    #render;
+    #cache = new LineCache();
+    /** The window: its lines, and one element each. */
+    #win = [];
+    #els = [];
+    /** The window starts with the file's first line / ends with its last (as far as the view knows). */
+    #startsFile = false;
+    #endsFile = false;
+    /** Bumped whenever the window is replaced: answers for an older one are dropped. */
+    #gen = 0;
+    /** False until the first window from \`/lines\` replaced the server's first screen. */
+    #ready = false;
+    /** Changes that came before that, folded. */
+    #early = [];
+    #size = 0;
+    #total = null;
+    #lastMod = "";
+    /** The file ends inside a line (no newline yet): the next append continues it. */
+    #open = false;
+    #before = null;
+    #after = null;
+    #jump = null;
+    #jumpSeq = 0;
+    #target = null;
+    /** Filter matches to mark in the lines shown (the search's), or null. */
+    #marks = null;
+    /** Offsets of lines marked as new, until the mark times out. */
+    #changed = /* @__PURE__ */ new Set();
+    #changedTimer;
+    #indexTimer;
+    /** The bar while held: where it was grabbed, and the pending jump. */
+    #drag = null;
+    /** The reader is at the file's end and wants to stay there as it grows. */
+    #follow = true;
+    /** Where the reader sent the bar (a drag, keys) until the lines there are shown. */
+    #aim = null;
+    #keyTimer;
+    #thumb = { size: 0, pos: 0 };
+    #fraction = 1;
+    #paintQueued = false;
+    constructor(dom, hooks, prefs2, source, render = plainLine) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#prefs = prefs2;
+      this.#source = source;
+      this.#render = render;
+      dom.wrap.checked = prefs2.flag("wrap");
+      dom.numbers.checked = prefs2.flag("numbers");
+    }
+    /** Whether the view shows any line (an error banner then says the last content stays). */
+    get hasText() {
+      return this.#win.length > 0 || this.#dom.pre.childElementCount > 0;
+    }
+    /** The file's line count for Go to line; while it is being counted, any number may be asked. */
+    get lineCount() {
+      return this.#total ?? Number.MAX_SAFE_INTEGER;
+    }
+    /** Line links always name lines of the file here (the server numbers them). */
+    linksOff() {
+      return null;
+    }
+    /** The scrollbar's units: lines once the index is complete, bytes before. */
+    get extent() {
+      return this.#total !== null ? { unit: "line", total: this.#total } : { unit: "byte", total: this.#size };
+    }
+    /**
+     * Starts from the server's page: \`size\` bytes of version \`lastMod\`, its
+     * last screen already in \`#content\` (\`open\`: the file ends inside a line).
+     * The lines come from \`/lines\` at once (with their numbers and offsets)
+     * and replace that screen, unless a \`#L…\` link asks for another place.
+     */
+    start(size, lastMod, open, hash) {
+      this.#size = size;
+      this.#lastMod = lastMod;
+      this.#open = open;
+      this.#applyToggles();
+      this.#dom.bar.hidden = false;
+      this.#dom.view.classList.remove("end");
+      this.#toBottom();
+      this.#hooks.shown(size, null, lastMod);
+      const n = parseLineHash(hash);
+      if (n !== null) this.goToLine(n, true);
+      else requestAnimationFrame(() => setTimeout(() => void this.#go({ end: true }, "bottom", null)));
+      this.#pollIndex();
+    }
+    /** Applies a change from the connection (an append, or the file replaced). */
+    show(change) {
+      if (!this.#ready) {
+        this.#early.push(change);
+        return;
+      }
+      this.#lastMod = change.held.lastMod;
+      if (change.kind === "replace") return this.#replaced(change.held.size);
+      const end = change.held.size;
+      const start2 = end - utf8Length(change.added);
+      if (end <= this.#size) return this.#shown();
+      let added = change.added;
+      if (start2 < this.#size) added = dropBytes(added, this.#size - start2);
+      const from = Math.max(start2, this.#size);
+      const gap = start2 > this.#size;
+      const holdsEnd = this.#endsFile && !gap;
+      const follow = this.#follow;
+      const last = holdsEnd ? this.#win.at(-1) ?? null : null;
+      const got = appendLines(last, this.#open, gap ? null : this.#total, added, from);
+      this.#size = end;
+      this.#open = got.open;
+      this.#total = got.total;
+      this.#cache.grew();
+      const touched = got.grown ? [got.grown, ...got.lines] : got.lines;
+      this.#hooks.appended(touched);
+      this.#shown();
+      if (!holdsEnd) {
+        this.#endsFile = false;
+        if (!follow) this.#dom.below.hidden = false;
+        this.#extend();
+        this.#queuePaint();
+        return;
+      }
+      if (got.grown && last) {
+        this.#win[this.#win.length - 1] = got.grown;
+        const el = this.#lineEl(got.grown);
+        this.#els.at(-1).replaceWith(el);
+        this.#els[this.#els.length - 1] = el;
+      }
+      this.#cache.put([...got.grown ? [got.grown] : last ? [last] : [], ...got.lines], { eof: true });
+      this.#addBelow(got.lines);
+      this.#markChanged(touched.map((l) => l.offset));
+      if (follow) {
+        this.#toBottom();
+        this.#trimFront();
+      } else if (touched.length > 0) this.#dom.below.hidden = false;
+      this.#queuePaint();
+    }
+    /** Shows line \`n\` (a \`#L…\` link, Go to line) and marks it; numbers go on for the visit. */
+    goToLine(n, scroll) {
+      this.#target = { n };
+      this.#numbersOn();
+      this.#paintTarget();
+      if (scroll) void this.#go({ line: n }, "center", { n });
+    }
+    /** Goes to the line a URL fragment names (\`#L120\`); anything else is not a line. */
+    goToHash(hash) {
+      const n = parseLineHash(hash);
+      if (n !== null) this.goToLine(n, true);
+    }
+    /** Shows the line starting at byte \`offset\` (a search match, a time found), marked; \`n\` its number if known. */
+    goToOffset(offset, n) {
+      this.#target = n !== null ? { n } : { offset };
+      this.#paintTarget();
+      void this.#go({ offset }, "center", { offset });
+    }
+    /** Marks \`re\`'s matches in the lines shown (the search's query), or none. */
+    setMarks(re) {
+      if (this.#marks === re) return;
+      this.#marks = re;
+      this.#rerender();
+    }
+    /** Goes to the end and follows it (Resume, "New content below", End). */
+    followEnd() {
+      this.#dom.below.hidden = true;
+      this.#follow = true;
+      if (this.#endsFile) {
+        this.#toBottom();
+        this.#queuePaint();
+      } else void this.#go({ end: true }, "bottom", null);
+    }
+    /** "New content below" was clicked. */
+    belowClicked() {
+      this.followEnd();
+      this.focus();
+    }
+    /** The wrap toggle changed: the line at the top stays at the top. */
+    wrapToggled() {
+      this.#prefs.save("wrap", this.#dom.wrap.checked);
+      const follow = this.#follow;
+      const i = this.#firstVisible();
+      this.#applyToggles();
+      if (follow) this.#toBottom();
+      else if (this.#els[i]) this.#dom.view.scrollTop = this.#els[i].offsetTop;
+      this.#queuePaint();
+    }
+    /** The line numbers toggle changed (numbers are drawn by CSS: nothing is rebuilt). */
+    numbersToggled() {
+      this.#prefs.save("numbers", this.#dom.numbers.checked);
+      const follow = this.#follow;
+      this.#applyToggles();
+      if (follow) this.#toBottom();
+    }
+    /** The pane scrolled: fetch past an edge that came near, move the bar, hide "new content below" at the end. */
+    scrolled() {
+      const { view: view2 } = this.#dom;
+      if (!isAtBottom(view2.scrollTop, view2.clientHeight, view2.scrollHeight)) this.#follow = false;
+      else if (this.#endsFile) this.#follow = true;
+      if (this.#follow) this.#dom.below.hidden = true;
+      this.#extend();
+      this.#queuePaint();
+    }
+    /** The pane changed size (a search's results opened above it, the window resized). */
+    resized() {
+      this.#extend();
+      this.#queuePaint();
+    }
+    /** A click in the pane: on a line's number (its gutter, drawn by ::before), links that line. */
+    clicked(ev) {
+      const line = ev.target.closest?.(".ln");
+      if (!(line instanceof HTMLElement) || !this.#dom.numbers.checked || !line.dataset.n) return;
+      const gutter = parseFloat(getComputedStyle(line).paddingLeft);
+      if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+      const n = Number(line.dataset.n);
+      this.#hooks.linked(n);
+      this.goToLine(n, false);
+    }
+    /** Keys on the pane: Home and End go to the file's start and end, not the window's. */
+    keydown(ev) {
+      if (ev.altKey || ev.shiftKey || ev.metaKey) return;
+      if (ev.key === "Home") {
+        ev.preventDefault();
+        void this.#go({ line: 1 }, "top", null);
+      } else if (ev.key === "End") {
+        ev.preventDefault();
+        this.followEnd();
+      }
+    }
+    /** Focuses the pane, so PageDown / End scroll the file at once. */
+    focus() {
+      this.#dom.view.focus({ preventScroll: true });
+    }
+    // ---- the scrollbar ---------------------------------------------------------
+    /** A pointer went down on the bar: on the thumb, it is held where grabbed; elsewhere the view jumps there. */
+    barDown(ev) {
+      if (ev.button !== 0) return;
+      ev.preventDefault();
+      const { bar } = this.#dom;
+      bar.setPointerCapture?.(ev.pointerId);
+      const y = ev.clientY - bar.getBoundingClientRect().top;
+      const t = this.#thumb;
+      const grab = y >= t.pos && y <= t.pos + t.size ? y - t.pos : t.size / 2;
+      this.#drag = { grab, fraction: this.#fraction, timer: void 0, since: performance.now() };
+      this.#follow = false;
+      bar.classList.add("dragging");
+      this.#dragTo(y);
+    }
+    /** The pointer moved while the bar is held. */
+    barMove(ev) {
+      if (!this.#drag) return;
+      this.#dragTo(ev.clientY - this.#dom.bar.getBoundingClientRect().top);
+    }
+    /** The bar was let go: the jump goes now. */
+    barUp() {
+      const d = this.#drag;
+      if (!d) return;
+      clearTimeout(d.timer);
+      this.#drag = null;
+      this.#dom.bar.classList.remove("dragging");
+      this.#jumpTo(d.fraction);
+    }
+    /** Keys on the focused bar: arrows a hundredth of the file, Page keys a tenth, Home and End the ends. */
+    barKey(ev) {
+      const step = keyStep(ev.key);
+      if (step === null) return;
+      ev.preventDefault();
+      const f = Math.min(1, Math.max(0, (this.#aim ?? this.#fraction) + step));
+      this.#aim = f;
+      this.#paintBar(f, this.#visibleUnits());
+      clearTimeout(this.#keyTimer);
+      this.#keyTimer = setTimeout(() => this.#jumpTo(f), 2 * DRAG_DEBOUNCE_MS);
+    }
+    #dragTo(y) {
+      const d = this.#drag;
+      const f = fractionAtPointer(y, d.grab, this.#dom.bar.clientHeight, this.#thumb.size);
+      d.fraction = f;
+      this.#aim = f;
+      const visible = this.#visibleUnits();
+      this.#paintBar(f, visible);
+      this.#say(\`Going to \${placeLabel(placeAt(f, this.extent, visible), this.extent)}…\`, false);
+      clearTimeout(d.timer);
+      const now = performance.now();
+      const wait = now - d.since >= DRAG_MAX_WAIT_MS ? 0 : DRAG_DEBOUNCE_MS;
+      d.timer = setTimeout(() => {
+        if (this.#drag !== d) return;
+        d.since = performance.now();
+        this.#jumpTo(d.fraction, true);
+      }, wait);
+    }
+    #jumpTo(fraction, dragging = false) {
+      clearTimeout(this.#keyTimer);
+      const place = placeAt(fraction, this.extent, this.#visibleUnits());
+      if ("end" in place && !dragging) {
+        this.#aim = null;
+        return this.followEnd();
+      }
+      this.#follow = false;
+      void this.#go(place, "end" in place ? "bottom" : "top", null);
+    }
+    // ---- fetching --------------------------------------------------------------
+    /**
+     * Replaces the window with the lines at \`place\`, the line there aligned
+     * as asked and \`mark\` marked. A newer jump cancels this one.
+     */
+    async #go(place, align, mark) {
+      const seq = ++this.#jumpSeq;
+      this.#jump?.abort();
+      const ctl = new AbortController();
+      this.#jump = ctl;
+      const started = Date.now();
+      if (!this.#drag) this.#say(\`Going to \${placeLabel(place, this.extent)}…\`, false);
+      for (; ; ) {
+        try {
+          const got = this.#fromCache(place, align) ?? await this.#fetchAround(place, align, ctl.signal);
+          if (seq !== this.#jumpSeq) return;
+          if (got === null) {
+            this.#say("", false);
+            const total = this.#total;
+            if ("line" in place && total !== null) {
+              this.#hooks.said(
+                \`There is no line \${place.line.toLocaleString("en")}: the file has \${total.toLocaleString("en")} lines\`,
+                true
+              );
+            }
+            return;
+          }
+          this.#aim = null;
+          this.#show(got.lines, got.at, got.startsFile, got.endsFile && got.size >= this.#size, align);
+          if (mark) this.#paintTarget();
+          if (!this.#drag) this.#say("", false);
+          this.#flushEarly();
+          return;
+        } catch (e) {
+          if (seq !== this.#jumpSeq || ctl.signal.aborted) return;
+          if (e instanceof HttpError && e.status === 503 && Date.now() - started < INDEX_WAIT_MS) {
+            this.#say(\`Counting lines to reach \${placeLabel(place, this.extent)}…\`, false);
+            await new Promise((r) => setTimeout(r, Math.min(1e4, Math.max(250, e.retryAfterMs ?? 1e3))));
+            if (seq !== this.#jumpSeq) return;
+            continue;
+          }
+          this.#say(\`Cannot show \${placeLabel(place, this.extent)}: \${e instanceof Error ? e.message : e}\`, true);
+          this.#flushEarly();
+          return;
+        }
+      }
+    }
+    /** The lines around \`place\` from the cache, when it holds enough of them. */
+    #fromCache(place, align) {
+      const before = align === "top" ? 0 : align === "center" ? JUMP_CONTEXT : JUMP_LINES;
+      const after = JUMP_LINES - before;
+      const s = "end" in place ? null : this.#cache.get("line" in place ? { n: place.line } : { offset: place.offset }, before, after);
+      if (!s) return null;
+      const enoughBefore = s.at >= Math.min(before, 1) || s.startsFile;
+      const enoughAfter = s.lines.length - s.at >= Math.min(after, EDGE_LINES) || s.endsFile;
+      return enoughBefore && enoughAfter ? { ...s, size: this.#size } : null;
+    }
+    /** The lines around \`place\` from the server: null when there is no such line. */
+    async #fetchAround(place, align, signal) {
+      if ("end" in place) {
+        const a2 = await this.#ask({ end: true, count: JUMP_LINES }, signal);
+        this.#cache.put(a2.lines, { eof: true });
+        const first2 = a2.lines[0];
+        return {
+          lines: a2.lines,
+          at: Math.max(0, a2.lines.length - 1),
+          startsFile: first2?.offset === 0,
+          endsFile: true,
+          size: a2.size
+        };
+      }
+      if ("line" in place) {
+        const ctx2 = align === "top" ? 0 : JUMP_CONTEXT;
+        const from = Math.max(1, place.line - ctx2);
+        const a2 = await this.#ask({ line: from, count: JUMP_LINES }, signal);
+        const at2 = place.line - from;
+        if (at2 >= a2.lines.length) return null;
+        const endsFile2 = this.#reachedEnd(a2, JUMP_LINES);
+        this.#cache.put(a2.lines, { eof: endsFile2 });
+        return { lines: a2.lines, at: at2, startsFile: from === 1, endsFile: endsFile2, size: a2.size };
+      }
+      const ctx = align === "top" ? 0 : JUMP_CONTEXT;
+      const [b, a] = await Promise.all([
+        ctx > 0 ? this.#ask({ offset: place.offset, count: -ctx }, signal) : null,
+        this.#ask({ offset: place.offset, count: JUMP_LINES - ctx }, signal)
+      ]);
+      const before = b?.lines ?? [];
+      const endsFile = this.#reachedEnd(a, JUMP_LINES - ctx);
+      if (before.length > 0) this.#cache.put(before);
+      this.#cache.put(a.lines, { eof: endsFile });
+      const lines = [...before, ...a.lines.filter((l) => l.offset > (before.at(-1)?.offset ?? -1))];
+      if (lines.length === 0) return null;
+      const at = a.lines.length > 0 ? before.length : lines.length - 1;
+      return { lines, at, startsFile: lines[0].offset === 0, endsFile, size: a.size };
+    }
+    /** Asks \`/lines\`, and learns the file's size and line count from the answer. */
+    async #ask(q, signal) {
+      const a = await this.#source.lines(q, signal);
+      this.#learn(a);
+      return a;
+    }
+    /** Whether an answer asked for \`count\` lines reached the file's end. */
+    #reachedEnd(a, count) {
+      const last = a.lines.at(-1);
+      return a.lines.length < count && (last === void 0 || reachesEnd(last, a.size));
+    }
+    /** What an answer says of the file: newer sizes and counts are taken; an older answer's are not. */
+    #learn(a) {
+      if (a.size < this.#size) return;
+      if (a.size > this.#size) {
+        if (this.#ready && this.#endsFile) this.#endsFile = false;
+        this.#cache.grew();
+        this.#size = a.size;
+        const last = a.lines.at(-1);
+        if (last && reachesEnd(last, a.size)) this.#open = last.offset + lineBytes(last) >= a.size;
+      }
+      if (a.total !== null) this.#total = a.total;
+      this.#shown();
+    }
+    /** Fetches past an edge of the window that came within {@link EDGE_SCREENS} screens of the view. */
+    #extend() {
+      if (!this.#ready || this.#win.length === 0) return;
+      const { view: view2 } = this.#dom;
+      const edge = Math.max(600, EDGE_SCREENS * view2.clientHeight);
+      if (!this.#startsFile && !this.#before && view2.scrollTop < edge) void this.#extendUp();
+      const below = view2.scrollHeight - view2.scrollTop - view2.clientHeight;
+      if (!this.#endsFile && !this.#after && below < edge) void this.#extendDown();
+    }
+    async #extendUp() {
+      const gen = this.#gen;
+      const first2 = this.#win[0];
+      const ctl = new AbortController();
+      this.#before = ctl;
+      try {
+        let lines;
+        let startsFile;
+        const hit = this.#cache.get({ offset: first2.offset }, EDGE_LINES, 1);
+        if (hit && (hit.at >= EDGE_LINES || hit.startsFile)) {
+          lines = hit.lines.slice(0, hit.at);
+          startsFile = hit.startsFile;
+        } else {
+          const a = await this.#ask({ offset: first2.offset + 1, count: -(EDGE_LINES + 1) }, ctl.signal);
+          this.#cache.put(a.lines);
+          lines = a.lines.filter((l) => l.offset < first2.offset);
+          startsFile = lines.length === 0 || lines[0].offset === 0;
+        }
+        if (gen !== this.#gen) return;
+        this.#addAbove(lines);
+        this.#startsFile = startsFile;
+      } catch (e) {
+        if (!ctl.signal.aborted) this.#say(\`Cannot read earlier lines: \${e.message}\`, true);
+      } finally {
+        if (this.#before === ctl) this.#before = null;
+      }
+      if (gen === this.#gen) this.#extend();
+    }
+    async #extendDown() {
+      const gen = this.#gen;
+      const last = this.#win.at(-1);
+      const ctl = new AbortController();
+      this.#after = ctl;
+      try {
+        let lines;
+        let endsFile;
+        const hit = this.#cache.get({ offset: last.offset }, 0, EDGE_LINES + 1);
+        if (hit && (hit.lines.length > EDGE_LINES || hit.endsFile) && hit.lines.length > 1) {
+          lines = hit.lines.slice(1);
+          endsFile = hit.endsFile;
+        } else {
+          const a = await this.#ask({ offset: last.offset, count: EDGE_LINES + 1 }, ctl.signal);
+          endsFile = this.#reachedEnd(a, EDGE_LINES + 1);
+          this.#cache.put(a.lines, { eof: endsFile });
+          lines = a.lines.filter((l) => l.offset > last.offset);
+        }
+        if (gen !== this.#gen) return;
+        this.#addBelow(lines);
+        this.#endsFile = endsFile;
+        if (this.#follow) this.#toBottom();
+      } catch (e) {
+        if (!ctl.signal.aborted) this.#say(\`Cannot read further lines: \${e.message}\`, true);
+      } finally {
+        if (this.#after === ctl) this.#after = null;
+      }
+      if (gen === this.#gen) {
+        this.#trimFront();
+        this.#extend();
+      }
+    }
+    /** While lines are still being counted, asks now and then whether they are, then numbers the window. */
+    #pollIndex() {
+      clearTimeout(this.#indexTimer);
+      this.#indexTimer = setTimeout(async () => {
+        if (this.#total === null) {
+          try {
+            await this.#ask({ end: true, count: 1 });
+          } catch (e) {
+            if (e instanceof HttpError && e.status >= 400 && e.status < 500 && e.status !== 429) return;
+          }
+        }
+        if (this.#total === null) return this.#pollIndex();
+        await this.#renumber();
+      }, INDEX_POLL_MS);
+    }
+    /** Gives the window's lines their numbers once the index has them. */
+    async #renumber() {
+      const gen = this.#gen;
+      const first2 = this.#win[0];
+      if (!first2 || this.#win.every((l) => l.n !== null)) return;
+      try {
+        const a = await this.#ask({ offset: first2.offset, count: Math.min(this.#win.length, 1e4) });
+        if (gen !== this.#gen) return;
+        this.#cache.put(a.lines);
+        const byOffset = new Map(a.lines.map((l) => [l.offset, l.n]));
+        this.#win.forEach((l, i) => {
+          const n = byOffset.get(l.offset);
+          if (n == null || l.n === n) return;
+          this.#win[i] = { ...l, n };
+          this.#els[i].dataset.n = String(n);
+        });
+        this.#digits();
+        this.#paintTarget();
+        this.#queuePaint();
+      } catch {
+      }
+    }
+    /** The file was replaced (rotated, truncated, rewritten): nothing held is true any more. */
+    #replaced(size) {
+      const follow = this.#follow;
+      const top = this.#win[this.#firstVisible()];
+      this.#cache.clear();
+      this.#size = size;
+      this.#total = null;
+      this.#open = false;
+      this.#endsFile = false;
+      this.#shown();
+      if (follow || !top) void this.#go({ end: true }, "bottom", null);
+      else void this.#go(top.n !== null ? { line: top.n } : { offset: Math.min(top.offset, size) }, "top", null);
+      this.#pollIndex();
+    }
+    /** Changes that came before the first window, applied now on top of it. */
+    #flushEarly() {
+      if (this.#ready) return;
+      this.#ready = true;
+      const early = this.#early;
+      this.#early = [];
+      for (const c of early) this.show(c);
+      this.#extend();
+    }
+    // ---- the window in the DOM -------------------------------------------------
+    /** Shows \`lines\` as the window, line \`at\` placed as \`align\` says. */
+    #show(lines, at, startsFile, endsFile, align) {
+      this.#gen++;
+      this.#before?.abort();
+      this.#after?.abort();
+      this.#before = this.#after = null;
+      if (lines.length > WINDOW_MAX) {
+        const from = Math.max(0, Math.min(at - (WINDOW_MAX >> 1), lines.length - WINDOW_MAX));
+        if (from > 0) startsFile = false;
+        if (from + WINDOW_MAX < lines.length) endsFile = false;
+        lines = lines.slice(from, from + WINDOW_MAX);
+        at -= from;
+      }
+      this.#win = lines;
+      this.#els = lines.map((l) => this.#lineEl(l));
+      this.#startsFile = startsFile;
+      this.#endsFile = endsFile;
+      this.#dom.pre.replaceChildren(...this.#els);
+      this.#dom.pre.setAttribute("aria-busy", "false");
+      this.#digits();
+      const { view: view2 } = this.#dom;
+      const el = this.#els[at];
+      this.#follow = align === "bottom" && endsFile;
+      if (align === "bottom" || !el) this.#toBottom();
+      else if (align === "top") view2.scrollTop = el.offsetTop;
+      else view2.scrollTop = el.offsetTop - Math.max(0, (view2.clientHeight - el.offsetHeight) / 2);
+      this.#dom.below.hidden = true;
+      this.#paintChanged();
+      this.#queuePaint();
+      if (this.#ready) this.#extend();
+      else performance.mark("filewatch:window");
+    }
+    /** Adds \`lines\` above the window, keeping what the reader sees where it is. */
+    #addAbove(lines) {
+      if (lines.length === 0) return;
+      const { view: view2, pre: pre2 } = this.#dom;
+      const els = lines.map((l) => this.#lineEl(l));
+      const height = view2.scrollHeight;
+      const top = view2.scrollTop;
+      pre2.prepend(...els);
+      this.#win = [...lines, ...this.#win];
+      this.#els = [...els, ...this.#els];
+      view2.scrollTop = top + (view2.scrollHeight - height);
+      const over = this.#win.length - WINDOW_MAX;
+      if (over > 0) {
+        for (const el of this.#els.splice(this.#els.length - over)) el.remove();
+        this.#win.splice(this.#win.length - over);
+        this.#endsFile = false;
+      }
+      this.#digits();
+      this.#paintChanged();
+      this.#queuePaint();
+    }
+    /** Adds \`lines\` below the window (the reader's view does not move). */
+    #addBelow(lines) {
+      if (lines.length === 0) return;
+      const els = lines.map((l) => this.#lineEl(l));
+      this.#dom.pre.append(...els);
+      this.#win.push(...lines);
+      this.#els.push(...els);
+      this.#digits();
+    }
+    /** Drops lines from the top past the window's bound, keeping what the reader sees where it is. */
+    #trimFront() {
+      const over = this.#win.length - WINDOW_MAX;
+      if (over <= 0) return;
+      const { view: view2 } = this.#dom;
+      const follow = this.#follow;
+      const height = this.#els[over].offsetTop - this.#els[0].offsetTop;
+      for (const el of this.#els.splice(0, over)) el.remove();
+      this.#win.splice(0, over);
+      this.#startsFile = false;
+      if (follow) this.#toBottom();
+      else view2.scrollTop -= height;
+      this.#paintChanged();
+    }
+    /** One line's element: its number in \`data-n\` (drawn by CSS), its text as the renderer's pieces. */
+    #lineEl(line) {
+      const el = this.#dom.pre.ownerDocument.createElement("span");
+      el.className = "ln";
+      el.dataset.n = line.n === null ? "" : String(line.n);
+      if (line.cut) el.dataset.cut = \` … cut: the line has \${formatSize(line.bytes ?? 0)}\`;
+      fillLine(el, this.#render(line.text, this.#marks ? matchRanges(this.#marks, line.text) : []));
+      if (this.#isTarget(line)) el.classList.add("target");
+      return el;
+    }
+    #rerender() {
+      this.#els.forEach((old, i) => {
+        const el = this.#lineEl(this.#win[i]);
+        old.replaceWith(el);
+        this.#els[i] = el;
+      });
+      this.#paintChanged();
+    }
+    #isTarget(line) {
+      const t = this.#target;
+      return t !== null && ("n" in t ? line.n === t.n : line.offset === t.offset);
+    }
+    #paintTarget() {
+      this.#els.forEach((el, i) => el.classList.toggle("target", this.#isTarget(this.#win[i])));
+    }
+    /** The index of the first line (partly) in view. */
+    #firstVisible() {
+      const top = this.#dom.view.scrollTop;
+      let lo = 0;
+      let hi = this.#els.length - 1;
+      while (lo < hi) {
+        const mid = lo + hi >> 1;
+        const el = this.#els[mid];
+        if (el.offsetTop + el.offsetHeight <= top) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
+    /** The index of the last line (partly) in view. */
+    #lastVisible() {
+      const bottom = this.#dom.view.scrollTop + this.#dom.view.clientHeight;
+      let lo = 0;
+      let hi = this.#els.length - 1;
+      while (lo < hi) {
+        const mid = lo + hi + 1 >> 1;
+        if (this.#els[mid].offsetTop < bottom) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    }
+    /** How many of the bar's units are in view: lines, or the bytes of the lines in view. */
+    #visibleUnits() {
+      if (this.#els.length === 0) return 0;
+      const a = this.#firstVisible();
+      const b = this.#lastVisible();
+      if (this.#total !== null) return Math.max(1, b - a + 1);
+      const next = this.#win[b + 1]?.offset ?? this.#size;
+      return Math.max(1, next - this.#win[a].offset);
+    }
+    #toBottom() {
+      const { view: view2 } = this.#dom;
+      view2.scrollTop = view2.scrollHeight;
+    }
+    #numbersOn() {
+      if (this.#dom.numbers.checked) return;
+      this.#dom.numbers.checked = true;
+      this.#applyToggles();
+    }
+    #applyToggles() {
+      const { body: body2, wrap, numbers } = this.#dom;
+      body2.classList.toggle("wrap", wrap.checked);
+      body2.classList.toggle("numbers", numbers.checked);
+    }
+    #digits() {
+      const last = this.#win.at(-1)?.n ?? this.#total ?? 0;
+      this.#dom.pre.style.setProperty("--digits", String(Math.max(2, lineCountDigits(last))));
+    }
+    #shown() {
+      this.#hooks.shown(this.#size, this.#total, this.#lastMod);
+    }
+    /** Says where a jump goes, or why it could not (\`bad\`); "" takes the placeholder away. */
+    #say(text, bad) {
+      const { loading, pre: pre2 } = this.#dom;
+      loading.textContent = text;
+      loading.hidden = text === "";
+      loading.classList.toggle("bad", bad);
+      pre2.setAttribute("aria-busy", String(text !== "" && !bad));
+    }
+    // ---- the bar, painted -----------------------------------------------------
+    #queuePaint() {
+      if (this.#paintQueued) return;
+      this.#paintQueued = true;
+      requestAnimationFrame(() => {
+        this.#paintQueued = false;
+        if (!this.#drag && this.#aim === null) this.#paintFromView();
+      });
+    }
+    /** Puts the thumb where the view is. */
+    #paintFromView() {
+      if (this.#els.length === 0) return;
+      const { view: view2 } = this.#dom;
+      const visible = this.#visibleUnits();
+      let f;
+      if (this.#follow || this.#endsFile && isAtBottom(view2.scrollTop, view2.clientHeight, view2.scrollHeight)) f = 1;
+      else if (this.#startsFile && view2.scrollTop <= 0) f = 0;
+      else {
+        const first2 = this.#win[this.#firstVisible()];
+        const ext = this.extent;
+        const top = ext.unit === "line" && first2.n !== null ? first2.n - 1 : first2.offset;
+        f = ext.unit === "line" && first2.n === null ? scrollFraction(first2.offset, 0, this.#size) : scrollFraction(top, visible, ext.total);
+      }
+      this.#fraction = f;
+      this.#paintBar(f, visible);
+    }
+    #paintBar(f, visible) {
+      const { bar, thumb } = this.#dom;
+      const ext = this.extent;
+      this.#thumb = thumbBox(bar.clientHeight, f, visible, ext.total);
+      thumb.style.height = \`\${this.#thumb.size}px\`;
+      thumb.style.transform = \`translateY(\${this.#thumb.pos}px)\`;
+      bar.setAttribute("aria-valuenow", String(Math.round(f * 100)));
+      const first2 = this.#win[this.#firstVisible()];
+      bar.setAttribute(
+        "aria-valuetext",
+        ext.unit === "line" && first2?.n != null ? \`line \${first2.n.toLocaleString("en")} of \${ext.total.toLocaleString("en")}\` : \`\${Math.round(f * 100)}% of the file\`
+      );
+    }
+    // ---- new lines, marked -------------------------------------------------------
+    #markChanged(offsets) {
+      for (const o of offsets) this.#changed.add(o);
+      this.#paintChanged();
+      clearTimeout(this.#changedTimer);
+      this.#changedTimer = setTimeout(() => {
+        this.#changed.clear();
+        this.#paintChanged();
+      }, CHANGED_MS);
+    }
+    /** Marks the new lines in the window with the CSS Custom Highlight API (no node changes). */
+    #paintChanged() {
+      if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
+      const ranges = [];
+      if (this.#changed.size > 0) {
+        const doc = this.#dom.pre.ownerDocument;
+        this.#win.forEach((l, i) => {
+          if (!this.#changed.has(l.offset)) return;
+          const r = doc.createRange();
+          r.selectNodeContents(this.#els[i]);
+          ranges.push(r);
+        });
+      }
+      if (ranges.length === 0) {
+        CSS.highlights.delete("fw-changed");
+        delete this.#dom.body.dataset.changed;
+        return;
+      }
+      CSS.highlights.set("fw-changed", new Highlight(...ranges));
+      this.#dom.body.dataset.changed = String(ranges.length);
+    }
+  };
+
+  // src/client/gotime.ts
+  function timeMessage(found) {
+    if (found.offset === null) return "No line is stamped at or after that time";
+    const where = found.n !== null ? \`line \${found.n.toLocaleString("en")}\` : "the line";
+    return found.t ? \`Showing \${where}, stamped \${found.t}\` : \`Showing \${where}\`;
+  }
+  var GoToTime = class {
+    #dom;
+    #hooks;
+    #timers;
+    #returnTo = null;
+    #msgTimer;
+    #seq = 0;
+    constructor(dom, hooks, timers2) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#timers = timers2;
+    }
+    /** Whether the box is open. */
+    get open() {
+      return !this.#dom.form.hidden;
+    }
+    /** Opens the box and focuses it. */
+    show() {
+      const d = this.#dom;
+      if (d.form.hidden) {
+        this.#returnTo = d.focused() ?? d.home;
+        this.#say("", false);
+      }
+      d.form.hidden = false;
+      d.button.setAttribute("aria-expanded", "true");
+      d.input.focus();
+      d.input.select();
+    }
+    /** The button was pressed: opens, or closes with focus on the button. */
+    toggle() {
+      if (this.#dom.form.hidden) this.show();
+      else this.#close(this.#dom.button);
+    }
+    /** Enter in the box: asks the server, then shows the line or says why not. */
+    async submit() {
+      const t = this.#dom.input.value.trim();
+      if (t === "") return this.#say("Type a time: 2026-12-07T00:11:49Z (no offset is UTC), or epoch ms", true);
+      const seq = ++this.#seq;
+      this.#say("Looking…", false);
+      let found;
+      try {
+        found = await this.#hooks.find(t);
+      } catch (e) {
+        if (seq !== this.#seq) return;
+        const why = e instanceof HttpError ? e.reason : \`Cannot ask the server: \${e.message}\`;
+        return this.#say(why, true);
+      }
+      if (seq !== this.#seq) return;
+      if (found.offset === null) return this.#say(timeMessage(found), true);
+      this.#close(this.#dom.home);
+      this.#hooks.go({ n: found.n, offset: found.offset, t: found.t });
+      this.#say(timeMessage(found), false, SHOWING_MS);
+    }
+    /** A key in the box: Esc closes it without going anywhere, focus back where it was. */
+    keydown(ev) {
+      if (ev.key !== "Escape") return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.#seq++;
+      this.#say("", false);
+      this.#close(this.#returnTo ?? this.#dom.home);
+    }
+    #say(message, bad, forMs) {
+      const d = this.#dom;
+      this.#timers.clearTimer(this.#msgTimer);
+      d.msg.textContent = message;
+      d.msg.classList.toggle("bad", bad);
+      d.input.setAttribute("aria-invalid", String(bad));
+      if (forMs !== void 0) this.#msgTimer = this.#timers.setTimer(() => d.msg.textContent = "", forMs);
+    }
+    #close(focus) {
+      const d = this.#dom;
+      d.form.hidden = true;
+      d.button.setAttribute("aria-expanded", "false");
+      focus?.focus({ preventScroll: true });
+    }
+  };
+
+  // src/client/ask.ts
+  function matchesLabel(n) {
+    return n === 0 ? "No matches" : \`\${n.toLocaleString("en")} \${n === 1 ? "match" : "matches"}\`;
+  }
+  function progressLabel(scanned, size) {
+    const pct = size > 0 ? Math.min(100, Math.floor(scanned / size * 100)) : 100;
+    return \`searched \${formatSize(scanned)} of \${formatSize(size)} (\${pct}%)\`;
+  }
+  function askOf(filter, text, matchCase) {
+    if (filter.kind !== "ok") return null;
+    return filter.regex ? { q: text.slice(1, -1), regex: true, matchCase } : { q: text, regex: false, matchCase };
+  }
+
+  // src/client/search.ts
+  var SEARCH_DEBOUNCE_MS = 250;
+  var SEARCH_LIMIT = 1e3;
+  var LIST_MAX = 2e3;
+  var RETRIES = 5;
+  var COUNT_EVERY_MS = 1e3;
+  var SearchPanel = class {
+    #dom;
+    #hooks;
+    #source;
+    #timers;
+    #render;
+    #ask = null;
+    /** The query as a JavaScript RegExp: marks matches, and filters lines that arrive later. */
+    #re = null;
+    #ctl = null;
+    #timer;
+    /** Newest first: what the list shows. */
+    #items = [];
+    #pending = [];
+    #flushQueued = false;
+    #active = -1;
+    #count = 0;
+    #running = false;
+    #next;
+    #said = 0;
+    #seq = 0;
+    constructor(dom, hooks, source, timers2, render = plainLine) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#source = source;
+      this.#timers = timers2;
+      this.#render = render;
+    }
+    /** Whether a query is on (the panel shows). */
+    get on() {
+      return this.#ask !== null;
+    }
+    /** How many matches are counted (found, plus those that arrived later). */
+    get count() {
+      return this.#count;
+    }
+    /** The filter box changed: search for what it says, after a pause in typing (none: close). */
+    run(filter, text, matchCase) {
+      const ask = askOf(filter, text, matchCase);
+      this.#timers.clearTimer(this.#timer);
+      if (filter.kind === "error") {
+        this.stop();
+        this.#hooks.say(
+          \`Invalid regular expression: \${filter.message.replace(/^Invalid regular expression: /, "")}\`,
+          true
+        );
+        return;
+      }
+      if (!ask || filter.kind !== "ok") {
+        this.stop();
+        this.#hooks.say("", false);
+        return;
+      }
+      this.#ctl?.abort();
+      this.#re = filter.re;
+      this.#hooks.say("Searching…", false);
+      this.#timer = this.#timers.setTimer(() => this.#start(ask, void 0), SEARCH_DEBOUNCE_MS);
+    }
+    /** Stops the search and closes the panel. */
+    stop() {
+      this.#timers.clearTimer(this.#timer);
+      this.#ctl?.abort();
+      this.#ctl = null;
+      this.#ask = null;
+      this.#re = null;
+      this.#items = [];
+      this.#pending = [];
+      this.#active = -1;
+      this.#count = 0;
+      this.#running = false;
+      this.#dom.list.replaceChildren();
+      this.#dom.list.removeAttribute("aria-activedescendant");
+      const wasOpen = !this.#dom.panel.hidden;
+      this.#dom.panel.hidden = true;
+      this.#hooks.marks(null);
+      if (wasOpen) this.#hooks.resized();
+    }
+    /** "Search further back": the next matches from where the limit stopped the last search. */
+    more() {
+      if (this.#ask && this.#next !== void 0 && !this.#running) this.#start(this.#ask, this.#next);
+    }
+    /** Lines the file gained (newest last): those that match go on top of the list. */
+    appended(lines) {
+      const re = this.#re;
+      if (!re || !this.#ask) return;
+      const fresh = lines.filter((l) => matches(re, l.text));
+      if (fresh.length === 0) return;
+      const known = new Set(fresh.map((l) => l.offset));
+      this.#items = this.#items.filter((it) => {
+        if (!known.has(it.line.offset)) return true;
+        it.el.remove();
+        this.#count--;
+        return false;
+      });
+      const added = fresh.reverse().map((line) => ({ line, el: this.#item(line) }));
+      this.#dom.list.prepend(...added.map((a) => a.el));
+      this.#items = [...added, ...this.#items];
+      if (this.#active >= 0) this.#active += added.length;
+      this.#count += added.length;
+      this.#trim();
+      this.#digits();
+      this.#sayCount(true);
+    }
+    /** Enter in the filter box: shows the active match (the newest when none is). */
+    enter() {
+      if (this.#items.length === 0) return;
+      this.#activate(Math.max(0, this.#active));
+      this.#showActive();
+    }
+    /** Keys on the list: arrows, Page keys, Home and End move the active match; Enter shows it. */
+    listKey(ev) {
+      const n = this.#items.length;
+      if (n === 0) return;
+      const page = 10;
+      const at = this.#active;
+      let to = null;
+      if (ev.key === "ArrowDown") to = at + 1;
+      else if (ev.key === "ArrowUp") to = at - 1;
+      else if (ev.key === "PageDown") to = at + page;
+      else if (ev.key === "PageUp") to = at - page;
+      else if (ev.key === "Home") to = 0;
+      else if (ev.key === "End") to = n - 1;
+      else if (ev.key === "Enter") {
+        ev.preventDefault();
+        if (at < 0) this.#activate(0);
+        this.#showActive();
+        return;
+      }
+      if (to === null) return;
+      ev.preventDefault();
+      this.#activate(Math.max(0, Math.min(n - 1, to)));
+    }
+    /** The list got the focus: some match is active, so the arrow keys have somewhere to start. */
+    focused() {
+      if (this.#active < 0 && this.#items.length > 0) this.#activate(0);
+    }
+    /** A click on a match: it becomes active and is shown. */
+    clicked(ev) {
+      const li = ev.target.closest?.("[role=option]");
+      if (!li) return;
+      const i = this.#items.findIndex((it) => it.el === li);
+      if (i < 0) return;
+      this.#activate(i);
+      this.#showActive();
+    }
+    #start(ask, from) {
+      this.#ctl?.abort();
+      const ctl = new AbortController();
+      this.#ctl = ctl;
+      const seq = ++this.#seq;
+      if (from === void 0) {
+        this.#ask = ask;
+        this.#items = [];
+        this.#pending = [];
+        this.#active = -1;
+        this.#count = 0;
+        this.#dom.list.replaceChildren();
+        this.#dom.list.removeAttribute("aria-activedescendant");
+        this.#hooks.marks(this.#re);
+      }
+      this.#next = void 0;
+      this.#running = true;
+      this.#dom.more.hidden = true;
+      this.#dom.progress.textContent = "searching…";
+      if (this.#dom.panel.hidden) {
+        this.#dom.panel.hidden = false;
+        this.#hooks.resized();
+      }
+      void this.#stream({ ...ask, from, limit: SEARCH_LIMIT }, ctl, seq, 0);
+    }
+    async #stream(ask, ctl, seq, tries) {
+      const mine = () => seq === this.#seq && !ctl.signal.aborted;
+      try {
+        for await (const ev of this.#source(ask, ctl.signal)) {
+          if (!mine()) return;
+          if (ev.kind === "match") this.#found(ev.line);
+          else if (ev.kind === "progress") this.#dom.progress.textContent = progressLabel(ev.scanned, ev.size);
+          else {
+            this.#flush();
+            this.#running = false;
+            this.#next = ev.next;
+            this.#dom.more.hidden = ev.next === void 0;
+            this.#dom.progress.textContent = ev.error ? \`stopped: \${ev.error}\` : ev.next !== void 0 ? "the newest matches; more further back" : "searched the whole file";
+            this.#sayCount(true);
+            return;
+          }
+        }
+        if (!mine()) return;
+        this.#flush();
+        this.#running = false;
+        this.#dom.progress.textContent = "the search ended early";
+        this.#sayCount(true);
+      } catch (e) {
+        if (!mine()) return;
+        this.#flush();
+        this.#running = false;
+        if (e instanceof HttpError && e.status === 429 && tries < RETRIES) {
+          const wait = Math.max(1e3, e.retryAfterMs ?? 2e3);
+          this.#hooks.say(\`\${e.reason}; trying again in \${Math.ceil(wait / 1e3)} s\`, true);
+          this.#dom.progress.textContent = "waiting for the server";
+          this.#timer = this.#timers.setTimer(() => {
+            if (mine()) {
+              this.#running = true;
+              void this.#stream(ask, ctl, seq, tries + 1);
+            }
+          }, wait);
+          return;
+        }
+        const why = e instanceof Error ? e.message : String(e);
+        this.#hooks.say(e instanceof HttpError && e.status === 400 ? why : \`Search failed: \${why}\`, true);
+        this.#dom.progress.textContent = "";
+      }
+    }
+    /** A match from the stream: listed at the bottom (the stream goes from newer to older). */
+    #found(line) {
+      this.#count++;
+      this.#pending.push(line);
+      this.#sayCount(false);
+      if (this.#flushQueued) return;
+      this.#flushQueued = true;
+      requestAnimationFrame(() => this.#flush());
+    }
+    #flush() {
+      this.#flushQueued = false;
+      if (this.#pending.length === 0) return;
+      const room = LIST_MAX - this.#items.length;
+      const add = this.#pending.slice(0, Math.max(0, room));
+      this.#pending = [];
+      const items = add.map((line) => ({ line, el: this.#item(line) }));
+      this.#dom.list.append(...items.map((it) => it.el));
+      this.#items.push(...items);
+      this.#digits();
+    }
+    #trim() {
+      for (const it of this.#items.splice(LIST_MAX)) it.el.remove();
+      if (this.#active >= this.#items.length) this.#activate(this.#items.length - 1);
+    }
+    #item(line) {
+      const li = this.#dom.list.ownerDocument.createElement("li");
+      li.id = \`match-\${++this.#ids}\`;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.className = "l";
+      li.dataset.n = line.n === null ? "" : String(line.n);
+      fillLine(li, this.#render(line.text, this.#re ? matchRanges(this.#re, line.text) : []));
+      return li;
+    }
+    #ids = 0;
+    #activate(i) {
+      const old = this.#items[this.#active];
+      if (old) {
+        old.el.classList.remove("active");
+        old.el.setAttribute("aria-selected", "false");
+      }
+      this.#active = i;
+      const it = this.#items[i];
+      if (!it) return this.#dom.list.removeAttribute("aria-activedescendant");
+      it.el.classList.add("active");
+      it.el.setAttribute("aria-selected", "true");
+      this.#dom.list.setAttribute("aria-activedescendant", it.el.id);
+      it.el.scrollIntoView?.({ block: "nearest" });
+    }
+    #showActive() {
+      const it = this.#items[this.#active];
+      if (it) this.#hooks.show(it.line);
+    }
+    #sayCount(now) {
+      const t = Date.now();
+      if (!now && t - this.#said < COUNT_EVERY_MS) return;
+      this.#said = t;
+      const label = matchesLabel(this.#count);
+      this.#hooks.say(this.#running ? \`\${label} so far…\` : label, false);
+    }
+    #digits() {
+      const widest = this.#items.reduce((m, it) => Math.max(m, it.line.n ?? 0), 0);
+      this.#dom.list.style.setProperty("--digits", String(Math.max(2, lineCountDigits(widest))));
+    }
+  };
+
+  // src/client/large.ts
+  var timers = {
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (id) => clearTimeout(id)
+  };
+  function largeView(deps) {
+    const { body: body2, byId: byId2 } = deps;
+    const data = body2.dataset;
+    const linesPath = data.lines || "lines";
+    const view2 = byId2("view");
+    const filterBox2 = byId2("filter");
+    body2.classList.add("large");
+    const big2 = new BigView(
+      {
+        body: body2,
+        view: view2,
+        pre: byId2("content"),
+        bar: byId2("bar"),
+        thumb: byId2("thumb"),
+        loading: byId2("loading"),
+        below: byId2("below"),
+        wrap: byId2("wrap"),
+        numbers: byId2("numbers")
+      },
+      {
+        shown: (size, total, lastMod) => deps.status.showExtent(size, total, lastMod),
+        linked: deps.linkTo,
+        said: (message, bad) => deps.goTo().tell(message, bad),
+        appended: (lines) => search.appended(lines)
+      },
+      deps.prefs,
+      { lines: (q, signal) => getJson(linesUrl(linesPath, q), parseLinesAnswer, signal) }
+    );
+    const search = new SearchPanel(
+      {
+        panel: byId2("results"),
+        list: byId2("matches"),
+        progress: byId2("results-progress"),
+        more: byId2("results-more")
+      },
+      {
+        say: (text, bad) => deps.tools().say(text, bad),
+        show: (line) => big2.goToOffset(line.offset, line.n),
+        marks: (re) => big2.setMarks(re),
+        resized: () => big2.resized()
+      },
+      (ask, signal) => searchEvents(data.search || "search", ask, signal),
+      timers
+    );
+    const time = new GoToTime({
+      button: byId2("time-open"),
+      form: byId2("time"),
+      input: byId2("time-input"),
+      msg: byId2("time-msg"),
+      home: view2,
+      focused: () => {
+        const el = document.activeElement;
+        return el instanceof HTMLElement && el !== body2 ? el : null;
+      }
+    }, {
+      find: (t) => getJson(timeUrl(data.time || "time", t), parseTimeAnswer),
+      go(found) {
+        if (found.n !== null) deps.linkTo(found.n);
+        big2.goToOffset(found.offset, found.n);
+      }
+    }, timers);
+    const bar = byId2("bar");
+    bar.addEventListener("pointerdown", (ev) => big2.barDown(ev));
+    bar.addEventListener("pointermove", (ev) => big2.barMove(ev));
+    bar.addEventListener("pointerup", () => big2.barUp());
+    bar.addEventListener("pointercancel", () => big2.barUp());
+    bar.addEventListener("keydown", (ev) => big2.barKey(ev));
+    view2.addEventListener("keydown", (ev) => {
+      if (ev.target === view2) big2.keydown(ev);
+    });
+    new ResizeObserver(() => big2.resized()).observe(view2);
+    const list = byId2("matches");
+    list.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        filterBox2.focus();
+      } else search.listKey(ev);
+    });
+    list.addEventListener("focus", () => search.focused());
+    list.addEventListener("click", (ev) => search.clicked(ev));
+    byId2("results-more").addEventListener("click", () => search.more());
+    filterBox2.addEventListener("keydown", (ev) => {
+      if (!search.on) return;
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        search.enter();
+      } else if (ev.key === "ArrowDown") {
+        ev.preventDefault();
+        list.focus();
+      }
+    });
+    byId2("time-open").addEventListener("click", () => time.toggle());
+    byId2("time").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void time.submit();
+    });
+    byId2("time-input").addEventListener("keydown", (ev) => time.keydown(ev));
+    return { view: big2, search, time };
   }
 
   // src/client/backoff.ts
@@ -1570,41 +3332,6 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/shared/format.ts
-  function formatSize(bytes) {
-    if (!Number.isFinite(bytes) || bytes < 0) return "";
-    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
-    const units = ["KiB", "MiB", "GiB", "TiB"];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1023.95 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
-    }
-    const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
-    return \`\${shown} \${units[unit]}\`;
-  }
-  function windowNotice(offset, size) {
-    if (offset <= 0) return "";
-    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
-  }
-  function tokenTimeMs(token) {
-    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
-    const v = BigInt("0x" + token);
-    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
-    return Number.isSafeInteger(ms) ? ms : null;
-  }
-  function formatAgo(thenMs, nowMs) {
-    const s = Math.floor((nowMs - thenMs) / 1e3);
-    if (s < 5) return "just now";
-    if (s < 60) return \`\${s} s ago\`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return \`\${m} min ago\`;
-    const h = Math.floor(m / 60);
-    if (h < 48) return \`\${h} h ago\`;
-    return \`\${Math.floor(h / 24)} d ago\`;
-  }
-
   // src/client/status.ts
   function connectionLabel(c, now) {
     if (c.status === "connected") return "connected";
@@ -1667,6 +3394,19 @@ export const CLIENT_SCRIPT: string = `(() => {
       d.windowBox.hidden = notice === "";
       d.dropped.hidden = !shown.dropped;
       d.body.classList.toggle("linkable", noLinksReason(shown.offset, shown.dropped) === null);
+    }
+    /**
+     * The large-file view's size: \`size\` bytes of \`total\` lines ("4.0 GiB,
+     * 41,943,040 lines"; "counting lines…" while the server's index is built).
+     */
+    showExtent(size, total, lastMod) {
+      const d = this.#dom;
+      d.body.dataset.lastMod = lastMod;
+      d.body.dataset.size = String(size);
+      const lines = total === null ? "counting lines…" : \`\${total.toLocaleString("en")} \${total === 1 ? "line" : "lines"}\`;
+      const text = \`\${formatSize(size)}, \${lines}\`;
+      if (d.size.textContent !== text) d.size.textContent = text;
+      d.body.classList.add("linkable");
     }
     /** Paints the connection's state, the title and "5 min ago". */
     showConnection(c) {
@@ -1831,6 +3571,16 @@ export const CLIENT_SCRIPT: string = `(() => {
       d.box.setAttribute("aria-invalid", String(f.kind === "error"));
       d.count.textContent = f.kind === "error" ? \`Invalid regular expression: \${f.message.replace(/^Invalid regular expression: /, "")}\` : f.kind === "ok" ? countLabel(hits, total) : "";
     }
+    /**
+     * Paints \`text\` as the count (the large-file view's search says "12
+     * matches", or why it could not search); \`bad\` marks the box invalid.
+     */
+    say(text, bad) {
+      const d = this.#dom;
+      d.count.classList.toggle("bad", bad);
+      d.box.setAttribute("aria-invalid", String(bad));
+      d.count.textContent = text;
+    }
     /** Pause or Resume was pressed. */
     togglePause() {
       const d = this.#dom;
@@ -1871,6 +3621,8 @@ export const CLIENT_SCRIPT: string = `(() => {
   var pre = byId("content");
   var filterBox = byId("filter");
   var linkTo = (n) => history.pushState(null, "", lineHash(n));
+  var large = body.dataset.view === "large";
+  var LARGE_HELD_CHARS = 256 * 1024;
   var status = new StatusBar({
     body,
     status: byId("status"),
@@ -1891,7 +3643,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   var { first, keepChars } = pageStart(
     body.dataset,
     // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
-    Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
+    large ? "" : Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
     status.lossy
   );
   var prefs = Prefs.open(() => localStorage);
@@ -1903,7 +3655,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     waiting: byId("waiting"),
     body
   }, {
-    filter: (filter) => content.setFilter(filter),
+    filter: (filter) => big ? big.search.run(filter, filterBox.value, tools.state.matchCase) : content.setFilter(filter),
     resume(newest) {
       if (newest) {
         content.show(newest);
@@ -1912,7 +3664,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       content.followEnd();
     }
   });
-  var content = new ContentView({
+  var big = large ? largeView({ body, byId, prefs, status, tools: () => tools, goTo: () => goTo, linkTo }) : null;
+  var content = big?.view ?? new ContentView({
     body,
     view,
     pre,
@@ -1945,7 +3698,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   }, { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (id) => clearTimeout(id) });
   var theme = new ThemeButton({ button: byId("theme"), root: document.documentElement }, prefs);
-  var start = trimHeld(first, keepChars);
+  var start = large ? { ...first, offset: first.size, text: "" } : trimHeld(first, keepChars);
   var live = new Live(
     browserEnv(body.dataset.socket),
     {
@@ -1957,12 +3710,13 @@ export const CLIENT_SCRIPT: string = `(() => {
       },
       error(message) {
         status.received();
-        status.showError(message, content.shown.text !== "");
+        status.showError(message, content.hasText);
       },
       status: () => status.showConnection(live)
     },
     start,
-    keepChars,
+    // The large-file view keeps only what follows its version, a little of it (its lines are in the view).
+    large ? LARGE_HELD_CHARS : keepChars,
     status.error
   );
   addEventListener("online", () => live.reconnectNow(true));
@@ -1995,16 +3749,23 @@ export const CLIENT_SCRIPT: string = `(() => {
     ev.preventDefault();
     if (command === "filter") tools.focusFilter();
     else if (command === "goto") goTo.show();
+    else if (command === "time") big?.time.show();
     else if (!tools.clear() && ev.target === filterBox) content.focus();
   });
   byId("controls").hidden = false;
   status.showModified();
-  content.start(first, start);
-  content.goToHash(location.hash);
+  if (big) startLarge(big.view);
+  else {
+    content.start(first, start);
+    content.goToHash(location.hash);
+  }
   content.focus();
   performance.mark("filewatch:ready");
   setInterval(() => status.tick(live), 1e3);
-  live.connect();
+  if (body.dataset.live !== "0") live.connect();
+  function startLarge(view2) {
+    view2.start(Number(body.dataset.size) || 0, body.dataset.lastMod ?? "", body.dataset.open === "1", location.hash);
+  }
 })();
 `;
 

@@ -24,8 +24,11 @@ export const MAX_PAGES = 16;
 /** …and at most this many bytes of them; the least recently used go first (the newest is always kept). */
 export const MAX_PAGE_BYTES = 256 * 1024 * 1024;
 
-/** What a page is rendered from besides the version: everything in {@link PageInput} but the view and the nonce. */
-export type PageRoute = Omit<PageInput, "view" | "nonce">;
+/**
+ * What a page is rendered from besides the version: everything in {@link PageInput} but the nonce, and the view
+ * only when it is not the snapshot's text (the large-file view's last screen: src/page.ts `largePage`).
+ */
+export type PageRoute = Omit<PageInput, "view" | "nonce"> & { view?: PageView };
 
 /** What the page shows of `snap`: its text (the whole file, or the tail window), or its error. */
 export function viewOf(snap: Snapshot): PageView {
@@ -116,6 +119,7 @@ export class PageCache {
       route.rawUrl,
       route.indexPath ?? null,
       route.keepChars,
+      route.large ?? null,
     ]);
     const old = this.#pages.get(key);
     if (old && old.snap === snap) {
@@ -156,7 +160,7 @@ function chunked(bytes: Uint8Array): Uint8Array[] {
  * place a nonce; the page template puts it in exactly two places.
  */
 function render(snap: Snapshot, route: PageRoute): Rendered {
-  const view = viewOf(snap);
+  const view = route.view ?? viewOf(snap);
   let mark: string;
   do mark = randomBytes(18).toString("base64url"); while (view.ok && view.text.includes(mark));
   const html = renderPage({ ...route, view, nonce: mark });

@@ -11,7 +11,10 @@
  * - {@link GoTo} (goto.ts): the Go to line box;
  * - {@link StatusBar} (status.ts): connection state, title, banner, notices;
  * - {@link ThemeButton} (theme.ts), with {@link Prefs} (prefs.ts) remembering;
- * - {@link keyCommand} (keys.ts): `/`, `g` and Esc.
+ * - {@link keyCommand} (keys.ts): `/`, `g`, `t` and Esc;
+ * - on a file larger than the page holds (`data-view="large"`), the
+ *   large-file view instead of ContentView: {@link largeView} (large.ts)
+ *   wires {@link BigView}, the server search and Go to time.
  *
  * What the page starts from comes from the server's HTML: the text in
  * `<pre id="content">` and, on `<body>`, `data-last-mod`, `data-offset`,
@@ -21,14 +24,17 @@
  * @module
  */
 import { browserEnv } from "./browser.ts";
+import type { BigView } from "./bigview.ts";
 import { ContentView } from "./content.ts";
 import { GoTo } from "./goto.ts";
 import { keyCommand } from "./keys.ts";
+import { largeView } from "./large.ts";
 import { lineHash } from "./links.ts";
 import { Live } from "./live.ts";
+import type { Pane } from "./pane.ts";
 import { Prefs } from "./prefs.ts";
 import { StatusBar } from "./status.ts";
-import { pageStart, trimHeld } from "./text.ts";
+import { type FileText, pageStart, trimHeld } from "./text.ts";
 import { ThemeButton } from "./theme.ts";
 import { ReadingTools } from "./tools.ts";
 
@@ -45,6 +51,9 @@ const view = byId("view");
 const pre = byId("content");
 const filterBox = byId("filter") as HTMLInputElement;
 const linkTo = (n: number) => history.pushState(null, "", lineHash(n));
+const large = body.dataset.view === "large";
+/** Characters of appended text the connection keeps in the large-file view (it needs their end, not their text). */
+const LARGE_HELD_CHARS = 256 * 1024;
 
 const status = new StatusBar({
   body,
@@ -67,7 +76,7 @@ const status = new StatusBar({
 const { first, keepChars } = pageStart(
   body.dataset,
   // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
-  Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
+  large ? "" : Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
   status.lossy,
 );
 const prefs = Prefs.open(() => localStorage);
@@ -80,7 +89,8 @@ const tools: ReadingTools = new ReadingTools({
   waiting: byId("waiting"),
   body,
 }, {
-  filter: (filter) => content.setFilter(filter),
+  filter: (filter) =>
+    big ? big.search.run(filter, filterBox.value, tools.state.matchCase) : (content as ContentView).setFilter(filter),
   resume(newest) {
     if (newest) {
       content.show(newest);
@@ -91,7 +101,8 @@ const tools: ReadingTools = new ReadingTools({
   },
 });
 
-const content: ContentView = new ContentView({
+const big = large ? largeView({ body, byId, prefs, status, tools: () => tools, goTo: () => goTo, linkTo }) : null;
+const content: Pane = big?.view ?? new ContentView({
   body,
   view,
   pre,
@@ -129,7 +140,8 @@ const theme = new ThemeButton({ button: byId("theme"), root: document.documentEl
 
 // Held lines beyond the bound (a page rendered before the server knew it)
 // leave before anything is shown.
-const start = trimHeld(first, keepChars);
+// The large-file view holds none of the text: only which version of the file it shows, and its size.
+const start: FileText = large ? { ...first, offset: first.size, text: "" } : trimHeld(first, keepChars);
 const live: Live = new Live(
   browserEnv(body.dataset.socket),
   {
@@ -141,12 +153,13 @@ const live: Live = new Live(
     },
     error(message) {
       status.received();
-      status.showError(message, content.shown.text !== "");
+      status.showError(message, content.hasText);
     },
     status: () => status.showConnection(live),
   },
   start,
-  keepChars,
+  // The large-file view keeps only what follows its version, a little of it (its lines are in the view).
+  large ? LARGE_HELD_CHARS : keepChars,
   status.error,
 );
 
@@ -190,6 +203,7 @@ document.addEventListener("keydown", (ev) => {
   ev.preventDefault();
   if (command === "filter") tools.focusFilter();
   else if (command === "goto") goTo.show();
+  else if (command === "time") big?.time.show();
   // The search input clears itself on Escape too; doing it here keeps one path.
   else if (!tools.clear() && ev.target === filterBox) content.focus();
 });
@@ -197,9 +211,18 @@ document.addEventListener("keydown", (ev) => {
 // ---- start ----------------------------------------------------------------
 byId("controls").hidden = false;
 status.showModified();
-content.start(first, start);
-content.goToHash(location.hash);
+if (big) startLarge(big.view);
+else {
+  (content as ContentView).start(first, start);
+  content.goToHash(location.hash);
+}
 content.focus();
 performance.mark("filewatch:ready"); // the script has taken over the page (bench/page.ts reads it)
 setInterval(() => status.tick(live), 1000);
-live.connect();
+// A file the server does not follow (over --max-file-size without --tail) has no connection to make.
+if (body.dataset.live !== "0") live.connect();
+
+/** Starts the large-file view at the end of the file (or the line a `#L…` link names). */
+function startLarge(view: BigView): void {
+  view.start(Number(body.dataset.size) || 0, body.dataset.lastMod ?? "", body.dataset.open === "1", location.hash);
+}
