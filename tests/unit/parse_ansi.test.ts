@@ -3,7 +3,7 @@
  * other escape is dropped, hostile sequences neither hang nor leak, and text
  * stays text.
  */
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { hasEscapes, parseAnsi, PLAIN, type Span, spansText, stripAnsi, xtermColor } from "../../src/shared/ansi.ts";
 
 const E = "\x1b";

@@ -2,7 +2,7 @@
  * Multi-line entries (src/shared/entries.ts): stack traces, tracebacks and
  * panics stay with the line above; stamped files; incremental use.
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   DEFAULT_CONTEXT,
   detectEntryContext,

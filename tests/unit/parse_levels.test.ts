@@ -2,7 +2,7 @@
  * Level detection (src/shared/levels.ts) on lines as real loggers write them,
  * and on lines that must get no level.
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   atLeast,
   detectLevel,

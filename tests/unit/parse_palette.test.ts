@@ -3,7 +3,7 @@
  * background the page draws lines on, in both themes, computed here from
  * the hex values — and those backgrounds are the page's own.
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { contrast, LEVEL_COLORS, luminance, type Theme, THEME_BACKGROUNDS, WCAG_AA } from "../../src/shared/palette.ts";
 import { LEVELS } from "../../src/shared/levels.ts";
 import { readdirSync, readFileSync } from "node:fs";

@@ -2,7 +2,7 @@
  * JSON lines and logfmt (src/shared/structured.ts): detection per file,
  * reading a line, its one-line summary, pretty-printing, and hostile input.
  */
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   detectFormat,
   FORMAT_SAMPLE,

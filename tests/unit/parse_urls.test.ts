@@ -2,7 +2,7 @@
  * Links (src/shared/urls.ts): http and https URLs with the punctuation
  * people put around them, and never any other scheme.
  */
-import { assertEquals } from "../assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 import { findUrls, MAX_URLS, safeHref } from "../../src/shared/urls.ts";
 import { stripAnsi } from "../../src/shared/ansi.ts";
 
