@@ -11,7 +11,13 @@
  * - {@link GoTo} (goto.ts): the Go to line box;
  * - {@link StatusBar} (status.ts): connection state, title, banner, notices;
  * - {@link ThemeButton} (theme.ts), with {@link Prefs} (prefs.ts) remembering;
- * - {@link keyCommand} (keys.ts): `/`, `g` and Esc.
+ * - {@link keyCommand} (keys.ts): `/`, `g` and Esc;
+ * - reading real logs: {@link LogView} (logview.ts) draws and chooses the
+ *   lines (levels, colours, entries, links, marks, JSON lines), {@link
+ *   LogTools} (logtools.ts) is the bar of level toggles, Marked and Fields,
+ *   {@link LineCursor} (cursor.ts) the keyboard's line (`j`, `k`, `m`,
+ *   Enter) and clicks on a line's gutter; the view's state goes into the URL
+ *   (viewstate.ts) and a hidden tab counts new lines in its title (unseen.ts).
  *
  * What the page starts from comes from the server's HTML: the text in
  * `<pre id="content">` and, on `<body>`, `data-last-mod`, `data-offset`,
@@ -31,6 +37,13 @@ import { StatusBar } from "./status.ts";
 import { pageStart, trimHeld } from "./text.ts";
 import { ThemeButton } from "./theme.ts";
 import { ReadingTools } from "./tools.ts";
+import { LineCursor } from "./cursor.ts";
+import { LEVEL_KEYS } from "./loglines.ts";
+import { LogTools } from "./logtools.ts";
+import { LogView } from "./logview.ts";
+import { Marks } from "./marks.ts";
+import { Unseen } from "./unseen.ts";
+import { parseTime, parseViewQuery, viewQuery } from "./viewstate.ts";
 
 // The HTML before this script is parsed: what follows is this script's own start-up (bench/page.ts reads it).
 performance.mark("filewatch:start");
@@ -72,6 +85,15 @@ const { first, keepChars } = pageStart(
 );
 const prefs = Prefs.open(() => localStorage);
 
+// ---- reading real logs: the reader the pane draws with (docs/page.md#reading-real-logs) ----
+const log = new LogView(Marks.open(() => localStorage, location.pathname), {
+  redrawLine: (i) => content.redrawLine(i),
+  redraw: () => content.redraw(),
+});
+const fieldsDefault = prefs.text("fields") !== "0";
+const fromUrl = parseViewQuery(location.search);
+log.fields = fromUrl.fields ?? fieldsDefault;
+
 const tools: ReadingTools = new ReadingTools({
   box: filterBox,
   caseButton: byId("case"),
@@ -80,7 +102,10 @@ const tools: ReadingTools = new ReadingTools({
   waiting: byId("waiting"),
   body,
 }, {
-  filter: (filter) => content.setFilter(filter),
+  filter(filter) {
+    content.setFilter(filter);
+    saveView();
+  },
   resume(newest) {
     if (newest) {
       content.show(newest);
@@ -88,23 +113,29 @@ const tools: ReadingTools = new ReadingTools({
     }
     // Resume shows the newest: the end, following again.
     content.followEnd();
+    logChanged();
   },
 });
 
-const content: ContentView = new ContentView({
-  body,
-  view,
-  pre,
-  filtered: byId("filtered"),
-  below: byId("below"),
-  wrap: byId("wrap") as HTMLInputElement,
-  numbers: byId("numbers") as HTMLInputElement,
-}, {
-  shown: (text) => status.showText(text),
-  counted: (hits, total) => tools.count(hits, total),
-  clearFilter: () => void tools.clear(),
-  linked: linkTo,
-}, prefs);
+const content: ContentView = new ContentView(
+  {
+    body,
+    view,
+    pre,
+    filtered: byId("filtered"),
+    below: byId("below"),
+    wrap: byId("wrap") as HTMLInputElement,
+    numbers: byId("numbers") as HTMLInputElement,
+  },
+  {
+    shown: (text) => status.showText(text),
+    counted: (hits, total) => tools.count(hits, total),
+    clearFilter: () => void tools.clear(),
+    linked: linkTo,
+  },
+  prefs,
+  log,
+);
 
 const goTo = new GoTo({
   button: byId("goto-open"),
@@ -135,9 +166,11 @@ const live: Live = new Live(
   {
     change(change) {
       status.received(change.held.lastMod);
+      unseen.arrived(change, content.lineCount);
       if (tools.hold(change)) return;
       content.show(change);
       status.showModified();
+      logChanged();
     },
     error(message) {
       status.received();
@@ -167,7 +200,9 @@ addEventListener("pageshow", (ev) => {
 byId("wrap").addEventListener("change", () => content.wrapToggled());
 byId("numbers").addEventListener("change", () => content.numbersToggled());
 view.addEventListener("scroll", () => content.scrolled(), { passive: true });
-view.addEventListener("click", (ev) => content.clicked(ev));
+view.addEventListener("click", (ev) => {
+  if (!cursor.click(ev)) content.clicked(ev);
+});
 byId("below").addEventListener("click", () => content.belowClicked());
 addEventListener("hashchange", () => content.goToHash(location.hash));
 
@@ -194,11 +229,117 @@ document.addEventListener("keydown", (ev) => {
   else if (!tools.clear() && ev.target === filterBox) content.focus();
 });
 
+// ---- reading real logs: the log bar, the keyboard's line, the URL, the title ----
+const filteredPane = byId("filtered");
+const logTools = new LogTools(
+  {
+    bar: byId("logbar"),
+    levels: new Map(LEVEL_KEYS.map((k) => {
+      const button = byId("levels").querySelector<HTMLElement>(`[data-level="${k}"]`)!;
+      return [k, { button, count: button.querySelector<HTMLElement>(".n")! }];
+    })),
+    marked: byId("marked-only"),
+    markCount: byId("mark-count"),
+    fields: byId("fields"),
+  },
+  log,
+  {
+    select() {
+      content.reselect();
+      saveView();
+    },
+    redraw: () => content.redraw(),
+    fieldsChosen(on) {
+      prefs.save("fields", on);
+      saveView();
+    },
+  },
+);
+const cursor = new LineCursor(view, {
+  pane: () => filteredPane.hidden ? pre : filteredPane,
+  digits() {
+    if (!filteredPane.hidden) return Number(filteredPane.style.getPropertyValue("--digits") || 2);
+    return body.classList.contains("numbers") ? Number(pre.style.getPropertyValue("--digits") || 2) : 0;
+  },
+  drawBlock: (el) => content.drawBlock(el),
+  indexOf: (n) => n - 1 - (log.lines?.base ?? 0),
+  structured: (i) => log.structured(i) !== null,
+  toggleMark(i) {
+    log.toggleMark(i);
+    if (log.markedOnly) content.reselect();
+    logTools.paint();
+  },
+  toggleFold: (i) => log.toggleFold(i),
+  toggleOpen: (i) => void log.toggleOpen(i),
+});
+const unseen = new Unseen(() => document.visibilityState === "hidden", (n) => status.setUnseen(n));
+/** The time the URL named (`?t=`), kept until a line link names a place instead. */
+let urlTime = fromUrl.time;
+let saveTimer: number | undefined;
+/** Writes the view's state into the URL (replacing the entry: a history of keystrokes helps no one). */
+function saveView(): void {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => {
+    const state = { ...tools.state, ...logTools.state, time: urlTime };
+    const query = viewQuery(state, location.search, fieldsDefault);
+    history.replaceState(history.state, "", location.pathname + query + location.hash);
+  }, 250);
+}
+let working = false;
+/** Levels and the rest are read in slices after the text shows; a change may bring more to read. */
+function logChanged(): void {
+  logTools.paint();
+  if (working) return;
+  working = true;
+  const slice = () => {
+    working = log.facts.work(8);
+    logTools.paint();
+    if (working) setTimeout(slice, 0);
+  };
+  setTimeout(slice, 0);
+}
+byId("levels").addEventListener("click", (ev) => {
+  const key = (ev.target as Element).closest<HTMLElement>("[data-level]")?.dataset.level;
+  if (key) logTools.toggleLevel(key as (typeof LEVEL_KEYS)[number]);
+});
+byId("marked-only").addEventListener("click", () => logTools.toggleMarked());
+byId("fields").addEventListener("click", () => logTools.toggleFields());
+byId("case").addEventListener("click", saveView);
+byId("pause").addEventListener("click", saveView);
+addEventListener("hashchange", () => {
+  urlTime = undefined;
+  saveView();
+});
+document.addEventListener("keydown", (ev) => {
+  if (cursor.keydown(ev)) ev.preventDefault();
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") unseen.seen();
+});
+
 // ---- start ----------------------------------------------------------------
 byId("controls").hidden = false;
 status.showModified();
 content.start(first, start);
 content.goToHash(location.hash);
+// The view a link names (docs/page.md#reading-real-logs): a time, then levels, marks, the filter, pause.
+if (urlTime !== undefined && !location.hash) {
+  const ms = parseTime(urlTime);
+  const i = ms === null ? -1 : log.findTime(ms);
+  if (i >= 0 && content.linksOff() === null) {
+    content.goToLine(log.numberOf(i), true);
+  } else if (i >= 0) {
+    content.lineElement(i)?.scrollIntoView({ block: "center" });
+  }
+}
+byId("logbar").hidden = false;
+if (fromUrl.levels !== undefined) logTools.setLevels(fromUrl.levels);
+if (fromUrl.markedOnly) logTools.setMarkedOnly(true);
+if (fromUrl.filter !== undefined || fromUrl.matchCase) {
+  tools.setFilter(fromUrl.filter ?? "", fromUrl.matchCase ?? false);
+}
+if (fromUrl.paused) tools.togglePause();
+logChanged();
 content.focus();
 performance.mark("filewatch:ready"); // the script has taken over the page (bench/page.ts reads it)
 setInterval(() => status.tick(live), 1000);

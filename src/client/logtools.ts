@@ -1,0 +1,153 @@
+/**
+ * The log bar under the header (docs/page.md#reading-real-logs): a toggle
+ * per level with how many entries it has, "Marked" (only marked lines) with
+ * how many there are, and, for a file of JSON lines or logfmt, "Fields"
+ * (each such line as `time LEVEL message key=value …`, or as written). It
+ * holds what the reader asked for; the content pane follows through
+ * {@link LogToolsHooks}.
+ * @module
+ */
+import type { El } from "./dom.ts";
+import type { Format } from "../shared/structured.ts";
+import { LEVEL_KEYS, type LevelKey } from "./loglines.ts";
+
+/** The bar's elements (ids and classes as src/page.ts writes them). */
+export interface LogToolsDom {
+  /** `#logbar`, shown once the script runs. */
+  bar: El;
+  /** Per level: its toggle (`aria-pressed`: shown) and the count in it. */
+  levels: ReadonlyMap<LevelKey, { button: El; count: El }>;
+  /** `#marked-only` (`aria-pressed`) and its count. */
+  marked: El;
+  markCount: El;
+  /** `#fields` (`aria-pressed`), shown for a structured file. */
+  fields: El;
+}
+
+/** What the bar reads and sets on the page's reader (a {@link LogView} is one). */
+export interface LogState {
+  readonly levels: ReadonlySet<LevelKey> | null;
+  setLevels(levels: ReadonlySet<LevelKey> | null): void;
+  readonly markedOnly: boolean;
+  setMarkedOnly(on: boolean): void;
+  fields: boolean;
+  readonly format: Format | null;
+  readonly markCount: number;
+  readonly facts: { counts(): Record<LevelKey, number> };
+}
+
+/** What the bar asks of the rest of the page. */
+export interface LogToolsHooks {
+  /** Which lines show changed (a level, marked only): choose them again. */
+  select(): void;
+  /** How lines are drawn changed (fields or raw): draw them again. */
+  redraw(): void;
+  /** The reader pressed Fields: remember it. */
+  fieldsChosen(on: boolean): void;
+}
+
+/** The bar's state as plain data: what a URL carries. */
+export interface LogToolsState {
+  /** The levels shown, in {@link LEVEL_KEYS}' order; null: all of them. */
+  levels: LevelKey[] | null;
+  markedOnly: boolean;
+  fields: boolean;
+}
+
+/** Level toggles, Marked, Fields. */
+export class LogTools {
+  readonly #dom: LogToolsDom;
+  readonly #log: LogState;
+  readonly #hooks: LogToolsHooks;
+  #format: Format | null = null;
+
+  constructor(dom: LogToolsDom, log: LogState, hooks: LogToolsHooks) {
+    this.#dom = dom;
+    this.#log = log;
+    this.#hooks = hooks;
+    this.#format = log.format;
+  }
+
+  get state(): LogToolsState {
+    const shown = this.#log.levels;
+    return {
+      levels: shown === null ? null : LEVEL_KEYS.filter((k) => shown.has(k)),
+      markedOnly: this.#log.markedOnly,
+      fields: this.#log.fields,
+    };
+  }
+
+  /** A level's toggle was pressed: show or hide its entries. */
+  toggleLevel(key: LevelKey): void {
+    const shown = new Set(this.#log.levels ?? LEVEL_KEYS);
+    if (!shown.delete(key)) shown.add(key);
+    this.setLevels([...shown]);
+  }
+
+  /** Shows the entries of `levels` only (null, or every level: all). */
+  setLevels(levels: readonly LevelKey[] | null): void {
+    const set = levels === null ? null : new Set(levels.filter((k) => LEVEL_KEYS.includes(k)));
+    this.#log.setLevels(
+      set === null || set.size === LEVEL_KEYS.length ? null : set,
+    );
+    this.#hooks.select();
+    this.paint();
+  }
+
+  /** "Marked" was pressed. */
+  toggleMarked(): void {
+    this.setMarkedOnly(!this.#log.markedOnly);
+  }
+
+  /** Shows only entries with a marked line, or all. */
+  setMarkedOnly(on: boolean): void {
+    this.#log.setMarkedOnly(on);
+    this.#hooks.select();
+    this.paint();
+  }
+
+  /** "Fields" was pressed. */
+  toggleFields(): void {
+    this.setFields(!this.#log.fields);
+    this.#hooks.fieldsChosen(this.#log.fields);
+  }
+
+  /** Shows structured lines as fields, or as written. */
+  setFields(on: boolean): void {
+    if (this.#log.fields === on) return;
+    this.#log.fields = on;
+    this.#hooks.redraw();
+    this.paint();
+  }
+
+  /**
+   * Paints the counts, which toggles show (a level with entries, or one
+   * hidden), what is pressed, and Fields; when the file's format became
+   * known (a file that was empty), draws the lines again.
+   */
+  paint(): void {
+    const d = this.#dom;
+    const counts = this.#log.facts.counts();
+    const shown = this.#log.levels;
+    for (const [key, { button, count }] of d.levels) {
+      const n = counts[key];
+      const on = shown === null || shown.has(key);
+      button.hidden = n === 0 && on;
+      const label = n.toLocaleString("en-US");
+      if (count.textContent !== label) count.textContent = label;
+      button.setAttribute("aria-pressed", String(on));
+    }
+    d.marked.setAttribute("aria-pressed", String(this.#log.markedOnly));
+    d.markCount.textContent = this.#log.markCount.toLocaleString("en-US");
+    const format = this.#log.format;
+    d.fields.hidden = format === null;
+    d.fields.setAttribute("aria-pressed", String(this.#log.fields));
+    d.fields.title = format === "logfmt"
+      ? "Show logfmt lines as time LEVEL message key=value"
+      : "Show JSON lines as time LEVEL message key=value";
+    if (format !== this.#format) {
+      this.#format = format;
+      this.#hooks.redraw();
+    }
+  }
+}
