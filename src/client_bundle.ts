@@ -1320,6 +1320,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           link.href = p.href;
           link.rel = "noopener noreferrer";
           link.target = "_blank";
+          link.tabIndex = -1;
           el.append(link);
         }
         into = link;
@@ -1419,7 +1420,8 @@ export const CLIENT_SCRIPT: string = `(() => {
      * out. Returns false, changing nothing, when what is there is not exactly
      * what \`render(text)\` would build (then call that): one \`span.chunk\` per
      * block of {@link CHUNK_LINES} lines, each holding at most one text node,
-     * the plain text of its lines. The last chunk is then drawn.
+     * the plain text of its lines (and, when that differs from them, the lines
+     * as they are in \`data-raw\`). The last chunk is then drawn.
      */
     adopt(text) {
       const starts = chunkStarts(text, CHUNK_LINES);
@@ -1434,11 +1436,13 @@ export const CLIENT_SCRIPT: string = `(() => {
         if (node !== null && !(node instanceof Text)) return false;
         const raw = text.slice(starts[i], starts[i + 1] ?? text.length);
         if ((node?.data ?? "") !== stripAnsiLines(raw)) return false;
+        if (el.dataset.raw !== void 0 && el.dataset.raw !== raw) return false;
         const lines = countNewlines(raw) + (raw !== "" && !raw.endsWith("\\n") ? 1 : 0);
         chunks.push({ el, lines, drawn: false });
         count += lines;
       }
       this.#observer?.disconnect();
+      for (const c of chunks) delete c.el.dataset.raw;
       this.#chunks = chunks;
       this.#byEl = new WeakMap(chunks.map((c) => [c.el, c]));
       this.#base = 0;
@@ -2176,6 +2180,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         this.#lines = new Lines(change.held.text);
         this.#reader.reset(this.#lines, change.held.offset);
         this.#text.render(change.held.text);
+        this.#drawVisible();
         if (mark && before.length > 0) ranges = changedLines(before, this.#lines.lines).ranges;
         if (filtering()) this.#runFilter();
       } else {
@@ -3026,6 +3031,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           if (!line) return false;
           this.#set(line);
           this.#hooks.toggleMark(this.#index(line));
+          this.#arm(line);
           return true;
         }
         case "Enter": {
@@ -3085,6 +3091,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const index = this.#index(line);
       if (this.#hooks.structured(index)) this.#hooks.toggleOpen(index);
       else this.#fold(line, index);
+      if (this.line) this.#arm(this.line);
     }
     /** Folds the entry of \`line\`; the cursor goes to its first line (the one that stays shown). */
     #fold(line, index) {
@@ -3096,6 +3103,10 @@ export const CLIENT_SCRIPT: string = `(() => {
       }
       if (el instanceof HTMLElement) this.#set(el);
     }
+    /** The links of the keyboard's line take Tab (those of other lines do not: see src/client/draw.ts). */
+    #arm(line) {
+      for (const a of line.querySelectorAll("a")) a.removeAttribute("tabindex");
+    }
     #index(line) {
       return this.#hooks.indexOf(Number(line.dataset.n));
     }
@@ -3104,10 +3115,12 @@ export const CLIENT_SCRIPT: string = `(() => {
       if (old && old !== line) {
         old.classList.remove("cur");
         old.removeAttribute("tabindex");
+        for (const a of old.querySelectorAll("a")) a.tabIndex = -1;
       }
       this.#line = line;
       line.classList.add("cur");
       line.tabIndex = -1;
+      this.#arm(line);
       line.focus({ preventScroll: true });
       if (scroll) line.scrollIntoView({ block: "nearest" });
     }
@@ -4138,7 +4151,8 @@ export const CLIENT_SCRIPT: string = `(() => {
   var { first, keepChars } = pageStart(
     body.dataset,
     // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
-    Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
+    // A chunk that had escapes carries its text as it is in data-raw (the server wrote it without them).
+    Array.from(pre.childNodes, (n) => n.dataset?.raw ?? n.textContent ?? "").join(""),
     status.lossy
   );
   var prefs = Prefs.open(() => localStorage);

@@ -327,10 +327,15 @@ export function renderPage(input: PageInput): string {
   const error = view.ok ? "" : view.error;
   const size = view.ok ? formatSize(fileSize) : "";
   const starts = chunkStarts(text, CHUNK_LINES);
-  // Escapes are dropped here as the script drops them: no first paint shows `^[[31m`.
-  const chunks = starts.map((start, i) =>
-    html`<span class="chunk">${stripAnsiLines(text.slice(start, starts[i + 1] ?? text.length))}</span>`
-  );
+  // Escapes are dropped here as the script drops them, so no first paint shows `^[[31m`; a chunk that
+  // had some keeps its text as it is in `data-raw`, for the script to colour.
+  const chunks = starts.map((start, i) => {
+    const raw = text.slice(start, starts[i + 1] ?? text.length);
+    const plain = stripAnsiLines(raw);
+    return plain === raw
+      ? html`<span class="chunk">${raw}</span>`
+      : html`<span class="chunk" data-raw="${raw}">${plain}</span>`;
+  });
   // Kept as written: the <pre> must hold exactly the file's text. The parser
   // drops one newline right after <pre>, so one is written for it to drop and
   // a file that starts with an empty line keeps it.

@@ -145,6 +145,7 @@ export class ContentView {
       this.#lines = new Lines(change.held.text);
       this.#reader.reset(this.#lines, change.held.offset);
       this.#text.render(change.held.text);
+      this.#drawVisible();
       if (mark && before.length > 0) ranges = changedLines(before, this.#lines.lines).ranges;
       if (filtering()) this.#runFilter();
     } else {

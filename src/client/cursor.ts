@@ -85,6 +85,7 @@ export class LineCursor {
         if (!line) return false;
         this.#set(line);
         this.#hooks.toggleMark(this.#index(line));
+        this.#arm(line);
         return true;
       }
       case "Enter": {
@@ -148,6 +149,7 @@ export class LineCursor {
     const index = this.#index(line);
     if (this.#hooks.structured(index)) this.#hooks.toggleOpen(index);
     else this.#fold(line, index);
+    if (this.line) this.#arm(this.line);
   }
 
   /** Folds the entry of `line`; the cursor goes to its first line (the one that stays shown). */
@@ -161,6 +163,11 @@ export class LineCursor {
     if (el instanceof HTMLElement) this.#set(el);
   }
 
+  /** The links of the keyboard's line take Tab (those of other lines do not: see src/client/draw.ts). */
+  #arm(line: HTMLElement): void {
+    for (const a of line.querySelectorAll("a")) a.removeAttribute("tabindex");
+  }
+
   #index(line: HTMLElement): number {
     return this.#hooks.indexOf(Number(line.dataset.n));
   }
@@ -170,10 +177,12 @@ export class LineCursor {
     if (old && old !== line) {
       old.classList.remove("cur");
       old.removeAttribute("tabindex");
+      for (const a of old.querySelectorAll("a")) a.tabIndex = -1;
     }
     this.#line = line;
     line.classList.add("cur");
     line.tabIndex = -1;
+    this.#arm(line);
     line.focus({ preventScroll: true });
     if (scroll) line.scrollIntoView({ block: "nearest" });
   }

@@ -17,7 +17,8 @@ import { type Piece, plainLine } from "./render.ts";
  * Writes `pieces` into `el`: text as text nodes, classed pieces in
  * `<span class>`, marked ones in `<mark>`, and consecutive pieces with the
  * same `href` in one `<a>` that opens in a new tab without telling the
- * target where it came from. Only http and https hrefs are made links
+ * target where it came from (and that Tab skips unless its line has the
+ * keyboard). Only http and https hrefs are made links
  * (src/shared/urls.ts gives no other; anything else is written as text).
  */
 export function fillLine(el: HTMLElement, pieces: readonly Piece[]): void {
@@ -31,6 +32,9 @@ export function fillLine(el: HTMLElement, pieces: readonly Piece[]): void {
         link.href = p.href;
         link.rel = "noopener noreferrer";
         link.target = "_blank";
+        // Out of the tab order: a screen of log lines may hold hundreds of links. The keyboard's
+        // line (src/client/cursor.ts) puts its own back in.
+        link.tabIndex = -1;
         el.append(link);
       }
       into = link;

@@ -80,7 +80,8 @@ const status = new StatusBar({
 const { first, keepChars } = pageStart(
   body.dataset,
   // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
-  Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
+  // A chunk that had escapes carries its text as it is in data-raw (the server wrote it without them).
+  Array.from(pre.childNodes, (n) => (n as HTMLElement).dataset?.raw ?? n.textContent ?? "").join(""),
   status.lossy,
 );
 const prefs = Prefs.open(() => localStorage);

@@ -88,7 +88,8 @@ export class TextView {
    * out. Returns false, changing nothing, when what is there is not exactly
    * what `render(text)` would build (then call that): one `span.chunk` per
    * block of {@link CHUNK_LINES} lines, each holding at most one text node,
-   * the plain text of its lines. The last chunk is then drawn.
+   * the plain text of its lines (and, when that differs from them, the lines
+   * as they are in `data-raw`). The last chunk is then drawn.
    */
   adopt(text: string): boolean {
     const starts = chunkStarts(text, CHUNK_LINES);
@@ -105,12 +106,15 @@ export class TextView {
       if (node !== null && !(node instanceof Text)) return false;
       const raw = text.slice(starts[i], starts[i + 1] ?? text.length);
       if ((node?.data ?? "") !== stripAnsiLines(raw)) return false;
+      if (el.dataset.raw !== undefined && el.dataset.raw !== raw) return false;
       const lines = countNewlines(raw) +
         (raw !== "" && !raw.endsWith("\n") ? 1 : 0);
       chunks.push({ el, lines, drawn: false });
       count += lines;
     }
     this.#observer?.disconnect();
+    // The script holds the text as it is now: the page need not.
+    for (const c of chunks) delete c.el.dataset.raw;
     this.#chunks = chunks;
     this.#byEl = new WeakMap(chunks.map((c) => [c.el, c]));
     this.#base = 0;
