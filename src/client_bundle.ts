@@ -2122,11 +2122,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     #changed = [];
     #changedTimer;
     /** The toggles start as the reader left them (\`prefs\`). */
-    constructor(dom, hooks, prefs2, reader = new PlainReader()) {
+    constructor(dom, hooks, prefs2) {
       this.#dom = dom;
       this.#hooks = hooks;
       this.#prefs = prefs2;
-      this.#reader = reader;
+      const reader = this.#reader = hooks.reader ?? new PlainReader();
       this.#text = new TextView(dom.pre, reader, dom.view);
       this.#filtered = new FilteredView(dom.filtered, dom.view, reader);
       this.#filtered.onBuild = () => {
@@ -3651,7 +3651,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     #log;
     #hooks;
     #format = null;
-    constructor(dom, log2, hooks) {
+    constructor(log2, dom, hooks) {
       this.#dom = dom;
       this.#log = log2;
       this.#hooks = hooks;
@@ -3677,6 +3677,14 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#log.setLevels(
         set === null || set.size === LEVEL_KEYS2.length ? null : set
       );
+      this.#hooks.select();
+      this.paint();
+    }
+    /** Shows every line again (a line is to be seen in its context): all levels, not only marked ones. */
+    showAll() {
+      if (this.#log.levels === null && !this.#log.markedOnly) return;
+      this.#log.setLevels(null);
+      this.#log.setMarkedOnly(false);
       this.#hooks.select();
       this.paint();
     }
@@ -4184,25 +4192,24 @@ export const CLIENT_SCRIPT: string = `(() => {
       logChanged();
     }
   });
-  var content = new ContentView(
-    {
-      body,
-      view,
-      pre,
-      filtered: byId("filtered"),
-      below: byId("below"),
-      wrap: byId("wrap"),
-      numbers: byId("numbers")
+  var content = new ContentView({
+    body,
+    view,
+    pre,
+    filtered: byId("filtered"),
+    below: byId("below"),
+    wrap: byId("wrap"),
+    numbers: byId("numbers")
+  }, {
+    shown: (text) => status.showText(text),
+    counted: (hits, total) => tools.count(hits, total),
+    clearFilter() {
+      tools.clear();
+      logTools.showAll();
     },
-    {
-      shown: (text) => status.showText(text),
-      counted: (hits, total) => tools.count(hits, total),
-      clearFilter: () => void tools.clear(),
-      linked: linkTo
-    },
-    prefs,
-    log
-  );
+    linked: linkTo,
+    reader: log
+  }, prefs);
   var goTo = new GoTo({
     button: byId("goto-open"),
     form: byId("goto"),
@@ -4279,30 +4286,26 @@ export const CLIENT_SCRIPT: string = `(() => {
     else if (!tools.clear() && ev.target === filterBox) content.focus();
   });
   var filteredPane = byId("filtered");
-  var logTools = new LogTools(
-    {
-      bar: byId("logbar"),
-      levels: new Map(LEVEL_KEYS2.map((k) => {
-        const button = byId("levels").querySelector(\`[data-level="\${k}"]\`);
-        return [k, { button, count: button.querySelector(".n") }];
-      })),
-      marked: byId("marked-only"),
-      markCount: byId("mark-count"),
-      fields: byId("fields")
+  var logTools = new LogTools(log, {
+    bar: byId("logbar"),
+    levels: new Map(LEVEL_KEYS2.map((k) => {
+      const button = byId("levels").querySelector(\`[data-level="\${k}"]\`);
+      return [k, { button, count: button.querySelector(".n") }];
+    })),
+    marked: byId("marked-only"),
+    markCount: byId("mark-count"),
+    fields: byId("fields")
+  }, {
+    select() {
+      content.reselect();
+      writeView();
     },
-    log,
-    {
-      select() {
-        content.reselect();
-        saveView();
-      },
-      redraw: () => content.redraw(),
-      fieldsChosen(on) {
-        prefs.save("fields", on);
-        saveView();
-      }
+    redraw: () => content.redraw(),
+    fieldsChosen(on) {
+      prefs.save("fields", on);
+      writeView();
     }
-  );
+  });
   var cursor = new LineCursor(view, {
     pane: () => filteredPane.hidden ? pre : filteredPane,
     digits() {
@@ -4325,11 +4328,13 @@ export const CLIENT_SCRIPT: string = `(() => {
   var saveTimer;
   function saveView() {
     clearTimeout(saveTimer);
-    saveTimer = setTimeout(() => {
-      const state = { ...tools.state, ...logTools.state, time: urlTime };
-      const query = viewQuery(state, location.search, fieldsDefault);
-      history.replaceState(history.state, "", location.pathname + query + location.hash);
-    }, 250);
+    saveTimer = setTimeout(writeView, 250);
+  }
+  function writeView() {
+    clearTimeout(saveTimer);
+    const query = viewQuery({ ...tools.state, ...logTools.state, time: urlTime }, location.search, fieldsDefault);
+    const url = location.pathname + query + location.hash;
+    if (url !== location.pathname + location.search + location.hash) history.replaceState(history.state, "", url);
   }
   var working = false;
   function logChanged() {
@@ -4349,8 +4354,8 @@ export const CLIENT_SCRIPT: string = `(() => {
   });
   byId("marked-only").addEventListener("click", () => logTools.toggleMarked());
   byId("fields").addEventListener("click", () => logTools.toggleFields());
-  byId("case").addEventListener("click", saveView);
-  byId("pause").addEventListener("click", saveView);
+  byId("case").addEventListener("click", writeView);
+  byId("pause").addEventListener("click", writeView);
   addEventListener("hashchange", () => {
     urlTime = void 0;
     saveView();

@@ -53,6 +53,8 @@ export interface ContentHooks {
   clearFilter(): void;
   /** The reader clicked line `n`'s number: make the URL name it. */
   linked(n: number): void;
+  /** How lines are drawn, and which show besides the filter's; lines as they are when absent. */
+  reader?: LineReader;
 }
 
 /** The pane's state as plain data: what a URL could carry, or a test compare. */
@@ -80,11 +82,11 @@ export class ContentView {
   #changedTimer: number | undefined;
 
   /** The toggles start as the reader left them (`prefs`). */
-  constructor(dom: ContentDom, hooks: ContentHooks, prefs: Prefs, reader: LineReader = new PlainReader()) {
+  constructor(dom: ContentDom, hooks: ContentHooks, prefs: Prefs) {
     this.#dom = dom;
     this.#hooks = hooks;
     this.#prefs = prefs;
-    this.#reader = reader;
+    const reader = this.#reader = hooks.reader ?? new PlainReader();
     this.#text = new TextView(dom.pre, reader, dom.view);
     this.#filtered = new FilteredView(dom.filtered, dom.view, reader);
     this.#filtered.onBuild = () => {

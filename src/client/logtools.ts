@@ -61,7 +61,7 @@ export class LogTools {
   readonly #hooks: LogToolsHooks;
   #format: Format | null = null;
 
-  constructor(dom: LogToolsDom, log: LogState, hooks: LogToolsHooks) {
+  constructor(log: LogState, dom: LogToolsDom, hooks: LogToolsHooks) {
     this.#dom = dom;
     this.#log = log;
     this.#hooks = hooks;
@@ -90,6 +90,15 @@ export class LogTools {
     this.#log.setLevels(
       set === null || set.size === LEVEL_KEYS.length ? null : set,
     );
+    this.#hooks.select();
+    this.paint();
+  }
+
+  /** Shows every line again (a line is to be seen in its context): all levels, not only marked ones. */
+  showAll(): void {
+    if (this.#log.levels === null && !this.#log.markedOnly) return;
+    this.#log.setLevels(null);
+    this.#log.setMarkedOnly(false);
     this.#hooks.select();
     this.paint();
   }

@@ -118,25 +118,24 @@ const tools: ReadingTools = new ReadingTools({
   },
 });
 
-const content: ContentView = new ContentView(
-  {
-    body,
-    view,
-    pre,
-    filtered: byId("filtered"),
-    below: byId("below"),
-    wrap: byId("wrap") as HTMLInputElement,
-    numbers: byId("numbers") as HTMLInputElement,
+const content: ContentView = new ContentView({
+  body,
+  view,
+  pre,
+  filtered: byId("filtered"),
+  below: byId("below"),
+  wrap: byId("wrap") as HTMLInputElement,
+  numbers: byId("numbers") as HTMLInputElement,
+}, {
+  shown: (text) => status.showText(text),
+  counted: (hits, total) => tools.count(hits, total),
+  clearFilter() {
+    tools.clear();
+    logTools.showAll(); // levels and marks too: the line in its context
   },
-  {
-    shown: (text) => status.showText(text),
-    counted: (hits, total) => tools.count(hits, total),
-    clearFilter: () => void tools.clear(),
-    linked: linkTo,
-  },
-  prefs,
-  log,
-);
+  linked: linkTo,
+  reader: log,
+}, prefs);
 
 const goTo = new GoTo({
   button: byId("goto-open"),
@@ -232,30 +231,26 @@ document.addEventListener("keydown", (ev) => {
 
 // ---- reading real logs: the log bar, the keyboard's line, the URL, the title ----
 const filteredPane = byId("filtered");
-const logTools = new LogTools(
-  {
-    bar: byId("logbar"),
-    levels: new Map(LEVEL_KEYS.map((k) => {
-      const button = byId("levels").querySelector<HTMLElement>(`[data-level="${k}"]`)!;
-      return [k, { button, count: button.querySelector<HTMLElement>(".n")! }];
-    })),
-    marked: byId("marked-only"),
-    markCount: byId("mark-count"),
-    fields: byId("fields"),
+const logTools = new LogTools(log, {
+  bar: byId("logbar"),
+  levels: new Map(LEVEL_KEYS.map((k) => {
+    const button = byId("levels").querySelector<HTMLElement>(`[data-level="${k}"]`)!;
+    return [k, { button, count: button.querySelector<HTMLElement>(".n")! }];
+  })),
+  marked: byId("marked-only"),
+  markCount: byId("mark-count"),
+  fields: byId("fields"),
+}, {
+  select() {
+    content.reselect();
+    writeView();
   },
-  log,
-  {
-    select() {
-      content.reselect();
-      saveView();
-    },
-    redraw: () => content.redraw(),
-    fieldsChosen(on) {
-      prefs.save("fields", on);
-      saveView();
-    },
+  redraw: () => content.redraw(),
+  fieldsChosen(on) {
+    prefs.save("fields", on);
+    writeView();
   },
-);
+});
 const cursor = new LineCursor(view, {
   pane: () => filteredPane.hidden ? pre : filteredPane,
   digits() {
@@ -277,14 +272,17 @@ const unseen = new Unseen(() => document.visibilityState === "hidden", (n) => st
 /** The time the URL named (`?t=`), kept until a line link names a place instead. */
 let urlTime = fromUrl.time;
 let saveTimer: number | undefined;
-/** Writes the view's state into the URL (replacing the entry: a history of keystrokes helps no one). */
+/** Writes the view's state into the URL once typing pauses (replacing the entry: a history of keystrokes helps no one). */
 function saveView(): void {
   clearTimeout(saveTimer);
-  saveTimer = setTimeout(() => {
-    const state = { ...tools.state, ...logTools.state, time: urlTime };
-    const query = viewQuery(state, location.search, fieldsDefault);
-    history.replaceState(history.state, "", location.pathname + query + location.hash);
-  }, 250);
+  saveTimer = setTimeout(writeView, 250);
+}
+/** Writes the view's state into the URL now (a button was pressed). */
+function writeView(): void {
+  clearTimeout(saveTimer);
+  const query = viewQuery({ ...tools.state, ...logTools.state, time: urlTime }, location.search, fieldsDefault);
+  const url = location.pathname + query + location.hash;
+  if (url !== location.pathname + location.search + location.hash) history.replaceState(history.state, "", url);
 }
 let working = false;
 /** Levels and the rest are read in slices after the text shows; a change may bring more to read. */
@@ -305,8 +303,8 @@ byId("levels").addEventListener("click", (ev) => {
 });
 byId("marked-only").addEventListener("click", () => logTools.toggleMarked());
 byId("fields").addEventListener("click", () => logTools.toggleFields());
-byId("case").addEventListener("click", saveView);
-byId("pause").addEventListener("click", saveView);
+byId("case").addEventListener("click", writeView);
+byId("pause").addEventListener("click", writeView);
 addEventListener("hashchange", () => {
   urlTime = undefined;
   saveView();

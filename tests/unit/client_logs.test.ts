@@ -413,7 +413,7 @@ Deno.test("the log bar toggles levels (showing counts, hiding levels the log has
     fields: fakeEl(),
   };
   const calls: string[] = [];
-  const tools = new LogTools(dom, log, {
+  const tools = new LogTools(log, dom, {
     select: () => calls.push("select"),
     redraw: () => calls.push("redraw"),
     fieldsChosen: (on) => calls.push(`fields ${on}`),
