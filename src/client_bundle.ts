@@ -1377,6 +1377,7 @@ export const CLIENT_SCRIPT: string = `(() => {
 
   // src/client/view.ts
   var DRAW_MARGIN = "1500px";
+  var TIDY_MS = 8;
   var TextView = class {
     #pre;
     #reader;
@@ -1389,6 +1390,8 @@ export const CLIENT_SCRIPT: string = `(() => {
     #count = 0;
     /** The last line on screen has no newline yet: the next text continues it. */
     #open = false;
+    /** A slice of dropping escapes is scheduled. */
+    #tidying = false;
     /** \`scroller\` is the element that scrolls the pane (chunks are drawn as they come near its view). */
     constructor(pre2, reader, scroller = null) {
       this.#pre = pre2;
@@ -1435,8 +1438,10 @@ export const CLIENT_SCRIPT: string = `(() => {
         const node = el.firstChild;
         if (node !== null && !(node instanceof Text)) return false;
         const raw = text.slice(starts[i], starts[i + 1] ?? text.length);
-        if ((node?.data ?? "") !== stripAnsiLines(raw)) return false;
-        if (el.dataset.raw !== void 0 && el.dataset.raw !== raw) return false;
+        const data = node?.data ?? "";
+        if (el.dataset.raw === void 0 ? data !== raw : el.dataset.raw !== raw || data !== stripAnsiLines(raw)) {
+          return false;
+        }
         const lines = countNewlines(raw) + (raw !== "" && !raw.endsWith("\\n") ? 1 : 0);
         chunks.push({ el, lines, drawn: false });
         count += lines;
@@ -1452,6 +1457,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const last = chunks.at(-1);
       if (last) this.#draw(last);
       this.#paintDigits();
+      this.#tidy();
       return true;
     }
     /** Adds \`text\` at the end, leaving every line already on screen as it is (but an open last line, drawn again). */
@@ -1500,7 +1506,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           chunk.drawn = true;
           for (let k = 0; k < lines; k++) el.append(this.#line(first2 + k));
         } else {
-          el.append(stripAnsiLines(part));
+          el.append(part);
           this.#observer?.observe(el);
         }
         first2 += lines;
@@ -1509,6 +1515,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       }
       this.#pre.append(frag);
       this.#paintDigits();
+      this.#tidy();
     }
     /**
      * Removes \`text\`, which must be what the screen starts with, from the
@@ -1639,6 +1646,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /** Draws, now, the chunks within the pane's view (and its margin): a frame never shows them undrawn. */
     drawVisible(scroller) {
+      if (this.#pre.hidden || !this.#pre.isConnected) return;
       const view2 = scroller.getBoundingClientRect();
       const margin = parseFloat(DRAW_MARGIN);
       for (const chunk of this.#chunks) {
@@ -1648,6 +1656,32 @@ export const CLIENT_SCRIPT: string = `(() => {
           this.#draw(chunk);
         }
       }
+    }
+    /**
+     * Drops the escapes of chunks not drawn, a slice at a time: written as
+     * they are (for speed), they would otherwise be found by the browser's
+     * find and copied with a selection of the whole text.
+     */
+    #tidy() {
+      if (this.#tidying) return;
+      this.#tidying = true;
+      const slice = () => {
+        const end = performance.now() + TIDY_MS;
+        let more = false;
+        for (const c of this.#chunks) {
+          if (c.drawn) continue;
+          const node = c.el.firstChild;
+          if (!(node instanceof Text) || !hasEscapes(node.data)) continue;
+          if (performance.now() > end) {
+            more = true;
+            break;
+          }
+          node.data = stripAnsiLines(node.data);
+        }
+        this.#tidying = more;
+        if (more) setTimeout(slice, 0);
+      };
+      setTimeout(slice, 0);
     }
     /** A new line element for line \`index\`. */
     #line(index) {
@@ -3367,7 +3401,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /** Whether every line's level is computed (the counts are final). */
     get complete() {
-      return this.#levelsDone >= this.#lines.length && this.#offsetsDone >= this.#lines.length;
+      return this.#levelsDone >= this.#lines.length;
     }
     /** Starts over with \`lines\` (held by reference: the view grows the same array), the first starting at byte \`fileOffset\`. */
     reset(lines, fileOffset) {
@@ -3389,7 +3423,7 @@ export const CLIENT_SCRIPT: string = `(() => {
      * caught up, the new lines are read at once (an append is a few lines).
      */
     extended(firstChanged) {
-      const caughtUp = this.#levelsDone >= firstChanged && this.#offsetsDone >= firstChanged;
+      const caughtUp = this.#levelsDone >= firstChanged;
       this.#grow(this.#lines.length);
       if (this.#provisional) {
         const was = this.context;
@@ -3427,25 +3461,22 @@ export const CLIENT_SCRIPT: string = `(() => {
       }
     }
     /**
-     * Does up to \`budgetMs\` of the background work (entries, then levels, then
-     * byte offsets); true while there is more. \`now\` is the clock.
+     * Does up to \`budgetMs\` of the background work (entries, then levels);
+     * true while there is more. \`now\` is the clock. Byte offsets are not part
+     * of it: only marks need them, and they are computed when first asked for.
      */
     work(budgetMs, now = () => performance.now()) {
       const end = now() + budgetMs;
       const n = this.#lines.length;
       while (now() < end) {
-        if (this.#levelsDone < n) {
-          this.#levels(Math.min(n, this.#levelsDone + STEP));
-        } else if (this.#offsetsDone < n) {
-          this.#offsetsTo(Math.min(n, this.#offsetsDone + STEP * 10));
-        } else return false;
+        if (this.#levelsDone < n) this.#levels(Math.min(n, this.#levelsDone + STEP));
+        else return false;
       }
       return !this.complete;
     }
     /** Finishes all the work now. */
     finish() {
       this.#levels(this.#lines.length);
-      this.#offsetsTo(this.#lines.length);
     }
     /** Line \`i\`'s text without escapes (what is shown, filtered and copied). */
     plain(i) {
@@ -3646,11 +3677,14 @@ export const CLIENT_SCRIPT: string = `(() => {
   };
 
   // src/client/logtools.ts
+  var NUMBER2 = new Intl.NumberFormat("en-US");
   var LogTools = class {
     #dom;
     #log;
     #hooks;
     #format = null;
+    /** What the last paint showed. */
+    #painted = "";
     constructor(log2, dom, hooks) {
       this.#dom = dom;
       this.#log = log2;
@@ -3719,17 +3753,26 @@ export const CLIENT_SCRIPT: string = `(() => {
       const d = this.#dom;
       const counts = this.#log.facts.counts();
       const shown = this.#log.levels;
-      for (const [key, { button, count }] of d.levels) {
-        const n = counts[key];
-        const on = shown === null || shown.has(key);
+      const format = this.#log.format;
+      const key = JSON.stringify([
+        counts,
+        shown && [...shown],
+        this.#log.markedOnly,
+        this.#log.markCount,
+        format,
+        this.#log.fields
+      ]);
+      if (key === this.#painted) return;
+      this.#painted = key;
+      for (const [key2, { button, count }] of d.levels) {
+        const n = counts[key2];
+        const on = shown === null || shown.has(key2);
         button.hidden = n === 0 && on;
-        const label = n.toLocaleString("en-US");
-        if (count.textContent !== label) count.textContent = label;
+        count.textContent = NUMBER2.format(n);
         button.setAttribute("aria-pressed", String(on));
       }
       d.marked.setAttribute("aria-pressed", String(this.#log.markedOnly));
-      d.markCount.textContent = this.#log.markCount.toLocaleString("en-US");
-      const format = this.#log.format;
+      d.markCount.textContent = NUMBER2.format(this.#log.markCount);
       d.fields.hidden = format === null;
       d.fields.setAttribute("aria-pressed", String(this.#log.fields));
       d.fields.title = format === "logfmt" ? "Show logfmt lines as time LEVEL message key=value" : "Show JSON lines as time LEVEL message key=value";

@@ -327,11 +327,13 @@ export function renderPage(input: PageInput): string {
   const error = view.ok ? "" : view.error;
   const size = view.ok ? formatSize(fileSize) : "";
   const starts = chunkStarts(text, CHUNK_LINES);
-  // Escapes are dropped here as the script drops them, so no first paint shows `^[[31m`; a chunk that
-  // had some keeps its text as it is in `data-raw`, for the script to colour.
+  // The chunks a first paint shows (the first; the last, where tail mode opens) are written without
+  // escapes, so none shows `^[[31m`, and keep their text as it is in `data-raw` for the script to
+  // colour. The others are written as they are, once: the script drops their escapes as it draws
+  // them, or soon after it starts (writing every chunk twice would double a coloured log's page).
   const chunks = starts.map((start, i) => {
     const raw = text.slice(start, starts[i + 1] ?? text.length);
-    const plain = stripAnsiLines(raw);
+    const plain = i === 0 || i === starts.length - 1 ? stripAnsiLines(raw) : raw;
     return plain === raw
       ? html`<span class="chunk">${raw}</span>`
       : html`<span class="chunk" data-raw="${raw}">${plain}</span>`;

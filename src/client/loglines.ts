@@ -110,8 +110,7 @@ export class LogLines {
 
   /** Whether every line's level is computed (the counts are final). */
   get complete(): boolean {
-    return this.#levelsDone >= this.#lines.length &&
-      this.#offsetsDone >= this.#lines.length;
+    return this.#levelsDone >= this.#lines.length;
   }
 
   /** Starts over with `lines` (held by reference: the view grows the same array), the first starting at byte `fileOffset`. */
@@ -135,8 +134,7 @@ export class LogLines {
    * caught up, the new lines are read at once (an append is a few lines).
    */
   extended(firstChanged: number): void {
-    const caughtUp = this.#levelsDone >= firstChanged &&
-      this.#offsetsDone >= firstChanged;
+    const caughtUp = this.#levelsDone >= firstChanged;
     this.#grow(this.#lines.length);
     if (this.#provisional) {
       const was = this.context;
@@ -181,18 +179,16 @@ export class LogLines {
   }
 
   /**
-   * Does up to `budgetMs` of the background work (entries, then levels, then
-   * byte offsets); true while there is more. `now` is the clock.
+   * Does up to `budgetMs` of the background work (entries, then levels);
+   * true while there is more. `now` is the clock. Byte offsets are not part
+   * of it: only marks need them, and they are computed when first asked for.
    */
   work(budgetMs: number, now: () => number = () => performance.now()): boolean {
     const end = now() + budgetMs;
     const n = this.#lines.length;
     while (now() < end) {
-      if (this.#levelsDone < n) {
-        this.#levels(Math.min(n, this.#levelsDone + STEP));
-      } else if (this.#offsetsDone < n) {
-        this.#offsetsTo(Math.min(n, this.#offsetsDone + STEP * 10));
-      } else return false;
+      if (this.#levelsDone < n) this.#levels(Math.min(n, this.#levelsDone + STEP));
+      else return false;
     }
     return !this.complete;
   }
@@ -200,7 +196,6 @@ export class LogLines {
   /** Finishes all the work now. */
   finish(): void {
     this.#levels(this.#lines.length);
-    this.#offsetsTo(this.#lines.length);
   }
 
   /** Line `i`'s text without escapes (what is shown, filtered and copied). */

@@ -11,6 +11,9 @@ import type { El } from "./dom.ts";
 import type { Format } from "../shared/structured.ts";
 import { LEVEL_KEYS, type LevelKey } from "./loglines.ts";
 
+/** Counts as the bar shows them ("1,234"); one formatter, since each toLocaleString call builds its own. */
+const NUMBER = new Intl.NumberFormat("en-US");
+
 /** The bar's elements (ids and classes as src/page.ts writes them). */
 export interface LogToolsDom {
   /** `#logbar`, shown once the script runs. */
@@ -60,6 +63,8 @@ export class LogTools {
   readonly #log: LogState;
   readonly #hooks: LogToolsHooks;
   #format: Format | null = null;
+  /** What the last paint showed. */
+  #painted = "";
 
   constructor(log: LogState, dom: LogToolsDom, hooks: LogToolsHooks) {
     this.#dom = dom;
@@ -138,17 +143,27 @@ export class LogTools {
     const d = this.#dom;
     const counts = this.#log.facts.counts();
     const shown = this.#log.levels;
+    const format = this.#log.format;
+    // Painted after every slice of the background work and every append: only what changed is written.
+    const key = JSON.stringify([
+      counts,
+      shown && [...shown],
+      this.#log.markedOnly,
+      this.#log.markCount,
+      format,
+      this.#log.fields,
+    ]);
+    if (key === this.#painted) return;
+    this.#painted = key;
     for (const [key, { button, count }] of d.levels) {
       const n = counts[key];
       const on = shown === null || shown.has(key);
       button.hidden = n === 0 && on;
-      const label = n.toLocaleString("en-US");
-      if (count.textContent !== label) count.textContent = label;
+      count.textContent = NUMBER.format(n);
       button.setAttribute("aria-pressed", String(on));
     }
     d.marked.setAttribute("aria-pressed", String(this.#log.markedOnly));
-    d.markCount.textContent = this.#log.markCount.toLocaleString("en-US");
-    const format = this.#log.format;
+    d.markCount.textContent = NUMBER.format(this.#log.markCount);
     d.fields.hidden = format === null;
     d.fields.setAttribute("aria-pressed", String(this.#log.fields));
     d.fields.title = format === "logfmt"

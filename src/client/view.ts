@@ -4,9 +4,11 @@
  *
  * A chunk is held one of two ways. Drawn, each line is an element of its
  * own (levels, colours, links, marks, folds: a {@link LineDraw} draws it);
- * not drawn yet, its lines are one text node of their plain text (escapes
- * dropped), which is what keeps a 16 MiB file cheap: the server writes its
- * first paint that way, and the page takes those chunks over as they are.
+ * not drawn yet, its lines are one text node, which is what keeps a 16 MiB
+ * file cheap: the server writes its first paint that way, and the page
+ * takes those chunks over as they are. Such a text node's escapes are
+ * dropped soon after (in slices, {@link TIDY_MS} at a time), so they are
+ * not found or copied.
  * A chunk is drawn when it comes near the screen (an IntersectionObserver),
  * or when a line of it is asked for; the last chunk, where a log grows, is
  * always drawn.
@@ -19,7 +21,7 @@
  * only ever goes into text nodes, never through innerHTML.
  * @module
  */
-import { stripAnsiLines } from "../shared/ansi.ts";
+import { hasEscapes, stripAnsiLines } from "../shared/ansi.ts";
 import { CHUNK_LINES, chunkStarts, countNewlines, lineCountDigits } from "../shared/chunks.ts";
 import { type LineDraw, lineTextEnd } from "./draw.ts";
 
@@ -27,6 +29,9 @@ export { fillLine } from "./draw.ts";
 
 /** How far from the screen a chunk is drawn: far enough that scrolling does not show one being drawn. */
 export const DRAW_MARGIN = "1500px";
+
+/** The longest slice of work dropping the escapes of chunks not drawn, before the page takes its turn again. */
+export const TIDY_MS = 8;
 
 /** One chunk on screen. */
 interface Chunk {
@@ -50,6 +55,8 @@ export class TextView {
   #count = 0;
   /** The last line on screen has no newline yet: the next text continues it. */
   #open = false;
+  /** A slice of dropping escapes is scheduled. */
+  #tidying = false;
 
   /** `scroller` is the element that scrolls the pane (chunks are drawn as they come near its view). */
   constructor(
@@ -105,8 +112,11 @@ export class TextView {
       const node = el.firstChild;
       if (node !== null && !(node instanceof Text)) return false;
       const raw = text.slice(starts[i], starts[i + 1] ?? text.length);
-      if ((node?.data ?? "") !== stripAnsiLines(raw)) return false;
-      if (el.dataset.raw !== undefined && el.dataset.raw !== raw) return false;
+      const data = node?.data ?? "";
+      // A chunk the server wrote without escapes carries its text as it is in data-raw.
+      if (el.dataset.raw === undefined ? data !== raw : el.dataset.raw !== raw || data !== stripAnsiLines(raw)) {
+        return false;
+      }
       const lines = countNewlines(raw) +
         (raw !== "" && !raw.endsWith("\n") ? 1 : 0);
       chunks.push({ el, lines, drawn: false });
@@ -124,6 +134,7 @@ export class TextView {
     const last = chunks.at(-1);
     if (last) this.#draw(last);
     this.#paintDigits();
+    this.#tidy();
     return true;
   }
 
@@ -176,7 +187,7 @@ export class TextView {
         chunk.drawn = true;
         for (let k = 0; k < lines; k++) el.append(this.#line(first + k));
       } else {
-        el.append(stripAnsiLines(part));
+        el.append(part);
         this.#observer?.observe(el);
       }
       first += lines;
@@ -185,6 +196,7 @@ export class TextView {
     }
     this.#pre.append(frag);
     this.#paintDigits();
+    this.#tidy();
   }
 
   /**
@@ -338,6 +350,8 @@ export class TextView {
 
   /** Draws, now, the chunks within the pane's view (and its margin): a frame never shows them undrawn. */
   drawVisible(scroller: HTMLElement): void {
+    // A pane not shown (the filter's is) has nothing on screen: its chunks all measure 0 × 0 at the top.
+    if (this.#pre.hidden || !this.#pre.isConnected) return;
     const view = scroller.getBoundingClientRect();
     const margin = parseFloat(DRAW_MARGIN);
     for (const chunk of this.#chunks) {
@@ -347,6 +361,33 @@ export class TextView {
         this.#draw(chunk);
       }
     }
+  }
+
+  /**
+   * Drops the escapes of chunks not drawn, a slice at a time: written as
+   * they are (for speed), they would otherwise be found by the browser's
+   * find and copied with a selection of the whole text.
+   */
+  #tidy(): void {
+    if (this.#tidying) return;
+    this.#tidying = true;
+    const slice = () => {
+      const end = performance.now() + TIDY_MS;
+      let more = false;
+      for (const c of this.#chunks) {
+        if (c.drawn) continue;
+        const node = c.el.firstChild;
+        if (!(node instanceof Text) || !hasEscapes(node.data)) continue;
+        if (performance.now() > end) {
+          more = true;
+          break;
+        }
+        node.data = stripAnsiLines(node.data);
+      }
+      this.#tidying = more;
+      if (more) setTimeout(slice, 0);
+    };
+    setTimeout(slice, 0);
   }
 
   /** A new line element for line `index`. */
