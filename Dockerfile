@@ -22,13 +22,17 @@ ARG BUN_IMAGE=oven/bun:1.4.5-slim
 FROM ${BUN_IMAGE} AS bun
 
 WORKDIR /app
-# Only the production dependency (hono) is installed: bun, deno and the test
-# clients are devDependencies. Bun migrates package-lock.json when there is no
-# bun.lock, so the versions and integrity hashes are the ones npm locked, and
-# --frozen-lockfile fails the build if package.json no longer matches them.
+# Only what the server imports (hono, bcryptjs) is installed: deno and the
+# test clients are devDependencies, and the `bun` package (the runtime the
+# installed `filewatch` command brings) is left out with its optional
+# per-platform binaries (--omit=optional), its 450-byte stub removed: this
+# image's Bun is the base image's. Bun migrates package-lock.json when there
+# is no bun.lock, so the versions and integrity hashes are the ones npm
+# locked, and --frozen-lockfile fails the build if package.json no longer
+# matches them.
 COPY package.json package-lock.json ./
-RUN bun install --production --frozen-lockfile --ignore-scripts --no-progress \
- && rm -rf /root/.bun/install/cache
+RUN bun install --production --omit=optional --frozen-lockfile --ignore-scripts --no-progress \
+ && rm -rf node_modules/bun node_modules/.bin /root/.bun/install/cache
 COPY src/ ./src/
 
 # Same contract as the Deno stage below.
@@ -77,5 +81,9 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["deno", "eval", "--unsafely-ignore-certificate-errors=127.0.0.1", "const e = (k) => Deno.env.get(k); const s = e('FILEWATCH_TLS_CERT') ? 'https' : 'http'; fetch(s + '://127.0.0.1:' + (e('FILEWATCH_PORT') || '8080') + (e('FILEWATCH_BASE_PATH') || '').replace(/\\/$/, '') + '/healthz').then((r) => Deno.exit(r.ok ? 0 : 1), () => Deno.exit(1))"]
 # deno is PID 1 (not `deno task`, not a shell), so `docker stop`'s SIGTERM
 # reaches the server's own handler, which closes clients with 1001 and exits.
-ENTRYPOINT ["deno", "run", "--no-lock", "--cached-only", "--allow-net", "--allow-read", "--allow-env", "/app/src/deno.ts"]
+# --allow-run names Deno's own binary and nothing else: with `--workers N` the
+# server starts Deno once per worker (the official image's deno is
+# /usr/bin/deno; on a base that puts it elsewhere, --workers exits 2 naming
+# the path to grant).
+ENTRYPOINT ["deno", "run", "--no-lock", "--cached-only", "--allow-net", "--allow-read", "--allow-env", "--allow-run=/usr/bin/deno", "/app/src/deno.ts"]
 CMD []

@@ -27,7 +27,8 @@ import { parseArgs } from "node:util";
 import { connect, sleep } from "../tests/helpers/client.ts";
 import { ROOT, type RuntimeName, startServer, tempFile, waitFor } from "../tests/helpers/harness.ts";
 import type { TortureFigures } from "../tests/e2e/torture.test.ts";
-import { EVENT_DEBOUNCE_MS, SETTLE_MS } from "../src/watcher.ts";
+import { EVENT_DEBOUNCE_MS } from "../src/schedule.ts";
+import { SETTLE_MS } from "../src/settle.ts";
 
 const POLL_MS = 100;
 const BEGIN = "<!-- change-detection:begin (bench/detect.ts) -->";

@@ -10,13 +10,15 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
 import { basename } from "node:path";
 import type { Options } from "./config.ts";
 import type { Catalog } from "./catalog.ts";
-import type { Channel, Hub, Refusal } from "./hub.ts";
+import type { Channel } from "./channels.ts";
+import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
-import { chooseProtocol, parseLastMod, parseSize } from "./messages.ts";
+import { chooseProtocol, parseLastMod, parseResumeSize } from "./messages.ts";
 import { type PageView, renderPage } from "./page.ts";
 import { rawFile } from "./raw.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import type { Refusal } from "./session.ts";
 import type { FileWatcher } from "./watcher.ts";
 
 /** What the app needs besides options: the runtime adapter and the hub. */
@@ -279,7 +281,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     }
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const lastMod = parseLastMod(c.req.query("lastMod"));
-    const size = parseSize(c.req.query("size"));
+    const size = parseResumeSize(c.req.query("size"));
     try {
       const events = channel
         ? hub.connect(protocol ? "v1" : "plain", ip, lastMod, size, channel)

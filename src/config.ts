@@ -44,6 +44,14 @@ export class HelpRequested extends PrintAndExit {
   }
 }
 
+/**
+ * What `--version` prints: package.json's `version`, written here so that
+ * every way to run has it without reading package.json at run time (the Deno
+ * image and the single executable carry none). tests/e2e/install.test.ts
+ * compares the two.
+ */
+export const PACKAGE_VERSION = "0.1.0";
+
 /** The usage line printed after an error. */
 export const USAGE = "usage: filewatch [options] FILE...   (filewatch --help for the options)";
 
@@ -296,13 +304,6 @@ const exitFlag = (e: Omit<ExitFlag, "kind">): ExitFlag => ({ kind: "exit", ...e 
  * }),
  * // A switch: Options.allowHardlinks: boolean, FILEWATCH_ALLOW_HARDLINKS=1.
  * allowHardlinks: switchFlag({ flag: "allow-hardlinks", help: ["serve files with more than one link"] }),
- * // Prints and exits 0 like --help; not a field of Options. (tests/unit/docs.test.ts
- * // counts one options row per flag but --help: it will need to skip this one too.)
- * version: exitFlag({
- *   flag: "version",
- *   help: ["print the version"],
- *   request: () => new PrintAndExit(`filewatch ${PACKAGE_VERSION}\n`),
- * }),
  * ```
  */
 export const TABLE = {
@@ -484,6 +485,11 @@ export const TABLE = {
     parse: parseWorkers,
     verify: (n, where) => workersUnsupported(n, where.platform) ?? (n > 1 ? where.cannotSpawn(n) : null),
     help: ["server processes on one port", "(Linux), auto = one per core (1)"],
+  }),
+  version: exitFlag({
+    flag: "version",
+    help: ["print the version"],
+    request: () => new PrintAndExit(`filewatch ${PACKAGE_VERSION}\n`),
   }),
   help: exitFlag({ flag: "help", short: "h", help: ["this text"], request: () => new HelpRequested() }),
 } as const;

@@ -1,6 +1,6 @@
 /**
  * File events, one `fs.watch` per directory shared by every watcher of a file
- * in it (DESIGN §10): a thousand files viewed in one directory cost one
+ * in it (docs/detection.md#watching-and-reading): a thousand files viewed in one directory cost one
  * watch, not a thousand (each an inotify instance, of which Linux allows 128
  * per user by default, and each handed every event of the directory).
  * @module

@@ -49,13 +49,21 @@ export function v1Message(s: Snapshot): V1Message {
 }
 
 /**
- * The filewatch.v1 append that takes a client holding version `prev` (of
- * size `from`) to snapshot `s`; null when `s` does not keep those bytes.
+ * The filewatch.v1 append that takes a client holding the version whose
+ * token is `prevToken` (of size `from`) to snapshot `s`; null when `s` does
+ * not keep those bytes.
  */
-export function v1Append(s: Snapshot, from: number, prev: string): V1Message | null {
+export function v1Append(s: Snapshot, from: number, prevToken: string): V1Message | null {
   const bytes = s.ok ? s.since(from) : null;
   if (!s.ok || !bytes) return null;
-  return { type: "append", lastMod: s.lastMod, prev, offset: from, size: s.size, ...payload(bytes, utf8OrNull(bytes)) };
+  return {
+    type: "append",
+    lastMod: s.lastMod,
+    prev: prevToken,
+    offset: from,
+    size: s.size,
+    ...payload(bytes, utf8OrNull(bytes)),
+  };
 }
 
 /**
@@ -73,7 +81,7 @@ interface Encoded {
   frame: Frame;
   bytes: number;
 }
-/** Per snapshot: "plain" / "v1" for content, "plain@N" / "v1@N:prev" for appends from N. */
+/** Per snapshot: "plain" / "v1" for content, "plain@N" / "v1@N:TOKEN" for appends from N to a client holding TOKEN. */
 const cache = new WeakMap<Snapshot, Map<string, Encoded>>();
 
 function encode(frame: Frame): Encoded {
@@ -90,26 +98,27 @@ function encoded(s: Snapshot, key: string, make: () => Frame): Encoded {
 
 /**
  * What to send a client to bring it to snapshot `s`: the content, or with
- * `from` (and, for filewatch.v1, the token `prev` the client holds) only the
- * bytes appended since. Plain appends are the new bytes alone, as `tail -f`
- * shows them. Encoded once and shared by every client that needs the same.
+ * `from` (and, for filewatch.v1, `prevToken`, the token of the version the
+ * client holds, sent as `prev`) only the bytes appended since. Plain appends
+ * are the new bytes alone, as `tail -f` shows them. Encoded once and shared
+ * by every client that needs the same.
  */
-export function frameFor(s: Snapshot, format: Format, from?: number, prev = ""): Frame {
-  return encodedFor(s, format, from, prev).frame;
+export function frameFor(s: Snapshot, format: Format, from?: number, prevToken = ""): Frame {
+  return encodedFor(s, format, from, prevToken).frame;
 }
 
 /** The payload size in bytes of {@link frameFor}'s frame, measured once. */
-export function frameSize(s: Snapshot, format: Format, from?: number, prev = ""): number {
-  return encodedFor(s, format, from, prev).bytes;
+export function frameSize(s: Snapshot, format: Format, from?: number, prevToken = ""): number {
+  return encodedFor(s, format, from, prevToken).bytes;
 }
 
-function encodedFor(s: Snapshot, format: Format, from: number | undefined, prev: string): Encoded {
+function encodedFor(s: Snapshot, format: Format, from: number | undefined, prevToken: string): Encoded {
   if (from === undefined || !s.ok) {
     return encoded(s, format, () => format === "v1" ? JSON.stringify(v1Message(s)) : plainFrame(s));
   }
   if (format === "v1") {
-    return encoded(s, `v1@${from}:${prev}`, () => {
-      const m = v1Append(s, from, prev);
+    return encoded(s, `v1@${from}:${prevToken}`, () => {
+      const m = v1Append(s, from, prevToken);
       if (!m) throw new RangeError(`Cannot append from byte ${from}: the version keeps bytes from ${s.base}`);
       return JSON.stringify(m);
     });
@@ -132,8 +141,9 @@ export function chooseProtocol(header: string | null | undefined): string | null
 }
 
 /**
- * The client's last seen version from `?lastMod=`: lowercase hex ns without a
- * prefix, at most 32 digits. Anything else counts as nothing seen.
+ * The token of the client's last seen version from `?lastMod=`: hex without
+ * a prefix, at most 32 digits, returned in lowercase without leading zeros.
+ * Anything else counts as nothing seen.
  */
 export function parseLastMod(q: string | null | undefined): string | null {
   if (!q || !/^[0-9a-fA-F]{1,32}$/.test(q)) return null;
@@ -141,10 +151,10 @@ export function parseLastMod(q: string | null | undefined): string | null {
 }
 
 /**
- * The size of the client's version from `?size=`: a byte count in decimal.
- * Anything else counts as not given.
+ * The size of the client's version from `?size=` (a resume): a byte count in
+ * decimal. Anything else counts as not given.
  */
-export function parseSize(q: string | null | undefined): number | null {
+export function parseResumeSize(q: string | null | undefined): number | null {
   if (!q || !/^\d{1,16}$/.test(q)) return null;
   const n = Number(q);
   return Number.isSafeInteger(n) ? n : null;

@@ -23,7 +23,7 @@ const keyOf = (labels: Labels) => Object.keys(labels).sort().map((k) => `${k}=${
 /** A small registry: `inc`, `set`, and `render()` to the exposition text. */
 export class Metrics {
   #families = new Map<string, Family>();
-  /** Labels every series carries (`worker` under a supervisor: DESIGN §12). */
+  /** Labels every series carries (`worker` under a supervisor: docs/deployment.md#workers). */
   constant: Labels = {};
 
   /**

@@ -78,7 +78,7 @@ export interface FileOps {
 
 /** {@link FileOps} on node:fs/promises, never opening what is not a regular file (or a directory, which fails to read). */
 export const nodeFileOps: FileOps = {
-  // A FIFO, socket or device is refused here, before anything opens it (§10).
+  // A FIFO, socket or device is refused here, before anything opens it (docs/security.md#several-files).
   async stat(path) {
     const st = await stat(path, { bigint: true });
     if (!st.isFile() && !st.isDirectory()) throw notRegular();
@@ -107,7 +107,7 @@ export const STABLE_READ_TRIES = 20;
 /**
  * An append is checked against what the server holds: this many bytes just
  * before the old end, and as many at the start of the file, must read back
- * equal (DESIGN §9). Anything else is a replacement.
+ * equal (docs/detection.md#appends). Anything else is a replacement.
  */
 export const APPEND_CHECK_BYTES = 4096;
 
@@ -289,8 +289,11 @@ function tooLarge(path: string, size: number, max: number): ReadResult {
   };
 }
 
-/** What the server holds of the version an append would extend. */
-export interface Held {
+/**
+ * What an append is checked against: the version clients hold (its stamp
+ * and size) and the two ranges of it that must read back equal.
+ */
+export interface AppendBase {
   /** The stamp the file had when it was last read. */
   stamp: Stamp;
   /** Bytes of the file the clients hold: where the appended bytes start. */
@@ -308,27 +311,28 @@ export type GrowthResult =
 
 /**
  * Whether the file behind `fh` still holds the two ranges an append is
- * checked by (DESIGN §9): the {@link Held.before} bytes just before
- * `held.size`, and the {@link Held.head} at the start. `end`, when given, is
- * what the caller already read from `held.size - held.before.length` on (at
- * least that many bytes, or the file was shorter); otherwise they are read
- * here. The head is read apart only where the end range does not cover it.
+ * checked by (docs/detection.md#appends): the {@link AppendBase.before}
+ * bytes just before `base.size`, and the {@link AppendBase.head} at the
+ * start. `end`, when given, is what the caller already read from
+ * `base.size - base.before.length` on (at least that many bytes, or the file
+ * was shorter); otherwise they are read here. The head is read apart only
+ * where the end range does not cover it.
  */
-export async function checkedRangesHold(fh: OpenFile, held: Held, end?: Uint8Array): Promise<boolean> {
-  const start = held.size - held.before.length;
+export async function checkedRangesHold(fh: OpenFile, base: AppendBase, end?: Uint8Array): Promise<boolean> {
+  const start = base.size - base.before.length;
   if (!end) {
-    const buf = new Uint8Array(held.before.length);
+    const buf = new Uint8Array(base.before.length);
     end = buf.subarray(0, await readAt(fh, buf, start));
   }
-  if (!bytesEqual(end.subarray(0, held.before.length), held.before)) return false;
-  if (start === 0 || held.head.length === 0) return true;
-  const head = new Uint8Array(held.head.length);
+  if (!bytesEqual(end.subarray(0, base.before.length), base.before)) return false;
+  if (start === 0 || base.head.length === 0) return true;
+  const head = new Uint8Array(base.head.length);
   const h = await readAt(fh, head, 0);
-  return h === head.length && bytesEqual(head, held.head);
+  return h === head.length && bytesEqual(head, base.head);
 }
 
 /**
- * Reads what was appended since `held`, if the file only grew: same device
+ * Reads what was appended since `base`, if the file only grew: same device
  * and inode, larger, and the bytes just before the old end and at the start
  * of the file read back equal ({@link checkedRangesHold}). Reads those
  * checked bytes and the new ones, nothing else; no settle wait is needed,
@@ -338,7 +342,7 @@ export async function checkedRangesHold(fh: OpenFile, held: Held, end?: Uint8Arr
  */
 export async function readAppended(
   path: string,
-  held: Held,
+  base: AppendBase,
   limit: number,
   fs: FileOps = nodeFileOps,
 ): Promise<GrowthResult> {
@@ -352,15 +356,15 @@ export async function readAppended(
   try {
     const readAtNs = nowNs();
     const before = toStamp(await fh.stat());
-    if (!sameFile(before, held.stamp) || before.size <= held.size || before.size - held.size > limit) return other;
-    const start = held.size - held.before.length;
+    if (!sameFile(before, base.stamp) || before.size <= base.size || before.size - base.size > limit) return other;
+    const start = base.size - base.before.length;
     const buf = new Uint8Array(before.size - start);
     const n = await readAt(fh, buf, start);
-    if (n < buf.length || !await checkedRangesHold(fh, held, buf)) return other;
+    if (n < buf.length || !await checkedRangesHold(fh, base, buf)) return other;
     const after = toStamp(await fh.stat());
     // A shrink or a new inode during the read: not an append of what we hold.
     if (!sameFile(after, before) || after.size < before.size) return other;
-    return { kind: "appended", stamp: before, bytes: buf.subarray(held.before.length), racy: isRacy(before, readAtNs) };
+    return { kind: "appended", stamp: before, bytes: buf.subarray(base.before.length), racy: isRacy(before, readAtNs) };
   } catch {
     return other;
   } finally {
@@ -378,16 +382,16 @@ export async function readAppended(
  */
 export async function heldStillHolds(
   path: string,
-  held: Held,
+  base: AppendBase,
   fs: FileOps = nodeFileOps,
 ): Promise<Stamp | false | "moved"> {
   let fh: OpenFile | undefined;
   try {
     fh = await fs.open(path);
     const before = toStamp(await fh.stat());
-    if (!sameFile(before, held.stamp) || before.size < held.size) return false;
-    if (before.size > held.size) return "moved";
-    const holds = await checkedRangesHold(fh, held);
+    if (!sameFile(before, base.stamp) || before.size < base.size) return false;
+    if (before.size > base.size) return "moved";
+    const holds = await checkedRangesHold(fh, base);
     const after = toStamp(await fh.stat());
     if (!sameFile(after, before) || after.size < before.size) return false;
     if (!sameStamp(before, after)) return "moved";

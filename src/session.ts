@@ -1,11 +1,17 @@
 /**
  * One connected client: what it has seen, what it still needs, and whether it
- * is alive. Kept small on purpose (ten thousand of them must fit in a few MiB).
+ * is alive. Kept small on purpose (ten thousand of them must fit in a few
+ * MiB). Also the words for how a connection is refused or ends, as counted
+ * in metrics and logs (docs/operations.md#metrics).
  * @module
  */
 import type { Format } from "./messages.ts";
 import type { Peer } from "./runtime/types.ts";
-import type { Channel } from "./hub.ts";
+
+/** Why an upgrade was refused before it happened. */
+export type Refusal = "origin" | "limit" | "ip_limit" | "bad_request" | "shutting_down";
+/** Every {@link Refusal}. */
+export const REFUSALS: readonly Refusal[] = ["origin", "limit", "ip_limit", "bad_request", "shutting_down"];
 
 /** Why a connection ended, as counted in metrics and logs. */
 export type CloseReason =
@@ -27,7 +33,23 @@ export const CLOSE = {
   internal: 1011,
 } as const;
 
-/** A connected client. The hub owns the logic; this is the state. */
+/** The close code and reason text the server sends for each {@link CloseReason} of its own. */
+export const CLOSE_FOR: Readonly<Record<CloseReason, readonly [number, string]>> = {
+  client: [CLOSE.normal, ""],
+  pong_timeout: [CLOSE.policy, "pong timeout"],
+  slow_consumer: [CLOSE.policy, "slow consumer"],
+  read_limit: [CLOSE.tooBig, "message too big"],
+  shutdown: [CLOSE.goingAway, "server shutting down"],
+  error: [CLOSE.internal, "internal error"],
+};
+
+/** Every {@link CloseReason}. */
+export const CLOSE_REASONS = Object.keys(CLOSE_FOR) as readonly CloseReason[];
+
+/**
+ * A connected client. The hub and the fan-out own the logic; this is the
+ * state. Which file it watches the hub keeps (`Hub.sessions`).
+ */
 export class Session {
   /** Set once the runtime reports the socket open. */
   peer: Peer | null = null;
@@ -37,7 +59,7 @@ export class Session {
    * What the client holds: the lineage of its version (-1: none, or an
    * error), the version's token and its size. Within one lineage a version is
    * a prefix of every later one, so a client holding `size` bytes of it needs
-   * only the bytes after them.
+   * only the bytes after them (src/lineage.ts).
    */
   lineage = -1;
   token: string | null = null;
@@ -54,16 +76,14 @@ export class Session {
   closeReason: CloseReason | null = null;
   /** Holds one of the hub's admission places until forgotten. */
   holdsSlot = true;
-  /** The file this client watches. */
-  channel: Channel | null = null;
 
   constructor(
     readonly format: Format,
     readonly ip: string,
-    /** The client's resume token (?lastMod=), null = nothing seen. */
-    readonly lastMod: string | null,
+    /** The token of the version the client says it holds (`?lastMod=`), null = nothing seen. */
+    readonly resumeToken: string | null,
     readonly openedAt: number,
-    /** The size of the client's version (?size=), null = not given. */
+    /** The size of that version (`?size=`), null = not given. */
     readonly resumeSize: number | null = null,
   ) {}
 }

@@ -18,7 +18,7 @@ import { createServer } from "node:net";
 import process from "node:process";
 import type { Options } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { parseStartupLine, WORKER_STDIO, type WorkerCommand, workerEnv } from "./worker.ts";
+import { askToStop, parseStartupLine, type StopSignal, WORKER_STDIO, type WorkerCommand, workerEnv } from "./worker.ts";
 
 /** The first restart of a worker that died waits this long; each further one twice as long as the last… */
 export const RESTART_MIN_MS = 100;
@@ -158,21 +158,25 @@ export async function supervise(
     });
   };
 
-  const stopAll = (signal: NodeJS.Signals) => {
+  const stopAll = (signal: StopSignal | "SIGKILL") => {
     for (const s of slots) {
       clearTimeout(s.timer);
       s.timer = undefined;
-      // process.kill, not child.kill: Deno's node:child_process then reports
-      // the signal sent as the exit's cause even when the worker handled it
-      // and exited 0, which would make every clean stop look like a failure.
-      const pid = s.child?.pid;
+      const child = s.child;
+      if (!child) continue;
       try {
-        if (pid) process.kill(pid, signal);
+        // Asked through stdin, not signalled: a signal to another process
+        // needs all of Deno's --allow-run (src/worker.ts), and after
+        // child.kill() Deno's node:child_process reports that signal as the
+        // exit's cause even when the worker handled it and exited 0. Only
+        // SIGKILL is sent, when the exit code no longer matters.
+        if (signal === "SIGKILL") child.kill("SIGKILL");
+        else askToStop(child.stdin!, signal);
       } catch { /* already gone */ }
     }
   };
 
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: StopSignal) => {
     if (stopping) {
       log.warn("second signal: stopping workers now", { signal });
       stopAll("SIGKILL");

@@ -30,7 +30,7 @@ export function contentHash(state: Fnv64, size: number): string {
 }
 
 /**
- * A version's resume token (`lastMod`): the mtime in ns, truncated to whole
+ * A version's token (`lastMod` on the wire): the mtime in ns, truncated to whole
  * milliseconds (what Deno reads; Bun reads ns, and both must name one state
  * alike), in the high bits, and the 64-bit content hash in the low 64 bits,
  * as lowercase hex without leading zeros. Every process that reads the file
@@ -93,8 +93,8 @@ export function incompleteUtf8Tail(bytes: Uint8Array): number {
 
 /** Where a version came from when it is the one before it plus appended bytes. */
 export interface AppendOf {
-  /** The previous version's token. */
-  lastMod: string;
+  /** The previous version's token (what an append names as `prev`). */
+  token: string;
   /** The previous version's size: where the appended bytes start. */
   size: number;
 }
@@ -121,7 +121,10 @@ export interface VersionInit {
 export class Version {
   readonly ok = true as const;
   readonly seq: number;
-  /** Resume token: mtime and content hash ({@link versionToken}). */
+  /**
+   * Its token ({@link versionToken}), under the name clients know it by: a
+   * snapshot is what they are told.
+   */
   readonly lastMod: string;
   readonly lineage: number;
   readonly base: number;

@@ -13,6 +13,11 @@
  *   prints it once, when all of them listen.
  * - **The parent watch**: a worker shuts down when its stdin ends, i.e.
  *   when the supervisor is gone ({@link exitWithSupervisor}).
+ * - **Stopping**: the supervisor asks a worker to stop by writing a
+ *   signal's name on its stdin ({@link askToStop}), and the worker signals
+ *   itself. Sending the signal would need more of Deno than running its own
+ *   binary: `--allow-run=<deno>` lets a process start Deno and signal itself,
+ *   not signal another process (that takes all of `--allow-run`).
  * @module
  */
 import process from "node:process";
@@ -73,18 +78,43 @@ export function parseStartupLine(line: string): { watching: string; url: string 
   return m ? { watching: m[1]!, url: m[2]! } : null;
 }
 
+/** The signals a supervisor passes on to its workers ({@link askToStop}). */
+export type StopSignal = "SIGINT" | "SIGTERM";
+
+/** In the supervisor: asks a worker to stop as on `signal` (through its stdin, which then ends). */
+export function askToStop(stdin: NodeJS.WritableStream, signal: StopSignal): void {
+  stdin.end(`${signal}\n`);
+}
+
 /**
- * In a worker: shut down (as on SIGTERM) when the supervisor's end of stdin
- * closes, so no worker outlives its supervisor.
+ * In a worker: shut down as on the signal the supervisor names
+ * ({@link askToStop}), or as on SIGTERM when the supervisor's end of stdin
+ * closes, so no worker outlives its supervisor. Once: a second signal would
+ * mean "exit now".
  * @param stdin the pipe from the supervisor
- * @param stop what shutting down means (a SIGTERM to this process, which its signal handler takes)
+ * @param stop what shutting down means (the signal to this process, which its signal handler takes)
  */
 export function exitWithSupervisor(
   stdin: NodeJS.ReadableStream = process.stdin,
-  stop: () => void = () => process.kill(process.pid, "SIGTERM"),
+  stop: (signal: StopSignal) => void = (signal) => process.kill(process.pid, signal),
 ): void {
-  // Reading is what makes the stream see its end; what the supervisor writes (nothing) is dropped.
-  stdin.on("data", () => {});
-  stdin.once("end", stop);
+  let stopped = false;
+  const once = (signal: StopSignal) => {
+    if (stopped) return;
+    stopped = true;
+    stop(signal);
+  };
+  let buf = "";
+  // Reading is also what makes the stream see its end. Lines other than a signal's name are dropped.
+  stdin.on("data", (chunk: Buffer | string) => {
+    buf += String(chunk);
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line === "SIGINT" || line === "SIGTERM") once(line);
+    }
+  });
+  stdin.once("end", () => once("SIGTERM"));
   stdin.resume();
 }

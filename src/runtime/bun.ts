@@ -192,6 +192,9 @@ export interface BunGlobal {
   }): BunServer & { hostname?: string; port?: number; stop(closeActiveConnections?: boolean): void };
 }
 
+/** Where a `bun build --compile` executable keeps its modules (`import.meta.path` there: `/$bunfs/root/…`). */
+const EMBEDDED = "/$bunfs/";
+
 /**
  * Bun for `run()` (src/main.ts).
  * @param bun the `Bun` global
@@ -204,7 +207,12 @@ export function bunLauncher(bun: BunGlobal, entry: string): Launcher {
     args,
     compression: true,
     cannotSpawn: () => null,
-    workerCommand: () => ({ cmd: process.execPath, args: ["run", entry, ...args] }),
+    // Built into one executable (`bun build --compile`, scripts/build.mjs), the entrypoint lives in Bun's
+    // embedded file system and the executable is the command itself: it takes the user's arguments only.
+    workerCommand: () =>
+      entry.startsWith(EMBEDDED)
+        ? { cmd: process.execPath, args: [...args] }
+        : { cmd: process.execPath, args: ["run", entry, ...args] },
     open(settings: ServeSettings): Serving {
       const { runtime, websocket, attach } = bunRuntime(settings);
       return {

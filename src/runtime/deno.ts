@@ -13,6 +13,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Context } from "hono";
 import type { Frame } from "../messages.ts";
 import {
@@ -146,7 +148,13 @@ export function denoLauncher(entry: string, deno: DenoProcess = Deno): Launcher 
       // The workers get the permissions the server needs, not the supervisor's --allow-run;
       // Deno.serve's reusePort is still behind --unstable-net (Deno 2.9).
       const perms = ["--allow-net", "--allow-read", "--allow-env", "--unstable-net"];
-      return { cmd: deno.execPath(), args: ["run", ...perms, entry, ...deno.args] };
+      // The supervisor has loaded (and Deno cached) everything a worker imports, and shown Deno's
+      // diagnostics once: --quiet. --no-lock: deno.lock also records the tests' npm packages, which Deno
+      // would fetch first (scripts/start.sh). The config beside src/ by path, since Deno looks for one
+      // where the user stands, which is not the package's directory for the installed command (bin/).
+      const config = join(dirname(entry), "..", "deno.json");
+      const flags = ["--quiet", "--no-lock", ...(existsSync(config) ? [`--config=${config}`] : [])];
+      return { cmd: deno.execPath(), args: ["run", ...flags, ...perms, entry, ...deno.args] };
     },
     open(settings: ServeSettings): Serving {
       return {

@@ -129,7 +129,9 @@ function detect(line: string, outer: boolean): Level | null {
     if (m && Number(m[1]) <= 191) return SYSLOG[Number(m[1]) & 7]!;
   }
   if (c === 0x7b) return jsonLevel(line, outer);
-  if (i === 0 && c <= 0x57 && KLOG.test(line)) return KLOG_LEVEL[line[0]!]!;
+  if (i === 0 && (c === 0x49 || c === 0x57 || c === 0x45 || c === 0x46) && KLOG.test(line)) {
+    return KLOG_LEVEL[line[0]!]!;
+  }
   // indexOf runs at memchr speed; the regular expression only where a key can be.
   if (line.indexOf("l=") >= 0 || line.indexOf("y=") >= 0) {
     const m = LOGFMT_KEY.exec(line.length > LOGFMT_CHARS ? line.slice(0, LOGFMT_CHARS) : line);
@@ -176,6 +178,10 @@ const PREFIX_END = ":])|Z0123456789";
  */
 const CANDIDATE = new RegExp(`(?:^|[\\s\\[(<{|"'*:])(${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])`, "gi");
 
+function isLetter(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+}
+
 function isSpace(c: number): boolean {
   return c <= 0x20;
 }
@@ -187,17 +193,21 @@ const TOO_FAR = new RegExp(`^\\s*(?:\\S+\\s+){${HEAD_TOKENS}}`);
  * scan: most lines have one candidate, which is their level.
  */
 const FIRST = new RegExp(
-  `^\\s*(?:\\S+\\s+){0,${HEAD_TOKENS - 1}}?(?:\\S*?[\\[(<{|"'*:])?(${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])`,
-  "i",
+  `^\\s*(?:\\S+\\s+){0,${HEAD_TOKENS - 1}}?(?:\\S*?[\\[(<{|"'*:])?(?:${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])`,
+  // g for lastIndex: test() then tells where the match ends without building a match array per line.
+  "gi",
 );
 
 function wordLevel(line: string): Level | null {
   const head = line.length > HEAD_CHARS ? line.slice(0, HEAD_CHARS) : line;
-  const first = FIRST.exec(head);
-  if (!first) return null;
-  let word = first[1]!;
-  let at = first[0].length - word.length;
-  let lv = candidateLevel(head, at, at + word.length, word);
+  FIRST.lastIndex = 0;
+  if (!FIRST.test(head)) return null;
+  const end = FIRST.lastIndex;
+  // The name is the letters before the end: the pattern puts no letter right before it.
+  let at = end;
+  while (at > 0 && isLetter(head.charCodeAt(at - 1))) at--;
+  let word = head.slice(at, end);
+  let lv = candidateLevel(head, at, end, word);
   if (lv) return lv;
   // The first candidate broke the rules (a lower-case word in a sentence): look further, counting tokens.
   CANDIDATE.lastIndex = at + word.length;
@@ -223,9 +233,12 @@ function candidateLevel(head: string, a: number, b: number, word: string): Level
   if (tokEnd - tokStart > word.length + 2 && head.slice(tokStart, tokEnd).indexOf("://") >= 0) return null;
   const left = a > tokStart ? head[a - 1]! : "";
   const right = b < tokEnd ? head[b]! : "";
-  const upper = word === word.toUpperCase();
+  const upper = UPPER.has(word);
   const ok = (upper && (left === "" || UP_LEFT.includes(left)) && (right === "" || UP_RIGHT.includes(right))) ||
     (left !== "" && OPEN.includes(left) && right !== "" && CLOSE.includes(right)) ||
     (right === ":" && left === "" && (prevLast === "" || PREFIX_END.includes(prevLast)));
-  return ok ? NAMES.get(word.toLowerCase()) ?? null : null;
+  return ok ? (upper ? UPPER.get(word)! : NAMES.get(word.toLowerCase()) ?? null) : null;
 }
+
+/** The names in capitals, so the common `ERROR` needs no case conversion. */
+const UPPER: ReadonlyMap<string, Level> = new Map([...NAMES].map(([w, l]) => [w.toUpperCase(), l]));

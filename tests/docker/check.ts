@@ -19,6 +19,7 @@
  */
 import bcrypt from "bcryptjs";
 import { certificate } from "../helpers/access.ts";
+import { rawRequest } from "../helpers/harness.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const HERE = `${ROOT}/tests/docker`;
@@ -713,6 +714,49 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
         });
       } finally {
         await run(["docker", "rm", "-f", sec]);
+      }
+    },
+  );
+
+  // -- --workers: the supervisor starts the runtime again per worker ---------
+  // (on Deno that needs --allow-run, granted for Deno's own binary only).
+  await check(
+    `${label} --workers 2: one start-up line, both workers answer, docker stop exits 0 with the workers stopped`,
+    async () => {
+      const w = await startContainer([
+        "-p",
+        "127.0.0.1::8080",
+        "-v",
+        `${single}:/data/watched:ro`,
+        image,
+        "--workers",
+        "2",
+      ]);
+      try {
+        await startupLine(w, "/data/watched");
+        const port = Number((await must(["docker", "port", w, "8080/tcp"])).trim().split("\n")[0]!.split(":").pop());
+        // Each scrape on a new connection lands on whichever worker the kernel picks.
+        const seen = new Set<string>();
+        await waitFor("/metrics from worker 0 and worker 1", 20_000, async () => {
+          const r = await rawRequest(port, `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+          const worker = /worker="(\d+)"/.exec(r.body)?.[1];
+          if (r.status === 200 && worker) seen.add(worker);
+          return seen.size === 2 ? true : undefined;
+        });
+        const lines = (await logs(w)).split("\n").filter((l) => l.startsWith("filewatch: watching "));
+        assert(lines.length === 1, `${lines.length} start-up lines:\n${lines.join("\n")}`);
+        const t0 = performance.now();
+        const stopped = await run(["docker", "stop", "-t", String(STOP_GRACE_S), w], { timeoutMs: 60_000 });
+        const secs = (performance.now() - t0) / 1000;
+        const exit = await inspect(w, "{{.State.ExitCode}}");
+        const tail = (await logs(w)).trim().split("\n").slice(-6).join("\n");
+        assert(
+          stopped.code === 0 && exit === "0" && secs < STOP_GRACE_S - 1,
+          `exit code ${exit} after ${secs.toFixed(1)}s; last output:\n${tail}`,
+        );
+        return `workers ${[...seen].sort().join(", ")}; exit 0 after ${secs.toFixed(1)}s`;
+      } finally {
+        await run(["docker", "rm", "-f", w]);
       }
     },
   );

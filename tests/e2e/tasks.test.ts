@@ -2,10 +2,12 @@
  * `deno task start` must work both where Deno came from npm (node_modules/.bin
  * holds the npm `deno`, which a task saying `deno run …` would mis-run as a
  * JS file: denoland/deno#27114) and for a user with a system Deno and no
- * node_modules at all. It must also pass SIGTERM on to the server.
+ * node_modules at all. It must also pass SIGTERM on to the server. `npm start`
+ * runs the same script (scripts/start.sh): quiet on a first start, and
+ * `--workers` works through it.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { ROOT, tempFile, waitFor } from "../helpers/harness.ts";
+import { rawRequest, ROOT, tempFile, waitFor } from "../helpers/harness.ts";
 
 const NPM_DENO = `${ROOT}node_modules/.bin/deno`;
 
@@ -91,15 +93,69 @@ Deno.test({
   },
 });
 
+/** A line of filewatch's own text log (src/log.ts). */
+const LOG_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARN|ERROR) /;
+
 Deno.test({
-  name: "npm start prints only the start line and logs (no warning box), and SIGTERM to npm stops the server",
+  name:
+    "a first npm start (empty DENO_DIR) prints the start line on stdout and only log lines on stderr; SIGTERM to npm stops it",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
     const file = await tempFile("npm start");
-    const t = await startTask(ROOT, "npm", {}, file, ["start", "--silent", "--"]);
+    // A first start: Deno's cache is empty, so hono and bcryptjs are fetched now (and nothing else).
+    const denoDir = await Deno.makeTempDir({ prefix: "filewatch-denodir-" });
+    const t = await startTask(ROOT, "npm", { DENO_DIR: denoDir }, file, ["start", "--silent", "--"]);
     await stopAndCheck(t);
-    const all = t.out.join("") + t.err.join("");
-    assert(!/Warning|Ignored build scripts/.test(all), `output a user cannot act on:\n${all}`);
+    assertEquals(t.out.join(""), `filewatch: watching ${file} on ${t.url}\n`);
+    const noise = t.err.join("").split("\n").filter((l) => l !== "" && !LOG_LINE.test(l));
+    assertEquals(noise, [], `stderr holds more than log lines:\n${t.err.join("")}`);
+    // Only the server's own npm packages were fetched (package.json's dependencies), none of the tests'
+    // (playwright-core, axe-core, …), which deno.lock records too.
+    const deps = Object.keys(JSON.parse(await Deno.readTextFile(`${ROOT}package.json`)).dependencies);
+    const fetched = [...Deno.readDirSync(`${denoDir}/npm/registry.npmjs.org`)].map((e) => e.name).sort();
+    assert(fetched.includes("hono"), `fetched ${fetched.join(" ")}`);
+    assertEquals(fetched.filter((name) => !deps.includes(name)), [], "fetched but not the server's");
+    await Deno.remove(denoDir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "npm start -- --workers 2 runs two Deno workers (--allow-run for Deno itself only); SIGTERM stops all, exit 0",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const file = await tempFile("workers");
+    const t = await startTask(ROOT, "npm", {}, file, ["start", "--silent", "--", "--workers", "2"]);
+    const port = Number(new URL(t.url).port);
+    const seen = new Set<string>();
+    await waitFor(
+      async () => {
+        // A new connection each time: the kernel spreads them over the workers.
+        const r = await rawRequest(port, `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+        const worker = /worker="(\d+)"/.exec(r.body)?.[1];
+        if (worker) seen.add(worker);
+        return seen.size === 2;
+      },
+      15_000,
+      "/metrics from worker 0 and worker 1",
+    );
+    // Bounded: a supervisor that cannot signal its workers would wait for them for ever. Then it is
+    // killed, and its workers follow (their stdin from it ends).
+    const supervisor = Number(/ INFO listening .* workers=2 pid=(\d+)/.exec(t.err.join(""))?.[1]);
+    const timer = setTimeout(() => {
+      try {
+        Deno.kill(supervisor, "SIGKILL");
+      } catch { /* gone */ }
+    }, 15_000);
+    try {
+      await stopAndCheck(t);
+    } finally {
+      clearTimeout(timer);
+    }
+    const err = t.err.join("");
+    assertEquals(err.split("\n").filter((l) => / INFO worker stopped .*code=0/.test(l)).length, 2, err);
+    const noise = err.split("\n").filter((l) => l !== "" && !LOG_LINE.test(l));
+    assertEquals(noise, [], `stderr holds more than log lines:\n${err}`);
   },
 });

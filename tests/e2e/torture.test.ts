@@ -49,7 +49,7 @@ import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { parseExposition } from "../helpers/prom.ts";
-import { SETTLE_MS } from "../../src/watcher.ts";
+import { SETTLE_MS } from "../../src/settle.ts";
 import { connect, sleep } from "../helpers/client.ts";
 import { assertV1, SchemaViolation } from "../helpers/schema.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";

@@ -5,8 +5,9 @@
  * @module
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { FileWatcher, type Snapshot, windowStart } from "../../src/watcher.ts";
-import { incompleteUtf8Tail, Version } from "../../src/version.ts";
+import { windowStart } from "../../src/lineage.ts";
+import { incompleteUtf8Tail, type Snapshot, Version } from "../../src/version.ts";
+import { FileWatcher } from "../../src/watcher.ts";
 import { frameFor, v1Append } from "../../src/messages.ts";
 
 const enc = new TextEncoder();
@@ -68,13 +69,13 @@ Deno.test("FileWatcher publishes an append as the previous version plus the new 
     await w.check();
     const [a, b] = seen as Version[];
     assert(a?.ok && b?.ok);
-    assertEquals(b.appendOf, { lastMod: a.lastMod, size: 4 });
+    assertEquals(b.appendOf, { token: a.lastMod, size: 4 });
     assertEquals(b.lineage, a.lineage);
     assertEquals(dec.decode(b.since(4)!), "two\n");
     assertEquals(b.text, "one\ntwo\n");
     assertEquals(w.stats.appends, 1);
-    assertEquals(w.sizeOf(a.lastMod), 4);
-    assertEquals(w.isCurrent(a.lastMod), false);
+    assertEquals(w.lineage.sizeOf(a.lastMod), 4);
+    assertEquals(w.lineage.isCurrent(a.lastMod), false);
   } finally {
     stop();
   }
@@ -194,7 +195,7 @@ Deno.test("FileWatcher in tail mode keeps at most twice the window, whatever the
 });
 
 Deno.test("frameFor() encodes one append per starting point and holder, shared by every client", () => {
-  const v = new Version({ seq: 2, lastMod: "b", kept: enc.encode("hello world"), appendOf: { lastMod: "a", size: 5 } });
+  const v = new Version({ seq: 2, lastMod: "b", kept: enc.encode("hello world"), appendOf: { token: "a", size: 5 } });
   const x = frameFor(v, "v1", 5, "a");
   assertEquals(x === frameFor(v, "v1", 5, "a"), true);
   assertEquals(JSON.parse(x as string), {

@@ -222,6 +222,11 @@ Deno.test("Bun launcher: the user's arguments, compression, and workers as Bun r
     cmd: process.execPath,
     args: ["run", "/src/bun.ts", "--compress", "app.log"],
   });
+  // In an executable from `bun build --compile`, the executable is the command: no `run`, no entrypoint.
+  assertEquals(bunLauncher(fakeBun().bun, "/$bunfs/root/filewatch").workerCommand(), {
+    cmd: process.execPath,
+    args: ["--compress", "app.log"],
+  });
 });
 
 Deno.test("Bun launcher: serves the app with the adapter's websocket handler, TLS and reusePort as set", () => {

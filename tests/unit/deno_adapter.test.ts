@@ -215,6 +215,8 @@ Deno.test("Deno launcher: the user's arguments, no compression, and workers as D
     cmd: "/opt/deno",
     args: [
       "run",
+      "--quiet",
+      "--no-lock",
       "--allow-net",
       "--allow-read",
       "--allow-env",
@@ -225,6 +227,16 @@ Deno.test("Deno launcher: the user's arguments, no compression, and workers as D
       "app.log",
     ],
   });
+  // With a deno.json beside src/ (a checkout, the image, the installed package), workers are told where it is:
+  // they start where the user stands, which need not be where it is found.
+  const here = new URL("../../src/deno.ts", import.meta.url).pathname;
+  const args = denoLauncher(here, deno).workerCommand().args;
+  assertEquals(args.slice(0, 4), [
+    "run",
+    "--quiet",
+    "--no-lock",
+    `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
+  ]);
 });
 
 Deno.test("Deno launcher: workers need the permission to run Deno itself, and the refusal says how to grant it", () => {

@@ -2,7 +2,8 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { parseConfig } from "../../src/config.ts";
 import { Hub, sweepInterval } from "../../src/hub.ts";
 import { createLogger } from "../../src/log.ts";
-import { FileWatcher, type Snapshot, Version } from "../../src/watcher.ts";
+import { type Snapshot, Version } from "../../src/version.ts";
+import { FileWatcher } from "../../src/watcher.ts";
 import { fakeRuntime } from "../helpers/fake_runtime.ts";
 
 const quiet = createLogger("text", true, () => {});

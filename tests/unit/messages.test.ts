@@ -1,6 +1,6 @@
 import { assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { chooseProtocol, frameFor, frameSize, parseLastMod, plainFrame, v1Message } from "../../src/messages.ts";
-import { type Snapshot, Version } from "../../src/watcher.ts";
+import { type Snapshot, Version } from "../../src/version.ts";
 
 const content = (_text: string | null, bytes: Uint8Array): Snapshot =>
   new Version({ seq: 1, lastMod: "18eb", kept: bytes });

@@ -6,8 +6,15 @@
  */
 import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { Fnv64 } from "../../src/fnv.ts";
-import { contentHash, TOKEN_TAIL_BYTES, tokenHash, tokenMtimeNs, versionToken } from "../../src/version.ts";
-import { FileWatcher, type Version } from "../../src/watcher.ts";
+import {
+  contentHash,
+  TOKEN_TAIL_BYTES,
+  tokenHash,
+  tokenMtimeNs,
+  type Version,
+  versionToken,
+} from "../../src/version.ts";
+import { FileWatcher } from "../../src/watcher.ts";
 
 const enc = new TextEncoder();
 
@@ -91,16 +98,20 @@ Deno.test("A watcher resumes from another's tokens: current means nothing to sen
   await Deno.writeTextFile(f, "line 2\n", { append: true });
   await a.check();
   const v2 = a.snapshot as Version;
-  assertEquals(v2.appendOf?.lastMod, v1.lastMod, "read as an append");
+  assertEquals(v2.appendOf?.token, v1.lastMod, "read as an append");
 
   // B starts now: it never saw v1.
   const { w: b, v: b2 } = await fresh(f);
   assertEquals(b2.lastMod, v2.lastMod, "hashing the grown file equals extending the hash over the append");
-  assert(b.isCurrent(v2.lastMod));
-  assertEquals(b.sizeOf(v1.lastMod, v1.size), v1.size, "v1 is a prefix of what B holds: one append from its size");
-  assertEquals(b.sizeOf(v1.lastMod, v1.size + 1), undefined, "a wrong size is not that version");
-  assertEquals(b.sizeOf(v1.lastMod), undefined, "without a size only the current version counts");
-  assertEquals(b.isCurrent(v1.lastMod), false);
+  assert(b.lineage.isCurrent(v2.lastMod));
+  assertEquals(
+    b.lineage.sizeOf(v1.lastMod, v1.size),
+    v1.size,
+    "v1 is a prefix of what B holds: one append from its size",
+  );
+  assertEquals(b.lineage.sizeOf(v1.lastMod, v1.size + 1), undefined, "a wrong size is not that version");
+  assertEquals(b.lineage.sizeOf(v1.lastMod), undefined, "without a size only the current version counts");
+  assertEquals(b.lineage.isCurrent(v1.lastMod), false);
 
   // The file is replaced under the same mtime and size: A's tokens name nothing B holds.
   const st = await Deno.stat(f);
@@ -110,8 +121,8 @@ Deno.test("A watcher resumes from another's tokens: current means nothing to sen
   const b3 = b.snapshot as Version;
   assertEquals(b3.text, "LINE 1\nline 2\n");
   assertNotEquals(b3.lastMod, v2.lastMod);
-  assertEquals(b.isCurrent(v2.lastMod), false, "a client holding v2 must get the new content");
-  assertEquals(b.sizeOf(v1.lastMod, v1.size), undefined, "nor is v1 a prefix any more");
+  assertEquals(b.lineage.isCurrent(v2.lastMod), false, "a client holding v2 must get the new content");
+  assertEquals(b.lineage.sizeOf(v1.lastMod, v1.size), undefined, "nor is v1 a prefix any more");
   a.close();
   b.close();
 });
@@ -126,8 +137,8 @@ Deno.test("A touch seen by one watcher only: each takes the other's token as cur
   assertEquals(a.snapshot, va, "a touch is not news");
   const { w: b, v: vb } = await fresh(f);
   assertEquals(tokenHash(vb.lastMod), tokenHash(va.lastMod));
-  assert(a.isCurrent(vb.lastMod), "A knows the touched token");
-  assert(b.isCurrent(va.lastMod), "B checks A's token by its hash");
+  assert(a.lineage.isCurrent(vb.lastMod), "A knows the touched token");
+  assert(b.lineage.isCurrent(va.lastMod), "B checks A's token by its hash");
   a.close();
   b.close();
 });
@@ -143,8 +154,8 @@ Deno.test("Tail mode: the token hashes the version's last bytes, so two watchers
   const v2 = a.snapshot as Version;
   const { w: b, v: b2 } = await fresh(f, tail);
   assertEquals(b2.lastMod, v2.lastMod);
-  assert(b.isCurrent(v2.lastMod));
-  assertEquals(b.sizeOf(v1.lastMod, v1.size), v1.size, "B holds v1's last bytes: an append");
+  assert(b.lineage.isCurrent(v2.lastMod));
+  assertEquals(b.lineage.sizeOf(v1.lastMod, v1.size), v1.size, "B holds v1's last bytes: an append");
   // What the token cannot see: a change before its last TOKEN_TAIL_BYTES that keeps size and mtime.
   const st = await Deno.stat(f);
   const text = await Deno.readTextFile(f);

@@ -1,5 +1,7 @@
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
-import { FileWatcher, isRacy, readIfChanged, type Snapshot, utf8OrNull } from "../../src/watcher.ts";
+import { isRacy, readIfChanged } from "../../src/read.ts";
+import { type Snapshot, utf8OrNull } from "../../src/version.ts";
+import { FileWatcher } from "../../src/watcher.ts";
 
 async function tmp(content: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "fw-unit-" });
@@ -78,7 +80,10 @@ Deno.test("FileWatcher publishes changes once, errors once, and not a touch", as
     await sleep(150);
     assertEquals(seen.length, 1, "a touch is not news");
     const touched = later.getTime() * 1_000_000;
-    assert(w.isCurrent(BigInt(touched).toString(16)) || w.isCurrent(seen[0]!.lastMod), "the touch is an alias");
+    assert(
+      w.lineage.isCurrent(BigInt(touched).toString(16)) || w.lineage.isCurrent(seen[0]!.lastMod),
+      "the touch is an alias",
+    );
     await Deno.remove(f);
     await waitLen(2);
     assertEquals(seen[1]!.ok, false);
@@ -106,7 +111,7 @@ Deno.test("FileWatcher gives a same-mtime rewrite a different lastMod", async ()
   assert(a.ok && b.ok);
   assertEquals(b.text, "two");
   assertNotEquals(b.lastMod, a.lastMod);
-  assertEquals(w.isCurrent(a.lastMod), false);
+  assertEquals(w.lineage.isCurrent(a.lastMod), false);
   w.close();
 });
 

@@ -12,7 +12,10 @@
  * @module
  */
 import { assertEquals } from "../helpers/assert.ts";
-import { EVENT_DEBOUNCE_MS, FileWatcher, SETTLE_MS, SETTLE_TRIES, type Snapshot } from "../../src/watcher.ts";
+import { EVENT_DEBOUNCE_MS } from "../../src/schedule.ts";
+import { SETTLE_MS, SETTLE_TRIES } from "../../src/settle.ts";
+import type { Snapshot } from "../../src/version.ts";
+import { FileWatcher } from "../../src/watcher.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,7 +4,9 @@
  * @module
  */
 import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
-import { ERROR_SETTLE_MS, FileWatcher, SETTLE_MS, type Snapshot, UNSETTLED_MAX_MS } from "../../src/watcher.ts";
+import { SETTLE_MS, UNSETTLED_MAX_MS } from "../../src/settle.ts";
+import type { Snapshot } from "../../src/version.ts";
+import { ERROR_SETTLE_MS, FileWatcher } from "../../src/watcher.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,7 +38,7 @@ Deno.test("FileWatcher never hands out one resume token for two contents (three 
   }
   const tokens = versions.map((s) => s.lastMod);
   assertEquals(new Set(tokens).size, 3, `tokens ${tokens.join(", ")}`);
-  assertEquals(w.isCurrent(tokens[0]!), false, "a client holding the first token must get the third version");
+  assertEquals(w.lineage.isCurrent(tokens[0]!), false, "a client holding the first token must get the third version");
 
   // The same across an error: deleted, then recreated under the same mtime.
   await Deno.remove(f);

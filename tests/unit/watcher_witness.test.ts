@@ -9,8 +9,9 @@
  * @module
  */
 import { assertEquals } from "../helpers/assert.ts";
-import { type Held, heldStillHolds, readAppended, readIfChanged, STABLE_READ_TRIES } from "../../src/read.ts";
-import { FileWatcher, SETTLE_MS } from "../../src/watcher.ts";
+import { type AppendBase, heldStillHolds, readAppended, readIfChanged, STABLE_READ_TRIES } from "../../src/read.ts";
+import { SETTLE_MS } from "../../src/settle.ts";
+import { FileWatcher } from "../../src/watcher.ts";
 import { FakeFile, fakeState, fineNowNs } from "../helpers/fake_fs.ts";
 
 const enc = new TextEncoder();
@@ -242,7 +243,7 @@ Deno.test("FileWatcher does not show a never-still file in a state caught betwee
 });
 
 /** What the server holds of `text` as a version of the file played by `fake`. */
-function heldOf(fake: FakeFile, text: string, head: number, end: number): Held {
+function heldOf(fake: FakeFile, text: string, head: number, end: number): AppendBase {
   const bytes = enc.encode(text);
   const s = fake.state!;
   return {

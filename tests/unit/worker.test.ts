@@ -7,6 +7,7 @@
 import { assertEquals } from "../helpers/assert.ts";
 import { PassThrough } from "node:stream";
 import {
+  askToStop,
   exitWithSupervisor,
   parseStartupLine,
   startupLine,
@@ -67,4 +68,14 @@ Deno.test("exitWithSupervisor() stops the worker once the supervisor's end of st
   stdin.end();
   await new Promise((r) => setTimeout(r, 10));
   assertEquals(stops, 1);
+});
+
+Deno.test("askToStop() names the signal on the worker's stdin, and the worker stops once, as on that signal", async () => {
+  const pipe = new PassThrough();
+  const signals: string[] = [];
+  exitWithSupervisor(pipe, (signal) => signals.push(signal));
+  askToStop(pipe, "SIGINT");
+  await new Promise((r) => setTimeout(r, 10));
+  // The line, then the end of stdin: one stop (a second would mean "exit now").
+  assertEquals(signals, ["SIGINT"]);
 });
