@@ -707,7 +707,9 @@ export const CLIENT_SCRIPT: string = `(() => {
       if (m && Number(m[1]) <= 191) return SYSLOG[Number(m[1]) & 7];
     }
     if (c === 123) return jsonLevel(line, outer);
-    if (i === 0 && c <= 87 && KLOG.test(line)) return KLOG_LEVEL[line[0]];
+    if (i === 0 && (c === 73 || c === 87 || c === 69 || c === 70) && KLOG.test(line)) {
+      return KLOG_LEVEL[line[0]];
+    }
     if (line.indexOf("l=") >= 0 || line.indexOf("y=") >= 0) {
       const m = LOGFMT_KEY.exec(line.length > LOGFMT_CHARS ? line.slice(0, LOGFMT_CHARS) : line);
       const lv = m ? parseLevelName(m[1]) : null;
@@ -737,21 +739,27 @@ export const CLIENT_SCRIPT: string = `(() => {
   var CLOSE = "])>";
   var PREFIX_END = ":])|Z0123456789";
   var CANDIDATE = new RegExp(\`(?:^|[\\\\s\\\\[(<{|"'*:])(\${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])\`, "gi");
+  function isLetter(c) {
+    return (c | 32) >= 97 && (c | 32) <= 122;
+  }
   function isSpace(c) {
     return c <= 32;
   }
   var TOO_FAR = new RegExp(\`^\\\\s*(?:\\\\S+\\\\s+){\${HEAD_TOKENS}}\`);
   var FIRST = new RegExp(
-    \`^\\\\s*(?:\\\\S+\\\\s+){0,\${HEAD_TOKENS - 1}}?(?:\\\\S*?[\\\\[(<{|"'*:])?(\${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])\`,
-    "i"
+    \`^\\\\s*(?:\\\\S+\\\\s+){0,\${HEAD_TOKENS - 1}}?(?:\\\\S*?[\\\\[(<{|"'*:])?(?:\${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])\`,
+    // g for lastIndex: test() then tells where the match ends without building a match array per line.
+    "gi"
   );
   function wordLevel(line) {
     const head = line.length > HEAD_CHARS ? line.slice(0, HEAD_CHARS) : line;
-    const first2 = FIRST.exec(head);
-    if (!first2) return null;
-    let word = first2[1];
-    let at = first2[0].length - word.length;
-    let lv = candidateLevel(head, at, at + word.length, word);
+    FIRST.lastIndex = 0;
+    if (!FIRST.test(head)) return null;
+    const end = FIRST.lastIndex;
+    let at = end;
+    while (at > 0 && isLetter(head.charCodeAt(at - 1))) at--;
+    let word = head.slice(at, end);
+    let lv = candidateLevel(head, at, end, word);
     if (lv) return lv;
     CANDIDATE.lastIndex = at + word.length;
     for (let m = CANDIDATE.exec(head); m; m = CANDIDATE.exec(head)) {
@@ -774,10 +782,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (tokEnd - tokStart > word.length + 2 && head.slice(tokStart, tokEnd).indexOf("://") >= 0) return null;
     const left = a > tokStart ? head[a - 1] : "";
     const right = b < tokEnd ? head[b] : "";
-    const upper = word === word.toUpperCase();
+    const upper = UPPER.has(word);
     const ok = upper && (left === "" || UP_LEFT.includes(left)) && (right === "" || UP_RIGHT.includes(right)) || left !== "" && OPEN.includes(left) && right !== "" && CLOSE.includes(right) || right === ":" && left === "" && (prevLast === "" || PREFIX_END.includes(prevLast));
-    return ok ? NAMES.get(word.toLowerCase()) ?? null : null;
+    return ok ? upper ? UPPER.get(word) : NAMES.get(word.toLowerCase()) ?? null : null;
   }
+  var UPPER = new Map([...NAMES].map(([w, l]) => [w.toUpperCase(), l]));
 
   // src/shared/structured.ts
   var FORMAT_SAMPLE = 50;
