@@ -3508,7 +3508,8 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /** The first line of the entry holding line \`i\`. */
     head(i) {
-      this.#entries(Math.min(i + 1, this.#lines.length));
+      i = Math.max(0, Math.min(i, this.#lines.length - 1));
+      this.#entries(i + 1);
       while (i > 0 && this.#flags[i] & CONT) i--;
       return i;
     }
@@ -3955,6 +3956,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const generation = this.facts.generation;
       this.facts.extended(firstChanged);
       if (this.facts.generation !== generation) return this.#hooks.redraw();
+      if (firstChanged >= this.facts.length) return;
       const head = this.facts.head(firstChanged);
       if (head < firstChanged) this.#hooks.redrawLine(head);
     }

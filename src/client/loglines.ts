@@ -222,7 +222,8 @@ export class LogLines {
 
   /** The first line of the entry holding line `i`. */
   head(i: number): number {
-    this.#entries(Math.min(i + 1, this.#lines.length));
+    i = Math.max(0, Math.min(i, this.#lines.length - 1));
+    this.#entries(i + 1);
     while (i > 0 && this.#flags[i]! & CONT) i--;
     return i;
   }

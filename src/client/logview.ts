@@ -107,6 +107,7 @@ export class LogView implements LineReader {
     // A young file's entries were read again (it turned out to be stamped, or not).
     if (this.facts.generation !== generation) return this.#hooks.redraw();
     // A line that continues an entry above gives its first line a fold button (or a new count).
+    if (firstChanged >= this.facts.length) return;
     const head = this.facts.head(firstChanged);
     if (head < firstChanged) this.#hooks.redrawLine(head);
   }

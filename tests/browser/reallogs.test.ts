@@ -346,9 +346,10 @@ for (const rt of RUNTIMES) {
             assertEquals(await c.page.textContent("#filter-count"), "5 of 8 lines");
             // A frame appended to the entry joins it, filter on.
             await Deno.writeTextFile(c.file, "\tat com.example.Late.frame(Late.java:1)\n", { append: true });
+            // (The filtered view builds the lines it adds as they near the screen: wait for all six.)
             s = await until(c.page, "the late frame", async () => {
               const l = await shownLines(c.page);
-              return l.length === 5 ? null : l;
+              return l.length === 6 ? l : null;
             });
             assertEquals(
               s.map((l) => l.n),
