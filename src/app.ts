@@ -14,10 +14,11 @@ import type { Channel } from "./channels.ts";
 import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
 import { chooseProtocol, parseLastMod, parseResumeSize } from "./messages.ts";
-import { type PageView, renderPage } from "./page.ts";
+import { largePage, type PageView, renderPage } from "./page.ts";
 import { rawFile } from "./raw.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import { fileLister, scanRoutes, type ServedFile } from "./scan_routes.ts";
 import type { Refusal } from "./session.ts";
 import type { FileWatcher } from "./watcher.ts";
 
@@ -154,18 +155,27 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     crossOriginEmbedderPolicy: false,
   });
 
-  /** A file's page; its script connects to `socketPath` (the one URL the page is given). */
+  /**
+   * A file's page. Its URLs are the routes under --base-path, followed by
+   * `suffix` (`""` for the one file, `/{name}` for one of several): its
+   * script connects to `/ws{suffix}` and reads a large file through
+   * `/lines{suffix}`.
+   */
   async function page(
     c: Context,
     watcher: FileWatcher,
     fileName: string,
-    socketPath: string,
-    rawUrl: string,
+    suffix: string,
     indexPath?: string,
   ): Promise<Response> {
+    const socketPath = `${base}/ws${suffix}`;
+    const rawUrl = `${base}/raw${suffix}`;
     const snap = await watcher.current();
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
+    // Larger than the page holds: its last screen, the script reads the rest (docs/page.md#the-whole-log-at-any-size).
+    const large = await largePage(snap, watcher.options.file, options, (route) => `${base}/${route}${suffix}`);
+    if (large) return c.html(renderPage({ fileName, keepChars: 0, nonce, socketPath, rawUrl, indexPath, ...large }));
     // The client's content: the whole file, or in tail mode its window.
     const view: PageView = snap.ok
       ? {
@@ -199,7 +209,7 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     c.text(`Not Found: this server watches several files; use ${route}/{name} (the names are in /files)\n`, 404);
 
   app.get("/", pageHeaders, async (c) => {
-    if (single) return await page(c, watcher, fileName, `${base}/ws`, `${base}/raw`);
+    if (single) return await page(c, watcher, fileName, "");
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
     return c.html(
@@ -215,19 +225,24 @@ export function createApp(options: Options, deps: AppDeps): Hono {
   app.get("/f/:name", pageHeaders, async (c) => {
     const ch = await named(c);
     if (!ch) return notListed(c);
-    return await page(
-      c,
-      ch.watcher,
-      ch.name,
-      `${base}/ws/${encodeURIComponent(ch.name)}`,
-      `${base}/raw/${encodeURIComponent(ch.name)}`,
-      single ? undefined : `${base}/`,
-    );
+    return await page(c, ch.watcher, ch.name, `/${encodeURIComponent(ch.name)}`, single ? undefined : `${base}/`);
   });
+  const listFiles = catalog ? fileLister(catalog) : () => Promise.resolve([]);
   app.get("/files", async (c) => {
     c.header("Cache-Control", "no-store");
-    return c.json(catalog ? await catalog.list() : []);
+    return c.json(await listFiles());
   });
+  // Any part of a file (/lines, /time, /search; src/scan_routes.ts), on the names /raw takes. Before /raw: it answers /raw?file=.
+  const served = async (c: Context, route: string): Promise<ServedFile | Response> => {
+    if (c.req.param("name") === undefined) {
+      return single ? { name: fileName, path: options.file, channel: hub.main! } : several(c, route);
+    }
+    const entry = await entryOf(c);
+    if (!entry) return notListed(c);
+    const root = catalog!.isDir ? catalog!.root ?? "" : undefined;
+    return { name: entry.name, path: entry.path, root, channel: hub.channel(entry.name, entry.path) };
+  };
+  app.route("/", scanRoutes({ runtime, fileOf: served }));
   // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
   app.get("/raw", (c) => single ? rawFile(c.req.raw, options.file) : several(c, "/raw"));
   app.get("/raw/:name", async (c) => {
@@ -298,8 +313,8 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   // Known paths with another method: 405 with Allow; anything else: 404.
   app.all("*", (c) => {
-    const known = ["/", "/ws", "/raw", "/healthz", "/readyz", "/metrics", "/files"];
-    if (known.includes(c.req.path) || /^\/(f|ws|raw)\/[^/]+$/.test(c.req.path)) {
+    const known = ["/", "/ws", "/raw", "/lines", "/time", "/search", "/healthz", "/readyz", "/metrics", "/files"];
+    if (known.includes(c.req.path) || /^\/(f|ws|raw|lines|time|search)\/[^/]+$/.test(c.req.path)) {
       return c.text(`Method Not Allowed: ${c.req.method} ${c.req.path}\n`, 405, { Allow: "GET, HEAD" });
     }
     return c.text(`Not Found: ${c.req.path}\n`, 404);

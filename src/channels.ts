@@ -7,6 +7,9 @@
  */
 import type { Lineage } from "./lineage.ts";
 import type { Format } from "./messages.ts";
+import { openForRead } from "./raw.ts";
+import type { IndexHandle } from "./scan/_file.ts";
+import { LogFile } from "./scan/log_file.ts";
 import type { Session } from "./session.ts";
 import type { Snapshot } from "./version.ts";
 import type { FileWatcher } from "./watcher.ts";
@@ -37,6 +40,9 @@ export class Channel {
   /** Counts broadcasts, so a batched one can tell that a newer one has begun. */
   generation = 0;
   linger: ReturnType<typeof setTimeout> | undefined;
+  #log: LogFile | null = null;
+  /** The lineage of the last version the channel saw (-1: none yet). */
+  #lineage = -1;
 
   constructor(readonly name: string, readonly watcher: FileWatcher, id: number) {
     // The first file keeps the one-file server's topic names.
@@ -48,6 +54,54 @@ export class Channel {
   get lineage(): Lineage {
     return this.watcher.lineage;
   }
+
+  /**
+   * The file's line index and the `/lines` and `/time` answers over it
+   * (src/scan/log_file.ts): made on first need, kept as long as the channel.
+   * Its builds open the file the way `/raw` does (src/raw.ts `openForRead`).
+   */
+  get log(): LogFile {
+    if (!this.#log) {
+      const { file, root } = this.watcher.options;
+      this.#log = new LogFile(file, { open: guardedIndexOpen(file, this.name, root) });
+    }
+    return this.#log;
+  }
+
+  /**
+   * A version the watcher published (while the file has viewers): an append
+   * extends the line index, a new lineage (rotation, truncation, rewrite)
+   * drops it. Requests also tell the index what they opened, which covers
+   * the time nobody views the file.
+   */
+  observe(snap: Snapshot): void {
+    if (!snap.ok) return;
+    const log = this.#log;
+    const index = log?.index;
+    if (index && this.#lineage !== -1 && snap.lineage !== this.#lineage) index.reset();
+    else if (index && snap.appendOf && index.dev !== -1) {
+      log!.observe({ dev: index.dev, ino: index.ino, size: snap.size });
+    }
+    this.#lineage = snap.lineage;
+  }
+
+  /** Stops what the channel started beside its watcher (the index's build); safe to call twice. */
+  dispose(): void {
+    this.#log?.dispose();
+    this.#log = null;
+  }
+}
+
+/**
+ * Opens the file for the line index's builds (and the routes' streamed reads)
+ * with the checks `/raw` makes (src/raw.ts `openForRead`), or throws its reason.
+ */
+export function guardedIndexOpen(path: string, name: string, root: string | undefined): () => Promise<IndexHandle> {
+  return async () => {
+    const o = await openForRead(path, name, root);
+    if (o instanceof Response) throw new Error((await o.text()).trim());
+    return o.fh;
+  };
 }
 
 /** What a watcher counts that must not go back when its channel is dropped. */
@@ -123,7 +177,10 @@ export class Channels {
     ch.sessions.add(s);
     clearTimeout(ch.linger);
     ch.linger = undefined;
-    ch.unsubscribe ??= ch.watcher.subscribe((snap) => this.#onSnapshot(snap, ch));
+    ch.unsubscribe ??= ch.watcher.subscribe((snap) => {
+      ch.observe(snap);
+      this.#onSnapshot(snap, ch);
+    });
   }
 
   /** A session leaves `ch`: after the last one its watcher stops now and the channel lingers a little. */
@@ -149,6 +206,7 @@ export class Channels {
       ch.unsubscribe?.();
       ch.unsubscribe = null;
       ch.watcher.close();
+      ch.dispose();
     }
   }
 
@@ -178,6 +236,7 @@ export class Channels {
     ch.unsubscribe?.();
     ch.unsubscribe = null;
     ch.watcher.close();
+    ch.dispose();
     for (const k of ["versions", "appends", "readErrors"] as const) this.#retired[k] += ch.watcher.stats[k];
     this.#byName.delete(ch.name);
   }

@@ -637,6 +637,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   function escapeRegExp(text) {
     return text.replace(/[.*+?^\${}()|[\\]\\\\/-]/g, "\\\\$&");
   }
+  function matches(re, line) {
+    re.lastIndex = 0;
+    return re.test(line);
+  }
   function matchRanges(re, line, limit = 100) {
     const out = [];
     re.lastIndex = 0;
@@ -651,9 +655,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     return out;
   }
-  function countLabel(shown, total) {
+  function countLabel(shown2, total) {
     const n = (x) => x.toLocaleString("en-US");
-    return \`\${n(shown)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
+    return \`\${n(shown2)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
   }
 
   // src/shared/levels.ts
@@ -1198,10 +1202,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   }
 
   // src/client/render.ts
-  var plainLine = (line, marks) => {
+  var plainLine = (line, marks2) => {
     const out = [];
     let at = 0;
-    for (const [a, b] of marks) {
+    for (const [a, b] of marks2) {
       if (a > at) out.push({ text: line.slice(at, a) });
       out.push({ text: line.slice(a, b), mark: true });
       at = b;
@@ -1209,10 +1213,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (at < line.length) out.push({ text: line.slice(at) });
     return out;
   };
-  function overlay(segments, marks, links) {
+  function overlay(segments, marks2, links) {
     const out = [];
     const cuts = [];
-    for (const [a, b] of marks) cuts.push(a, b);
+    for (const [a, b] of marks2) cuts.push(a, b);
     for (const l of links) cuts.push(l.start, l.end);
     cuts.sort((x, y) => x - y);
     let mi = 0;
@@ -1225,11 +1229,11 @@ export const CLIENT_SCRIPT: string = `(() => {
       while (from < end) {
         while (ci < cuts.length && cuts[ci] <= from) ci++;
         const to = Math.min(end, cuts[ci] ?? end);
-        while (mi < marks.length && marks[mi][1] <= from) mi++;
+        while (mi < marks2.length && marks2[mi][1] <= from) mi++;
         while (li < links.length && links[li].end <= from) li++;
         const piece = { text: seg.text.slice(from - at, to - at) };
         if (seg.cls) piece.cls = seg.cls;
-        const m = marks[mi];
+        const m = marks2[mi];
         if (m && m[0] <= from) piece.mark = true;
         const l = links[li];
         if (l && l.start <= from) piece.href = l.href;
@@ -1535,7 +1539,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     dropFront(text) {
       if (text === "") return;
       const whole = countNewlines(text);
-      const cut = !text.endsWith("\\n");
+      const cut2 = !text.endsWith("\\n");
       let n = whole;
       while (this.#chunks.length > 0 && n >= this.#chunks[0].lines && (n > 0 || this.#chunks[0].lines === 0)) {
         const c = this.#chunks.shift();
@@ -1560,7 +1564,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       if (this.#chunks.length === 0) {
         this.#count = 0;
         this.#open = false;
-      } else if (cut && first2) {
+      } else if (cut2 && first2) {
         if (first2.drawn) this.redrawLine(0);
         else this.#draw(first2);
       }
@@ -1950,8 +1954,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       const whole = countNewlines(text);
       this.lines.splice(0, whole);
       this.base += whole;
-      const cut = text.length - (text.lastIndexOf("\\n") + 1);
-      if (cut > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut);
+      const cut2 = text.length - (text.lastIndexOf("\\n") + 1);
+      if (cut2 > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut2);
       if (this.lines.length === 0) this.open = false;
     }
   };
@@ -1973,9 +1977,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     const n = Number(s);
     if (total === 0) return { ok: false, message: "The file has no lines" };
     if (n < 1 || n > total) {
-      const shown = s.length > 12 ? s.slice(0, 12) + "…" : String(n);
+      const shown2 = s.length > 12 ? s.slice(0, 12) + "…" : String(n);
       const has = \`\${total.toLocaleString("en")} \${total === 1 ? "line" : "lines"}\`;
-      return { ok: false, message: \`There is no line \${shown}: the file has \${has}\` };
+      return { ok: false, message: \`There is no line \${shown2}: the file has \${has}\` };
     }
     return { ok: true, line: n };
   }
@@ -2121,12 +2125,12 @@ export const CLIENT_SCRIPT: string = `(() => {
         text: held.text + msg.text,
         lossy: held.lossy || msg.lossy
       };
-      const cut2 = trimPoint(grown.text, keepChars2);
+      const cut3 = trimPoint(grown.text, keepChars2);
       return {
         kind: "extend",
-        held: dropFront(grown, cut2),
+        held: dropFront(grown, cut3),
         added: msg.text,
-        dropped: grown.text.slice(0, cut2)
+        dropped: grown.text.slice(0, cut3)
       };
     }
     const next = {
@@ -2137,8 +2141,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       lossy: msg.lossy,
       dropped: false
     };
-    const cut = trimPoint(next.text, keepChars2);
-    if (!held.dropped && cut === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
+    const cut2 = trimPoint(next.text, keepChars2);
+    if (!held.dropped && cut2 === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
       return {
         kind: "extend",
         held: next,
@@ -2146,7 +2150,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         dropped: ""
       };
     }
-    return { kind: "replace", held: dropFront(next, cut) };
+    return { kind: "replace", held: dropFront(next, cut2) };
   }
 
   // src/client/content.ts
@@ -2181,6 +2185,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     /** What is shown. */
     get shown() {
       return this.#shown;
+    }
+    /** Whether any text is shown (an error banner then says the last content stays). */
+    get hasText() {
+      return this.#shown.text !== "";
     }
     /** How many lines are shown (all of them, filtered or not). */
     get lineCount() {
@@ -2462,10 +2470,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     #timers;
     #returnTo = null;
     #msgTimer;
-    constructor(dom, hooks, timers) {
+    constructor(dom, hooks, timers2) {
       this.#dom = dom;
       this.#hooks = hooks;
-      this.#timers = timers;
+      this.#timers = timers2;
     }
     /** Whether the box is open. */
     get open() {
@@ -2510,6 +2518,10 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#say("", false);
       this.#close(this.#returnTo ?? this.#dom.home);
     }
+    /** Says \`message\` beside the box for a while (the large-file view: a line past the end, found only on asking). */
+    tell(message, bad) {
+      this.#say(message, bad, bad ? REASON_MS : SHOWING_MS);
+    }
     /** Says \`message\` beside the box; with \`forMs\`, takes it away after that long. */
     #say(message, bad, forMs) {
       const d = this.#dom;
@@ -2542,8 +2554,1777 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return null;
     if (ev.key === "/" && !typing(ev.target)) return "filter";
     if (ev.key === "g" && !typing(ev.target)) return "goto";
+    if (ev.key === "t" && !typing(ev.target)) return "time";
     if (ev.key === "Escape" && (ev.target === filterBox2 || !typing(ev.target))) return "escape";
     return null;
+  }
+
+  // src/client/growth.ts
+  var LINE_CUT_CHARS = 64 * 1024;
+  function lineBytes(line) {
+    return line.cut && line.bytes !== void 0 ? line.bytes : utf8Length(line.text);
+  }
+  function reachesEnd(line, size) {
+    return line.offset + lineBytes(line) >= size - 1;
+  }
+  function dropBytes(text, bytes) {
+    let b = 0;
+    let i = 0;
+    while (i < text.length && b < bytes) {
+      const c = text.codePointAt(i);
+      b += c < 128 ? 1 : c < 2048 ? 2 : c < 65536 ? 3 : 4;
+      i += c >= 65536 ? 2 : 1;
+    }
+    return text.slice(i);
+  }
+  function appendLines(last, open, total, added, start2) {
+    const pieces = added.split("\\n");
+    const ends = pieces.at(-1) === "";
+    if (ends) pieces.pop();
+    let grown = null;
+    let k = 0;
+    let at = start2;
+    if (open && pieces.length > 0) {
+      const head = pieces[0];
+      if (last) {
+        grown = cut({ ...last, text: last.cut ? last.text : last.text + head }, lineBytes(last) + utf8Length(head));
+      }
+      at += utf8Length(head) + (pieces.length > 1 || ends ? 1 : 0);
+      k = 1;
+    }
+    const lines = [];
+    let n = total;
+    for (; k < pieces.length; k++) {
+      const text = pieces[k];
+      const bytes = utf8Length(text);
+      if (n !== null) n++;
+      lines.push(cut({ n, offset: at, text }, bytes));
+      at += bytes + 1;
+    }
+    return { grown, lines, open: added === "" ? open : !ends, total: n };
+  }
+  function cut(line, bytes) {
+    if (line.text.length <= LINE_CUT_CHARS && !line.cut) return line;
+    const out = { n: line.n, offset: line.offset, text: line.text.slice(0, LINE_CUT_CHARS), cut: true, bytes };
+    return out;
+  }
+
+  // src/client/linecache.ts
+  var charsOf = (lines) => lines.reduce((s, l) => s + l.text.length, 0);
+  function findOffset(lines, offset) {
+    let lo = 0;
+    let hi = lines.length - 1;
+    while (lo <= hi) {
+      const mid = lo + hi >> 1;
+      const o = lines[mid].offset;
+      if (o === offset) return mid;
+      if (o < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+  function fillNumbers(lines) {
+    const k = lines.findIndex((l) => l.n !== null);
+    if (k === -1) return lines;
+    const n0 = lines[k].n - k;
+    if (n0 < 1) return lines;
+    return lines.map((l, i) => l.n === n0 + i ? l : { ...l, n: n0 + i });
+  }
+  var LineCache = class {
+    /** At most \`maxLines\` lines and \`maxChars\` characters of text are kept. */
+    constructor(maxLines = 2e4, maxChars = 8 * 1024 * 1024) {
+      this.maxLines = maxLines;
+      this.maxChars = maxChars;
+    }
+    maxLines;
+    maxChars;
+    /** Sorted by their first line's offset, disjoint. */
+    #runs = [];
+    #clock = 0;
+    /** Lines held. */
+    get lines() {
+      return this.#runs.reduce((s, r) => s + r.lines.length, 0);
+    }
+    /** Characters of text held. */
+    get chars() {
+      return this.#runs.reduce((s, r) => s + r.chars, 0);
+    }
+    /** How many runs (places in the file) are held. */
+    get runs() {
+      return this.#runs.length;
+    }
+    /** Forgets everything (the file was replaced). */
+    clear() {
+      this.#runs = [];
+    }
+    /** The file grew: no run ends at its end any more (until an append's lines are put with \`eof\`). */
+    grew() {
+      for (const r of this.#runs) r.eof = false;
+    }
+    /**
+     * Adds \`lines\`, which follow each other in the file (one answer, in
+     * order). Where they share lines with what is held, theirs win (they are
+     * newer: a last line may have grown). \`eof\`: the last of them is the file's
+     * last line.
+     */
+    put(lines, opts = {}) {
+      if (lines.length === 0) return;
+      const first2 = lines[0];
+      const last = lines.at(-1);
+      const joins = (r) => {
+        const a = r.lines[0];
+        const b = r.lines.at(-1);
+        if (a.offset <= last.offset && first2.offset <= b.offset) return true;
+        return b.n !== null && first2.n !== null && b.n + 1 === first2.n || last.n !== null && a.n !== null && last.n + 1 === a.n;
+      };
+      const touched = this.#runs.filter(joins);
+      const before = [];
+      const after = [];
+      let eof = opts.eof ?? false;
+      for (const r of touched) {
+        for (const l of r.lines) {
+          if (l.offset < first2.offset) before.push(l);
+          else if (l.offset > last.offset) after.push(l);
+        }
+        if (r.eof && r.lines.at(-1).offset > last.offset) eof = true;
+      }
+      if (after.length > 0 && opts.eof) eof = true;
+      const merged = fillNumbers([...before, ...lines, ...after]);
+      const run = { lines: merged, eof, used: ++this.#clock, chars: charsOf(merged) };
+      this.#runs = this.#runs.filter((r) => !touched.includes(r));
+      const i = this.#runs.findIndex((r) => r.lines[0].offset > merged[0].offset);
+      this.#runs.splice(i === -1 ? this.#runs.length : i, 0, run);
+      this.#evict(run, first2.offset, last.offset);
+    }
+    /**
+     * Up to \`before\` lines before the anchor's line and \`after\` lines from it
+     * (itself included), as far as its run goes; null when the anchor's line
+     * is not held.
+     */
+    get(anchor, before, after) {
+      for (const r of this.#runs) {
+        let k = -1;
+        if ("offset" in anchor) {
+          if (anchor.offset < r.lines[0].offset || anchor.offset > r.lines.at(-1).offset) continue;
+          k = findOffset(r.lines, anchor.offset);
+        } else {
+          const n0 = r.lines[0].n;
+          if (n0 === null) continue;
+          k = anchor.n - n0;
+          if (k >= r.lines.length) k = -1;
+        }
+        if (k < 0) continue;
+        r.used = ++this.#clock;
+        const from = Math.max(0, k - Math.max(0, before));
+        const to = Math.min(r.lines.length, k + Math.max(1, after));
+        return {
+          lines: r.lines.slice(from, to),
+          at: k - from,
+          startsFile: from === 0 && r.lines[0].offset === 0,
+          endsFile: to === r.lines.length && r.eof
+        };
+      }
+      return null;
+    }
+    /**
+     * Drops runs used longest ago until the bounds hold; when the run just
+     * put is alone over them, its lines farthest from what was just put go.
+     */
+    #evict(keep, from, to) {
+      const over = () => this.lines > this.maxLines || this.chars > this.maxChars;
+      while (over() && this.#runs.length > 1) {
+        let oldest = null;
+        for (const r of this.#runs) if (r !== keep && (!oldest || r.used < oldest.used)) oldest = r;
+        this.#runs = this.#runs.filter((r) => r !== oldest);
+      }
+      const lines = keep.lines;
+      let a = lines.findIndex((l) => l.offset >= from);
+      if (a === -1) a = lines.length;
+      let b = lines.length - 1 - findLastAtMost(lines, to);
+      while (over() && lines.length > 1) {
+        let gone;
+        if (a >= b && a > 0) {
+          gone = lines.shift();
+          a--;
+        } else {
+          gone = lines.pop();
+          b = Math.max(0, b - 1);
+          keep.eof = false;
+        }
+        keep.chars -= gone.text.length;
+      }
+    }
+  };
+  function findLastAtMost(lines, offset) {
+    let lo = 0;
+    let hi = lines.length - 1;
+    let best = 0;
+    while (lo <= hi) {
+      const mid = lo + hi >> 1;
+      if (lines[mid].offset <= offset) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  // src/client/ndjson.ts
+  var NdjsonSplitter = class {
+    #decoder = new TextDecoder("utf-8");
+    /** The start of a line whose newline has not arrived yet. */
+    #rest = "";
+    /** Lines that were not JSON. */
+    bad = 0;
+    /** The values of the lines \`chunk\` completes. */
+    push(chunk) {
+      return this.#lines(this.#decoder.decode(chunk, { stream: true }), false);
+    }
+    /** The stream ended: the value of a last line without a newline, if any. */
+    end() {
+      return this.#lines(this.#decoder.decode(), true);
+    }
+    #lines(text, last) {
+      const out = [];
+      let s = this.#rest + text;
+      let at = 0;
+      for (let nl = s.indexOf("\\n"); nl !== -1; nl = s.indexOf("\\n", at)) {
+        this.#parse(s.slice(at, nl), out);
+        at = nl + 1;
+      }
+      s = s.slice(at);
+      if (last) {
+        this.#parse(s, out);
+        s = "";
+      }
+      this.#rest = s;
+      return out;
+    }
+    #parse(line, out) {
+      if (line.trim() === "") return;
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        this.bad++;
+      }
+    }
+  };
+  async function* readNdjson(body2) {
+    const reader = body2.getReader();
+    const split = new NdjsonSplitter();
+    try {
+      for (; ; ) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        yield* split.push(value);
+      }
+      yield* split.end();
+    } finally {
+      reader.cancel().catch(() => {
+      });
+    }
+  }
+
+  // src/client/remote.ts
+  var isCount2 = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  var isObject = (v) => typeof v === "object" && v !== null;
+  function parseLine2(v) {
+    if (!isObject(v) || !isCount2(v.offset) || typeof v.text !== "string") return null;
+    if (v.n !== null && !(isCount2(v.n) && v.n >= 1)) return null;
+    const line = { n: v.n, offset: v.offset, text: v.text };
+    if (v.cut === true) {
+      line.cut = true;
+      if (isCount2(v.bytes)) line.bytes = v.bytes;
+    }
+    return line;
+  }
+  function parseLinesAnswer(v) {
+    if (!isObject(v) || !isCount2(v.size) || !Array.isArray(v.lines)) return null;
+    if (v.total !== null && !isCount2(v.total)) return null;
+    const lines = [];
+    for (const l of v.lines) {
+      const line = parseLine2(l);
+      const prev = lines.at(-1);
+      if (!line || prev && line.offset <= prev.offset) return null;
+      lines.push(line);
+    }
+    return { size: v.size, lastMod: typeof v.lastMod === "string" ? v.lastMod : "", total: v.total, lines };
+  }
+  function parseTimeAnswer(v) {
+    if (!isObject(v)) return null;
+    const n = v.n === null || isCount2(v.n) && v.n >= 1 ? v.n : void 0;
+    const offset = v.offset === null || isCount2(v.offset) ? v.offset : void 0;
+    const t = v.t === null || typeof v.t === "string" ? v.t : void 0;
+    if (n === void 0 || offset === void 0 || t === void 0) return null;
+    return { n, offset, t };
+  }
+  function parseSearchEvent(v) {
+    if (!isObject(v)) return null;
+    if (v.done === true) {
+      if (!isCount2(v.matches) || !isCount2(v.scanned)) return null;
+      const ev = { kind: "done", matches: v.matches, scanned: v.scanned };
+      if (isCount2(v.next)) ev.next = v.next;
+      if (typeof v.error === "string") ev.error = v.error;
+      return ev;
+    }
+    if ("text" in v) {
+      const line = parseLine2(v);
+      if (!line) return null;
+      return typeof v.file === "string" ? { kind: "match", line, file: v.file } : { kind: "match", line };
+    }
+    if (isCount2(v.scanned) && isCount2(v.size)) return { kind: "progress", scanned: v.scanned, size: v.size };
+    return null;
+  }
+  var MAX_LINES_COUNT = 1e4;
+  function linesUrl(path, q) {
+    const count = Math.max(-MAX_LINES_COUNT, Math.min(MAX_LINES_COUNT, Math.trunc(q.count) || 1));
+    const where = "end" in q ? "end=1" : "line" in q ? \`line=\${Math.max(1, Math.floor(q.line))}\` : \`offset=\${Math.max(0, Math.floor(q.offset))}\`;
+    return \`\${path}?\${where}&count=\${count}\`;
+  }
+  function searchUrl(path, ask) {
+    const p = new URLSearchParams({ q: ask.q });
+    if (ask.matchCase) p.set("case", "1");
+    if (ask.regex) p.set("regex", "1");
+    if (ask.from !== void 0) {
+      p.set("from", String(ask.from));
+      p.set("dir", "back");
+    }
+    if (ask.limit !== void 0) p.set("limit", String(ask.limit));
+    if (ask.level) p.set("level", ask.level);
+    return \`\${path}?\${p}\`;
+  }
+  function timeUrl(path, t) {
+    return \`\${path}?\${new URLSearchParams({ t: t.trim() })}\`;
+  }
+  var HttpError = class extends Error {
+    constructor(status2, reason, retryAfterMs2) {
+      super(reason);
+      this.status = status2;
+      this.reason = reason;
+      this.retryAfterMs = retryAfterMs2;
+    }
+    status;
+    reason;
+    retryAfterMs;
+    name = "HttpError";
+  };
+  function retryAfterMs(header, now) {
+    if (header === null || header.trim() === "") return null;
+    const s = header.trim();
+    if (/^\\d+$/.test(s)) return Number(s) * 1e3;
+    const at = Date.parse(s);
+    return Number.isNaN(at) ? null : Math.max(0, at - now);
+  }
+  async function refusal(res) {
+    const body2 = await res.text().catch(() => "");
+    const first2 = body2.split("\\n", 1)[0].trim().slice(0, 300);
+    const reason = first2 || \`\${res.status} \${res.statusText}\`.trim();
+    return new HttpError(res.status, reason, retryAfterMs(res.headers.get("retry-after"), Date.now()));
+  }
+  async function getJson(url, parse, signal) {
+    const res = await fetch(url, { signal, cache: "no-store", headers: { Accept: "application/json" } });
+    if (!res.ok) throw await refusal(res);
+    const v = parse(await res.json().catch(() => null));
+    if (v === null) throw new HttpError(res.status, \`Cannot read the server's answer from \${url.split("?")[0]}\`, null);
+    return v;
+  }
+  async function* searchEvents(path, ask, signal) {
+    const res = await fetch(searchUrl(path, ask), {
+      signal,
+      cache: "no-store",
+      headers: { Accept: "application/x-ndjson" }
+    });
+    if (!res.ok) throw await refusal(res);
+    if (!res.body) throw new HttpError(res.status, "The search answered with no body", null);
+    for await (const v of readNdjson(res.body)) {
+      const ev = parseSearchEvent(v);
+      if (ev) yield ev;
+    }
+  }
+
+  // src/client/scrollmap.ts
+  var MIN_THUMB_PX = 24;
+  var clamp01 = (x) => Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+  function scrollFraction(top, visible, total) {
+    const room = total - visible;
+    return room <= 0 ? top > 0 ? 1 : 0 : clamp01(top / room);
+  }
+  function thumbBox(trackPx, fraction, visible, total, minPx = MIN_THUMB_PX) {
+    const track = Math.max(0, trackPx);
+    const share = total > 0 ? Math.min(1, Math.max(0, visible) / total) : 1;
+    const size = Math.min(track, Math.max(minPx, track * share));
+    return { size, pos: clamp01(fraction) * (track - size) };
+  }
+  function fractionAtPointer(y, grab, trackPx, thumbPx) {
+    const room = trackPx - thumbPx;
+    return room <= 0 ? 0 : clamp01((y - grab) / room);
+  }
+  function placeAt(fraction, extent, visible) {
+    const f = clamp01(fraction);
+    const room = Math.max(0, extent.total - Math.max(0, visible));
+    const at = Math.round(f * room);
+    if (f >= 1 || room > 0 && at >= room && visible > 0) return { end: true };
+    return extent.unit === "line" ? { line: at + 1 } : { offset: at };
+  }
+  function placeLabel(place, extent) {
+    if ("end" in place) return "the end";
+    if ("line" in place) return \`line \${place.line.toLocaleString("en")}\`;
+    const pct = extent.total > 0 ? Math.floor(place.offset / extent.total * 100) : 0;
+    return \`\${pct}% of the file\`;
+  }
+  function keyStep(key) {
+    switch (key) {
+      case "ArrowUp":
+      case "ArrowLeft":
+        return -0.01;
+      case "ArrowDown":
+      case "ArrowRight":
+        return 0.01;
+      case "PageUp":
+        return -0.1;
+      case "PageDown":
+        return 0.1;
+      case "Home":
+        return -1;
+      case "End":
+        return 1;
+    }
+    return null;
+  }
+
+  // src/shared/format.ts
+  function formatSize(bytes) {
+    if (!Number.isFinite(bytes) || bytes < 0) return "";
+    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
+    const units = ["KiB", "MiB", "GiB", "TiB"];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1023.95 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    const shown2 = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
+    return \`\${shown2} \${units[unit]}\`;
+  }
+  function windowNotice(offset, size) {
+    if (offset <= 0) return "";
+    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
+  }
+  function tokenTimeMs(token) {
+    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+    const v = BigInt("0x" + token);
+    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
+    return Number.isSafeInteger(ms) ? ms : null;
+  }
+  function formatAgo(thenMs, nowMs) {
+    const s = Math.floor((nowMs - thenMs) / 1e3);
+    if (s < 5) return "just now";
+    if (s < 60) return \`\${s} s ago\`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return \`\${m} min ago\`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return \`\${h} h ago\`;
+    return \`\${Math.floor(h / 24)} d ago\`;
+  }
+
+  // src/client/bigview.ts
+  var WINDOW_MAX = 1500;
+  var EDGE_LINES = 300;
+  var JUMP_LINES = 400;
+  var JUMP_CONTEXT = 150;
+  var EDGE_SCREENS = 2;
+  var DRAG_DEBOUNCE_MS = 60;
+  var DRAG_MAX_WAIT_MS = 250;
+  var INDEX_POLL_MS = 2e3;
+  var INDEX_WAIT_MS = 6e4;
+  var BigView = class {
+    #dom;
+    #hooks;
+    #prefs;
+    #source;
+    /** How a line is drawn: pieces of its text, or a {@link WindowDraw} that also reads the window. */
+    #render;
+    #cache = new LineCache();
+    /** The window: its lines, and one element each. */
+    #win = [];
+    #els = [];
+    /** The window starts with the file's first line / ends with its last (as far as the view knows). */
+    #startsFile = false;
+    #endsFile = false;
+    /** Bumped whenever the window is replaced: answers for an older one are dropped. */
+    #gen = 0;
+    /** False until the first window from \`/lines\` replaced the server's first screen. */
+    #ready = false;
+    /** Changes that came before that, folded. */
+    #early = [];
+    #size = 0;
+    #total = null;
+    #lastMod = "";
+    /** The file ends inside a line (no newline yet): the next append continues it. */
+    #open = false;
+    #before = null;
+    #after = null;
+    #jump = null;
+    #jumpSeq = 0;
+    #target = null;
+    /** Filter matches to mark in the lines shown (the search's), or null. */
+    #marks = null;
+    /** Offsets of lines marked as new, until the mark times out. */
+    #changed = /* @__PURE__ */ new Set();
+    #changedTimer;
+    #indexTimer;
+    /** The bar while held: where it was grabbed, and the pending jump. */
+    #drag = null;
+    /** The reader is at the file's end and wants to stay there as it grows. */
+    #follow = true;
+    /** Where the reader sent the bar (a drag, keys) until the lines there are shown. */
+    #aim = null;
+    #keyTimer;
+    #thumb = { size: 0, pos: 0 };
+    #fraction = 1;
+    #paintQueued = false;
+    constructor(dom, hooks, prefs2, source, render = plainLine) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#prefs = prefs2;
+      this.#source = source;
+      this.#render = render;
+      dom.wrap.checked = prefs2.flag("wrap");
+      dom.numbers.checked = prefs2.flag("numbers");
+    }
+    /** Whether the view shows any line (an error banner then says the last content stays). */
+    get hasText() {
+      return this.#win.length > 0 || this.#dom.pre.childElementCount > 0;
+    }
+    /** The file's line count for Go to line; while it is being counted, any number may be asked. */
+    get lineCount() {
+      return this.#total ?? Number.MAX_SAFE_INTEGER;
+    }
+    /** Line links always name lines of the file here (the server numbers them). */
+    linksOff() {
+      return null;
+    }
+    /** The scrollbar's units: lines once the index is complete, bytes before. */
+    get extent() {
+      return this.#total !== null ? { unit: "line", total: this.#total } : { unit: "byte", total: this.#size };
+    }
+    /**
+     * Starts from the server's page: \`size\` bytes of version \`lastMod\`, its
+     * last screen already in \`#content\` (\`open\`: the file ends inside a line).
+     * The lines come from \`/lines\` at once (with their numbers and offsets)
+     * and replace that screen, unless a \`#L…\` link asks for another place.
+     */
+    start(size, lastMod, open, hash) {
+      this.#size = size;
+      this.#lastMod = lastMod;
+      this.#open = open;
+      this.#applyToggles();
+      this.#dom.bar.hidden = false;
+      this.#toBottom();
+      this.#hooks.shown(size, null, lastMod);
+      const n = parseLineHash(hash);
+      if (n !== null) this.goToLine(n, true);
+      else requestAnimationFrame(() => setTimeout(() => void this.#go({ end: true }, "bottom", null)));
+      this.#pollIndex();
+    }
+    /** Applies a change from the connection (an append, or the file replaced). */
+    show(change) {
+      if (!this.#ready) {
+        this.#early.push(change);
+        return;
+      }
+      this.#lastMod = change.held.lastMod;
+      if (change.kind === "replace") return this.#replaced(change.held.size);
+      const end = change.held.size;
+      const start2 = end - utf8Length(change.added);
+      if (end <= this.#size) return this.#shown();
+      let added = change.added;
+      if (start2 < this.#size) added = dropBytes(added, this.#size - start2);
+      const from = Math.max(start2, this.#size);
+      const gap = start2 > this.#size;
+      const holdsEnd = this.#endsFile && !gap;
+      const follow = this.#follow;
+      const last = holdsEnd ? this.#win.at(-1) ?? null : null;
+      const got = appendLines(last, this.#open, gap ? null : this.#total, added, from);
+      this.#size = end;
+      this.#open = got.open;
+      this.#total = got.total;
+      this.#cache.grew();
+      const touched = got.grown ? [got.grown, ...got.lines] : got.lines;
+      this.#hooks.appended(touched);
+      this.#shown();
+      if (!holdsEnd) {
+        this.#endsFile = false;
+        if (!follow) this.#dom.below.hidden = false;
+        this.#extend();
+        this.#queuePaint();
+        return;
+      }
+      if (got.grown && last) {
+        this.#win[this.#win.length - 1] = got.grown;
+        const el = this.#lineEl(got.grown);
+        this.#els.at(-1).replaceWith(el);
+        this.#els[this.#els.length - 1] = el;
+        if (got.lines.length === 0) this.#annotate();
+      }
+      this.#cache.put([...got.grown ? [got.grown] : last ? [last] : [], ...got.lines], { eof: true });
+      this.#addBelow(got.lines);
+      this.#markChanged(touched.map((l) => l.offset));
+      if (follow) {
+        this.#toBottom();
+        this.#trimFront();
+      } else if (touched.length > 0) this.#dom.below.hidden = false;
+      this.#queuePaint();
+    }
+    /** Shows line \`n\` (a \`#L…\` link, Go to line) and marks it; numbers go on for the visit. */
+    goToLine(n, scroll) {
+      this.#target = { n };
+      this.#numbersOn();
+      this.#paintTarget();
+      if (scroll) void this.#go({ line: n }, "center", { n });
+    }
+    /** Goes to the line a URL fragment names (\`#L120\`); anything else is not a line. */
+    goToHash(hash) {
+      const n = parseLineHash(hash);
+      if (n !== null) this.goToLine(n, true);
+    }
+    /** Shows the line starting at byte \`offset\` (a search match, a time found), marked; \`n\` its number if known. */
+    goToOffset(offset, n) {
+      this.#target = n !== null ? { n } : { offset };
+      this.#paintTarget();
+      void this.#go({ offset }, "center", { offset });
+    }
+    /** Draws the lines shown again (how lines are drawn changed: JSON lines as fields or raw). */
+    redraw() {
+      this.#rerender();
+    }
+    /** Marks \`re\`'s matches in the lines shown (the search's query), or none. */
+    setMarks(re) {
+      if (this.#marks === re) return;
+      this.#marks = re;
+      this.#rerender();
+    }
+    /** Goes to the end and follows it (Resume, "New content below", End). */
+    followEnd() {
+      this.#dom.below.hidden = true;
+      this.#follow = true;
+      if (this.#endsFile) {
+        this.#toBottom();
+        this.#queuePaint();
+      } else void this.#go({ end: true }, "bottom", null);
+    }
+    /** "New content below" was clicked. */
+    belowClicked() {
+      this.followEnd();
+      this.focus();
+    }
+    /** The wrap toggle changed: the line at the top stays at the top. */
+    wrapToggled() {
+      this.#prefs.save("wrap", this.#dom.wrap.checked);
+      const follow = this.#follow;
+      const i = this.#firstVisible();
+      this.#applyToggles();
+      if (follow) this.#toBottom();
+      else if (this.#els[i]) this.#dom.view.scrollTop = this.#els[i].offsetTop;
+      this.#queuePaint();
+    }
+    /** The line numbers toggle changed (numbers are drawn by CSS: nothing is rebuilt). */
+    numbersToggled() {
+      this.#prefs.save("numbers", this.#dom.numbers.checked);
+      const follow = this.#follow;
+      this.#applyToggles();
+      if (follow) this.#toBottom();
+    }
+    /** The pane scrolled: fetch past an edge that came near, move the bar, hide "new content below" at the end. */
+    scrolled() {
+      const { view: view2 } = this.#dom;
+      if (!isAtBottom(view2.scrollTop, view2.clientHeight, view2.scrollHeight)) this.#follow = false;
+      else if (this.#endsFile) this.#follow = true;
+      if (this.#follow) this.#dom.below.hidden = true;
+      this.#extend();
+      this.#queuePaint();
+    }
+    /** The pane changed size (a search's results opened above it, the window resized). */
+    resized() {
+      this.#extend();
+      this.#queuePaint();
+    }
+    /** A click in the pane: on a line's number (its gutter, drawn by ::before), links that line. */
+    clicked(ev) {
+      const line = ev.target.closest?.(".ln");
+      if (!(line instanceof HTMLElement) || !this.#dom.numbers.checked || !line.dataset.n) return;
+      const gutter = parseFloat(getComputedStyle(line).paddingLeft);
+      if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+      const n = Number(line.dataset.n);
+      this.#hooks.linked(n);
+      this.goToLine(n, false);
+    }
+    /** Keys on the pane: Home and End go to the file's start and end, not the window's. */
+    keydown(ev) {
+      if (ev.altKey || ev.shiftKey || ev.metaKey) return;
+      if (ev.key === "Home") {
+        ev.preventDefault();
+        void this.#go({ line: 1 }, "top", null);
+      } else if (ev.key === "End") {
+        ev.preventDefault();
+        this.followEnd();
+      }
+    }
+    /** Focuses the pane, so PageDown / End scroll the file at once. */
+    focus() {
+      this.#dom.view.focus({ preventScroll: true });
+    }
+    // ---- the scrollbar ---------------------------------------------------------
+    /** A pointer went down on the bar: on the thumb, it is held where grabbed; elsewhere the view jumps there. */
+    barDown(ev) {
+      if (ev.button !== 0) return;
+      ev.preventDefault();
+      const { bar } = this.#dom;
+      bar.setPointerCapture?.(ev.pointerId);
+      const y = ev.clientY - bar.getBoundingClientRect().top;
+      const t = this.#thumb;
+      const grab = y >= t.pos && y <= t.pos + t.size ? y - t.pos : t.size / 2;
+      this.#drag = { grab, fraction: this.#fraction, timer: void 0, since: performance.now() };
+      this.#follow = false;
+      bar.classList.add("dragging");
+      this.#dragTo(y);
+    }
+    /** The pointer moved while the bar is held. */
+    barMove(ev) {
+      if (!this.#drag) return;
+      this.#dragTo(ev.clientY - this.#dom.bar.getBoundingClientRect().top);
+    }
+    /** The bar was let go: the jump goes now. */
+    barUp() {
+      const d = this.#drag;
+      if (!d) return;
+      clearTimeout(d.timer);
+      this.#drag = null;
+      this.#dom.bar.classList.remove("dragging");
+      this.#jumpTo(d.fraction);
+    }
+    /** Keys on the focused bar: arrows a hundredth of the file, Page keys a tenth, Home and End the ends. */
+    barKey(ev) {
+      const step = keyStep(ev.key);
+      if (step === null) return;
+      ev.preventDefault();
+      const f = Math.min(1, Math.max(0, (this.#aim ?? this.#fraction) + step));
+      this.#aim = f;
+      this.#paintBar(f, this.#visibleUnits());
+      clearTimeout(this.#keyTimer);
+      this.#keyTimer = setTimeout(() => this.#jumpTo(f), 2 * DRAG_DEBOUNCE_MS);
+    }
+    #dragTo(y) {
+      const d = this.#drag;
+      const f = fractionAtPointer(y, d.grab, this.#dom.bar.clientHeight, this.#thumb.size);
+      d.fraction = f;
+      this.#aim = f;
+      const visible = this.#visibleUnits();
+      this.#paintBar(f, visible);
+      this.#say(\`Going to \${placeLabel(placeAt(f, this.extent, visible), this.extent)}…\`, false);
+      clearTimeout(d.timer);
+      const now = performance.now();
+      const wait = now - d.since >= DRAG_MAX_WAIT_MS ? 0 : DRAG_DEBOUNCE_MS;
+      d.timer = setTimeout(() => {
+        if (this.#drag !== d) return;
+        d.since = performance.now();
+        this.#jumpTo(d.fraction, true);
+      }, wait);
+    }
+    #jumpTo(fraction, dragging = false) {
+      clearTimeout(this.#keyTimer);
+      const place = placeAt(fraction, this.extent, this.#visibleUnits());
+      if ("end" in place && !dragging) {
+        this.#aim = null;
+        return this.followEnd();
+      }
+      this.#follow = false;
+      void this.#go(place, "end" in place ? "bottom" : "top", null);
+    }
+    // ---- fetching --------------------------------------------------------------
+    /**
+     * Replaces the window with the lines at \`place\`, the line there aligned
+     * as asked and \`mark\` marked. A newer jump cancels this one.
+     */
+    async #go(place, align, mark) {
+      const seq = ++this.#jumpSeq;
+      this.#jump?.abort();
+      const ctl = new AbortController();
+      this.#jump = ctl;
+      const started = Date.now();
+      if (!this.#drag) this.#say(\`Going to \${placeLabel(place, this.extent)}…\`, false);
+      for (; ; ) {
+        try {
+          const got = this.#fromCache(place, align) ?? await this.#fetchAround(place, align, ctl.signal);
+          if (seq !== this.#jumpSeq) return;
+          if (got === null) {
+            this.#say("", false);
+            const total = this.#total;
+            if ("line" in place && total !== null) {
+              this.#hooks.said(
+                \`There is no line \${place.line.toLocaleString("en")}: the file has \${total.toLocaleString("en")} lines\`,
+                true
+              );
+            }
+            return;
+          }
+          this.#aim = null;
+          this.#show(got.lines, got.at, got.startsFile, got.endsFile && got.size >= this.#size, align);
+          if (mark) this.#paintTarget();
+          if (!this.#drag) this.#say("", false);
+          this.#flushEarly();
+          return;
+        } catch (e) {
+          if (seq !== this.#jumpSeq || ctl.signal.aborted) return;
+          if (e instanceof HttpError && e.status === 503 && Date.now() - started < INDEX_WAIT_MS) {
+            this.#say(\`Counting lines to reach \${placeLabel(place, this.extent)}…\`, false);
+            await new Promise((r) => setTimeout(r, Math.min(1e4, Math.max(250, e.retryAfterMs ?? 1e3))));
+            if (seq !== this.#jumpSeq) return;
+            continue;
+          }
+          this.#say(\`Cannot show \${placeLabel(place, this.extent)}: \${e instanceof Error ? e.message : e}\`, true);
+          this.#flushEarly();
+          return;
+        }
+      }
+    }
+    /** The lines around \`place\` from the cache, when it holds enough of them. */
+    #fromCache(place, align) {
+      const before = align === "top" ? 0 : align === "center" ? JUMP_CONTEXT : JUMP_LINES;
+      const after = JUMP_LINES - before;
+      const s = "end" in place ? null : this.#cache.get("line" in place ? { n: place.line } : { offset: place.offset }, before, after);
+      if (!s) return null;
+      const enoughBefore = s.at >= Math.min(before, 1) || s.startsFile;
+      const enoughAfter = s.lines.length - s.at >= Math.min(after, EDGE_LINES) || s.endsFile;
+      return enoughBefore && enoughAfter ? { ...s, size: this.#size } : null;
+    }
+    /** The lines around \`place\` from the server: null when there is no such line. */
+    async #fetchAround(place, align, signal) {
+      if ("end" in place) {
+        const a2 = await this.#ask({ end: true, count: JUMP_LINES }, signal);
+        this.#cache.put(a2.lines, { eof: true });
+        const first2 = a2.lines[0];
+        return {
+          lines: a2.lines,
+          at: Math.max(0, a2.lines.length - 1),
+          startsFile: first2?.offset === 0,
+          endsFile: true,
+          size: a2.size
+        };
+      }
+      if ("line" in place) {
+        const ctx2 = align === "top" ? 0 : JUMP_CONTEXT;
+        const from = Math.max(1, place.line - ctx2);
+        const a2 = await this.#ask({ line: from, count: JUMP_LINES }, signal);
+        const at2 = place.line - from;
+        if (at2 >= a2.lines.length) return null;
+        const endsFile2 = this.#reachedEnd(a2, JUMP_LINES);
+        this.#cache.put(a2.lines, { eof: endsFile2 });
+        return { lines: a2.lines, at: at2, startsFile: from === 1, endsFile: endsFile2, size: a2.size };
+      }
+      const ctx = align === "top" ? 0 : JUMP_CONTEXT;
+      const [b, a] = await Promise.all([
+        ctx > 0 ? this.#ask({ offset: place.offset, count: -ctx }, signal) : null,
+        this.#ask({ offset: place.offset, count: JUMP_LINES - ctx }, signal)
+      ]);
+      const before = b?.lines ?? [];
+      const endsFile = this.#reachedEnd(a, JUMP_LINES - ctx);
+      if (before.length > 0) this.#cache.put(before);
+      this.#cache.put(a.lines, { eof: endsFile });
+      const lines = [...before, ...a.lines.filter((l) => l.offset > (before.at(-1)?.offset ?? -1))];
+      if (lines.length === 0) return null;
+      const at = a.lines.length > 0 ? before.length : lines.length - 1;
+      return { lines, at, startsFile: lines[0].offset === 0, endsFile, size: a.size };
+    }
+    /** Asks \`/lines\`, and learns the file's size and line count from the answer. */
+    async #ask(q, signal) {
+      const a = await this.#source.lines(q, signal);
+      this.#learn(a);
+      return a;
+    }
+    /** Whether an answer asked for \`count\` lines reached the file's end. */
+    #reachedEnd(a, count) {
+      const last = a.lines.at(-1);
+      return a.lines.length < count && (last === void 0 || reachesEnd(last, a.size));
+    }
+    /** What an answer says of the file: newer sizes and counts are taken; an older answer's are not. */
+    #learn(a) {
+      if (a.size < this.#size) return;
+      if (a.size > this.#size) {
+        if (this.#ready && this.#endsFile) this.#endsFile = false;
+        this.#cache.grew();
+        this.#size = a.size;
+        const last = a.lines.at(-1);
+        if (last && reachesEnd(last, a.size)) this.#open = last.offset + lineBytes(last) >= a.size;
+      }
+      if (a.total !== null) this.#total = a.total;
+      this.#shown();
+    }
+    /** Fetches past an edge of the window that came within {@link EDGE_SCREENS} screens of the view. */
+    #extend() {
+      if (!this.#ready || this.#win.length === 0) return;
+      const { view: view2 } = this.#dom;
+      const edge = Math.max(600, EDGE_SCREENS * view2.clientHeight);
+      if (!this.#startsFile && !this.#before && view2.scrollTop < edge) void this.#extendUp();
+      const below = view2.scrollHeight - view2.scrollTop - view2.clientHeight;
+      if (!this.#endsFile && !this.#after && below < edge) void this.#extendDown();
+    }
+    async #extendUp() {
+      const gen = this.#gen;
+      const first2 = this.#win[0];
+      const ctl = new AbortController();
+      this.#before = ctl;
+      try {
+        let lines;
+        let startsFile;
+        const hit = this.#cache.get({ offset: first2.offset }, EDGE_LINES, 1);
+        if (hit && (hit.at >= EDGE_LINES || hit.startsFile)) {
+          lines = hit.lines.slice(0, hit.at);
+          startsFile = hit.startsFile;
+        } else {
+          const a = await this.#ask({ offset: first2.offset + 1, count: -(EDGE_LINES + 1) }, ctl.signal);
+          this.#cache.put(a.lines);
+          lines = a.lines.filter((l) => l.offset < first2.offset);
+          startsFile = lines.length === 0 || lines[0].offset === 0;
+        }
+        if (gen !== this.#gen) return;
+        this.#addAbove(lines);
+        this.#startsFile = startsFile;
+      } catch (e) {
+        if (!ctl.signal.aborted) this.#say(\`Cannot read earlier lines: \${e.message}\`, true);
+      } finally {
+        if (this.#before === ctl) this.#before = null;
+      }
+      if (gen === this.#gen) this.#extend();
+    }
+    async #extendDown() {
+      const gen = this.#gen;
+      const last = this.#win.at(-1);
+      const ctl = new AbortController();
+      this.#after = ctl;
+      try {
+        let lines;
+        let endsFile;
+        const hit = this.#cache.get({ offset: last.offset }, 0, EDGE_LINES + 1);
+        if (hit && (hit.lines.length > EDGE_LINES || hit.endsFile) && hit.lines.length > 1) {
+          lines = hit.lines.slice(1);
+          endsFile = hit.endsFile;
+        } else {
+          const a = await this.#ask({ offset: last.offset, count: EDGE_LINES + 1 }, ctl.signal);
+          endsFile = this.#reachedEnd(a, EDGE_LINES + 1);
+          this.#cache.put(a.lines, { eof: endsFile });
+          lines = a.lines.filter((l) => l.offset > last.offset);
+        }
+        if (gen !== this.#gen) return;
+        this.#addBelow(lines);
+        this.#endsFile = endsFile;
+        if (this.#follow) this.#toBottom();
+      } catch (e) {
+        if (!ctl.signal.aborted) this.#say(\`Cannot read further lines: \${e.message}\`, true);
+      } finally {
+        if (this.#after === ctl) this.#after = null;
+      }
+      if (gen === this.#gen) {
+        this.#trimFront();
+        this.#extend();
+      }
+    }
+    /** While lines are still being counted, asks now and then whether they are, then numbers the window. */
+    #pollIndex() {
+      clearTimeout(this.#indexTimer);
+      this.#indexTimer = setTimeout(async () => {
+        if (this.#total === null) {
+          try {
+            await this.#ask({ end: true, count: 1 });
+          } catch (e) {
+            if (e instanceof HttpError && e.status >= 400 && e.status < 500 && e.status !== 429) return;
+          }
+        }
+        if (this.#total === null) return this.#pollIndex();
+        await this.#renumber();
+      }, INDEX_POLL_MS);
+    }
+    /** Gives the window's lines their numbers once the index has them. */
+    async #renumber() {
+      const gen = this.#gen;
+      const first2 = this.#win[0];
+      if (!first2 || this.#win.every((l) => l.n !== null)) return;
+      try {
+        const a = await this.#ask({ offset: first2.offset, count: Math.min(this.#win.length, 1e4) });
+        if (gen !== this.#gen) return;
+        this.#cache.put(a.lines);
+        const byOffset = new Map(a.lines.map((l) => [l.offset, l.n]));
+        this.#win.forEach((l, i) => {
+          const n = byOffset.get(l.offset);
+          if (n == null || l.n === n) return;
+          this.#win[i] = { ...l, n };
+          this.#els[i].dataset.n = String(n);
+        });
+        this.#digits();
+        this.#paintTarget();
+        this.#queuePaint();
+      } catch {
+      }
+    }
+    /** The file was replaced (rotated, truncated, rewritten): nothing held is true any more. */
+    #replaced(size) {
+      const follow = this.#follow;
+      const top = this.#win[this.#firstVisible()];
+      this.#cache.clear();
+      this.#size = size;
+      this.#total = null;
+      this.#open = false;
+      this.#endsFile = false;
+      this.#shown();
+      if (follow || !top) void this.#go({ end: true }, "bottom", null);
+      else void this.#go(top.n !== null ? { line: top.n } : { offset: Math.min(top.offset, size) }, "top", null);
+      this.#pollIndex();
+    }
+    /** Changes that came before the first window, applied now on top of it. */
+    #flushEarly() {
+      if (this.#ready) return;
+      this.#ready = true;
+      const early = this.#early;
+      this.#early = [];
+      for (const c of early) this.show(c);
+      this.#extend();
+    }
+    // ---- the window in the DOM -------------------------------------------------
+    /** Shows \`lines\` as the window, line \`at\` placed as \`align\` says. */
+    #show(lines, at, startsFile, endsFile, align) {
+      this.#gen++;
+      this.#before?.abort();
+      this.#after?.abort();
+      this.#before = this.#after = null;
+      if (lines.length > WINDOW_MAX) {
+        const from = Math.max(0, Math.min(at - (WINDOW_MAX >> 1), lines.length - WINDOW_MAX));
+        if (from > 0) startsFile = false;
+        if (from + WINDOW_MAX < lines.length) endsFile = false;
+        lines = lines.slice(from, from + WINDOW_MAX);
+        at -= from;
+      }
+      this.#win = lines;
+      this.#els = lines.map((l) => this.#lineEl(l));
+      this.#startsFile = startsFile;
+      this.#endsFile = endsFile;
+      this.#dom.pre.replaceChildren(...this.#els);
+      this.#annotate();
+      this.#dom.pre.setAttribute("aria-busy", "false");
+      this.#digits();
+      const { view: view2 } = this.#dom;
+      const el = this.#els[at];
+      this.#follow = align === "bottom" && endsFile;
+      if (align === "bottom" || !el) this.#toBottom();
+      else if (align === "top") view2.scrollTop = el.offsetTop;
+      else view2.scrollTop = el.offsetTop - Math.max(0, (view2.clientHeight - el.offsetHeight) / 2);
+      this.#dom.below.hidden = true;
+      this.#paintChanged();
+      this.#queuePaint();
+      if (this.#ready) this.#extend();
+      else performance.mark("filewatch:window");
+    }
+    /** Adds \`lines\` above the window, keeping what the reader sees where it is. */
+    #addAbove(lines) {
+      if (lines.length === 0) return;
+      const { view: view2, pre: pre2 } = this.#dom;
+      const els = lines.map((l) => this.#lineEl(l));
+      const height = view2.scrollHeight;
+      const top = view2.scrollTop;
+      pre2.prepend(...els);
+      this.#win = [...lines, ...this.#win];
+      this.#els = [...els, ...this.#els];
+      this.#annotate();
+      view2.scrollTop = top + (view2.scrollHeight - height);
+      const over = this.#win.length - WINDOW_MAX;
+      if (over > 0) {
+        for (const el of this.#els.splice(this.#els.length - over)) el.remove();
+        this.#win.splice(this.#win.length - over);
+        this.#annotate();
+        this.#endsFile = false;
+      }
+      this.#digits();
+      this.#paintChanged();
+      this.#queuePaint();
+    }
+    /** Adds \`lines\` below the window (the reader's view does not move). */
+    #addBelow(lines) {
+      if (lines.length === 0) return;
+      const els = lines.map((l) => this.#lineEl(l));
+      this.#dom.pre.append(...els);
+      this.#win.push(...lines);
+      this.#els.push(...els);
+      this.#annotate();
+      this.#digits();
+    }
+    /** Drops lines from the top past the window's bound, keeping what the reader sees where it is. */
+    #trimFront() {
+      const over = this.#win.length - WINDOW_MAX;
+      if (over <= 0) return;
+      const { view: view2 } = this.#dom;
+      const follow = this.#follow;
+      const height = this.#els[over].offsetTop - this.#els[0].offsetTop;
+      for (const el of this.#els.splice(0, over)) el.remove();
+      this.#win.splice(0, over);
+      this.#annotate();
+      this.#startsFile = false;
+      if (follow) this.#toBottom();
+      else view2.scrollTop -= height;
+      this.#paintChanged();
+    }
+    /** One line's element: its number in \`data-n\` (drawn by CSS), its text as the renderer's pieces. */
+    #lineEl(line) {
+      const el = this.#dom.pre.ownerDocument.createElement("span");
+      el.className = "ln";
+      el.dataset.n = line.n === null ? "" : String(line.n);
+      if (line.cut) el.dataset.cut = \` … cut: the line has \${formatSize(line.bytes ?? 0)}\`;
+      if (typeof this.#render === "function") {
+        fillLine(el, this.#render(line.text, this.#marks ? matchRanges(this.#marks, line.text) : []));
+      } else this.#render.line(el, line, this.#marks);
+      if (this.#isTarget(line)) el.classList.add("target");
+      return el;
+    }
+    #rerender() {
+      this.#els.forEach((old, i) => {
+        const el = this.#lineEl(this.#win[i]);
+        old.replaceWith(el);
+        this.#els[i] = el;
+      });
+      this.#annotate();
+      this.#paintChanged();
+    }
+    /** Lets a {@link WindowDraw} read the window as it now is (its entries need a line's neighbours). */
+    #annotate() {
+      if (typeof this.#render !== "function") this.#render.window(this.#win, this.#els);
+    }
+    #isTarget(line) {
+      const t = this.#target;
+      return t !== null && ("n" in t ? line.n === t.n : line.offset === t.offset);
+    }
+    #paintTarget() {
+      this.#els.forEach((el, i) => el.classList.toggle("target", this.#isTarget(this.#win[i])));
+    }
+    /** The index of the first line (partly) in view. */
+    #firstVisible() {
+      const top = this.#dom.view.scrollTop;
+      let lo = 0;
+      let hi = this.#els.length - 1;
+      while (lo < hi) {
+        const mid = lo + hi >> 1;
+        const el = this.#els[mid];
+        if (el.offsetTop + el.offsetHeight <= top) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
+    /** The index of the last line (partly) in view. */
+    #lastVisible() {
+      const bottom = this.#dom.view.scrollTop + this.#dom.view.clientHeight;
+      let lo = 0;
+      let hi = this.#els.length - 1;
+      while (lo < hi) {
+        const mid = lo + hi + 1 >> 1;
+        if (this.#els[mid].offsetTop < bottom) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    }
+    /** How many of the bar's units are in view: lines, or the bytes of the lines in view. */
+    #visibleUnits() {
+      if (this.#els.length === 0) return 0;
+      const a = this.#firstVisible();
+      const b = this.#lastVisible();
+      if (this.#total !== null) return Math.max(1, b - a + 1);
+      const next = this.#win[b + 1]?.offset ?? this.#size;
+      return Math.max(1, next - this.#win[a].offset);
+    }
+    #toBottom() {
+      const { view: view2 } = this.#dom;
+      view2.scrollTop = view2.scrollHeight;
+    }
+    #numbersOn() {
+      if (this.#dom.numbers.checked) return;
+      this.#dom.numbers.checked = true;
+      this.#applyToggles();
+    }
+    #applyToggles() {
+      const { body: body2, wrap, numbers } = this.#dom;
+      body2.classList.toggle("wrap", wrap.checked);
+      body2.classList.toggle("numbers", numbers.checked);
+    }
+    #digits() {
+      const last = this.#win.at(-1)?.n ?? this.#total ?? 0;
+      this.#dom.pre.style.setProperty("--digits", String(Math.max(2, lineCountDigits(last))));
+    }
+    #shown() {
+      this.#hooks.shown(this.#size, this.#total, this.#lastMod);
+    }
+    /** Says where a jump goes, or why it could not (\`bad\`); "" takes the placeholder away. */
+    #say(text, bad) {
+      const { loading, pre: pre2 } = this.#dom;
+      loading.textContent = text;
+      loading.hidden = text === "";
+      loading.classList.toggle("bad", bad);
+      pre2.setAttribute("aria-busy", String(text !== "" && !bad));
+    }
+    // ---- the bar, painted -----------------------------------------------------
+    #queuePaint() {
+      if (this.#paintQueued) return;
+      this.#paintQueued = true;
+      requestAnimationFrame(() => {
+        this.#paintQueued = false;
+        if (!this.#drag && this.#aim === null) this.#paintFromView();
+      });
+    }
+    /** Puts the thumb where the view is. */
+    #paintFromView() {
+      if (this.#els.length === 0) return;
+      const { view: view2 } = this.#dom;
+      const visible = this.#visibleUnits();
+      let f;
+      if (this.#follow || this.#endsFile && isAtBottom(view2.scrollTop, view2.clientHeight, view2.scrollHeight)) f = 1;
+      else if (this.#startsFile && view2.scrollTop <= 0) f = 0;
+      else {
+        const first2 = this.#win[this.#firstVisible()];
+        const ext = this.extent;
+        const top = ext.unit === "line" && first2.n !== null ? first2.n - 1 : first2.offset;
+        f = ext.unit === "line" && first2.n === null ? scrollFraction(first2.offset, 0, this.#size) : scrollFraction(top, visible, ext.total);
+      }
+      this.#fraction = f;
+      this.#paintBar(f, visible);
+    }
+    #paintBar(f, visible) {
+      const { bar, thumb } = this.#dom;
+      const ext = this.extent;
+      this.#thumb = thumbBox(bar.clientHeight, f, visible, ext.total);
+      thumb.style.height = \`\${this.#thumb.size}px\`;
+      thumb.style.transform = \`translateY(\${this.#thumb.pos}px)\`;
+      bar.setAttribute("aria-valuenow", String(Math.round(f * 100)));
+      const first2 = this.#win[this.#firstVisible()];
+      bar.setAttribute(
+        "aria-valuetext",
+        ext.unit === "line" && first2?.n != null ? \`line \${first2.n.toLocaleString("en")} of \${ext.total.toLocaleString("en")}\` : \`\${Math.round(f * 100)}% of the file\`
+      );
+    }
+    // ---- new lines, marked -------------------------------------------------------
+    #markChanged(offsets) {
+      for (const o of offsets) this.#changed.add(o);
+      this.#paintChanged();
+      clearTimeout(this.#changedTimer);
+      this.#changedTimer = setTimeout(() => {
+        this.#changed.clear();
+        this.#paintChanged();
+      }, CHANGED_MS);
+    }
+    /** Marks the new lines in the window with the CSS Custom Highlight API (no node changes). */
+    #paintChanged() {
+      if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
+      const ranges = [];
+      if (this.#changed.size > 0) {
+        const doc = this.#dom.pre.ownerDocument;
+        this.#win.forEach((l, i) => {
+          if (!this.#changed.has(l.offset)) return;
+          const r = doc.createRange();
+          r.selectNodeContents(this.#els[i]);
+          ranges.push(r);
+        });
+      }
+      if (ranges.length === 0) {
+        CSS.highlights.delete("fw-changed");
+        delete this.#dom.body.dataset.changed;
+        return;
+      }
+      CSS.highlights.set("fw-changed", new Highlight(...ranges));
+      this.#dom.body.dataset.changed = String(ranges.length);
+    }
+  };
+
+  // src/client/gotime.ts
+  function timeMessage(found) {
+    if (found.offset === null) return "No line is stamped at or after that time";
+    const where = found.n !== null ? \`line \${found.n.toLocaleString("en")}\` : "the line";
+    return found.t ? \`Showing \${where}, stamped \${found.t}\` : \`Showing \${where}\`;
+  }
+  var GoToTime = class {
+    #dom;
+    #hooks;
+    #timers;
+    #returnTo = null;
+    #msgTimer;
+    #seq = 0;
+    constructor(dom, hooks, timers2) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#timers = timers2;
+    }
+    /** Whether the box is open. */
+    get open() {
+      return !this.#dom.form.hidden;
+    }
+    /** Opens the box and focuses it. */
+    show() {
+      const d = this.#dom;
+      if (d.form.hidden) {
+        this.#returnTo = d.focused() ?? d.home;
+        this.#say("", false);
+      }
+      d.form.hidden = false;
+      d.button.setAttribute("aria-expanded", "true");
+      d.input.focus();
+      d.input.select();
+    }
+    /** The button was pressed: opens, or closes with focus on the button. */
+    toggle() {
+      if (this.#dom.form.hidden) this.show();
+      else this.#close(this.#dom.button);
+    }
+    /** Enter in the box: asks the server, then shows the line or says why not. */
+    async submit() {
+      const t = this.#dom.input.value.trim();
+      if (t === "") return this.#say("Type a time: 2026-12-07T00:11:49Z (no offset is UTC), or epoch ms", true);
+      const seq = ++this.#seq;
+      this.#say("Looking…", false);
+      let found;
+      try {
+        found = await this.#hooks.find(t);
+      } catch (e) {
+        if (seq !== this.#seq) return;
+        const why = e instanceof HttpError ? e.reason : \`Cannot ask the server: \${e.message}\`;
+        return this.#say(why, true);
+      }
+      if (seq !== this.#seq) return;
+      if (found.offset === null) return this.#say(timeMessage(found), true);
+      this.#close(this.#dom.home);
+      this.#hooks.go({ n: found.n, offset: found.offset, t: found.t });
+      this.#say(timeMessage(found), false, SHOWING_MS);
+    }
+    /** A key in the box: Esc closes it without going anywhere, focus back where it was. */
+    keydown(ev) {
+      if (ev.key !== "Escape") return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.#seq++;
+      this.#say("", false);
+      this.#close(this.#returnTo ?? this.#dom.home);
+    }
+    #say(message, bad, forMs) {
+      const d = this.#dom;
+      this.#timers.clearTimer(this.#msgTimer);
+      d.msg.textContent = message;
+      d.msg.classList.toggle("bad", bad);
+      d.input.setAttribute("aria-invalid", String(bad));
+      if (forMs !== void 0) this.#msgTimer = this.#timers.setTimer(() => d.msg.textContent = "", forMs);
+    }
+    #close(focus) {
+      const d = this.#dom;
+      d.form.hidden = true;
+      d.button.setAttribute("aria-expanded", "false");
+      focus?.focus({ preventScroll: true });
+    }
+  };
+
+  // src/client/ask.ts
+  function matchesLabel(n) {
+    return n === 0 ? "No matches" : \`\${n.toLocaleString("en")} \${n === 1 ? "match" : "matches"}\`;
+  }
+  function progressLabel(scanned, size) {
+    const pct = size > 0 ? Math.min(100, Math.floor(scanned / size * 100)) : 100;
+    return \`searched \${formatSize(scanned)} of \${formatSize(size)} (\${pct}%)\`;
+  }
+  function askOf(filter, text, matchCase) {
+    if (filter.kind !== "ok") return null;
+    return filter.regex ? { q: text.slice(1, -1), regex: true, matchCase } : { q: text, regex: false, matchCase };
+  }
+
+  // src/client/search.ts
+  var SEARCH_DEBOUNCE_MS = 250;
+  var SEARCH_LIMIT = 1e3;
+  var LIST_MAX = 2e3;
+  var RETRIES = 5;
+  var COUNT_EVERY_MS = 1e3;
+  var SearchPanel = class {
+    #dom;
+    #hooks;
+    #source;
+    #timers;
+    #render;
+    #ask = null;
+    /** The query as a JavaScript RegExp: marks matches, and filters lines that arrive later. */
+    #re = null;
+    #ctl = null;
+    #timer;
+    /** Newest first: what the list shows. */
+    #items = [];
+    #pending = [];
+    #flushQueued = false;
+    #active = -1;
+    #count = 0;
+    #running = false;
+    #next;
+    #said = 0;
+    #seq = 0;
+    constructor(dom, hooks, source, timers2, render = plainLine) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#source = source;
+      this.#timers = timers2;
+      this.#render = render;
+    }
+    /** Whether a query is on (the panel shows). */
+    get on() {
+      return this.#ask !== null;
+    }
+    /** How many matches are counted (found, plus those that arrived later). */
+    get count() {
+      return this.#count;
+    }
+    /** The filter box changed: search for what it says, after a pause in typing (none: close). */
+    run(filter, text, matchCase) {
+      const ask = askOf(filter, text, matchCase);
+      this.#timers.clearTimer(this.#timer);
+      if (filter.kind === "error") {
+        this.stop();
+        this.#hooks.say(
+          \`Invalid regular expression: \${filter.message.replace(/^Invalid regular expression: /, "")}\`,
+          true
+        );
+        return;
+      }
+      if (!ask || filter.kind !== "ok") {
+        this.stop();
+        this.#hooks.say("", false);
+        return;
+      }
+      this.#ctl?.abort();
+      this.#re = filter.re;
+      this.#hooks.say("Searching…", false);
+      this.#timer = this.#timers.setTimer(() => this.#start(ask, void 0), SEARCH_DEBOUNCE_MS);
+    }
+    /** Stops the search and closes the panel. */
+    stop() {
+      this.#timers.clearTimer(this.#timer);
+      this.#ctl?.abort();
+      this.#ctl = null;
+      this.#ask = null;
+      this.#re = null;
+      this.#items = [];
+      this.#pending = [];
+      this.#active = -1;
+      this.#count = 0;
+      this.#running = false;
+      this.#dom.list.replaceChildren();
+      this.#dom.list.removeAttribute("aria-activedescendant");
+      const wasOpen = !this.#dom.panel.hidden;
+      this.#dom.panel.hidden = true;
+      this.#hooks.marks(null);
+      if (wasOpen) this.#hooks.resized();
+    }
+    /** "Search further back": the next matches from where the limit stopped the last search. */
+    more() {
+      if (this.#ask && this.#next !== void 0 && !this.#running) this.#start(this.#ask, this.#next);
+    }
+    /** Lines the file gained (newest last): those that match go on top of the list. */
+    appended(lines) {
+      const re = this.#re;
+      if (!re || !this.#ask) return;
+      const fresh = lines.filter((l) => matches(re, l.text));
+      if (fresh.length === 0) return;
+      const known = new Set(fresh.map((l) => l.offset));
+      this.#items = this.#items.filter((it) => {
+        if (!known.has(it.line.offset)) return true;
+        it.el.remove();
+        this.#count--;
+        return false;
+      });
+      const added = fresh.reverse().map((line) => ({ line, el: this.#item(line) }));
+      this.#dom.list.prepend(...added.map((a) => a.el));
+      this.#items = [...added, ...this.#items];
+      if (this.#active >= 0) this.#active += added.length;
+      this.#count += added.length;
+      this.#trim();
+      this.#digits();
+      this.#sayCount(true);
+    }
+    /** Enter in the filter box: shows the active match (the newest when none is). */
+    enter() {
+      if (this.#items.length === 0) return;
+      this.#activate(Math.max(0, this.#active));
+      this.#showActive();
+    }
+    /** Keys on the list: arrows, Page keys, Home and End move the active match; Enter shows it. */
+    listKey(ev) {
+      const n = this.#items.length;
+      if (n === 0) return;
+      const page = 10;
+      const at = this.#active;
+      let to = null;
+      if (ev.key === "ArrowDown") to = at + 1;
+      else if (ev.key === "ArrowUp") to = at - 1;
+      else if (ev.key === "PageDown") to = at + page;
+      else if (ev.key === "PageUp") to = at - page;
+      else if (ev.key === "Home") to = 0;
+      else if (ev.key === "End") to = n - 1;
+      else if (ev.key === "Enter") {
+        ev.preventDefault();
+        if (at < 0) this.#activate(0);
+        this.#showActive();
+        return;
+      }
+      if (to === null) return;
+      ev.preventDefault();
+      this.#activate(Math.max(0, Math.min(n - 1, to)));
+    }
+    /** The list got the focus: some match is active, so the arrow keys have somewhere to start. */
+    focused() {
+      if (this.#active < 0 && this.#items.length > 0) this.#activate(0);
+    }
+    /** A click on a match: it becomes active and is shown. */
+    clicked(ev) {
+      const li = ev.target.closest?.("[role=option]");
+      if (!li) return;
+      const i = this.#items.findIndex((it) => it.el === li);
+      if (i < 0) return;
+      this.#activate(i);
+      this.#showActive();
+    }
+    #start(ask, from) {
+      this.#ctl?.abort();
+      const ctl = new AbortController();
+      this.#ctl = ctl;
+      const seq = ++this.#seq;
+      if (from === void 0) {
+        this.#ask = ask;
+        this.#items = [];
+        this.#pending = [];
+        this.#active = -1;
+        this.#count = 0;
+        this.#dom.list.replaceChildren();
+        this.#dom.list.removeAttribute("aria-activedescendant");
+        this.#hooks.marks(this.#re);
+      }
+      this.#next = void 0;
+      this.#running = true;
+      this.#dom.more.hidden = true;
+      this.#dom.progress.textContent = "searching…";
+      if (this.#dom.panel.hidden) {
+        this.#dom.panel.hidden = false;
+        this.#hooks.resized();
+      }
+      void this.#stream({ ...ask, from, limit: SEARCH_LIMIT }, ctl, seq, 0);
+    }
+    async #stream(ask, ctl, seq, tries) {
+      const mine = () => seq === this.#seq && !ctl.signal.aborted;
+      try {
+        for await (const ev of this.#source(ask, ctl.signal)) {
+          if (!mine()) return;
+          if (ev.kind === "match") this.#found(ev.line);
+          else if (ev.kind === "progress") this.#dom.progress.textContent = progressLabel(ev.scanned, ev.size);
+          else {
+            this.#flush();
+            this.#running = false;
+            this.#next = ev.next;
+            this.#dom.more.hidden = ev.next === void 0;
+            this.#dom.progress.textContent = ev.error ? \`stopped: \${ev.error}\` : ev.next !== void 0 ? "the newest matches; more further back" : "searched the whole file";
+            this.#sayCount(true);
+            return;
+          }
+        }
+        if (!mine()) return;
+        this.#flush();
+        this.#running = false;
+        this.#dom.progress.textContent = "the search ended early";
+        this.#sayCount(true);
+      } catch (e) {
+        if (!mine()) return;
+        this.#flush();
+        this.#running = false;
+        if (e instanceof HttpError && e.status === 429 && tries < RETRIES) {
+          const wait = Math.max(1e3, e.retryAfterMs ?? 2e3);
+          this.#hooks.say(\`\${e.reason}; trying again in \${Math.ceil(wait / 1e3)} s\`, true);
+          this.#dom.progress.textContent = "waiting for the server";
+          this.#timer = this.#timers.setTimer(() => {
+            if (mine()) {
+              this.#running = true;
+              void this.#stream(ask, ctl, seq, tries + 1);
+            }
+          }, wait);
+          return;
+        }
+        const why = e instanceof Error ? e.message : String(e);
+        this.#hooks.say(e instanceof HttpError && e.status === 400 ? why : \`Search failed: \${why}\`, true);
+        this.#dom.progress.textContent = "";
+      }
+    }
+    /** A match from the stream: listed at the bottom (the stream goes from newer to older). */
+    #found(line) {
+      this.#count++;
+      this.#pending.push(line);
+      this.#sayCount(false);
+      if (this.#flushQueued) return;
+      this.#flushQueued = true;
+      requestAnimationFrame(() => this.#flush());
+    }
+    #flush() {
+      this.#flushQueued = false;
+      if (this.#pending.length === 0) return;
+      const room = LIST_MAX - this.#items.length;
+      const add = this.#pending.slice(0, Math.max(0, room));
+      this.#pending = [];
+      const items = add.map((line) => ({ line, el: this.#item(line) }));
+      this.#dom.list.append(...items.map((it) => it.el));
+      this.#items.push(...items);
+      this.#digits();
+    }
+    #trim() {
+      for (const it of this.#items.splice(LIST_MAX)) it.el.remove();
+      if (this.#active >= this.#items.length) this.#activate(this.#items.length - 1);
+    }
+    #item(line) {
+      const li = this.#dom.list.ownerDocument.createElement("li");
+      li.id = \`match-\${++this.#ids}\`;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.className = "l";
+      li.dataset.n = line.n === null ? "" : String(line.n);
+      fillLine(li, this.#render(line.text, this.#re ? matchRanges(this.#re, line.text) : []));
+      return li;
+    }
+    #ids = 0;
+    #activate(i) {
+      const old = this.#items[this.#active];
+      if (old) {
+        old.el.classList.remove("active");
+        old.el.setAttribute("aria-selected", "false");
+      }
+      this.#active = i;
+      const it = this.#items[i];
+      if (!it) return this.#dom.list.removeAttribute("aria-activedescendant");
+      it.el.classList.add("active");
+      it.el.setAttribute("aria-selected", "true");
+      this.#dom.list.setAttribute("aria-activedescendant", it.el.id);
+      it.el.scrollIntoView?.({ block: "nearest" });
+    }
+    #showActive() {
+      const it = this.#items[this.#active];
+      if (it) this.#hooks.show(it.line);
+    }
+    #sayCount(now) {
+      const t = Date.now();
+      if (!now && t - this.#said < COUNT_EVERY_MS) return;
+      this.#said = t;
+      const label = matchesLabel(this.#count);
+      this.#hooks.say(this.#running ? \`\${label} so far…\` : label, false);
+    }
+    #digits() {
+      const widest = this.#items.reduce((m, it) => Math.max(m, it.line.n ?? 0), 0);
+      this.#dom.list.style.setProperty("--digits", String(Math.max(2, lineCountDigits(widest))));
+    }
+  };
+
+  // src/client/large.ts
+  var timers = {
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (id) => clearTimeout(id)
+  };
+  function largeView(deps) {
+    const { body: body2, byId: byId2 } = deps;
+    const data = body2.dataset;
+    const linesPath = data.lines || "lines";
+    const view2 = byId2("view");
+    const filterBox2 = byId2("filter");
+    body2.classList.add("large");
+    const big2 = new BigView(
+      {
+        body: body2,
+        view: view2,
+        pre: byId2("content"),
+        bar: byId2("bar"),
+        thumb: byId2("thumb"),
+        loading: byId2("loading"),
+        below: byId2("below"),
+        wrap: byId2("wrap"),
+        numbers: byId2("numbers")
+      },
+      {
+        shown: (size, total, lastMod) => deps.status.showExtent(size, total, lastMod),
+        linked: deps.linkTo,
+        said: (message, bad) => deps.goTo().tell(message, bad),
+        appended: (lines) => search.appended(lines)
+      },
+      deps.prefs,
+      { lines: (q, signal) => getJson(linesUrl(linesPath, q), parseLinesAnswer, signal) },
+      deps.draw
+    );
+    const search = new SearchPanel(
+      {
+        panel: byId2("results"),
+        list: byId2("matches"),
+        progress: byId2("results-progress"),
+        more: byId2("results-more")
+      },
+      {
+        say: (text, bad) => deps.tools().say(text, bad),
+        show: (line) => big2.goToOffset(line.offset, line.n),
+        marks: (re) => big2.setMarks(re),
+        resized: () => big2.resized()
+      },
+      (ask, signal) => searchEvents(data.search || "search", { ...ask, level: deps.searchLevel?.() }, signal),
+      timers
+    );
+    const time = new GoToTime({
+      button: byId2("time-open"),
+      form: byId2("time"),
+      input: byId2("time-input"),
+      msg: byId2("time-msg"),
+      home: view2,
+      focused: () => {
+        const el = document.activeElement;
+        return el instanceof HTMLElement && el !== body2 ? el : null;
+      }
+    }, {
+      find: (t) => getJson(timeUrl(data.time || "time", t), parseTimeAnswer),
+      go(found) {
+        if (found.n !== null) deps.linkTo(found.n);
+        big2.goToOffset(found.offset, found.n);
+      }
+    }, timers);
+    const bar = byId2("bar");
+    bar.addEventListener("pointerdown", (ev) => big2.barDown(ev));
+    bar.addEventListener("pointermove", (ev) => big2.barMove(ev));
+    bar.addEventListener("pointerup", () => big2.barUp());
+    bar.addEventListener("pointercancel", () => big2.barUp());
+    bar.addEventListener("keydown", (ev) => big2.barKey(ev));
+    view2.addEventListener("keydown", (ev) => {
+      if (ev.target === view2) big2.keydown(ev);
+    });
+    new ResizeObserver(() => big2.resized()).observe(view2);
+    const list = byId2("matches");
+    list.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        filterBox2.focus();
+      } else search.listKey(ev);
+    });
+    list.addEventListener("focus", () => search.focused());
+    list.addEventListener("click", (ev) => search.clicked(ev));
+    byId2("results-more").addEventListener("click", () => search.more());
+    filterBox2.addEventListener("keydown", (ev) => {
+      if (!search.on) return;
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        search.enter();
+      } else if (ev.key === "ArrowDown") {
+        ev.preventDefault();
+        list.focus();
+      }
+    });
+    byId2("time-open").addEventListener("click", () => time.toggle());
+    byId2("time").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void time.submit();
+    });
+    byId2("time-input").addEventListener("keydown", (ev) => time.keydown(ev));
+    return { view: big2, search, time };
   }
 
   // src/client/backoff.ts
@@ -2736,41 +4517,6 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/shared/format.ts
-  function formatSize(bytes) {
-    if (!Number.isFinite(bytes) || bytes < 0) return "";
-    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
-    const units = ["KiB", "MiB", "GiB", "TiB"];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1023.95 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
-    }
-    const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
-    return \`\${shown} \${units[unit]}\`;
-  }
-  function windowNotice(offset, size) {
-    if (offset <= 0) return "";
-    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
-  }
-  function tokenTimeMs(token) {
-    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
-    const v = BigInt("0x" + token);
-    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
-    return Number.isSafeInteger(ms) ? ms : null;
-  }
-  function formatAgo(thenMs, nowMs) {
-    const s = Math.floor((nowMs - thenMs) / 1e3);
-    if (s < 5) return "just now";
-    if (s < 60) return \`\${s} s ago\`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return \`\${m} min ago\`;
-    const h = Math.floor(m / 60);
-    if (h < 48) return \`\${h} h ago\`;
-    return \`\${Math.floor(h / 24)} d ago\`;
-  }
-
   // src/client/status.ts
   function connectionLabel(c, now) {
     if (c.status === "connected") return "connected";
@@ -2825,18 +4571,31 @@ export const CLIENT_SCRIPT: string = `(() => {
       d.body.classList.toggle("stale", message !== null);
     }
     /** Says which part of the file is shown, and that the page dropped lines when it did. */
-    showText(shown) {
+    showText(shown2) {
       const d = this.#dom;
-      d.body.dataset.lastMod = shown.lastMod;
-      d.body.dataset.offset = String(shown.offset);
-      d.body.dataset.size = String(shown.size);
-      d.size.textContent = formatSize(shown.size);
-      d.notice.hidden = !shown.lossy;
-      const notice = windowNotice(shown.offset, shown.size);
+      d.body.dataset.lastMod = shown2.lastMod;
+      d.body.dataset.offset = String(shown2.offset);
+      d.body.dataset.size = String(shown2.size);
+      d.size.textContent = formatSize(shown2.size);
+      d.notice.hidden = !shown2.lossy;
+      const notice = windowNotice(shown2.offset, shown2.size);
       d.windowText.textContent = notice;
       d.windowBox.hidden = notice === "";
-      d.dropped.hidden = !shown.dropped;
-      d.body.classList.toggle("linkable", noLinksReason(shown.offset, shown.dropped) === null);
+      d.dropped.hidden = !shown2.dropped;
+      d.body.classList.toggle("linkable", noLinksReason(shown2.offset, shown2.dropped) === null);
+    }
+    /**
+     * The large-file view's size: \`size\` bytes of \`total\` lines ("4.0 GiB,
+     * 41,943,040 lines"; "counting lines…" while the server's index is built).
+     */
+    showExtent(size, total, lastMod) {
+      const d = this.#dom;
+      d.body.dataset.lastMod = lastMod;
+      d.body.dataset.size = String(size);
+      const lines = total === null ? "counting lines…" : \`\${total.toLocaleString("en")} \${total === 1 ? "line" : "lines"}\`;
+      const text = \`\${formatSize(size)}, \${lines}\`;
+      if (d.size.textContent !== text) d.size.textContent = text;
+      d.body.classList.add("linkable");
     }
     /** Paints the connection's state, the title and "5 min ago". */
     showConnection(c) {
@@ -3011,6 +4770,16 @@ export const CLIENT_SCRIPT: string = `(() => {
       d.box.setAttribute("aria-invalid", String(f.kind === "error"));
       d.count.textContent = f.kind === "error" ? \`Invalid regular expression: \${f.message.replace(/^Invalid regular expression: /, "")}\` : f.kind === "ok" ? countLabel(hits, total) : "";
     }
+    /**
+     * Paints \`text\` as the count (the large-file view's search says "12
+     * matches", or why it could not search); \`bad\` marks the box invalid.
+     */
+    say(text, bad) {
+      const d = this.#dom;
+      d.count.classList.toggle("bad", bad);
+      d.box.setAttribute("aria-invalid", String(bad));
+      d.count.textContent = text;
+    }
     /** Pause or Resume was pressed. */
     togglePause() {
       const d = this.#dom;
@@ -3052,15 +4821,14 @@ export const CLIENT_SCRIPT: string = `(() => {
     /** The line the cursor is on, if it is still shown. */
     get line() {
       const l = this.#line;
-      return l && l.isConnected && this.#hooks.pane().contains(l) && !l.classList.contains("folded") ? l : null;
+      return l && l.isConnected && this.#hooks.pane().contains(l) && shown(l) ? l : null;
     }
     /** A key: true when it was the cursor's (\`j\`, \`k\`, \`m\`, \`Enter\` on a line). */
     keydown(ev) {
       if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing || typing(ev.target)) return false;
       const target = ev.target;
-      if (target && target !== this.#view && !this.#view.contains(target) && target !== this.#view.ownerDocument.body) {
-        return false;
-      }
+      const body2 = this.#view.ownerDocument.body;
+      if (target && target !== this.#view && !this.#view.contains(target) && target !== body2) return false;
       if (target instanceof HTMLElement && target.closest("button, a") && target !== this.#line) return false;
       switch (ev.key) {
         case "j":
@@ -3073,7 +4841,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           const line = this.line ?? this.#first();
           if (!line) return false;
           this.#set(line);
-          this.#hooks.toggleMark(this.#index(line));
+          this.#hooks.toggleMark(line);
           this.#arm(line);
           return true;
         }
@@ -3100,58 +4868,44 @@ export const CLIENT_SCRIPT: string = `(() => {
     click(ev) {
       const target = ev.target;
       const line = target.closest?.(".ln");
-      if (!(line instanceof HTMLElement) || !this.#hooks.pane().contains(line)) {
-        return false;
-      }
-      const index = this.#index(line);
+      if (!(line instanceof HTMLElement) || !this.#hooks.pane().contains(line)) return false;
       const button = target.closest("button.tg");
       if (button) {
-        if (button.classList.contains("fold")) this.#fold(line, index);
-        else this.#hooks.toggleOpen(index);
+        if (button.classList.contains("fold")) this.#fold(line);
+        else this.#hooks.toggleOpen(line);
         return true;
       }
       if (target.closest("a, .pretty")) return false;
-      const rect = line.getBoundingClientRect();
-      const padding = parseFloat(getComputedStyle(line).paddingLeft);
-      const column = gutterColumn(
-        ev.clientX - rect.left,
-        padding,
-        this.#hooks.digits()
-      );
+      const x = ev.clientX - line.getBoundingClientRect().left;
+      const column = gutterColumn(x, parseFloat(getComputedStyle(line).paddingLeft), this.#hooks.digits());
       if (column === "mark") {
         this.#set(line, false);
-        this.#hooks.toggleMark(index);
+        this.#hooks.toggleMark(line);
         return true;
       }
       if (column !== "text") return false;
       const sel = line.ownerDocument.getSelection();
       if (sel && !sel.isCollapsed) return false;
       this.#set(line, false);
-      if (this.#hooks.structured(index)) this.#hooks.toggleOpen(index);
+      if (this.#hooks.structured(line)) this.#hooks.toggleOpen(line);
       return false;
     }
     #act(line) {
-      const index = this.#index(line);
-      if (this.#hooks.structured(index)) this.#hooks.toggleOpen(index);
-      else this.#fold(line, index);
+      if (this.#hooks.structured(line)) this.#hooks.toggleOpen(line);
+      else this.#fold(line);
       if (this.line) this.#arm(this.line);
     }
     /** Folds the entry of \`line\`; the cursor goes to its first line (the one that stays shown). */
-    #fold(line, index) {
-      const head = this.#hooks.toggleFold(index);
-      if (head < 0 || head === index) return;
+    #fold(line) {
+      const cont = line.classList.contains("cont");
+      if (!this.#hooks.toggleFold(line) || !cont) return;
       let el = line;
-      while (el && el.classList.contains("cont")) {
-        el = this.#next(el, -1, true);
-      }
-      if (el instanceof HTMLElement) this.#set(el);
+      while (el && el.classList.contains("cont")) el = this.#next(el, -1, true);
+      if (el) this.#set(el);
     }
     /** The links of the keyboard's line take Tab (those of other lines do not: see src/client/draw.ts). */
     #arm(line) {
       for (const a of line.querySelectorAll("a")) a.removeAttribute("tabindex");
-    }
-    #index(line) {
-      return this.#hooks.indexOf(Number(line.dataset.n));
     }
     #set(line, scroll = true) {
       const old = this.#line;
@@ -3182,9 +4936,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           el = dir > 0 ? block.firstElementChild : block.lastElementChild;
           if (!el) continue;
         }
-        if (el instanceof HTMLElement && el.classList.contains("ln") && (all || !el.classList.contains("folded"))) {
-          return el;
-        }
+        if (el instanceof HTMLElement && el.classList.contains("ln") && (all || shown(el))) return el;
       }
       return null;
     }
@@ -3201,12 +4953,15 @@ export const CLIENT_SCRIPT: string = `(() => {
           hit = doc.elementFromPoint(r.left + 8, y);
         }
         const line = hit?.closest(".ln");
-        if (line instanceof HTMLElement && pane.contains(line) && !line.classList.contains("folded")) return line;
+        if (line instanceof HTMLElement && pane.contains(line) && shown(line)) return line;
       }
-      const any = pane.querySelector(".ln:not(.folded)");
-      return any instanceof HTMLElement ? any : null;
+      for (const l of pane.querySelectorAll(".ln")) if (shown(l)) return l;
+      return null;
     }
   };
+  function shown(line) {
+    return !line.classList.contains("folded") && line.offsetHeight > 0;
+  }
 
   // src/shared/entries.ts
   var DEFAULT_CONTEXT = Object.freeze({ stamped: false, indent: true });
@@ -3446,8 +5201,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       if (caughtUp) this.#levels(this.#lines.length);
     }
     /** The first \`count\` lines left; the first line left starts at byte \`fileOffset\` (a line cut inside: start over). */
-    dropped(count, fileOffset, cut) {
-      if (cut || count >= this.#entriesDone) {
+    dropped(count, fileOffset, cut2) {
+      if (cut2 || count >= this.#entriesDone) {
         this.reset(this.#lines, fileOffset);
         return;
       }
@@ -3702,18 +5457,18 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#format = log2.format;
     }
     get state() {
-      const shown = this.#log.levels;
+      const shown2 = this.#log.levels;
       return {
-        levels: shown === null ? null : LEVEL_KEYS2.filter((k) => shown.has(k)),
+        levels: shown2 === null ? null : LEVEL_KEYS2.filter((k) => shown2.has(k)),
         markedOnly: this.#log.markedOnly,
         fields: this.#log.fields
       };
     }
     /** A level's toggle was pressed: show or hide its entries. */
     toggleLevel(key) {
-      const shown = new Set(this.#log.levels ?? LEVEL_KEYS2);
-      if (!shown.delete(key)) shown.add(key);
-      this.setLevels([...shown]);
+      const shown2 = new Set(this.#log.levels ?? LEVEL_KEYS2);
+      if (!shown2.delete(key)) shown2.add(key);
+      this.setLevels([...shown2]);
     }
     /** Shows the entries of \`levels\` only (null, or every level: all). */
     setLevels(levels) {
@@ -3762,11 +5517,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     paint() {
       const d = this.#dom;
       const counts = this.#log.facts.counts();
-      const shown = this.#log.levels;
+      const shown2 = this.#log.levels;
       const format = this.#log.format;
       const key = JSON.stringify([
         counts,
-        shown && [...shown],
+        shown2 && [...shown2],
         this.#log.markedOnly,
         this.#log.markCount,
         format,
@@ -3776,8 +5531,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#painted = key;
       for (const [key2, { button, count }] of d.levels) {
         const n = counts[key2];
-        const on = shown === null || shown.has(key2);
-        button.hidden = n === 0 && on;
+        const on = shown2 === null || shown2.has(key2);
+        button.hidden = n === 0 && on && !this.#log.seen?.(key2);
         count.textContent = NUMBER2.format(n);
         button.setAttribute("aria-pressed", String(on));
       }
@@ -3912,8 +5667,8 @@ export const CLIENT_SCRIPT: string = `(() => {
     #markedOnly = false;
     /** Structured lines as \`time level message key=value …\` (else as they are). */
     fields = false;
-    constructor(marks, hooks) {
-      this.#marks = marks;
+    constructor(marks2, hooks) {
+      this.#marks = marks2;
       this.#hooks = hooks;
     }
     /** The lines held. */
@@ -3960,8 +5715,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       const head = this.facts.head(firstChanged);
       if (head < firstChanged) this.#hooks.redrawLine(head);
     }
-    dropped(count, offset, cut) {
-      this.facts.dropped(count, offset, cut);
+    dropped(count, offset, cut2) {
+      this.facts.dropped(count, offset, cut2);
     }
     select(re, from = 0) {
       const marked = this.#markedOnly ? (i) => this.#marks.has(this.facts.offsetOf(i)) : null;
@@ -4181,6 +5936,240 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
+  // src/client/windowlog.ts
+  var WindowLog = class {
+    #marks;
+    #pane;
+    #hooks;
+    #facts = /* @__PURE__ */ new WeakMap();
+    #levels = null;
+    #markedOnly = false;
+    /** Entries folded and lines opened, by the byte their (first) line starts at. */
+    #folded = /* @__PURE__ */ new Set();
+    #opened = /* @__PURE__ */ new Set();
+    #format = null;
+    /** The format was decided on fewer lines than its sample. */
+    #provisional = true;
+    #counts = Object.fromEntries(LEVEL_KEYS2.map((k) => [k, 0]));
+    /** Levels any window had: their toggles stay when the window has none of them. */
+    #seen = /* @__PURE__ */ new Set();
+    #win = [];
+    #els = [];
+    /** JSON and logfmt lines as fields. */
+    fields = true;
+    /** \`pane\` is \`#content\`: the levels hidden and "marked only" are its classes. */
+    constructor(marks2, pane, hooks) {
+      this.#marks = marks2;
+      this.#pane = pane;
+      this.#hooks = hooks;
+    }
+    get levels() {
+      return this.#levels;
+    }
+    /** Hides the lines of the levels not in \`levels\` (null: shows all). */
+    setLevels(levels) {
+      this.#levels = levels;
+      for (const k of LEVEL_KEYS2) this.#pane.classList.toggle(\`hide-\${k}\`, levels !== null && !levels.has(k));
+    }
+    get markedOnly() {
+      return this.#markedOnly;
+    }
+    setMarkedOnly(on) {
+      this.#markedOnly = on;
+      this.#pane.classList.toggle("marked-only", on);
+    }
+    get format() {
+      return this.#format;
+    }
+    get markCount() {
+      return this.#marks.size;
+    }
+    /** The counts the log bar shows: the window's entries per level. */
+    facts = { counts: () => ({ ...this.#counts }) };
+    /** Whether a window ever had entries of \`key\` (its toggle stays). */
+    seen(key) {
+      return this.#seen.has(key);
+    }
+    /**
+     * The level \`&level=\` asks the server for: the least severe level shown
+     * (the server keeps that level and worse), or undefined when every level
+     * is shown or none is.
+     */
+    searchLevel() {
+      const shown2 = this.#levels;
+      if (shown2 === null) return void 0;
+      const least = [...LEVELS].reverse().find((l) => shown2.has(l));
+      return least === "trace" && shown2.has("other") ? void 0 : least;
+    }
+    // ---- drawing ---------------------------------------------------------------
+    line(el, line, re) {
+      const f = this.#read(line);
+      el.dataset.offset = String(line.offset);
+      el.classList.add(\`lv-\${f.level ?? "none"}\`);
+      if (this.#marks.size > 0 && this.#marks.has(line.offset)) el.classList.add("marked");
+      const s = this.#structured(f.plain);
+      const open = s !== null && this.#opened.has(line.offset);
+      if (s) {
+        const b = toggle2(el, "open", open, \`\${open ? "Close" : "Open"} the line as JSON\`);
+        if (open) b.setAttribute("aria-controls", \`pretty-o\${line.offset}\`);
+      }
+      const segments = s && this.fields ? summarySegments(s) : ansiSegments(line.text);
+      let text = "";
+      for (const seg of segments) text += seg.text;
+      fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
+      if (open) {
+        const block = el.ownerDocument.createElement("span");
+        block.className = "pretty";
+        block.id = \`pretty-o\${line.offset}\`;
+        block.setAttribute("role", "region");
+        block.setAttribute("aria-label", "The line as JSON");
+        block.textContent = pretty(f.plain) ?? "";
+        el.append(block);
+      }
+    }
+    /**
+     * The window is \`lines\`, drawn as \`els\`: reads its entries in order and
+     * sets on each line its entry's level, whether it continues it (folded or
+     * not), the fold button of an entry's first line, whether a mark keeps its
+     * entry, and counts the window's entries per level.
+     */
+    window(lines, els) {
+      this.#win = lines;
+      this.#els = els;
+      const plains = lines.map((l) => this.#read(l).plain);
+      this.#decideFormat(plains);
+      const scanner = new EntryScanner(detectEntryContext(plains.slice(0, 200)));
+      const counts = Object.fromEntries(LEVEL_KEYS2.map((k) => [k, 0]));
+      let head = 0;
+      const heads = [];
+      for (let i = 0; i < lines.length; i++) {
+        const cont = scanner.push(plains[i]) && i > 0;
+        if (!cont) head = i;
+        heads.push(head);
+      }
+      for (let h = 0; h < lines.length; ) {
+        let end = h + 1;
+        while (end < lines.length && heads[end] === h) end++;
+        const level = this.#read(lines[h]).level;
+        const key = level ?? "other";
+        counts[key]++;
+        this.#seen.add(key);
+        const folded = this.#folded.has(lines[h].offset);
+        let marked = false;
+        for (let i = h; i < end && !marked; i++) marked = this.#marks.size > 0 && this.#marks.has(lines[i].offset);
+        for (let i = h; i < end; i++) {
+          const el = els[i];
+          for (const c of [...el.classList]) if (c.startsWith("lv-")) el.classList.remove(c);
+          el.classList.add(\`lv-\${level ?? "none"}\`);
+          el.classList.toggle("cont", i > h);
+          el.classList.toggle("folded", i > h && folded);
+          el.classList.toggle("in-marked", marked);
+        }
+        this.#foldButton(els[h], end - h - 1, folded);
+        h = end;
+      }
+      this.#counts = counts;
+      this.#hooks.changed();
+    }
+    // ---- what the keyboard and clicks do ---------------------------------------
+    /** The window's line drawn as \`el\`. */
+    lineOf(el) {
+      const i = this.#els.indexOf(el);
+      return i < 0 ? null : this.#win[i] ?? null;
+    }
+    /** Whether \`el\`'s line is a JSON or logfmt line (it opens). */
+    structured(el) {
+      const line = this.lineOf(el);
+      return line !== null && this.#structured(this.#read(line).plain) !== null;
+    }
+    /** Marks or unmarks \`el\`'s line. */
+    toggleMark(el) {
+      const line = this.lineOf(el);
+      if (!line) return;
+      const on = this.#marks.toggle(line.offset);
+      el.classList.toggle("marked", on);
+      this.window(this.#win, this.#els);
+    }
+    /** Folds or unfolds the entry \`el\` is in; false when it has no lines to fold. */
+    toggleFold(el) {
+      let i = this.#els.indexOf(el);
+      while (i > 0 && this.#els[i].classList.contains("cont")) i--;
+      const head = this.#win[i];
+      if (!head || !this.#els[i + 1]?.classList.contains("cont")) return false;
+      if (!this.#folded.delete(head.offset)) this.#folded.add(head.offset);
+      this.window(this.#win, this.#els);
+      return true;
+    }
+    /** Opens \`el\`'s line pretty-printed, or closes it. */
+    toggleOpen(el) {
+      const line = this.lineOf(el);
+      if (!line || !this.structured(el)) return;
+      if (!this.#opened.delete(line.offset)) this.#opened.add(line.offset);
+      const re = null;
+      el.replaceChildren();
+      this.line(el, line, re);
+      this.window(this.#win, this.#els);
+    }
+    #read(line) {
+      let f = this.#facts.get(line);
+      if (!f) {
+        const plain = hasEscapes(line.text) ? stripAnsi(line.text) : line.text;
+        f = { plain, level: detectLevel(plain) };
+        this.#facts.set(line, f);
+      }
+      return f;
+    }
+    #structured(plain) {
+      return this.#format === null ? null : parseLine(plain, this.#format);
+    }
+    /** Decides the format from the first window (again while it was decided on fewer lines than the sample). */
+    #decideFormat(plains) {
+      if (!this.#provisional) return;
+      const format = detectFormat(plains);
+      this.#provisional = plains.filter((p) => p.trim() !== "").length < FORMAT_SAMPLE;
+      if (format === this.#format) return;
+      this.#format = format;
+      this.#hooks.redraw();
+    }
+    /** An entry's first line: a fold button and "… N more" when lines continue it, none otherwise. */
+    #foldButton(el, more, folded) {
+      let b = el.querySelector(":scope > button.fold");
+      let hint = el.querySelector(":scope > .more");
+      el.classList.toggle("folded-head", more > 0 && folded);
+      if (more === 0) {
+        b?.remove();
+        hint?.remove();
+        return;
+      }
+      const lines = \`\${more} \${more === 1 ? "line" : "lines"}\`;
+      const label = folded ? \`Unfold the entry's \${lines}\` : \`Fold the \${lines} under this line\`;
+      if (!b) {
+        b = toggle2(el, "fold", !folded, label);
+        el.prepend(b);
+      }
+      b.setAttribute("aria-expanded", String(!folded));
+      b.setAttribute("aria-label", label);
+      if (!hint) {
+        hint = el.ownerDocument.createElement("span");
+        hint.className = "more";
+        const pretty2 = el.querySelector(":scope > .pretty");
+        if (pretty2) pretty2.before(hint);
+        else el.append(hint);
+      }
+      hint.dataset.more = String(more);
+    }
+  };
+  function toggle2(el, kind, expanded, label) {
+    const b = el.ownerDocument.createElement("button");
+    b.type = "button";
+    b.className = \`tg \${kind}\`;
+    b.tabIndex = -1;
+    b.setAttribute("aria-expanded", String(expanded));
+    b.setAttribute("aria-label", label);
+    el.append(b);
+    return b;
+  }
+
   // src/client/main.ts
   performance.mark("filewatch:start");
   var byId = (id) => {
@@ -4193,6 +6182,8 @@ export const CLIENT_SCRIPT: string = `(() => {
   var pre = byId("content");
   var filterBox = byId("filter");
   var linkTo = (n) => history.pushState(null, "", lineHash(n));
+  var large = body.dataset.view === "large";
+  var LARGE_HELD_CHARS = 256 * 1024;
   var status = new StatusBar({
     body,
     status: byId("status"),
@@ -4214,17 +6205,20 @@ export const CLIENT_SCRIPT: string = `(() => {
     body.dataset,
     // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
     // A chunk that had escapes carries its text as it is in data-raw (the server wrote it without them).
-    Array.from(pre.childNodes, (n) => n.dataset?.raw ?? n.textContent ?? "").join(""),
+    large ? "" : Array.from(pre.childNodes, (n) => n.dataset?.raw ?? n.textContent ?? "").join(""),
     status.lossy
   );
   var prefs = Prefs.open(() => localStorage);
-  var log = new LogView(Marks.open(() => localStorage, location.pathname), {
-    redrawLine: (i) => content.redrawLine(i),
-    redraw: () => content.redraw()
+  var marks = Marks.open(() => localStorage, location.pathname);
+  var log = new LogView(marks, {
+    redrawLine: (i) => small?.redrawLine(i),
+    redraw: () => small?.redraw()
   });
+  var win = large ? new WindowLog(marks, pre, { changed: () => logTools?.paint(), redraw: () => big?.view.redraw() }) : null;
   var fieldsDefault = prefs.text("fields") !== "0";
   var fromUrl = parseViewQuery(location.search);
   log.fields = fromUrl.fields ?? fieldsDefault;
+  if (win) win.fields = log.fields;
   var tools = new ReadingTools({
     box: filterBox,
     caseButton: byId("case"),
@@ -4234,7 +6228,8 @@ export const CLIENT_SCRIPT: string = `(() => {
     body
   }, {
     filter(filter) {
-      content.setFilter(filter);
+      if (big) big.search.run(filter, filterBox.value, tools.state.matchCase);
+      else small.setFilter(filter);
       saveView();
     },
     resume(newest) {
@@ -4246,7 +6241,18 @@ export const CLIENT_SCRIPT: string = `(() => {
       logChanged();
     }
   });
-  var content = new ContentView({
+  var big = large ? largeView({
+    body,
+    byId,
+    prefs,
+    status,
+    tools: () => tools,
+    goTo: () => goTo,
+    linkTo,
+    draw: win,
+    searchLevel: () => win.searchLevel()
+  }) : null;
+  var content = big?.view ?? new ContentView({
     body,
     view,
     pre,
@@ -4264,6 +6270,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     linked: linkTo,
     reader: log
   }, prefs);
+  var small = big ? null : content;
   var goTo = new GoTo({
     button: byId("goto-open"),
     form: byId("goto"),
@@ -4283,7 +6290,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   }, { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (id) => clearTimeout(id) });
   var theme = new ThemeButton({ button: byId("theme"), root: document.documentElement }, prefs);
-  var start = trimHeld(first, keepChars);
+  var start = large ? { ...first, offset: first.size, text: "" } : trimHeld(first, keepChars);
   var live = new Live(
     browserEnv(body.dataset.socket),
     {
@@ -4297,12 +6304,13 @@ export const CLIENT_SCRIPT: string = `(() => {
       },
       error(message) {
         status.received();
-        status.showError(message, content.shown.text !== "");
+        status.showError(message, content.hasText);
       },
       status: () => status.showConnection(live)
     },
     start,
-    keepChars,
+    // The large-file view keeps only what follows its version, a little of it (its lines are in the view).
+    large ? LARGE_HELD_CHARS : keepChars,
     status.error
   );
   addEventListener("online", () => live.reconnectNow(true));
@@ -4337,10 +6345,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     ev.preventDefault();
     if (command === "filter") tools.focusFilter();
     else if (command === "goto") goTo.show();
+    else if (command === "time") big?.time.show();
     else if (!tools.clear() && ev.target === filterBox) content.focus();
   });
   var filteredPane = byId("filtered");
-  var logTools = new LogTools(log, {
+  var logTools = new LogTools(win ?? log, {
     bar: byId("logbar"),
     levels: new Map(LEVEL_KEYS2.map((k) => {
       const button = byId("levels").querySelector(\`[data-level="\${k}"]\`);
@@ -4351,10 +6360,15 @@ export const CLIENT_SCRIPT: string = `(() => {
     fields: byId("fields")
   }, {
     select() {
-      content.reselect();
+      if (small) small.reselect();
+      else if (big?.search.on) big.search.run(tools.filter, filterBox.value, tools.state.matchCase);
       writeView();
     },
-    redraw: () => content.redraw(),
+    redraw() {
+      if (win) win.fields = log.fields;
+      small?.redraw();
+      big?.view.redraw();
+    },
     fieldsChosen(on) {
       prefs.save("fields", on);
       writeView();
@@ -4366,17 +6380,34 @@ export const CLIENT_SCRIPT: string = `(() => {
       if (!filteredPane.hidden) return Number(filteredPane.style.getPropertyValue("--digits") || 2);
       return body.classList.contains("numbers") ? Number(pre.style.getPropertyValue("--digits") || 2) : 0;
     },
-    drawBlock: (el) => content.drawBlock(el),
-    indexOf: (n) => n - 1 - (log.lines?.base ?? 0),
-    structured: (i) => log.structured(i) !== null,
-    toggleMark(i) {
-      log.toggleMark(i);
-      if (log.markedOnly) content.reselect();
+    drawBlock: (el) => small?.drawBlock(el),
+    structured: (el) => win ? win.structured(el) : log.structured(indexOf(el)) !== null,
+    toggleMark(el) {
+      if (win) win.toggleMark(el);
+      else {
+        log.toggleMark(indexOf(el));
+        if (log.markedOnly) small.reselect();
+      }
       logTools.paint();
     },
-    toggleFold: (i) => log.toggleFold(i),
-    toggleOpen: (i) => void log.toggleOpen(i)
+    toggleFold: (el) => win ? win.toggleFold(el) : log.toggleFold(indexOf(el)) >= 0,
+    toggleOpen: (el) => win ? win.toggleOpen(el) : void log.toggleOpen(indexOf(el))
   });
+  function indexOf(el) {
+    return Number(el.dataset.n) - 1 - (log.lines?.base ?? 0);
+  }
+  function goToTime(t) {
+    if (big) {
+      big.time.show();
+      byId("time-input").value = t;
+      void big.time.submit();
+      return;
+    }
+    const ms = parseTime(t);
+    const i = ms === null ? -1 : log.findTime(ms);
+    if (i >= 0 && small.linksOff() === null) small.goToLine(log.numberOf(i), true);
+    else if (i >= 0) small.lineElement(i)?.scrollIntoView({ block: "center" });
+  }
   var unseen = new Unseen(() => document.visibilityState === "hidden", (n) => status.setUnseen(n));
   var urlTime = fromUrl.time;
   var saveTimer;
@@ -4396,7 +6427,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (working) return;
     working = true;
     const slice = () => {
-      working = log.facts.work(8);
+      working = !win && log.facts.work(8);
       logTools.paint();
       if (working) setTimeout(slice, 0);
     };
@@ -4422,17 +6453,12 @@ export const CLIENT_SCRIPT: string = `(() => {
   });
   byId("controls").hidden = false;
   status.showModified();
-  content.start(first, start);
-  content.goToHash(location.hash);
-  if (urlTime !== void 0 && !location.hash) {
-    const ms = parseTime(urlTime);
-    const i = ms === null ? -1 : log.findTime(ms);
-    if (i >= 0 && content.linksOff() === null) {
-      content.goToLine(log.numberOf(i), true);
-    } else if (i >= 0) {
-      content.lineElement(i)?.scrollIntoView({ block: "center" });
-    }
+  if (big) startLarge(big.view);
+  else {
+    small.start(first, start);
+    content.goToHash(location.hash);
   }
+  if (urlTime !== void 0 && !location.hash) goToTime(urlTime);
   byId("logbar").hidden = false;
   if (fromUrl.levels !== void 0) logTools.setLevels(fromUrl.levels);
   if (fromUrl.markedOnly) logTools.setMarkedOnly(true);
@@ -4444,7 +6470,10 @@ export const CLIENT_SCRIPT: string = `(() => {
   content.focus();
   performance.mark("filewatch:ready");
   setInterval(() => status.tick(live), 1e3);
-  live.connect();
+  if (body.dataset.live !== "0") live.connect();
+  function startLarge(view2) {
+    view2.start(Number(body.dataset.size) || 0, body.dataset.lastMod ?? "", body.dataset.open === "1", location.hash);
+  }
 })();
 `;
 

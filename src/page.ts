@@ -11,8 +11,9 @@
  * @module
  */
 import { html, raw } from "hono/html";
+import { stat } from "node:fs/promises";
 import type { HtmlEscapedString } from "hono/utils/html";
-import { stripAnsiLines } from "./shared/ansi.ts";
+import { stripAnsi, stripAnsiLines } from "./shared/ansi.ts";
 import { CHUNK_LINES, chunkStarts } from "./shared/chunks.ts";
 import { formatSize, tokenTimeMs, windowNotice } from "./shared/format.ts";
 import { LEVELS } from "./shared/levels.ts";
@@ -56,6 +57,114 @@ export interface PageInput {
   indexPath?: string;
   /** Where the Download link points (`/raw`, `/raw/{name}`, under --base-path); default `raw`, relative to the page. */
   rawUrl?: string;
+  /**
+   * The large-file view (docs/page.md#the-whole-log-at-any-size): the page holds only the
+   * file's last screen (`view.text`, from `view.offset`) and its script
+   * reads the rest through the server. Absent: the page holds `view.text`.
+   */
+  large?: LargePage;
+}
+
+/** What the large-file view needs besides its last screen. */
+export interface LargePage {
+  /** Paths of the file's `/lines`, `/search` and `/time` (under --base-path; `/lines/{name}` for one of several). */
+  linesPath: string;
+  searchPath: string;
+  timePath: string;
+  /** The file ends inside a line (no newline at its end): the next append continues it. */
+  open: boolean;
+  /** Why the connection cannot follow the file (shown in a notice; the page then does not connect), or null. */
+  notLive: string | null;
+}
+
+/** Lines of the file's end the large-file view's HTML carries: a screen or two, so it shows before any fetch. */
+export const LARGE_FIRST_LINES = 120;
+/** At most this many bytes of them (lines may be long). */
+export const LARGE_FIRST_BYTES = 64 * 1024;
+
+/**
+ * Whether a file of `size` bytes opens in the large-file view
+ * (docs/page.md#the-whole-log-at-any-size): when it is larger than `--max-file-size`, the
+ * most the page holds whole. Up to it the page holds the file (Ctrl+F finds
+ * anything in it, the filter shows "N of M lines" as you type, a rewrite is
+ * diffed line by line); past it the page holds only what is near the view and
+ * its HTML only the last screen, so it shows at once whatever the size. A
+ * lower `--max-file-size` moves smaller files to the large view (a 16 MB
+ * page is ready 0.8–1.2 s after navigation when held whole, 0.26–0.42 s in
+ * the large view: BENCHMARKS.md, "The page at any size").
+ */
+export function isLargeFile(size: number, options: { maxFileSize: number }): boolean {
+  return size > options.maxFileSize;
+}
+
+/**
+ * The last lines of `bytes` (which start at byte `offset` of the file): at
+ * most {@link LARGE_FIRST_LINES} whole lines and {@link LARGE_FIRST_BYTES}
+ * bytes, decoded with U+FFFD for bytes that are not UTF-8; `open` when the
+ * file does not end with a newline.
+ * @example
+ * ```ts
+ * lastScreen(new TextEncoder().encode("a\nb\nc\n"), 100); // { text: "a\nb\nc\n", offset: 100, open: false }
+ * ```
+ */
+export function lastScreen(bytes: Uint8Array, offset: number): { text: string; offset: number; open: boolean } {
+  const end = bytes.length;
+  const open = end > 0 && bytes[end - 1] !== 0x0a;
+  const floor = Math.max(0, end - LARGE_FIRST_BYTES);
+  let start = end;
+  // Back over LARGE_FIRST_LINES line starts (the final newline ends the last line, it starts none).
+  let i = open ? end : end - 1;
+  for (let lines = 0; lines < LARGE_FIRST_LINES; lines++) {
+    const nl = i > floor ? bytes.lastIndexOf(0x0a, i - 1) : -1;
+    if (nl < floor) {
+      // The window's first line may start before it: only a whole line is shown, unless there is no other.
+      start = floor === 0 ? 0 : lines === 0 ? floor : start;
+      break;
+    }
+    start = nl + 1;
+    i = nl;
+  }
+  return { text: new TextDecoder("utf-8").decode(bytes.subarray(start)), offset: offset + start, open };
+}
+
+/** A watcher's snapshot as {@link largePage} reads it. */
+export type PageSnapshot =
+  | { ok: true; lastMod: string; size: number; offset: number; bytes: Uint8Array }
+  | { ok: false; error: string };
+
+/**
+ * What a file's page is when the file opens in the large-file view, or null
+ * when the page holds the file (or shows its error). `path` is the watched
+ * file (stat'ed, never read, when the watcher could not read it: a file over
+ * `--max-file-size` without `--tail` is still read through `/lines`, only
+ * not followed); `route` names a route of this file (`lines` →
+ * `/logs/lines/app.log`).
+ */
+export async function largePage(
+  snap: PageSnapshot,
+  path: string,
+  options: { maxFileSize: number; tail: number },
+  route: (name: string) => string,
+): Promise<{ view: PageView; large: LargePage } | null> {
+  const paths = { linesPath: route("lines"), searchPath: route("search"), timePath: route("time") };
+  if (snap.ok) {
+    if (!isLargeFile(snap.size, options)) return null;
+    const last = lastScreen(snap.bytes, snap.offset);
+    return {
+      view: { ok: true, lastMod: snap.lastMod, offset: last.offset, size: snap.size, text: last.text, lossy: false },
+      large: { ...paths, open: last.open, notLive: null },
+    };
+  }
+  if (options.tail > 0) return null;
+  const st = await stat(path).catch(() => null);
+  if (!st || !st.isFile() || st.size <= options.maxFileSize) return null;
+  const notLive = `Live updates are off: the file is larger than --max-file-size (${
+    formatSize(options.maxFileSize)
+  }), which the server follows only with --tail. Reload to see what was added.`;
+  return {
+    view: { ok: true, lastMod: "", offset: st.size, size: st.size, text: "", lossy: false },
+    large: { ...paths, open: false, notLive },
+  };
 }
 
 /** Shown above the content when the file is not valid UTF-8. */
@@ -122,6 +231,10 @@ ${LEVELS.map((l) => `.lv-${l} { --lvc: var(--lv-${l});${l === "info" ? "" : ` co
 .ln .tg[aria-expanded="false"]::before { content: "\\25b8"; }
 .ln .tg:hover { color: var(--accent); }
 .ln.folded { display: none; }
+/* The large-file view hides lines by classes on its pane, at no height: it finds its lines by their offsets. */
+body.large .ln.folded, #content.marked-only .ln:not(.in-marked),
+${[...LEVELS, "none"].map((l) => `#content.hide-${l === "none" ? "other" : l} .ln.lv-${l}`).join(", ")} {
+  display: block; height: 0; min-height: 0; overflow: hidden; }
 .ln .more { display: none; }
 .ln.folded-head .more { display: inline; }
 .ln.folded-head .more::before { content: " \\2026 " attr(data-more) " more"; color: var(--soft); user-select: none; }
@@ -185,7 +298,7 @@ header { display: flex; flex-wrap: wrap; align-items: center; gap: .25rem 1.1rem
 .banner { padding: .5rem .9rem; background: var(--err-bg); color: var(--err-fg);
   border-bottom: 1px solid var(--err-line); font-weight: 500; }
 .notice { padding: .35rem .9rem; background: var(--note-bg); color: var(--note-fg); border-bottom: 1px solid var(--line); }
-#view { flex: 1; min-height: 0; overflow: auto; outline: none; }
+#view { flex: 1; min-height: 0; min-width: 0; overflow: auto; outline: none; }
 #content { margin: 0; padding: .6rem .9rem 1.2rem; min-height: 1.5em; tab-size: 4;
   font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
   white-space: pre; width: max-content; min-width: calc(100% - 1.8rem); }
@@ -228,6 +341,43 @@ body.wrap #filtered { white-space: pre-wrap; overflow-wrap: anywhere; width: aut
 .fchunk.built { min-height: 0; }
 .empty { color: var(--muted); font-style: italic; }
 ${LOG_CSS}
+/* ---- the large-file view (docs/page.md#the-whole-log-at-any-size): a window of lines, the file's own scrollbar, search ---- */
+#pane { flex: 1; min-height: 0; display: flex; position: relative; }
+/* The window scrolls natively, but its own vertical scrollbar would span only the window: #bar spans the file. */
+body.large #view { position: relative; overflow-anchor: none; }
+body.large #view::-webkit-scrollbar { width: 0; height: 10px; }
+body.large #view::-webkit-scrollbar-thumb { background: var(--line); border-radius: 5px; }
+@supports not selector(::-webkit-scrollbar) { body.large #view { scrollbar-width: none; } }
+/* A line's gutter and colours are LOG_CSS's, as in the page that holds the whole file. */
+.ln { min-height: 1lh; }
+#content[aria-busy="true"] { color: var(--muted); }
+.ln[data-cut]::after { content: attr(data-cut); color: var(--muted); font-style: italic; user-select: none; }
+#bar { flex: none; width: 16px; position: relative; background: var(--bar); border-left: 1px solid var(--line);
+  touch-action: none; user-select: none; }
+#bar:focus-visible { outline-offset: -2px; }
+#thumb { position: absolute; left: 3px; right: 3px; top: 0; min-height: 24px; border-radius: 5px; background: var(--gutter); }
+#bar:hover #thumb, #bar.dragging #thumb { background: var(--accent); }
+#loading { position: absolute; top: .6rem; left: 50%; transform: translateX(-50%); padding: .3rem .8rem; z-index: 1;
+  background: var(--note-bg); color: var(--note-fg); border: 1px solid var(--line); border-radius: 4px; }
+#loading.bad { background: var(--err-bg); color: var(--err-fg); border-color: var(--err-line); }
+.results { flex: none; max-height: 38vh; display: flex; flex-direction: column; border-bottom: 1px solid var(--line); }
+.results-head { display: flex; gap: .9rem; align-items: center; padding: .25rem .9rem; color: var(--muted);
+  background: var(--bar); border-bottom: 1px solid var(--line); }
+#matches { margin: 0; padding: .3rem .9rem; list-style: none; overflow: auto; min-height: 0; white-space: pre;
+  font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+  --gutter-w: calc(var(--digits, 2) * 1ch + 1.4ch); }
+#matches:focus-visible { outline-offset: -2px; }
+#matches .l { padding-left: var(--gutter-w); text-indent: calc(-1 * var(--gutter-w)); cursor: pointer;
+  overflow: hidden; text-overflow: ellipsis; }
+#matches .l::before { content: attr(data-n); display: inline-block; box-sizing: border-box; width: var(--gutter-w);
+  padding-right: 1.4ch; text-align: right; text-indent: 0; color: var(--gutter); user-select: none; }
+#matches .l.active { background: var(--target); box-shadow: inset 3px 0 0 var(--target-line); }
+.gotime { display: flex; align-items: center; gap: .35rem; }
+#time-input { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; width: 14rem; padding: .2rem .4rem;
+  color: var(--fg); background: var(--bg); border: 1px solid var(--line); border-radius: 4px; }
+#time-input[aria-invalid="true"] { border-color: var(--bad); }
+#time-msg { color: var(--muted); }
+#time-msg.bad { color: var(--bad); font-weight: 600; }
 #below { position: fixed; right: 1.2rem; bottom: 1.2rem; padding: .45rem .9rem; border: 0; border-radius: 999px;
   background: var(--accent); color: #fff; font: inherit; font-weight: 600; cursor: pointer;
   box-shadow: 0 2px 8px rgba(0,0,0,.25); }
@@ -322,16 +472,18 @@ export function renderPage(input: PageInput): string {
   const hideUpdated = hiddenUnless(ms !== null);
   const hideBanner = hiddenUnless(!view.ok);
   const hideNotice = hiddenUnless(view.ok && view.lossy);
-  const shown = view.ok ? windowNotice(offset, fileSize) : "";
+  const large = input.large;
+  // The large-file view presents the whole file: no "showing the last X of Y".
+  const shown = view.ok && !large ? windowNotice(offset, fileSize) : "";
   const hideWindow = hiddenUnless(shown !== "");
   const error = view.ok ? "" : view.error;
   const size = view.ok ? formatSize(fileSize) : "";
-  const starts = chunkStarts(text, CHUNK_LINES);
+  const starts = large ? [] : chunkStarts(text, CHUNK_LINES);
   // The chunks a first paint shows (the first; the last, where tail mode opens) are written without
   // escapes, so none shows `^[[31m`, and keep their text as it is in `data-raw` for the script to
   // colour. The others are written as they are, once: the script drops their escapes as it draws
   // them, or soon after it starts (writing every chunk twice would double a coloured log's page).
-  const chunks = starts.map((start, i) => {
+  const chunks = large ? largeLines(text) : starts.map((start, i) => {
     const raw = text.slice(start, starts[i + 1] ?? text.length);
     const plain = i === 0 || i === starts.length - 1 ? stripAnsiLines(raw) : raw;
     return plain === raw
@@ -351,7 +503,7 @@ export function renderPage(input: PageInput): string {
 <label><input type="checkbox" id="wrap"> wrap lines</label>
 <label><input type="checkbox" id="numbers"> line numbers</label>
 <span class="goto"><button id="goto-open" type="button" aria-keyshortcuts="g" aria-expanded="false" aria-controls="goto" title="Go to line (g)">Go to line</button><form id="goto" hidden><label for="goto-line" class="sr-only">Line number</label><input id="goto-line" type="text" inputmode="numeric" autocomplete="off" spellcheck="false" placeholder="line, Enter" aria-describedby="goto-msg"></form><span id="goto-msg" role="status"></span></span>
-<button id="theme" type="button" title="Colour theme">Theme: auto</button>
+${large ? GOTO_TIME : ""}<button id="theme" type="button" title="Colour theme">Theme: auto</button>
 </span>
 <a id="download" class="button" href="${input.rawUrl ?? "raw"}" download>Download</a>
 `;
@@ -370,15 +522,60 @@ export function renderPage(input: PageInput): string {
 <div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
 <div id="window" class="notice"${hideWindow}><span id="window-text">${shown}</span><span id="dropped" hidden> ${DROPPED_NOTICE}</span></div>
 <noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
-<main id="view" tabindex="0" aria-label="File content"><pre id="content">
-${chunks}</pre><pre id="filtered" hidden></pre></main>
+${large ? largeTop(large) : ""}${large ? raw(`<div id="pane">`) : ""}<main id="view" tabindex="0" aria-label="File content"><pre id="content">
+${chunks}</pre><pre id="filtered" hidden></pre></main>${large ? LARGE_BAR : ""}
 <button id="below" type="button" hidden>New content below ↓</button>`;
   return renderShell({
     title: fileName,
     nonce,
-    data: { "last-mod": lastMod, offset, size: fileSize, keep: keepChars, socket: input.socketPath ?? "/ws" },
+    data: {
+      "last-mod": lastMod,
+      offset,
+      size: fileSize,
+      keep: large ? 0 : keepChars,
+      socket: input.socketPath ?? "/ws",
+      ...(large ? largeData(large) : {}),
+    },
     header,
     body,
     script: CLIENT_SCRIPT,
   });
 }
+
+// ---- the large-file view's parts (docs/page.md#the-whole-log-at-any-size) ------------------
+
+/** The last screen as one element per line, as the script's window holds lines (it replaces them). */
+function largeLines(text: string) {
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return lines.map((l) => html`<span class="ln">${stripAnsi(l)}</span>`);
+}
+
+/** `<body>`'s data for the script: the view, the routes it reads, whether it follows. */
+function largeData(large: LargePage): Record<string, string> {
+  return {
+    view: "large",
+    lines: large.linesPath,
+    search: large.searchPath,
+    time: large.timePath,
+    open: large.open ? "1" : "0",
+    live: large.notLive === null ? "1" : "0",
+  };
+}
+
+/** Go to time, in the header: like Go to line, with the server's /time behind it. */
+// deno-fmt-ignore
+const GOTO_TIME = raw(`<span class="gotime"><button id="time-open" type="button" aria-keyshortcuts="t" aria-expanded="false" aria-controls="time" title="Go to time (t)">Go to time</button><form id="time" hidden><label for="time-input" class="sr-only">Time: RFC 3339 (no offset is UTC) or epoch milliseconds</label><input id="time-input" type="text" autocomplete="off" spellcheck="false" placeholder="2026-12-07T00:11Z, Enter" aria-describedby="time-msg"></form><span id="time-msg" role="status"></span></span>
+`);
+
+/** Why the page does not follow the file, and the panel where the search lists its matches. */
+function largeTop(large: LargePage) {
+  // deno-fmt-ignore
+  return html`<div id="live-off" class="notice"${hiddenUnless(large.notLive !== null)}>${large.notLive ?? ""}</div>
+<section id="results" class="results" aria-label="Search results" hidden><div class="results-head"><span id="results-progress"></span><button id="results-more" type="button" hidden>Search further back</button></div><ol id="matches" role="listbox" tabindex="0" aria-label="Matching lines, newest first"></ol></section>
+`;
+}
+
+/** The file's own scrollbar and the placeholder a jump shows, closing the pane `largeTop` opened. */
+// deno-fmt-ignore
+const LARGE_BAR = raw(`<div id="bar" role="scrollbar" aria-controls="view" aria-orientation="vertical" aria-valuemin="0" aria-valuemax="100" aria-valuenow="100" aria-label="Position in the file" tabindex="0" hidden><div id="thumb"></div></div><div id="loading" role="status" hidden></div></div>`);

@@ -101,6 +101,11 @@ export class ContentView {
     return this.#shown;
   }
 
+  /** Whether any text is shown (an error banner then says the last content stays). */
+  get hasText(): boolean {
+    return this.#shown.text !== "";
+  }
+
   /** How many lines are shown (all of them, filtered or not). */
   get lineCount(): number {
     return this.#lines.length;

@@ -1,15 +1,16 @@
 /**
  * The line the keyboard is on, and clicks on a line's gutter and buttons
  * (docs/page.md#reading-real-logs). `j` and `k` move to the next and the
- * previous line shown (folded lines skipped); the line takes the focus, so a
- * screen reader reads it. `m` marks it; `Enter` opens a JSON or logfmt line
- * pretty-printed (again: closes it), or folds the entry the line is in. A
- * click on the gutter's mark column marks the line, on a button works it,
- * on a line's text puts the keyboard there (and opens a JSON line).
+ * previous line shown (folded and hidden lines skipped); the line takes the
+ * focus, so a screen reader reads it. `m` marks it; `Enter` opens a JSON or
+ * logfmt line pretty-printed (again: closes it), or folds the entry the line
+ * is in. A click on the gutter's mark column marks the line, on a button
+ * works it, on a line's text puts the keyboard there (and opens a JSON line).
  *
  * Lines do not take Tab: 200k tab stops would trap a keyboard user in the
  * text. The pane does (its `tabindex="0"`), and `j` starts from the first
- * line on screen.
+ * line on screen. The cursor works on the lines' elements, whichever view
+ * drew them: the page that holds the whole text, or the large-file view.
  * @module
  */
 import { typing } from "./keys.ts";
@@ -24,14 +25,12 @@ export interface CursorHooks {
   digits(): number;
   /** Draws the chunk or block `el`, if it is one not drawn yet. */
   drawBlock(el: Element): void;
-  /** Held line index of the line numbered `n`. */
-  indexOf(n: number): number;
-  /** Whether the line at `index` is structured (opens as JSON). */
-  structured(index: number): boolean;
-  toggleMark(index: number): void;
-  /** Folds or unfolds `index`'s entry; its first line, or -1 when nothing folds. */
-  toggleFold(index: number): number;
-  toggleOpen(index: number): void;
+  /** Whether the line drawn as `line` is structured (opens as JSON). */
+  structured(line: HTMLElement): boolean;
+  toggleMark(line: HTMLElement): void;
+  /** Folds or unfolds the entry `line` is in; false when it has nothing to fold. */
+  toggleFold(line: HTMLElement): boolean;
+  toggleOpen(line: HTMLElement): void;
 }
 
 /** The keyboard's line in the pane. */
@@ -49,30 +48,17 @@ export class LineCursor {
   /** The line the cursor is on, if it is still shown. */
   get line(): HTMLElement | null {
     const l = this.#line;
-    return l && l.isConnected && this.#hooks.pane().contains(l) &&
-        !l.classList.contains("folded")
-      ? l
-      : null;
+    return l && l.isConnected && this.#hooks.pane().contains(l) && shown(l) ? l : null;
   }
 
   /** A key: true when it was the cursor's (`j`, `k`, `m`, `Enter` on a line). */
   keydown(ev: KeyPress): boolean {
-    if (
-      ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing ||
-      typing(ev.target)
-    ) return false;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing || typing(ev.target)) return false;
     const target = ev.target as Element | null;
     // Keys in the header's controls are theirs (Enter presses a button).
-    if (
-      target && target !== this.#view && !this.#view.contains(target) &&
-      target !== this.#view.ownerDocument.body
-    ) {
-      return false;
-    }
-    if (
-      target instanceof HTMLElement && target.closest("button, a") &&
-      target !== this.#line
-    ) return false;
+    const body = this.#view.ownerDocument.body;
+    if (target && target !== this.#view && !this.#view.contains(target) && target !== body) return false;
+    if (target instanceof HTMLElement && target.closest("button, a") && target !== this.#line) return false;
     switch (ev.key) {
       case "j":
         this.move(1);
@@ -84,7 +70,7 @@ export class LineCursor {
         const line = this.line ?? this.#first();
         if (!line) return false;
         this.#set(line);
-        this.#hooks.toggleMark(this.#index(line));
+        this.#hooks.toggleMark(line);
         this.#arm(line);
         return true;
       }
@@ -113,27 +99,19 @@ export class LineCursor {
   click(ev: MouseEvent): boolean {
     const target = ev.target as Element;
     const line = target.closest?.(".ln");
-    if (!(line instanceof HTMLElement) || !this.#hooks.pane().contains(line)) {
-      return false;
-    }
-    const index = this.#index(line);
+    if (!(line instanceof HTMLElement) || !this.#hooks.pane().contains(line)) return false;
     const button = target.closest("button.tg");
     if (button) {
-      if (button.classList.contains("fold")) this.#fold(line, index);
-      else this.#hooks.toggleOpen(index);
+      if (button.classList.contains("fold")) this.#fold(line);
+      else this.#hooks.toggleOpen(line);
       return true;
     }
     if (target.closest("a, .pretty")) return false;
-    const rect = line.getBoundingClientRect();
-    const padding = parseFloat(getComputedStyle(line).paddingLeft);
-    const column = gutterColumn(
-      ev.clientX - rect.left,
-      padding,
-      this.#hooks.digits(),
-    );
+    const x = ev.clientX - line.getBoundingClientRect().left;
+    const column = gutterColumn(x, parseFloat(getComputedStyle(line).paddingLeft), this.#hooks.digits());
     if (column === "mark") {
       this.#set(line, false);
-      this.#hooks.toggleMark(index);
+      this.#hooks.toggleMark(line);
       return true;
     }
     if (column !== "text") return false;
@@ -141,35 +119,28 @@ export class LineCursor {
     const sel = line.ownerDocument.getSelection();
     if (sel && !sel.isCollapsed) return false;
     this.#set(line, false);
-    if (this.#hooks.structured(index)) this.#hooks.toggleOpen(index);
+    if (this.#hooks.structured(line)) this.#hooks.toggleOpen(line);
     return false;
   }
 
   #act(line: HTMLElement): void {
-    const index = this.#index(line);
-    if (this.#hooks.structured(index)) this.#hooks.toggleOpen(index);
-    else this.#fold(line, index);
+    if (this.#hooks.structured(line)) this.#hooks.toggleOpen(line);
+    else this.#fold(line);
     if (this.line) this.#arm(this.line);
   }
 
   /** Folds the entry of `line`; the cursor goes to its first line (the one that stays shown). */
-  #fold(line: HTMLElement, index: number): void {
-    const head = this.#hooks.toggleFold(index);
-    if (head < 0 || head === index) return;
-    let el: Element | null = line;
-    while (el && el.classList.contains("cont")) {
-      el = this.#next(el as HTMLElement, -1, true);
-    }
-    if (el instanceof HTMLElement) this.#set(el);
+  #fold(line: HTMLElement): void {
+    const cont = line.classList.contains("cont");
+    if (!this.#hooks.toggleFold(line) || !cont) return;
+    let el: HTMLElement | null = line;
+    while (el && el.classList.contains("cont")) el = this.#next(el, -1, true);
+    if (el) this.#set(el);
   }
 
   /** The links of the keyboard's line take Tab (those of other lines do not: see src/client/draw.ts). */
   #arm(line: HTMLElement): void {
     for (const a of line.querySelectorAll("a")) a.removeAttribute("tabindex");
-  }
-
-  #index(line: HTMLElement): number {
-    return this.#hooks.indexOf(Number(line.dataset.n));
   }
 
   #set(line: HTMLElement, scroll = true): void {
@@ -195,20 +166,14 @@ export class LineCursor {
       el = el ? (dir > 0 ? el.nextElementSibling : el.previousElementSibling) : null;
       if (!el) {
         do block = dir > 0 ? block.nextElementSibling : block.previousElementSibling; while (
-          block && !block.classList.contains("chunk") &&
-          !block.classList.contains("fchunk")
+          block && !block.classList.contains("chunk") && !block.classList.contains("fchunk")
         );
         if (!block) return null;
         this.#hooks.drawBlock(block);
         el = dir > 0 ? block.firstElementChild : block.lastElementChild;
         if (!el) continue;
       }
-      if (
-        el instanceof HTMLElement && el.classList.contains("ln") &&
-        (all || !el.classList.contains("folded"))
-      ) {
-        return el;
-      }
+      if (el instanceof HTMLElement && el.classList.contains("ln") && (all || shown(el))) return el;
     }
     return null;
   }
@@ -226,12 +191,14 @@ export class LineCursor {
         hit = doc.elementFromPoint(r.left + 8, y);
       }
       const line = hit?.closest(".ln");
-      if (
-        line instanceof HTMLElement && pane.contains(line) &&
-        !line.classList.contains("folded")
-      ) return line;
+      if (line instanceof HTMLElement && pane.contains(line) && shown(line)) return line;
     }
-    const any = pane.querySelector(".ln:not(.folded)");
-    return any instanceof HTMLElement ? any : null;
+    for (const l of pane.querySelectorAll<HTMLElement>(".ln")) if (shown(l)) return l;
+    return null;
   }
+}
+
+/** Whether a line is shown: not folded away, nor hidden at no height (a level hidden in the large-file view). */
+function shown(line: HTMLElement): boolean {
+  return !line.classList.contains("folded") && line.offsetHeight > 0;
 }

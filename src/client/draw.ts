@@ -127,3 +127,22 @@ export function lineTextEnd(el: HTMLElement): { node: Node; offset: number } {
   }
   return { node: el, offset: nodes.length };
 }
+
+/** A line of the file as the large-file view holds it (src/client/remote.ts's `Line` is one). */
+export interface WindowLine {
+  readonly text: string;
+  readonly n: number | null;
+  readonly offset: number;
+}
+
+/**
+ * How the large-file view draws the lines of its window (src/client/windowlog.ts
+ * is the page's): each line alone as it arrives, then the window as a whole
+ * whenever it changed, for what needs a line's neighbours (entries).
+ */
+export interface WindowDraw {
+  /** Draws `line` into `el`, an empty line element; `re` is the filter whose matches to mark (null: none). */
+  line(el: HTMLElement, line: WindowLine, re: RegExp | null): void;
+  /** The window is now `lines`, drawn as `els` in the same order. */
+  window(lines: readonly WindowLine[], els: readonly HTMLElement[]): void;
+}

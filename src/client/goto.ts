@@ -102,6 +102,11 @@ export class GoTo {
     this.#close(this.#returnTo ?? this.#dom.home);
   }
 
+  /** Says `message` beside the box for a while (the large-file view: a line past the end, found only on asking). */
+  tell(message: string, bad: boolean): void {
+    this.#say(message, bad, bad ? REASON_MS : SHOWING_MS);
+  }
+
   /** Says `message` beside the box; with `forMs`, takes it away after that long. */
   #say(message: string, bad: boolean, forMs?: number): void {
     const d = this.#dom;

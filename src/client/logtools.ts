@@ -37,6 +37,8 @@ export interface LogState {
   readonly format: Format | null;
   readonly markCount: number;
   readonly facts: { counts(): Record<LevelKey, number> };
+  /** Whether entries of `key` were seen, though none are counted now (the large-file view's window moved on). */
+  seen?(key: LevelKey): boolean;
 }
 
 /** What the bar asks of the rest of the page. */
@@ -158,7 +160,7 @@ export class LogTools {
     for (const [key, { button, count }] of d.levels) {
       const n = counts[key];
       const on = shown === null || shown.has(key);
-      button.hidden = n === 0 && on;
+      button.hidden = n === 0 && on && !this.#log.seen?.(key);
       count.textContent = NUMBER.format(n);
       button.setAttribute("aria-pressed", String(on));
     }

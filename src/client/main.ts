@@ -11,13 +11,18 @@
  * - {@link GoTo} (goto.ts): the Go to line box;
  * - {@link StatusBar} (status.ts): connection state, title, banner, notices;
  * - {@link ThemeButton} (theme.ts), with {@link Prefs} (prefs.ts) remembering;
- * - {@link keyCommand} (keys.ts): `/`, `g` and Esc;
+ * - {@link keyCommand} (keys.ts): `/`, `g`, `t` and Esc;
+ * - on a file larger than the page holds (`data-view="large"`), the
+ *   large-file view instead of ContentView: {@link largeView} (large.ts)
+ *   wires {@link BigView}, the server search and Go to time;
  * - reading real logs: {@link LogView} (logview.ts) draws and chooses the
- *   lines (levels, colours, entries, links, marks, JSON lines), {@link
- *   LogTools} (logtools.ts) is the bar of level toggles, Marked and Fields,
- *   {@link LineCursor} (cursor.ts) the keyboard's line (`j`, `k`, `m`,
- *   Enter) and clicks on a line's gutter; the view's state goes into the URL
- *   (viewstate.ts) and a hidden tab counts new lines in its title (unseen.ts).
+ *   lines (levels, colours, entries, links, marks, JSON lines), in the
+ *   large-file view {@link WindowLog} (windowlog.ts) those of its window;
+ *   {@link LogTools} (logtools.ts) is the bar of level toggles, Marked and
+ *   Fields, {@link LineCursor} (cursor.ts) the keyboard's line (`j`, `k`,
+ *   `m`, Enter) and clicks on a line's gutter; the view's state goes into the
+ *   URL (viewstate.ts) and a hidden tab counts new lines in its title
+ *   (unseen.ts).
  *
  * What the page starts from comes from the server's HTML: the text in
  * `<pre id="content">` and, on `<body>`, `data-last-mod`, `data-offset`,
@@ -27,14 +32,17 @@
  * @module
  */
 import { browserEnv } from "./browser.ts";
+import type { BigView } from "./bigview.ts";
 import { ContentView } from "./content.ts";
 import { GoTo } from "./goto.ts";
 import { keyCommand } from "./keys.ts";
+import { largeView } from "./large.ts";
 import { lineHash } from "./links.ts";
 import { Live } from "./live.ts";
+import type { Pane } from "./pane.ts";
 import { Prefs } from "./prefs.ts";
 import { StatusBar } from "./status.ts";
-import { pageStart, trimHeld } from "./text.ts";
+import { type FileText, pageStart, trimHeld } from "./text.ts";
 import { ThemeButton } from "./theme.ts";
 import { ReadingTools } from "./tools.ts";
 import { LineCursor } from "./cursor.ts";
@@ -43,6 +51,7 @@ import { LogTools } from "./logtools.ts";
 import { LogView } from "./logview.ts";
 import { Marks } from "./marks.ts";
 import { Unseen } from "./unseen.ts";
+import { WindowLog } from "./windowlog.ts";
 import { parseTime, parseViewQuery, viewQuery } from "./viewstate.ts";
 
 // The HTML before this script is parsed: what follows is this script's own start-up (bench/page.ts reads it).
@@ -58,6 +67,9 @@ const view = byId("view");
 const pre = byId("content");
 const filterBox = byId("filter") as HTMLInputElement;
 const linkTo = (n: number) => history.pushState(null, "", lineHash(n));
+const large = body.dataset.view === "large";
+/** Characters of appended text the connection keeps in the large-file view (it needs their end, not their text). */
+const LARGE_HELD_CHARS = 256 * 1024;
 
 const status = new StatusBar({
   body,
@@ -81,19 +93,24 @@ const { first, keepChars } = pageStart(
   body.dataset,
   // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
   // A chunk that had escapes carries its text as it is in data-raw (the server wrote it without them).
-  Array.from(pre.childNodes, (n) => (n as HTMLElement).dataset?.raw ?? n.textContent ?? "").join(""),
+  large ? "" : Array.from(pre.childNodes, (n) => (n as HTMLElement).dataset?.raw ?? n.textContent ?? "").join(""),
   status.lossy,
 );
 const prefs = Prefs.open(() => localStorage);
 
-// ---- reading real logs: the reader the pane draws with (docs/page.md#reading-real-logs) ----
-const log = new LogView(Marks.open(() => localStorage, location.pathname), {
-  redrawLine: (i) => content.redrawLine(i),
-  redraw: () => content.redraw(),
+// ---- reading real logs: the reader each view draws with (docs/page.md#reading-real-logs) ----
+const marks = Marks.open(() => localStorage, location.pathname);
+const log = new LogView(marks, {
+  redrawLine: (i) => small?.redrawLine(i),
+  redraw: () => small?.redraw(),
 });
+const win = large
+  ? new WindowLog(marks, pre, { changed: () => logTools?.paint(), redraw: () => big?.view.redraw() })
+  : null;
 const fieldsDefault = prefs.text("fields") !== "0";
 const fromUrl = parseViewQuery(location.search);
 log.fields = fromUrl.fields ?? fieldsDefault;
+if (win) win.fields = log.fields;
 
 const tools: ReadingTools = new ReadingTools({
   box: filterBox,
@@ -104,7 +121,8 @@ const tools: ReadingTools = new ReadingTools({
   body,
 }, {
   filter(filter) {
-    content.setFilter(filter);
+    if (big) big.search.run(filter, filterBox.value, tools.state.matchCase);
+    else small!.setFilter(filter);
     saveView();
   },
   resume(newest) {
@@ -118,7 +136,20 @@ const tools: ReadingTools = new ReadingTools({
   },
 });
 
-const content: ContentView = new ContentView({
+const big = large
+  ? largeView({
+    body,
+    byId,
+    prefs,
+    status,
+    tools: () => tools,
+    goTo: () => goTo,
+    linkTo,
+    draw: win!,
+    searchLevel: () => win!.searchLevel(),
+  })
+  : null;
+const content: Pane = big?.view ?? new ContentView({
   body,
   view,
   pre,
@@ -136,6 +167,7 @@ const content: ContentView = new ContentView({
   linked: linkTo,
   reader: log,
 }, prefs);
+const small = big ? null : content as ContentView;
 
 const goTo = new GoTo({
   button: byId("goto-open"),
@@ -160,7 +192,8 @@ const theme = new ThemeButton({ button: byId("theme"), root: document.documentEl
 
 // Held lines beyond the bound (a page rendered before the server knew it)
 // leave before anything is shown.
-const start = trimHeld(first, keepChars);
+// The large-file view holds none of the text: only which version of the file it shows, and its size.
+const start: FileText = large ? { ...first, offset: first.size, text: "" } : trimHeld(first, keepChars);
 const live: Live = new Live(
   browserEnv(body.dataset.socket),
   {
@@ -174,12 +207,13 @@ const live: Live = new Live(
     },
     error(message) {
       status.received();
-      status.showError(message, content.shown.text !== "");
+      status.showError(message, content.hasText);
     },
     status: () => status.showConnection(live),
   },
   start,
-  keepChars,
+  // The large-file view keeps only what follows its version, a little of it (its lines are in the view).
+  large ? LARGE_HELD_CHARS : keepChars,
   status.error,
 );
 
@@ -225,13 +259,14 @@ document.addEventListener("keydown", (ev) => {
   ev.preventDefault();
   if (command === "filter") tools.focusFilter();
   else if (command === "goto") goTo.show();
+  else if (command === "time") big?.time.show();
   // The search input clears itself on Escape too; doing it here keeps one path.
   else if (!tools.clear() && ev.target === filterBox) content.focus();
 });
 
 // ---- reading real logs: the log bar, the keyboard's line, the URL, the title ----
 const filteredPane = byId("filtered");
-const logTools = new LogTools(log, {
+const logTools: LogTools = new LogTools(win ?? log, {
   bar: byId("logbar"),
   levels: new Map(LEVEL_KEYS.map((k) => {
     const button = byId("levels").querySelector<HTMLElement>(`[data-level="${k}"]`)!;
@@ -242,10 +277,16 @@ const logTools = new LogTools(log, {
   fields: byId("fields"),
 }, {
   select() {
-    content.reselect();
+    if (small) small.reselect();
+    // The server's search takes the levels shown (the large view's lines are hidden by class).
+    else if (big?.search.on) big.search.run(tools.filter, filterBox.value, tools.state.matchCase);
     writeView();
   },
-  redraw: () => content.redraw(),
+  redraw() {
+    if (win) win.fields = log.fields;
+    small?.redraw();
+    big?.view.redraw();
+  },
   fieldsChosen(on) {
     prefs.save("fields", on);
     writeView();
@@ -257,17 +298,36 @@ const cursor = new LineCursor(view, {
     if (!filteredPane.hidden) return Number(filteredPane.style.getPropertyValue("--digits") || 2);
     return body.classList.contains("numbers") ? Number(pre.style.getPropertyValue("--digits") || 2) : 0;
   },
-  drawBlock: (el) => content.drawBlock(el),
-  indexOf: (n) => n - 1 - (log.lines?.base ?? 0),
-  structured: (i) => log.structured(i) !== null,
-  toggleMark(i) {
-    log.toggleMark(i);
-    if (log.markedOnly) content.reselect();
+  drawBlock: (el) => small?.drawBlock(el),
+  structured: (el) => win ? win.structured(el) : log.structured(indexOf(el)) !== null,
+  toggleMark(el) {
+    if (win) win.toggleMark(el);
+    else {
+      log.toggleMark(indexOf(el));
+      if (log.markedOnly) small!.reselect();
+    }
     logTools.paint();
   },
-  toggleFold: (i) => log.toggleFold(i),
-  toggleOpen: (i) => void log.toggleOpen(i),
+  toggleFold: (el) => win ? win.toggleFold(el) : log.toggleFold(indexOf(el)) >= 0,
+  toggleOpen: (el) => win ? win.toggleOpen(el) : void log.toggleOpen(indexOf(el)),
 });
+/** The held line a line element of the page that holds the whole text draws. */
+function indexOf(el: HTMLElement): number {
+  return Number(el.dataset.n) - 1 - (log.lines?.base ?? 0);
+}
+/** Goes to the first entry stamped at or after `t` (a URL's `?t=`): the page's own lines, or the server's /time. */
+function goToTime(t: string): void {
+  if (big) {
+    big.time.show();
+    (byId("time-input") as HTMLInputElement).value = t;
+    void big.time.submit();
+    return;
+  }
+  const ms = parseTime(t);
+  const i = ms === null ? -1 : log.findTime(ms);
+  if (i >= 0 && small!.linksOff() === null) small!.goToLine(log.numberOf(i), true);
+  else if (i >= 0) small!.lineElement(i)?.scrollIntoView({ block: "center" });
+}
 const unseen = new Unseen(() => document.visibilityState === "hidden", (n) => status.setUnseen(n));
 /** The time the URL named (`?t=`), kept until a line link names a place instead. */
 let urlTime = fromUrl.time;
@@ -291,7 +351,7 @@ function logChanged(): void {
   if (working) return;
   working = true;
   const slice = () => {
-    working = log.facts.work(8);
+    working = !win && log.facts.work(8);
     logTools.paint();
     if (working) setTimeout(slice, 0);
   };
@@ -319,18 +379,13 @@ document.addEventListener("visibilitychange", () => {
 // ---- start ----------------------------------------------------------------
 byId("controls").hidden = false;
 status.showModified();
-content.start(first, start);
-content.goToHash(location.hash);
-// The view a link names (docs/page.md#reading-real-logs): a time, then levels, marks, the filter, pause.
-if (urlTime !== undefined && !location.hash) {
-  const ms = parseTime(urlTime);
-  const i = ms === null ? -1 : log.findTime(ms);
-  if (i >= 0 && content.linksOff() === null) {
-    content.goToLine(log.numberOf(i), true);
-  } else if (i >= 0) {
-    content.lineElement(i)?.scrollIntoView({ block: "center" });
-  }
+if (big) startLarge(big.view);
+else {
+  small!.start(first, start);
+  content.goToHash(location.hash);
 }
+// The view a link names (docs/page.md#reading-real-logs): a time, then levels, marks, the filter, pause.
+if (urlTime !== undefined && !location.hash) goToTime(urlTime);
 byId("logbar").hidden = false;
 if (fromUrl.levels !== undefined) logTools.setLevels(fromUrl.levels);
 if (fromUrl.markedOnly) logTools.setMarkedOnly(true);
@@ -342,4 +397,10 @@ logChanged();
 content.focus();
 performance.mark("filewatch:ready"); // the script has taken over the page (bench/page.ts reads it)
 setInterval(() => status.tick(live), 1000);
-live.connect();
+// A file the server does not follow (over --max-file-size without --tail) has no connection to make.
+if (body.dataset.live !== "0") live.connect();
+
+/** Starts the large-file view at the end of the file (or the line a `#L…` link names). */
+function startLarge(view: BigView): void {
+  view.start(Number(body.dataset.size) || 0, body.dataset.lastMod ?? "", body.dataset.open === "1", location.hash);
+}

@@ -124,6 +124,22 @@ export class StatusBar {
     d.body.classList.toggle("linkable", noLinksReason(shown.offset, shown.dropped) === null);
   }
 
+  /**
+   * The large-file view's size: `size` bytes of `total` lines ("4.0 GiB,
+   * 41,943,040 lines"; "counting lines…" while the server's index is built).
+   */
+  showExtent(size: number, total: number | null, lastMod: string): void {
+    const d = this.#dom;
+    d.body.dataset.lastMod = lastMod;
+    d.body.dataset.size = String(size);
+    const lines = total === null
+      ? "counting lines…"
+      : `${total.toLocaleString("en")} ${total === 1 ? "line" : "lines"}`;
+    const text = `${formatSize(size)}, ${lines}`;
+    if (d.size.textContent !== text) d.size.textContent = text;
+    d.body.classList.add("linkable");
+  }
+
   /** Paints the connection's state, the title and "5 min ago". */
   showConnection(c: Connection): void {
     const d = this.#dom;

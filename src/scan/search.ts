@@ -30,6 +30,7 @@ import { availableParallelism } from "node:os";
 import { setImmediate } from "node:timers";
 import { RE2JS } from "re2js";
 import { ByteFinder, MAX_NEEDLE, MAX_NEEDLES } from "./_find.ts";
+import type { IndexHandle } from "./_file.ts";
 import { atLeast, detectLevel, type Level, LEVELS, parseLevelName } from "../shared/levels.ts";
 
 /** Matches sent when `limit` is not given. */
@@ -577,14 +578,21 @@ export class LineScanner {
 /** What a search needs to know about a file. */
 export interface SearchFile {
   path: string;
+  /**
+   * Opens the file (the search closes what it returns); default
+   * `open(path, "r")`. A server passes its guarded open (src/raw.ts), or a
+   * handle it opened already.
+   */
+  open?: () => Promise<IndexHandle>;
   /** The size to search up to (the file may grow meanwhile); by default its size when opened. */
   size?: number;
   /** The name matches carry in a history search. */
   name?: string;
   /**
    * The 1-based number of the line starting at byte `offset` (a line start,
-   * or the file's size), from the caller's line index. Without it the
-   * search counts the newlines before its start itself.
+   * or the file's size), from the caller's line index. Without it, or when
+   * it fails, the search counts the newlines before its start itself.
+   * Progress goes out while it is awaited.
    */
   lineOf?: (offset: number, signal: AbortSignal) => Promise<number>;
 }
@@ -628,9 +636,9 @@ export async function* searchFile(
   matcher: LineMatcher = compileMatcher(query),
 ): AsyncGenerator<SearchEvent> {
   const st = { matches: 0, scanned: 0 };
-  let fh;
+  let fh: IndexHandle;
   try {
-    fh = await open(file.path, "r");
+    fh = await (file.open ? file.open() : open(file.path, "r"));
   } catch (e) {
     yield {
       done: true,
@@ -641,13 +649,13 @@ export async function* searchFile(
     return;
   }
   try {
-    const size = file.size ?? (await fh.stat()).size;
+    const size = file.size ?? Number((await fh.stat()).size);
     const scan = new LineScanner(matcher, WINDOW);
     const pace = new Pace(signal);
     const read = async (pos: number, len: number): Promise<number> => {
       let got = 0;
       while (got < len) {
-        const { bytesRead } = await fh!.read(scan.hay, got, len - got, pos + got);
+        const { bytesRead } = await fh.read(scan.hay, got, len - got, pos + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
@@ -676,15 +684,36 @@ interface Ctx {
   name?: string;
 }
 
-/** Line number of the line starting at `offset`: the caller's index, or a count of the newlines before it. */
-async function lineAt(ctx: Ctx, offset: number): Promise<number> {
-  if (ctx.file.lineOf) return await ctx.file.lineOf(offset, ctx.signal);
+/**
+ * Line number of the line starting at `offset`: the caller's index, or a
+ * count of the newlines before it; progress (nothing scanned yet) goes out
+ * every {@link PROGRESS_MS} meanwhile, as the protocol promises.
+ */
+async function* lineAt(ctx: Ctx, offset: number): AsyncGenerator<SearchProgress, number> {
+  const waiting = { scanned: 0, size: ctx.size };
+  if (ctx.file.lineOf) {
+    const asked = ctx.file.lineOf(offset, ctx.signal).then((n) => ({ n }), (e: unknown) => ({ e }));
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const tick = new Promise<null>((r) => timer = setTimeout(() => r(null), PROGRESS_MS));
+      const got = await Promise.race([asked, tick]);
+      clearTimeout(timer);
+      if (ctx.signal.aborted) throw new Aborted();
+      if (got === null) {
+        yield waiting;
+        continue;
+      }
+      if ("n" in got) return got.n;
+      break; // the index could not say (it failed, or moved to a newer file): count
+    }
+  }
   let n = 1;
   for (let pos = 0; pos < offset;) {
     const len = await ctx.read(pos, Math.min(WINDOW, offset - pos));
     if (len === 0) break;
     n += ctx.scan.finder.count(0, len);
     pos += len;
+    if (ctx.pace.progressDue()) yield waiting;
     if (ctx.pace.due()) await ctx.pace.rest();
     if (ctx.signal.aborted) throw new Aborted();
   }
@@ -752,7 +781,7 @@ async function* forward(ctx: Ctx, query: SearchQuery): AsyncGenerator<SearchEven
     }
   }
   const start = pos;
-  let line = await lineAt(ctx, pos);
+  let line = yield* lineAt(ctx, pos);
   while (pos < size) {
     const len = await ctx.read(pos, Math.min(WINDOW, size - pos));
     if (len === 0) break; // the file shrank: what is left is gone
@@ -824,7 +853,7 @@ async function* backward(ctx: Ctx, query: SearchQuery): AsyncGenerator<SearchEve
   }
   const top = hi;
   // The number of the line starting at `hi`.
-  let line = await lineAt(ctx, hi);
+  let line = yield* lineAt(ctx, hi);
   while (hi > 0) {
     const lo = Math.max(0, hi - WINDOW);
     const len = await ctx.read(lo, hi - lo);

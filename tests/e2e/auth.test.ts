@@ -42,7 +42,9 @@ for (const rt of RUNTIMES) {
     try {
       const ok = { Authorization: basic() };
       // /files and /f/{name} (several files, §10) sit behind the same middleware as every route.
-      for (const path of ["", "metrics", "files", "f/watched.txt", "nope"]) {
+      // So do the routes that read any part of the file (src/scan_routes.ts).
+      const reading = ["lines?end=1", "lines/watched.txt?end=1", "time?t=0", "search?q=secret", "raw?file=x.1"];
+      for (const path of ["", "metrics", "files", "f/watched.txt", "nope", ...reading]) {
         const r = await get(s, path);
         assertEquals(r.status, 401, `/${path} without credentials`);
         assertEquals(r.headers.get("www-authenticate"), 'Basic realm="filewatch"');
@@ -59,6 +61,9 @@ for (const rt of RUNTIMES) {
       assertEquals(filePage.status, 200);
       assert(filePage.body.includes("secret log line"), "/f/{name} with credentials shows the file");
       assertEquals((await get(s, "nope", ok)).status, 404);
+      const lines = await get(s, "lines?end=1", ok);
+      assertEquals([lines.status, JSON.parse(lines.body).lines[0].text], [200, "secret log line"]);
+      assertMatch((await get(s, "search?q=secret", ok)).body, /"text":"secret log line"/);
       assertEquals((await get(s, "healthz")).status, 200);
       assertEquals((await get(s, "readyz")).status, 200);
 
