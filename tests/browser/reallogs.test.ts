@@ -46,6 +46,14 @@ const LOG = [
   `2024-06-12T10:00:06.000Z INFO  ${E}]8;;https://evil.example/${E}\\click here${E}]8;;${E}\\ ${E}[41mon red${E}[0m ${E}(B${E}[?25lok ${E}[7minverse${E}[0m`,
 ].join("\n") + "\n";
 
+/** Lines before LOG that make it a file over 1 KiB, for the large-file view. */
+const FILLER_LINES = 20;
+const FILLER = Array.from(
+  { length: FILLER_LINES },
+  (_, i) => `2024-06-12T09:59:${String(i).padStart(2, "0")}Z INFO  filler ${i}\n`,
+)
+  .join("");
+
 /** The log up to its stack trace, which is last: lines appended continue it. */
 const TRACE_LOG = LOG.split("\n").slice(0, 8).join("\n") + "\n";
 
@@ -74,7 +82,10 @@ function shownLines(page: Page): Promise<Shown[]> {
     const filtered = document.getElementById("filtered");
     const pane = filtered.hidden ? document.getElementById("content") : filtered;
     return [...pane.querySelectorAll(".ln")]
-      .filter((l: { getClientRects(): unknown[] }) => l.getClientRects().length > 0)
+      // Not shown: no box (display: none), or none of height (the large-file view's hidden lines).
+      .filter((l: { getClientRects(): unknown[]; offsetHeight: number }) =>
+        l.getClientRects().length > 0 && l.offsetHeight > 0
+      )
       .map((l: { dataset: { n: string }; className: string; firstChild: unknown; childNodes: unknown[] }) => {
         // The line's own text: its pieces, without the newline and a pretty-printed block.
         let text = "";
@@ -648,6 +659,56 @@ for (const rt of RUNTIMES) {
             await Deno.remove(dir, { recursive: true });
           }
         });
+
+        await step(
+          "the large-file view reads real logs too: levels, colours, links, entries, toggles, marks by offset, &level=",
+          FILLER + LOG,
+          async (c) => {
+            const n = (k: number) => String(FILLER_LINES + k); // LOG's line k, numbered in the file
+            await until(
+              c.page,
+              "the window from /lines",
+              async () =>
+                await c.page.evaluate(() =>
+                  document.body.classList.contains("large") &&
+                  document.querySelectorAll("#content .ln[data-offset]").length
+                ) === FILLER_LINES + 11,
+            );
+            const cls = (k: number) => c.page.getAttribute(`#content [data-n="${n(k)}"]`, "class");
+            assertMatch(await cls(4) ?? "", /\blv-error\b/);
+            assertMatch(await cls(6) ?? "", /^(?=.*\bcont\b)(?=.*\blv-error\b)/);
+            assertMatch(await cls(3) ?? "", /\blv-warn\b/);
+            const text: string = await c.page.evaluate(() => document.getElementById("content").textContent);
+            assertEquals(text.includes(E), false, "no escape");
+            assert(text.includes("slow query <script>alert(1)</script> took 812 ms"), text);
+            assertEquals(await c.page.evaluate(() => document.querySelectorAll("#view script").length), 0);
+            assertEquals(await c.page.getAttribute("#content a", "href"), "https://example.com/app");
+            assertEquals(await c.page.textContent("#level-error .n"), "1");
+            // A level hidden: its entry's lines take no room; the others stay.
+            await c.page.click("#level-error");
+            await until(c.page, "the error entry hidden", async () => {
+              const ns = (await shownLines(c.page)).map((l) => l.n);
+              return ns.length === FILLER_LINES + 6 && !ns.includes(n(4)) && !ns.includes(n(8));
+            });
+            await c.page.click("#level-error");
+            // The search on the server asks for the levels shown: ERROR and worse here.
+            for (const l of ["warn", "info", "debug", "trace"]) await c.page.click(`#level-${l}`);
+            await c.page.fill("#filter", "request");
+            const asked = await until(c.page, "a search with a level", () => {
+              const r = c.w.requests.find((u) => /\/search\?/.test(u) && /[?&]q=request\b/.test(u));
+              return r ?? null;
+            });
+            assertEquals(new URL(asked).searchParams.get("level"), "error");
+            await c.page.fill("#filter", "");
+            for (const l of ["warn", "info", "debug", "trace"]) await c.page.click(`#level-${l}`);
+            // A mark, by the byte its line starts at: still there after a reload.
+            await c.page.locator(`#content [data-n="${n(1)}"]`).click({ position: { x: 6, y: 6 } });
+            await until(c.page, "marked", async () => (await cls(1))?.includes("marked"));
+            await c.page.reload();
+            await until(c.page, "the mark after a reload", async () => (await cls(1))?.includes("marked"), 15_000);
+          },
+          { args: ["--max-file-size", "1KiB", "--tail", "4KiB"] },
+        );
 
         for (const scheme of ["light", "dark"] as const) {
           await step(
