@@ -154,7 +154,10 @@ async function largeRuns(browser: Browser, log: BigLog) {
   try {
     // ---- loads -----------------------------------------------------------------
     const loads = [];
-    for (let i = 0; i < Number(values.loads); i++) loads.push(await load(browser, server.url, log.last));
+    for (let i = 0; i < Number(values.loads); i++) {
+      await waitForQuiet(60, 1); // each load on a machine as quiet as others let it be
+      loads.push(await load(browser, server.url, log.last));
+    }
 
     // ---- jumps, and the heap after many places ---------------------------------------
     const ctx = await browser.newContext({ viewport: { width: 1100, height: 640 } });
@@ -173,6 +176,7 @@ async function largeRuns(browser: Browser, log: BigLog) {
       timeout: 600_000,
     });
     const jumps: number[] = [];
+    await waitForQuiet(60, 1);
     for (const f of places(Number(values.jumps), 42)) jumps.push(await jump(page, f));
     await ctx.close();
 

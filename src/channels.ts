@@ -7,9 +7,7 @@
  */
 import type { Lineage } from "./lineage.ts";
 import type { Format } from "./messages.ts";
-import { openForRead } from "./raw.ts";
-import type { IndexHandle } from "./scan/_file.ts";
-import { LogFile } from "./scan/log_file.ts";
+import type { LogFile } from "./scan/log_file.ts";
 import type { Session } from "./session.ts";
 import type { Snapshot } from "./version.ts";
 import type { FileWatcher } from "./watcher.ts";
@@ -57,15 +55,11 @@ export class Channel {
 
   /**
    * The file's line index and the `/lines` and `/time` answers over it
-   * (src/scan/log_file.ts): made on first need, kept as long as the channel.
-   * Its builds open the file the way `/raw` does (src/raw.ts `openForRead`).
+   * (src/scan/log_file.ts): made by `make` on first need (the routes give it
+   * the opener they read with, src/scan_routes.ts), kept as long as the channel.
    */
-  get log(): LogFile {
-    if (!this.#log) {
-      const { file, root } = this.watcher.options;
-      this.#log = new LogFile(file, { open: guardedIndexOpen(file, this.name, root) });
-    }
-    return this.#log;
+  logFile(make: () => LogFile): LogFile {
+    return this.#log ??= make();
   }
 
   /**
@@ -90,18 +84,6 @@ export class Channel {
     this.#log?.dispose();
     this.#log = null;
   }
-}
-
-/**
- * Opens the file for the line index's builds (and the routes' streamed reads)
- * with the checks `/raw` makes (src/raw.ts `openForRead`), or throws its reason.
- */
-export function guardedIndexOpen(path: string, name: string, root: string | undefined): () => Promise<IndexHandle> {
-  return async () => {
-    const o = await openForRead(path, name, root);
-    if (o instanceof Response) throw new Error((await o.text()).trim());
-    return o.fh;
-  };
 }
 
 /** What a watcher counts that must not go back when its channel is dropped. */

@@ -3120,6 +3120,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#open = open;
       this.#applyToggles();
       this.#dom.bar.hidden = false;
+      this.#dom.view.classList.remove("end");
       this.#toBottom();
       this.#hooks.shown(size, null, lastMod);
       const n = parseLineHash(hash);

@@ -90,7 +90,7 @@ export const LARGE_FIRST_BYTES = 64 * 1024;
  * diffed line by line); past it the page holds only what is near the view and
  * its HTML only the last screen, so it shows at once whatever the size. A
  * lower `--max-file-size` moves smaller files to the large view (a 16 MB
- * page is ready 0.8–1.2 s after navigation when held whole, 0.26–0.42 s in
+ * page is ready 0.9–1.6 s after navigation when held whole, 0.3–0.4 s in
  * the large view: BENCHMARKS.md, "The page at any size").
  */
 export function isLargeFile(size: number, options: { maxFileSize: number }): boolean {
@@ -345,6 +345,9 @@ ${LOG_CSS}
 #pane { flex: 1; min-height: 0; display: flex; position: relative; }
 /* The window scrolls natively, but its own vertical scrollbar would span only the window: #bar spans the file. */
 body.large #view { position: relative; overflow-anchor: none; }
+/* The server's last screen shows at its end from the first paint, before (or without) the script, which then scrolls. */
+#view.end { display: flex; flex-direction: column-reverse; }
+#view.end > pre { flex: none; }
 body.large #view::-webkit-scrollbar { width: 0; height: 10px; }
 body.large #view::-webkit-scrollbar-thumb { background: var(--line); border-radius: 5px; }
 @supports not selector(::-webkit-scrollbar) { body.large #view { scrollbar-width: none; } }
@@ -522,7 +525,7 @@ ${large ? GOTO_TIME : ""}<button id="theme" type="button" title="Colour theme">T
 <div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
 <div id="window" class="notice"${hideWindow}><span id="window-text">${shown}</span><span id="dropped" hidden> ${DROPPED_NOTICE}</span></div>
 <noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
-${large ? largeTop(large) : ""}${large ? raw(`<div id="pane">`) : ""}<main id="view" tabindex="0" aria-label="File content"><pre id="content">
+${large ? largeTop(large) : ""}${large ? raw(`<div id="pane">`) : ""}<main id="view" tabindex="0" aria-label="File content"${large ? raw(` class="end"`) : ""}><pre id="content">
 ${chunks}</pre><pre id="filtered" hidden></pre></main>${large ? LARGE_BAR : ""}
 <button id="below" type="button" hidden>New content below ↓</button>`;
   return renderShell({

@@ -6,33 +6,15 @@
  * read that raced a writer is noticed rather than published.
  * @module
  */
-import { type FileHandle, open, stat } from "node:fs/promises";
-import { constants } from "node:fs";
+import { stat } from "node:fs/promises";
 import { basename } from "node:path";
+import { notRegular, openRegular } from "./open.ts";
 import { Buffer } from "node:buffer";
 
-/**
- * FIFOs, sockets and devices are never opened (opening a FIFO blocks until a
- * writer comes; a device may never end): {@link statStamp} refuses them
- * before any open, and {@link openRegular} opens without blocking and checks
- * the type on the descriptor too, in case the path changed in between.
- */
-function notRegular(): Error {
-  return Object.assign(new Error("not a regular file"), { code: "ENOTREG" });
-}
-
-/** Opens `path` for reading, without blocking, and only when it is a regular file (or a directory, which fails on read). */
-export async function openRegular(path: string): Promise<FileHandle> {
-  const fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  try {
-    const st = await fh.stat();
-    if (!st.isFile() && !st.isDirectory()) throw notRegular();
-  } catch (e) {
-    await fh.close().catch(() => {});
-    throw e;
-  }
-  return fh;
-}
+// FIFOs, sockets and devices are never opened: statStamp refuses them before
+// any open, and openRegular (src/open.ts) opens without blocking and checks
+// the type on the descriptor too, in case the path changed in between.
+export { openRegular } from "./open.ts";
 
 /** What identifies one version of the file on disk. */
 export interface Stamp {
@@ -140,6 +122,8 @@ export function describeError(e: unknown, file: string): { code: string; message
     EFBIG: "file too large",
     ELOOP: "too many symbolic links",
     ENOTREG: "not a regular file (a FIFO, socket or device is never opened)",
+    EHARDLINK:
+      "has more than one hard link (one may be a file from outside the directory; --allow-hardlinks serves it)",
   };
   return { code, message: `${file}: ${what[code] ?? `cannot read (${code})`}` };
 }

@@ -22,23 +22,18 @@ import { type Context, Hono, type Next } from "hono";
 import { dirname, join } from "node:path";
 import { setTimeout as later } from "node:timers";
 import type { Catalog, FileInfo } from "./catalog.ts";
-import { type Channel, guardedIndexOpen } from "./channels.ts";
+import type { Channel } from "./channels.ts";
+import type { IndexHandle } from "./scan/_file.ts";
 import { type OpenedFile, openForRead, rawFile } from "./raw.ts";
 import { describeError } from "./read.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { gzLines, gzTime, isGz } from "./scan/gz.ts";
-import {
-  findGeneration,
-  type Generation,
-  type HistorySource,
-  listGenerations,
-  listGenerationsOf,
-  searchHistory,
-  searchSource,
-} from "./scan/history.ts";
+import { findGeneration, type Generation, listGenerations, listGenerationsOf } from "./scan/history.ts";
+import { IndexPendingError } from "./scan/line_index.ts";
 import { parseLinesQuery } from "./scan/lines.ts";
 import { LogFile, mtimeToken, scanErrorStatus } from "./scan/log_file.ts";
-import { ndjsonBody, parseSearchQuery, type SearchEvent, SearchLimiter } from "./scan/search.ts";
+import { ndjsonBody, parseSearchQuery, SearchLimiter } from "./scan/search.ts";
+import { type LineOf, runSearch } from "./search_pool.ts";
 import { parseTimeQuery } from "./scan/time.ts";
 import { tokenMtimeNs } from "./version.ts";
 
@@ -49,6 +44,8 @@ export interface ServedFile {
   path: string;
   /** `--dir`'s real path: the file must be inside it when it is opened. */
   root?: string;
+  /** `--allow-hardlinks`: under `--dir`, a file with more than one hard link is read too. */
+  allowHardlinks?: boolean;
   /** Its channel, which keeps its line index. */
   channel: Channel;
 }
@@ -64,6 +61,8 @@ export interface ScanRoutesDeps {
   fileOf(c: Context, route: string): Promise<ServedFile | Response>;
   /** At most 2 searches per client and 4 per core at once, by default. */
   limiter?: SearchLimiter;
+  /** A streamed answer as the app sends it (it holds the request's place until sent: src/http_limits.ts). */
+  streamed?: (c: Context, res: Response) => Response;
 }
 
 /** Generations whose line index is kept (a live file's index is its channel's). */
@@ -81,6 +80,7 @@ interface Picked {
   name: string;
   path: string;
   root?: string;
+  allowHardlinks?: boolean;
   /** Compressed: read as a stream, no line index. */
   gz: boolean;
   /** Its line index (plain files). */
@@ -99,27 +99,39 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
   const app = new Hono();
   const generations = new GenerationIndexes();
   const limiter = deps.limiter ?? new SearchLimiter();
+  const streamed = deps.streamed ?? ((_c: Context, res: Response) => res);
+
+  /** The live file, its line index on its channel. */
+  const live = (file: ServedFile): Picked => ({
+    ...file,
+    gz: false,
+    log: file.channel.logFile(() => new LogFile(file.path, { open: indexOpener(file) })),
+    channel: file.channel,
+  });
+  /** A generation listed beside `file` (a name from the directory's own listing), its line index kept here. */
+  const generation = (file: ServedFile, g: Generation & { path: string }): Picked => {
+    const gz = isGz(g.name);
+    const p = { name: g.name, path: g.path, root: file.root, allowHardlinks: file.allowHardlinks };
+    const listed = { name: g.name, size: g.size, mtime: g.mtime };
+    return { ...p, gz, log: gz ? null : generations.get(p), channel: null, listed };
+  };
 
   /** The file a request reads: the served file, or the generation `file=` names. */
   async function pick(file: ServedFile, params: URLSearchParams): Promise<Picked | Response> {
     const names = params.getAll("file");
     if (names.length > 1) return say(400, `Bad Request: "file" is given more than once`);
     const name = names[0];
-    const live = (): Picked => ({ ...file, gz: false, log: file.channel.log, channel: file.channel });
     // The live file by its own name: where a history search's nextFile may point.
-    if (name === undefined || name === file.name) return live();
+    if (name === undefined || name === file.name) return live(file);
     // A name is only ever compared with the directory's generations of this file, never joined to a path.
     const gen = name === "" ? null : await findGeneration(file.path, name);
     if (!gen) {
       return say(404, `Not Found: ${file.name} has no generation of that name (its generations are in /files)`);
     }
-    const gz = isGz(gen.name);
-    const listed = { name: gen.name, size: gen.size, mtime: gen.mtime };
-    const log = gz ? null : generations.get(gen.path, gen.name, file.root);
-    return { name: gen.name, path: gen.path, root: file.root, gz, log, channel: null, listed };
+    return generation(file, gen);
   }
 
-  const opened = (p: Picked) => openForRead(p.path, p.name, p.root);
+  const opened = (p: Picked) => openForRead(p.path, p.name, p.root, p.allowHardlinks);
 
   /** A failure while reading as its answer: the scan's own statuses, else 503 with the reason. */
   function failure(e: unknown, p: Picked): Response {
@@ -192,62 +204,60 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
     let chosen: Picked[] = [p];
     if (query.history) {
       // Paths from the directory's own listing of names, never from the request.
-      const gens = (await listGenerations(file.path)).map((g) => ({ ...g, path: join(dirname(file.path), g.name) }));
-      const all: Picked[] = [
-        { ...file, gz: false, log: file.channel.log, channel: file.channel },
-        ...gens.map((g) => ({
-          name: g.name,
-          path: g.path,
-          root: file.root,
-          gz: isGz(g.name),
-          log: isGz(g.name) ? null : generations.get(g.path, g.name, file.root),
-          channel: null,
-          listed: { name: g.name, size: g.size, mtime: g.mtime },
-        })),
-      ];
-      const k = Math.max(0, all.findIndex((x) => x.name === p.name));
-      chosen = query.dir === "back" ? all.slice(k) : all.slice(0, k + 1);
+      const gens = await listGenerations(file.path);
+      const all = [live(file), ...gens.map((g) => generation(file, { ...g, path: join(dirname(file.path), g.name) }))];
+      // Without `file=`, all of them (a `fwd` search then starts at the oldest).
+      const k = params.has("file") ? Math.max(0, all.findIndex((x) => x.name === p.name)) : -1;
+      chosen = k < 0 ? all : query.dir === "back" ? all.slice(k) : all.slice(0, k + 1);
     }
     const first = query.dir === "back" || !query.history ? chosen[0]! : chosen.at(-1)!;
-    // The first plain file searched is opened now: its size bounds `from`, and an error is a status.
-    let pre: OpenedFile | null = null;
+    // The first plain file searched is looked at now: its size bounds `from`, and a refusal is a status.
+    let firstSize: number | undefined;
     if (!first.gz) {
-      const o = await openForRead(first.path, first.name, first.root);
+      const o = await opened(first);
       if (o instanceof Response) return o;
-      pre = o;
+      await o.fh.close().catch(() => {});
+      firstSize = o.size;
       if (query.from !== null && query.from > o.size) {
-        await o.fh.close().catch(() => {});
         return say(400, `Cannot search: "from" must be an integer from 0 to ${o.size}, got "${query.from}"`);
       }
     }
-    const sources = chosen.map((x) => sourceOf(x, x === first ? pre : null));
-    const release = () => {
-      for (const s of sources) s.close();
-    };
     const headers = {
       "Content-Type": "application/x-ndjson",
       "Cache-Control": "no-store",
       "X-Content-Type-Options": "nosniff",
     };
     // Hono answers HEAD with the GET answer minus its body, which nobody would read: no search for it.
-    if (c.req.method === "HEAD") return (release(), new Response(null, { headers }));
+    if (c.req.method === "HEAD") return new Response(null, { headers });
     const slot = limiter.acquire(deps.runtime.clientAddress(c));
-    if (!slot.ok) {
-      release();
-      return say(slot.status, slot.reason, { "Retry-After": String(slot.retryAfterS) });
-    }
+    if (!slot.ok) return say(slot.status, slot.reason, { "Retry-After": String(slot.retryAfterS) });
+    const sources = chosen.map((x) => ({
+      path: x.path,
+      name: x.name,
+      size: x === first ? firstSize : x.listed?.size,
+      root: x.root,
+      allowHardlinks: x.allowHardlinks,
+      numbered: x.log !== null,
+    }));
+    // The worker's questions for line numbers: this thread's line index, of the very file the search opened.
+    const lineOf: LineOf = async (k, offset, who, signal) => {
+      const x = chosen[k]!;
+      const o = await opened(x);
+      if (o instanceof Response) throw new Error((await o.text()).trim());
+      try {
+        if (o.dev !== who.dev || o.ino !== who.ino) throw new IndexPendingError("The file was replaced", 1);
+        return await x.log!.lineOf(o, offset, { signal });
+      } finally {
+        await o.fh.close().catch(() => {});
+      }
+    };
     // A client that leaves cancels the body stream, which aborts the search (ndjsonBody): on both
     // runtimes (tests/e2e/search.test.ts). Not the request's signal: Deno's also aborts when an answer
     // was sent in full, and warns that this is about to change.
     const controller = new AbortController();
-    const events: AsyncIterable<SearchEvent> = query.history
-      ? searchHistory(sources.map((s) => s.source), query, controller.signal)
-      : searchSource({ ...sources[0]!.source, name: undefined }, query, controller.signal);
-    const body = ndjsonBody(events, controller, () => {
-      slot.release();
-      release();
-    });
-    return new Response(body, { headers });
+    const events = runSearch({ sources, query, history: query.history }, controller.signal, lineOf);
+    const body = ndjsonBody(events, controller, () => slot.release());
+    return streamed(c, new Response(body, { headers }));
   });
 
   for (const [route, handler] of [["/lines", lines], ["/time", time], ["/search", search]] as const) {
@@ -257,7 +267,10 @@ export function scanRoutes(deps: ScanRoutesDeps): Hono {
 
   // `/raw?file=GEN`: a generation's bytes (compressed, for a .gz), with Range, as /raw sends the file's;
   // without `file=`, /raw is createApp's own (next()).
-  const raw = withFile("/raw", (p, _params, c) => rawFile(c.req.raw, p.path, p.name, p.root));
+  const raw = withFile(
+    "/raw",
+    async (p, _params, c) => streamed(c, await rawFile(c.req.raw, p.path, p.name, p.root, p.allowHardlinks)),
+  );
   const rawGeneration = async (c: Context, next: Next) => {
     if (c.req.query("file") === undefined) return await next();
     return await raw(c);
@@ -282,7 +295,19 @@ const json = (body: unknown) =>
   });
 
 /** How a `.gz` generation is read: opened with `/raw`'s checks. */
-const gzSource = (p: Picked) => ({ path: p.path, open: guardedIndexOpen(p.path, p.name, p.root) });
+const gzSource = (p: Picked) => ({ path: p.path, open: indexOpener(p) });
+
+/**
+ * Opens a file for its line index's builds and for streamed reads, with the
+ * checks `/raw` makes (src/raw.ts `openForRead`), or throws its reason.
+ */
+function indexOpener(f: { path: string; name: string; root?: string; allowHardlinks?: boolean }) {
+  return async (): Promise<IndexHandle> => {
+    const o = await openForRead(f.path, f.name, f.root, f.allowHardlinks);
+    if (o instanceof Response) throw new Error((await o.text()).trim());
+    return o.fh;
+  };
+}
 
 /**
  * The `lastMod` of an answer read from `o`: the version's token when the
@@ -298,41 +323,6 @@ function versionOf(channel: Channel | null, o: OpenedFile): string {
 }
 
 /**
- * One file of a search: the search opens it (with `/raw`'s checks) when its
- * turn comes, or takes `pre`, opened already; `close()` closes `pre` if the
- * search never took it. A plain file's matches are numbered from its line
- * index (`lineOf`).
- */
-function sourceOf(p: Picked, pre: OpenedFile | null): { source: HistorySource; close(): void } {
-  let got = pre;
-  let taken = false;
-  const size = pre?.size ?? p.listed?.size;
-  const source: HistorySource = {
-    path: p.path,
-    name: p.name,
-    ...(size !== undefined ? { size } : {}),
-    open: async () => {
-      if (!got) {
-        const o = await openForRead(p.path, p.name, p.root);
-        if (o instanceof Response) throw new Error((await o.text()).trim());
-        got = o;
-      }
-      taken = true;
-      return got.fh;
-    },
-  };
-  const log = p.log;
-  // Asked after `open`: the numbers are those of the very file the search reads.
-  if (log) source.lineOf = (offset, signal) => log.lineOf(got!, offset, { signal });
-  return {
-    source,
-    close() {
-      if (pre && !taken) void pre.fh.close().catch(() => {});
-    },
-  };
-}
-
-/**
  * The line indexes of the generations requests read: at most
  * {@link GENERATION_INDEXES}, the least recently used dropped first, each
  * dropped after {@link GENERATION_IDLE_MS} unused. A generation renamed by
@@ -342,13 +332,14 @@ function sourceOf(p: Picked, pre: OpenedFile | null): { source: HistorySource; c
 class GenerationIndexes {
   readonly #logs = new Map<string, { log: LogFile; idle: ReturnType<typeof later> }>();
 
-  get(path: string, name: string, root: string | undefined): LogFile {
+  get(f: { path: string; name: string; root?: string; allowHardlinks?: boolean }): LogFile {
+    const path = f.path;
     let e = this.#logs.get(path);
     if (e) {
       clearTimeout(e.idle);
       this.#logs.delete(path);
     }
-    const log = e?.log ?? new LogFile(path, { open: guardedIndexOpen(path, name, root) });
+    const log = e?.log ?? new LogFile(path, { open: indexOpener(f) });
     const idle = later(() => this.#drop(path), GENERATION_IDLE_MS);
     idle.unref?.();
     e = { log, idle };

@@ -199,6 +199,8 @@ export class BigView {
     this.#open = open;
     this.#applyToggles();
     this.#dom.bar.hidden = false;
+    // The HTML showed its lines from the end by CSS (a reversed column): from here the script scrolls.
+    this.#dom.view.classList.remove("end");
     this.#toBottom();
     this.#hooks.shown(size, null, lastMod);
     const n = parseLineHash(hash);

@@ -19,6 +19,7 @@ import type { IndexHandle } from "./_file.ts";
 import type { LineOut, LinesQuery } from "./lines.ts";
 import { detectFormat, NoTimestampsError, parseStampAs, type StampContext, type TimeFound } from "./time.ts";
 import {
+  breathe,
   compileMatcher,
   LINE_CUT,
   type LineMatcher,
@@ -31,7 +32,6 @@ import {
   SLICE_MS,
   WINDOW,
 } from "./search.ts";
-import { setImmediate } from "node:timers";
 
 /** Text a backward `.gz` search holds at most before it switches to positions and a second pass. */
 export const GZ_RING_BYTES = 16 * 1024 * 1024;
@@ -215,7 +215,7 @@ async function eachLine(
       fill = keep;
     }
     if (performance.now() - slice >= SLICE_MS) {
-      await new Promise<void>((r) => setImmediate(r));
+      await breathe();
       slice = performance.now();
     }
     if (performance.now() - lastProgress >= PROGRESS_MS) {

@@ -171,6 +171,15 @@ for (const rt of RUNTIMES) {
             assert(html.length < 512 * 1024, `the page's HTML is ${html.length} bytes`);
             assert(!w.requests.some((u) => /\/raw/.test(u)), "nothing fetched the file whole");
             await until(page, "connected", (s) => s.status === "connected");
+            // The HTML alone shows the end, from its first paint: so does a page without its script.
+            const off = await watchedPage(browser, { javaScriptEnabled: false });
+            try {
+              await off.page.goto(server.url);
+              const s = await seen(off.page);
+              assertEquals(s.visible.at(-1)?.text, log.last, "the last line in view with JavaScript off");
+            } finally {
+              await off.context.close();
+            }
           });
 
           await t.step("#L of a line in the middle shows that line, marked", async () => {

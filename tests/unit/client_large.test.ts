@@ -38,6 +38,8 @@ import { parseFilter } from "../../src/client/filter.ts";
 import { keyCommand } from "../../src/client/keys.ts";
 import { isLargeFile, LARGE_FIRST_LINES, largePage, lastScreen, renderPage } from "../../src/page.ts";
 import type { El, Field } from "../../src/client/dom.ts";
+import { PageCache } from "../../src/page_cache.ts";
+import { Version } from "../../src/version.ts";
 
 const enc = new TextEncoder();
 
@@ -500,4 +502,20 @@ Deno.test("largePage() picks the large view by size; a file over --max-file-size
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the large page is rendered once per version too, its last screen in place of the whole text", async () => {
+  const text = Array.from({ length: 500 }, (_, i) => `line ${i}`).join("\n") + "\n";
+  const snap = new Version({ seq: 1, lastMod: "17f0", kept: enc.encode(text) });
+  const large = await largePage(snap, "/nowhere", { maxFileSize: 1024, tail: 0 }, (r) => `/${r}`);
+  assert(large !== null, "over --max-file-size: the large view");
+  const pages = new PageCache();
+  const route = { fileName: "a.log", keepChars: 0, socketPath: "/ws", rawUrl: "/raw", ...large };
+  const read = async (nonce: string) => await new Response(pages.body(snap, route, nonce).body).text();
+  const a = await read("n1");
+  const b = await read("n2");
+  assertEquals(pages.renders, 1, "one render for two requests");
+  assert(a.includes(`data-view="large"`) && b.includes(`nonce="n2"`));
+  assert(a.includes(`<span class="ln">line 499</span>`), "the last line");
+  assert(!a.includes(`<span class="ln">line 379</span>`), `only the last ${LARGE_FIRST_LINES} lines`);
 });
