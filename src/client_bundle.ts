@@ -5993,14 +5993,13 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /**
      * The level \`&level=\` asks the server for: the least severe level shown
-     * (the server keeps that level and worse), or undefined when every level
-     * is shown or none is.
+     * (the server keeps that level and worse, and no line that states none),
+     * or undefined when every level is shown or none is.
      */
     searchLevel() {
       const shown2 = this.#levels;
       if (shown2 === null) return void 0;
-      const least = [...LEVELS].reverse().find((l) => shown2.has(l));
-      return least === "trace" && shown2.has("other") ? void 0 : least;
+      return [...LEVELS].reverse().find((l) => shown2.has(l));
     }
     // ---- drawing ---------------------------------------------------------------
     line(el, line, re) {

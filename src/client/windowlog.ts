@@ -110,14 +110,13 @@ export class WindowLog implements WindowDraw {
 
   /**
    * The level `&level=` asks the server for: the least severe level shown
-   * (the server keeps that level and worse), or undefined when every level
-   * is shown or none is.
+   * (the server keeps that level and worse, and no line that states none),
+   * or undefined when every level is shown or none is.
    */
   searchLevel(): Level | undefined {
     const shown = this.#levels;
     if (shown === null) return undefined;
-    const least = [...LEVELS].reverse().find((l) => shown.has(l));
-    return least === "trace" && shown.has("other") ? undefined : least;
+    return [...LEVELS].reverse().find((l) => shown.has(l));
   }
 
   // ---- drawing ---------------------------------------------------------------
