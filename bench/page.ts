@@ -84,7 +84,9 @@ function mixedLine(i: number): string {
     case 4:
       return `time=${t} level=${level.toLowerCase()} msg="request ${i} served" ms=${ms} worker=${i % 8}\n`;
     default:
-      return `${t} ${level} ${E}[38;5;${i % 256}mworker[${i % 8}]${E}[0m ${E}[38;2;${i % 256};120;80mrequest ${i}${E}[0m ${ms} ms\n`;
+      return `${t} ${level} ${E}[38;5;${i % 256}mworker[${i % 8}]${E}[0m ${E}[38;2;${
+        i % 256
+      };120;80mrequest ${i}${E}[0m ${ms} ms\n`;
   }
 }
 
