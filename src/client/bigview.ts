@@ -30,6 +30,7 @@ import type { Prefs } from "./prefs.ts";
 import { utf8Length } from "./protocol.ts";
 import { HttpError, type Line, type LinesAnswer, type LinesQuery } from "./remote.ts";
 import { type LineRenderer, plainLine } from "./render.ts";
+import type { WindowDraw } from "./draw.ts";
 import { isAtBottom } from "./scroll.ts";
 import {
   type Extent,
@@ -108,7 +109,8 @@ export class BigView {
   readonly #hooks: BigHooks;
   readonly #prefs: Prefs;
   readonly #source: LinesSource;
-  readonly #render: LineRenderer;
+  /** How a line is drawn: pieces of its text, or a {@link WindowDraw} that also reads the window. */
+  readonly #render: LineRenderer | WindowDraw;
   readonly #cache = new LineCache();
   /** The window: its lines, and one element each. */
   #win: Line[] = [];
@@ -149,7 +151,13 @@ export class BigView {
   #fraction = 1;
   #paintQueued = false;
 
-  constructor(dom: BigDom, hooks: BigHooks, prefs: Prefs, source: LinesSource, render: LineRenderer = plainLine) {
+  constructor(
+    dom: BigDom,
+    hooks: BigHooks,
+    prefs: Prefs,
+    source: LinesSource,
+    render: LineRenderer | WindowDraw = plainLine,
+  ) {
     this.#dom = dom;
     this.#hooks = hooks;
     this.#prefs = prefs;
@@ -244,6 +252,7 @@ export class BigView {
       const el = this.#lineEl(got.grown);
       this.#els.at(-1)!.replaceWith(el);
       this.#els[this.#els.length - 1] = el;
+      if (got.lines.length === 0) this.#annotate();
     }
     this.#cache.put([...(got.grown ? [got.grown] : last ? [last] : []), ...got.lines], { eof: true });
     this.#addBelow(got.lines);
@@ -274,6 +283,11 @@ export class BigView {
     this.#target = n !== null ? { n } : { offset };
     this.#paintTarget();
     void this.#go({ offset }, "center", { offset });
+  }
+
+  /** Draws the lines shown again (how lines are drawn changed: JSON lines as fields or raw). */
+  redraw(): void {
+    this.#rerender();
   }
 
   /** Marks `re`'s matches in the lines shown (the search's query), or none. */
@@ -731,6 +745,7 @@ export class BigView {
     this.#startsFile = startsFile;
     this.#endsFile = endsFile;
     this.#dom.pre.replaceChildren(...this.#els);
+    this.#annotate();
     this.#dom.pre.setAttribute("aria-busy", "false");
     this.#digits();
     const { view } = this.#dom;
@@ -757,12 +772,14 @@ export class BigView {
     pre.prepend(...els);
     this.#win = [...lines, ...this.#win];
     this.#els = [...els, ...this.#els];
+    this.#annotate();
     view.scrollTop = top + (view.scrollHeight - height);
     // The far edge (below) gives way.
     const over = this.#win.length - WINDOW_MAX;
     if (over > 0) {
       for (const el of this.#els.splice(this.#els.length - over)) el.remove();
       this.#win.splice(this.#win.length - over);
+      this.#annotate();
       this.#endsFile = false;
     }
     this.#digits();
@@ -777,6 +794,7 @@ export class BigView {
     this.#dom.pre.append(...els);
     this.#win.push(...lines);
     this.#els.push(...els);
+    this.#annotate();
     this.#digits();
   }
 
@@ -789,6 +807,7 @@ export class BigView {
     const height = this.#els[over]!.offsetTop - this.#els[0]!.offsetTop;
     for (const el of this.#els.splice(0, over)) el.remove();
     this.#win.splice(0, over);
+    this.#annotate();
     this.#startsFile = false;
     if (follow) this.#toBottom();
     else view.scrollTop -= height;
@@ -801,7 +820,9 @@ export class BigView {
     el.className = "ln";
     el.dataset.n = line.n === null ? "" : String(line.n);
     if (line.cut) el.dataset.cut = ` … cut: the line has ${formatSize(line.bytes ?? 0)}`;
-    fillLine(el, this.#render(line.text, this.#marks ? matchRanges(this.#marks, line.text) : []));
+    if (typeof this.#render === "function") {
+      fillLine(el, this.#render(line.text, this.#marks ? matchRanges(this.#marks, line.text) : []));
+    } else this.#render.line(el, line, this.#marks);
     if (this.#isTarget(line)) el.classList.add("target");
     return el;
   }
@@ -812,7 +833,13 @@ export class BigView {
       old.replaceWith(el);
       this.#els[i] = el;
     });
+    this.#annotate();
     this.#paintChanged();
+  }
+
+  /** Lets a {@link WindowDraw} read the window as it now is (its entries need a line's neighbours). */
+  #annotate(): void {
+    if (typeof this.#render !== "function") this.#render.window(this.#win, this.#els);
   }
 
   #isTarget(line: Line): boolean {

@@ -8,6 +8,7 @@
  * @module
  */
 import { BigView } from "./bigview.ts";
+import type { WindowDraw } from "./draw.ts";
 import type { GoTo } from "./goto.ts";
 import { GoToTime } from "./gotime.ts";
 import type { Prefs } from "./prefs.ts";
@@ -27,6 +28,10 @@ export interface LargeDeps {
   goTo(): GoTo;
   /** Makes the URL name line `n` (`#L120`). */
   linkTo(n: number): void;
+  /** How the window's lines are drawn (reading real logs: src/client/windowlog.ts); plain text when absent. */
+  draw?: WindowDraw;
+  /** The level the server's search keeps (`&level=`: that level and worse), if any. */
+  searchLevel?: () => string | undefined;
 }
 
 /** The large-file view's controllers. */
@@ -70,6 +75,7 @@ export function largeView(deps: LargeDeps): Large {
     },
     deps.prefs,
     { lines: (q, signal) => getJson(linesUrl(linesPath, q), parseLinesAnswer, signal) },
+    deps.draw,
   );
 
   const search: SearchPanel = new SearchPanel(
@@ -85,7 +91,7 @@ export function largeView(deps: LargeDeps): Large {
       marks: (re) => big.setMarks(re),
       resized: () => big.resized(),
     },
-    (ask, signal) => searchEvents(data.search || "search", ask, signal),
+    (ask, signal) => searchEvents(data.search || "search", { ...ask, level: deps.searchLevel?.() }, signal),
     timers,
   );
 

@@ -145,6 +145,8 @@ export interface SearchAsk {
   /** Continue from this byte (a `done`'s `next`), backwards. */
   from?: number;
   limit?: number;
+  /** Only lines at this level or worse (`&level=`). */
+  level?: string;
 }
 
 /**
@@ -164,6 +166,7 @@ export function searchUrl(path: string, ask: SearchAsk): string {
     p.set("dir", "back");
   }
   if (ask.limit !== undefined) p.set("limit", String(ask.limit));
+  if (ask.level) p.set("level", ask.level);
   return `${path}?${p}`;
 }
 

@@ -70,6 +70,10 @@ export class StatusBar {
   #modifiedMs: number | null = null;
   /** When this page last heard of the file. */
   #receivedMs: number;
+  /** The title's connection prefix, as last painted. */
+  #flag = "";
+  /** Lines that arrived while the tab was hidden (the title counts them). */
+  #unseen = 0;
 
   /** `lastMod`: the version the server's page showed; `now` the clock (ms since the epoch). */
   constructor(dom: StatusDom, lastMod: string, now: () => number = Date.now) {
@@ -145,11 +149,23 @@ export class StatusBar {
     d.status.dataset.retryAt = c.retryAt === null ? "" : String(c.retryAt);
     d.status.title = c.closed;
     if (d.statusText.textContent !== label) d.statusText.textContent = label;
-    d.doc.title = titleFlag(c, !d.banner.hidden) + this.#baseTitle;
+    this.#flag = titleFlag(c, !d.banner.hidden);
+    this.#paintTitle();
     if (this.#modifiedMs !== null) {
       const ago = formatAgo(this.#modifiedMs, now);
       if (d.updatedAgo.textContent !== ago) d.updatedAgo.textContent = ago;
     }
+  }
+
+  /** Says in the title how many lines arrived while the tab was hidden: `(12) app.log — filewatch` (0: none). */
+  setUnseen(lines: number): void {
+    this.#unseen = lines;
+    this.#paintTitle();
+  }
+
+  #paintTitle(): void {
+    const count = this.#unseen > 0 ? `(${this.#unseen.toLocaleString("en-US")}) ` : "";
+    this.#dom.doc.title = this.#flag + count + this.#baseTitle;
   }
 
   /** Once a second: the countdown and "N s ago" move on (nothing to do when neither shows). */

@@ -30,6 +30,7 @@ import { availableParallelism } from "node:os";
 import { RE2JS } from "re2js";
 import { ByteFinder, MAX_NEEDLE, MAX_NEEDLES } from "./_find.ts";
 import type { IndexHandle } from "./_file.ts";
+import { atLeast, detectLevel, type Level, LEVELS, parseLevelName } from "../shared/levels.ts";
 
 /** Matches sent when `limit` is not given. */
 export const DEFAULT_LIMIT = 1_000;
@@ -72,6 +73,12 @@ export interface SearchQuery {
   limit: number;
   /** Also search the file's rotated generations (`history=1`). */
   history: boolean;
+  /**
+   * Only lines at this level or worse (`level=warn`: warn, error, fatal), as
+   * src/shared/levels.ts reads a line's level; absent: any line. With a level,
+   * `q` may be empty: every line of that level matches.
+   */
+  level?: Level;
 }
 
 /** One matching line. */
@@ -124,9 +131,10 @@ const integer = (v: string, name: string, lo: number, hi: number): number | stri
 };
 
 /**
- * Reads `/search`'s parameters: `q` (required, 1..{@link MAX_QUERY}
- * characters), `regex`, `case`, `history` (0 or 1), `from` (0..size), `dir`
- * (`back` or `fwd`), `limit` (1..{@link MAX_LIMIT}). A regular expression is
+ * Reads `/search`'s parameters: `q` (1..{@link MAX_QUERY} characters;
+ * required unless `level` is given), `regex`, `case`, `history` (0 or 1),
+ * `from` (0..size), `dir` (`back` or `fwd`), `limit` (1..{@link MAX_LIMIT}),
+ * `level` (a level's name: that level and worse). A regular expression is
  * compiled here, so its syntax errors come back as the engine words them.
  * @example
  * ```ts
@@ -135,8 +143,21 @@ const integer = (v: string, name: string, lo: number, hi: number): number | stri
  * ```
  */
 export function parseSearchQuery(params: URLSearchParams, size: number): ParsedSearch {
-  const q = params.get("q");
-  if (q === null || q === "") return { ok: false, reason: `Cannot search: "q" is required and must not be empty` };
+  let level: Level | null = null;
+  const levelParam = params.get("level");
+  if (levelParam !== null) {
+    level = parseLevelName(levelParam);
+    if (level === null) {
+      return {
+        ok: false,
+        reason: `Cannot search: "level" must be one of ${LEVELS.join(", ")}, got "${levelParam.slice(0, 40)}"`,
+      };
+    }
+  }
+  const q = params.get("q") ?? (level === null ? null : "");
+  if (q === null || (q === "" && level === null)) {
+    return { ok: false, reason: `Cannot search: "q" is required and must not be empty` };
+  }
   if (q.length > MAX_QUERY) {
     return { ok: false, reason: `Cannot search: "q" is ${q.length} characters long, the most is ${MAX_QUERY}` };
   }
@@ -171,6 +192,7 @@ export function parseSearchQuery(params: URLSearchParams, size: number): ParsedS
     dir,
     limit,
     history: history === true,
+    ...(level === null ? {} : { level }),
   };
   try {
     compileMatcher(query);
@@ -230,9 +252,28 @@ function needleBytes(s: string): Uint8Array {
 
 /**
  * Compiles a query into a {@link LineMatcher}. Throws the engine's error for
- * a regular expression it refuses.
+ * a regular expression it refuses. A `level` narrows the test: a line must
+ * match and be of that level or worse; with an empty `q`, every line is a
+ * candidate and its level decides.
  */
 export function compileMatcher(query: SearchQuery): LineMatcher {
+  const m = textMatcher(query);
+  const min = query.level;
+  if (min === undefined) return m;
+  if (query.q === "") {
+    return {
+      needles: null,
+      fold: m.fold,
+      exact: false,
+      test: (line) => atLeast(detectLevel(line), min),
+    };
+  }
+  // The needle still finds the candidates; the line's level is read only for those.
+  return { ...m, exact: false, test: (line) => m.test(line) && atLeast(detectLevel(line), min) };
+}
+
+/** The matcher for `q` alone. */
+function textMatcher(query: SearchQuery): LineMatcher {
   const fold = !query.caseSensitive;
   if (!query.regex) {
     const q = query.q;
