@@ -364,7 +364,8 @@ for (const rt of RUNTIMES) {
               const w = await open(s0.url);
               await finish(w, "autotail", async () => {
                 await until(w.page, "the end", (s) => s.visible.at(-1)?.n === "20000");
-                assertEquals(await w.page.$("#live-off"), null, "no notice that it is not followed");
+                const notice = await w.page.evaluate(() => document.getElementById("live-off")?.textContent ?? null);
+                assertEquals(notice, null, "no notice that it is not followed");
                 await waitFor(() => w.sockets.length > 0, 5_000, "the page to connect");
                 await Deno.writeTextFile(file, "live one\nlive two\n", { append: true });
                 const s = await until(w.page, "the appended lines", (s) => s.visible.at(-1)?.text === "live two");
