@@ -206,11 +206,15 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     const snap = await watcher.current();
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
-    // Larger than the page holds: its last screen, the script reads the rest (docs/page.md#the-whole-log-at-any-size).
-    const large = await largePage(snap, watcher.options.file, options, (route) => `${base}/${route}${suffix}`);
+    // Larger than the page holds (and so followed in tail mode): its last screen, the script reads the rest
+    // (docs/page.md#the-whole-log-at-any-size).
+    const large = largePage(snap, options, (route) => `${base}/${route}${suffix}`);
     // The client's content (the whole file, or in tail mode its window), rendered once per version and shared.
-    // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    const route = { fileName, keepChars: large ? 0 : 4 * options.tail, socketPath, rawUrl, indexPath, ...large };
+    // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines. Without
+    // --tail a page that holds the file whole gets a window when the file grows past --max-file-size: it then
+    // keeps at most that many characters, which a file it holds whole never reaches (a byte is at most one).
+    const keepChars = large ? 0 : options.tail > 0 ? 4 * options.tail : options.maxFileSize;
+    const route = { fileName, keepChars, socketPath, rawUrl, indexPath, ...large };
     const done = deps.limits ? whenSent(c, deps.limits) : undefined;
     const { body, length } = pages.body(snap, route, nonce, done);
     c.header("Content-Type", "text/html; charset=UTF-8");

@@ -6470,7 +6470,7 @@ export const CLIENT_SCRIPT: string = `(() => {
   content.focus();
   performance.mark("filewatch:ready");
   setInterval(() => status.tick(live), 1e3);
-  if (body.dataset.live !== "0") live.connect();
+  live.connect();
   function startLarge(view2) {
     view2.start(Number(body.dataset.size) || 0, body.dataset.lastMod ?? "", body.dataset.open === "1", location.hash);
   }

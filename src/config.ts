@@ -63,7 +63,7 @@ export const USAGE = "usage: filewatch [options] FILE...   (filewatch --help for
  * filewatch.v1 message is one JavaScript string: Deno's (V8's) longest is
  * about 512 Mi characters, and JSON can write one byte as six (`\u0001`), as
  * can the page's HTML escaping (`&quot;`). 64 MiB stays clear of that on
- * both runtimes; larger logs are followed with `--tail`.
+ * both runtimes; larger files are followed in tail mode (src/watcher.ts).
  */
 export const MAX_FILE_SIZE = 64 * 1024 * 1024;
 
@@ -422,20 +422,21 @@ export const TABLE = {
     parse: sizeIn(
       1,
       MAX_FILE_SIZE,
-      "expected a size from 1 byte to 64MiB (the largest file sent as one message; see --tail)",
+      "expected a size from 1 byte to 64MiB (the largest file held whole and sent as one message)",
     ),
-    help: ["larger files are an error, at", "most 64MiB (16MiB)"],
+    help: ["larger files are followed in tail", "mode; at most 64MiB (16MiB)"],
   }),
   /**
-   * Tail mode: clients get the file's last this many bytes, then appends;
-   * `maxFileSize` does not apply. 0 = off (the whole file).
+   * Tail mode for every file: clients get its last this many bytes, then
+   * appends; `maxFileSize` plays no part. 0 = off: files up to `maxFileSize`
+   * are sent whole, larger ones in tail mode with a window of their own.
    */
   tail: valueFlag({
     flag: "tail",
     arg: "SIZE",
     default: 0,
     parse: sizeIn(1024, MAX_TAIL, "expected a size from 1KiB to 64MiB"),
-    help: ["follow a log of any size: send its last", "SIZE bytes, then appends (off)"],
+    help: ["tail mode for every file: send its last", "SIZE bytes, then appends (off)"],
   }),
   /** Watch the parent directory for file events (polling always runs too). */
   events: switchFlag({ flag: "no-events", negates: true, help: ["poll only, no file events"] }),

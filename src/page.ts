@@ -11,7 +11,6 @@
  * @module
  */
 import { html, raw } from "hono/html";
-import { stat } from "node:fs/promises";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { stripAnsi, stripAnsiLines } from "./shared/ansi.ts";
 import { CHUNK_LINES, chunkStarts } from "./shared/chunks.ts";
@@ -73,8 +72,6 @@ export interface LargePage {
   timePath: string;
   /** The file ends inside a line (no newline at its end): the next append continues it. */
   open: boolean;
-  /** Why the connection cannot follow the file (shown in a notice; the page then does not connect), or null. */
-  notLive: string | null;
 }
 
 /** Lines of the file's end the large-file view's HTML carries: a screen or two, so it shows before any fetch. */
@@ -134,36 +131,23 @@ export type PageSnapshot =
 
 /**
  * What a file's page is when the file opens in the large-file view, or null
- * when the page holds the file (or shows its error). `path` is the watched
- * file (stat'ed, never read, when the watcher could not read it: a file over
- * `--max-file-size` without `--tail` is still read through `/lines`, only
- * not followed); `route` names a route of this file (`lines` →
+ * when the page holds the file (or shows its error). A version larger than
+ * `--max-file-size` is always a tail window (the watcher follows such a file
+ * in tail mode: docs/detection.md#tail-mode), so the large view connects and
+ * follows it like any page. `route` names a route of this file (`lines` →
  * `/logs/lines/app.log`).
  */
-export async function largePage(
+export function largePage(
   snap: PageSnapshot,
-  path: string,
-  options: { maxFileSize: number; tail: number },
+  options: { maxFileSize: number },
   route: (name: string) => string,
-): Promise<{ view: PageView; large: LargePage } | null> {
+): { view: PageView; large: LargePage } | null {
+  if (!snap.ok || !isLargeFile(snap.size, options)) return null;
   const paths = { linesPath: route("lines"), searchPath: route("search"), timePath: route("time") };
-  if (snap.ok) {
-    if (!isLargeFile(snap.size, options)) return null;
-    const last = lastScreen(snap.bytes, snap.offset);
-    return {
-      view: { ok: true, lastMod: snap.lastMod, offset: last.offset, size: snap.size, text: last.text, lossy: false },
-      large: { ...paths, open: last.open, notLive: null },
-    };
-  }
-  if (options.tail > 0) return null;
-  const st = await stat(path).catch(() => null);
-  if (!st || !st.isFile() || st.size <= options.maxFileSize) return null;
-  const notLive = `Live updates are off: the file is larger than --max-file-size (${
-    formatSize(options.maxFileSize)
-  }), which the server follows only with --tail. Reload to see what was added.`;
+  const last = lastScreen(snap.bytes, snap.offset);
   return {
-    view: { ok: true, lastMod: "", offset: st.size, size: st.size, text: "", lossy: false },
-    large: { ...paths, open: false, notLive },
+    view: { ok: true, lastMod: snap.lastMod, offset: last.offset, size: snap.size, text: last.text, lossy: false },
+    large: { ...paths, open: last.open },
   };
 }
 
@@ -525,7 +509,7 @@ ${large ? GOTO_TIME : ""}<button id="theme" type="button" title="Colour theme">T
 <div id="notice" class="notice"${hideNotice}>${LOSSY_NOTICE}</div>
 <div id="window" class="notice"${hideWindow}><span id="window-text">${shown}</span><span id="dropped" hidden> ${DROPPED_NOTICE}</span></div>
 <noscript><div class="notice">JavaScript is off: this is a snapshot. Reload the page to see changes.</div></noscript>
-${large ? largeTop(large) : ""}${large ? raw(`<div id="pane">`) : ""}<main id="view" tabindex="0" aria-label="File content"${large ? raw(` class="end"`) : ""}><pre id="content">
+${large ? largeTop() : ""}${large ? raw(`<div id="pane">`) : ""}<main id="view" tabindex="0" aria-label="File content"${large ? raw(` class="end"`) : ""}><pre id="content">
 ${chunks}</pre><pre id="filtered" hidden></pre></main>${large ? LARGE_BAR : ""}
 <button id="below" type="button" hidden>New content below ↓</button>`;
   return renderShell({
@@ -554,7 +538,7 @@ function largeLines(text: string) {
   return lines.map((l) => html`<span class="ln">${stripAnsi(l)}</span>`);
 }
 
-/** `<body>`'s data for the script: the view, the routes it reads, whether it follows. */
+/** `<body>`'s data for the script: the view, the routes it reads, whether the file ends inside a line. */
 function largeData(large: LargePage): Record<string, string> {
   return {
     view: "large",
@@ -562,7 +546,6 @@ function largeData(large: LargePage): Record<string, string> {
     search: large.searchPath,
     time: large.timePath,
     open: large.open ? "1" : "0",
-    live: large.notLive === null ? "1" : "0",
   };
 }
 
@@ -571,11 +554,10 @@ function largeData(large: LargePage): Record<string, string> {
 const GOTO_TIME = raw(`<span class="gotime"><button id="time-open" type="button" aria-keyshortcuts="t" aria-expanded="false" aria-controls="time" title="Go to time (t)">Go to time</button><form id="time" hidden><label for="time-input" class="sr-only">Time: RFC 3339 (no offset is UTC) or epoch milliseconds</label><input id="time-input" type="text" autocomplete="off" spellcheck="false" placeholder="2026-12-07T00:11Z, Enter" aria-describedby="time-msg"></form><span id="time-msg" role="status"></span></span>
 `);
 
-/** Why the page does not follow the file, and the panel where the search lists its matches. */
-function largeTop(large: LargePage) {
+/** The panel where the search lists its matches. */
+function largeTop() {
   // deno-fmt-ignore
-  return html`<div id="live-off" class="notice"${hiddenUnless(large.notLive !== null)}>${large.notLive ?? ""}</div>
-<section id="results" class="results" aria-label="Search results" hidden><div class="results-head"><span id="results-progress"></span><button id="results-more" type="button" hidden>Search further back</button></div><ol id="matches" role="listbox" tabindex="0" aria-label="Matching lines, newest first"></ol></section>
+  return html`<section id="results" class="results" aria-label="Search results" hidden><div class="results-head"><span id="results-progress"></span><button id="results-more" type="button" hidden>Search further back</button></div><ol id="matches" role="listbox" tabindex="0" aria-label="Matching lines, newest first"></ol></section>
 `;
 }
 

@@ -12,6 +12,7 @@ import {
   nowNs,
   readIfChanged,
   type ReadResult,
+  type ReadWindow,
   sameFile,
   sameStamp,
   type Stamp,
@@ -95,8 +96,8 @@ const sleep = (ms: number) => new Promise((res) => setTimeout(res, Math.ceil(ms)
 export interface SettleOptions {
   file: string;
   maxFileSize: number;
-  /** Read only the file's last this many bytes (0 = the whole file). */
-  tail: number;
+  /** How much of the file a read takes, by its size: its last bytes, or 0 for all of it (see {@link ReadWindow}). */
+  tail: ReadWindow;
   /** The poll period, ms: a file that never holds still is shown at least this often. */
   poll: number;
   fs: FileOps;

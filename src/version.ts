@@ -143,6 +143,8 @@ export interface VersionInit {
   base?: number;
   /** File offset where a client's content starts (≥ base; the tail window's start). */
   offset?: number;
+  /** The lineage's tail window, bytes (0: the whole file; see {@link Version.tail}). */
+  tail?: number;
   /**
    * Versions of one lineage are each a prefix of the next (appends only):
    * bytes a client holds of one are bytes of all later ones.
@@ -164,6 +166,13 @@ export class Version {
   readonly base: number;
   /** File offset where a client's content starts. */
   readonly offset: number;
+  /**
+   * The tail window its lineage serves, bytes, or 0 when clients get the
+   * whole file: `--tail`, or a file larger than `--max-file-size` at the
+   * lineage's start (docs/detection.md#tail-mode). Plain clients get appends
+   * only of a windowed version (docs/protocol.md).
+   */
+  readonly tail: number;
   readonly appendOf: AppendOf | null;
   readonly #kept: Uint8Array;
   #text: string | null | undefined;
@@ -174,6 +183,7 @@ export class Version {
     this.#kept = init.kept;
     this.base = init.base ?? 0;
     this.offset = Math.max(this.base, init.offset ?? this.base);
+    this.tail = init.tail ?? 0;
     this.lineage = init.lineage ?? 0;
     this.appendOf = init.appendOf ?? null;
   }

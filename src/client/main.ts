@@ -397,8 +397,8 @@ logChanged();
 content.focus();
 performance.mark("filewatch:ready"); // the script has taken over the page (bench/page.ts reads it)
 setInterval(() => status.tick(live), 1000);
-// A file the server does not follow (over --max-file-size without --tail) has no connection to make.
-if (body.dataset.live !== "0") live.connect();
+// Every file is followed, the large view's too (a file over --max-file-size is followed in tail mode).
+live.connect();
 
 /** Starts the large-file view at the end of the file (or the line a `#L…` link names). */
 function startLarge(view: BigView): void {

@@ -995,30 +995,29 @@ for (const rt of RUNTIMES) {
     }
   });
 
-  t('an oversize file yields the error ("too large"), once; content again when it fits', async () => {
+  t("a file over --max-file-size is followed in tail mode (never 'too large'); whole again when it fits", async () => {
     const file = await tempFile("x".repeat(200));
     const s = await startServer(rt, { file, args: ["--poll", "100ms", "--max-file-size", "100", "--quiet"] });
     try {
+      // The window is at most the limit (docs/detection.md#tail-mode): the last 100 bytes, no newline to start after.
       const v1 = connect(s.wsUrl, { protocols: ["filewatch.v1"] });
       const e = await v1.json(0);
-      assertEquals(e.type, "error");
-      assertMatch(String(e.message), /watched\.txt: file too large \(200 bytes, limit 100\)/);
+      assertEquals([e.type, e.offset, e.size, e.data], ["content", 100, 200, "x".repeat(100)]);
       const plain = connect(s.wsUrl);
       const p = await plain.message(0);
-      assertEquals(p.binary, false);
-      assertMatch(String(p.data), /too large/);
-      // The page opens such a file in the large-file view (read through /lines, docs/page.md) and says why it is not
-      // followed live.
+      assertEquals([p.binary, p.data], [false, "x".repeat(100)]);
+      // The page is the large-file view of it, followed, with no error.
       const page = await (await fetch(s.url)).text();
-      assertMatch(page, /larger than --max-file-size/);
+      assertMatch(page, /data-view="large"/);
+      assert(!/too large/.test(page), "no error");
       await sleep(300);
-      assertEquals(v1.messages.length, 1, "the same error is sent once");
+      assertEquals(v1.messages.length, 1, "nothing more while the file is still");
       await Deno.writeTextFile(file, "small now");
-      assertEquals((await v1.json(1, 1_000)).data, "small now");
+      const m1 = await v1.json(1, 1_000);
+      assertEquals([m1.type, m1.offset, m1.data], ["content", 0, "small now"]);
       await Deno.writeTextFile(file, "y".repeat(150));
       const e2 = await v1.json(2, 1_000);
-      assertEquals(e2.type, "error");
-      assertMatch(String(e2.message), /too large \(150 bytes, limit 100\)/);
+      assertEquals([e2.type, e2.offset, e2.size, e2.data], ["content", 50, 150, "y".repeat(100)]);
       v1.close();
       plain.close();
     } finally {

@@ -7,7 +7,7 @@
  * on plain objects (gotime.ts), and the last screen the server's HTML carries
  * (src/page.ts). The view itself lays out lines: tests/browser/bigfile.test.ts.
  */
-import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   type Extent,
   fractionAtPointer,
@@ -425,12 +425,11 @@ Deno.test("renderPage() for a large file: its last screen escaped, the routes on
       searchPath: "/logs/search/big.log",
       timePath: "/logs/time/big.log",
       open: false,
-      notLive: null,
     },
   });
   assert(
     html.includes(
-      `data-view="large" data-lines="/logs/lines/big.log" data-search="/logs/search/big.log" data-time="/logs/time/big.log" data-open="0" data-live="1"`,
+      `data-view="large" data-lines="/logs/lines/big.log" data-search="/logs/search/big.log" data-time="/logs/time/big.log" data-open="0"`,
     ),
   );
   assert(
@@ -442,7 +441,7 @@ Deno.test("renderPage() for a large file: its last screen escaped, the routes on
   assert(!/\sstyle=/.test(html), "no style attributes (CSP)");
   assert(html.includes(`role="scrollbar" aria-controls="view"`), "the file's scrollbar");
   assert(html.includes(`id="time-open"`) && html.includes(`id="results"`), "Go to time and the search's panel");
-  assert(/<div id="live-off" class="notice" hidden>/.test(html), "followed: no notice");
+  assert(!html.includes("live-off") && !html.includes("data-live"), "always followed: no notice, nothing to turn off");
   assert(
     /<div id="window" class="notice" hidden>/.test(html),
     "no 'showing the last X of Y': the view is the whole file",
@@ -460,18 +459,13 @@ Deno.test("renderPage() for a small file has none of the large view's parts", ()
   assert(!html.includes("data-view"), "no data-view");
 });
 
-Deno.test("largePage() picks the large view by size; a file over --max-file-size without --tail is read, not followed", async () => {
+Deno.test("largePage() picks the large view by size; a file the watcher cannot read shows its error", () => {
   const route = (r: string) => `/${r}`;
-  const opts = { maxFileSize: 16 << 20, tail: 0 };
+  const opts = { maxFileSize: 16 << 20 };
   const bytes = enc.encode("x\n".repeat(10));
-  const small = await largePage({ ok: true, lastMod: "1", size: 20, offset: 0, bytes }, "/nowhere", opts, route);
+  const small = largePage({ ok: true, lastMod: "1", size: 20, offset: 0, bytes }, opts, route);
   assertEquals(small, null);
-  const big = await largePage(
-    { ok: true, lastMod: "1", size: (16 << 20) + 20, offset: 16 << 20, bytes },
-    "/nowhere",
-    opts,
-    route,
-  );
+  const big = largePage({ ok: true, lastMod: "1", size: (16 << 20) + 20, offset: 16 << 20, bytes }, opts, route);
   assertEquals(big?.view, {
     ok: true,
     lastMod: "1",
@@ -481,33 +475,15 @@ Deno.test("largePage() picks the large view by size; a file over --max-file-size
     lossy: false,
   });
   assertEquals(big?.large.linesPath, "/lines");
-  const dir = await Deno.makeTempDir();
-  try {
-    const file = `${dir}/huge.log`;
-    await Deno.writeFile(file, new Uint8Array(2048));
-    const failure = { ok: false as const, error: "huge.log: file too large" };
-    const notLive = await largePage(failure, file, { maxFileSize: 1024, tail: 0 }, route);
-    assertEquals(notLive?.view, { ok: true, lastMod: "", offset: 2048, size: 2048, text: "", lossy: false });
-    assertMatch(notLive?.large.notLive ?? "", /--max-file-size \(1 KiB\).*--tail/);
-    assertEquals(
-      await largePage(failure, `${dir}/missing`, { maxFileSize: 1024, tail: 0 }, route),
-      null,
-      "a missing file shows its error",
-    );
-    assertEquals(
-      await largePage(failure, file, { maxFileSize: 4096, tail: 0 }, route),
-      null,
-      "another error: as before",
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  // A file over --max-file-size is followed in tail mode, so a failure is a real one (missing, unreadable):
+  // the page shows it, never a large view without a version.
+  assertEquals(largePage({ ok: false, error: "huge.log: permission denied" }, { maxFileSize: 1024 }, route), null);
 });
 
 Deno.test("the large page is rendered once per version too, its last screen in place of the whole text", async () => {
   const text = Array.from({ length: 500 }, (_, i) => `line ${i}`).join("\n") + "\n";
   const snap = new Version({ seq: 1, lastMod: "17f0", kept: enc.encode(text) });
-  const large = await largePage(snap, "/nowhere", { maxFileSize: 1024, tail: 0 }, (r) => `/${r}`);
+  const large = largePage(snap, { maxFileSize: 1024 }, (r) => `/${r}`);
   assert(large !== null, "over --max-file-size: the large view");
   const pages = new PageCache();
   const route = { fileName: "a.log", keepChars: 0, socketPath: "/ws", rawUrl: "/raw", ...large };
