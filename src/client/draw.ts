@@ -128,7 +128,7 @@ export function lineTextEnd(el: HTMLElement): { node: Node; offset: number } {
   return { node: el, offset: nodes.length };
 }
 
-/** A line of the file as the large-file view holds it (src/client/remote.ts's `Line` is one). */
+/** A line of the file as the large-file view holds it (src/shared/answers.ts's `Line` is one). */
 export interface WindowLine {
   readonly text: string;
   readonly n: number | null;

@@ -9,7 +9,8 @@
  */
 import type { El, Field, Focusable, KeyPress, Timers } from "./dom.ts";
 import { SHOWING_MS } from "./goto.ts";
-import { HttpError, type TimeAnswer } from "./remote.ts";
+import type { TimeAnswer } from "../shared/answers.ts";
+import { HttpError } from "./remote.ts";
 
 /** The elements of Go to time (ids as src/page.ts writes them). */
 export interface GoTimeDom {
