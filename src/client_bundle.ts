@@ -644,6 +644,54 @@ export const CLIENT_SCRIPT: string = `(() => {
     return text.split("\\n").map(stripAnsi).join("\\n");
   }
 
+  // src/shared/urls.ts
+  var MAX_URLS = 100;
+  var URL_RE = /\\bhttps?:\\/\\/[^\\s<>"\`\\x00-\\x1f\\x7f]+/gi;
+  var TRAILING = ".,;:!?'*";
+  var PAIRS = { ")": "(", "]": "[", "}": "{" };
+  function findUrls(text, limit = MAX_URLS) {
+    const out = [];
+    if (text.indexOf("://") < 0) return out;
+    URL_RE.lastIndex = 0;
+    for (let m = URL_RE.exec(text); m && out.length < limit; m = URL_RE.exec(text)) {
+      const url = trim(m[0]);
+      const href = safeHref(url);
+      if (href !== null) out.push({ start: m.index, end: m.index + url.length, href });
+    }
+    return out;
+  }
+  function trim(url) {
+    const open = { ")": 0, "]": 0, "}": 0 };
+    const close = { ")": 0, "]": 0, "}": 0 };
+    for (let i = 0; i < url.length; i++) {
+      const c = url[i];
+      if (c === "(" || c === "[" || c === "{") open[CLOSER[c]]++;
+      else if (c === ")" || c === "]" || c === "}") close[c]++;
+    }
+    let end = url.length;
+    while (end > 0) {
+      const last = url[end - 1];
+      if (TRAILING.includes(last)) end--;
+      else if (PAIRS[last] !== void 0 && open[last] < close[last]) {
+        close[last]--;
+        end--;
+      } else break;
+    }
+    return url.slice(0, end);
+  }
+  var CLOSER = { "(": ")", "[": "]", "{": "}" };
+  function safeHref(url) {
+    if (!/^https?:\\/\\/[^/?#\\s]/i.test(url) || /\\s/.test(url)) return null;
+    let u;
+    try {
+      u = new URL(url);
+    } catch {
+      return null;
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:" || u.hostname === "") return null;
+    return u.href;
+  }
+
   // src/client/filter.ts
   function parseFilter(input, matchCase) {
     const flags = matchCase ? "g" : "gi";
@@ -1370,6 +1418,31 @@ export const CLIENT_SCRIPT: string = `(() => {
       wrap.textContent = p.text;
       into.append(wrap);
     }
+  }
+  function toggleButton(el, kind, expanded, label) {
+    const b = el.ownerDocument.createElement("button");
+    b.type = "button";
+    b.className = \`tg \${kind}\`;
+    b.tabIndex = -1;
+    b.setAttribute("aria-expanded", String(expanded));
+    b.setAttribute("aria-label", label);
+    el.append(b);
+    return b;
+  }
+  function fillLogLine(el, raw, s, fields, re) {
+    const segments = s && fields ? summarySegments(s) : ansiSegments(raw);
+    let text = "";
+    for (const seg of segments) text += seg.text;
+    fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
+  }
+  function appendPretty(el, id, label, text) {
+    const block = el.ownerDocument.createElement("span");
+    block.className = "pretty";
+    block.id = id;
+    block.setAttribute("role", "region");
+    block.setAttribute("aria-label", label);
+    block.textContent = text;
+    el.append(block);
   }
   var PlainReader = class {
     #lines = null;
@@ -5533,54 +5606,6 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/shared/urls.ts
-  var MAX_URLS = 100;
-  var URL_RE = /\\bhttps?:\\/\\/[^\\s<>"\`\\x00-\\x1f\\x7f]+/gi;
-  var TRAILING = ".,;:!?'*";
-  var PAIRS = { ")": "(", "]": "[", "}": "{" };
-  function findUrls(text, limit = MAX_URLS) {
-    const out = [];
-    if (text.indexOf("://") < 0) return out;
-    URL_RE.lastIndex = 0;
-    for (let m = URL_RE.exec(text); m && out.length < limit; m = URL_RE.exec(text)) {
-      const url = trim(m[0]);
-      const href = safeHref(url);
-      if (href !== null) out.push({ start: m.index, end: m.index + url.length, href });
-    }
-    return out;
-  }
-  function trim(url) {
-    const open = { ")": 0, "]": 0, "}": 0 };
-    const close = { ")": 0, "]": 0, "}": 0 };
-    for (let i = 0; i < url.length; i++) {
-      const c = url[i];
-      if (c === "(" || c === "[" || c === "{") open[CLOSER[c]]++;
-      else if (c === ")" || c === "]" || c === "}") close[c]++;
-    }
-    let end = url.length;
-    while (end > 0) {
-      const last = url[end - 1];
-      if (TRAILING.includes(last)) end--;
-      else if (PAIRS[last] !== void 0 && open[last] < close[last]) {
-        close[last]--;
-        end--;
-      } else break;
-    }
-    return url.slice(0, end);
-  }
-  var CLOSER = { "(": ")", "[": "]", "{": "}" };
-  function safeHref(url) {
-    if (!/^https?:\\/\\/[^/?#\\s]/i.test(url) || /\\s/.test(url)) return null;
-    let u;
-    try {
-      u = new URL(url);
-    } catch {
-      return null;
-    }
-    if (u.protocol !== "http:" && u.protocol !== "https:" || u.hostname === "") return null;
-    return u.href;
-  }
-
   // src/client/viewstate.ts
   var KEYS = ["q", "case", "levels", "marked", "fields", "pause", "t"];
   function parseViewQuery(search) {
@@ -5781,7 +5806,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           const folded = this.#folded.has(n);
           if (folded) el.classList.add("folded-head");
           const lines2 = \`\${more} \${more === 1 ? "line" : "lines"}\`;
-          toggle(
+          toggleButton(
             el,
             "fold",
             !folded,
@@ -5793,7 +5818,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const s = this.structured(index);
       const open = s !== null && this.#opened.has(n);
       if (s) {
-        const b = toggle(
+        const b = toggleButton(
           el,
           "open",
           open,
@@ -5801,13 +5826,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         );
         if (open) b.setAttribute("aria-controls", \`pretty-\${n}\`);
       }
-      const segments = s && this.fields ? summarySegments(s) : ansiSegments(raw);
-      let text = "";
-      for (const seg of segments) text += seg.text;
-      fillLine(
-        el,
-        overlay(segments, re ? matchRanges(re, text) : [], findUrls(text))
-      );
+      fillLogLine(el, raw, s, this.fields, re);
       if (more > 0) {
         const hint = el.ownerDocument.createElement("span");
         hint.className = "more";
@@ -5815,27 +5834,9 @@ export const CLIENT_SCRIPT: string = `(() => {
         el.append(hint);
       }
       el.append("\\n");
-      if (open) {
-        const block = el.ownerDocument.createElement("span");
-        block.className = "pretty";
-        block.id = \`pretty-\${n}\`;
-        block.setAttribute("role", "region");
-        block.setAttribute("aria-label", \`Line \${n} as JSON\`);
-        block.textContent = (pretty(f.plain(index)) ?? "") + "\\n";
-        el.append(block);
-      }
+      if (open) appendPretty(el, \`pretty-\${n}\`, \`Line \${n} as JSON\`, (pretty(f.plain(index)) ?? "") + "\\n");
     }
   };
-  function toggle(el, kind, expanded, label) {
-    const b = el.ownerDocument.createElement("button");
-    b.type = "button";
-    b.className = \`tg \${kind}\`;
-    b.tabIndex = -1;
-    b.setAttribute("aria-expanded", String(expanded));
-    b.setAttribute("aria-label", label);
-    el.append(b);
-    return b;
-  }
 
   // src/client/marks.ts
   var MAX_MARKS = 1e4;
@@ -5994,22 +5995,11 @@ export const CLIENT_SCRIPT: string = `(() => {
       const s = this.#structured(f.plain);
       const open = s !== null && this.#opened.has(line.offset);
       if (s) {
-        const b = toggle2(el, "open", open, \`\${open ? "Close" : "Open"} the line as JSON\`);
+        const b = toggleButton(el, "open", open, \`\${open ? "Close" : "Open"} the line as JSON\`);
         if (open) b.setAttribute("aria-controls", \`pretty-o\${line.offset}\`);
       }
-      const segments = s && this.fields ? summarySegments(s) : ansiSegments(line.text);
-      let text = "";
-      for (const seg of segments) text += seg.text;
-      fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
-      if (open) {
-        const block = el.ownerDocument.createElement("span");
-        block.className = "pretty";
-        block.id = \`pretty-o\${line.offset}\`;
-        block.setAttribute("role", "region");
-        block.setAttribute("aria-label", "The line as JSON");
-        block.textContent = pretty(f.plain) ?? "";
-        el.append(block);
-      }
+      fillLogLine(el, line.text, s, this.fields, re);
+      if (open) appendPretty(el, \`pretty-o\${line.offset}\`, "The line as JSON", pretty(f.plain) ?? "");
     }
     /**
      * The window is \`lines\`, drawn as \`els\`: reads its entries in order and
@@ -6128,7 +6118,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const lines = \`\${more} \${more === 1 ? "line" : "lines"}\`;
       const label = folded ? \`Unfold the entry's \${lines}\` : \`Fold the \${lines} under this line\`;
       if (!b) {
-        b = toggle2(el, "fold", !folded, label);
+        b = toggleButton(el, "fold", !folded, label);
         el.prepend(b);
       }
       b.setAttribute("aria-expanded", String(!folded));
@@ -6143,16 +6133,6 @@ export const CLIENT_SCRIPT: string = `(() => {
       hint.dataset.more = String(more);
     }
   };
-  function toggle2(el, kind, expanded, label) {
-    const b = el.ownerDocument.createElement("button");
-    b.type = "button";
-    b.className = \`tg \${kind}\`;
-    b.tabIndex = -1;
-    b.setAttribute("aria-expanded", String(expanded));
-    b.setAttribute("aria-label", label);
-    el.append(b);
-    return b;
-  }
 
   // src/client/main.ts
   performance.mark("filewatch:start");
