@@ -4,6 +4,10 @@
 /** The page's script, bundled as one IIFE: page.ts inlines it in its one nonce'd `<script>`. */
 export const CLIENT_SCRIPT: string = `(() => {
   // src/client/browser.ts
+  var browserTimers = {
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (id) => clearTimeout(id)
+  };
   function browserEnv(socketPath) {
     return {
       location,
@@ -15,12 +19,31 @@ export const CLIENT_SCRIPT: string = `(() => {
         ws2.onclose = (ev) => on.close(ev.code, ev.reason);
         return ws2;
       },
-      setTimer: (fn, ms) => setTimeout(fn, ms),
-      clearTimer: (id) => clearTimeout(id),
+      ...browserTimers,
       now: () => Date.now(),
       random: () => Math.random(),
       onLine: () => navigator.onLine
     };
+  }
+  function wireBox(byId2, ids, home, make) {
+    const box = make({
+      button: byId2(ids.button),
+      form: byId2(ids.form),
+      input: byId2(ids.input),
+      msg: byId2(ids.msg),
+      home,
+      focused: () => {
+        const el = document.activeElement;
+        return el instanceof HTMLElement && el !== document.body ? el : null;
+      }
+    });
+    byId2(ids.button).addEventListener("click", () => box.toggle());
+    byId2(ids.form).addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void box.submit();
+    });
+    byId2(ids.input).addEventListener("keydown", (ev) => box.keydown(ev));
+    return box;
   }
 
   // node_modules/diff/libesm/diff/base.js
@@ -619,6 +642,54 @@ export const CLIENT_SCRIPT: string = `(() => {
   function stripAnsiLines(text) {
     if (!NEEDS_SCAN.test(text)) return text;
     return text.split("\\n").map(stripAnsi).join("\\n");
+  }
+
+  // src/shared/urls.ts
+  var MAX_URLS = 100;
+  var URL_RE = /\\bhttps?:\\/\\/[^\\s<>"\`\\x00-\\x1f\\x7f]+/gi;
+  var TRAILING = ".,;:!?'*";
+  var PAIRS = { ")": "(", "]": "[", "}": "{" };
+  function findUrls(text, limit = MAX_URLS) {
+    const out = [];
+    if (text.indexOf("://") < 0) return out;
+    URL_RE.lastIndex = 0;
+    for (let m = URL_RE.exec(text); m && out.length < limit; m = URL_RE.exec(text)) {
+      const url = trim(m[0]);
+      const href = safeHref(url);
+      if (href !== null) out.push({ start: m.index, end: m.index + url.length, href });
+    }
+    return out;
+  }
+  function trim(url) {
+    const open = { ")": 0, "]": 0, "}": 0 };
+    const close = { ")": 0, "]": 0, "}": 0 };
+    for (let i = 0; i < url.length; i++) {
+      const c = url[i];
+      if (c === "(" || c === "[" || c === "{") open[CLOSER[c]]++;
+      else if (c === ")" || c === "]" || c === "}") close[c]++;
+    }
+    let end = url.length;
+    while (end > 0) {
+      const last = url[end - 1];
+      if (TRAILING.includes(last)) end--;
+      else if (PAIRS[last] !== void 0 && open[last] < close[last]) {
+        close[last]--;
+        end--;
+      } else break;
+    }
+    return url.slice(0, end);
+  }
+  var CLOSER = { "(": ")", "[": "]", "{": "}" };
+  function safeHref(url) {
+    if (!/^https?:\\/\\/[^/?#\\s]/i.test(url) || /\\s/.test(url)) return null;
+    let u;
+    try {
+      u = new URL(url);
+    } catch {
+      return null;
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:" || u.hostname === "") return null;
+    return u.href;
   }
 
   // src/client/filter.ts
@@ -1347,6 +1418,31 @@ export const CLIENT_SCRIPT: string = `(() => {
       wrap.textContent = p.text;
       into.append(wrap);
     }
+  }
+  function toggleButton(el, kind, expanded, label) {
+    const b = el.ownerDocument.createElement("button");
+    b.type = "button";
+    b.className = \`tg \${kind}\`;
+    b.tabIndex = -1;
+    b.setAttribute("aria-expanded", String(expanded));
+    b.setAttribute("aria-label", label);
+    el.append(b);
+    return b;
+  }
+  function fillLogLine(el, raw, s, fields, re) {
+    const segments = s && fields ? summarySegments(s) : ansiSegments(raw);
+    let text = "";
+    for (const seg of segments) text += seg.text;
+    fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
+  }
+  function appendPretty(el, id, label, text) {
+    const block = el.ownerDocument.createElement("span");
+    block.className = "pretty";
+    block.id = id;
+    block.setAttribute("role", "region");
+    block.setAttribute("aria-label", label);
+    block.textContent = text;
+    el.append(block);
   }
   var PlainReader = class {
     #lines = null;
@@ -2461,35 +2557,30 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/client/goto.ts
+  // src/client/box.ts
   var SHOWING_MS = CHANGED_MS;
-  var REASON_MS = 3 * CHANGED_MS;
-  var GoTo = class {
-    #dom;
-    #hooks;
+  var PromptBox = class {
+    dom;
     #timers;
+    #keepsInput;
     #returnTo = null;
     #msgTimer;
-    constructor(dom, hooks, timers2) {
-      this.#dom = dom;
-      this.#hooks = hooks;
-      this.#timers = timers2;
+    /** \`keepsInput\`: what was typed stays in the box when it closes (otherwise the box is emptied). */
+    constructor(dom, timers, keepsInput) {
+      this.dom = dom;
+      this.#timers = timers;
+      this.#keepsInput = keepsInput;
     }
     /** Whether the box is open. */
     get open() {
-      return !this.#dom.form.hidden;
+      return !this.dom.form.hidden;
     }
-    /** Opens the box and focuses it, or, where lines make no links, says why. */
+    /** Opens the box and focuses it. */
     show() {
-      const d = this.#dom;
-      const why = this.#hooks.linksOff();
-      if (why !== null) {
-        this.#say(why, false, REASON_MS);
-        return;
-      }
+      const d = this.dom;
       if (d.form.hidden) {
         this.#returnTo = d.focused() ?? d.home;
-        this.#say("", false);
+        this.say("", false);
       }
       d.form.hidden = false;
       d.button.setAttribute("aria-expanded", "true");
@@ -2498,47 +2589,71 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /** The button was pressed: opens, or closes with focus on the button. */
     toggle() {
-      if (this.#dom.form.hidden) this.show();
-      else this.#close(this.#dom.button);
-    }
-    /** Enter in the box: goes to the line typed, or says what is wrong with it. */
-    submit() {
-      const why = this.#hooks.linksOff();
-      const got = why === null ? parseLineInput(this.#dom.input.value, this.#hooks.lines()) : { ok: false, message: why };
-      if (!got.ok) return this.#say(got.message, true);
-      this.#close(this.#dom.home);
-      this.#hooks.go(got.line);
-      this.#say(\`Showing line \${got.line.toLocaleString("en")}\`, false, SHOWING_MS);
+      if (this.dom.form.hidden) this.show();
+      else this.close(this.dom.button);
     }
     /** A key in the box: Esc closes it without going anywhere, focus back where it was. */
     keydown(ev) {
       if (ev.key !== "Escape") return;
       ev.preventDefault();
       ev.stopPropagation();
-      this.#say("", false);
-      this.#close(this.#returnTo ?? this.#dom.home);
-    }
-    /** Says \`message\` beside the box for a while (the large-file view: a line past the end, found only on asking). */
-    tell(message, bad) {
-      this.#say(message, bad, bad ? REASON_MS : SHOWING_MS);
+      this.say("", false);
+      this.close(this.#returnTo ?? this.dom.home);
     }
     /** Says \`message\` beside the box; with \`forMs\`, takes it away after that long. */
-    #say(message, bad, forMs) {
-      const d = this.#dom;
+    say(message, bad, forMs) {
+      const d = this.dom;
       this.#timers.clearTimer(this.#msgTimer);
       d.msg.textContent = message;
       d.msg.classList.toggle("bad", bad);
       d.input.setAttribute("aria-invalid", String(bad));
       if (forMs !== void 0) {
-        this.#msgTimer = this.#timers.setTimer(() => d.msg.textContent = "", forMs);
+        this.#msgTimer = this.#timers.setTimer(
+          () => d.msg.textContent = "",
+          forMs
+        );
       }
     }
-    #close(focus) {
-      const d = this.#dom;
+    /** Closes the box and puts the focus on \`focus\`. */
+    close(focus) {
+      const d = this.dom;
       d.form.hidden = true;
       d.button.setAttribute("aria-expanded", "false");
-      d.input.value = "";
+      if (!this.#keepsInput) d.input.value = "";
       focus?.focus({ preventScroll: true });
+    }
+  };
+
+  // src/client/goto.ts
+  var REASON_MS = 3 * CHANGED_MS;
+  var GoTo = class extends PromptBox {
+    #hooks;
+    /** \`dom\`: \`#goto-open\`, the \`#goto\` form, its \`#goto-line\` box, and \`#goto-msg\`. */
+    constructor(dom, hooks, timers) {
+      super(dom, timers, false);
+      this.#hooks = hooks;
+    }
+    /** Opens the box and focuses it, or, where lines make no links, says why. */
+    show() {
+      const why = this.#hooks.linksOff();
+      if (why !== null) {
+        this.say(why, false, REASON_MS);
+        return;
+      }
+      super.show();
+    }
+    /** Enter in the box: goes to the line typed, or says what is wrong with it. */
+    submit() {
+      const why = this.#hooks.linksOff();
+      const got = why === null ? parseLineInput(this.dom.input.value, this.#hooks.lines()) : { ok: false, message: why };
+      if (!got.ok) return this.say(got.message, true);
+      this.close(this.dom.home);
+      this.#hooks.go(got.line);
+      this.say(\`Showing line \${got.line.toLocaleString("en")}\`, false, SHOWING_MS);
+    }
+    /** Says \`message\` beside the box for a while (the large-file view: a line past the end, found only on asking). */
+    tell(message, bad) {
+      this.say(message, bad, bad ? REASON_MS : SHOWING_MS);
     }
   };
 
@@ -3845,81 +3960,38 @@ export const CLIENT_SCRIPT: string = `(() => {
     const where = found.n !== null ? \`line \${found.n.toLocaleString("en")}\` : "the line";
     return found.t ? \`Showing \${where}, stamped \${found.t}\` : \`Showing \${where}\`;
   }
-  var GoToTime = class {
-    #dom;
+  var GoToTime = class extends PromptBox {
     #hooks;
-    #timers;
-    #returnTo = null;
-    #msgTimer;
     #seq = 0;
-    constructor(dom, hooks, timers2) {
-      this.#dom = dom;
+    /** \`dom\`: \`#time-open\`, the \`#time\` form, its \`#time-input\`, and \`#time-msg\`. */
+    constructor(dom, hooks, timers) {
+      super(dom, timers, true);
       this.#hooks = hooks;
-      this.#timers = timers2;
-    }
-    /** Whether the box is open. */
-    get open() {
-      return !this.#dom.form.hidden;
-    }
-    /** Opens the box and focuses it. */
-    show() {
-      const d = this.#dom;
-      if (d.form.hidden) {
-        this.#returnTo = d.focused() ?? d.home;
-        this.#say("", false);
-      }
-      d.form.hidden = false;
-      d.button.setAttribute("aria-expanded", "true");
-      d.input.focus();
-      d.input.select();
-    }
-    /** The button was pressed: opens, or closes with focus on the button. */
-    toggle() {
-      if (this.#dom.form.hidden) this.show();
-      else this.#close(this.#dom.button);
     }
     /** Enter in the box: asks the server, then shows the line or says why not. */
     async submit() {
-      const t = this.#dom.input.value.trim();
-      if (t === "") return this.#say("Type a time: 2026-12-07T00:11:49Z (no offset is UTC), or epoch ms", true);
+      const t = this.dom.input.value.trim();
+      if (t === "") return this.say("Type a time: 2026-12-07T00:11:49Z (no offset is UTC), or epoch ms", true);
       const seq = ++this.#seq;
-      this.#say("Looking…", false);
+      this.say("Looking…", false);
       let found;
       try {
         found = await this.#hooks.find(t);
       } catch (e) {
         if (seq !== this.#seq) return;
         const why = e instanceof HttpError ? e.reason : \`Cannot ask the server: \${e.message}\`;
-        return this.#say(why, true);
+        return this.say(why, true);
       }
       if (seq !== this.#seq) return;
-      if (found.offset === null) return this.#say(timeMessage(found), true);
-      this.#close(this.#dom.home);
+      if (found.offset === null) return this.say(timeMessage(found), true);
+      this.close(this.dom.home);
       this.#hooks.go({ n: found.n, offset: found.offset, t: found.t });
-      this.#say(timeMessage(found), false, SHOWING_MS);
+      this.say(timeMessage(found), false, SHOWING_MS);
     }
-    /** A key in the box: Esc closes it without going anywhere, focus back where it was. */
+    /** A key in the box: Esc also forgets the question in flight (its answer goes nowhere). */
     keydown(ev) {
-      if (ev.key !== "Escape") return;
-      ev.preventDefault();
-      ev.stopPropagation();
-      this.#seq++;
-      this.#say("", false);
-      this.#close(this.#returnTo ?? this.#dom.home);
-    }
-    #say(message, bad, forMs) {
-      const d = this.#dom;
-      this.#timers.clearTimer(this.#msgTimer);
-      d.msg.textContent = message;
-      d.msg.classList.toggle("bad", bad);
-      d.input.setAttribute("aria-invalid", String(bad));
-      if (forMs !== void 0) this.#msgTimer = this.#timers.setTimer(() => d.msg.textContent = "", forMs);
-    }
-    #close(focus) {
-      const d = this.#dom;
-      d.form.hidden = true;
-      d.button.setAttribute("aria-expanded", "false");
-      focus?.focus({ preventScroll: true });
+      if (ev.key === "Escape") this.#seq++;
+      super.keydown(ev);
     }
   };
 
@@ -3963,11 +4035,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     #next;
     #said = 0;
     #seq = 0;
-    constructor(dom, hooks, source, timers2, render = plainLine) {
+    constructor(dom, hooks, source, timers, render = plainLine) {
       this.#dom = dom;
       this.#hooks = hooks;
       this.#source = source;
-      this.#timers = timers2;
+      this.#timers = timers;
       this.#render = render;
     }
     /** Whether a query is on (the panel shows). */
@@ -4222,10 +4294,6 @@ export const CLIENT_SCRIPT: string = `(() => {
   };
 
   // src/client/large.ts
-  var timers = {
-    setTimer: (fn, ms) => setTimeout(fn, ms),
-    clearTimer: (id) => clearTimeout(id)
-  };
   function largeView(deps) {
     const { body: body2, byId: byId2 } = deps;
     const data = body2.dataset;
@@ -4269,25 +4337,20 @@ export const CLIENT_SCRIPT: string = `(() => {
         resized: () => big2.resized()
       },
       (ask, signal) => searchEvents(data.search || "search", { ...ask, level: deps.searchLevel?.() }, signal),
-      timers
+      browserTimers
     );
-    const time = new GoToTime({
-      button: byId2("time-open"),
-      form: byId2("time"),
-      input: byId2("time-input"),
-      msg: byId2("time-msg"),
-      home: view2,
-      focused: () => {
-        const el = document.activeElement;
-        return el instanceof HTMLElement && el !== body2 ? el : null;
-      }
-    }, {
-      find: (t) => getJson(timeUrl(data.time || "time", t), parseTimeAnswer),
-      go(found) {
-        if (found.n !== null) deps.linkTo(found.n);
-        big2.goToOffset(found.offset, found.n);
-      }
-    }, timers);
+    const time = wireBox(
+      byId2,
+      { button: "time-open", form: "time", input: "time-input", msg: "time-msg" },
+      view2,
+      (dom) => new GoToTime(dom, {
+        find: (t) => getJson(timeUrl(data.time || "time", t), parseTimeAnswer),
+        go(found) {
+          if (found.n !== null) deps.linkTo(found.n);
+          big2.goToOffset(found.offset, found.n);
+        }
+      }, browserTimers)
+    );
     const bar = byId2("bar");
     bar.addEventListener("pointerdown", (ev) => big2.barDown(ev));
     bar.addEventListener("pointermove", (ev) => big2.barMove(ev));
@@ -4319,12 +4382,6 @@ export const CLIENT_SCRIPT: string = `(() => {
         list.focus();
       }
     });
-    byId2("time-open").addEventListener("click", () => time.toggle());
-    byId2("time").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      void time.submit();
-    });
-    byId2("time-input").addEventListener("keydown", (ev) => time.keydown(ev));
     return { view: big2, search, time };
   }
 
@@ -5549,54 +5606,6 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/shared/urls.ts
-  var MAX_URLS = 100;
-  var URL_RE = /\\bhttps?:\\/\\/[^\\s<>"\`\\x00-\\x1f\\x7f]+/gi;
-  var TRAILING = ".,;:!?'*";
-  var PAIRS = { ")": "(", "]": "[", "}": "{" };
-  function findUrls(text, limit = MAX_URLS) {
-    const out = [];
-    if (text.indexOf("://") < 0) return out;
-    URL_RE.lastIndex = 0;
-    for (let m = URL_RE.exec(text); m && out.length < limit; m = URL_RE.exec(text)) {
-      const url = trim(m[0]);
-      const href = safeHref(url);
-      if (href !== null) out.push({ start: m.index, end: m.index + url.length, href });
-    }
-    return out;
-  }
-  function trim(url) {
-    const open = { ")": 0, "]": 0, "}": 0 };
-    const close = { ")": 0, "]": 0, "}": 0 };
-    for (let i = 0; i < url.length; i++) {
-      const c = url[i];
-      if (c === "(" || c === "[" || c === "{") open[CLOSER[c]]++;
-      else if (c === ")" || c === "]" || c === "}") close[c]++;
-    }
-    let end = url.length;
-    while (end > 0) {
-      const last = url[end - 1];
-      if (TRAILING.includes(last)) end--;
-      else if (PAIRS[last] !== void 0 && open[last] < close[last]) {
-        close[last]--;
-        end--;
-      } else break;
-    }
-    return url.slice(0, end);
-  }
-  var CLOSER = { "(": ")", "[": "]", "{": "}" };
-  function safeHref(url) {
-    if (!/^https?:\\/\\/[^/?#\\s]/i.test(url) || /\\s/.test(url)) return null;
-    let u;
-    try {
-      u = new URL(url);
-    } catch {
-      return null;
-    }
-    if (u.protocol !== "http:" && u.protocol !== "https:" || u.hostname === "") return null;
-    return u.href;
-  }
-
   // src/client/viewstate.ts
   var KEYS = ["q", "case", "levels", "marked", "fields", "pause", "t"];
   function parseViewQuery(search) {
@@ -5797,7 +5806,7 @@ export const CLIENT_SCRIPT: string = `(() => {
           const folded = this.#folded.has(n);
           if (folded) el.classList.add("folded-head");
           const lines2 = \`\${more} \${more === 1 ? "line" : "lines"}\`;
-          toggle(
+          toggleButton(
             el,
             "fold",
             !folded,
@@ -5809,7 +5818,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const s = this.structured(index);
       const open = s !== null && this.#opened.has(n);
       if (s) {
-        const b = toggle(
+        const b = toggleButton(
           el,
           "open",
           open,
@@ -5817,13 +5826,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         );
         if (open) b.setAttribute("aria-controls", \`pretty-\${n}\`);
       }
-      const segments = s && this.fields ? summarySegments(s) : ansiSegments(raw);
-      let text = "";
-      for (const seg of segments) text += seg.text;
-      fillLine(
-        el,
-        overlay(segments, re ? matchRanges(re, text) : [], findUrls(text))
-      );
+      fillLogLine(el, raw, s, this.fields, re);
       if (more > 0) {
         const hint = el.ownerDocument.createElement("span");
         hint.className = "more";
@@ -5831,27 +5834,9 @@ export const CLIENT_SCRIPT: string = `(() => {
         el.append(hint);
       }
       el.append("\\n");
-      if (open) {
-        const block = el.ownerDocument.createElement("span");
-        block.className = "pretty";
-        block.id = \`pretty-\${n}\`;
-        block.setAttribute("role", "region");
-        block.setAttribute("aria-label", \`Line \${n} as JSON\`);
-        block.textContent = (pretty(f.plain(index)) ?? "") + "\\n";
-        el.append(block);
-      }
+      if (open) appendPretty(el, \`pretty-\${n}\`, \`Line \${n} as JSON\`, (pretty(f.plain(index)) ?? "") + "\\n");
     }
   };
-  function toggle(el, kind, expanded, label) {
-    const b = el.ownerDocument.createElement("button");
-    b.type = "button";
-    b.className = \`tg \${kind}\`;
-    b.tabIndex = -1;
-    b.setAttribute("aria-expanded", String(expanded));
-    b.setAttribute("aria-label", label);
-    el.append(b);
-    return b;
-  }
 
   // src/client/marks.ts
   var MAX_MARKS = 1e4;
@@ -6010,22 +5995,11 @@ export const CLIENT_SCRIPT: string = `(() => {
       const s = this.#structured(f.plain);
       const open = s !== null && this.#opened.has(line.offset);
       if (s) {
-        const b = toggle2(el, "open", open, \`\${open ? "Close" : "Open"} the line as JSON\`);
+        const b = toggleButton(el, "open", open, \`\${open ? "Close" : "Open"} the line as JSON\`);
         if (open) b.setAttribute("aria-controls", \`pretty-o\${line.offset}\`);
       }
-      const segments = s && this.fields ? summarySegments(s) : ansiSegments(line.text);
-      let text = "";
-      for (const seg of segments) text += seg.text;
-      fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
-      if (open) {
-        const block = el.ownerDocument.createElement("span");
-        block.className = "pretty";
-        block.id = \`pretty-o\${line.offset}\`;
-        block.setAttribute("role", "region");
-        block.setAttribute("aria-label", "The line as JSON");
-        block.textContent = pretty(f.plain) ?? "";
-        el.append(block);
-      }
+      fillLogLine(el, line.text, s, this.fields, re);
+      if (open) appendPretty(el, \`pretty-o\${line.offset}\`, "The line as JSON", pretty(f.plain) ?? "");
     }
     /**
      * The window is \`lines\`, drawn as \`els\`: reads its entries in order and
@@ -6144,7 +6118,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const lines = \`\${more} \${more === 1 ? "line" : "lines"}\`;
       const label = folded ? \`Unfold the entry's \${lines}\` : \`Fold the \${lines} under this line\`;
       if (!b) {
-        b = toggle2(el, "fold", !folded, label);
+        b = toggleButton(el, "fold", !folded, label);
         el.prepend(b);
       }
       b.setAttribute("aria-expanded", String(!folded));
@@ -6159,16 +6133,6 @@ export const CLIENT_SCRIPT: string = `(() => {
       hint.dataset.more = String(more);
     }
   };
-  function toggle2(el, kind, expanded, label) {
-    const b = el.ownerDocument.createElement("button");
-    b.type = "button";
-    b.className = \`tg \${kind}\`;
-    b.tabIndex = -1;
-    b.setAttribute("aria-expanded", String(expanded));
-    b.setAttribute("aria-label", label);
-    el.append(b);
-    return b;
-  }
 
   // src/client/main.ts
   performance.mark("filewatch:start");
@@ -6271,24 +6235,19 @@ export const CLIENT_SCRIPT: string = `(() => {
     reader: log
   }, prefs);
   var small = big ? null : content;
-  var goTo = new GoTo({
-    button: byId("goto-open"),
-    form: byId("goto"),
-    input: byId("goto-line"),
-    msg: byId("goto-msg"),
-    home: view,
-    focused: () => {
-      const el = document.activeElement;
-      return el instanceof HTMLElement && el !== body ? el : null;
-    }
-  }, {
-    linksOff: () => content.linksOff(),
-    lines: () => content.lineCount,
-    go(n) {
-      linkTo(n);
-      content.goToLine(n, true);
-    }
-  }, { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (id) => clearTimeout(id) });
+  var goTo = wireBox(
+    byId,
+    { button: "goto-open", form: "goto", input: "goto-line", msg: "goto-msg" },
+    view,
+    (dom) => new GoTo(dom, {
+      linksOff: () => content.linksOff(),
+      lines: () => content.lineCount,
+      go(n) {
+        linkTo(n);
+        content.goToLine(n, true);
+      }
+    }, browserTimers)
+  );
   var theme = new ThemeButton({ button: byId("theme"), root: document.documentElement }, prefs);
   var start = large ? { ...first, offset: first.size, text: "" } : trimHeld(first, keepChars);
   var live = new Live(
@@ -6332,12 +6291,6 @@ export const CLIENT_SCRIPT: string = `(() => {
   filterBox.addEventListener("input", () => tools.apply());
   byId("case").addEventListener("click", () => tools.toggleCase());
   byId("pause").addEventListener("click", () => tools.togglePause());
-  byId("goto-open").addEventListener("click", () => goTo.toggle());
-  byId("goto").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    goTo.submit();
-  });
-  byId("goto-line").addEventListener("keydown", (ev) => goTo.keydown(ev));
   byId("theme").addEventListener("click", () => theme.cycle());
   document.addEventListener("keydown", (ev) => {
     const command = keyCommand(ev, filterBox);

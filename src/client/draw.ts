@@ -9,9 +9,11 @@
  * @module
  */
 import { hasEscapes, stripAnsi } from "../shared/ansi.ts";
+import type { Structured } from "../shared/structured.ts";
+import { findUrls } from "../shared/urls.ts";
 import { matchRanges } from "./filter.ts";
 import type { Lines } from "./lines.ts";
-import { type Piece, plainLine } from "./render.ts";
+import { ansiSegments, overlay, type Piece, plainLine, summarySegments } from "./render.ts";
 
 /**
  * Writes `pieces` into `el`: text as text nodes, classed pieces in
@@ -48,6 +50,56 @@ export function fillLine(el: HTMLElement, pieces: readonly Piece[]): void {
     wrap.textContent = p.text;
     into.append(wrap);
   }
+}
+
+/**
+ * Adds a disclosure button (`fold` an entry, `open` a line as JSON) to line
+ * element `el` and returns it: out of the tab order, since the line is what
+ * takes the focus (Enter works it).
+ */
+export function toggleButton(
+  el: HTMLElement,
+  kind: "fold" | "open",
+  expanded: boolean,
+  label: string,
+): HTMLButtonElement {
+  const b = el.ownerDocument.createElement("button");
+  b.type = "button";
+  b.className = `tg ${kind}`;
+  b.tabIndex = -1;
+  b.setAttribute("aria-expanded", String(expanded));
+  b.setAttribute("aria-label", label);
+  el.append(b);
+  return b;
+}
+
+/**
+ * Draws a log line's text into `el`: the summary of its fields when it is a
+ * structured line (`s`) and `fields` is on, otherwise its text with ANSI
+ * colours as classes; matches of `re` marked and URLs made links over either.
+ */
+export function fillLogLine(
+  el: HTMLElement,
+  raw: string,
+  s: Structured | null,
+  fields: boolean,
+  re: RegExp | null,
+): void {
+  const segments = s && fields ? summarySegments(s) : ansiSegments(raw);
+  let text = "";
+  for (const seg of segments) text += seg.text;
+  fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
+}
+
+/** Appends an opened line's pretty-printed `text` to `el`: a region named `label`, its id `id` (a button controls it). */
+export function appendPretty(el: HTMLElement, id: string, label: string, text: string): void {
+  const block = el.ownerDocument.createElement("span");
+  block.className = "pretty";
+  block.id = id;
+  block.setAttribute("role", "region");
+  block.setAttribute("aria-label", label);
+  block.textContent = text;
+  el.append(block);
 }
 
 /** Draws the lines a view shows, each into an element of its own. */
@@ -128,7 +180,7 @@ export function lineTextEnd(el: HTMLElement): { node: Node; offset: number } {
   return { node: el, offset: nodes.length };
 }
 
-/** A line of the file as the large-file view holds it (src/client/remote.ts's `Line` is one). */
+/** A line of the file as the large-file view holds it (src/shared/answers.ts's `Line` is one). */
 export interface WindowLine {
   readonly text: string;
   readonly n: number | null;

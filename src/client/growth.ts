@@ -6,7 +6,7 @@
  * @module
  */
 import { utf8Length } from "./protocol.ts";
-import type { Line } from "./remote.ts";
+import type { Line } from "../shared/answers.ts";
 
 /** A line's text longer than this many characters is cut, as the server cuts lines of 64 KiB. */
 export const LINE_CUT_CHARS = 64 * 1024;

@@ -8,6 +8,7 @@
  * @module
  */
 import { BigView } from "./bigview.ts";
+import { browserTimers, wireBox } from "./browser.ts";
 import type { WindowDraw } from "./draw.ts";
 import type { GoTo } from "./goto.ts";
 import { GoToTime } from "./gotime.ts";
@@ -40,11 +41,6 @@ export interface Large {
   search: SearchPanel;
   time: GoToTime;
 }
-
-const timers = {
-  setTimer: (fn: () => void, ms: number) => setTimeout(fn, ms),
-  clearTimer: (id: number | undefined) => clearTimeout(id),
-};
 
 /** Builds the large-file view over the page's elements and wires their events. */
 export function largeView(deps: LargeDeps): Large {
@@ -92,26 +88,22 @@ export function largeView(deps: LargeDeps): Large {
       resized: () => big.resized(),
     },
     (ask, signal) => searchEvents(data.search || "search", { ...ask, level: deps.searchLevel?.() }, signal),
-    timers,
+    browserTimers,
   );
 
-  const time = new GoToTime({
-    button: byId("time-open"),
-    form: byId("time"),
-    input: byId("time-input") as HTMLInputElement,
-    msg: byId("time-msg"),
-    home: view,
-    focused: () => {
-      const el = document.activeElement;
-      return el instanceof HTMLElement && el !== body ? el : null;
-    },
-  }, {
-    find: (t) => getJson(timeUrl(data.time || "time", t), parseTimeAnswer),
-    go(found) {
-      if (found.n !== null) deps.linkTo(found.n);
-      big.goToOffset(found.offset, found.n);
-    },
-  }, timers);
+  const time = wireBox(
+    byId,
+    { button: "time-open", form: "time", input: "time-input", msg: "time-msg" },
+    view,
+    (dom) =>
+      new GoToTime(dom, {
+        find: (t) => getJson(timeUrl(data.time || "time", t), parseTimeAnswer),
+        go(found) {
+          if (found.n !== null) deps.linkTo(found.n);
+          big.goToOffset(found.offset, found.n);
+        },
+      }, browserTimers),
+  );
 
   // ---- events of the elements only this view has ---------------------------
   const bar = byId("bar");
@@ -147,13 +139,6 @@ export function largeView(deps: LargeDeps): Large {
       list.focus();
     }
   });
-
-  byId("time-open").addEventListener("click", () => time.toggle());
-  byId("time").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    void time.submit();
-  });
-  byId("time-input").addEventListener("keydown", (ev) => time.keydown(ev));
 
   return { view: big, search, time };
 }

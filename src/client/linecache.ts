@@ -12,7 +12,7 @@
  * two answers). Past the bounds, the runs used longest ago go first.
  * @module
  */
-import type { Line } from "./remote.ts";
+import type { Line } from "../shared/answers.ts";
 
 /** Lines that follow each other in the file. */
 interface Run {

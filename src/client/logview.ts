@@ -15,14 +15,11 @@
  * continuation lines where they are drawn.
  * @module
  */
-import { findUrls } from "../shared/urls.ts";
 import { type Format, parseLine, pretty, type Structured } from "../shared/structured.ts";
-import { matchRanges } from "./filter.ts";
 import type { Lines } from "./lines.ts";
 import { type LevelKey, LogLines } from "./loglines.ts";
 import type { Marks } from "./marks.ts";
-import { fillLine, type LineReader } from "./draw.ts";
-import { ansiSegments, overlay, summarySegments } from "./render.ts";
+import { appendPretty, fillLogLine, type LineReader, toggleButton } from "./draw.ts";
 import { lineTime } from "./viewstate.ts";
 
 /** What the reader asks of the page. */
@@ -203,7 +200,7 @@ export class LogView implements LineReader {
         const folded = this.#folded.has(n);
         if (folded) el.classList.add("folded-head");
         const lines = `${more} ${more === 1 ? "line" : "lines"}`;
-        toggle(
+        toggleButton(
           el,
           "fold",
           !folded,
@@ -215,7 +212,7 @@ export class LogView implements LineReader {
     const s = this.structured(index);
     const open = s !== null && this.#opened.has(n);
     if (s) {
-      const b = toggle(
+      const b = toggleButton(
         el,
         "open",
         open,
@@ -223,13 +220,7 @@ export class LogView implements LineReader {
       );
       if (open) b.setAttribute("aria-controls", `pretty-${n}`);
     }
-    const segments = s && this.fields ? summarySegments(s) : ansiSegments(raw);
-    let text = "";
-    for (const seg of segments) text += seg.text;
-    fillLine(
-      el,
-      overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)),
-    );
+    fillLogLine(el, raw, s, this.fields, re);
     if (more > 0) {
       // The fold's "… N more lines", drawn by CSS from the attribute: not part of the text.
       const hint = el.ownerDocument.createElement("span");
@@ -238,31 +229,6 @@ export class LogView implements LineReader {
       el.append(hint);
     }
     el.append("\n");
-    if (open) {
-      const block = el.ownerDocument.createElement("span");
-      block.className = "pretty";
-      block.id = `pretty-${n}`;
-      block.setAttribute("role", "region");
-      block.setAttribute("aria-label", `Line ${n} as JSON`);
-      block.textContent = (pretty(f.plain(index)) ?? "") + "\n";
-      el.append(block);
-    }
+    if (open) appendPretty(el, `pretty-${n}`, `Line ${n} as JSON`, (pretty(f.plain(index)) ?? "") + "\n");
   }
-}
-
-/** Adds a disclosure button to line element `el`: out of the tab order (the line is what takes focus; Enter works it). */
-function toggle(
-  el: HTMLElement,
-  kind: "fold" | "open",
-  expanded: boolean,
-  label: string,
-): HTMLButtonElement {
-  const b = el.ownerDocument.createElement("button");
-  b.type = "button";
-  b.className = `tg ${kind}`;
-  b.tabIndex = -1;
-  b.setAttribute("aria-expanded", String(expanded));
-  b.setAttribute("aria-label", label);
-  el.append(b);
-  return b;
 }

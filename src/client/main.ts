@@ -31,7 +31,7 @@
  * what a reader sees.
  * @module
  */
-import { browserEnv } from "./browser.ts";
+import { browserEnv, browserTimers, wireBox } from "./browser.ts";
 import type { BigView } from "./bigview.ts";
 import { ContentView } from "./content.ts";
 import { GoTo } from "./goto.ts";
@@ -169,24 +169,20 @@ const content: Pane = big?.view ?? new ContentView({
 }, prefs);
 const small = big ? null : content as ContentView;
 
-const goTo = new GoTo({
-  button: byId("goto-open"),
-  form: byId("goto"),
-  input: byId("goto-line") as HTMLInputElement,
-  msg: byId("goto-msg"),
-  home: view,
-  focused: () => {
-    const el = document.activeElement;
-    return el instanceof HTMLElement && el !== body ? el : null;
-  },
-}, {
-  linksOff: () => content.linksOff(),
-  lines: () => content.lineCount,
-  go(n) {
-    linkTo(n);
-    content.goToLine(n, true);
-  },
-}, { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (id) => clearTimeout(id) });
+const goTo = wireBox(
+  byId,
+  { button: "goto-open", form: "goto", input: "goto-line", msg: "goto-msg" },
+  view,
+  (dom) =>
+    new GoTo(dom, {
+      linksOff: () => content.linksOff(),
+      lines: () => content.lineCount,
+      go(n) {
+        linkTo(n);
+        content.goToLine(n, true);
+      },
+    }, browserTimers),
+);
 
 const theme = new ThemeButton({ button: byId("theme"), root: document.documentElement }, prefs);
 
@@ -243,13 +239,6 @@ addEventListener("hashchange", () => content.goToHash(location.hash));
 filterBox.addEventListener("input", () => tools.apply());
 byId("case").addEventListener("click", () => tools.toggleCase());
 byId("pause").addEventListener("click", () => tools.togglePause());
-
-byId("goto-open").addEventListener("click", () => goTo.toggle());
-byId("goto").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  goTo.submit();
-});
-byId("goto-line").addEventListener("keydown", (ev) => goTo.keydown(ev));
 
 byId("theme").addEventListener("click", () => theme.cycle());
 

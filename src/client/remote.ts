@@ -8,43 +8,14 @@
  * anything malformed is refused rather than drawn wrongly.
  * @module
  */
+import type { Line, LinesAnswer, SearchDone, SearchProgress, TimeAnswer } from "../shared/answers.ts";
 import { readNdjson } from "./ndjson.ts";
 
-/** One line of the file as `/lines` and `/search` give it. */
-export interface Line {
-  /** Its 1-based number; null while the server's line index has not reached it. */
-  n: number | null;
-  /** The byte where it starts. */
-  offset: number;
-  /** Its text, without the newline; U+FFFD for bytes that are not UTF-8. */
-  text: string;
-  /** The text is only the line's first 64 KiB; `bytes` is its whole length. */
-  cut?: true;
-  bytes?: number;
-}
-
-/** A `/lines` answer. */
-export interface LinesAnswer {
-  /** The file's size when it was read. */
-  size: number;
-  lastMod: string;
-  /** The file's line count; null while the index is being built. */
-  total: number | null;
-  lines: Line[];
-}
-
-/** A `/time` answer: the first line stamped at or after the time asked (all null: none is). */
-export interface TimeAnswer {
-  n: number | null;
-  offset: number | null;
-  t: string | null;
-}
-
-/** One event of a `/search` stream. */
+/** One value of a `/search` stream as the page uses it, told apart by `kind`. */
 export type SearchEvent =
   | { kind: "match"; line: Line; file?: string }
-  | { kind: "progress"; scanned: number; size: number }
-  | { kind: "done"; matches: number; scanned: number; next?: number; error?: string };
+  | ({ kind: "progress" } & SearchProgress)
+  | ({ kind: "done" } & Pick<SearchDone, "matches" | "scanned" | "next" | "error">);
 
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;

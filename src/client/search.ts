@@ -14,7 +14,8 @@
 import type { Timers } from "./dom.ts";
 import { askOf, matchesLabel, progressLabel } from "./ask.ts";
 import { type Filter, matches, matchRanges } from "./filter.ts";
-import { HttpError, type Line, type SearchAsk, type SearchEvent } from "./remote.ts";
+import type { Line } from "../shared/answers.ts";
+import { HttpError, type SearchAsk, type SearchEvent } from "./remote.ts";
 import { type LineRenderer, plainLine } from "./render.ts";
 import { fillLine } from "./view.ts";
 import { lineCountDigits } from "../shared/chunks.ts";

@@ -23,12 +23,9 @@ import { hasEscapes, stripAnsi } from "../shared/ansi.ts";
 import { detectEntryContext, EntryScanner } from "../shared/entries.ts";
 import { detectLevel, type Level, LEVELS } from "../shared/levels.ts";
 import { detectFormat, type Format, FORMAT_SAMPLE, parseLine, pretty, type Structured } from "../shared/structured.ts";
-import { findUrls } from "../shared/urls.ts";
-import { fillLine, type WindowDraw, type WindowLine } from "./draw.ts";
-import { matchRanges } from "./filter.ts";
+import { appendPretty, fillLogLine, toggleButton, type WindowDraw, type WindowLine } from "./draw.ts";
 import { LEVEL_KEYS, type LevelKey } from "./loglines.ts";
 import type { Marks } from "./marks.ts";
-import { ansiSegments, overlay, summarySegments } from "./render.ts";
 
 /** What the window reader tells the page. */
 export interface WindowHooks {
@@ -129,22 +126,11 @@ export class WindowLog implements WindowDraw {
     const s = this.#structured(f.plain);
     const open = s !== null && this.#opened.has(line.offset);
     if (s) {
-      const b = toggle(el, "open", open, `${open ? "Close" : "Open"} the line as JSON`);
+      const b = toggleButton(el, "open", open, `${open ? "Close" : "Open"} the line as JSON`);
       if (open) b.setAttribute("aria-controls", `pretty-o${line.offset}`);
     }
-    const segments = s && this.fields ? summarySegments(s) : ansiSegments(line.text);
-    let text = "";
-    for (const seg of segments) text += seg.text;
-    fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
-    if (open) {
-      const block = el.ownerDocument.createElement("span");
-      block.className = "pretty";
-      block.id = `pretty-o${line.offset}`;
-      block.setAttribute("role", "region");
-      block.setAttribute("aria-label", "The line as JSON");
-      block.textContent = pretty(f.plain) ?? "";
-      el.append(block);
-    }
+    fillLogLine(el, line.text, s, this.fields, re);
+    if (open) appendPretty(el, `pretty-o${line.offset}`, "The line as JSON", pretty(f.plain) ?? "");
   }
 
   /**
@@ -274,7 +260,7 @@ export class WindowLog implements WindowDraw {
     const lines = `${more} ${more === 1 ? "line" : "lines"}`;
     const label = folded ? `Unfold the entry's ${lines}` : `Fold the ${lines} under this line`;
     if (!b) {
-      b = toggle(el, "fold", !folded, label);
+      b = toggleButton(el, "fold", !folded, label);
       el.prepend(b);
     }
     b.setAttribute("aria-expanded", String(!folded));
@@ -288,16 +274,4 @@ export class WindowLog implements WindowDraw {
     }
     hint.dataset.more = String(more);
   }
-}
-
-/** A disclosure button out of the tab order (the line takes the focus; Enter works it). */
-function toggle(el: HTMLElement, kind: "fold" | "open", expanded: boolean, label: string): HTMLButtonElement {
-  const b = el.ownerDocument.createElement("button");
-  b.type = "button";
-  b.className = `tg ${kind}`;
-  b.tabIndex = -1;
-  b.setAttribute("aria-expanded", String(expanded));
-  b.setAttribute("aria-label", label);
-  el.append(b);
-  return b;
 }

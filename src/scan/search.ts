@@ -31,6 +31,7 @@ import { RE2JS } from "re2js";
 import { ByteFinder, MAX_NEEDLE, MAX_NEEDLES } from "./_find.ts";
 import type { IndexHandle } from "./_file.ts";
 import { atLeast, detectLevel, type Level, LEVELS, parseLevelName } from "../shared/levels.ts";
+import type { SearchDone, SearchMatch, SearchProgress } from "../shared/answers.ts";
 
 /** Matches sent when `limit` is not given. */
 export const DEFAULT_LIMIT = 1_000;
@@ -81,37 +82,8 @@ export interface SearchQuery {
   level?: Level;
 }
 
-/** One matching line. */
-export interface SearchMatch {
-  /** 1-based line number. */
-  n: number;
-  /** Byte offset of the line's start (in the decompressed content for a `.gz`). */
-  offset: number;
-  /** The line without its `\n`, U+FFFD for bytes that are not UTF-8, cut at {@link LINE_CUT}. */
-  text: string;
-  /** Present when the line was longer than {@link LINE_CUT}. */
-  cut?: true;
-  /** The line's whole length in bytes, when cut. */
-  bytes?: number;
-  /** The generation the line is in (history searches). */
-  file?: string;
-}
-/** Progress: bytes looked at so far, of `size`. */
-export interface SearchProgress {
-  scanned: number;
-  size: number;
-}
-/** The last event. `next` (and `nextFile`) say where to go on when the limit stopped the search. */
-export interface SearchDone {
-  done: true;
-  matches: number;
-  scanned: number;
-  /** Where to continue: pass it as `from` with the same `dir` (and `file=nextFile` in a history search). */
-  next?: number;
-  nextFile?: string;
-  /** Why the search ended early (a read failed, the file shrank). */
-  error?: string;
-}
+/** The values of a `/search` stream, one shape for the server and the page (src/shared/answers.ts). */
+export type { SearchDone, SearchMatch, SearchProgress };
 /** What a search yields, in order: matches and progress, then one {@link SearchDone}. */
 export type SearchEvent = SearchMatch | SearchProgress | SearchDone;
 

@@ -8,7 +8,8 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import type { Field, KeyPress } from "../../src/client/dom.ts";
-import { GoTo, REASON_MS, SHOWING_MS } from "../../src/client/goto.ts";
+import { SHOWING_MS } from "../../src/client/box.ts";
+import { GoTo, REASON_MS } from "../../src/client/goto.ts";
 import { keyCommand, typing } from "../../src/client/keys.ts";
 import type { Shown } from "../../src/client/pause.ts";
 import { Prefs, type StorageLike } from "../../src/client/prefs.ts";

@@ -21,9 +21,9 @@ import {
 import { LineCache } from "../../src/client/linecache.ts";
 import { NdjsonSplitter, readNdjson } from "../../src/client/ndjson.ts";
 import { appendLines, dropBytes, LINE_CUT_CHARS, lineBytes, reachesEnd } from "../../src/client/growth.ts";
+import type { Line } from "../../src/shared/answers.ts";
 import {
   HttpError,
-  type Line,
   linesUrl,
   parseLinesAnswer,
   parseSearchEvent,
