@@ -8,6 +8,7 @@
  * (src/page.ts). The view itself lays out lines: tests/browser/bigfile.test.ts.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { FakeEl } from "../helpers/fake_dom.ts";
 import {
   type Extent,
   fractionAtPointer,
@@ -37,7 +38,7 @@ import { GoToTime, timeMessage } from "../../src/client/gotime.ts";
 import { parseFilter } from "../../src/client/filter.ts";
 import { keyCommand } from "../../src/client/keys.ts";
 import { isLargeFile, LARGE_FIRST_LINES, largePage, lastScreen, renderPage } from "../../src/page.ts";
-import type { El, Field } from "../../src/client/dom.ts";
+import type { El } from "../../src/client/dom.ts";
 import { PageCache } from "../../src/page_cache.ts";
 import { Version } from "../../src/version.ts";
 
@@ -296,39 +297,6 @@ Deno.test("askOf() maps the filter box to the server search: /regex/ → regex=1
 });
 
 // ---- Go to time --------------------------------------------------------------------------
-
-class FakeEl implements Field {
-  static focused: string[] = [];
-  hidden: boolean | "until-found" = false;
-  textContent: string | null = "";
-  title = "";
-  value = "";
-  dataset: { [key: string]: string | undefined } = {};
-  attrs = new Map<string, string>();
-  classes = new Set<string>();
-  classList = {
-    add: (t: string) => void this.classes.add(t),
-    remove: (t: string) => void this.classes.delete(t),
-    toggle: (t: string, force?: boolean) => {
-      const on = force ?? !this.classes.has(t);
-      if (on) this.classes.add(t);
-      else this.classes.delete(t);
-      return on;
-    },
-    contains: (t: string) => this.classes.has(t),
-  };
-  constructor(readonly id: string) {}
-  setAttribute(name: string, value: string) {
-    this.attrs.set(name, value);
-  }
-  getAttribute(name: string) {
-    return this.attrs.get(name) ?? null;
-  }
-  focus() {
-    FakeEl.focused.push(this.id);
-  }
-  select() {}
-}
 
 const timers = { setTimer: () => 0, clearTimer: () => {} };
 
