@@ -32,7 +32,17 @@ const CMD: Record<string, string[]> = {
   deno: [DENO, "run", "--allow-net", "--allow-read", "--allow-env", "src/deno.ts"],
   bun: [BUN, "run", "src/bun.ts"],
 };
-const FLAGS = ["--port", "0", "--max-clients", "20000", "--max-clients-per-ip", "0", "--quiet"];
+const FLAGS = [
+  "--port",
+  "0",
+  "--max-clients",
+  "20000",
+  "--max-clients-per-ip",
+  "0",
+  "--max-requests-per-ip",
+  "0",
+  "--quiet",
+];
 
 const { values: v } = parseArgs({
   args: Deno.args,

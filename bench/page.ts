@@ -14,7 +14,12 @@
  * task). The script's own start-up (from `filewatch:start`, the HTML parsed,
  * to `filewatch:ready`) is reported too.
  *
- *   deno run -A bench/page.ts [--runtime deno|bun] [--loads 5] [--appends 40]
+ *   deno run -A bench/page.ts [--runtime deno|bun] [--loads 5] [--appends 40] [--mode plain|mixed|json]
+ *
+ * `--mode` is the log: `plain` (the default) text lines; `mixed` a log as
+ * programs write them (docs/page.md#reading-real-logs): levels, ANSI colours
+ * (16, 256 and 24-bit), JSON lines among the text, logfmt, URLs and a stack
+ * trace every 500 lines; `json` JSON lines only, drawn as fields.
  *
  * Timings are taken in the page (performance.now()), so the DevTools
  * protocol's own latency is not counted: a keystroke from its keydown to the
@@ -40,10 +45,13 @@ const { values } = parseArgs({
     loads: { type: "string", default: "5" },
     appends: { type: "string", default: "40" },
     lines: { type: "string", default: "200000" },
+    mode: { type: "string", default: "plain" },
   },
 });
 const runtime = values.runtime === "bun" ? "bun" : "deno";
 const LINES = Number(values.lines);
+const MODE = values.mode === "mixed" || values.mode === "json" ? values.mode : "plain";
+const E = "\x1b";
 
 /** Line `i` of the log: 82 characters and a newline, so 200k lines are 16.0 MB (< 16 MiB). */
 function line(i: number): string {
@@ -54,19 +62,57 @@ function line(i: number): string {
   return s.padEnd(82, " .").slice(0, 82) + "\n"; // ASCII: 83 bytes a line
 }
 
+/** Line `i` of a log as programs write them: levels, colours, JSON, logfmt, URLs, stack traces. */
+function mixedLine(i: number): string {
+  const t = `2024-05-01T12:${String((i / 60 | 0) % 60).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}Z`;
+  const level = i % 50 === 7 ? "ERROR" : i % 10 === 3 ? "WARN" : i % 7 === 5 ? "DEBUG" : "INFO";
+  const ms = (i * 7) % 97;
+  if (i % 500 === 250) {
+    return `${t} ERROR worker[${i % 8}] request ${i} failed\njava.lang.IllegalStateException: pool exhausted\n` +
+      `\tat com.example.Pool.acquire(Pool.java:88)\n\tat com.example.Api.handle(Api.java:${i % 300})\n\t... 12 more\n`;
+  }
+  switch (i % 6) {
+    case 0:
+      return `${t} ${level} worker[${i % 8}] request ${String(i).padStart(6, "0")} served in ${ms} ms\n`;
+    case 1:
+      return `${E}[90m${t}${E}[0m ${E}[${level === "ERROR" ? 31 : level === "WARN" ? 33 : 32}m${level}${E}[0m ` +
+        `worker[${i % 8}] request ${i} ${E}[1mserved${E}[0m in ${ms} ms\n`;
+    case 2:
+      return JSON.stringify({ time: t, level: level.toLowerCase(), msg: `request ${i} served`, ms }) + "\n";
+    case 3:
+      return `${t} ${level} worker[${i % 8}] see https://example.com/requests/${i}?ms=${ms}\n`;
+    case 4:
+      return `time=${t} level=${level.toLowerCase()} msg="request ${i} served" ms=${ms} worker=${i % 8}\n`;
+    default:
+      return `${t} ${level} ${E}[38;5;${i % 256}mworker[${i % 8}]${E}[0m ${E}[38;2;${
+        i % 256
+      };120;80mrequest ${i}${E}[0m ${ms} ms\n`;
+  }
+}
+
+/** Line `i` of a log of JSON lines. */
+function jsonLine(i: number): string {
+  const t = `2024-05-01T12:${String((i / 60 | 0) % 60).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}Z`;
+  const level = i % 50 === 7 ? "error" : i % 10 === 3 ? "warn" : "info";
+  return JSON.stringify({ time: t, level, msg: `request ${i} served`, worker: i % 8, ms: (i * 7) % 97 }) + "\n";
+}
+
+const logLine = MODE === "mixed" ? mixedLine : MODE === "json" ? jsonLine : line;
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-const text = Array.from({ length: LINES }, (_, i) => line(i)).join("");
+const text = Array.from({ length: LINES }, (_, i) => logLine(i)).join("");
 const file = await tempFile(text, "big.log");
-const server = await startServer(runtime, { file, args: ["--poll", "1s"] });
+// A mixed log's escapes make it longer than 16 MiB, the default bound.
+const server = await startServer(runtime, { file, args: ["--poll", "1s", "--max-file-size", "64MiB"] });
 const browser = await launchChromium();
 try {
   console.log(
-    `${runtime}: ${LINES} lines, ${
+    `${runtime} (${MODE}): ${LINES} lines, ${
       (new TextEncoder().encode(text).length / 2 ** 20).toFixed(2)
     } MiB, Chromium ${browser.version()}`,
   );
@@ -157,7 +203,13 @@ try {
     const n = Number(values.appends);
     for (let i = 0; i < n; i++) {
       writes.push(Date.now());
-      await Deno.writeTextFile(file, `appended ${i} ${label}\n`, { append: true });
+      const t = `2024-05-01T13:00:${String(i % 60).padStart(2, "0")}Z`;
+      const added = MODE === "plain"
+        ? `appended ${i} ${label}\n`
+        : MODE === "json"
+        ? JSON.stringify({ time: t, level: "warn", msg: `appended ${i} ${label}` }) + "\n"
+        : `${E}[90m${t}${E}[0m ${E}[33mWARN${E}[0m appended ${i} ${label} https://example.com/a/${i}\n`;
+      await Deno.writeTextFile(file, added, { append: true });
       await page.waitForFunction((k: number) => window.__msgs.length > k, i, { timeout: 10_000 });
       await page.waitForTimeout(100);
     }

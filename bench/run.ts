@@ -32,7 +32,18 @@ const BUN = `${ROOT}node_modules/.bin/bun`;
 const NODE = "node";
 
 /** filewatch's flags for every run (the issue's command line). */
-const FW_FLAGS = ["--port", "0", "--poll", "100ms", "--max-clients", "20000", "--max-clients-per-ip", "0"];
+const FW_FLAGS = [
+  "--port",
+  "0",
+  "--poll",
+  "100ms",
+  "--max-clients",
+  "20000",
+  "--max-clients-per-ip",
+  "0",
+  "--max-requests-per-ip",
+  "0",
+];
 const BASE_FLAGS = ["--port", "0", "--poll", "100ms"];
 const DENO_RUN = [DENO, "run", "--allow-net", "--allow-read", "--allow-env"];
 

@@ -27,7 +27,19 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = `${ROOT}node_modules/.bin/deno`;
 const BUN = `${ROOT}node_modules/.bin/bun`;
 /** Per worker: more than its share of clients, under the 20,000 open files. */
-const FW_FLAGS = ["--port", "0", "--poll", "100ms", "--max-clients", "19900", "--max-clients-per-ip", "0", "--quiet"];
+const FW_FLAGS = [
+  "--port",
+  "0",
+  "--poll",
+  "100ms",
+  "--max-clients",
+  "19900",
+  "--max-clients-per-ip",
+  "0",
+  "--max-requests-per-ip",
+  "0",
+  "--quiet",
+];
 const COMMANDS: Record<string, string[]> = {
   deno: [DENO, "run", "--allow-net", "--allow-read", "--allow-env", "--allow-run", "src/deno.ts", ...FW_FLAGS],
   bun: [BUN, "run", "src/bun.ts", ...FW_FLAGS],

@@ -14,10 +14,14 @@ import type { Channel } from "./channels.ts";
 import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
 import { chooseProtocol, formatOf, parseLastMod, parseResumeSize } from "./messages.ts";
-import { type PageView, renderPage } from "./page.ts";
+import { largePage } from "./page.ts";
+import { PageCache } from "./page_cache.ts";
 import { rawFile } from "./raw.ts";
+import { sentBy, whenSent } from "./http_limits.ts";
+import { type AddressLimits, SlotEvents } from "./limits.ts";
 import { type Runtime, UpgradeRefused } from "./runtime/types.ts";
 import { requestClient } from "./proxy.ts";
+import { fileLister, scanRoutes, type ServedFile } from "./scan_routes.ts";
 import type { Refusal } from "./session.ts";
 import type { FileWatcher } from "./watcher.ts";
 
@@ -32,6 +36,15 @@ export interface AppDeps {
   catalog?: Catalog;
   /** True once the server listens (for /readyz). */
   listening: () => boolean;
+  /**
+   * The per-address state (src/limits.ts): streamed bodies hold their
+   * request's slot until sent; with `sharedSockets` (workers) the
+   * per-address WebSocket cap is counted there too, for the whole host.
+   */
+  limits?: AddressLimits;
+  sharedSockets?: boolean;
+  /** Pages rendered once per version (src/page_cache.ts); one per app by default. */
+  pages?: PageCache;
 }
 
 /** A refused upgrade: status, counted reason and the one-line text the client gets. */
@@ -123,13 +136,24 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   app.get("/healthz", (c) => c.text("ok\n"));
 
+  // With an auth file the probes, open to anyone, say no more than ok / not ready: the reason
+  // names the file and its size. It goes to the log instead, once per change.
+  let lastReason = "";
   app.get("/readyz", async (c) => {
-    if (!deps.listening()) return c.text("not ready: not listening yet\n", 503);
-    if (hub.shuttingDown) return c.text("not ready: shutting down\n", 503);
-    // With several files there is no one file's state to wait for.
-    if (!single) return c.text("ok\n");
-    const snap = await watcher.current();
-    return snap.ok ? c.text("ok\n") : c.text(`not ready: ${snap.error}\n`, 503);
+    const why = !deps.listening() ? "not listening yet" : hub.shuttingDown
+      ? "shutting down"
+      // With several files there is no one file's state to wait for.
+      : !single
+      ? null
+      : await watcher.current().then((snap) => snap.ok ? null : snap.error);
+    if (why === null) {
+      lastReason = "";
+      return c.text("ok\n");
+    }
+    if (options.authFile === null) return c.text(`not ready: ${why}\n`, 503);
+    if (why !== lastReason) hub.log.warn("not ready", { reason: why });
+    lastReason = why;
+    return c.text("not ready\n", 503);
   });
 
   app.get(
@@ -154,31 +178,48 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     crossOriginEmbedderPolicy: false,
   });
 
-  /** A file's page; its script connects to `socketPath` (the one URL the page is given). */
+  const pages = deps.pages ?? new PageCache();
+  hub.metrics.define(
+    "filewatch_page_renders_total",
+    "counter",
+    "Pages rendered: once per version and route, however many ask.",
+    () => [
+      { labels: {}, value: pages.renders },
+    ],
+  );
+
+  /**
+   * A file's page. Its URLs are the routes under --base-path, followed by
+   * `suffix` (`""` for the one file, `/{name}` for one of several): its
+   * script connects to `/ws{suffix}` and reads a large file through
+   * `/lines{suffix}`.
+   */
   async function page(
     c: Context,
     watcher: FileWatcher,
     fileName: string,
-    socketPath: string,
-    rawUrl: string,
+    suffix: string,
     indexPath?: string,
   ): Promise<Response> {
+    const socketPath = `${base}/ws${suffix}`;
+    const rawUrl = `${base}/raw${suffix}`;
     const snap = await watcher.current();
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
-    // The client's content: the whole file, or in tail mode its window.
-    const view: PageView = snap.ok
-      ? {
-        ok: true,
-        lastMod: snap.lastMod,
-        offset: snap.offset,
-        size: snap.size,
-        text: snap.text ?? new TextDecoder("utf-8").decode(snap.bytes),
-        lossy: snap.text === null,
-      }
-      : { ok: false, error: snap.error };
-    // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines.
-    return c.html(renderPage({ fileName, view, keepChars: 4 * options.tail, nonce, socketPath, rawUrl, indexPath }));
+    // Larger than the page holds (and so followed in tail mode): its last screen, the script reads the rest
+    // (docs/page.md#the-whole-log-at-any-size).
+    const large = largePage(snap, options, (route) => `${base}/${route}${suffix}`);
+    // The client's content (the whole file, or in tail mode its window), rendered once per version and shared.
+    // In tail mode the page keeps a few windows' worth as the log grows, then drops its oldest lines. Without
+    // --tail a page that holds the file whole gets a window when the file grows past --max-file-size: it then
+    // keeps at most that many characters, which a file it holds whole never reaches (a byte is at most one).
+    const keepChars = large ? 0 : options.tail > 0 ? 4 * options.tail : options.maxFileSize;
+    const route = { fileName, keepChars, socketPath, rawUrl, indexPath, ...large };
+    const done = deps.limits ? whenSent(c, deps.limits) : undefined;
+    const { body, length } = pages.body(snap, route, nonce, done);
+    c.header("Content-Type", "text/html; charset=UTF-8");
+    c.header("Content-Length", String(length));
+    return c.body(body);
   }
 
   // ---- several files (docs/protocol.md#several-files) ----------------------
@@ -193,13 +234,19 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     const entry = await entryOf(c);
     return entry ? hub.channel(entry.name, entry.path) : null;
   };
-  const notListed = (c: Context) => c.text(`Not Found: no file of that name (the names are in /files)\n`, 404);
+  const notListed = (c: Context) => {
+    // A file of DIR refused when it was listed (more than one hard link) is named: 403, not "no such file".
+    const why = catalog?.refusal(c.req.param("name") ?? "");
+    return why
+      ? c.text(`Forbidden: ${why}\n`, 403)
+      : c.text(`Not Found: no file of that name (the names are in /files)\n`, 404);
+  };
   /** The answer to a one-file route (`/ws`, `/raw`) when there are several: which route takes a name. */
   const several = (c: Context, route: string) =>
     c.text(`Not Found: this server watches several files; use ${route}/{name} (the names are in /files)\n`, 404);
 
   app.get("/", pageHeaders, async (c) => {
-    if (single) return await page(c, watcher, fileName, `${base}/ws`, `${base}/raw`);
+    if (single) return await page(c, watcher, fileName, "");
     const nonce = (c.get("secureHeadersNonce" as never) as string | undefined) ?? "";
     c.header("Cache-Control", "no-store");
     return c.html(
@@ -215,31 +262,47 @@ export function createApp(options: Options, deps: AppDeps): Hono {
   app.get("/f/:name", pageHeaders, async (c) => {
     const ch = await named(c);
     if (!ch) return notListed(c);
-    return await page(
-      c,
-      ch.watcher,
-      ch.name,
-      `${base}/ws/${encodeURIComponent(ch.name)}`,
-      `${base}/raw/${encodeURIComponent(ch.name)}`,
-      single ? undefined : `${base}/`,
-    );
+    return await page(c, ch.watcher, ch.name, `/${encodeURIComponent(ch.name)}`, single ? undefined : `${base}/`);
   });
+  const listFiles = catalog ? fileLister(catalog) : () => Promise.resolve([]);
   app.get("/files", async (c) => {
     c.header("Cache-Control", "no-store");
-    return c.json(catalog ? await catalog.list() : []);
+    return c.json(await listFiles());
   });
+  // Any part of a file (/lines, /time, /search; src/scan_routes.ts), on the names /raw takes. Before /raw: it answers /raw?file=.
+  const served = async (c: Context, route: string): Promise<ServedFile | Response> => {
+    if (c.req.param("name") === undefined) {
+      return single ? { name: fileName, path: options.file, channel: hub.main! } : several(c, route);
+    }
+    const entry = await entryOf(c);
+    if (!entry) return notListed(c);
+    const root = catalog!.isDir ? catalog!.root ?? "" : undefined;
+    const channel = hub.channel(entry.name, entry.path);
+    return { name: entry.name, path: entry.path, root, allowHardlinks: options.allowHardlinks, channel };
+  };
+  // A body streams for as long as the client reads: its request holds its slot (--max-requests-per-ip) till then.
+  const streamed = (c: Context, res: Response) => deps.limits ? sentBy(c, deps.limits, res) : res;
+  app.route("/", scanRoutes({ runtime, fileOf: served, streamed }));
   // The file's bytes as a download (§13), streamed by rawFile; the name only ever a key into the list.
-  app.get("/raw", (c) => single ? rawFile(c.req.raw, options.file) : several(c, "/raw"));
+  app.get("/raw", async (c) => single ? streamed(c, await rawFile(c.req.raw, options.file)) : several(c, "/raw"));
   app.get("/raw/:name", async (c) => {
     const entry = await entryOf(c);
     if (!entry) return notListed(c);
     // With --dir, a listed file may have been swapped for a symlink out of DIR since the listing: checked at open.
-    return rawFile(c.req.raw, entry.path, entry.name, catalog!.isDir ? catalog!.root ?? "" : undefined);
+    const root = catalog!.isDir ? catalog!.root ?? "" : undefined;
+    return streamed(c, await rawFile(c.req.raw, entry.path, entry.name, root, options.allowHardlinks));
   });
   app.get("/ws", (c) => single ? upgrade(c, null) : several(c, "/ws"));
   app.get("/ws/:name", async (c) => {
     const ch = await named(c);
     return ch ? upgrade(c, ch) : notListed(c);
+  });
+
+  const ipLimit = (ip: string): Refused => ({
+    status: 429,
+    reason: "ip_limit",
+    text: `Too Many Requests: ${options.maxClientsPerIp} connections from ${ip} already`,
+    headers: { "Retry-After": "5" },
   });
 
   async function upgrade(c: Context, channel: Channel | null): Promise<Response> {
@@ -259,7 +322,14 @@ export function createApp(options: Options, deps: AppDeps): Hono {
       });
     }
     const ip = runtime.clientAddress(c);
+    // With --workers the per-address cap is the host's, counted by the supervisor; the hub counts this process.
+    const slot = deps.sharedSockets && deps.limits && options.maxClientsPerIp > 0
+      ? await deps.limits.reserve("ws", ip)
+      : undefined;
+    if (slot === null) return refuse(ipLimit(ip));
+    const giveBack = () => slot && deps.limits!.release(slot);
     const no = hub.admit(ip);
+    if (no) giveBack();
     if (no === "shutting_down") {
       return refuse({ status: 503, reason: no, text: "Service Unavailable: server shutting down" });
     }
@@ -271,23 +341,17 @@ export function createApp(options: Options, deps: AppDeps): Hono {
         headers: { "Retry-After": "5" },
       });
     }
-    if (no === "ip_limit") {
-      return refuse({
-        status: 429,
-        reason: no,
-        text: `Too Many Requests: ${options.maxClientsPerIp} connections from ${ip} already`,
-        headers: { "Retry-After": "5" },
-      });
-    }
+    if (no === "ip_limit") return refuse(ipLimit(ip));
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
     const format = formatOf(protocol);
     const lastMod = parseLastMod(c.req.query("lastMod"));
     const size = parseResumeSize(c.req.query("size"));
     try {
       const events = channel ? hub.connect(format, ip, lastMod, size, channel) : hub.connect(format, ip, lastMod, size);
-      return await runtime.upgrade(c, protocol, events);
+      return await runtime.upgrade(c, protocol, slot ? new SlotEvents(events, deps.limits!, slot) : events);
     } catch (e) {
       hub.release(ip);
+      giveBack();
       if (e instanceof UpgradeRefused) {
         return refuse({ status: e.status as 400, reason: "bad_request", text: e.message });
       }
@@ -297,8 +361,8 @@ export function createApp(options: Options, deps: AppDeps): Hono {
 
   // Known paths with another method: 405 with Allow; anything else: 404.
   app.all("*", (c) => {
-    const known = ["/", "/ws", "/raw", "/healthz", "/readyz", "/metrics", "/files"];
-    if (known.includes(c.req.path) || /^\/(f|ws|raw)\/[^/]+$/.test(c.req.path)) {
+    const known = ["/", "/ws", "/raw", "/lines", "/time", "/search", "/healthz", "/readyz", "/metrics", "/files"];
+    if (known.includes(c.req.path) || /^\/(f|ws|raw|lines|time|search)\/[^/]+$/.test(c.req.path)) {
       return c.text(`Method Not Allowed: ${c.req.method} ${c.req.path}\n`, 405, { Allow: "GET, HEAD" });
     }
     return c.text(`Not Found: ${c.req.path}\n`, 404);

@@ -2,26 +2,37 @@
  * HTTP Basic authentication from an htpasswd file of bcrypt hashes
  * (docs/security.md#authentication), as one Hono middleware for every route but the probes.
  *
- * - Credentials are checked by Hono's `basicAuth` with a `verifyUser` of our
- *   own: bcrypt (bcryptjs, pure JS, the same on both runtimes) against the
- *   file's hash, or against a dummy hash of the same cost for an unknown
- *   user, so both cost the same.
+ * - Credentials are parsed with Hono's Basic helper and checked with
+ *   bcrypt (bcryptjs, pure JS, the same on both runtimes). Every check costs
+ *   what the file's dearest hash costs, whoever the user is
+ *   ({@link PasswordChecker}), so timing tells nothing about which user
+ *   names exist.
  * - A bcrypt costs tens of milliseconds, and a page load makes several
  *   requests (page, socket, reconnects): verified credentials are remembered
  *   per user as an HMAC of the password under a per-process key, compared in
- *   constant time, for {@link CACHE_TTL_MS}.
- * - Failures are counted per client address: after {@link LockoutPolicy.slowAfter}
- *   the 401 is delayed, after {@link LockoutPolicy.limit} within the window
- *   the address gets 429 with `Retry-After` for the lock-out time, whatever it sends.
+ *   constant time, for {@link CACHE_TTL_MS}. Only such a remembered right
+ *   password skips the check.
+ * - Every other request with credentials is an attempt: the lock-out
+ *   (src/lockout.ts, kept by {@link AddressLimits}: this process, or the
+ *   supervisor of `--workers`) lets it in or refuses it with 429 before
+ *   anything is checked, and counts it as a failure until it is decided. So
+ *   at most {@link LockoutPolicy.limit} passwords per address are checked per
+ *   window, however many arrive at once; a success lifts no lock.
+ * - At most {@link MAX_CONCURRENT} checks run at once and
+ *   {@link MAX_QUEUED} wait; beyond that 503 with `Retry-After`, so a burst
+ *   from many addresses cannot queue unbounded work.
  * @module
  */
 import bcrypt from "bcryptjs";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
-import { basicAuth } from "hono/basic-auth";
-import { HTTPException } from "hono/http-exception";
+import type { Context, MiddlewareHandler } from "hono";
+import { auth as parseBasic } from "hono/utils/basic-auth";
+import type { AddressLimits, Ticket } from "./limits.ts";
+import { LOCKOUT, type LockoutPolicy, type Outcome, scaledLockout } from "./lockout.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+
+export { LOCKOUT, type LockoutPolicy, scaledLockout };
 
 /** The realm browsers show in their prompt. */
 export const REALM = "filewatch";
@@ -29,10 +40,14 @@ export const REALM = "filewatch";
 export const CACHE_TTL_MS = 5 * 60_000;
 /** A longer Authorization header is refused before it is parsed (a password is at most 72 bytes to bcrypt). */
 export const MAX_HEADER_BYTES = 4096;
-/** bcrypts running at once; more wait, so a burst of guesses cannot take every core. */
-const MAX_CONCURRENT = 2;
-/** Addresses whose failures are remembered; the oldest are forgotten first. */
-const MAX_TRACKED = 10_000;
+/** Password checks running at once; more wait, so a burst of guesses cannot take every core. */
+export const MAX_CONCURRENT = 2;
+/**
+ * Checks that may wait for a turn; more get 503. Each address has at most
+ * {@link LockoutPolicy.limit} in flight, so this bounds what many addresses
+ * together can queue: at cost 12 (~0.5 s in bcryptjs here) the last waits ~8 s.
+ */
+export const MAX_QUEUED = 32;
 
 /** The users of an htpasswd file: name → bcrypt hash. */
 export type Users = Map<string, string>;
@@ -64,7 +79,7 @@ export function parseHtpasswd(text: string): Users {
         : "not a bcrypt hash";
       throw new RangeError(`${at}: user "${user}" has ${kind}; only bcrypt is accepted (make it with htpasswd -B)`);
     }
-    const cost = Number(hash.slice(4, 6));
+    const cost = costOf(hash);
     if (cost < 4 || cost > 31) throw new RangeError(`${at}: user "${user}" has a bcrypt cost of ${cost} (4 to 31)`);
     if (users.has(user)) throw new RangeError(`${at}: user "${user}" is listed twice`);
     users.set(user, hash);
@@ -73,41 +88,58 @@ export function parseHtpasswd(text: string): Users {
   return users;
 }
 
-/** When repeated failures slow an address down and then lock it out. */
-export interface LockoutPolicy {
-  /** Failures within `window` that lock the address out. */
-  limit: number;
-  window: number;
-  /** How long a locked-out address gets 429. */
-  lockout: number;
-  /** Failures after which each 401 is delayed… */
-  slowAfter: number;
-  /** …by this much per further failure, */
-  slowStep: number;
-  /** …at most this much. */
-  slowMax: number;
+/** A bcrypt hash's cost (`$2y$12$…` → 12). */
+const costOf = (hash: string) => Number(hash.slice(4, 6));
+
+const BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * A hash no password matches, at `cost`: a random salt and digest. bcrypt
+ * spends the cost's work on any well-formed hash before comparing, so this
+ * costs what a real one costs, without hashing anything at start-up.
+ */
+function decoyHash(cost: number): string {
+  const bytes = randomBytes(53);
+  const tail = Array.from(bytes, (b) => BCRYPT_ALPHABET[b & 63]).join("");
+  return `$2b$${String(cost).padStart(2, "0")}$${tail}`;
 }
 
-/** The documented defaults (docs/security.md#authentication): locked after 10 failures within a minute, for a minute. */
-export const LOCKOUT: LockoutPolicy = {
-  limit: 10,
-  window: 60_000,
-  lockout: 60_000,
-  slowAfter: 3,
-  slowStep: 250,
-  slowMax: 2_000,
-};
+/**
+ * Checks passwords so that every check costs what the file's dearest hash
+ * costs. bcrypt's work doubles with each step of cost, so a user at cost
+ * `c` below the dearest `max` is checked against their hash and then against
+ * decoys of cost c, c+1, … max−1 (2^c + 2^c + … + 2^(max−1) = 2^max); an
+ * unknown user against one decoy of cost `max`. What is left apart is each
+ * bcrypt's small fixed set-up, a fraction of a percent at the costs in use.
+ */
+export class PasswordChecker {
+  readonly #users: Users;
+  readonly #max: number;
+  /** Decoys by cost, up to the dearest. */
+  readonly #decoys = new Map<number, string>();
 
-/** {@link LOCKOUT} with every duration scaled to a `lockout` of `ms` (for tests that cannot wait a minute). */
-export function scaledLockout(ms: number): LockoutPolicy {
-  const k = ms / LOCKOUT.lockout;
-  return {
-    ...LOCKOUT,
-    window: ms,
-    lockout: ms,
-    slowStep: Math.round(LOCKOUT.slowStep * k),
-    slowMax: Math.round(LOCKOUT.slowMax * k),
-  };
+  constructor(users: Users) {
+    this.#users = users;
+    this.#max = Math.max(...[...users.values()].map(costOf));
+    for (let c = Math.min(...[...users.values()].map(costOf)); c <= this.#max; c++) this.#decoys.set(c, decoyHash(c));
+  }
+
+  /** The dearest cost in the file, which every check pays. */
+  get cost(): number {
+    return this.#max;
+  }
+
+  /** Whether `password` is `user`'s, at the cost of the dearest hash whoever asks. */
+  async check(user: string, password: string): Promise<boolean> {
+    const hash = this.#users.get(user);
+    if (hash === undefined) {
+      await bcrypt.compare(password, this.#decoys.get(this.#max)!);
+      return false;
+    }
+    const ok = await bcrypt.compare(password, hash);
+    for (let c = costOf(hash); c < this.#max; c++) await bcrypt.compare(password, this.#decoys.get(c)!);
+    return ok;
+  }
 }
 
 /** What {@link authenticate} needs. */
@@ -116,17 +148,12 @@ export interface AuthOptions {
   /** Paths (as the app sees them) open without credentials: the probes. */
   open: readonly string[];
   /** The client's address (after the trusted-proxy rules). */
-  clientAddress: (c: Parameters<MiddlewareHandler>[0]) => string;
+  clientAddress: (c: Context) => string;
+  /** Where the lock-out is kept: this process, or the supervisor of `--workers` (src/limits.ts). */
+  limits: AddressLimits;
   metrics: Metrics;
   log: Logger;
-  policy?: LockoutPolicy;
   now?: () => number;
-}
-
-interface Failures {
-  /** Times of recent failures, oldest first. */
-  times: number[];
-  lockedUntil: number;
 }
 
 /** Declares the auth metrics on `metrics` (call once). */
@@ -139,7 +166,16 @@ export function defineAuthMetrics(metrics: Metrics): void {
     [{ reason: "bad_credentials" }, { reason: "malformed" }],
   );
   metrics.define("filewatch_auth_lockouts_total", "counter", "Client addresses locked out after repeated failures.");
-  metrics.define("filewatch_auth_locked_total", "counter", "Requests refused with 429 from a locked-out address.");
+  metrics.define(
+    "filewatch_auth_locked_total",
+    "counter",
+    "Requests refused with 429: from a locked-out address, or over its attempts in flight.",
+  );
+  metrics.define(
+    "filewatch_auth_unavailable_total",
+    "counter",
+    "Requests refused with 503 before their password was checked: the queue of checks was full, or the supervisor did not answer.",
+  );
 }
 
 /**
@@ -148,110 +184,113 @@ export function defineAuthMetrics(metrics: Metrics): void {
  *
  * @example
  * ```ts
- * app.use("*", authenticate({ users: parseHtpasswd(text), open: ["/healthz", "/readyz"], clientAddress, metrics, log }));
+ * const limits = new LocalLimits();
+ * app.use("*", authenticate({ users: parseHtpasswd(text), open: ["/healthz", "/readyz"], clientAddress, limits, metrics, log }));
  * ```
  */
 export function authenticate(opts: AuthOptions): MiddlewareHandler {
-  const policy = opts.policy ?? LOCKOUT;
   const now = opts.now ?? Date.now;
-  const { users, metrics, log } = opts;
+  const { users, metrics, log, limits } = opts;
   const open = new Set(opts.open);
-  // An unknown user is checked against this, at the cost of the file's dearest hash.
-  const cost = Math.max(...[...users.values()].map((h) => Number(h.slice(4, 6))));
-  const dummy = bcrypt.hashSync(randomBytes(12).toString("hex"), cost);
+  const checker = new PasswordChecker(users);
   const key = randomBytes(32);
   const mac = (password: string) => createHmac("sha256", key).update(password).digest();
   const verified = new Map<string, { mac: Buffer; until: number }>();
-  const failures = new Map<string, Failures>();
   let running = 0;
   const queue: Array<() => void> = [];
 
-  const bcryptCompare = async (password: string, hash: string): Promise<boolean> => {
-    if (running >= MAX_CONCURRENT) await new Promise<void>((r) => queue.push(r));
+  /** Runs a check when a turn is free; null when too many are waiting already. */
+  const checkInTurn = async (user: string, password: string): Promise<boolean | null> => {
+    if (running >= MAX_CONCURRENT) {
+      if (queue.length >= MAX_QUEUED) return null;
+      await new Promise<void>((r) => queue.push(r));
+    }
     running++;
     try {
-      return await bcrypt.compare(password, hash);
+      return await checker.check(user, password);
     } finally {
       running--;
       queue.shift()?.();
     }
   };
 
-  const verify = async (user: string, password: string): Promise<boolean> => {
-    if (password === "") return false;
-    const hash = users.get(user);
-    const m = mac(password);
-    const hit = hash !== undefined ? verified.get(user) : undefined;
-    if (hit && hit.until > now() && timingSafeEqual(hit.mac, m)) return true;
-    const ok = await bcryptCompare(password, hash ?? dummy);
-    if (ok && hash !== undefined) {
-      verified.set(user, { mac: m, until: now() + CACHE_TTL_MS });
-      return true;
-    }
-    return false;
+  const remembered = (user: string, password: string): boolean => {
+    const hit = users.has(user) ? verified.get(user) : undefined;
+    return !!hit && hit.until > now() && timingSafeEqual(hit.mac, mac(password));
   };
 
-  const basic = basicAuth({ realm: REALM, verifyUser: (u, p) => verify(u, p), invalidUserMessage: "Unauthorized\n" });
-
-  const lockedFor = (ip: string): number => {
-    const f = failures.get(ip);
-    return f ? f.lockedUntil - now() : 0;
+  const unauthorized = (c: Context) => c.text("Unauthorized\n", 401, { "WWW-Authenticate": `Basic realm="${REALM}"` });
+  const tooMany = (c: Context, ip: string, s: number, busy: boolean) => {
+    metrics.inc("filewatch_auth_locked_total");
+    const why = busy ? `too many login attempts from ${ip} at once` : `too many failed logins from ${ip}`;
+    return c.text(`Too Many Requests: ${why}; try again in ${s}s\n`, 429, { "Retry-After": String(s) });
+  };
+  const unavailable = (c: Context, s: number) => {
+    metrics.inc("filewatch_auth_unavailable_total");
+    return c.text(`Service Unavailable: too many logins being checked; try again in ${s}s\n`, 503, {
+      "Retry-After": String(s),
+    });
   };
 
-  /** Records a failure; returns how long to hold the 401 back. */
-  const fail = (ip: string, reason: "bad_credentials" | "malformed"): number => {
-    metrics.inc("filewatch_auth_failures_total", { reason });
-    const t = now();
-    let f = failures.get(ip);
-    if (f) failures.delete(ip); // re-inserted below: the map stays in order of last failure
-    else f = { times: [], lockedUntil: 0 };
-    f.times = f.times.filter((x) => x > t - policy.window);
-    f.times.push(t);
-    failures.set(ip, f);
-    if (failures.size > MAX_TRACKED) failures.delete(failures.keys().next().value!);
-    if (f.times.length >= policy.limit && f.lockedUntil <= t) {
-      f.lockedUntil = t + policy.lockout;
-      f.times = [];
+  /** Ends an attempt; for a failure counts it, logs a lock-out, and holds the answer back as the lock-out says. */
+  const settle = async (ip: string, ticket: Ticket, outcome: Outcome, reason?: "bad_credentials" | "malformed") => {
+    const { delayMs, lockedUntil } = await limits.settle(ticket, outcome);
+    if (outcome !== "fail") return;
+    metrics.inc("filewatch_auth_failures_total", { reason: reason ?? "bad_credentials" });
+    if (lockedUntil) {
       metrics.inc("filewatch_auth_lockouts_total");
-      log.warn("too many failed logins: address locked out", { ip, seconds: Math.ceil(policy.lockout / 1000) });
-      return 0;
+      log.warn("too many failed logins: address locked out", {
+        ip,
+        seconds: Math.ceil((lockedUntil - now()) / 1000),
+      });
     }
-    const over = f.times.length - policy.slowAfter;
-    return over > 0 ? Math.min(policy.slowMax, over * policy.slowStep) : 0;
+    await delay(delayMs);
   };
 
   return async (c, next) => {
     if (open.has(c.req.path)) return await next();
     const ip = opts.clientAddress(c);
-    const locked = lockedFor(ip);
-    if (locked > 0) {
-      metrics.inc("filewatch_auth_locked_total");
-      const s = Math.ceil(locked / 1000);
-      return c.text(`Too Many Requests: too many failed logins from ${ip}; try again in ${s}s\n`, 429, {
-        "Retry-After": String(s),
-      });
-    }
+    const locked = limits.lockedFor(ip);
+    if (locked > 0) return tooMany(c, ip, Math.ceil(locked / 1000), false);
     const header = c.req.header("authorization");
-    if (header !== undefined && header.length > MAX_HEADER_BYTES) {
-      await delay(fail(ip, "malformed"));
+    // No credentials at all is how every browser starts: asked for, not counted.
+    if (header === undefined) return unauthorized(c);
+    const creds = header.length > MAX_HEADER_BYTES ? undefined : parseBasic(c.req.raw);
+    if (creds && creds.password !== "" && remembered(creds.username, creds.password)) return await next();
+
+    const gate = await limits.attempt(ip);
+    if (!gate.ok) {
+      return gate.status === 429 ? tooMany(c, ip, gate.retryAfterS, gate.why === "busy") : unavailable(c, 1);
+    }
+    const { ticket } = gate;
+    if (header.length > MAX_HEADER_BYTES) {
+      await settle(ip, ticket, "fail", "malformed");
       return c.text(`Bad Request: Authorization header longer than ${MAX_HEADER_BYTES} bytes\n`, 400);
     }
-    let passed = false;
-    try {
-      await basic(c, async () => {
-        passed = true;
-        failures.delete(ip);
-        await next();
-      });
-    } catch (e) {
-      if (passed || !(e instanceof HTTPException) || e.status !== 401) throw e;
-      if (header !== undefined) {
-        // A header that is there but is not `Basic base64(user:password)` is a failure too.
-        const wellFormed = /^ *basic +[A-Za-z0-9._~+/-]+=* *$/i.test(header!);
-        await delay(fail(ip, wellFormed ? "bad_credentials" : "malformed"));
-      }
-      return e.getResponse();
+    if (!creds || creds.password === "") {
+      // A header that is there but is not `Basic base64(user:password)` is a failure too.
+      const wellFormed = /^ *basic +[A-Za-z0-9._~+/-]+=* *$/i.test(header);
+      await settle(ip, ticket, "fail", wellFormed ? "bad_credentials" : "malformed");
+      return unauthorized(c);
     }
+    let ok: boolean | null;
+    try {
+      ok = await checkInTurn(creds.username, creds.password);
+    } catch (e) {
+      await limits.settle(ticket, "cancel");
+      throw e;
+    }
+    if (ok === null) {
+      await limits.settle(ticket, "cancel");
+      return unavailable(c, Math.max(1, Math.ceil(MAX_QUEUED / MAX_CONCURRENT / 4)));
+    }
+    if (!ok) {
+      await settle(ip, ticket, "fail", "bad_credentials");
+      return unauthorized(c);
+    }
+    await settle(ip, ticket, "ok");
+    verified.set(creds.username, { mac: mac(creds.password), until: now() + CACHE_TTL_MS });
+    await next();
   };
 }
 

@@ -7,7 +7,7 @@
  * someone asks (a page, a socket, `/files`): nobody asking costs nothing.
  * @module
  */
-import { readdir, realpath, stat } from "node:fs/promises";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { globTest, uniqueNames } from "./names.ts";
 import { describeError } from "./read.ts";
@@ -31,6 +31,11 @@ export interface CatalogOptions {
   maxFiles: number;
   /** How long a directory listing (and the sizes in `/files`) stay fresh, ms: the poll period. */
   ttl: number;
+  /**
+   * List DIR's files that have more than one hard link too (`--allow-hardlinks`).
+   * By default they are not listed: a hard link in DIR may be any file of the filesystem.
+   */
+  allowHardlinks?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -45,6 +50,8 @@ export class Catalog {
   #full = false;
   #dirError = "";
   #info: { at: number; list: Promise<FileInfo[]> } | null = null;
+  /** DIR's names matching the glob that were not listed, and why (said with 403 when asked for by name). */
+  #refused = new Map<string, string>();
 
   constructor(options: CatalogOptions) {
     this.options = options;
@@ -84,6 +91,14 @@ export class Catalog {
     return [...this.#entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Why a name of DIR that matches the glob is not in the list (more than
+   * one hard link), as of the last listing; undefined for any other name.
+   */
+  refusal(name: string): string | undefined {
+    return this.#refused.get(name);
+  }
+
   /** The entry named exactly `name`, if the list has one. */
   async lookup(name: string): Promise<FileEntry | undefined> {
     await this.#fresh();
@@ -109,13 +124,15 @@ export class Catalog {
 
   /**
    * Reads DIR: regular files whose names match the glob, and symlinks that
-   * resolve to a regular file inside DIR. Directories, FIFOs, sockets and
+   * resolve to a regular file inside DIR; without `allowHardlinks`, only
+   * files with one link (a stat each). Directories, FIFOs, sockets and
    * devices are skipped without being opened; Dirent's type comes from the
-   * listing itself, so a plain file costs no extra call.
+   * listing itself.
    */
   async #scan(): Promise<void> {
     const dir = this.options.dir!;
     const found: FileEntry[] = [];
+    const refused = new Map<string, string>();
     try {
       this.#realDir ??= await realpath(dir);
       const dirents = await readdir(dir, { withFileTypes: true });
@@ -123,8 +140,11 @@ export class Catalog {
         const name = String(d.name);
         if (!this.#match(name)) continue;
         const path = join(dir, name);
-        if (d.isFile()) found.push({ name, path });
-        else if (d.isSymbolicLink() && await this.#inside(path)) found.push({ name, path });
+        const target = d.isFile() ? path : d.isSymbolicLink() ? await this.#inside(path) : null;
+        if (target === null) continue;
+        if (!this.options.allowHardlinks && await linked(target)) {
+          refused.set(name, `${name}: has more than one hard link (--allow-hardlinks serves it)`);
+        } else found.push({ name, path });
       }
       if (this.#dirError) this.options.onWarning?.(`${dir}: can be listed again`);
       this.#dirError = "";
@@ -143,18 +163,28 @@ export class Catalog {
     }
     this.#full = full;
     this.#entries = new Map(found.slice(0, max).map((e) => [e.name, e]));
+    this.#refused = refused;
     this.#scannedAt = performance.now();
   }
 
-  /** A symlink is listed when it resolves to a regular file inside DIR. */
-  async #inside(path: string): Promise<boolean> {
+  /** A symlink is listed when it resolves to a regular file inside DIR: that file's real path, else null. */
+  async #inside(path: string): Promise<string | null> {
     try {
       const real = await realpath(path);
-      if (!real.startsWith(this.#realDir! + sep)) return false;
-      return (await stat(real)).isFile();
+      if (!real.startsWith(this.#realDir! + sep)) return null;
+      return (await stat(real)).isFile() ? real : null;
     } catch {
-      return false;
+      return null;
     }
+  }
+}
+
+/** Whether the file at `path` (not a symlink) has more than one hard link; a file gone meanwhile counts as not. */
+async function linked(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).nlink > 1;
+  } catch {
+    return false;
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { Lineage } from "./lineage.ts";
 import type { Format } from "./messages.ts";
+import type { LogFile } from "./scan/log_file.ts";
 import type { Session } from "./session.ts";
 import type { Snapshot } from "./version.ts";
 import type { FileWatcher } from "./watcher.ts";
@@ -37,6 +38,9 @@ export class Channel {
   /** Counts broadcasts, so a batched one can tell that a newer one has begun. */
   generation = 0;
   linger: ReturnType<typeof setTimeout> | undefined;
+  #log: LogFile | null = null;
+  /** The lineage of the last version the channel saw (-1: none yet). */
+  #lineage = -1;
 
   constructor(readonly name: string, readonly watcher: FileWatcher, id: number) {
     // The first file keeps the one-file server's topic names.
@@ -48,6 +52,38 @@ export class Channel {
   /** The file's versions: what its sessions are sent, and where a resuming one stands. */
   get lineage(): Lineage {
     return this.watcher.lineage;
+  }
+
+  /**
+   * The file's line index and the `/lines` and `/time` answers over it
+   * (src/scan/log_file.ts): made by `make` on first need (the routes give it
+   * the opener they read with, src/scan_routes.ts), kept as long as the channel.
+   */
+  logFile(make: () => LogFile): LogFile {
+    return this.#log ??= make();
+  }
+
+  /**
+   * A version the watcher published (while the file has viewers): an append
+   * extends the line index, a new lineage (rotation, truncation, rewrite)
+   * drops it. Requests also tell the index what they opened, which covers
+   * the time nobody views the file.
+   */
+  observe(snap: Snapshot): void {
+    if (!snap.ok) return;
+    const log = this.#log;
+    const index = log?.index;
+    if (index && this.#lineage !== -1 && snap.lineage !== this.#lineage) index.reset();
+    else if (index && snap.appendOf && index.dev !== -1) {
+      log!.observe({ dev: index.dev, ino: index.ino, size: snap.size });
+    }
+    this.#lineage = snap.lineage;
+  }
+
+  /** Stops what the channel started beside its watcher (the index's build); safe to call twice. */
+  dispose(): void {
+    this.#log?.dispose();
+    this.#log = null;
   }
 }
 
@@ -124,7 +160,10 @@ export class Channels {
     ch.sessions.add(s);
     clearTimeout(ch.linger);
     ch.linger = undefined;
-    ch.unsubscribe ??= ch.watcher.subscribe((snap) => this.#onSnapshot(snap, ch));
+    ch.unsubscribe ??= ch.watcher.subscribe((snap) => {
+      ch.observe(snap);
+      this.#onSnapshot(snap, ch);
+    });
   }
 
   /** A session leaves `ch`: after the last one its watcher stops now and the channel lingers a little. */
@@ -150,6 +189,7 @@ export class Channels {
       ch.unsubscribe?.();
       ch.unsubscribe = null;
       ch.watcher.close();
+      ch.dispose();
     }
   }
 
@@ -179,6 +219,7 @@ export class Channels {
     ch.unsubscribe?.();
     ch.unsubscribe = null;
     ch.watcher.close();
+    ch.dispose();
     for (const k of ["versions", "appends", "readErrors"] as const) this.#retired[k] += ch.watcher.stats[k];
     this.#byName.delete(ch.name);
   }

@@ -4,24 +4,47 @@
 /** The page's script, bundled as one IIFE: page.ts inlines it in its one nonce'd `<script>`. */
 export const CLIENT_SCRIPT: string = `(() => {
   // src/client/browser.ts
+  var browserTimers = {
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (id) => clearTimeout(id)
+  };
   function browserEnv(socketPath) {
     return {
       location,
       socketPath: socketPath || "/ws",
       open(url, protocols, on) {
-        const ws = new WebSocket(url, [...protocols]);
-        ws.binaryType = "arraybuffer";
-        ws.onopen = () => on.open();
-        ws.onmessage = (ev) => on.message(ev.data);
-        ws.onclose = (ev) => on.close(ev.code, ev.reason);
-        return ws;
+        const ws2 = new WebSocket(url, [...protocols]);
+        ws2.binaryType = "arraybuffer";
+        ws2.onopen = () => on.open();
+        ws2.onmessage = (ev) => on.message(ev.data);
+        ws2.onclose = (ev) => on.close(ev.code, ev.reason);
+        return ws2;
       },
-      setTimer: (fn, ms) => setTimeout(fn, ms),
-      clearTimer: (id) => clearTimeout(id),
+      ...browserTimers,
       now: () => Date.now(),
       random: () => Math.random(),
       onLine: () => navigator.onLine
     };
+  }
+  function wireBox(byId2, ids, home, make) {
+    const box = make({
+      button: byId2(ids.button),
+      form: byId2(ids.form),
+      input: byId2(ids.input),
+      msg: byId2(ids.msg),
+      home,
+      focused: () => {
+        const el = document.activeElement;
+        return el instanceof HTMLElement && el !== document.body ? el : null;
+      }
+    });
+    byId2(ids.button).addEventListener("click", () => box.toggle());
+    byId2(ids.form).addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void box.submit();
+    });
+    byId2(ids.input).addEventListener("keydown", (ev) => box.keydown(ev));
+    return box;
   }
 
   // node_modules/diff/libesm/diff/base.js
@@ -306,49 +329,6 @@ export const CLIENT_SCRIPT: string = `(() => {
     return false;
   }
 
-  // src/client/filter.ts
-  function parseFilter(input, matchCase) {
-    const flags = matchCase ? "g" : "gi";
-    if (input === "" || input === "//") return { kind: "none" };
-    if (input.length >= 3 && input.startsWith("/") && input.endsWith("/")) {
-      try {
-        return { kind: "ok", re: new RegExp(input.slice(1, -1), flags), regex: true };
-      } catch (e) {
-        return { kind: "error", message: e instanceof Error ? e.message : String(e) };
-      }
-    }
-    return { kind: "ok", re: new RegExp(escapeRegExp(input), flags), regex: false };
-  }
-  function escapeRegExp(text) {
-    return text.replace(/[.*+?^\${}()|[\\]\\\\/-]/g, "\\\\$&");
-  }
-  function matchRanges(re, line, limit = 100) {
-    const out = [];
-    re.lastIndex = 0;
-    let m;
-    while (out.length < limit && (m = re.exec(line)) !== null) {
-      if (m[0] === "") {
-        re.lastIndex++;
-        if (re.lastIndex > line.length) break;
-        continue;
-      }
-      out.push([m.index, m.index + m[0].length]);
-    }
-    return out;
-  }
-  function matchingLines(lines, re, from = 0) {
-    const out = [];
-    for (let i = from; i < lines.length; i++) {
-      re.lastIndex = 0;
-      if (re.test(lines[i])) out.push(i);
-    }
-    return out;
-  }
-  function countLabel(shown, total) {
-    const n = (x) => x.toLocaleString("en-US");
-    return \`\${n(shown)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
-  }
-
   // src/shared/chunks.ts
   var CHUNK_LINES = 500;
   function chunkStarts(text, linesPerChunk) {
@@ -373,11 +353,931 @@ export const CLIENT_SCRIPT: string = `(() => {
     return String(Math.max(1, lines)).length;
   }
 
+  // src/shared/ansi.ts
+  var PLAIN = Object.freeze({});
+  var ESC = 27;
+  var BEL = 7;
+  var C1_ST = 156;
+  var NEEDS_SCAN = /[\\x1b\\x80-\\x9f]/;
+  var NEXT = /[\\x1b\\x80-\\x9f]/g;
+  var PARAM_CAP = 1e5;
+  function hasEscapes(line) {
+    return NEEDS_SCAN.test(line);
+  }
+  function parseAnsi(line) {
+    if (!NEEDS_SCAN.test(line)) return line === "" ? [] : [{ text: line, style: PLAIN }];
+    const spans = [];
+    scan(line, spans);
+    return spans;
+  }
+  function stripAnsi(line) {
+    if (!NEEDS_SCAN.test(line)) return line;
+    return scan(line, null);
+  }
+  function xtermColor(n) {
+    if (!Number.isInteger(n) || n < 0 || n > 255) throw new RangeError(\`Cannot name palette colour \${n}: expected 0–255\`);
+    if (n < 16) return BASE16[n];
+    if (n >= 232) return hex(8 + (n - 232) * 10, 8 + (n - 232) * 10, 8 + (n - 232) * 10);
+    const c = n - 16;
+    return hex(CUBE[Math.floor(c / 36)], CUBE[Math.floor(c / 6) % 6], CUBE[c % 6]);
+  }
+  var BASE16 = [
+    "#000000",
+    "#cd0000",
+    "#00cd00",
+    "#cdcd00",
+    "#0000ee",
+    "#cd00cd",
+    "#00cdcd",
+    "#e5e5e5",
+    "#7f7f7f",
+    "#ff0000",
+    "#00ff00",
+    "#ffff00",
+    "#5c5cff",
+    "#ff00ff",
+    "#00ffff",
+    "#ffffff"
+  ];
+  var CUBE = [0, 95, 135, 175, 215, 255];
+  function hex(r, g, b) {
+    return "#" + (1 << 24 | r << 16 | g << 8 | b).toString(16).slice(1);
+  }
+  var Pen = class {
+    fg;
+    bg;
+    bold = false;
+    dim = false;
+    italic = false;
+    underline = false;
+    inverse = false;
+    strike = false;
+    reset() {
+      this.fg = this.bg = void 0;
+      this.bold = this.dim = this.italic = this.underline = this.inverse = this.strike = false;
+    }
+    style() {
+      const s = {};
+      if (this.fg !== void 0) s.fg = this.fg;
+      if (this.bg !== void 0) s.bg = this.bg;
+      if (this.bold) s.bold = true;
+      if (this.dim) s.dim = true;
+      if (this.italic) s.italic = true;
+      if (this.underline) s.underline = true;
+      if (this.inverse) s.inverse = true;
+      if (this.strike) s.strike = true;
+      return Object.keys(s).length === 0 ? PLAIN : Object.freeze(s);
+    }
+    same(s) {
+      return s.fg === this.fg && s.bg === this.bg && (s.bold ?? false) === this.bold && (s.dim ?? false) === this.dim && (s.italic ?? false) === this.italic && (s.underline ?? false) === this.underline && (s.inverse ?? false) === this.inverse && (s.strike ?? false) === this.strike;
+    }
+  };
+  function scan(line, spans) {
+    const pen = spans ? new Pen() : null;
+    let style = PLAIN;
+    let plain = "";
+    let from = 0;
+    let i = 0;
+    const n = line.length;
+    const emit = (end) => {
+      if (end <= from) return;
+      const text = line.slice(from, end);
+      if (!spans) {
+        plain += text;
+        return;
+      }
+      if (pen && !pen.same(style)) style = pen.style();
+      const last = spans[spans.length - 1];
+      if (last && last.style === style) spans[spans.length - 1] = { text: last.text + text, style };
+      else spans.push({ text, style });
+    };
+    while (i < n) {
+      NEXT.lastIndex = i;
+      const m = NEXT.exec(line);
+      if (!m) break;
+      i = m.index;
+      emit(i);
+      if (line.charCodeAt(i) === ESC) {
+        i = escape(line, i, pen);
+      } else {
+        i++;
+      }
+      from = i;
+    }
+    emit(n);
+    return plain;
+  }
+  function escape(line, i, pen) {
+    const n = line.length;
+    if (i + 1 >= n) return n;
+    const c = line.charCodeAt(i + 1);
+    if (c === 91) return csi(line, i + 2, pen);
+    if (c === 93 || c === 80 || c === 88 || c === 94 || c === 95) return controlString(line, i + 2);
+    if (c >= 32 && c <= 47) {
+      let j = i + 1;
+      while (j < n && line.charCodeAt(j) >= 32 && line.charCodeAt(j) <= 47) j++;
+      if (j < n && line.charCodeAt(j) >= 48 && line.charCodeAt(j) <= 126) j++;
+      return j;
+    }
+    if (c >= 48 && c <= 126) return i + 2;
+    return i + 1;
+  }
+  function csi(line, start2, pen) {
+    const n = line.length;
+    let j = start2;
+    while (j < n && line.charCodeAt(j) >= 48 && line.charCodeAt(j) <= 63) j++;
+    const paramsEnd = j;
+    while (j < n && line.charCodeAt(j) >= 32 && line.charCodeAt(j) <= 47) j++;
+    if (j >= n) return n;
+    const f = line.charCodeAt(j);
+    if (f < 64 || f > 126) return j;
+    if (f === 109 && paramsEnd === j && pen) sgr(line, start2, paramsEnd, pen);
+    return j + 1;
+  }
+  function controlString(line, start2) {
+    const n = line.length;
+    for (let j = start2; j < n; j++) {
+      const c = line.charCodeAt(j);
+      if (c === BEL || c === C1_ST) return j + 1;
+      if (c === ESC) return j + 1 < n && line.charCodeAt(j + 1) === 92 ? j + 2 : j;
+    }
+    return start2;
+  }
+  var NONE = -1;
+  function sgr(line, a, b, pen) {
+    if (a === b) {
+      pen.reset();
+      return;
+    }
+    const params = [];
+    let cur = NONE;
+    let subs = null;
+    for (let j = a; j <= b; j++) {
+      const c = j < b ? line.charCodeAt(j) : 59;
+      if (c >= 48 && c <= 57) {
+        const d = c - 48;
+        cur = cur === NONE ? d : cur < PARAM_CAP ? cur * 10 + d : PARAM_CAP;
+      } else if (c === 58) {
+        (subs ??= []).push(cur);
+        cur = NONE;
+      } else if (c === 59) {
+        if (subs) {
+          subs.push(cur);
+          params.push(subs);
+          subs = null;
+        } else params.push(cur);
+        cur = NONE;
+      } else return;
+    }
+    for (let k = 0; k < params.length; k++) {
+      const p = params[k];
+      if (typeof p !== "number") {
+        colonParam(p, pen);
+        continue;
+      }
+      const code = p === NONE ? 0 : p;
+      if (code === 38 || code === 48 || code === 58) {
+        const mode = params[k + 1];
+        let color;
+        if (mode === 5) {
+          color = paletteIndex(orZero(params[k + 2]));
+          k += 2;
+        } else if (mode === 2) {
+          color = rgb(orZero(params[k + 2]), orZero(params[k + 3]), orZero(params[k + 4]));
+          k += 4;
+        } else {
+          k += 1;
+        }
+        if (color !== void 0 && code !== 58) setColor(pen, code === 38, color);
+        continue;
+      }
+      simple(code, pen);
+    }
+  }
+  function simple(code, pen) {
+    if (code >= 30 && code <= 37) pen.fg = code - 30;
+    else if (code >= 40 && code <= 47) pen.bg = code - 40;
+    else if (code >= 90 && code <= 97) pen.fg = code - 90 + 8;
+    else if (code >= 100 && code <= 107) pen.bg = code - 100 + 8;
+    else {
+      switch (code) {
+        case 0:
+          pen.reset();
+          break;
+        case 1:
+          pen.bold = true;
+          break;
+        case 2:
+          pen.dim = true;
+          break;
+        case 3:
+          pen.italic = true;
+          break;
+        case 4:
+        case 21:
+          pen.underline = true;
+          break;
+        case 7:
+          pen.inverse = true;
+          break;
+        case 9:
+          pen.strike = true;
+          break;
+        case 22:
+          pen.bold = pen.dim = false;
+          break;
+        case 23:
+          pen.italic = false;
+          break;
+        case 24:
+          pen.underline = false;
+          break;
+        case 27:
+          pen.inverse = false;
+          break;
+        case 29:
+          pen.strike = false;
+          break;
+        case 39:
+          pen.fg = void 0;
+          break;
+        case 49:
+          pen.bg = void 0;
+          break;
+      }
+    }
+  }
+  function colonParam(p, pen) {
+    const code = p[0] === NONE ? 0 : p[0];
+    if (code === 38 || code === 48 || code === 58) {
+      let color;
+      if (p[1] === 5) color = paletteIndex(orZero(p[2]));
+      else if (p[1] === 2) {
+        const o = p.length >= 6 ? 3 : 2;
+        color = rgb(orZero(p[o]), orZero(p[o + 1]), orZero(p[o + 2]));
+      }
+      if (color !== void 0 && code !== 58) setColor(pen, code === 38, color);
+      return;
+    }
+    if (code === 4) {
+      pen.underline = p[1] !== 0;
+      return;
+    }
+    simple(code, pen);
+  }
+  function orZero(v) {
+    return v === NONE ? 0 : v;
+  }
+  function setColor(pen, fg, color) {
+    if (fg) pen.fg = color;
+    else pen.bg = color;
+  }
+  function paletteIndex(v) {
+    return typeof v === "number" && v >= 0 && v <= 255 ? v : void 0;
+  }
+  function rgb(r, g, b) {
+    if (typeof r !== "number" || typeof g !== "number" || typeof b !== "number") return void 0;
+    if (r < 0 || r > 255 || g < 0 || g > 255 || b < 0 || b > 255) return void 0;
+    return hex(r, g, b);
+  }
+  function stripAnsiLines(text) {
+    if (!NEEDS_SCAN.test(text)) return text;
+    return text.split("\\n").map(stripAnsi).join("\\n");
+  }
+
+  // src/shared/urls.ts
+  var MAX_URLS = 100;
+  var URL_RE = /\\bhttps?:\\/\\/[^\\s<>"\`\\x00-\\x1f\\x7f]+/gi;
+  var TRAILING = ".,;:!?'*";
+  var PAIRS = { ")": "(", "]": "[", "}": "{" };
+  function findUrls(text, limit = MAX_URLS) {
+    const out = [];
+    if (text.indexOf("://") < 0) return out;
+    URL_RE.lastIndex = 0;
+    for (let m = URL_RE.exec(text); m && out.length < limit; m = URL_RE.exec(text)) {
+      const url = trim(m[0]);
+      const href = safeHref(url);
+      if (href !== null) out.push({ start: m.index, end: m.index + url.length, href });
+    }
+    return out;
+  }
+  function trim(url) {
+    const open = { ")": 0, "]": 0, "}": 0 };
+    const close = { ")": 0, "]": 0, "}": 0 };
+    for (let i = 0; i < url.length; i++) {
+      const c = url[i];
+      if (c === "(" || c === "[" || c === "{") open[CLOSER[c]]++;
+      else if (c === ")" || c === "]" || c === "}") close[c]++;
+    }
+    let end = url.length;
+    while (end > 0) {
+      const last = url[end - 1];
+      if (TRAILING.includes(last)) end--;
+      else if (PAIRS[last] !== void 0 && open[last] < close[last]) {
+        close[last]--;
+        end--;
+      } else break;
+    }
+    return url.slice(0, end);
+  }
+  var CLOSER = { "(": ")", "[": "]", "{": "}" };
+  function safeHref(url) {
+    if (!/^https?:\\/\\/[^/?#\\s]/i.test(url) || /\\s/.test(url)) return null;
+    let u;
+    try {
+      u = new URL(url);
+    } catch {
+      return null;
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:" || u.hostname === "") return null;
+    return u.href;
+  }
+
+  // src/client/filter.ts
+  function parseFilter(input, matchCase) {
+    const flags = matchCase ? "g" : "gi";
+    if (input === "" || input === "//") return { kind: "none" };
+    if (input.length >= 3 && input.startsWith("/") && input.endsWith("/")) {
+      try {
+        return { kind: "ok", re: new RegExp(input.slice(1, -1), flags), regex: true };
+      } catch (e) {
+        return { kind: "error", message: e instanceof Error ? e.message : String(e) };
+      }
+    }
+    return { kind: "ok", re: new RegExp(escapeRegExp(input), flags), regex: false };
+  }
+  function escapeRegExp(text) {
+    return text.replace(/[.*+?^\${}()|[\\]\\\\/-]/g, "\\\\$&");
+  }
+  function matches(re, line) {
+    re.lastIndex = 0;
+    return re.test(line);
+  }
+  function matchRanges(re, line, limit = 100) {
+    const out = [];
+    re.lastIndex = 0;
+    let m;
+    while (out.length < limit && (m = re.exec(line)) !== null) {
+      if (m[0] === "") {
+        re.lastIndex++;
+        if (re.lastIndex > line.length) break;
+        continue;
+      }
+      out.push([m.index, m.index + m[0].length]);
+    }
+    return out;
+  }
+  function countLabel(shown2, total) {
+    const n = (x) => x.toLocaleString("en-US");
+    return \`\${n(shown2)} of \${n(total)} \${total === 1 ? "line" : "lines"}\`;
+  }
+
+  // src/shared/levels.ts
+  var LEVELS = Object.freeze(["fatal", "error", "warn", "info", "debug", "trace"]);
+  var HEAD_TOKENS = 8;
+  var HEAD_CHARS = 160;
+  var LOGFMT_CHARS = 1024;
+  var NAMES = new Map([
+    ...words("fatal", "fatal critical crit panic emerg emergency alert ftl fata pani"),
+    ...words("error", "error err erro fail severe eror"),
+    ...words("warn", "warn warning wrn"),
+    ...words("info", "info inf notice information informational"),
+    ...words("debug", "debug dbg dbug debu fine"),
+    ...words("trace", "trace trc trce trac verbose vrb finer finest")
+  ]);
+  function words(level, list) {
+    return list.split(" ").map((w) => [w, level]);
+  }
+  function parseLevelName(name) {
+    return NAMES.get(name.trim().toLowerCase()) ?? null;
+  }
+  function levelOfValue(value) {
+    if (typeof value === "string") {
+      const t = value.trim();
+      if (/^\\d{1,3}$/.test(t)) return levelOfValue(Number(t));
+      return parseLevelName(t);
+    }
+    if (!Number.isInteger(value) || value < 0) return null;
+    if (value <= 7) return SYSLOG[value];
+    if (value < 10) return null;
+    if (value >= 60) return "fatal";
+    return ["trace", "debug", "info", "warn", "error"][Math.floor(value / 10) - 1];
+  }
+  var SYSLOG = ["fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug"];
+  var SYSLOG_PRI = /^<(\\d{1,3})>/;
+  var KLOG = /^[IWEF]\\d{4} \\d\\d:\\d\\d:\\d\\d/;
+  var KLOG_LEVEL = { I: "info", W: "warn", E: "error", F: "fatal" };
+  var JSON_KEY = /(?<!\\\\)"(?:level|lvl|severity|loglevel|log\\.level|levelname|@l)"\\s*:\\s*(?:"([^"\\\\]{1,24})"|(\\d{1,3})(?![\\d.eE]))/i;
+  var LOGFMT_KEY = /(?:^|\\s)(?:level|lvl|severity|loglevel)="?([A-Za-z]{1,16})(?=[\\s"]|$)/;
+  function detectLevel(line) {
+    if (line.indexOf("\\x1B") >= 0) line = stripAnsi(line);
+    return detect(line, true);
+  }
+  function detect(line, outer) {
+    let i = 0;
+    while (i < line.length && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9)) i++;
+    if (i >= line.length) return null;
+    const c = line.charCodeAt(i);
+    if (c === 60 && i === 0) {
+      const m = SYSLOG_PRI.exec(line);
+      if (m && Number(m[1]) <= 191) return SYSLOG[Number(m[1]) & 7];
+    }
+    if (c === 123) return jsonLevel(line, outer);
+    if (i === 0 && (c === 73 || c === 87 || c === 69 || c === 70) && KLOG.test(line)) {
+      return KLOG_LEVEL[line[0]];
+    }
+    if (line.indexOf("l=") >= 0 || line.indexOf("y=") >= 0) {
+      const m = LOGFMT_KEY.exec(line.length > LOGFMT_CHARS ? line.slice(0, LOGFMT_CHARS) : line);
+      const lv = m ? parseLevelName(m[1]) : null;
+      if (lv) return lv;
+    }
+    return wordLevel(line);
+  }
+  function jsonLevel(line, outer) {
+    const m = JSON_KEY.exec(line);
+    if (m) return levelOfValue(m[1] ?? Number(m[2]));
+    if (outer && line.indexOf('"log"') >= 0) {
+      try {
+        const v = JSON.parse(line);
+        if (v && typeof v === "object" && !Array.isArray(v)) {
+          const log2 = v["log"];
+          if (typeof log2 === "string") return detect(log2.indexOf("\\x1B") >= 0 ? stripAnsi(log2) : log2, false);
+        }
+      } catch {
+      }
+    }
+    if (line.indexOf('"@t"') >= 0 && (line.indexOf('"@mt"') >= 0 || line.indexOf('"@m"') >= 0)) return "info";
+    return null;
+  }
+  var UP_LEFT = \`[(<{|"'*\`;
+  var UP_RIGHT = \`])>}|:,"'*[;\`;
+  var OPEN = "[(<:";
+  var CLOSE = "])>";
+  var PREFIX_END = ":])|Z0123456789";
+  var CANDIDATE = new RegExp(\`(?:^|[\\\\s\\\\[(<{|"'*:])(\${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])\`, "gi");
+  function isLetter(c) {
+    return (c | 32) >= 97 && (c | 32) <= 122;
+  }
+  function isSpace(c) {
+    return c <= 32;
+  }
+  var TOO_FAR = new RegExp(\`^\\\\s*(?:\\\\S+\\\\s+){\${HEAD_TOKENS}}\`);
+  var FIRST = new RegExp(
+    \`^\\\\s*(?:\\\\S+\\\\s+){0,\${HEAD_TOKENS - 1}}?(?:\\\\S*?[\\\\[(<{|"'*:])?(?:\${[...NAMES.keys()].join("|")})(?![A-Za-z0-9_])\`,
+    // g for lastIndex: test() then tells where the match ends without building a match array per line.
+    "gi"
+  );
+  function wordLevel(line) {
+    const head = line.length > HEAD_CHARS ? line.slice(0, HEAD_CHARS) : line;
+    FIRST.lastIndex = 0;
+    if (!FIRST.test(head)) return null;
+    const end = FIRST.lastIndex;
+    let at = end;
+    while (at > 0 && isLetter(head.charCodeAt(at - 1))) at--;
+    let word = head.slice(at, end);
+    let lv = candidateLevel(head, at, end, word);
+    if (lv) return lv;
+    CANDIDATE.lastIndex = at + word.length;
+    for (let m = CANDIDATE.exec(head); m; m = CANDIDATE.exec(head)) {
+      word = m[1];
+      at = m.index + m[0].length - word.length;
+      if (TOO_FAR.test(head.slice(0, at))) return null;
+      lv = candidateLevel(head, at, at + word.length, word);
+      if (lv) return lv;
+    }
+    return null;
+  }
+  function candidateLevel(head, a, b, word) {
+    let tokStart = a;
+    while (tokStart > 0 && !isSpace(head.charCodeAt(tokStart - 1))) tokStart--;
+    let tokEnd = b;
+    while (tokEnd < head.length && !isSpace(head.charCodeAt(tokEnd))) tokEnd++;
+    let p = tokStart - 1;
+    while (p >= 0 && isSpace(head.charCodeAt(p))) p--;
+    const prevLast = p >= 0 ? head[p] : "";
+    if (tokEnd - tokStart > word.length + 2 && head.slice(tokStart, tokEnd).indexOf("://") >= 0) return null;
+    const left = a > tokStart ? head[a - 1] : "";
+    const right = b < tokEnd ? head[b] : "";
+    const upper = UPPER.has(word);
+    const ok = upper && (left === "" || UP_LEFT.includes(left)) && (right === "" || UP_RIGHT.includes(right)) || left !== "" && OPEN.includes(left) && right !== "" && CLOSE.includes(right) || right === ":" && left === "" && (prevLast === "" || PREFIX_END.includes(prevLast));
+    return ok ? upper ? UPPER.get(word) : NAMES.get(word.toLowerCase()) ?? null : null;
+  }
+  var UPPER = new Map([...NAMES].map(([w, l]) => [w.toUpperCase(), l]));
+
+  // src/shared/structured.ts
+  var FORMAT_SAMPLE = 50;
+  var FORMAT_SHARE = 0.8;
+  var TIME_KEYS = ["time", "ts", "timestamp", "@timestamp", "@t", "datetime", "date"];
+  var LEVEL_KEYS = ["level", "lvl", "severity", "loglevel", "log.level", "levelname", "@l"];
+  var MESSAGE_KEYS = ["msg", "message", "event", "@m", "@mt", "short_message", "log"];
+  function detectFormat(lines) {
+    let total = 0;
+    let json = 0;
+    let logfmt = 0;
+    for (const line of lines) {
+      if (line.trim() === "") continue;
+      total++;
+      if (parseJsonLine(line)) json++;
+      else if (parseLogfmtLine(line)) logfmt++;
+      if (total >= FORMAT_SAMPLE) break;
+    }
+    if (total === 0) return null;
+    if (json >= FORMAT_SHARE * total) return "json";
+    if (logfmt >= FORMAT_SHARE * total) return "logfmt";
+    return null;
+  }
+  function parseLine(line, format) {
+    return format === "json" ? parseJsonLine(line) : parseLogfmtLine(line);
+  }
+  function parseJsonLine(line) {
+    const pairs = scanObject(line);
+    if (!pairs) return null;
+    const docker = dockerInner(pairs);
+    if (docker) return docker;
+    return fromPairs("json", pairs);
+  }
+  function parseLogfmtLine(line) {
+    const pairs = logfmtFields(line);
+    return pairs ? fromPairs("logfmt", pairs) : null;
+  }
+  function logfmtFields(line) {
+    const pairs = [];
+    const n = line.length;
+    let i = 0;
+    let withValue = 0;
+    while (true) {
+      while (i < n && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9 || line.charCodeAt(i) === 13)) i++;
+      if (i >= n) break;
+      const k0 = i;
+      while (i < n && line.charCodeAt(i) > 32 && line.charCodeAt(i) !== 61 && line.charCodeAt(i) !== 34) i++;
+      const key = line.slice(k0, i);
+      if (!LOGFMT_KEY2.test(key)) return null;
+      if (i >= n || line.charCodeAt(i) !== 61) {
+        if (i < n && line.charCodeAt(i) > 32) return null;
+        pairs.push({ key, value: null, text: true });
+        continue;
+      }
+      i++;
+      withValue++;
+      if (i < n && line.charCodeAt(i) === 34) {
+        const end = quotedEnd(line, i);
+        if (end < 0) return null;
+        pairs.push({ key, value: unquoteLogfmt(line.slice(i + 1, end - 1)), text: true });
+        i = end;
+        if (i < n && line.charCodeAt(i) > 32) return null;
+      } else {
+        const v0 = i;
+        while (i < n && line.charCodeAt(i) > 32) {
+          if (line.charCodeAt(i) === 34) return null;
+          i++;
+        }
+        pairs.push({ key, value: line.slice(v0, i), text: true });
+      }
+    }
+    if (withValue < 2 || pairs.length - withValue >= withValue) return null;
+    return pairs;
+  }
+  var LOGFMT_KEY2 = /^[A-Za-z_@][\\w.\\-/@:]*$/;
+  function quotedEnd(s, i) {
+    for (let j = i + 1; j < s.length; j++) {
+      const c = s.charCodeAt(j);
+      if (c === 92) j++;
+      else if (c === 34) return j + 1;
+    }
+    return -1;
+  }
+  function unquoteLogfmt(s) {
+    if (s.indexOf("\\\\") < 0) return s;
+    return s.replace(/\\\\(.)/g, (_, c) => c === "n" ? "\\n" : c === "t" ? "	" : c === "r" ? "\\r" : c);
+  }
+  function fromPairs(format, pairs) {
+    const lower = pairs.map((p) => p.key.toLowerCase());
+    const pick = (keys) => {
+      for (const k of keys) {
+        const at = lower.indexOf(k);
+        if (at >= 0 && pairs[at].value !== null) return at;
+      }
+      return -1;
+    };
+    const t = pick(TIME_KEYS);
+    const l = pick(LEVEL_KEYS);
+    const m = pick(MESSAGE_KEYS);
+    const levelText = l >= 0 ? pairs[l].value : null;
+    let level = null;
+    if (levelText !== null) level = levelOfValue(pairs[l].text ? levelText : Number(levelText));
+    return {
+      format,
+      time: t >= 0 ? timeText(pairs[t]) : null,
+      level,
+      levelText,
+      message: m >= 0 ? messageText(pairs[m]) : null,
+      fields: pairs.filter((_, i) => i !== t && i !== l && i !== m)
+    };
+  }
+  function messageText(f) {
+    const v = f.value ?? "";
+    return f.key === "log" ? v.replace(/\\r?\\n$/, "") : v;
+  }
+  function timeText(f) {
+    const v = f.value;
+    if (f.text) return v;
+    const x = Number(v);
+    const ms = Math.abs(x) < 1e11 ? x * 1e3 : x;
+    if (!(ms >= 0 && ms < 2534023008e5)) return v;
+    return isoTime(ms);
+  }
+  var p2 = (n) => (n < 10 ? "0" : "") + n;
+  function isoTime(ms) {
+    ms = Math.floor(ms);
+    const days = Math.floor(ms / 864e5);
+    let rest = ms - days * 864e5;
+    const h = Math.floor(rest / 36e5);
+    rest -= h * 36e5;
+    const mi = Math.floor(rest / 6e4);
+    rest -= mi * 6e4;
+    const sec = Math.floor(rest / 1e3);
+    const milli = rest - sec * 1e3;
+    const z = days + 719468;
+    const era = Math.floor(z / 146097);
+    const doe = z - era * 146097;
+    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+    const mp = Math.floor((5 * doy + 2) / 153);
+    const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+    const m = mp < 10 ? mp + 3 : mp - 9;
+    const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    return \`\${y}-\${p2(m)}-\${p2(d)}T\${p2(h)}:\${p2(mi)}:\${p2(sec)}.\${milli < 100 ? "0" : ""}\${p2(milli)}Z\`;
+  }
+  function dockerInner(pairs) {
+    const log2 = pairs.find((p) => p.key === "log");
+    if (!log2 || !log2.text || !pairs.some((p) => p.key === "stream")) return null;
+    const text = (log2.value ?? "").replace(/\\r?\\n$/, "");
+    const inner = scanObject(text);
+    const others = pairs.filter((p) => p !== log2 && p.key !== "time");
+    const outerTime = pairs.find((p) => p.key === "time");
+    if (inner) {
+      const s = fromPairs("json", inner);
+      return { ...s, time: s.time ?? (outerTime ? timeText(outerTime) : null), fields: [...s.fields, ...others] };
+    }
+    return {
+      format: "json",
+      time: outerTime ? timeText(outerTime) : null,
+      level: null,
+      levelText: null,
+      message: text,
+      fields: others
+    };
+  }
+  function summaryParts(s) {
+    const parts = [];
+    if (s.time !== null) parts.push({ kind: "time", text: s.time });
+    if (s.level !== null) {
+      parts.push({ kind: "level", text: s.level.toUpperCase() });
+    } else if (s.levelText !== null) {
+      parts.push({ kind: "level", text: s.levelText });
+    }
+    if (s.message !== null && s.message !== "") {
+      parts.push({
+        kind: "message",
+        text: s.message.replace(/\\r?\\n|\\r/g, "\\\\n")
+      });
+    }
+    for (const f of s.fields) {
+      const text = fieldText(f);
+      parts.push({
+        kind: "field",
+        text,
+        key: f.value === null ? 0 : text.length - valueText(f).length
+      });
+    }
+    return parts;
+  }
+  function fieldText(f) {
+    const key = NEEDS_QUOTES.test(f.key) || f.key === "" ? JSON.stringify(f.key) : f.key;
+    return f.value === null ? key : \`\${key}=\${valueText(f)}\`;
+  }
+  function valueText(f) {
+    if (f.value === null) return "";
+    if (!f.text) {
+      const c = f.value.charCodeAt(0);
+      return c === 123 || c === 91 ? compactJson(f.value) : f.value;
+    }
+    return f.value === "" || NEEDS_QUOTES.test(f.value) ? JSON.stringify(f.value) : f.value;
+  }
+  var NEEDS_QUOTES = /[\\s="\\x00-\\x1f\\x7f]/;
+  function pretty(line) {
+    if (scanObject(line)) return reindent(line.trim());
+    const pairs = logfmtFields(line);
+    if (!pairs) return null;
+    const body2 = pairs.map((p) => \`  \${JSON.stringify(p.key)}: \${p.value === null ? "true" : JSON.stringify(p.value)}\`);
+    return \`{
+\${body2.join(",\\n")}
+}\`;
+  }
+  var PRETTY_DEPTH = 64;
+  function reindent(json) {
+    let out = "";
+    let depth = 0;
+    let from = 0;
+    const nl = (d) => "\\n" + "  ".repeat(d);
+    for (let i = 0; i < json.length; i++) {
+      const c = json.charCodeAt(i);
+      if (c === 34) {
+        const end = stringEnd(json, i);
+        i = end - 1;
+        continue;
+      }
+      if (c === 32 || c === 9 || c === 10 || c === 13) {
+        out += json.slice(from, i);
+        from = i + 1;
+        continue;
+      }
+      if (c === 123 || c === 91) {
+        depth++;
+        const close = c === 123 ? 125 : 93;
+        let j = i + 1;
+        while (j < json.length && /\\s/.test(json[j])) j++;
+        if (json.charCodeAt(j) === close) {
+          out += json.slice(from, i) + (c === 123 ? "{}" : "[]");
+          from = j + 1;
+          i = j;
+          depth--;
+          continue;
+        }
+        if (depth <= PRETTY_DEPTH) {
+          out += json.slice(from, i + 1) + nl(depth);
+          from = i + 1;
+        }
+      } else if (c === 125 || c === 93) {
+        depth--;
+        if (depth < PRETTY_DEPTH) {
+          out += json.slice(from, i) + nl(depth);
+          from = i;
+        }
+      } else if (c === 44 && depth <= PRETTY_DEPTH) {
+        out += json.slice(from, i + 1) + nl(depth);
+        from = i + 1;
+      } else if (c === 58 && depth <= PRETTY_DEPTH) {
+        out += json.slice(from, i + 1) + " ";
+        from = i + 1;
+      }
+    }
+    return out + json.slice(from);
+  }
+  function compactJson(json) {
+    if (!/\\s/.test(json)) return json;
+    let out = "";
+    let from = 0;
+    for (let i = 0; i < json.length; i++) {
+      const c = json.charCodeAt(i);
+      if (c === 34) i = stringEnd(json, i) - 1;
+      else if (c === 32 || c === 9 || c === 10 || c === 13) {
+        out += json.slice(from, i);
+        from = i + 1;
+      }
+    }
+    return out + json.slice(from);
+  }
+  var WS = /[ \\t\\n\\r]*/y;
+  var STRING = /"(?:[^"\\\\\\x00-\\x1f]|\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+  var NUMBER = /-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?/y;
+  function isBlank(c) {
+    return c === 32 || c === 9 || c === 10 || c === 13;
+  }
+  function ws(s, i) {
+    if (!isBlank(s.charCodeAt(i))) return i;
+    WS.lastIndex = i;
+    WS.test(s);
+    return WS.lastIndex;
+  }
+  var bsLine = "";
+  var bsFrom = 0;
+  var bsAt = -1;
+  function nextBackslash(s, from) {
+    if (s !== bsLine || from < bsFrom || bsAt >= 0 && bsAt < from) {
+      bsLine = s;
+      bsFrom = from;
+      bsAt = s.indexOf("\\\\", from);
+    }
+    return bsAt;
+  }
+  var escaped = false;
+  function stringEnd(s, i) {
+    const q = s.indexOf('"', i + 1);
+    if (q < 0) return -1;
+    const bs = nextBackslash(s, i + 1);
+    escaped = bs >= 0 && bs < q;
+    if (!escaped) return q + 1;
+    STRING.lastIndex = i;
+    return STRING.test(s) ? STRING.lastIndex : -1;
+  }
+  function decodeString(s, i, end) {
+    return escaped ? JSON.parse(s.slice(i, end)) : s.slice(i + 1, end - 1);
+  }
+  function scalarEnd(s, i) {
+    const c = s.charCodeAt(i);
+    if (c === 116) return s.startsWith("true", i) ? i + 4 : -1;
+    if (c === 102) return s.startsWith("false", i) ? i + 5 : -1;
+    if (c === 110) return s.startsWith("null", i) ? i + 4 : -1;
+    if (c !== 45 && (c < 48 || c > 57)) return -1;
+    let j = c === 45 ? i + 1 : i;
+    const d0 = s.charCodeAt(j);
+    if (d0 > 48 && d0 <= 57) {
+      j++;
+      while (s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+      const e = s.charCodeAt(j);
+      if (e !== 46 && e !== 101 && e !== 69) return j;
+    }
+    NUMBER.lastIndex = i;
+    return NUMBER.test(s) ? NUMBER.lastIndex : -1;
+  }
+  function scanObject(line) {
+    let i = ws(line, 0);
+    if (line.charCodeAt(i) !== 123) return null;
+    i = ws(line, i + 1);
+    const pairs = [];
+    if (line.charCodeAt(i) === 125) return ws(line, i + 1) === line.length ? pairs : null;
+    while (true) {
+      if (line.charCodeAt(i) !== 34) return null;
+      const ke = stringEnd(line, i);
+      if (ke < 0) return null;
+      const key = decodeString(line, i, ke);
+      i = ws(line, ke);
+      if (line.charCodeAt(i) !== 58) return null;
+      i = ws(line, i + 1);
+      const ve = valueEnd(line, i);
+      if (ve < 0) return null;
+      pairs.push(
+        line.charCodeAt(i) === 34 ? { key, value: decodeString(line, i, ve), text: true } : { key, value: line.slice(i, ve), text: false }
+      );
+      i = ws(line, ve);
+      const c = line.charCodeAt(i);
+      if (c === 44) {
+        i = ws(line, i + 1);
+        continue;
+      }
+      if (c === 125) return ws(line, i + 1) === line.length ? pairs : null;
+      return null;
+    }
+  }
+  function valueEnd(s, i) {
+    const c0 = s.charCodeAt(i);
+    if (c0 === 34) return stringEnd(s, i);
+    if (c0 !== 123 && c0 !== 91) return scalarEnd(s, i);
+    const stack = [];
+    while (true) {
+      const c = s.charCodeAt(i);
+      if (c === 123 || c === 91) {
+        const close = c === 123 ? 125 : 93;
+        i = ws(s, i + 1);
+        if (s.charCodeAt(i) === close) {
+          i++;
+        } else {
+          stack.push(close);
+          if (close === 125) {
+            i = member(s, i);
+            if (i < 0) return -1;
+          }
+          continue;
+        }
+      } else {
+        i = c === 34 ? stringEnd(s, i) : scalarEnd(s, i);
+        if (i < 0) return -1;
+      }
+      while (true) {
+        if (stack.length === 0) return i;
+        i = ws(s, i);
+        const d = s.charCodeAt(i);
+        const top = stack[stack.length - 1];
+        if (d === top) {
+          stack.pop();
+          i++;
+          continue;
+        }
+        if (d !== 44) return -1;
+        i = ws(s, i + 1);
+        if (top === 125) {
+          i = member(s, i);
+          if (i < 0) return -1;
+        }
+        break;
+      }
+    }
+  }
+  function member(s, i) {
+    if (s.charCodeAt(i) !== 34) return -1;
+    const ke = stringEnd(s, i);
+    if (ke < 0) return -1;
+    i = ws(s, ke);
+    if (s.charCodeAt(i) !== 58) return -1;
+    return ws(s, i + 1);
+  }
+
   // src/client/render.ts
-  var plainLine = (line, marks) => {
+  var plainLine = (line, marks2) => {
     const out = [];
     let at = 0;
-    for (const [a, b] of marks) {
+    for (const [a, b] of marks2) {
       if (a > at) out.push({ text: line.slice(at, a) });
       out.push({ text: line.slice(a, b), mark: true });
       at = b;
@@ -385,53 +1285,241 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (at < line.length) out.push({ text: line.slice(at) });
     return out;
   };
+  function overlay(segments, marks2, links) {
+    const out = [];
+    const cuts = [];
+    for (const [a, b] of marks2) cuts.push(a, b);
+    for (const l of links) cuts.push(l.start, l.end);
+    cuts.sort((x, y) => x - y);
+    let mi = 0;
+    let li = 0;
+    let ci = 0;
+    let at = 0;
+    for (const seg of segments) {
+      const end = at + seg.text.length;
+      let from = at;
+      while (from < end) {
+        while (ci < cuts.length && cuts[ci] <= from) ci++;
+        const to = Math.min(end, cuts[ci] ?? end);
+        while (mi < marks2.length && marks2[mi][1] <= from) mi++;
+        while (li < links.length && links[li].end <= from) li++;
+        const piece = { text: seg.text.slice(from - at, to - at) };
+        if (seg.cls) piece.cls = seg.cls;
+        const m = marks2[mi];
+        if (m && m[0] <= from) piece.mark = true;
+        const l = links[li];
+        if (l && l.start <= from) piece.href = l.href;
+        out.push(piece);
+        from = to;
+      }
+      at = end;
+    }
+    return out;
+  }
+  function ansiSegments(line) {
+    if (!hasEscapes(line)) return line === "" ? [] : [{ text: line, cls: "" }];
+    return parseAnsi(line).map((s) => ({
+      text: s.text,
+      cls: styleClass(s.style)
+    }));
+  }
+  function styleClass(style) {
+    const out = [];
+    let { fg, bg } = style;
+    if (style.inverse) [fg, bg] = [bg, fg];
+    if (bg !== void 0) out.push(\`c-b\${nearestAnsi(bg)}\`);
+    else if (style.inverse) out.push("c-inv");
+    else if (fg !== void 0) out.push(\`c-f\${nearestAnsi(fg)}\`);
+    else if (style.dim) out.push("c-dim");
+    if (style.bold) out.push("c-bold");
+    if (style.italic) out.push("c-it");
+    if (style.underline) out.push("c-ul");
+    if (style.strike) out.push("c-st");
+    return out.join(" ");
+  }
+  var NAMED = Array.from({ length: 16 }, (_, i) => rgbOf(xtermColor(i)));
+  var nearestCache = /* @__PURE__ */ new Map();
+  function rgbOf(hex2) {
+    const n = parseInt(hex2.slice(1), 16);
+    return [n >> 16 & 255, n >> 8 & 255, n & 255];
+  }
+  function nearestAnsi(color) {
+    if (typeof color === "number" && color < 16) return color;
+    const hex2 = typeof color === "number" ? xtermColor(color) : color.toLowerCase();
+    const known = nearestCache.get(hex2);
+    if (known !== void 0) return known;
+    const [r, g, b] = rgbOf(hex2);
+    let best = 0;
+    let bestD = Infinity;
+    for (let i = 0; i < 16; i++) {
+      const [r2, g2, b2] = NAMED[i];
+      const rm = (r + r2) / 2;
+      const d = (2 + rm / 256) * (r - r2) ** 2 + 4 * (g - g2) ** 2 + (2 + (255 - rm) / 256) * (b - b2) ** 2;
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
+    if (nearestCache.size < 4096) nearestCache.set(hex2, best);
+    return best;
+  }
+  function summarySegments(s) {
+    const out = [];
+    for (const part of summaryParts(s)) {
+      if (out.length > 0) out.push({ text: " ", cls: "" });
+      if (part.kind === "time") out.push({ text: part.text, cls: "s-time" });
+      else if (part.kind === "level") {
+        out.push({ text: part.text, cls: "s-level" });
+      } else if (part.kind === "message") out.push(...ansiSegments(part.text));
+      else {
+        const k = part.key ?? 0;
+        if (k > 0) out.push({ text: part.text.slice(0, k), cls: "s-key" });
+        if (k < part.text.length) {
+          out.push({ text: part.text.slice(k), cls: k > 0 ? "" : "s-key" });
+        }
+      }
+    }
+    return out;
+  }
+  var MARK_CH = 2;
+  var TOGGLE_CH = 2;
+  var NUMBER_PAD_CH = 1.4;
+  function gutterColumn(x, padding, digits) {
+    const numCh = digits > 0 ? digits + NUMBER_PAD_CH : 0;
+    const ch = padding / (numCh + MARK_CH + TOGGLE_CH);
+    if (x >= padding || x < 0) return "text";
+    if (x < numCh * ch) return "number";
+    if (x < (numCh + MARK_CH) * ch) return "mark";
+    return "toggle";
+  }
 
-  // src/client/view.ts
+  // src/client/draw.ts
   function fillLine(el, pieces) {
     const doc = el.ownerDocument;
+    let link = null;
     for (const p of pieces) {
+      let into = el;
+      if (p.href !== void 0 && /^https?:\\/\\//i.test(p.href)) {
+        if (!link || link.href !== p.href) {
+          link = doc.createElement("a");
+          link.href = p.href;
+          link.rel = "noopener noreferrer";
+          link.target = "_blank";
+          link.tabIndex = -1;
+          el.append(link);
+        }
+        into = link;
+      } else link = null;
       if (!p.mark && !p.cls) {
-        el.append(p.text);
+        into.append(p.text);
         continue;
       }
       const wrap = doc.createElement(p.mark ? "mark" : "span");
       if (p.cls) wrap.className = p.cls;
       wrap.textContent = p.text;
-      el.append(wrap);
+      into.append(wrap);
     }
   }
-  function lastText(el) {
-    const last = el.lastChild;
-    if (last instanceof Text) return last;
-    const t = el.ownerDocument.createTextNode("");
-    el.append(t);
-    return t;
+  function toggleButton(el, kind, expanded, label) {
+    const b = el.ownerDocument.createElement("button");
+    b.type = "button";
+    b.className = \`tg \${kind}\`;
+    b.tabIndex = -1;
+    b.setAttribute("aria-expanded", String(expanded));
+    b.setAttribute("aria-label", label);
+    el.append(b);
+    return b;
   }
+  function fillLogLine(el, raw, s, fields, re) {
+    const segments = s && fields ? summarySegments(s) : ansiSegments(raw);
+    let text = "";
+    for (const seg of segments) text += seg.text;
+    fillLine(el, overlay(segments, re ? matchRanges(re, text) : [], findUrls(text)));
+  }
+  function appendPretty(el, id, label, text) {
+    const block = el.ownerDocument.createElement("span");
+    block.className = "pretty";
+    block.id = id;
+    block.setAttribute("role", "region");
+    block.setAttribute("aria-label", label);
+    block.textContent = text;
+    el.append(block);
+  }
+  var PlainReader = class {
+    #lines = null;
+    selecting = false;
+    reset(lines) {
+      this.#lines = lines;
+    }
+    extended() {
+    }
+    dropped() {
+    }
+    draw(el, index, re) {
+      const raw = this.#lines?.lines[index] ?? "";
+      const text = hasEscapes(raw) ? stripAnsi(raw) : raw;
+      fillLine(el, plainLine(text, re ? matchRanges(re, text) : []));
+      el.append("\\n");
+    }
+    select(re, from = 0) {
+      const lines = this.#lines?.lines ?? [];
+      const hits = [];
+      for (let i = from; i < lines.length; i++) {
+        if (!re) hits.push(i);
+        else {
+          re.lastIndex = 0;
+          if (re.test(lines[i])) hits.push(i);
+        }
+      }
+      return { from, hits };
+    }
+  };
+  function lineTextEnd(el) {
+    const nodes = el.childNodes;
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i];
+      if (n.nodeType === 3 && n.data === "\\n") {
+        return { node: el, offset: i };
+      }
+    }
+    return { node: el, offset: nodes.length };
+  }
+
+  // src/client/view.ts
+  var DRAW_MARGIN = "1500px";
+  var TIDY_MS = 8;
   var TextView = class {
     #pre;
-    #render;
+    #reader;
+    #observer;
     #chunks = [];
-    #numbers = false;
+    #byEl = /* @__PURE__ */ new WeakMap();
     /** Line number of the first line on screen, minus one: lines dropped since the last full render. */
     #base = 0;
-    /** Newlines on screen. */
-    #newlines = 0;
-    /** The text on screen is not empty and does not end with a newline: its last line is still open. */
+    /** Lines on screen (an open last line counted). */
+    #count = 0;
+    /** The last line on screen has no newline yet: the next text continues it. */
     #open = false;
-    constructor(pre2, render = plainLine) {
+    /** A slice of dropping escapes is scheduled. */
+    #tidying = false;
+    /** \`scroller\` is the element that scrolls the pane (chunks are drawn as they come near its view). */
+    constructor(pre2, reader, scroller = null) {
       this.#pre = pre2;
-      this.#render = render;
+      this.#reader = reader;
+      this.#observer = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
+        for (const e of entries) {
+          const chunk = e.isIntersecting ? this.#byEl.get(e.target) : void 0;
+          if (chunk) this.#draw(chunk);
+        }
+      }, { root: scroller, rootMargin: \`\${DRAW_MARGIN} 0px\` });
     }
-    /** Whether lines are rendered one span each, numbered. */
-    get numbers() {
-      return this.#numbers;
-    }
-    /** Shows \`text\` instead of whatever is on screen; \`numbers\` renders one numbered span per line. */
-    render(text, numbers) {
-      this.#numbers = numbers;
+    /** Shows \`text\` instead of whatever is on screen. */
+    render(text) {
+      this.#observer?.disconnect();
       this.#chunks = [];
+      this.#byEl = /* @__PURE__ */ new WeakMap();
       this.#base = 0;
-      this.#newlines = 0;
+      this.#count = 0;
       this.#open = false;
       this.#pre.replaceChildren();
       this.append(text);
@@ -443,155 +1531,184 @@ export const CLIENT_SCRIPT: string = `(() => {
      * a 16 MiB file a re-render costs the page hundreds of milliseconds before
      * it answers a key, and makes the browser lay out again what it just laid
      * out. Returns false, changing nothing, when what is there is not exactly
-     * what \`render(text, false)\` would build (then call that): each child a
-     * \`span.chunk\` with at most one text node, every chunk but the
-     * last holding {@link CHUNK_LINES} lines, their text \`text\`.
+     * what \`render(text)\` would build (then call that): one \`span.chunk\` per
+     * block of {@link CHUNK_LINES} lines, each holding at most one text node,
+     * the plain text of its lines (and, when that differs from them, the lines
+     * as they are in \`data-raw\`). The last chunk is then drawn.
      */
     adopt(text) {
-      const chunks = [];
-      let at = 0;
-      let newlines = 0;
+      const starts = chunkStarts(text, CHUNK_LINES);
       const els = this.#pre.children;
-      if (this.#pre.childNodes.length !== els.length) return false;
+      if (this.#pre.childNodes.length !== els.length || els.length !== starts.length) return false;
+      const chunks = [];
+      let count = 0;
       for (let i = 0; i < els.length; i++) {
         const el = els[i];
         if (el.tagName !== "SPAN" || el.className !== "chunk" || el.childNodes.length > 1) return false;
         const node = el.firstChild;
         if (node !== null && !(node instanceof Text)) return false;
+        const raw = text.slice(starts[i], starts[i + 1] ?? text.length);
         const data = node?.data ?? "";
-        if (text.startsWith(data, at) === false) return false;
-        const n = countNewlines(data);
-        const last = i === els.length - 1;
-        if (!last && (n !== CHUNK_LINES || !data.endsWith("\\n"))) return false;
-        chunks.push({ el, length: data.length, newlines: n });
-        at += data.length;
-        newlines += n;
+        if (el.dataset.raw === void 0 ? data !== raw : el.dataset.raw !== raw || data !== stripAnsiLines(raw)) {
+          return false;
+        }
+        const lines = countNewlines(raw) + (raw !== "" && !raw.endsWith("\\n") ? 1 : 0);
+        chunks.push({ el, lines, drawn: false });
+        count += lines;
       }
-      if (at !== text.length) return false;
-      this.#numbers = false;
+      this.#observer?.disconnect();
+      for (const c of chunks) delete c.el.dataset.raw;
       this.#chunks = chunks;
+      this.#byEl = new WeakMap(chunks.map((c) => [c.el, c]));
       this.#base = 0;
-      this.#newlines = newlines;
+      this.#count = count;
       this.#open = text !== "" && !text.endsWith("\\n");
+      for (const c of chunks.slice(0, -1)) this.#observer?.observe(c.el);
+      const last = chunks.at(-1);
+      if (last) this.#draw(last);
       this.#paintDigits();
+      this.#tidy();
       return true;
     }
-    /** Adds \`text\` at the end, leaving every node already on screen as it is (but the last, which grows). */
+    /** Adds \`text\` at the end, leaving every line already on screen as it is (but an open last line, drawn again). */
     append(text) {
       if (text === "") return;
+      let rest = text;
+      if (this.#open) {
+        const nl = text.indexOf("\\n");
+        this.#open = nl === -1;
+        this.redrawLine(this.#count - 1);
+        if (nl === -1) return;
+        rest = text.slice(nl + 1);
+        if (rest === "") return;
+      }
+      const added = countNewlines(rest) + (rest.endsWith("\\n") ? 0 : 1);
+      this.#open = !rest.endsWith("\\n");
+      const doc = this.#pre.ownerDocument;
+      let first2 = this.#count;
+      this.#count += added;
+      let left = added;
       let at = 0;
       const last = this.#chunks.at(-1);
-      if (last && last.newlines < CHUNK_LINES) {
-        let i = -1;
-        let room = CHUNK_LINES - last.newlines;
-        while (room > 0 && (i = text.indexOf("\\n", i + 1)) !== -1) room--;
-        const end = room === 0 ? i + 1 : text.length;
-        this.#fill(last, text.slice(0, end));
-        at = end;
+      if (last && last.lines < CHUNK_LINES) {
+        const take = Math.min(left, CHUNK_LINES - last.lines);
+        if (!last.drawn) this.#draw(last);
+        for (let k = 0; k < take; k++) {
+          last.el.append(this.#line(first2 + k));
+          at = rest.indexOf("\\n", at) + 1;
+        }
+        last.lines += take;
+        first2 += take;
+        left -= take;
       }
-      const rest = text.slice(at);
-      if (rest === "") return this.#paintDigits();
-      const starts = chunkStarts(rest, CHUNK_LINES);
-      const doc = this.#pre.ownerDocument;
+      if (left === 0) return this.#paintDigits();
+      const tail = rest.slice(at);
+      const starts = chunkStarts(tail, CHUNK_LINES);
       const frag = doc.createDocumentFragment();
       for (let i = 0; i < starts.length; i++) {
+        const part = tail.slice(starts[i], starts[i + 1] ?? tail.length);
+        const lines = countNewlines(part) + (part.endsWith("\\n") ? 0 : 1);
         const el = doc.createElement("span");
         el.className = "chunk";
-        const chunk = { el, length: 0, newlines: 0 };
-        this.#fill(chunk, rest.slice(starts[i], starts[i + 1] ?? rest.length));
+        const chunk = { el, lines, drawn: false };
+        this.#byEl.set(el, chunk);
+        if (i === starts.length - 1) {
+          chunk.drawn = true;
+          for (let k = 0; k < lines; k++) el.append(this.#line(first2 + k));
+        } else {
+          el.append(part);
+          this.#observer?.observe(el);
+        }
+        first2 += lines;
         this.#chunks.push(chunk);
         frag.append(el);
       }
       this.#pre.append(frag);
       this.#paintDigits();
+      this.#tidy();
     }
     /**
      * Removes \`text\`, which must be what the screen starts with, from the
-     * start: whole chunks go, and the first one left loses its first lines
-     * (or, for a cut inside a line, its first characters).
+     * start: whole chunks go, then the first lines of the chunk left; a cut
+     * inside a line (one line longer than the page keeps) draws what is left
+     * of it again.
      */
     dropFront(text) {
-      let n = text.length;
-      if (n === 0) return;
-      const dropped = countNewlines(text);
-      while (this.#chunks.length > 0 && this.#chunks[0].length <= n) {
+      if (text === "") return;
+      const whole = countNewlines(text);
+      const cut2 = !text.endsWith("\\n");
+      let n = whole;
+      while (this.#chunks.length > 0 && n >= this.#chunks[0].lines && (n > 0 || this.#chunks[0].lines === 0)) {
         const c = this.#chunks.shift();
-        n -= c.length;
+        n -= c.lines;
+        this.#observer?.unobserve(c.el);
         c.el.remove();
       }
       const first2 = this.#chunks[0];
       if (first2 && n > 0) {
-        const part = text.slice(text.length - n);
-        const lines = countNewlines(part);
-        if (!this.#numbers) {
-          first2.el.firstChild.deleteData(0, n);
+        if (first2.drawn) {
+          for (let i = 0; i < n; i++) first2.el.firstElementChild?.remove();
         } else {
-          for (let i = 0; i < lines; i++) first2.el.firstElementChild.remove();
-          const cut = part.length - (part.lastIndexOf("\\n") + 1);
-          if (cut > 0) {
-            first2.el.firstElementChild.firstChild.deleteData(0, cut);
-          }
+          const node = first2.el.firstChild;
+          let at = 0;
+          for (let i = 0; i < n; i++) at = node.data.indexOf("\\n", at) + 1;
+          node.deleteData(0, at);
         }
-        first2.length -= n;
-        first2.newlines -= lines;
+        first2.lines -= n;
       }
-      if (this.#chunks.length === 0) this.#open = false;
-      this.#newlines -= dropped;
-      this.#base += dropped;
-    }
-    /** Puts \`part\` at the end of \`chunk\`: into its text node, or as numbered line spans. */
-    #fill(chunk, part) {
-      if (part === "") return;
-      const newlines = countNewlines(part);
-      if (!this.#numbers) {
-        lastText(chunk.el).appendData(part);
-      } else {
-        const doc = this.#pre.ownerDocument;
-        const lines = part.split("\\n");
-        if (lines[lines.length - 1] === "") lines.pop();
-        let i = 0;
-        if (this.#open && chunk.el.lastElementChild) {
-          lastText(chunk.el.lastElementChild).appendData(lines[0]);
-          i = 1;
-        }
-        let n = this.#base + this.#newlines + (this.#open ? 1 : 0);
-        for (; i < lines.length; i++) {
-          const span = doc.createElement("span");
-          span.dataset.n = String(++n);
-          fillLine(span, this.#render(lines[i], []));
-          chunk.el.append(span);
-        }
+      this.#base += whole;
+      this.#count -= whole;
+      if (this.#chunks.length === 0) {
+        this.#count = 0;
+        this.#open = false;
+      } else if (cut2 && first2) {
+        if (first2.drawn) this.redrawLine(0);
+        else this.#draw(first2);
       }
-      chunk.length += part.length;
-      chunk.newlines += newlines;
-      this.#newlines += newlines;
-      this.#open = !part.endsWith("\\n");
     }
     /** Number of the first line on screen, minus one (lines dropped since the last full render). */
     get base() {
       return this.#base;
     }
+    /** Draws line \`index\` (0-based, on screen) again, if its chunk is drawn (else it is drawn when its chunk is). */
+    redrawLine(index) {
+      const at = this.#locate(index);
+      if (!at?.chunk.drawn || !at.el) return;
+      this.#fillLine(at.el, index);
+    }
+    /** Draws every drawn line again (how lines are drawn changed). */
+    redraw() {
+      let first2 = 0;
+      for (const chunk of this.#chunks) {
+        if (chunk.drawn) {
+          let k = first2;
+          for (const el of chunk.el.children) {
+            this.#fillLine(el, k++);
+          }
+        }
+        first2 += chunk.lines;
+      }
+    }
     /**
      * Where line \`index\` (0-based, on screen) starts: its chunk, and in it the
-     * element of the line (numbers on) or the offset in the chunk's text node.
+     * element of the line (drawn) or the offset in the chunk's text node.
      */
     #locate(index) {
       let first2 = 0;
       for (const chunk of this.#chunks) {
-        const lines = chunk.newlines + (chunk === this.#chunks.at(-1) && this.#open ? 1 : 0);
-        if (index < first2 + lines) {
+        if (index < first2 + chunk.lines) {
           const k = index - first2;
-          if (this.#numbers) {
+          if (chunk.drawn) {
             const el = chunk.el.children[k];
-            return el ? { chunk, node: el, offset: 0, el } : null;
+            return el ? { chunk, first: first2, node: el, offset: 0, el } : null;
           }
           const node = chunk.el.firstChild;
           if (!(node instanceof Text)) return null;
           let at = 0;
           for (let i = 0; i < k; i++) at = node.data.indexOf("\\n", at) + 1;
-          return { chunk, node, offset: at, el: null };
+          return { chunk, first: first2, node, offset: at, el: null };
         }
-        first2 += lines;
+        first2 += chunk.lines;
       }
       return null;
     }
@@ -608,27 +1725,106 @@ export const CLIENT_SCRIPT: string = `(() => {
       const range = this.#pre.ownerDocument.createRange();
       if (a.el) range.setStart(a.el, 0);
       else range.setStart(a.node, a.offset);
-      if (b.el) range.setEndAfter(b.el);
-      else {
+      if (b.el) {
+        const end = lineTextEnd(b.el);
+        range.setEnd(end.node, end.offset);
+      } else {
         const data = b.node.data;
         const nl = data.indexOf("\\n", b.offset);
         range.setEnd(b.node, nl === -1 ? data.length : nl);
       }
       return range;
     }
-    /** The element of line \`index\` when lines are numbered (null otherwise, or when there is no such line). */
+    /** The element of line \`index\` (0-based, on screen), its chunk drawn first if need be; null when there is no such line. */
     lineElement(index) {
-      return this.#numbers ? this.#locate(index)?.el ?? null : null;
+      const at = this.#locate(index);
+      if (!at) return null;
+      if (at.el) return at.el;
+      this.#draw(at.chunk, at.first);
+      return at.chunk.el.children[index - at.first] ?? null;
     }
     /** The chunk element holding line \`index\`, to scroll to before it is laid out. */
     chunkOf(index) {
       return this.#locate(index)?.chunk.el ?? null;
     }
+    /** Draws \`chunk\` (a chunk element of this pane) if it is not; false when it is no chunk of ours. */
+    drawChunk(el) {
+      const chunk = this.#byEl.get(el);
+      if (!chunk) return false;
+      this.#draw(chunk);
+      return true;
+    }
+    /** Draws, now, the chunks within the pane's view (and its margin): a frame never shows them undrawn. */
+    drawVisible(scroller) {
+      if (this.#pre.hidden || !this.#pre.isConnected) return;
+      const view2 = scroller.getBoundingClientRect();
+      const margin = parseFloat(DRAW_MARGIN);
+      for (const chunk of this.#chunks) {
+        if (chunk.drawn) continue;
+        const r = chunk.el.getBoundingClientRect();
+        if (r.bottom >= view2.top - margin && r.top <= view2.bottom + margin) {
+          this.#draw(chunk);
+        }
+      }
+    }
+    /**
+     * Drops the escapes of chunks not drawn, a slice at a time: written as
+     * they are (for speed), they would otherwise be found by the browser's
+     * find and copied with a selection of the whole text.
+     */
+    #tidy() {
+      if (this.#tidying) return;
+      this.#tidying = true;
+      const slice = () => {
+        const end = performance.now() + TIDY_MS;
+        let more = false;
+        for (const c of this.#chunks) {
+          if (c.drawn) continue;
+          const node = c.el.firstChild;
+          if (!(node instanceof Text) || !hasEscapes(node.data)) continue;
+          if (performance.now() > end) {
+            more = true;
+            break;
+          }
+          node.data = stripAnsiLines(node.data);
+        }
+        this.#tidying = more;
+        if (more) setTimeout(slice, 0);
+      };
+      setTimeout(slice, 0);
+    }
+    /** A new line element for line \`index\`. */
+    #line(index) {
+      const span = this.#pre.ownerDocument.createElement("span");
+      this.#fillLine(span, index);
+      return span;
+    }
+    #fillLine(el, index) {
+      el.replaceChildren();
+      el.className = "ln";
+      el.dataset.n = String(this.#base + index + 1);
+      this.#reader.draw(el, index, null);
+    }
+    /** Replaces a chunk's text node with its lines, drawn; \`first\` is its first line's index when known. */
+    #draw(chunk, first2) {
+      if (chunk.drawn) return;
+      if (first2 === void 0) {
+        first2 = 0;
+        for (const c of this.#chunks) {
+          if (c === chunk) break;
+          first2 += c.lines;
+        }
+      }
+      const frag = this.#pre.ownerDocument.createDocumentFragment();
+      for (let k = 0; k < chunk.lines; k++) frag.append(this.#line(first2 + k));
+      chunk.el.replaceChildren(frag);
+      chunk.drawn = true;
+      this.#observer?.unobserve(chunk.el);
+    }
     #paintDigits() {
-      const lines = this.#base + this.#newlines + (this.#open ? 1 : 0);
       this.#pre.style.setProperty(
         "--digits",
-        String(Math.max(2, lineCountDigits(lines)))
+        String(Math.max(2, lineCountDigits(this.#base + this.#count)))
       );
     }
   };
@@ -638,10 +1834,9 @@ export const CLIENT_SCRIPT: string = `(() => {
   var FilteredView = class {
     #pre;
     #observer;
-    #render;
-    /** Line indexes (on screen, 0-based) that match, in order. */
+    #reader;
+    /** Line indexes (on screen, 0-based) shown, in order. */
     hits = [];
-    #lines = [];
     #base = 0;
     #re = null;
     #blocks = [];
@@ -650,17 +1845,16 @@ export const CLIENT_SCRIPT: string = `(() => {
     /** Called after a block's lines were built (they were not on screen before): the page re-marks changed lines. */
     onBuild = () => {
     };
-    constructor(pre2, scroller, render = plainLine) {
+    constructor(pre2, scroller, reader) {
       this.#pre = pre2;
-      this.#render = render;
+      this.#reader = reader;
       this.#observer = new IntersectionObserver((entries) => {
         for (const e of entries) if (e.isIntersecting) this.#build(e.target);
-      }, { root: scroller, rootMargin: "1500px 0px" });
+      }, { root: scroller, rootMargin: \`\${DRAW_MARGIN} 0px\` });
     }
-    /** Shows the lines of \`lines\` at \`hits\`, marking \`re\`; \`base\` + index + 1 is a line's number. */
-    show(lines, base, hits, re) {
+    /** Shows the lines at \`hits\`, marking \`re\`'s matches (null: none); \`base\` + index + 1 is a line's number. */
+    show(base, hits, re) {
       this.#observer.disconnect();
-      this.#lines = lines;
       this.#base = base;
       this.#re = re;
       this.hits = hits;
@@ -672,10 +1866,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /**
      * The lines from index \`from\` on changed or arrived (an append): hits at or
-     * after \`from\` are replaced by \`more\`; only the last block is rebuilt.
+     * after \`from\` are replaced by \`more\`; only the blocks from the first
+     * touched are rebuilt.
      */
-    extend(lines, from, more) {
-      this.#lines = lines;
+    extend(from, more) {
       let keep = this.hits.length;
       while (keep > 0 && this.hits[keep - 1] >= from) keep--;
       const firstTouched = Math.floor(keep / FILTER_CHUNK);
@@ -714,12 +1908,41 @@ export const CLIENT_SCRIPT: string = `(() => {
         for (const line of el.children) {
           if (inRanges(ranges, this.hits[k++])) {
             const r = doc.createRange();
-            r.selectNodeContents(line);
+            const end = lineTextEnd(line);
+            r.setStart(line, 0);
+            r.setEnd(end.node, end.offset);
             out.push(r);
           }
         }
       }
       return out;
+    }
+    /** Builds \`block\` (a block element of this pane) if it is not; false when it is no block of ours. */
+    buildBlock(block) {
+      if (!this.#blocks.includes(block)) return false;
+      this.#build(block);
+      return true;
+    }
+    /** The element of line \`index\` (on screen) when it is shown, its block built first if need be. */
+    lineElement(index) {
+      const i = this.hits.indexOf(index);
+      const block = i < 0 ? void 0 : this.#blocks[Math.floor(i / FILTER_CHUNK)];
+      if (!block) return null;
+      this.#build(block);
+      return block.children[i % FILTER_CHUNK] ?? null;
+    }
+    /** Draws line \`index\` again where it is built. */
+    redrawLine(index) {
+      const el = this.#pre.querySelector(\`.fchunk.built > [data-n="\${this.#base + index + 1}"]\`);
+      if (el instanceof HTMLElement) this.#fill(el, index);
+    }
+    /** Draws every built line again (how lines are drawn changed). */
+    redraw() {
+      for (const el of this.#blocks) {
+        if (!this.#built.has(el)) continue;
+        let k = Number(el.dataset.from);
+        for (const line of el.children) this.#fill(line, this.hits[k++]);
+      }
     }
     /** Empties the pane. */
     clear() {
@@ -752,26 +1975,28 @@ export const CLIENT_SCRIPT: string = `(() => {
       for (const el of this.#blocks.slice(Math.floor(from / FILTER_CHUNK))) this.#observer.observe(el);
     }
     #build(el) {
-      if (this.#built.has(el) || !this.#re) return;
+      if (this.#built.has(el)) return;
       this.#built.add(el);
       this.#observer.unobserve(el);
       const doc = this.#pre.ownerDocument;
       const from = Number(el.dataset.from);
       const frag = doc.createDocumentFragment();
       for (let i = from; i < Math.min(from + FILTER_CHUNK, this.hits.length); i++) {
-        const index = this.hits[i];
-        const line = this.#lines[index] ?? "";
         const span = doc.createElement("span");
-        span.className = "l";
-        const n = this.#base + index + 1;
-        span.dataset.n = String(n);
-        if (n === this.#target) span.classList.add("target");
-        fillLine(span, this.#render(line, matchRanges(this.#re, line)));
+        this.#fill(span, this.hits[i]);
         frag.append(span);
       }
       el.replaceChildren(frag);
       el.classList.add("built");
       this.onBuild();
+    }
+    #fill(el, index) {
+      el.replaceChildren();
+      el.className = "l ln";
+      const n = this.#base + index + 1;
+      el.dataset.n = String(n);
+      if (n === this.#target) el.classList.add("target");
+      this.#reader.draw(el, index, this.#re);
     }
     #digits() {
       const last = this.hits.at(-1);
@@ -826,8 +2051,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       const whole = countNewlines(text);
       this.lines.splice(0, whole);
       this.base += whole;
-      const cut = text.length - (text.lastIndexOf("\\n") + 1);
-      if (cut > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut);
+      const cut2 = text.length - (text.lastIndexOf("\\n") + 1);
+      if (cut2 > 0 && this.lines.length > 0) this.lines[0] = this.lines[0].slice(cut2);
       if (this.lines.length === 0) this.open = false;
     }
   };
@@ -849,9 +2074,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     const n = Number(s);
     if (total === 0) return { ok: false, message: "The file has no lines" };
     if (n < 1 || n > total) {
-      const shown = s.length > 12 ? s.slice(0, 12) + "…" : String(n);
+      const shown2 = s.length > 12 ? s.slice(0, 12) + "…" : String(n);
       const has = \`\${total.toLocaleString("en")} \${total === 1 ? "line" : "lines"}\`;
-      return { ok: false, message: \`There is no line \${shown}: the file has \${has}\` };
+      return { ok: false, message: \`There is no line \${shown2}: the file has \${has}\` };
     }
     return { ok: true, line: n };
   }
@@ -1054,12 +2279,12 @@ export const CLIENT_SCRIPT: string = `(() => {
         text: held.text + msg.text,
         lossy: held.lossy || msg.lossy
       };
-      const cut2 = trimPoint(grown.text, keepChars2);
+      const cut3 = trimPoint(grown.text, keepChars2);
       return {
         kind: "extend",
-        held: dropFront(grown, cut2),
+        held: dropFront(grown, cut3),
         added: msg.text,
-        dropped: grown.text.slice(0, cut2)
+        dropped: grown.text.slice(0, cut3)
       };
     }
     const next = {
@@ -1070,8 +2295,8 @@ export const CLIENT_SCRIPT: string = `(() => {
       lossy: msg.lossy,
       dropped: false
     };
-    const cut = trimPoint(next.text, keepChars2);
-    if (!held.dropped && cut === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
+    const cut2 = trimPoint(next.text, keepChars2);
+    if (!held.dropped && cut2 === 0 && msg.offset === held.offset && held.lastMod && next.text.startsWith(held.text)) {
       return {
         kind: "extend",
         held: next,
@@ -1079,7 +2304,7 @@ export const CLIENT_SCRIPT: string = `(() => {
         dropped: ""
       };
     }
-    return { kind: "replace", held: dropFront(next, cut) };
+    return { kind: "replace", held: dropFront(next, cut2) };
   }
 
   // src/client/content.ts
@@ -1089,6 +2314,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     #prefs;
     #text;
     #filtered;
+    #reader;
     #shown = NOTHING;
     #lines = new Lines("");
     #filter = { kind: "none" };
@@ -1097,12 +2323,13 @@ export const CLIENT_SCRIPT: string = `(() => {
     #changed = [];
     #changedTimer;
     /** The toggles start as the reader left them (\`prefs\`). */
-    constructor(dom, hooks, prefs2, render = plainLine) {
+    constructor(dom, hooks, prefs2) {
       this.#dom = dom;
       this.#hooks = hooks;
       this.#prefs = prefs2;
-      this.#text = new TextView(dom.pre, render);
-      this.#filtered = new FilteredView(dom.filtered, dom.view, render);
+      const reader = this.#reader = hooks.reader ?? new PlainReader();
+      this.#text = new TextView(dom.pre, reader, dom.view);
+      this.#filtered = new FilteredView(dom.filtered, dom.view, reader);
       this.#filtered.onBuild = () => {
         if (this.#changed.length > 0) this.#paintChanged();
       };
@@ -1112,6 +2339,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     /** What is shown. */
     get shown() {
       return this.#shown;
+    }
+    /** Whether any text is shown (an error banner then says the last content stays). */
+    get hasText() {
+      return this.#shown.text !== "";
     }
     /** How many lines are shown (all of them, filtered or not). */
     get lineCount() {
@@ -1127,15 +2358,16 @@ export const CLIENT_SCRIPT: string = `(() => {
     /**
      * Takes over the text the server's page shows: \`first\` as it came, \`start\`
      * the same cut to the page's bound. The server's chunks are what render()
-     * would build: taken over as they are (no node rebuilt) unless lines are
-     * to be numbered or some were trimmed.
+     * would build: taken over as they are (no node rebuilt) unless some lines
+     * were trimmed.
      */
     start(first2, start2) {
-      const numbers = this.#dom.numbers.checked;
       this.#applyToggles();
       this.#shown = start2;
       this.#lines = new Lines(start2.text);
-      if (numbers || start2 !== first2 || !this.#text.adopt(start2.text)) this.#text.render(start2.text, numbers);
+      this.#reader.reset(this.#lines, start2.offset);
+      if (start2 !== first2 || !this.#text.adopt(start2.text)) this.#text.render(start2.text);
+      this.#drawVisible();
       this.#hooks.shown(start2);
       if (start2.offset > 0) this.#toBottom();
     }
@@ -1145,24 +2377,27 @@ export const CLIENT_SCRIPT: string = `(() => {
       const follow = this.#atBottom();
       const top = view2.scrollTop;
       const height = view2.scrollHeight;
-      const filtering = () => this.#filter.kind === "ok";
+      const filtering = () => this.#filtering();
       let ranges = [];
       if (change.kind === "replace") {
         const before = this.#lines.lines;
         this.#changed = [];
-        this.#text.render(change.held.text, this.#dom.numbers.checked);
         this.#lines = new Lines(change.held.text);
+        this.#reader.reset(this.#lines, change.held.offset);
+        this.#text.render(change.held.text);
+        this.#drawVisible();
         if (mark && before.length > 0) ranges = changedLines(before, this.#lines.lines).ranges;
         if (filtering()) this.#runFilter();
       } else {
         const lines = this.#lines;
         const firstNew = lines.extend(change.added);
-        const more = this.#filter.kind === "ok" ? matchingLines(lines.lines, this.#filter.re, firstNew) : [];
+        this.#reader.extended(firstNew);
         this.#text.append(change.added);
         if (change.dropped) {
           const droppedBefore = lines.base;
           lines.dropFront(change.dropped);
           const gone = lines.base - droppedBefore;
+          this.#reader.dropped(gone, change.held.offset, !change.dropped.endsWith("\\n"));
           this.#changed = shiftRanges(this.#changed, gone);
           const before = view2.scrollHeight;
           this.#text.dropFront(change.dropped);
@@ -1170,7 +2405,10 @@ export const CLIENT_SCRIPT: string = `(() => {
           if (!follow) view2.scrollTop = top - (before - view2.scrollHeight);
           ranges = appendedLines(Math.max(0, firstNew - gone), lines.length);
         } else {
-          if (filtering()) this.#filtered.extend(lines.lines, firstNew, more);
+          if (filtering()) {
+            const more = this.#reader.select(this.#re(), firstNew);
+            this.#filtered.extend(more.from, more.hits);
+          }
           ranges = appendedLines(firstNew, lines.length);
         }
         if (!mark) ranges = [];
@@ -1191,11 +2429,35 @@ export const CLIENT_SCRIPT: string = `(() => {
     /** Shows only the lines \`filter\` keeps (all of them for none, or a bad one). */
     setFilter(filter) {
       const follow = this.#atBottom();
-      const was = this.#filter.kind;
+      const was = this.#filtering();
       this.#filter = filter;
       this.#runFilter();
       if (follow) this.#toBottom();
-      else if (filter.kind === "ok" || was === "ok") this.#dom.view.scrollTop = 0;
+      else if (was || this.#filtering()) this.#dom.view.scrollTop = 0;
+    }
+    /** What the reader shows besides the filter changed (levels, marked only): choose the lines again. */
+    reselect() {
+      this.setFilter(this.#filter);
+    }
+    /** How lines are drawn changed (JSON lines as fields or raw): draw the lines on screen again. */
+    redraw() {
+      this.#text.redraw();
+      this.#filtered.redraw();
+      this.#paintTarget();
+      this.#paintChanged();
+    }
+    /** Draws line \`index\` (0-based, held) again wherever it is drawn. */
+    redrawLine(index) {
+      this.#text.redrawLine(index);
+      this.#filtered.redrawLine(index);
+    }
+    /** The element of held line \`index\` in the pane shown (drawn first if need be), or null when it is not shown. */
+    lineElement(index) {
+      return this.#filtering() ? this.#filtered.lineElement(index) : this.#text.lineElement(index);
+    }
+    /** Draws the chunk or block \`el\` of the pane shown, if it is one not drawn yet (the keyboard moved into it). */
+    drawBlock(el) {
+      if (!this.#text.drawChunk(el)) this.#filtered.buildBlock(el);
     }
     /** The wrap toggle changed. */
     wrapToggled() {
@@ -1210,9 +2472,6 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#prefs.save("numbers", numbers);
       const follow = this.#atBottom();
       this.#applyToggles();
-      this.#text.render(this.#shown.text, numbers);
-      this.#paintTarget();
-      this.#paintChanged();
       if (follow) this.#toBottom();
     }
     /** The pane scrolled: at the end, "new content below" has nothing more to say. */
@@ -1233,10 +2492,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     clicked(ev) {
       const line = ev.target.closest?.("[data-n]");
       if (!(line instanceof HTMLElement) || this.linksOff() !== null) return;
+      if (!this.#dom.numbers.checked && !this.#filtering()) return;
       const gutter = parseFloat(getComputedStyle(line).paddingLeft);
       if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
       const n = Number(line.dataset.n);
-      const fromFilter = this.#filter.kind === "ok";
+      const fromFilter = this.#filtering();
       this.#hooks.linked(n);
       this.goToLine(n, fromFilter);
     }
@@ -1249,12 +2509,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     goToLine(n, scroll) {
       if (this.linksOff() !== null) return;
       this.#target = n;
-      if (this.#filter.kind === "ok") this.#hooks.clearFilter();
+      if (this.#filtering()) this.#hooks.clearFilter();
       if (!this.#dom.numbers.checked) {
         this.#dom.numbers.checked = true;
         this.#applyToggles();
-        this.#text.render(this.#shown.text, true);
-        this.#paintChanged();
       }
       this.#paintTarget();
       if (scroll) this.#scrollToLine(n);
@@ -1272,23 +2530,35 @@ export const CLIENT_SCRIPT: string = `(() => {
       view2.scrollTop = view2.scrollHeight;
       requestAnimationFrame(() => view2.scrollTop = view2.scrollHeight);
     }
+    /** Whether the filtered pane shows (a filter, or the reader leaving lines out). */
+    #filtering() {
+      return this.#filter.kind === "ok" || this.#reader.selecting;
+    }
+    #re() {
+      return this.#filter.kind === "ok" ? this.#filter.re : null;
+    }
+    /** Draws, before the next frame, the chunks it would show undrawn (the observer would draw them a frame late). */
+    #drawVisible() {
+      requestAnimationFrame(() => this.#text.drawVisible(this.#dom.view));
+    }
     #applyToggles() {
       this.#dom.body.classList.toggle("wrap", this.#dom.wrap.checked);
       this.#dom.body.classList.toggle("numbers", this.#dom.numbers.checked);
     }
-    /** Applies the filter to the lines shown (all of them). */
+    /** Applies the filter (and what else the reader leaves out) to the lines held. */
     #runFilter() {
       const { pre: pre2, filtered } = this.#dom;
-      if (this.#filter.kind !== "ok") {
+      if (!this.#filtering()) {
         this.#filtered.clear();
         filtered.hidden = true;
         pre2.hidden = false;
         this.#paintChanged();
+        this.#drawVisible();
         return;
       }
       const lines = this.#lines;
-      const hits = matchingLines(lines.lines, this.#filter.re);
-      this.#filtered.show(lines.lines, lines.base, hits, this.#filter.re);
+      const { hits } = this.#reader.select(this.#re());
+      this.#filtered.show(lines.base, hits, this.#re());
       this.#filtered.setTarget(this.#target);
       pre2.hidden = true;
       filtered.hidden = false;
@@ -1320,7 +2590,7 @@ export const CLIENT_SCRIPT: string = `(() => {
     #paintChanged() {
       if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
       const changed = this.#changed;
-      const made = changed.length === 0 ? [] : this.#filter.kind === "ok" ? this.#filtered.lineRanges(changed) : changed.map(([a, b]) => this.#text.lineRange(a, b)).filter((r) => r !== null);
+      const made = changed.length === 0 ? [] : this.#filtering() ? this.#filtered.lineRanges(changed) : changed.map(([a, b]) => this.#text.lineRange(a, b)).filter((r) => r !== null);
       if (made.length === 0) {
         CSS.highlights.delete("fw-changed");
         delete this.#dom.body.dataset.changed;
@@ -1345,35 +2615,30 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/client/goto.ts
+  // src/client/box.ts
   var SHOWING_MS = CHANGED_MS;
-  var REASON_MS = 3 * CHANGED_MS;
-  var GoTo = class {
-    #dom;
-    #hooks;
+  var PromptBox = class {
+    dom;
     #timers;
+    #keepsInput;
     #returnTo = null;
     #msgTimer;
-    constructor(dom, hooks, timers) {
-      this.#dom = dom;
-      this.#hooks = hooks;
+    /** \`keepsInput\`: what was typed stays in the box when it closes (otherwise the box is emptied). */
+    constructor(dom, timers, keepsInput) {
+      this.dom = dom;
       this.#timers = timers;
+      this.#keepsInput = keepsInput;
     }
     /** Whether the box is open. */
     get open() {
-      return !this.#dom.form.hidden;
+      return !this.dom.form.hidden;
     }
-    /** Opens the box and focuses it, or, where lines make no links, says why. */
+    /** Opens the box and focuses it. */
     show() {
-      const d = this.#dom;
-      const why = this.#hooks.linksOff();
-      if (why !== null) {
-        this.#say(why, false, REASON_MS);
-        return;
-      }
+      const d = this.dom;
       if (d.form.hidden) {
         this.#returnTo = d.focused() ?? d.home;
-        this.#say("", false);
+        this.say("", false);
       }
       d.form.hidden = false;
       d.button.setAttribute("aria-expanded", "true");
@@ -1382,43 +2647,71 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
     /** The button was pressed: opens, or closes with focus on the button. */
     toggle() {
-      if (this.#dom.form.hidden) this.show();
-      else this.#close(this.#dom.button);
-    }
-    /** Enter in the box: goes to the line typed, or says what is wrong with it. */
-    submit() {
-      const why = this.#hooks.linksOff();
-      const got = why === null ? parseLineInput(this.#dom.input.value, this.#hooks.lines()) : { ok: false, message: why };
-      if (!got.ok) return this.#say(got.message, true);
-      this.#close(this.#dom.home);
-      this.#hooks.go(got.line);
-      this.#say(\`Showing line \${got.line.toLocaleString("en")}\`, false, SHOWING_MS);
+      if (this.dom.form.hidden) this.show();
+      else this.close(this.dom.button);
     }
     /** A key in the box: Esc closes it without going anywhere, focus back where it was. */
     keydown(ev) {
       if (ev.key !== "Escape") return;
       ev.preventDefault();
       ev.stopPropagation();
-      this.#say("", false);
-      this.#close(this.#returnTo ?? this.#dom.home);
+      this.say("", false);
+      this.close(this.#returnTo ?? this.dom.home);
     }
     /** Says \`message\` beside the box; with \`forMs\`, takes it away after that long. */
-    #say(message, bad, forMs) {
-      const d = this.#dom;
+    say(message, bad, forMs) {
+      const d = this.dom;
       this.#timers.clearTimer(this.#msgTimer);
       d.msg.textContent = message;
       d.msg.classList.toggle("bad", bad);
       d.input.setAttribute("aria-invalid", String(bad));
       if (forMs !== void 0) {
-        this.#msgTimer = this.#timers.setTimer(() => d.msg.textContent = "", forMs);
+        this.#msgTimer = this.#timers.setTimer(
+          () => d.msg.textContent = "",
+          forMs
+        );
       }
     }
-    #close(focus) {
-      const d = this.#dom;
+    /** Closes the box and puts the focus on \`focus\`. */
+    close(focus) {
+      const d = this.dom;
       d.form.hidden = true;
       d.button.setAttribute("aria-expanded", "false");
-      d.input.value = "";
+      if (!this.#keepsInput) d.input.value = "";
       focus?.focus({ preventScroll: true });
+    }
+  };
+
+  // src/client/goto.ts
+  var REASON_MS = 3 * CHANGED_MS;
+  var GoTo = class extends PromptBox {
+    #hooks;
+    /** \`dom\`: \`#goto-open\`, the \`#goto\` form, its \`#goto-line\` box, and \`#goto-msg\`. */
+    constructor(dom, hooks, timers) {
+      super(dom, timers, false);
+      this.#hooks = hooks;
+    }
+    /** Opens the box and focuses it, or, where lines make no links, says why. */
+    show() {
+      const why = this.#hooks.linksOff();
+      if (why !== null) {
+        this.say(why, false, REASON_MS);
+        return;
+      }
+      super.show();
+    }
+    /** Enter in the box: goes to the line typed, or says what is wrong with it. */
+    submit() {
+      const why = this.#hooks.linksOff();
+      const got = why === null ? parseLineInput(this.dom.input.value, this.#hooks.lines()) : { ok: false, message: why };
+      if (!got.ok) return this.say(got.message, true);
+      this.close(this.dom.home);
+      this.#hooks.go(got.line);
+      this.say(\`Showing line \${got.line.toLocaleString("en")}\`, false, SHOWING_MS);
+    }
+    /** Says \`message\` beside the box for a while (the large-file view: a line past the end, found only on asking). */
+    tell(message, bad) {
+      this.say(message, bad, bad ? REASON_MS : SHOWING_MS);
     }
   };
 
@@ -1434,8 +2727,1720 @@ export const CLIENT_SCRIPT: string = `(() => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return null;
     if (ev.key === "/" && !typing(ev.target)) return "filter";
     if (ev.key === "g" && !typing(ev.target)) return "goto";
+    if (ev.key === "t" && !typing(ev.target)) return "time";
     if (ev.key === "Escape" && (ev.target === filterBox2 || !typing(ev.target))) return "escape";
     return null;
+  }
+
+  // src/client/growth.ts
+  var LINE_CUT_CHARS = 64 * 1024;
+  function lineBytes(line) {
+    return line.cut && line.bytes !== void 0 ? line.bytes : utf8Length(line.text);
+  }
+  function reachesEnd(line, size) {
+    return line.offset + lineBytes(line) >= size - 1;
+  }
+  function dropBytes(text, bytes) {
+    let b = 0;
+    let i = 0;
+    while (i < text.length && b < bytes) {
+      const c = text.codePointAt(i);
+      b += c < 128 ? 1 : c < 2048 ? 2 : c < 65536 ? 3 : 4;
+      i += c >= 65536 ? 2 : 1;
+    }
+    return text.slice(i);
+  }
+  function appendLines(last, open, total, added, start2) {
+    const pieces = added.split("\\n");
+    const ends = pieces.at(-1) === "";
+    if (ends) pieces.pop();
+    let grown = null;
+    let k = 0;
+    let at = start2;
+    if (open && pieces.length > 0) {
+      const head = pieces[0];
+      if (last) {
+        grown = cut({ ...last, text: last.cut ? last.text : last.text + head }, lineBytes(last) + utf8Length(head));
+      }
+      at += utf8Length(head) + (pieces.length > 1 || ends ? 1 : 0);
+      k = 1;
+    }
+    const lines = [];
+    let n = total;
+    for (; k < pieces.length; k++) {
+      const text = pieces[k];
+      const bytes = utf8Length(text);
+      if (n !== null) n++;
+      lines.push(cut({ n, offset: at, text }, bytes));
+      at += bytes + 1;
+    }
+    return { grown, lines, open: added === "" ? open : !ends, total: n };
+  }
+  function cut(line, bytes) {
+    if (line.text.length <= LINE_CUT_CHARS && !line.cut) return line;
+    const out = { n: line.n, offset: line.offset, text: line.text.slice(0, LINE_CUT_CHARS), cut: true, bytes };
+    return out;
+  }
+
+  // src/client/linecache.ts
+  var charsOf = (lines) => lines.reduce((s, l) => s + l.text.length, 0);
+  function findOffset(lines, offset) {
+    let lo = 0;
+    let hi2 = lines.length - 1;
+    while (lo <= hi2) {
+      const mid = lo + hi2 >> 1;
+      const o = lines[mid].offset;
+      if (o === offset) return mid;
+      if (o < offset) lo = mid + 1;
+      else hi2 = mid - 1;
+    }
+    return -1;
+  }
+  function fillNumbers(lines) {
+    const k = lines.findIndex((l) => l.n !== null);
+    if (k === -1) return lines;
+    const n0 = lines[k].n - k;
+    if (n0 < 1) return lines;
+    return lines.map((l, i) => l.n === n0 + i ? l : { ...l, n: n0 + i });
+  }
+  var LineCache = class {
+    /** At most \`maxLines\` lines and \`maxChars\` characters of text are kept. */
+    constructor(maxLines = 2e4, maxChars = 8 * 1024 * 1024) {
+      this.maxLines = maxLines;
+      this.maxChars = maxChars;
+    }
+    maxLines;
+    maxChars;
+    /** Sorted by their first line's offset, disjoint. */
+    #runs = [];
+    #clock = 0;
+    /** Lines held. */
+    get lines() {
+      return this.#runs.reduce((s, r) => s + r.lines.length, 0);
+    }
+    /** Characters of text held. */
+    get chars() {
+      return this.#runs.reduce((s, r) => s + r.chars, 0);
+    }
+    /** How many runs (places in the file) are held. */
+    get runs() {
+      return this.#runs.length;
+    }
+    /** Forgets everything (the file was replaced). */
+    clear() {
+      this.#runs = [];
+    }
+    /** The file grew: no run ends at its end any more (until an append's lines are put with \`eof\`). */
+    grew() {
+      for (const r of this.#runs) r.eof = false;
+    }
+    /**
+     * Adds \`lines\`, which follow each other in the file (one answer, in
+     * order). Where they share lines with what is held, theirs win (they are
+     * newer: a last line may have grown). \`eof\`: the last of them is the file's
+     * last line.
+     */
+    put(lines, opts = {}) {
+      if (lines.length === 0) return;
+      const first2 = lines[0];
+      const last = lines.at(-1);
+      const joins = (r) => {
+        const a = r.lines[0];
+        const b = r.lines.at(-1);
+        if (a.offset <= last.offset && first2.offset <= b.offset) return true;
+        return b.n !== null && first2.n !== null && b.n + 1 === first2.n || last.n !== null && a.n !== null && last.n + 1 === a.n;
+      };
+      const touched = this.#runs.filter(joins);
+      const before = [];
+      const after = [];
+      let eof = opts.eof ?? false;
+      for (const r of touched) {
+        for (const l of r.lines) {
+          if (l.offset < first2.offset) before.push(l);
+          else if (l.offset > last.offset) after.push(l);
+        }
+        if (r.eof && r.lines.at(-1).offset > last.offset) eof = true;
+      }
+      if (after.length > 0 && opts.eof) eof = true;
+      const merged = fillNumbers([...before, ...lines, ...after]);
+      const run = { lines: merged, eof, used: ++this.#clock, chars: charsOf(merged) };
+      this.#runs = this.#runs.filter((r) => !touched.includes(r));
+      const i = this.#runs.findIndex((r) => r.lines[0].offset > merged[0].offset);
+      this.#runs.splice(i === -1 ? this.#runs.length : i, 0, run);
+      this.#evict(run, first2.offset, last.offset);
+    }
+    /**
+     * Up to \`before\` lines before the anchor's line and \`after\` lines from it
+     * (itself included), as far as its run goes; null when the anchor's line
+     * is not held.
+     */
+    get(anchor, before, after) {
+      for (const r of this.#runs) {
+        let k = -1;
+        if ("offset" in anchor) {
+          if (anchor.offset < r.lines[0].offset || anchor.offset > r.lines.at(-1).offset) continue;
+          k = findOffset(r.lines, anchor.offset);
+        } else {
+          const n0 = r.lines[0].n;
+          if (n0 === null) continue;
+          k = anchor.n - n0;
+          if (k >= r.lines.length) k = -1;
+        }
+        if (k < 0) continue;
+        r.used = ++this.#clock;
+        const from = Math.max(0, k - Math.max(0, before));
+        const to = Math.min(r.lines.length, k + Math.max(1, after));
+        return {
+          lines: r.lines.slice(from, to),
+          at: k - from,
+          startsFile: from === 0 && r.lines[0].offset === 0,
+          endsFile: to === r.lines.length && r.eof
+        };
+      }
+      return null;
+    }
+    /**
+     * Drops runs used longest ago until the bounds hold; when the run just
+     * put is alone over them, its lines farthest from what was just put go.
+     */
+    #evict(keep, from, to) {
+      const over = () => this.lines > this.maxLines || this.chars > this.maxChars;
+      while (over() && this.#runs.length > 1) {
+        let oldest = null;
+        for (const r of this.#runs) if (r !== keep && (!oldest || r.used < oldest.used)) oldest = r;
+        this.#runs = this.#runs.filter((r) => r !== oldest);
+      }
+      const lines = keep.lines;
+      let a = lines.findIndex((l) => l.offset >= from);
+      if (a === -1) a = lines.length;
+      let b = lines.length - 1 - findLastAtMost(lines, to);
+      while (over() && lines.length > 1) {
+        let gone;
+        if (a >= b && a > 0) {
+          gone = lines.shift();
+          a--;
+        } else {
+          gone = lines.pop();
+          b = Math.max(0, b - 1);
+          keep.eof = false;
+        }
+        keep.chars -= gone.text.length;
+      }
+    }
+  };
+  function findLastAtMost(lines, offset) {
+    let lo = 0;
+    let hi2 = lines.length - 1;
+    let best = 0;
+    while (lo <= hi2) {
+      const mid = lo + hi2 >> 1;
+      if (lines[mid].offset <= offset) {
+        best = mid;
+        lo = mid + 1;
+      } else hi2 = mid - 1;
+    }
+    return best;
+  }
+
+  // src/client/ndjson.ts
+  var NdjsonSplitter = class {
+    #decoder = new TextDecoder("utf-8");
+    /** The start of a line whose newline has not arrived yet. */
+    #rest = "";
+    /** Lines that were not JSON. */
+    bad = 0;
+    /** The values of the lines \`chunk\` completes. */
+    push(chunk) {
+      return this.#lines(this.#decoder.decode(chunk, { stream: true }), false);
+    }
+    /** The stream ended: the value of a last line without a newline, if any. */
+    end() {
+      return this.#lines(this.#decoder.decode(), true);
+    }
+    #lines(text, last) {
+      const out = [];
+      let s = this.#rest + text;
+      let at = 0;
+      for (let nl = s.indexOf("\\n"); nl !== -1; nl = s.indexOf("\\n", at)) {
+        this.#parse(s.slice(at, nl), out);
+        at = nl + 1;
+      }
+      s = s.slice(at);
+      if (last) {
+        this.#parse(s, out);
+        s = "";
+      }
+      this.#rest = s;
+      return out;
+    }
+    #parse(line, out) {
+      if (line.trim() === "") return;
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        this.bad++;
+      }
+    }
+  };
+  async function* readNdjson(body2) {
+    const reader = body2.getReader();
+    const split = new NdjsonSplitter();
+    try {
+      for (; ; ) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        yield* split.push(value);
+      }
+      yield* split.end();
+    } finally {
+      reader.cancel().catch(() => {
+      });
+    }
+  }
+
+  // src/client/remote.ts
+  var isCount2 = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  var isObject = (v) => typeof v === "object" && v !== null;
+  function parseLine2(v) {
+    if (!isObject(v) || !isCount2(v.offset) || typeof v.text !== "string") return null;
+    if (v.n !== null && !(isCount2(v.n) && v.n >= 1)) return null;
+    const line = { n: v.n, offset: v.offset, text: v.text };
+    if (v.cut === true) {
+      line.cut = true;
+      if (isCount2(v.bytes)) line.bytes = v.bytes;
+    }
+    return line;
+  }
+  function parseLinesAnswer(v) {
+    if (!isObject(v) || !isCount2(v.size) || !Array.isArray(v.lines)) return null;
+    if (v.total !== null && !isCount2(v.total)) return null;
+    const lines = [];
+    for (const l of v.lines) {
+      const line = parseLine2(l);
+      const prev = lines.at(-1);
+      if (!line || prev && line.offset <= prev.offset) return null;
+      lines.push(line);
+    }
+    return { size: v.size, lastMod: typeof v.lastMod === "string" ? v.lastMod : "", total: v.total, lines };
+  }
+  function parseTimeAnswer(v) {
+    if (!isObject(v)) return null;
+    const n = v.n === null || isCount2(v.n) && v.n >= 1 ? v.n : void 0;
+    const offset = v.offset === null || isCount2(v.offset) ? v.offset : void 0;
+    const t = v.t === null || typeof v.t === "string" ? v.t : void 0;
+    if (n === void 0 || offset === void 0 || t === void 0) return null;
+    return { n, offset, t };
+  }
+  function parseSearchEvent(v) {
+    if (!isObject(v)) return null;
+    if (v.done === true) {
+      if (!isCount2(v.matches) || !isCount2(v.scanned)) return null;
+      const ev = { kind: "done", matches: v.matches, scanned: v.scanned };
+      if (isCount2(v.next)) ev.next = v.next;
+      if (typeof v.error === "string") ev.error = v.error;
+      return ev;
+    }
+    if ("text" in v) {
+      const line = parseLine2(v);
+      if (!line) return null;
+      return typeof v.file === "string" ? { kind: "match", line, file: v.file } : { kind: "match", line };
+    }
+    if (isCount2(v.scanned) && isCount2(v.size)) return { kind: "progress", scanned: v.scanned, size: v.size };
+    return null;
+  }
+  var MAX_LINES_COUNT = 1e4;
+  function linesUrl(path, q) {
+    const count = Math.max(-MAX_LINES_COUNT, Math.min(MAX_LINES_COUNT, Math.trunc(q.count) || 1));
+    const where = "end" in q ? "end=1" : "line" in q ? \`line=\${Math.max(1, Math.floor(q.line))}\` : \`offset=\${Math.max(0, Math.floor(q.offset))}\`;
+    return \`\${path}?\${where}&count=\${count}\`;
+  }
+  function searchUrl(path, ask) {
+    const p = new URLSearchParams({ q: ask.q });
+    if (ask.matchCase) p.set("case", "1");
+    if (ask.regex) p.set("regex", "1");
+    if (ask.from !== void 0) {
+      p.set("from", String(ask.from));
+      p.set("dir", "back");
+    }
+    if (ask.limit !== void 0) p.set("limit", String(ask.limit));
+    if (ask.level) p.set("level", ask.level);
+    return \`\${path}?\${p}\`;
+  }
+  function timeUrl(path, t) {
+    return \`\${path}?\${new URLSearchParams({ t: t.trim() })}\`;
+  }
+  var HttpError = class extends Error {
+    constructor(status2, reason, retryAfterMs2) {
+      super(reason);
+      this.status = status2;
+      this.reason = reason;
+      this.retryAfterMs = retryAfterMs2;
+    }
+    status;
+    reason;
+    retryAfterMs;
+    name = "HttpError";
+  };
+  function retryAfterMs(header, now) {
+    if (header === null || header.trim() === "") return null;
+    const s = header.trim();
+    if (/^\\d+$/.test(s)) return Number(s) * 1e3;
+    const at = Date.parse(s);
+    return Number.isNaN(at) ? null : Math.max(0, at - now);
+  }
+  async function refusal(res) {
+    const body2 = await res.text().catch(() => "");
+    const first2 = body2.split("\\n", 1)[0].trim().slice(0, 300);
+    const reason = first2 || \`\${res.status} \${res.statusText}\`.trim();
+    return new HttpError(res.status, reason, retryAfterMs(res.headers.get("retry-after"), Date.now()));
+  }
+  async function getJson(url, parse, signal) {
+    const res = await fetch(url, { signal, cache: "no-store", headers: { Accept: "application/json" } });
+    if (!res.ok) throw await refusal(res);
+    const v = parse(await res.json().catch(() => null));
+    if (v === null) throw new HttpError(res.status, \`Cannot read the server's answer from \${url.split("?")[0]}\`, null);
+    return v;
+  }
+  async function* searchEvents(path, ask, signal) {
+    const res = await fetch(searchUrl(path, ask), {
+      signal,
+      cache: "no-store",
+      headers: { Accept: "application/x-ndjson" }
+    });
+    if (!res.ok) throw await refusal(res);
+    if (!res.body) throw new HttpError(res.status, "The search answered with no body", null);
+    for await (const v of readNdjson(res.body)) {
+      const ev = parseSearchEvent(v);
+      if (ev) yield ev;
+    }
+  }
+
+  // src/client/scrollmap.ts
+  var MIN_THUMB_PX = 24;
+  var clamp01 = (x) => Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+  function scrollFraction(top, visible, total) {
+    const room = total - visible;
+    return room <= 0 ? top > 0 ? 1 : 0 : clamp01(top / room);
+  }
+  function thumbBox(trackPx, fraction, visible, total, minPx = MIN_THUMB_PX) {
+    const track = Math.max(0, trackPx);
+    const share = total > 0 ? Math.min(1, Math.max(0, visible) / total) : 1;
+    const size = Math.min(track, Math.max(minPx, track * share));
+    return { size, pos: clamp01(fraction) * (track - size) };
+  }
+  function fractionAtPointer(y, grab, trackPx, thumbPx) {
+    const room = trackPx - thumbPx;
+    return room <= 0 ? 0 : clamp01((y - grab) / room);
+  }
+  function placeAt(fraction, extent, visible) {
+    const f = clamp01(fraction);
+    const room = Math.max(0, extent.total - Math.max(0, visible));
+    const at = Math.round(f * room);
+    if (f >= 1 || room > 0 && at >= room && visible > 0) return { end: true };
+    return extent.unit === "line" ? { line: at + 1 } : { offset: at };
+  }
+  function placeLabel(place, extent) {
+    if ("end" in place) return "the end";
+    if ("line" in place) return \`line \${place.line.toLocaleString("en")}\`;
+    const pct = extent.total > 0 ? Math.floor(place.offset / extent.total * 100) : 0;
+    return \`\${pct}% of the file\`;
+  }
+  function keyStep(key) {
+    switch (key) {
+      case "ArrowUp":
+      case "ArrowLeft":
+        return -0.01;
+      case "ArrowDown":
+      case "ArrowRight":
+        return 0.01;
+      case "PageUp":
+        return -0.1;
+      case "PageDown":
+        return 0.1;
+      case "Home":
+        return -1;
+      case "End":
+        return 1;
+    }
+    return null;
+  }
+
+  // src/shared/format.ts
+  function formatSize(bytes) {
+    if (!Number.isFinite(bytes) || bytes < 0) return "";
+    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
+    const units = ["KiB", "MiB", "GiB", "TiB"];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1023.95 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    const shown2 = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
+    return \`\${shown2} \${units[unit]}\`;
+  }
+  function windowNotice(offset, size) {
+    if (offset <= 0) return "";
+    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
+  }
+  function tokenTimeMs(token) {
+    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
+    const v = BigInt("0x" + token);
+    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
+    return Number.isSafeInteger(ms) ? ms : null;
+  }
+  function formatAgo(thenMs, nowMs) {
+    const s = Math.floor((nowMs - thenMs) / 1e3);
+    if (s < 5) return "just now";
+    if (s < 60) return \`\${s} s ago\`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return \`\${m} min ago\`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return \`\${h} h ago\`;
+    return \`\${Math.floor(h / 24)} d ago\`;
+  }
+
+  // src/client/bigview.ts
+  var WINDOW_MAX = 1500;
+  var EDGE_LINES = 300;
+  var JUMP_LINES = 400;
+  var JUMP_CONTEXT = 150;
+  var EDGE_SCREENS = 2;
+  var DRAG_DEBOUNCE_MS = 60;
+  var DRAG_MAX_WAIT_MS = 250;
+  var INDEX_POLL_MS = 2e3;
+  var INDEX_WAIT_MS = 6e4;
+  var BigView = class {
+    #dom;
+    #hooks;
+    #prefs;
+    #source;
+    /** How a line is drawn: pieces of its text, or a {@link WindowDraw} that also reads the window. */
+    #render;
+    #cache = new LineCache();
+    /** The window: its lines, and one element each. */
+    #win = [];
+    #els = [];
+    /** The window starts with the file's first line / ends with its last (as far as the view knows). */
+    #startsFile = false;
+    #endsFile = false;
+    /** Bumped whenever the window is replaced: answers for an older one are dropped. */
+    #gen = 0;
+    /** False until the first window from \`/lines\` replaced the server's first screen. */
+    #ready = false;
+    /** Changes that came before that, folded. */
+    #early = [];
+    #size = 0;
+    #total = null;
+    #lastMod = "";
+    /** The file ends inside a line (no newline yet): the next append continues it. */
+    #open = false;
+    #before = null;
+    #after = null;
+    #jump = null;
+    #jumpSeq = 0;
+    #target = null;
+    /** Filter matches to mark in the lines shown (the search's), or null. */
+    #marks = null;
+    /** Offsets of lines marked as new, until the mark times out. */
+    #changed = /* @__PURE__ */ new Set();
+    #changedTimer;
+    #indexTimer;
+    /** The bar while held: where it was grabbed, and the pending jump. */
+    #drag = null;
+    /** The reader is at the file's end and wants to stay there as it grows. */
+    #follow = true;
+    /** Where the reader sent the bar (a drag, keys) until the lines there are shown. */
+    #aim = null;
+    #keyTimer;
+    #thumb = { size: 0, pos: 0 };
+    #fraction = 1;
+    #paintQueued = false;
+    constructor(dom, hooks, prefs2, source, render = plainLine) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#prefs = prefs2;
+      this.#source = source;
+      this.#render = render;
+      dom.wrap.checked = prefs2.flag("wrap");
+      dom.numbers.checked = prefs2.flag("numbers");
+    }
+    /** Whether the view shows any line (an error banner then says the last content stays). */
+    get hasText() {
+      return this.#win.length > 0 || this.#dom.pre.childElementCount > 0;
+    }
+    /** The file's line count for Go to line; while it is being counted, any number may be asked. */
+    get lineCount() {
+      return this.#total ?? Number.MAX_SAFE_INTEGER;
+    }
+    /** Line links always name lines of the file here (the server numbers them). */
+    linksOff() {
+      return null;
+    }
+    /** The scrollbar's units: lines once the index is complete, bytes before. */
+    get extent() {
+      return this.#total !== null ? { unit: "line", total: this.#total } : { unit: "byte", total: this.#size };
+    }
+    /**
+     * Starts from the server's page: \`size\` bytes of version \`lastMod\`, its
+     * last screen already in \`#content\` (\`open\`: the file ends inside a line).
+     * The lines come from \`/lines\` at once (with their numbers and offsets)
+     * and replace that screen, unless a \`#L…\` link asks for another place.
+     */
+    start(size, lastMod, open, hash) {
+      this.#size = size;
+      this.#lastMod = lastMod;
+      this.#open = open;
+      this.#applyToggles();
+      this.#dom.bar.hidden = false;
+      this.#dom.view.classList.remove("end");
+      this.#toBottom();
+      this.#hooks.shown(size, null, lastMod);
+      const n = parseLineHash(hash);
+      if (n !== null) this.goToLine(n, true);
+      else requestAnimationFrame(() => setTimeout(() => void this.#go({ end: true }, "bottom", null)));
+      this.#pollIndex();
+    }
+    /** Applies a change from the connection (an append, or the file replaced). */
+    show(change) {
+      if (!this.#ready) {
+        this.#early.push(change);
+        return;
+      }
+      this.#lastMod = change.held.lastMod;
+      if (change.kind === "replace") return this.#replaced(change.held.size);
+      const end = change.held.size;
+      const start2 = end - utf8Length(change.added);
+      if (end <= this.#size) return this.#shown();
+      let added = change.added;
+      if (start2 < this.#size) added = dropBytes(added, this.#size - start2);
+      const from = Math.max(start2, this.#size);
+      const gap = start2 > this.#size;
+      const holdsEnd = this.#endsFile && !gap;
+      const follow = this.#follow;
+      const last = holdsEnd ? this.#win.at(-1) ?? null : null;
+      const got = appendLines(last, this.#open, gap ? null : this.#total, added, from);
+      this.#size = end;
+      this.#open = got.open;
+      this.#total = got.total;
+      this.#cache.grew();
+      const touched = got.grown ? [got.grown, ...got.lines] : got.lines;
+      this.#hooks.appended(touched);
+      this.#shown();
+      if (!holdsEnd) {
+        this.#endsFile = false;
+        if (!follow) this.#dom.below.hidden = false;
+        this.#extend();
+        this.#queuePaint();
+        return;
+      }
+      if (got.grown && last) {
+        this.#win[this.#win.length - 1] = got.grown;
+        const el = this.#lineEl(got.grown);
+        this.#els.at(-1).replaceWith(el);
+        this.#els[this.#els.length - 1] = el;
+        if (got.lines.length === 0) this.#annotate();
+      }
+      this.#cache.put([...got.grown ? [got.grown] : last ? [last] : [], ...got.lines], { eof: true });
+      this.#addBelow(got.lines);
+      this.#markChanged(touched.map((l) => l.offset));
+      if (follow) {
+        this.#toBottom();
+        this.#trimFront();
+      } else if (touched.length > 0) this.#dom.below.hidden = false;
+      this.#queuePaint();
+    }
+    /** Shows line \`n\` (a \`#L…\` link, Go to line) and marks it; numbers go on for the visit. */
+    goToLine(n, scroll) {
+      this.#target = { n };
+      this.#numbersOn();
+      this.#paintTarget();
+      if (scroll) void this.#go({ line: n }, "center", { n });
+    }
+    /** Goes to the line a URL fragment names (\`#L120\`); anything else is not a line. */
+    goToHash(hash) {
+      const n = parseLineHash(hash);
+      if (n !== null) this.goToLine(n, true);
+    }
+    /** Shows the line starting at byte \`offset\` (a search match, a time found), marked; \`n\` its number if known. */
+    goToOffset(offset, n) {
+      this.#target = n !== null ? { n } : { offset };
+      this.#paintTarget();
+      void this.#go({ offset }, "center", { offset });
+    }
+    /** Draws the lines shown again (how lines are drawn changed: JSON lines as fields or raw). */
+    redraw() {
+      this.#rerender();
+    }
+    /** Marks \`re\`'s matches in the lines shown (the search's query), or none. */
+    setMarks(re) {
+      if (this.#marks === re) return;
+      this.#marks = re;
+      this.#rerender();
+    }
+    /** Goes to the end and follows it (Resume, "New content below", End). */
+    followEnd() {
+      this.#dom.below.hidden = true;
+      this.#follow = true;
+      if (this.#endsFile) {
+        this.#toBottom();
+        this.#queuePaint();
+      } else void this.#go({ end: true }, "bottom", null);
+    }
+    /** "New content below" was clicked. */
+    belowClicked() {
+      this.followEnd();
+      this.focus();
+    }
+    /** The wrap toggle changed: the line at the top stays at the top. */
+    wrapToggled() {
+      this.#prefs.save("wrap", this.#dom.wrap.checked);
+      const follow = this.#follow;
+      const i = this.#firstVisible();
+      this.#applyToggles();
+      if (follow) this.#toBottom();
+      else if (this.#els[i]) this.#dom.view.scrollTop = this.#els[i].offsetTop;
+      this.#queuePaint();
+    }
+    /** The line numbers toggle changed (numbers are drawn by CSS: nothing is rebuilt). */
+    numbersToggled() {
+      this.#prefs.save("numbers", this.#dom.numbers.checked);
+      const follow = this.#follow;
+      this.#applyToggles();
+      if (follow) this.#toBottom();
+    }
+    /** The pane scrolled: fetch past an edge that came near, move the bar, hide "new content below" at the end. */
+    scrolled() {
+      const { view: view2 } = this.#dom;
+      if (!isAtBottom(view2.scrollTop, view2.clientHeight, view2.scrollHeight)) this.#follow = false;
+      else if (this.#endsFile) this.#follow = true;
+      if (this.#follow) this.#dom.below.hidden = true;
+      this.#extend();
+      this.#queuePaint();
+    }
+    /** The pane changed size (a search's results opened above it, the window resized). */
+    resized() {
+      this.#extend();
+      this.#queuePaint();
+    }
+    /** A click in the pane: on a line's number (its gutter, drawn by ::before), links that line. */
+    clicked(ev) {
+      const line = ev.target.closest?.(".ln");
+      if (!(line instanceof HTMLElement) || !this.#dom.numbers.checked || !line.dataset.n) return;
+      const gutter = parseFloat(getComputedStyle(line).paddingLeft);
+      if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
+      const n = Number(line.dataset.n);
+      this.#hooks.linked(n);
+      this.goToLine(n, false);
+    }
+    /** Keys on the pane: Home and End go to the file's start and end, not the window's. */
+    keydown(ev) {
+      if (ev.altKey || ev.shiftKey || ev.metaKey) return;
+      if (ev.key === "Home") {
+        ev.preventDefault();
+        void this.#go({ line: 1 }, "top", null);
+      } else if (ev.key === "End") {
+        ev.preventDefault();
+        this.followEnd();
+      }
+    }
+    /** Focuses the pane, so PageDown / End scroll the file at once. */
+    focus() {
+      this.#dom.view.focus({ preventScroll: true });
+    }
+    // ---- the scrollbar ---------------------------------------------------------
+    /** A pointer went down on the bar: on the thumb, it is held where grabbed; elsewhere the view jumps there. */
+    barDown(ev) {
+      if (ev.button !== 0) return;
+      ev.preventDefault();
+      const { bar } = this.#dom;
+      bar.setPointerCapture?.(ev.pointerId);
+      const y = ev.clientY - bar.getBoundingClientRect().top;
+      const t = this.#thumb;
+      const grab = y >= t.pos && y <= t.pos + t.size ? y - t.pos : t.size / 2;
+      this.#drag = { grab, fraction: this.#fraction, timer: void 0, since: performance.now() };
+      this.#follow = false;
+      bar.classList.add("dragging");
+      this.#dragTo(y);
+    }
+    /** The pointer moved while the bar is held. */
+    barMove(ev) {
+      if (!this.#drag) return;
+      this.#dragTo(ev.clientY - this.#dom.bar.getBoundingClientRect().top);
+    }
+    /** The bar was let go: the jump goes now. */
+    barUp() {
+      const d = this.#drag;
+      if (!d) return;
+      clearTimeout(d.timer);
+      this.#drag = null;
+      this.#dom.bar.classList.remove("dragging");
+      this.#jumpTo(d.fraction);
+    }
+    /** Keys on the focused bar: arrows a hundredth of the file, Page keys a tenth, Home and End the ends. */
+    barKey(ev) {
+      const step = keyStep(ev.key);
+      if (step === null) return;
+      ev.preventDefault();
+      const f = Math.min(1, Math.max(0, (this.#aim ?? this.#fraction) + step));
+      this.#aim = f;
+      this.#paintBar(f, this.#visibleUnits());
+      clearTimeout(this.#keyTimer);
+      this.#keyTimer = setTimeout(() => this.#jumpTo(f), 2 * DRAG_DEBOUNCE_MS);
+    }
+    #dragTo(y) {
+      const d = this.#drag;
+      const f = fractionAtPointer(y, d.grab, this.#dom.bar.clientHeight, this.#thumb.size);
+      d.fraction = f;
+      this.#aim = f;
+      const visible = this.#visibleUnits();
+      this.#paintBar(f, visible);
+      this.#say(\`Going to \${placeLabel(placeAt(f, this.extent, visible), this.extent)}…\`, false);
+      clearTimeout(d.timer);
+      const now = performance.now();
+      const wait = now - d.since >= DRAG_MAX_WAIT_MS ? 0 : DRAG_DEBOUNCE_MS;
+      d.timer = setTimeout(() => {
+        if (this.#drag !== d) return;
+        d.since = performance.now();
+        this.#jumpTo(d.fraction, true);
+      }, wait);
+    }
+    #jumpTo(fraction, dragging = false) {
+      clearTimeout(this.#keyTimer);
+      const place = placeAt(fraction, this.extent, this.#visibleUnits());
+      if ("end" in place && !dragging) {
+        this.#aim = null;
+        return this.followEnd();
+      }
+      this.#follow = false;
+      void this.#go(place, "end" in place ? "bottom" : "top", null);
+    }
+    // ---- fetching --------------------------------------------------------------
+    /**
+     * Replaces the window with the lines at \`place\`, the line there aligned
+     * as asked and \`mark\` marked. A newer jump cancels this one.
+     */
+    async #go(place, align, mark) {
+      const seq = ++this.#jumpSeq;
+      this.#jump?.abort();
+      const ctl = new AbortController();
+      this.#jump = ctl;
+      const started = Date.now();
+      if (!this.#drag) this.#say(\`Going to \${placeLabel(place, this.extent)}…\`, false);
+      for (; ; ) {
+        try {
+          const got = this.#fromCache(place, align) ?? await this.#fetchAround(place, align, ctl.signal);
+          if (seq !== this.#jumpSeq) return;
+          if (got === null) {
+            this.#say("", false);
+            const total = this.#total;
+            if ("line" in place && total !== null) {
+              this.#hooks.said(
+                \`There is no line \${place.line.toLocaleString("en")}: the file has \${total.toLocaleString("en")} lines\`,
+                true
+              );
+            }
+            return;
+          }
+          this.#aim = null;
+          this.#show(got.lines, got.at, got.startsFile, got.endsFile && got.size >= this.#size, align);
+          if (mark) this.#paintTarget();
+          if (!this.#drag) this.#say("", false);
+          this.#flushEarly();
+          return;
+        } catch (e) {
+          if (seq !== this.#jumpSeq || ctl.signal.aborted) return;
+          if (e instanceof HttpError && e.status === 503 && Date.now() - started < INDEX_WAIT_MS) {
+            this.#say(\`Counting lines to reach \${placeLabel(place, this.extent)}…\`, false);
+            await new Promise((r) => setTimeout(r, Math.min(1e4, Math.max(250, e.retryAfterMs ?? 1e3))));
+            if (seq !== this.#jumpSeq) return;
+            continue;
+          }
+          this.#say(\`Cannot show \${placeLabel(place, this.extent)}: \${e instanceof Error ? e.message : e}\`, true);
+          this.#flushEarly();
+          return;
+        }
+      }
+    }
+    /** The lines around \`place\` from the cache, when it holds enough of them. */
+    #fromCache(place, align) {
+      const before = align === "top" ? 0 : align === "center" ? JUMP_CONTEXT : JUMP_LINES;
+      const after = JUMP_LINES - before;
+      const s = "end" in place ? null : this.#cache.get("line" in place ? { n: place.line } : { offset: place.offset }, before, after);
+      if (!s) return null;
+      const enoughBefore = s.at >= Math.min(before, 1) || s.startsFile;
+      const enoughAfter = s.lines.length - s.at >= Math.min(after, EDGE_LINES) || s.endsFile;
+      return enoughBefore && enoughAfter ? { ...s, size: this.#size } : null;
+    }
+    /** The lines around \`place\` from the server: null when there is no such line. */
+    async #fetchAround(place, align, signal) {
+      if ("end" in place) {
+        const a2 = await this.#ask({ end: true, count: JUMP_LINES }, signal);
+        this.#cache.put(a2.lines, { eof: true });
+        const first2 = a2.lines[0];
+        return {
+          lines: a2.lines,
+          at: Math.max(0, a2.lines.length - 1),
+          startsFile: first2?.offset === 0,
+          endsFile: true,
+          size: a2.size
+        };
+      }
+      if ("line" in place) {
+        const ctx2 = align === "top" ? 0 : JUMP_CONTEXT;
+        const from = Math.max(1, place.line - ctx2);
+        const a2 = await this.#ask({ line: from, count: JUMP_LINES }, signal);
+        const at2 = place.line - from;
+        if (at2 >= a2.lines.length) return null;
+        const endsFile2 = this.#reachedEnd(a2, JUMP_LINES);
+        this.#cache.put(a2.lines, { eof: endsFile2 });
+        return { lines: a2.lines, at: at2, startsFile: from === 1, endsFile: endsFile2, size: a2.size };
+      }
+      const ctx = align === "top" ? 0 : JUMP_CONTEXT;
+      const [b, a] = await Promise.all([
+        ctx > 0 ? this.#ask({ offset: place.offset, count: -ctx }, signal) : null,
+        this.#ask({ offset: place.offset, count: JUMP_LINES - ctx }, signal)
+      ]);
+      const before = b?.lines ?? [];
+      const endsFile = this.#reachedEnd(a, JUMP_LINES - ctx);
+      if (before.length > 0) this.#cache.put(before);
+      this.#cache.put(a.lines, { eof: endsFile });
+      const lines = [...before, ...a.lines.filter((l) => l.offset > (before.at(-1)?.offset ?? -1))];
+      if (lines.length === 0) return null;
+      const at = a.lines.length > 0 ? before.length : lines.length - 1;
+      return { lines, at, startsFile: lines[0].offset === 0, endsFile, size: a.size };
+    }
+    /** Asks \`/lines\`, and learns the file's size and line count from the answer. */
+    async #ask(q, signal) {
+      const a = await this.#source.lines(q, signal);
+      this.#learn(a);
+      return a;
+    }
+    /** Whether an answer asked for \`count\` lines reached the file's end. */
+    #reachedEnd(a, count) {
+      const last = a.lines.at(-1);
+      return a.lines.length < count && (last === void 0 || reachesEnd(last, a.size));
+    }
+    /** What an answer says of the file: newer sizes and counts are taken; an older answer's are not. */
+    #learn(a) {
+      if (a.size < this.#size) return;
+      if (a.size > this.#size) {
+        if (this.#ready && this.#endsFile) this.#endsFile = false;
+        this.#cache.grew();
+        this.#size = a.size;
+        const last = a.lines.at(-1);
+        if (last && reachesEnd(last, a.size)) this.#open = last.offset + lineBytes(last) >= a.size;
+      }
+      if (a.total !== null) this.#total = a.total;
+      this.#shown();
+    }
+    /** Fetches past an edge of the window that came within {@link EDGE_SCREENS} screens of the view. */
+    #extend() {
+      if (!this.#ready || this.#win.length === 0) return;
+      const { view: view2 } = this.#dom;
+      const edge = Math.max(600, EDGE_SCREENS * view2.clientHeight);
+      if (!this.#startsFile && !this.#before && view2.scrollTop < edge) void this.#extendUp();
+      const below = view2.scrollHeight - view2.scrollTop - view2.clientHeight;
+      if (!this.#endsFile && !this.#after && below < edge) void this.#extendDown();
+    }
+    async #extendUp() {
+      const gen = this.#gen;
+      const first2 = this.#win[0];
+      const ctl = new AbortController();
+      this.#before = ctl;
+      try {
+        let lines;
+        let startsFile;
+        const hit = this.#cache.get({ offset: first2.offset }, EDGE_LINES, 1);
+        if (hit && (hit.at >= EDGE_LINES || hit.startsFile)) {
+          lines = hit.lines.slice(0, hit.at);
+          startsFile = hit.startsFile;
+        } else {
+          const a = await this.#ask({ offset: first2.offset + 1, count: -(EDGE_LINES + 1) }, ctl.signal);
+          this.#cache.put(a.lines);
+          lines = a.lines.filter((l) => l.offset < first2.offset);
+          startsFile = lines.length === 0 || lines[0].offset === 0;
+        }
+        if (gen !== this.#gen) return;
+        this.#addAbove(lines);
+        this.#startsFile = startsFile;
+      } catch (e) {
+        if (!ctl.signal.aborted) this.#say(\`Cannot read earlier lines: \${e.message}\`, true);
+      } finally {
+        if (this.#before === ctl) this.#before = null;
+      }
+      if (gen === this.#gen) this.#extend();
+    }
+    async #extendDown() {
+      const gen = this.#gen;
+      const last = this.#win.at(-1);
+      const ctl = new AbortController();
+      this.#after = ctl;
+      try {
+        let lines;
+        let endsFile;
+        const hit = this.#cache.get({ offset: last.offset }, 0, EDGE_LINES + 1);
+        if (hit && (hit.lines.length > EDGE_LINES || hit.endsFile) && hit.lines.length > 1) {
+          lines = hit.lines.slice(1);
+          endsFile = hit.endsFile;
+        } else {
+          const a = await this.#ask({ offset: last.offset, count: EDGE_LINES + 1 }, ctl.signal);
+          endsFile = this.#reachedEnd(a, EDGE_LINES + 1);
+          this.#cache.put(a.lines, { eof: endsFile });
+          lines = a.lines.filter((l) => l.offset > last.offset);
+        }
+        if (gen !== this.#gen) return;
+        this.#addBelow(lines);
+        this.#endsFile = endsFile;
+        if (this.#follow) this.#toBottom();
+      } catch (e) {
+        if (!ctl.signal.aborted) this.#say(\`Cannot read further lines: \${e.message}\`, true);
+      } finally {
+        if (this.#after === ctl) this.#after = null;
+      }
+      if (gen === this.#gen) {
+        this.#trimFront();
+        this.#extend();
+      }
+    }
+    /** While lines are still being counted, asks now and then whether they are, then numbers the window. */
+    #pollIndex() {
+      clearTimeout(this.#indexTimer);
+      this.#indexTimer = setTimeout(async () => {
+        if (this.#total === null) {
+          try {
+            await this.#ask({ end: true, count: 1 });
+          } catch (e) {
+            if (e instanceof HttpError && e.status >= 400 && e.status < 500 && e.status !== 429) return;
+          }
+        }
+        if (this.#total === null) return this.#pollIndex();
+        await this.#renumber();
+      }, INDEX_POLL_MS);
+    }
+    /** Gives the window's lines their numbers once the index has them. */
+    async #renumber() {
+      const gen = this.#gen;
+      const first2 = this.#win[0];
+      if (!first2 || this.#win.every((l) => l.n !== null)) return;
+      try {
+        const a = await this.#ask({ offset: first2.offset, count: Math.min(this.#win.length, 1e4) });
+        if (gen !== this.#gen) return;
+        this.#cache.put(a.lines);
+        const byOffset = new Map(a.lines.map((l) => [l.offset, l.n]));
+        this.#win.forEach((l, i) => {
+          const n = byOffset.get(l.offset);
+          if (n == null || l.n === n) return;
+          this.#win[i] = { ...l, n };
+          this.#els[i].dataset.n = String(n);
+        });
+        this.#digits();
+        this.#paintTarget();
+        this.#queuePaint();
+      } catch {
+      }
+    }
+    /** The file was replaced (rotated, truncated, rewritten): nothing held is true any more. */
+    #replaced(size) {
+      const follow = this.#follow;
+      const top = this.#win[this.#firstVisible()];
+      this.#cache.clear();
+      this.#size = size;
+      this.#total = null;
+      this.#open = false;
+      this.#endsFile = false;
+      this.#shown();
+      if (follow || !top) void this.#go({ end: true }, "bottom", null);
+      else void this.#go(top.n !== null ? { line: top.n } : { offset: Math.min(top.offset, size) }, "top", null);
+      this.#pollIndex();
+    }
+    /** Changes that came before the first window, applied now on top of it. */
+    #flushEarly() {
+      if (this.#ready) return;
+      this.#ready = true;
+      const early = this.#early;
+      this.#early = [];
+      for (const c of early) this.show(c);
+      this.#extend();
+    }
+    // ---- the window in the DOM -------------------------------------------------
+    /** Shows \`lines\` as the window, line \`at\` placed as \`align\` says. */
+    #show(lines, at, startsFile, endsFile, align) {
+      this.#gen++;
+      this.#before?.abort();
+      this.#after?.abort();
+      this.#before = this.#after = null;
+      if (lines.length > WINDOW_MAX) {
+        const from = Math.max(0, Math.min(at - (WINDOW_MAX >> 1), lines.length - WINDOW_MAX));
+        if (from > 0) startsFile = false;
+        if (from + WINDOW_MAX < lines.length) endsFile = false;
+        lines = lines.slice(from, from + WINDOW_MAX);
+        at -= from;
+      }
+      this.#win = lines;
+      this.#els = lines.map((l) => this.#lineEl(l));
+      this.#startsFile = startsFile;
+      this.#endsFile = endsFile;
+      this.#dom.pre.replaceChildren(...this.#els);
+      this.#annotate();
+      this.#dom.pre.setAttribute("aria-busy", "false");
+      this.#digits();
+      const { view: view2 } = this.#dom;
+      const el = this.#els[at];
+      this.#follow = align === "bottom" && endsFile;
+      if (align === "bottom" || !el) this.#toBottom();
+      else if (align === "top") view2.scrollTop = el.offsetTop;
+      else view2.scrollTop = el.offsetTop - Math.max(0, (view2.clientHeight - el.offsetHeight) / 2);
+      this.#dom.below.hidden = true;
+      this.#paintChanged();
+      this.#queuePaint();
+      if (this.#ready) this.#extend();
+      else performance.mark("filewatch:window");
+    }
+    /** Adds \`lines\` above the window, keeping what the reader sees where it is. */
+    #addAbove(lines) {
+      if (lines.length === 0) return;
+      const { view: view2, pre: pre2 } = this.#dom;
+      const els = lines.map((l) => this.#lineEl(l));
+      const height = view2.scrollHeight;
+      const top = view2.scrollTop;
+      pre2.prepend(...els);
+      this.#win = [...lines, ...this.#win];
+      this.#els = [...els, ...this.#els];
+      this.#annotate();
+      view2.scrollTop = top + (view2.scrollHeight - height);
+      const over = this.#win.length - WINDOW_MAX;
+      if (over > 0) {
+        for (const el of this.#els.splice(this.#els.length - over)) el.remove();
+        this.#win.splice(this.#win.length - over);
+        this.#annotate();
+        this.#endsFile = false;
+      }
+      this.#digits();
+      this.#paintChanged();
+      this.#queuePaint();
+    }
+    /** Adds \`lines\` below the window (the reader's view does not move). */
+    #addBelow(lines) {
+      if (lines.length === 0) return;
+      const els = lines.map((l) => this.#lineEl(l));
+      this.#dom.pre.append(...els);
+      this.#win.push(...lines);
+      this.#els.push(...els);
+      this.#annotate();
+      this.#digits();
+    }
+    /** Drops lines from the top past the window's bound, keeping what the reader sees where it is. */
+    #trimFront() {
+      const over = this.#win.length - WINDOW_MAX;
+      if (over <= 0) return;
+      const { view: view2 } = this.#dom;
+      const follow = this.#follow;
+      const height = this.#els[over].offsetTop - this.#els[0].offsetTop;
+      for (const el of this.#els.splice(0, over)) el.remove();
+      this.#win.splice(0, over);
+      this.#annotate();
+      this.#startsFile = false;
+      if (follow) this.#toBottom();
+      else view2.scrollTop -= height;
+      this.#paintChanged();
+    }
+    /** One line's element: its number in \`data-n\` (drawn by CSS), its text as the renderer's pieces. */
+    #lineEl(line) {
+      const el = this.#dom.pre.ownerDocument.createElement("span");
+      el.className = "ln";
+      el.dataset.n = line.n === null ? "" : String(line.n);
+      if (line.cut) el.dataset.cut = \` … cut: the line has \${formatSize(line.bytes ?? 0)}\`;
+      if (typeof this.#render === "function") {
+        fillLine(el, this.#render(line.text, this.#marks ? matchRanges(this.#marks, line.text) : []));
+      } else this.#render.line(el, line, this.#marks);
+      if (this.#isTarget(line)) el.classList.add("target");
+      return el;
+    }
+    #rerender() {
+      this.#els.forEach((old, i) => {
+        const el = this.#lineEl(this.#win[i]);
+        old.replaceWith(el);
+        this.#els[i] = el;
+      });
+      this.#annotate();
+      this.#paintChanged();
+    }
+    /** Lets a {@link WindowDraw} read the window as it now is (its entries need a line's neighbours). */
+    #annotate() {
+      if (typeof this.#render !== "function") this.#render.window(this.#win, this.#els);
+    }
+    #isTarget(line) {
+      const t = this.#target;
+      return t !== null && ("n" in t ? line.n === t.n : line.offset === t.offset);
+    }
+    #paintTarget() {
+      this.#els.forEach((el, i) => el.classList.toggle("target", this.#isTarget(this.#win[i])));
+    }
+    /** The index of the first line (partly) in view. */
+    #firstVisible() {
+      const top = this.#dom.view.scrollTop;
+      let lo = 0;
+      let hi2 = this.#els.length - 1;
+      while (lo < hi2) {
+        const mid = lo + hi2 >> 1;
+        const el = this.#els[mid];
+        if (el.offsetTop + el.offsetHeight <= top) lo = mid + 1;
+        else hi2 = mid;
+      }
+      return lo;
+    }
+    /** The index of the last line (partly) in view. */
+    #lastVisible() {
+      const bottom = this.#dom.view.scrollTop + this.#dom.view.clientHeight;
+      let lo = 0;
+      let hi2 = this.#els.length - 1;
+      while (lo < hi2) {
+        const mid = lo + hi2 + 1 >> 1;
+        if (this.#els[mid].offsetTop < bottom) lo = mid;
+        else hi2 = mid - 1;
+      }
+      return lo;
+    }
+    /** How many of the bar's units are in view: lines, or the bytes of the lines in view. */
+    #visibleUnits() {
+      if (this.#els.length === 0) return 0;
+      const a = this.#firstVisible();
+      const b = this.#lastVisible();
+      if (this.#total !== null) return Math.max(1, b - a + 1);
+      const next = this.#win[b + 1]?.offset ?? this.#size;
+      return Math.max(1, next - this.#win[a].offset);
+    }
+    #toBottom() {
+      const { view: view2 } = this.#dom;
+      view2.scrollTop = view2.scrollHeight;
+    }
+    #numbersOn() {
+      if (this.#dom.numbers.checked) return;
+      this.#dom.numbers.checked = true;
+      this.#applyToggles();
+    }
+    #applyToggles() {
+      const { body: body2, wrap, numbers } = this.#dom;
+      body2.classList.toggle("wrap", wrap.checked);
+      body2.classList.toggle("numbers", numbers.checked);
+    }
+    #digits() {
+      const last = this.#win.at(-1)?.n ?? this.#total ?? 0;
+      this.#dom.pre.style.setProperty("--digits", String(Math.max(2, lineCountDigits(last))));
+    }
+    #shown() {
+      this.#hooks.shown(this.#size, this.#total, this.#lastMod);
+    }
+    /** Says where a jump goes, or why it could not (\`bad\`); "" takes the placeholder away. */
+    #say(text, bad) {
+      const { loading, pre: pre2 } = this.#dom;
+      loading.textContent = text;
+      loading.hidden = text === "";
+      loading.classList.toggle("bad", bad);
+      pre2.setAttribute("aria-busy", String(text !== "" && !bad));
+    }
+    // ---- the bar, painted -----------------------------------------------------
+    #queuePaint() {
+      if (this.#paintQueued) return;
+      this.#paintQueued = true;
+      requestAnimationFrame(() => {
+        this.#paintQueued = false;
+        if (!this.#drag && this.#aim === null) this.#paintFromView();
+      });
+    }
+    /** Puts the thumb where the view is. */
+    #paintFromView() {
+      if (this.#els.length === 0) return;
+      const { view: view2 } = this.#dom;
+      const visible = this.#visibleUnits();
+      let f;
+      if (this.#follow || this.#endsFile && isAtBottom(view2.scrollTop, view2.clientHeight, view2.scrollHeight)) f = 1;
+      else if (this.#startsFile && view2.scrollTop <= 0) f = 0;
+      else {
+        const first2 = this.#win[this.#firstVisible()];
+        const ext = this.extent;
+        const top = ext.unit === "line" && first2.n !== null ? first2.n - 1 : first2.offset;
+        f = ext.unit === "line" && first2.n === null ? scrollFraction(first2.offset, 0, this.#size) : scrollFraction(top, visible, ext.total);
+      }
+      this.#fraction = f;
+      this.#paintBar(f, visible);
+    }
+    #paintBar(f, visible) {
+      const { bar, thumb } = this.#dom;
+      const ext = this.extent;
+      this.#thumb = thumbBox(bar.clientHeight, f, visible, ext.total);
+      thumb.style.height = \`\${this.#thumb.size}px\`;
+      thumb.style.transform = \`translateY(\${this.#thumb.pos}px)\`;
+      bar.setAttribute("aria-valuenow", String(Math.round(f * 100)));
+      const first2 = this.#win[this.#firstVisible()];
+      bar.setAttribute(
+        "aria-valuetext",
+        ext.unit === "line" && first2?.n != null ? \`line \${first2.n.toLocaleString("en")} of \${ext.total.toLocaleString("en")}\` : \`\${Math.round(f * 100)}% of the file\`
+      );
+    }
+    // ---- new lines, marked -------------------------------------------------------
+    #markChanged(offsets) {
+      for (const o of offsets) this.#changed.add(o);
+      this.#paintChanged();
+      clearTimeout(this.#changedTimer);
+      this.#changedTimer = setTimeout(() => {
+        this.#changed.clear();
+        this.#paintChanged();
+      }, CHANGED_MS);
+    }
+    /** Marks the new lines in the window with the CSS Custom Highlight API (no node changes). */
+    #paintChanged() {
+      if (typeof Highlight === "undefined" || !("highlights" in CSS)) return;
+      const ranges = [];
+      if (this.#changed.size > 0) {
+        const doc = this.#dom.pre.ownerDocument;
+        this.#win.forEach((l, i) => {
+          if (!this.#changed.has(l.offset)) return;
+          const r = doc.createRange();
+          r.selectNodeContents(this.#els[i]);
+          ranges.push(r);
+        });
+      }
+      if (ranges.length === 0) {
+        CSS.highlights.delete("fw-changed");
+        delete this.#dom.body.dataset.changed;
+        return;
+      }
+      CSS.highlights.set("fw-changed", new Highlight(...ranges));
+      this.#dom.body.dataset.changed = String(ranges.length);
+    }
+  };
+
+  // src/client/gotime.ts
+  function timeMessage(found) {
+    if (found.offset === null) return "No line is stamped at or after that time";
+    const where = found.n !== null ? \`line \${found.n.toLocaleString("en")}\` : "the line";
+    return found.t ? \`Showing \${where}, stamped \${found.t}\` : \`Showing \${where}\`;
+  }
+  var GoToTime = class extends PromptBox {
+    #hooks;
+    #seq = 0;
+    /** \`dom\`: \`#time-open\`, the \`#time\` form, its \`#time-input\`, and \`#time-msg\`. */
+    constructor(dom, hooks, timers) {
+      super(dom, timers, true);
+      this.#hooks = hooks;
+    }
+    /** Enter in the box: asks the server, then shows the line or says why not. */
+    async submit() {
+      const t = this.dom.input.value.trim();
+      if (t === "") return this.say("Type a time: 2026-12-07T00:11:49Z (no offset is UTC), or epoch ms", true);
+      const seq = ++this.#seq;
+      this.say("Looking…", false);
+      let found;
+      try {
+        found = await this.#hooks.find(t);
+      } catch (e) {
+        if (seq !== this.#seq) return;
+        const why = e instanceof HttpError ? e.reason : \`Cannot ask the server: \${e.message}\`;
+        return this.say(why, true);
+      }
+      if (seq !== this.#seq) return;
+      if (found.offset === null) return this.say(timeMessage(found), true);
+      this.close(this.dom.home);
+      this.#hooks.go({ n: found.n, offset: found.offset, t: found.t });
+      this.say(timeMessage(found), false, SHOWING_MS);
+    }
+    /** A key in the box: Esc also forgets the question in flight (its answer goes nowhere). */
+    keydown(ev) {
+      if (ev.key === "Escape") this.#seq++;
+      super.keydown(ev);
+    }
+  };
+
+  // src/client/ask.ts
+  function matchesLabel(n) {
+    return n === 0 ? "No matches" : \`\${n.toLocaleString("en")} \${n === 1 ? "match" : "matches"}\`;
+  }
+  function progressLabel(scanned, size) {
+    const pct = size > 0 ? Math.min(100, Math.floor(scanned / size * 100)) : 100;
+    return \`searched \${formatSize(scanned)} of \${formatSize(size)} (\${pct}%)\`;
+  }
+  function askOf(filter, text, matchCase) {
+    if (filter.kind !== "ok") return null;
+    return filter.regex ? { q: text.slice(1, -1), regex: true, matchCase } : { q: text, regex: false, matchCase };
+  }
+
+  // src/client/search.ts
+  var SEARCH_DEBOUNCE_MS = 250;
+  var SEARCH_LIMIT = 1e3;
+  var LIST_MAX = 2e3;
+  var RETRIES = 5;
+  var COUNT_EVERY_MS = 1e3;
+  var SearchPanel = class {
+    #dom;
+    #hooks;
+    #source;
+    #timers;
+    #render;
+    #ask = null;
+    /** The query as a JavaScript RegExp: marks matches, and filters lines that arrive later. */
+    #re = null;
+    #ctl = null;
+    #timer;
+    /** Newest first: what the list shows. */
+    #items = [];
+    #pending = [];
+    #flushQueued = false;
+    #active = -1;
+    #count = 0;
+    #running = false;
+    #next;
+    #said = 0;
+    #seq = 0;
+    constructor(dom, hooks, source, timers, render = plainLine) {
+      this.#dom = dom;
+      this.#hooks = hooks;
+      this.#source = source;
+      this.#timers = timers;
+      this.#render = render;
+    }
+    /** Whether a query is on (the panel shows). */
+    get on() {
+      return this.#ask !== null;
+    }
+    /** How many matches are counted (found, plus those that arrived later). */
+    get count() {
+      return this.#count;
+    }
+    /** The filter box changed: search for what it says, after a pause in typing (none: close). */
+    run(filter, text, matchCase) {
+      const ask = askOf(filter, text, matchCase);
+      this.#timers.clearTimer(this.#timer);
+      if (filter.kind === "error") {
+        this.stop();
+        this.#hooks.say(
+          \`Invalid regular expression: \${filter.message.replace(/^Invalid regular expression: /, "")}\`,
+          true
+        );
+        return;
+      }
+      if (!ask || filter.kind !== "ok") {
+        this.stop();
+        this.#hooks.say("", false);
+        return;
+      }
+      this.#ctl?.abort();
+      this.#re = filter.re;
+      this.#hooks.say("Searching…", false);
+      this.#timer = this.#timers.setTimer(() => this.#start(ask, void 0), SEARCH_DEBOUNCE_MS);
+    }
+    /** Stops the search and closes the panel. */
+    stop() {
+      this.#timers.clearTimer(this.#timer);
+      this.#ctl?.abort();
+      this.#ctl = null;
+      this.#ask = null;
+      this.#re = null;
+      this.#items = [];
+      this.#pending = [];
+      this.#active = -1;
+      this.#count = 0;
+      this.#running = false;
+      this.#dom.list.replaceChildren();
+      this.#dom.list.removeAttribute("aria-activedescendant");
+      const wasOpen = !this.#dom.panel.hidden;
+      this.#dom.panel.hidden = true;
+      this.#hooks.marks(null);
+      if (wasOpen) this.#hooks.resized();
+    }
+    /** "Search further back": the next matches from where the limit stopped the last search. */
+    more() {
+      if (this.#ask && this.#next !== void 0 && !this.#running) this.#start(this.#ask, this.#next);
+    }
+    /** Lines the file gained (newest last): those that match go on top of the list. */
+    appended(lines) {
+      const re = this.#re;
+      if (!re || !this.#ask) return;
+      const fresh = lines.filter((l) => matches(re, l.text));
+      if (fresh.length === 0) return;
+      const known = new Set(fresh.map((l) => l.offset));
+      this.#items = this.#items.filter((it) => {
+        if (!known.has(it.line.offset)) return true;
+        it.el.remove();
+        this.#count--;
+        return false;
+      });
+      const added = fresh.reverse().map((line) => ({ line, el: this.#item(line) }));
+      this.#dom.list.prepend(...added.map((a) => a.el));
+      this.#items = [...added, ...this.#items];
+      if (this.#active >= 0) this.#active += added.length;
+      this.#count += added.length;
+      this.#trim();
+      this.#digits();
+      this.#sayCount(true);
+    }
+    /** Enter in the filter box: shows the active match (the newest when none is). */
+    enter() {
+      if (this.#items.length === 0) return;
+      this.#activate(Math.max(0, this.#active));
+      this.#showActive();
+    }
+    /** Keys on the list: arrows, Page keys, Home and End move the active match; Enter shows it. */
+    listKey(ev) {
+      const n = this.#items.length;
+      if (n === 0) return;
+      const page = 10;
+      const at = this.#active;
+      let to = null;
+      if (ev.key === "ArrowDown") to = at + 1;
+      else if (ev.key === "ArrowUp") to = at - 1;
+      else if (ev.key === "PageDown") to = at + page;
+      else if (ev.key === "PageUp") to = at - page;
+      else if (ev.key === "Home") to = 0;
+      else if (ev.key === "End") to = n - 1;
+      else if (ev.key === "Enter") {
+        ev.preventDefault();
+        if (at < 0) this.#activate(0);
+        this.#showActive();
+        return;
+      }
+      if (to === null) return;
+      ev.preventDefault();
+      this.#activate(Math.max(0, Math.min(n - 1, to)));
+    }
+    /** The list got the focus: some match is active, so the arrow keys have somewhere to start. */
+    focused() {
+      if (this.#active < 0 && this.#items.length > 0) this.#activate(0);
+    }
+    /** A click on a match: it becomes active and is shown. */
+    clicked(ev) {
+      const li = ev.target.closest?.("[role=option]");
+      if (!li) return;
+      const i = this.#items.findIndex((it) => it.el === li);
+      if (i < 0) return;
+      this.#activate(i);
+      this.#showActive();
+    }
+    #start(ask, from) {
+      this.#ctl?.abort();
+      const ctl = new AbortController();
+      this.#ctl = ctl;
+      const seq = ++this.#seq;
+      if (from === void 0) {
+        this.#ask = ask;
+        this.#items = [];
+        this.#pending = [];
+        this.#active = -1;
+        this.#count = 0;
+        this.#dom.list.replaceChildren();
+        this.#dom.list.removeAttribute("aria-activedescendant");
+        this.#hooks.marks(this.#re);
+      }
+      this.#next = void 0;
+      this.#running = true;
+      this.#dom.more.hidden = true;
+      this.#dom.progress.textContent = "searching…";
+      if (this.#dom.panel.hidden) {
+        this.#dom.panel.hidden = false;
+        this.#hooks.resized();
+      }
+      void this.#stream({ ...ask, from, limit: SEARCH_LIMIT }, ctl, seq, 0);
+    }
+    async #stream(ask, ctl, seq, tries) {
+      const mine = () => seq === this.#seq && !ctl.signal.aborted;
+      try {
+        for await (const ev of this.#source(ask, ctl.signal)) {
+          if (!mine()) return;
+          if (ev.kind === "match") this.#found(ev.line);
+          else if (ev.kind === "progress") this.#dom.progress.textContent = progressLabel(ev.scanned, ev.size);
+          else {
+            this.#flush();
+            this.#running = false;
+            this.#next = ev.next;
+            this.#dom.more.hidden = ev.next === void 0;
+            this.#dom.progress.textContent = ev.error ? \`stopped: \${ev.error}\` : ev.next !== void 0 ? "the newest matches; more further back" : "searched the whole file";
+            this.#sayCount(true);
+            return;
+          }
+        }
+        if (!mine()) return;
+        this.#flush();
+        this.#running = false;
+        this.#dom.progress.textContent = "the search ended early";
+        this.#sayCount(true);
+      } catch (e) {
+        if (!mine()) return;
+        this.#flush();
+        this.#running = false;
+        if (e instanceof HttpError && e.status === 429 && tries < RETRIES) {
+          const wait = Math.max(1e3, e.retryAfterMs ?? 2e3);
+          this.#hooks.say(\`\${e.reason}; trying again in \${Math.ceil(wait / 1e3)} s\`, true);
+          this.#dom.progress.textContent = "waiting for the server";
+          this.#timer = this.#timers.setTimer(() => {
+            if (mine()) {
+              this.#running = true;
+              void this.#stream(ask, ctl, seq, tries + 1);
+            }
+          }, wait);
+          return;
+        }
+        const why = e instanceof Error ? e.message : String(e);
+        this.#hooks.say(e instanceof HttpError && e.status === 400 ? why : \`Search failed: \${why}\`, true);
+        this.#dom.progress.textContent = "";
+      }
+    }
+    /** A match from the stream: listed at the bottom (the stream goes from newer to older). */
+    #found(line) {
+      this.#count++;
+      this.#pending.push(line);
+      this.#sayCount(false);
+      if (this.#flushQueued) return;
+      this.#flushQueued = true;
+      requestAnimationFrame(() => this.#flush());
+    }
+    #flush() {
+      this.#flushQueued = false;
+      if (this.#pending.length === 0) return;
+      const room = LIST_MAX - this.#items.length;
+      const add = this.#pending.slice(0, Math.max(0, room));
+      this.#pending = [];
+      const items = add.map((line) => ({ line, el: this.#item(line) }));
+      this.#dom.list.append(...items.map((it) => it.el));
+      this.#items.push(...items);
+      this.#digits();
+    }
+    #trim() {
+      for (const it of this.#items.splice(LIST_MAX)) it.el.remove();
+      if (this.#active >= this.#items.length) this.#activate(this.#items.length - 1);
+    }
+    #item(line) {
+      const li = this.#dom.list.ownerDocument.createElement("li");
+      li.id = \`match-\${++this.#ids}\`;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.className = "l";
+      li.dataset.n = line.n === null ? "" : String(line.n);
+      fillLine(li, this.#render(line.text, this.#re ? matchRanges(this.#re, line.text) : []));
+      return li;
+    }
+    #ids = 0;
+    #activate(i) {
+      const old = this.#items[this.#active];
+      if (old) {
+        old.el.classList.remove("active");
+        old.el.setAttribute("aria-selected", "false");
+      }
+      this.#active = i;
+      const it = this.#items[i];
+      if (!it) return this.#dom.list.removeAttribute("aria-activedescendant");
+      it.el.classList.add("active");
+      it.el.setAttribute("aria-selected", "true");
+      this.#dom.list.setAttribute("aria-activedescendant", it.el.id);
+      it.el.scrollIntoView?.({ block: "nearest" });
+    }
+    #showActive() {
+      const it = this.#items[this.#active];
+      if (it) this.#hooks.show(it.line);
+    }
+    #sayCount(now) {
+      const t = Date.now();
+      if (!now && t - this.#said < COUNT_EVERY_MS) return;
+      this.#said = t;
+      const label = matchesLabel(this.#count);
+      this.#hooks.say(this.#running ? \`\${label} so far…\` : label, false);
+    }
+    #digits() {
+      const widest = this.#items.reduce((m, it) => Math.max(m, it.line.n ?? 0), 0);
+      this.#dom.list.style.setProperty("--digits", String(Math.max(2, lineCountDigits(widest))));
+    }
+  };
+
+  // src/client/large.ts
+  function largeView(deps) {
+    const { body: body2, byId: byId2 } = deps;
+    const data = body2.dataset;
+    const linesPath = data.lines || "lines";
+    const view2 = byId2("view");
+    const filterBox2 = byId2("filter");
+    body2.classList.add("large");
+    const big2 = new BigView(
+      {
+        body: body2,
+        view: view2,
+        pre: byId2("content"),
+        bar: byId2("bar"),
+        thumb: byId2("thumb"),
+        loading: byId2("loading"),
+        below: byId2("below"),
+        wrap: byId2("wrap"),
+        numbers: byId2("numbers")
+      },
+      {
+        shown: (size, total, lastMod) => deps.status.showExtent(size, total, lastMod),
+        linked: deps.linkTo,
+        said: (message, bad) => deps.goTo().tell(message, bad),
+        appended: (lines) => search.appended(lines)
+      },
+      deps.prefs,
+      { lines: (q, signal) => getJson(linesUrl(linesPath, q), parseLinesAnswer, signal) },
+      deps.draw
+    );
+    const search = new SearchPanel(
+      {
+        panel: byId2("results"),
+        list: byId2("matches"),
+        progress: byId2("results-progress"),
+        more: byId2("results-more")
+      },
+      {
+        say: (text, bad) => deps.tools().say(text, bad),
+        show: (line) => big2.goToOffset(line.offset, line.n),
+        marks: (re) => big2.setMarks(re),
+        resized: () => big2.resized()
+      },
+      (ask, signal) => searchEvents(data.search || "search", { ...ask, level: deps.searchLevel?.() }, signal),
+      browserTimers
+    );
+    const time = wireBox(
+      byId2,
+      { button: "time-open", form: "time", input: "time-input", msg: "time-msg" },
+      view2,
+      (dom) => new GoToTime(dom, {
+        find: (t) => getJson(timeUrl(data.time || "time", t), parseTimeAnswer),
+        go(found) {
+          if (found.n !== null) deps.linkTo(found.n);
+          big2.goToOffset(found.offset, found.n);
+        }
+      }, browserTimers)
+    );
+    const bar = byId2("bar");
+    bar.addEventListener("pointerdown", (ev) => big2.barDown(ev));
+    bar.addEventListener("pointermove", (ev) => big2.barMove(ev));
+    bar.addEventListener("pointerup", () => big2.barUp());
+    bar.addEventListener("pointercancel", () => big2.barUp());
+    bar.addEventListener("keydown", (ev) => big2.barKey(ev));
+    view2.addEventListener("keydown", (ev) => {
+      if (ev.target === view2) big2.keydown(ev);
+    });
+    new ResizeObserver(() => big2.resized()).observe(view2);
+    const list = byId2("matches");
+    list.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        filterBox2.focus();
+      } else search.listKey(ev);
+    });
+    list.addEventListener("focus", () => search.focused());
+    list.addEventListener("click", (ev) => search.clicked(ev));
+    byId2("results-more").addEventListener("click", () => search.more());
+    filterBox2.addEventListener("keydown", (ev) => {
+      if (!search.on) return;
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        search.enter();
+      } else if (ev.key === "ArrowDown") {
+        ev.preventDefault();
+        list.focus();
+      }
+    });
+    return { view: big2, search, time };
   }
 
   // src/client/backoff.ts
@@ -1628,41 +4633,6 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
-  // src/shared/format.ts
-  function formatSize(bytes) {
-    if (!Number.isFinite(bytes) || bytes < 0) return "";
-    if (bytes < 1024) return \`\${Math.round(bytes)} B\`;
-    const units = ["KiB", "MiB", "GiB", "TiB"];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1023.95 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
-    }
-    const shown = value < 10 ? value.toFixed(1).replace(/\\.0$/, "") : String(Math.round(value));
-    return \`\${shown} \${units[unit]}\`;
-  }
-  function windowNotice(offset, size) {
-    if (offset <= 0) return "";
-    return \`Showing the last \${formatSize(size - offset)} of \${formatSize(size)}.\`;
-  }
-  function tokenTimeMs(token) {
-    if (!/^[0-9a-f]{1,32}$/i.test(token)) return null;
-    const v = BigInt("0x" + token);
-    const ms = Number((token.length > 16 ? v >> 64n : v) / 1000000n);
-    return Number.isSafeInteger(ms) ? ms : null;
-  }
-  function formatAgo(thenMs, nowMs) {
-    const s = Math.floor((nowMs - thenMs) / 1e3);
-    if (s < 5) return "just now";
-    if (s < 60) return \`\${s} s ago\`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return \`\${m} min ago\`;
-    const h = Math.floor(m / 60);
-    if (h < 48) return \`\${h} h ago\`;
-    return \`\${Math.floor(h / 24)} d ago\`;
-  }
-
   // src/client/status.ts
   function connectionLabel(c, now) {
     if (c.status === "connected") return "connected";
@@ -1683,6 +4653,10 @@ export const CLIENT_SCRIPT: string = `(() => {
     #modifiedMs = null;
     /** When this page last heard of the file. */
     #receivedMs;
+    /** The title's connection prefix, as last painted. */
+    #flag = "";
+    /** Lines that arrived while the tab was hidden (the title counts them). */
+    #unseen = 0;
     /** \`lastMod\`: the version the server's page showed; \`now\` the clock (ms since the epoch). */
     constructor(dom, lastMod, now = Date.now) {
       this.#dom = dom;
@@ -1713,18 +4687,31 @@ export const CLIENT_SCRIPT: string = `(() => {
       d.body.classList.toggle("stale", message !== null);
     }
     /** Says which part of the file is shown, and that the page dropped lines when it did. */
-    showText(shown) {
+    showText(shown2) {
       const d = this.#dom;
-      d.body.dataset.lastMod = shown.lastMod;
-      d.body.dataset.offset = String(shown.offset);
-      d.body.dataset.size = String(shown.size);
-      d.size.textContent = formatSize(shown.size);
-      d.notice.hidden = !shown.lossy;
-      const notice = windowNotice(shown.offset, shown.size);
+      d.body.dataset.lastMod = shown2.lastMod;
+      d.body.dataset.offset = String(shown2.offset);
+      d.body.dataset.size = String(shown2.size);
+      d.size.textContent = formatSize(shown2.size);
+      d.notice.hidden = !shown2.lossy;
+      const notice = windowNotice(shown2.offset, shown2.size);
       d.windowText.textContent = notice;
       d.windowBox.hidden = notice === "";
-      d.dropped.hidden = !shown.dropped;
-      d.body.classList.toggle("linkable", noLinksReason(shown.offset, shown.dropped) === null);
+      d.dropped.hidden = !shown2.dropped;
+      d.body.classList.toggle("linkable", noLinksReason(shown2.offset, shown2.dropped) === null);
+    }
+    /**
+     * The large-file view's size: \`size\` bytes of \`total\` lines ("4.0 GiB,
+     * 41,943,040 lines"; "counting lines…" while the server's index is built).
+     */
+    showExtent(size, total, lastMod) {
+      const d = this.#dom;
+      d.body.dataset.lastMod = lastMod;
+      d.body.dataset.size = String(size);
+      const lines = total === null ? "counting lines…" : \`\${total.toLocaleString("en")} \${total === 1 ? "line" : "lines"}\`;
+      const text = \`\${formatSize(size)}, \${lines}\`;
+      if (d.size.textContent !== text) d.size.textContent = text;
+      d.body.classList.add("linkable");
     }
     /** Paints the connection's state, the title and "5 min ago". */
     showConnection(c) {
@@ -1735,11 +4722,21 @@ export const CLIENT_SCRIPT: string = `(() => {
       d.status.dataset.retryAt = c.retryAt === null ? "" : String(c.retryAt);
       d.status.title = c.closed;
       if (d.statusText.textContent !== label) d.statusText.textContent = label;
-      d.doc.title = titleFlag(c, !d.banner.hidden) + this.#baseTitle;
+      this.#flag = titleFlag(c, !d.banner.hidden);
+      this.#paintTitle();
       if (this.#modifiedMs !== null) {
         const ago = formatAgo(this.#modifiedMs, now);
         if (d.updatedAgo.textContent !== ago) d.updatedAgo.textContent = ago;
       }
+    }
+    /** Says in the title how many lines arrived while the tab was hidden: \`(12) app.log — filewatch\` (0: none). */
+    setUnseen(lines) {
+      this.#unseen = lines;
+      this.#paintTitle();
+    }
+    #paintTitle() {
+      const count = this.#unseen > 0 ? \`(\${this.#unseen.toLocaleString("en-US")}) \` : "";
+      this.#dom.doc.title = this.#flag + count + this.#baseTitle;
     }
     /** Once a second: the countdown and "N s ago" move on (nothing to do when neither shows). */
     tick(c) {
@@ -1889,6 +4886,16 @@ export const CLIENT_SCRIPT: string = `(() => {
       d.box.setAttribute("aria-invalid", String(f.kind === "error"));
       d.count.textContent = f.kind === "error" ? \`Invalid regular expression: \${f.message.replace(/^Invalid regular expression: /, "")}\` : f.kind === "ok" ? countLabel(hits, total) : "";
     }
+    /**
+     * Paints \`text\` as the count (the large-file view's search says "12
+     * matches", or why it could not search); \`bad\` marks the box invalid.
+     */
+    say(text, bad) {
+      const d = this.#dom;
+      d.count.classList.toggle("bad", bad);
+      d.box.setAttribute("aria-invalid", String(bad));
+      d.count.textContent = text;
+    }
     /** Pause or Resume was pressed. */
     togglePause() {
       const d = this.#dom;
@@ -1917,6 +4924,1274 @@ export const CLIENT_SCRIPT: string = `(() => {
     }
   };
 
+  // src/client/cursor.ts
+  var LineCursor = class {
+    #view;
+    #hooks;
+    #line = null;
+    /** \`view\` is the scroller (\`#view\`) the panes are in. */
+    constructor(view2, hooks) {
+      this.#view = view2;
+      this.#hooks = hooks;
+    }
+    /** The line the cursor is on, if it is still shown. */
+    get line() {
+      const l = this.#line;
+      return l && l.isConnected && this.#hooks.pane().contains(l) && shown(l) ? l : null;
+    }
+    /** A key: true when it was the cursor's (\`j\`, \`k\`, \`m\`, \`Enter\` on a line). */
+    keydown(ev) {
+      if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing || typing(ev.target)) return false;
+      const target = ev.target;
+      const body2 = this.#view.ownerDocument.body;
+      if (target && target !== this.#view && !this.#view.contains(target) && target !== body2) return false;
+      if (target instanceof HTMLElement && target.closest("button, a") && target !== this.#line) return false;
+      switch (ev.key) {
+        case "j":
+          this.move(1);
+          return true;
+        case "k":
+          this.move(-1);
+          return true;
+        case "m": {
+          const line = this.line ?? this.#first();
+          if (!line) return false;
+          this.#set(line);
+          this.#hooks.toggleMark(line);
+          this.#arm(line);
+          return true;
+        }
+        case "Enter": {
+          const line = this.line;
+          if (!line || target !== line) return false;
+          this.#act(line);
+          return true;
+        }
+      }
+      return false;
+    }
+    /** Moves to the next (\`dir\` 1) or previous (-1) line shown; from none, to the first line on screen. */
+    move(dir) {
+      const from = this.line;
+      const to = from ? this.#next(from, dir) : this.#first();
+      if (to) this.#set(to);
+    }
+    /**
+     * A click in the pane: a button works, the mark column marks, the text
+     * puts the cursor there (and opens a JSON line). True when it was the
+     * cursor's; false leaves it to the pane (a line number makes a link).
+     */
+    click(ev) {
+      const target = ev.target;
+      const line = target.closest?.(".ln");
+      if (!(line instanceof HTMLElement) || !this.#hooks.pane().contains(line)) return false;
+      const button = target.closest("button.tg");
+      if (button) {
+        if (button.classList.contains("fold")) this.#fold(line);
+        else this.#hooks.toggleOpen(line);
+        return true;
+      }
+      if (target.closest("a, .pretty")) return false;
+      const x = ev.clientX - line.getBoundingClientRect().left;
+      const column = gutterColumn(x, parseFloat(getComputedStyle(line).paddingLeft), this.#hooks.digits());
+      if (column === "mark") {
+        this.#set(line, false);
+        this.#hooks.toggleMark(line);
+        return true;
+      }
+      if (column !== "text") return false;
+      const sel = line.ownerDocument.getSelection();
+      if (sel && !sel.isCollapsed) return false;
+      this.#set(line, false);
+      if (this.#hooks.structured(line)) this.#hooks.toggleOpen(line);
+      return false;
+    }
+    #act(line) {
+      if (this.#hooks.structured(line)) this.#hooks.toggleOpen(line);
+      else this.#fold(line);
+      if (this.line) this.#arm(this.line);
+    }
+    /** Folds the entry of \`line\`; the cursor goes to its first line (the one that stays shown). */
+    #fold(line) {
+      const cont = line.classList.contains("cont");
+      if (!this.#hooks.toggleFold(line) || !cont) return;
+      let el = line;
+      while (el && el.classList.contains("cont")) el = this.#next(el, -1, true);
+      if (el) this.#set(el);
+    }
+    /** The links of the keyboard's line take Tab (those of other lines do not: see src/client/draw.ts). */
+    #arm(line) {
+      for (const a of line.querySelectorAll("a")) a.removeAttribute("tabindex");
+    }
+    #set(line, scroll = true) {
+      const old = this.#line;
+      if (old && old !== line) {
+        old.classList.remove("cur");
+        old.removeAttribute("tabindex");
+        for (const a of old.querySelectorAll("a")) a.tabIndex = -1;
+      }
+      this.#line = line;
+      line.classList.add("cur");
+      line.tabIndex = -1;
+      this.#arm(line);
+      line.focus({ preventScroll: true });
+      if (scroll) line.scrollIntoView({ block: "nearest" });
+    }
+    /** The line after (or before) \`from\` in the pane, drawing blocks on the way; \`all\` counts folded lines too. */
+    #next(from, dir, all = false) {
+      let el = from;
+      let block = from.parentElement;
+      while (block) {
+        el = el ? dir > 0 ? el.nextElementSibling : el.previousElementSibling : null;
+        if (!el) {
+          do
+            block = dir > 0 ? block.nextElementSibling : block.previousElementSibling;
+          while (block && !block.classList.contains("chunk") && !block.classList.contains("fchunk"));
+          if (!block) return null;
+          this.#hooks.drawBlock(block);
+          el = dir > 0 ? block.firstElementChild : block.lastElementChild;
+          if (!el) continue;
+        }
+        if (el instanceof HTMLElement && el.classList.contains("ln") && (all || shown(el))) return el;
+      }
+      return null;
+    }
+    /** The first line shown at the top of the pane's view. */
+    #first() {
+      const r = this.#view.getBoundingClientRect();
+      const doc = this.#view.ownerDocument;
+      const pane = this.#hooks.pane();
+      for (let y = r.top + 2; y < r.bottom; y += 6) {
+        let hit = doc.elementFromPoint(r.left + 8, y);
+        const block = hit?.closest(".chunk, .fchunk");
+        if (block && !hit?.closest(".ln")) {
+          this.#hooks.drawBlock(block);
+          hit = doc.elementFromPoint(r.left + 8, y);
+        }
+        const line = hit?.closest(".ln");
+        if (line instanceof HTMLElement && pane.contains(line) && shown(line)) return line;
+      }
+      for (const l of pane.querySelectorAll(".ln")) if (shown(l)) return l;
+      return null;
+    }
+  };
+  function shown(line) {
+    return !line.classList.contains("folded") && line.offsetHeight > 0;
+  }
+
+  // src/shared/entries.ts
+  var DEFAULT_CONTEXT = Object.freeze({ stamped: false, indent: true });
+  var ENTRY_SAMPLE = 200;
+  var INDENTED_SHARE = 0.8;
+  var STAMPED_SHARE = 0.5;
+  var STAMP = new RegExp(
+    "^(?:<\\\\d{1,3}>(?:1 )?)?[\\\\[(]?(?:" + [
+      "\\\\d{4}[-/.]\\\\d\\\\d[-/.]\\\\d\\\\d(?:T|\\\\s+)\\\\d\\\\d:\\\\d\\\\d",
+      "\\\\d\\\\d:\\\\d\\\\d:\\\\d\\\\d",
+      "[A-Z][a-z]{2} [ \\\\d]\\\\d \\\\d\\\\d:\\\\d\\\\d:\\\\d\\\\d",
+      "[A-Z][a-z]{2},? [A-Z][a-z]{2} [ \\\\d]?\\\\d \\\\d\\\\d:\\\\d\\\\d",
+      "[A-Z][a-z]{2} \\\\d\\\\d?, \\\\d{4} \\\\d\\\\d?:\\\\d\\\\d",
+      "\\\\d\\\\d/[A-Z][a-z]{2}/\\\\d{4}:\\\\d\\\\d:\\\\d\\\\d",
+      "\\\\d\\\\d/\\\\d\\\\d/\\\\d{4},? \\\\d\\\\d:\\\\d\\\\d",
+      "\\\\d\\\\d-\\\\d\\\\d \\\\d\\\\d:\\\\d\\\\d:\\\\d\\\\d",
+      "[IWEF]\\\\d{4} \\\\d\\\\d:\\\\d\\\\d:\\\\d\\\\d",
+      "[DIWEFUA], \\\\[\\\\d{4}-",
+      "\\\\d{10}(?:\\\\d{3})?(?:\\\\.\\\\d+)?(?!\\\\d)",
+      "\\\\s*\\\\d+\\\\.\\\\d{6}\\\\]",
+      '(?:time|ts|t)="?\\\\d{4}-\\\\d\\\\d-\\\\d\\\\d'
+    ].join("|") + ")"
+  );
+  function hasTimestamp(line) {
+    return STAMP.test(line);
+  }
+  var AT = /^at (?:async |new )?[^\\s(]+(?: \\[as [^\\]]+\\])? ?\\(|^at (?:async )?\\S+:\\d+/;
+  var CAUSED = /^(?:Caused by|Suppressed):/;
+  var MORE = /^\\.\\.\\. ?\\d+ (?:more|common frames omitted)/;
+  var TRACEBACK = "Traceback (most recent call last):";
+  var CHAINED = /^(?:During handling of the above exception, another exception occurred:|The above exception was the direct cause of the following exception:)$/;
+  var GOROUTINE = /^goroutine \\d+ \\[[^\\]]*\\]:$/;
+  var GO_PANIC = /^(?:panic: |fatal error: )/;
+  var GO_FRAME = /^(?:[\\w./\\-*()[\\]{}]+\\(.*\\)$|created by |exit status \\d+$|\\[signal |\\.\\.\\.additional frames elided|PC=0x)/;
+  var EXCEPTION_HEAD = /^(?:[\\w$]+\\.)*[\\w$]*(?:Exception|Error|Throwable)(?::\\s|$)/;
+  var Block = {
+    None: 0,
+    /** Inside a Python traceback: frames until the exception line. */
+    Traceback: 1,
+    /** After a traceback's exception line: blank lines and "During handling…" may chain another. */
+    TracebackEnd: 2,
+    /** After \`panic: …\`, before the first goroutine. */
+    Panic: 3,
+    /** Inside a goroutine dump. */
+    Goroutine: 4
+  };
+  function isBlank2(line) {
+    return line.trim() === "";
+  }
+  function isIndented(line) {
+    const c = line.charCodeAt(0);
+    return (c === 32 || c === 9) && !isBlank2(line);
+  }
+  var EntryScanner = class _EntryScanner {
+    constructor(context) {
+      this.context = context;
+    }
+    context;
+    #block = Block.None;
+    #lines = 0;
+    /** Reads the next line: true when it continues the entry above, false when it starts an entry. */
+    push(line) {
+      const first2 = this.#lines++ === 0;
+      if (line.endsWith("\\r")) line = line.slice(0, -1);
+      if (first2 || this.context.stamped && (hasTimestamp(line) || GO_PANIC.test(line))) {
+        this.#block = opens(line);
+        return false;
+      }
+      switch (this.#block) {
+        case Block.Traceback:
+          if (!isIndented(line) && !isBlank2(line)) this.#block = Block.TracebackEnd;
+          return true;
+        case Block.TracebackEnd:
+          if (isBlank2(line) || CHAINED.test(line)) return true;
+          if (line === TRACEBACK) {
+            this.#block = Block.Traceback;
+            return true;
+          }
+          break;
+        case Block.Panic:
+          if (isBlank2(line) || line.startsWith("[signal ")) return true;
+          if (GOROUTINE.test(line)) {
+            this.#block = Block.Goroutine;
+            return true;
+          }
+          break;
+        case Block.Goroutine:
+          if (isBlank2(line) || isIndented(line) || GOROUTINE.test(line) || GO_FRAME.test(line)) return true;
+          break;
+      }
+      this.#block = Block.None;
+      if (continues(line, this.context)) {
+        const b = opens(line);
+        if (b !== Block.None) this.#block = b;
+        return true;
+      }
+      this.#block = opens(line);
+      return false;
+    }
+    /** A scanner in the same state, to resume from later. */
+    clone() {
+      const s = new _EntryScanner(this.context);
+      s.#block = this.#block;
+      s.#lines = this.#lines;
+      return s;
+    }
+  };
+  function opens(line) {
+    const c = line.charCodeAt(0);
+    if (c === 84 && line.startsWith(TRACEBACK)) return Block.Traceback;
+    if (c === 103 && GOROUTINE.test(line)) return Block.Goroutine;
+    if ((c === 112 || c === 102) && GO_PANIC.test(line)) return Block.Panic;
+    return Block.None;
+  }
+  function continues(line, context) {
+    if (context.stamped) return true;
+    const c = line.charCodeAt(0);
+    if (c === 32 || c === 9) return context.indent ? !isBlank2(line) : false;
+    switch (c) {
+      case 97:
+        return AT.test(line);
+      case 67:
+      // C
+      case 83:
+        return CAUSED.test(line);
+      case 46:
+        return MORE.test(line);
+      case 84:
+        return line.startsWith(TRACEBACK);
+      case 103:
+        return GOROUTINE.test(line);
+    }
+    return false;
+  }
+  function detectEntryContext(lines) {
+    const sample = [];
+    let indented = 0;
+    for (const line of lines) {
+      if (isBlank2(line)) continue;
+      sample.push(line);
+      if (isIndented(line)) indented++;
+      if (sample.length >= ENTRY_SAMPLE) break;
+    }
+    const indent = !(sample.length > 0 && isIndented(sample[0]) && indented >= INDENTED_SHARE * sample.length);
+    const scanner = new EntryScanner({ stamped: false, indent });
+    let starts = 0;
+    let stamped = 0;
+    for (const line of sample) {
+      if (scanner.push(line) || EXCEPTION_HEAD.test(line)) continue;
+      starts++;
+      if (hasTimestamp(line)) stamped++;
+    }
+    return { stamped: stamped > 0 && stamped >= STAMPED_SHARE * starts, indent };
+  }
+
+  // src/client/loglines.ts
+  var LEVEL_KEYS2 = Object.freeze(
+    [...LEVELS, "other"]
+  );
+  var LEVEL_BITS = 7;
+  var UNKNOWN = 7;
+  var CONT = 8;
+  var ESCAPED = 16;
+  var CODE_LEVEL = [
+    null,
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "fatal"
+  ];
+  function codeOf(level) {
+    return level === null ? 0 : CODE_LEVEL.indexOf(level);
+  }
+  var STEP = 2e3;
+  var LogLines = class {
+    #lines = [];
+    #flags = new Uint8Array(0);
+    #plain = [];
+    /** Byte in the file where each line starts, for lines before {@link #offsetsDone}. */
+    #offsets = new Float64Array(0);
+    #fileOffset = 0;
+    #entriesDone = 0;
+    #levelsDone = 0;
+    #offsetsDone = 0;
+    #scanner = new EntryScanner(DEFAULT_CONTEXT);
+    /** The scanner as it was before it read the last line, which may still grow (an open line). */
+    #before = null;
+    /** Entries per level code (their first line's level), among the lines whose level is computed. */
+    #counts = new Array(7).fill(0);
+    /** The context and format were decided on fewer lines than their samples: decide again as lines come. */
+    #provisional = true;
+    context = DEFAULT_CONTEXT;
+    format = null;
+    /** Counts the times the facts started over (a new text, or a young file's context changed). */
+    generation = 0;
+    /** How many lines there are. */
+    get length() {
+      return this.#lines.length;
+    }
+    /** Whether every line's level is computed (the counts are final). */
+    get complete() {
+      return this.#levelsDone >= this.#lines.length;
+    }
+    /** Starts over with \`lines\` (held by reference: the view grows the same array), the first starting at byte \`fileOffset\`. */
+    reset(lines, fileOffset) {
+      this.generation++;
+      this.#lines = lines;
+      this.#fileOffset = fileOffset;
+      this.#flags = new Uint8Array(Math.max(64, lines.length * 1.25));
+      this.#offsets = new Float64Array(this.#flags.length);
+      this.#plain = [];
+      this.#entriesDone = this.#levelsDone = this.#offsetsDone = 0;
+      this.#counts.fill(0);
+      this.#decide();
+      this.#scanner = new EntryScanner(this.context);
+      this.#before = null;
+    }
+    /**
+     * Lines from \`firstChanged\` on are new, or changed (the open last line
+     * grew). What was known of them is forgotten; when the background work had
+     * caught up, the new lines are read at once (an append is a few lines).
+     */
+    extended(firstChanged) {
+      const caughtUp = this.#levelsDone >= firstChanged;
+      this.#grow(this.#lines.length);
+      if (this.#provisional) {
+        const was = this.context;
+        this.#decide();
+        if (was.stamped !== this.context.stamped || was.indent !== this.context.indent) {
+          this.reset(this.#lines, this.#fileOffset);
+          return;
+        }
+      }
+      this.#forget(firstChanged);
+      if (caughtUp) this.#levels(this.#lines.length);
+    }
+    /** The first \`count\` lines left; the first line left starts at byte \`fileOffset\` (a line cut inside: start over). */
+    dropped(count, fileOffset, cut2) {
+      if (cut2 || count >= this.#entriesDone) {
+        this.reset(this.#lines, fileOffset);
+        return;
+      }
+      for (let i = 0; i < Math.min(count, this.#levelsDone); i++) {
+        if (!(this.#flags[i] & CONT)) {
+          this.#counts[this.#flags[i] & LEVEL_BITS]--;
+        }
+      }
+      this.#flags.copyWithin(0, count);
+      this.#offsets.copyWithin(0, count);
+      this.#plain.splice(0, count);
+      this.#entriesDone -= count;
+      this.#levelsDone = Math.max(0, this.#levelsDone - count);
+      this.#offsetsDone = Math.max(0, this.#offsetsDone - count);
+      if (this.#before) this.#before.at -= count;
+      this.#fileOffset = fileOffset;
+      if (this.#flags[0] & CONT) {
+        this.#flags[0] &= ~CONT;
+        if (this.#levelsDone > 0) this.#counts[this.#flags[0] & LEVEL_BITS]++;
+      }
+    }
+    /**
+     * Does up to \`budgetMs\` of the background work (entries, then levels);
+     * true while there is more. \`now\` is the clock. Byte offsets are not part
+     * of it: only marks need them, and they are computed when first asked for.
+     */
+    work(budgetMs, now = () => performance.now()) {
+      const end = now() + budgetMs;
+      const n = this.#lines.length;
+      while (now() < end) {
+        if (this.#levelsDone < n) this.#levels(Math.min(n, this.#levelsDone + STEP));
+        else return false;
+      }
+      return !this.complete;
+    }
+    /** Finishes all the work now. */
+    finish() {
+      this.#levels(this.#lines.length);
+    }
+    /** Line \`i\`'s text without escapes (what is shown, filtered and copied). */
+    plain(i) {
+      const line = this.#lines[i] ?? "";
+      if (i >= this.#entriesDone) {
+        return hasEscapes(line) ? stripAnsi(line) : line;
+      }
+      return this.#flags[i] & ESCAPED ? this.#plain[i] ??= stripAnsi(line) : line;
+    }
+    /** The level line \`i\` states itself (null: none). */
+    ownLevel(i) {
+      if (i < this.#levelsDone) return CODE_LEVEL[this.#flags[i] & LEVEL_BITS];
+      return i < this.#lines.length ? detectLevel(this.plain(i)) : null;
+    }
+    /** Whether line \`i\` continues the entry above it. */
+    continues(i) {
+      if (i <= 0 || i >= this.#lines.length) return false;
+      this.#entries(i + 1);
+      return (this.#flags[i] & CONT) !== 0;
+    }
+    /** The first line of the entry holding line \`i\`. */
+    head(i) {
+      i = Math.max(0, Math.min(i, this.#lines.length - 1));
+      this.#entries(i + 1);
+      while (i > 0 && this.#flags[i] & CONT) i--;
+      return i;
+    }
+    /** The index after the last line of the entry starting at \`head\`. */
+    entryEnd(head) {
+      const n = this.#lines.length;
+      let e = head + 1;
+      while (true) {
+        this.#entries(Math.min(n, e + 64));
+        while (e < this.#entriesDone && this.#flags[e] & CONT) e++;
+        if (e < this.#entriesDone || e >= n) return e;
+      }
+    }
+    /** The level of the entry holding line \`i\` (its first line's). */
+    entryLevel(i) {
+      return this.ownLevel(this.head(i));
+    }
+    /** Entries per level, over the lines whose level is computed (all of them once {@link complete}). */
+    counts() {
+      const out = {};
+      for (const k of LEVELS) out[k] = this.#counts[codeOf(k)];
+      out.other = this.#counts[0];
+      return out;
+    }
+    /** The byte in the file where line \`i\` starts. */
+    offsetOf(i) {
+      this.#offsetsTo(Math.min(i + 1, this.#lines.length));
+      return i < this.#offsetsDone ? this.#offsets[i] : this.#fileOffset;
+    }
+    /** The line starting at byte \`offset\`, or -1 (no line starts there). */
+    indexAt(offset) {
+      this.#offsetsTo(this.#lines.length);
+      let lo = 0;
+      let hi2 = this.#offsetsDone - 1;
+      while (lo <= hi2) {
+        const mid = lo + hi2 >> 1;
+        const v = this.#offsets[mid];
+        if (v === offset) return mid;
+        if (v < offset) lo = mid + 1;
+        else hi2 = mid - 1;
+      }
+      return -1;
+    }
+    /**
+     * The lines \`sel\` keeps, from the entry holding line \`from\` on, whole
+     * entries at a time: an entry is kept or left out with all its lines.
+     * \`from\` in the answer is that entry's first line (a view replaces what it
+     * shows from there).
+     */
+    select(sel, from = 0) {
+      const n = this.#lines.length;
+      const hits = [];
+      if (n === 0) return { from: 0, hits };
+      this.#entries(n);
+      if (sel.levels) this.#levels(n);
+      const flags = this.#flags;
+      const { re, levels, marked } = sel;
+      let i = this.head(Math.min(from, n - 1));
+      const start2 = Math.min(from, i);
+      while (i < n) {
+        let e = i + 1;
+        while (e < n && flags[e] & CONT) e++;
+        let keep = true;
+        if (levels) {
+          const level = CODE_LEVEL[flags[i] & LEVEL_BITS] ?? null;
+          keep = levels.has(level ?? "other");
+        }
+        if (keep && marked) {
+          keep = false;
+          for (let k = i; k < e && !keep; k++) keep = marked(k);
+        }
+        if (keep && re) {
+          keep = false;
+          for (let k = i; k < e && !keep; k++) {
+            re.lastIndex = 0;
+            keep = re.test(flags[k] & ESCAPED ? this.plain(k) : this.#lines[k]);
+          }
+        }
+        if (keep) {
+          for (let k = i; k < e; k++) hits.push(k);
+        }
+        i = e;
+      }
+      return { from: start2, hits };
+    }
+    /** Decides the entry context and format from the first lines (plain text: a coloured timestamp is a timestamp). */
+    #decide() {
+      const sample = [];
+      for (const line of this.#lines) {
+        if (line.trim() === "") continue;
+        sample.push(hasEscapes(line) ? stripAnsi(line) : line);
+        if (sample.length >= ENTRY_SAMPLE) break;
+      }
+      this.context = detectEntryContext(sample);
+      this.format = detectFormat(sample);
+      this.#provisional = sample.length < Math.max(ENTRY_SAMPLE, FORMAT_SAMPLE);
+    }
+    #grow(n) {
+      if (n <= this.#flags.length) return;
+      const size = Math.max(n, this.#flags.length * 2);
+      const flags = new Uint8Array(size);
+      flags.set(this.#flags);
+      this.#flags = flags;
+      const offsets = new Float64Array(size);
+      offsets.set(this.#offsets);
+      this.#offsets = offsets;
+    }
+    /** Forgets what was known of lines from \`i\` on. */
+    #forget(i) {
+      for (let k = i; k < this.#levelsDone; k++) {
+        if (!(this.#flags[k] & CONT)) {
+          this.#counts[this.#flags[k] & LEVEL_BITS]--;
+        }
+      }
+      this.#levelsDone = Math.min(this.#levelsDone, i);
+      this.#offsetsDone = Math.min(this.#offsetsDone, i);
+      this.#plain.length = Math.min(this.#plain.length, i);
+      if (this.#entriesDone > i) {
+        if (this.#before && this.#before.at === i) {
+          this.#scanner = this.#before.scanner;
+          this.#before = null;
+          this.#entriesDone = i;
+        } else {
+          this.#scanner = new EntryScanner(this.context);
+          this.#before = null;
+          this.#entriesDone = 0;
+          this.#levelsDone = 0;
+          this.#counts.fill(0);
+        }
+      }
+    }
+    /** Reads entries (and which lines have escapes) up to line \`to\`. */
+    #entries(to) {
+      const lines = this.#lines;
+      this.#grow(to);
+      const last = lines.length - 1;
+      for (let i = this.#entriesDone; i < to; i++) {
+        const line = lines[i];
+        let plain = line;
+        let flags = UNKNOWN;
+        if (hasEscapes(line)) {
+          plain = stripAnsi(line);
+          this.#plain[i] = plain;
+          flags |= ESCAPED;
+        }
+        if (i === last) this.#before = { at: i, scanner: this.#scanner.clone() };
+        if (this.#scanner.push(plain) && i > 0) flags |= CONT;
+        this.#flags[i] = flags;
+      }
+      if (to > this.#entriesDone) this.#entriesDone = to;
+    }
+    /** Computes levels (and counts entries by level) up to line \`to\`. */
+    #levels(to) {
+      this.#entries(to);
+      for (let i = this.#levelsDone; i < to; i++) {
+        const f = this.#flags[i];
+        const code = codeOf(
+          detectLevel(f & ESCAPED ? this.plain(i) : this.#lines[i])
+        );
+        this.#flags[i] = f & ~LEVEL_BITS | code;
+        if (!(f & CONT)) this.#counts[code]++;
+      }
+      if (to > this.#levelsDone) this.#levelsDone = to;
+    }
+    /** Computes byte offsets up to line \`to\`. */
+    #offsetsTo(to) {
+      this.#grow(to);
+      let at = this.#offsetsDone === 0 ? this.#fileOffset : this.#offsets[this.#offsetsDone - 1] + utf8Length(this.#lines[this.#offsetsDone - 1]) + 1;
+      for (let i = this.#offsetsDone; i < to; i++) {
+        this.#offsets[i] = at;
+        at += utf8Length(this.#lines[i]) + 1;
+      }
+      if (to > this.#offsetsDone) this.#offsetsDone = to;
+    }
+  };
+
+  // src/client/logtools.ts
+  var NUMBER2 = new Intl.NumberFormat("en-US");
+  var LogTools = class {
+    #dom;
+    #log;
+    #hooks;
+    #format = null;
+    /** What the last paint showed. */
+    #painted = "";
+    constructor(log2, dom, hooks) {
+      this.#dom = dom;
+      this.#log = log2;
+      this.#hooks = hooks;
+      this.#format = log2.format;
+    }
+    get state() {
+      const shown2 = this.#log.levels;
+      return {
+        levels: shown2 === null ? null : LEVEL_KEYS2.filter((k) => shown2.has(k)),
+        markedOnly: this.#log.markedOnly,
+        fields: this.#log.fields
+      };
+    }
+    /** A level's toggle was pressed: show or hide its entries. */
+    toggleLevel(key) {
+      const shown2 = new Set(this.#log.levels ?? LEVEL_KEYS2);
+      if (!shown2.delete(key)) shown2.add(key);
+      this.setLevels([...shown2]);
+    }
+    /** Shows the entries of \`levels\` only (null, or every level: all). */
+    setLevels(levels) {
+      const set = levels === null ? null : new Set(levels.filter((k) => LEVEL_KEYS2.includes(k)));
+      this.#log.setLevels(
+        set === null || set.size === LEVEL_KEYS2.length ? null : set
+      );
+      this.#hooks.select();
+      this.paint();
+    }
+    /** Shows every line again (a line is to be seen in its context): all levels, not only marked ones. */
+    showAll() {
+      if (this.#log.levels === null && !this.#log.markedOnly) return;
+      this.#log.setLevels(null);
+      this.#log.setMarkedOnly(false);
+      this.#hooks.select();
+      this.paint();
+    }
+    /** "Marked" was pressed. */
+    toggleMarked() {
+      this.setMarkedOnly(!this.#log.markedOnly);
+    }
+    /** Shows only entries with a marked line, or all. */
+    setMarkedOnly(on) {
+      this.#log.setMarkedOnly(on);
+      this.#hooks.select();
+      this.paint();
+    }
+    /** "Fields" was pressed. */
+    toggleFields() {
+      this.setFields(!this.#log.fields);
+      this.#hooks.fieldsChosen(this.#log.fields);
+    }
+    /** Shows structured lines as fields, or as written. */
+    setFields(on) {
+      if (this.#log.fields === on) return;
+      this.#log.fields = on;
+      this.#hooks.redraw();
+      this.paint();
+    }
+    /**
+     * Paints the counts, which toggles show (a level with entries, or one
+     * hidden), what is pressed, and Fields; when the file's format became
+     * known (a file that was empty), draws the lines again.
+     */
+    paint() {
+      const d = this.#dom;
+      const counts = this.#log.facts.counts();
+      const shown2 = this.#log.levels;
+      const format = this.#log.format;
+      const key = JSON.stringify([
+        counts,
+        shown2 && [...shown2],
+        this.#log.markedOnly,
+        this.#log.markCount,
+        format,
+        this.#log.fields
+      ]);
+      if (key === this.#painted) return;
+      this.#painted = key;
+      for (const [key2, { button, count }] of d.levels) {
+        const n = counts[key2];
+        const on = shown2 === null || shown2.has(key2);
+        button.hidden = n === 0 && on && !this.#log.seen?.(key2);
+        count.textContent = NUMBER2.format(n);
+        button.setAttribute("aria-pressed", String(on));
+      }
+      d.marked.setAttribute("aria-pressed", String(this.#log.markedOnly));
+      d.markCount.textContent = NUMBER2.format(this.#log.markCount);
+      d.fields.hidden = format === null;
+      d.fields.setAttribute("aria-pressed", String(this.#log.fields));
+      d.fields.title = format === "logfmt" ? "Show logfmt lines as time LEVEL message key=value" : "Show JSON lines as time LEVEL message key=value";
+      if (format !== this.#format) {
+        this.#format = format;
+        this.#hooks.redraw();
+      }
+    }
+  };
+
+  // src/client/viewstate.ts
+  var KEYS = ["q", "case", "levels", "marked", "fields", "pause", "t"];
+  function parseViewQuery(search) {
+    const p = new URLSearchParams(search);
+    const out = {};
+    const q = p.get("q");
+    if (q !== null) out.filter = q;
+    if (p.has("case")) out.matchCase = p.get("case") === "1";
+    const levels = p.get("levels");
+    if (levels !== null) {
+      const keys = levels.split(",").map((s) => s.trim().toLowerCase());
+      out.levels = LEVEL_KEYS2.filter((k) => keys.includes(k));
+    }
+    if (p.has("marked")) out.markedOnly = p.get("marked") === "1";
+    if (p.has("fields")) out.fields = p.get("fields") !== "0";
+    if (p.has("pause")) out.paused = p.get("pause") === "1";
+    const t = p.get("t");
+    if (t !== null && t.trim() !== "") out.time = t.trim();
+    return out;
+  }
+  function viewQuery(state, search, fieldsDefault2) {
+    const p = new URLSearchParams(search);
+    for (const k of KEYS) p.delete(k);
+    if (state.filter) p.set("q", state.filter);
+    if (state.matchCase) p.set("case", "1");
+    if (state.levels) p.set("levels", state.levels.join(","));
+    if (state.markedOnly) p.set("marked", "1");
+    if (state.fields !== void 0 && state.fields !== fieldsDefault2) {
+      p.set("fields", state.fields ? "1" : "0");
+    }
+    if (state.paused) p.set("pause", "1");
+    if (state.time) p.set("t", state.time);
+    const s = p.toString().replace(/%2C/g, ",");
+    return s === "" ? "" : \`?\${s}\`;
+  }
+  function lineTime(line, structuredTime = null) {
+    const m = STAMP2.exec(line);
+    const text = m ? m[1] : structuredTime;
+    if (text === null) return null;
+    return parseTime(text);
+  }
+  var STAMP2 = /^\\s*(?:<\\d{1,3}>)?\\[?(\\d{4}-\\d\\d-\\d\\d[T ]\\d\\d:\\d\\d(?::\\d\\d(?:[.,]\\d+)?)?(?:Z|[+-]\\d\\d:?\\d\\d)?)/;
+  function parseTime(text) {
+    const t = text.trim();
+    if (/^\\d{10,16}$/.test(t)) return Number(t);
+    const m = /^(\\d{4}-\\d\\d-\\d\\d)[T ](\\d\\d:\\d\\d(?::\\d\\d)?)(?:[.,](\\d+))?(Z|[+-]\\d\\d:?\\d\\d)?$/i.exec(t);
+    if (!m) return null;
+    const frac = m[3] ? \`.\${m[3].slice(0, 3).padEnd(3, "0")}\` : "";
+    const zone = !m[4] || m[4].toUpperCase() === "Z" ? "Z" : m[4].length === 5 ? \`\${m[4].slice(0, 3)}:\${m[4].slice(3)}\` : m[4];
+    const ms = Date.parse(
+      \`\${m[1]}T\${m[2].length === 5 ? m[2] + ":00" : m[2]}\${frac}\${zone}\`
+    );
+    return Number.isNaN(ms) ? null : ms;
+  }
+
+  // src/client/logview.ts
+  var LogView = class {
+    /** What is known of each line held. */
+    facts = new LogLines();
+    #marks;
+    #hooks;
+    #lines = null;
+    /** Entries folded, by their first line's number. */
+    #folded = /* @__PURE__ */ new Set();
+    /** Lines opened pretty-printed, by number. */
+    #opened = /* @__PURE__ */ new Set();
+    /** Levels shown (null: all). */
+    #levels = null;
+    #markedOnly = false;
+    /** Structured lines as \`time level message key=value …\` (else as they are). */
+    fields = false;
+    constructor(marks2, hooks) {
+      this.#marks = marks2;
+      this.#hooks = hooks;
+    }
+    /** The lines held. */
+    get lines() {
+      return this.#lines;
+    }
+    get selecting() {
+      return this.#levels !== null || this.#markedOnly;
+    }
+    /** The levels shown (null: all of them). */
+    get levels() {
+      return this.#levels;
+    }
+    /** Shows only entries of \`levels\` (null: all). */
+    setLevels(levels) {
+      this.#levels = levels;
+    }
+    get markedOnly() {
+      return this.#markedOnly;
+    }
+    /** Shows only entries with a marked line, or every line. */
+    setMarkedOnly(on) {
+      this.#markedOnly = on;
+    }
+    /** The file's format (JSON lines, logfmt), or null. */
+    get format() {
+      return this.facts.format;
+    }
+    /** How many lines are marked (in this file, held or not). */
+    get markCount() {
+      return this.#marks.size;
+    }
+    reset(lines, offset) {
+      this.#lines = lines;
+      this.facts.reset(lines.lines, offset);
+      this.#folded.clear();
+      this.#opened.clear();
+    }
+    extended(firstChanged) {
+      const generation = this.facts.generation;
+      this.facts.extended(firstChanged);
+      if (this.facts.generation !== generation) return this.#hooks.redraw();
+      if (firstChanged >= this.facts.length) return;
+      const head = this.facts.head(firstChanged);
+      if (head < firstChanged) this.#hooks.redrawLine(head);
+    }
+    dropped(count, offset, cut2) {
+      this.facts.dropped(count, offset, cut2);
+    }
+    select(re, from = 0) {
+      const marked = this.#markedOnly ? (i) => this.#marks.has(this.facts.offsetOf(i)) : null;
+      return this.facts.select({ re, levels: this.#levels, marked }, from);
+    }
+    /** Line \`index\`'s number as the views show it (the file's, when the page holds it from its start). */
+    numberOf(index) {
+      return (this.#lines?.base ?? 0) + index + 1;
+    }
+    /** Held line \`index\`, read in the file's format (null: not structured). */
+    structured(index) {
+      const format = this.facts.format;
+      return format === null ? null : parseLine(this.facts.plain(index), format);
+    }
+    /**
+     * The first entry stamped at or after \`ms\` (since the epoch): its first
+     * line's index, or -1 when no entry is (or none has a time the page reads:
+     * RFC 3339 at the start, or a JSON or logfmt time).
+     */
+    findTime(ms) {
+      const n = this.#lines?.length ?? 0;
+      for (let i = 0; i < n; i++) {
+        if (this.facts.continues(i)) continue;
+        const t = lineTime(this.facts.plain(i), this.structured(i)?.time ?? null);
+        if (t !== null && t >= ms) return i;
+      }
+      return -1;
+    }
+    /** Whether line \`index\` is marked. */
+    isMarked(index) {
+      return this.#marks.size > 0 && this.#marks.has(this.facts.offsetOf(index));
+    }
+    /** Marks or unmarks line \`index\`; true when it is marked now. */
+    toggleMark(index) {
+      const on = this.#marks.toggle(this.facts.offsetOf(index));
+      this.#hooks.redrawLine(index);
+      return on;
+    }
+    /** Folds or unfolds the entry holding line \`index\`; returns its first line, or -1 when it has no lines to fold. */
+    toggleFold(index) {
+      const head = this.facts.head(index);
+      const end = this.facts.entryEnd(head);
+      if (end <= head + 1) return -1;
+      const n = this.numberOf(head);
+      if (!this.#folded.delete(n)) this.#folded.add(n);
+      for (let i = head; i < end; i++) this.#hooks.redrawLine(i);
+      return head;
+    }
+    /** Whether the entry starting at \`head\` is folded. */
+    isFolded(head) {
+      return this.#folded.has(this.numberOf(head));
+    }
+    /** Opens line \`index\` pretty-printed, or closes it; false when it is not a structured line. */
+    toggleOpen(index) {
+      if (!this.structured(index)) return false;
+      const n = this.numberOf(index);
+      if (!this.#opened.delete(n)) this.#opened.add(n);
+      this.#hooks.redrawLine(index);
+      return true;
+    }
+    draw(el, index, re) {
+      const lines = this.#lines;
+      if (!lines) return;
+      const f = this.facts;
+      const raw = lines.lines[index] ?? "";
+      const n = lines.base + index + 1;
+      const head = f.head(index);
+      const level = f.ownLevel(head);
+      if (level !== null) el.classList.add(\`lv-\${level}\`);
+      let more = 0;
+      if (head < index) {
+        el.classList.add("cont");
+        if (this.#folded.has(lines.base + head + 1)) el.classList.add("folded");
+      } else {
+        more = f.entryEnd(index) - index - 1;
+        if (more > 0) {
+          const folded = this.#folded.has(n);
+          if (folded) el.classList.add("folded-head");
+          const lines2 = \`\${more} \${more === 1 ? "line" : "lines"}\`;
+          toggleButton(
+            el,
+            "fold",
+            !folded,
+            folded ? \`Unfold \${lines2} of line \${n}'s entry\` : \`Fold the \${lines2} under line \${n}\`
+          );
+        }
+      }
+      if (this.isMarked(index)) el.classList.add("marked");
+      const s = this.structured(index);
+      const open = s !== null && this.#opened.has(n);
+      if (s) {
+        const b = toggleButton(
+          el,
+          "open",
+          open,
+          \`\${open ? "Close" : "Open"} line \${n} as JSON\`
+        );
+        if (open) b.setAttribute("aria-controls", \`pretty-\${n}\`);
+      }
+      fillLogLine(el, raw, s, this.fields, re);
+      if (more > 0) {
+        const hint = el.ownerDocument.createElement("span");
+        hint.className = "more";
+        hint.dataset.more = String(more);
+        el.append(hint);
+      }
+      el.append("\\n");
+      if (open) appendPretty(el, \`pretty-\${n}\`, \`Line \${n} as JSON\`, (pretty(f.plain(index)) ?? "") + "\\n");
+    }
+  };
+
+  // src/client/marks.ts
+  var MAX_MARKS = 1e4;
+  var Marks = class _Marks {
+    #storage;
+    #key;
+    #set;
+    constructor(storage, file) {
+      this.#storage = storage;
+      this.#key = \`filewatch.marks:\${file}\`;
+      this.#set = new Set(read(storage, this.#key));
+    }
+    /** The marks of \`file\` (a name the page knows its file by, such as its path) in the storage \`get\` gives; none kept when it throws. */
+    static open(get, file) {
+      try {
+        return new _Marks(get(), file);
+      } catch {
+        return new _Marks(null, file);
+      }
+    }
+    /** How many lines are marked. */
+    get size() {
+      return this.#set.size;
+    }
+    /** Whether the line starting at byte \`offset\` is marked. */
+    has(offset) {
+      return this.#set.has(offset);
+    }
+    /** Marks or unmarks the line starting at byte \`offset\`; true when it is marked now. */
+    toggle(offset) {
+      const on = !this.#set.delete(offset);
+      if (on) {
+        this.#set.add(offset);
+        for (const old of this.#set) {
+          if (this.#set.size <= MAX_MARKS) break;
+          this.#set.delete(old);
+        }
+      }
+      try {
+        this.#storage?.setItem(this.#key, JSON.stringify([...this.#set]));
+      } catch {
+      }
+      return on;
+    }
+  };
+  function read(storage, key) {
+    try {
+      const v = JSON.parse(storage?.getItem(key) ?? "[]");
+      return Array.isArray(v) ? v.filter((x) => Number.isSafeInteger(x) && x >= 0).slice(
+        -MAX_MARKS
+      ) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  // src/client/unseen.ts
+  function arrivedLines(change, before) {
+    if (change.kind === "extend") return countNewlines(change.added);
+    return Math.max(1, splitLines(change.held.text).length - before);
+  }
+  var Unseen = class {
+    #lines = 0;
+    #hidden;
+    #show;
+    constructor(hidden, show) {
+      this.#hidden = hidden;
+      this.#show = show;
+    }
+    /** A change arrived (\`before\`: lines shown before it). */
+    arrived(change, before) {
+      if (!this.#hidden()) return;
+      const n = arrivedLines(change, before);
+      if (n === 0) return;
+      this.#lines += n;
+      this.#show(this.#lines);
+    }
+    /** The tab was looked at. */
+    seen() {
+      if (this.#lines === 0) return;
+      this.#lines = 0;
+      this.#show(0);
+    }
+  };
+
+  // src/client/windowlog.ts
+  var WindowLog = class {
+    #marks;
+    #pane;
+    #hooks;
+    #facts = /* @__PURE__ */ new WeakMap();
+    #levels = null;
+    #markedOnly = false;
+    /** Entries folded and lines opened, by the byte their (first) line starts at. */
+    #folded = /* @__PURE__ */ new Set();
+    #opened = /* @__PURE__ */ new Set();
+    #format = null;
+    /** The format was decided on fewer lines than its sample. */
+    #provisional = true;
+    #counts = Object.fromEntries(LEVEL_KEYS2.map((k) => [k, 0]));
+    /** Levels any window had: their toggles stay when the window has none of them. */
+    #seen = /* @__PURE__ */ new Set();
+    #win = [];
+    #els = [];
+    /** JSON and logfmt lines as fields. */
+    fields = true;
+    /** \`pane\` is \`#content\`: the levels hidden and "marked only" are its classes. */
+    constructor(marks2, pane, hooks) {
+      this.#marks = marks2;
+      this.#pane = pane;
+      this.#hooks = hooks;
+    }
+    get levels() {
+      return this.#levels;
+    }
+    /** Hides the lines of the levels not in \`levels\` (null: shows all). */
+    setLevels(levels) {
+      this.#levels = levels;
+      for (const k of LEVEL_KEYS2) this.#pane.classList.toggle(\`hide-\${k}\`, levels !== null && !levels.has(k));
+    }
+    get markedOnly() {
+      return this.#markedOnly;
+    }
+    setMarkedOnly(on) {
+      this.#markedOnly = on;
+      this.#pane.classList.toggle("marked-only", on);
+    }
+    get format() {
+      return this.#format;
+    }
+    get markCount() {
+      return this.#marks.size;
+    }
+    /** The counts the log bar shows: the window's entries per level. */
+    facts = { counts: () => ({ ...this.#counts }) };
+    /** Whether a window ever had entries of \`key\` (its toggle stays). */
+    seen(key) {
+      return this.#seen.has(key);
+    }
+    /**
+     * The level \`&level=\` asks the server for: the least severe level shown
+     * (the server keeps that level and worse, and no line that states none),
+     * or undefined when every level is shown or none is.
+     */
+    searchLevel() {
+      const shown2 = this.#levels;
+      if (shown2 === null) return void 0;
+      return [...LEVELS].reverse().find((l) => shown2.has(l));
+    }
+    // ---- drawing ---------------------------------------------------------------
+    line(el, line, re) {
+      const f = this.#read(line);
+      el.dataset.offset = String(line.offset);
+      el.classList.add(\`lv-\${f.level ?? "none"}\`);
+      if (this.#marks.size > 0 && this.#marks.has(line.offset)) el.classList.add("marked");
+      const s = this.#structured(f.plain);
+      const open = s !== null && this.#opened.has(line.offset);
+      if (s) {
+        const b = toggleButton(el, "open", open, \`\${open ? "Close" : "Open"} the line as JSON\`);
+        if (open) b.setAttribute("aria-controls", \`pretty-o\${line.offset}\`);
+      }
+      fillLogLine(el, line.text, s, this.fields, re);
+      if (open) appendPretty(el, \`pretty-o\${line.offset}\`, "The line as JSON", pretty(f.plain) ?? "");
+    }
+    /**
+     * The window is \`lines\`, drawn as \`els\`: reads its entries in order and
+     * sets on each line its entry's level, whether it continues it (folded or
+     * not), the fold button of an entry's first line, whether a mark keeps its
+     * entry, and counts the window's entries per level.
+     */
+    window(lines, els) {
+      this.#win = lines;
+      this.#els = els;
+      const plains = lines.map((l) => this.#read(l).plain);
+      this.#decideFormat(plains);
+      const scanner = new EntryScanner(detectEntryContext(plains.slice(0, 200)));
+      const counts = Object.fromEntries(LEVEL_KEYS2.map((k) => [k, 0]));
+      let head = 0;
+      const heads = [];
+      for (let i = 0; i < lines.length; i++) {
+        const cont = scanner.push(plains[i]) && i > 0;
+        if (!cont) head = i;
+        heads.push(head);
+      }
+      for (let h = 0; h < lines.length; ) {
+        let end = h + 1;
+        while (end < lines.length && heads[end] === h) end++;
+        const level = this.#read(lines[h]).level;
+        const key = level ?? "other";
+        counts[key]++;
+        this.#seen.add(key);
+        const folded = this.#folded.has(lines[h].offset);
+        let marked = false;
+        for (let i = h; i < end && !marked; i++) marked = this.#marks.size > 0 && this.#marks.has(lines[i].offset);
+        for (let i = h; i < end; i++) {
+          const el = els[i];
+          for (const c of [...el.classList]) if (c.startsWith("lv-")) el.classList.remove(c);
+          el.classList.add(\`lv-\${level ?? "none"}\`);
+          el.classList.toggle("cont", i > h);
+          el.classList.toggle("folded", i > h && folded);
+          el.classList.toggle("in-marked", marked);
+        }
+        this.#foldButton(els[h], end - h - 1, folded);
+        h = end;
+      }
+      this.#counts = counts;
+      this.#hooks.changed();
+    }
+    // ---- what the keyboard and clicks do ---------------------------------------
+    /** The window's line drawn as \`el\`. */
+    lineOf(el) {
+      const i = this.#els.indexOf(el);
+      return i < 0 ? null : this.#win[i] ?? null;
+    }
+    /** Whether \`el\`'s line is a JSON or logfmt line (it opens). */
+    structured(el) {
+      const line = this.lineOf(el);
+      return line !== null && this.#structured(this.#read(line).plain) !== null;
+    }
+    /** Marks or unmarks \`el\`'s line. */
+    toggleMark(el) {
+      const line = this.lineOf(el);
+      if (!line) return;
+      const on = this.#marks.toggle(line.offset);
+      el.classList.toggle("marked", on);
+      this.window(this.#win, this.#els);
+    }
+    /** Folds or unfolds the entry \`el\` is in; false when it has no lines to fold. */
+    toggleFold(el) {
+      let i = this.#els.indexOf(el);
+      while (i > 0 && this.#els[i].classList.contains("cont")) i--;
+      const head = this.#win[i];
+      if (!head || !this.#els[i + 1]?.classList.contains("cont")) return false;
+      if (!this.#folded.delete(head.offset)) this.#folded.add(head.offset);
+      this.window(this.#win, this.#els);
+      return true;
+    }
+    /** Opens \`el\`'s line pretty-printed, or closes it. */
+    toggleOpen(el) {
+      const line = this.lineOf(el);
+      if (!line || !this.structured(el)) return;
+      if (!this.#opened.delete(line.offset)) this.#opened.add(line.offset);
+      const re = null;
+      el.replaceChildren();
+      this.line(el, line, re);
+      this.window(this.#win, this.#els);
+    }
+    #read(line) {
+      let f = this.#facts.get(line);
+      if (!f) {
+        const plain = hasEscapes(line.text) ? stripAnsi(line.text) : line.text;
+        f = { plain, level: detectLevel(plain) };
+        this.#facts.set(line, f);
+      }
+      return f;
+    }
+    #structured(plain) {
+      return this.#format === null ? null : parseLine(plain, this.#format);
+    }
+    /** Decides the format from the first window (again while it was decided on fewer lines than the sample). */
+    #decideFormat(plains) {
+      if (!this.#provisional) return;
+      const format = detectFormat(plains);
+      this.#provisional = plains.filter((p) => p.trim() !== "").length < FORMAT_SAMPLE;
+      if (format === this.#format) return;
+      this.#format = format;
+      this.#hooks.redraw();
+    }
+    /** An entry's first line: a fold button and "… N more" when lines continue it, none otherwise. */
+    #foldButton(el, more, folded) {
+      let b = el.querySelector(":scope > button.fold");
+      let hint = el.querySelector(":scope > .more");
+      el.classList.toggle("folded-head", more > 0 && folded);
+      if (more === 0) {
+        b?.remove();
+        hint?.remove();
+        return;
+      }
+      const lines = \`\${more} \${more === 1 ? "line" : "lines"}\`;
+      const label = folded ? \`Unfold the entry's \${lines}\` : \`Fold the \${lines} under this line\`;
+      if (!b) {
+        b = toggleButton(el, "fold", !folded, label);
+        el.prepend(b);
+      }
+      b.setAttribute("aria-expanded", String(!folded));
+      b.setAttribute("aria-label", label);
+      if (!hint) {
+        hint = el.ownerDocument.createElement("span");
+        hint.className = "more";
+        const pretty2 = el.querySelector(":scope > .pretty");
+        if (pretty2) pretty2.before(hint);
+        else el.append(hint);
+      }
+      hint.dataset.more = String(more);
+    }
+  };
+
   // src/client/main.ts
   performance.mark("filewatch:start");
   var byId = (id) => {
@@ -1929,6 +6204,8 @@ export const CLIENT_SCRIPT: string = `(() => {
   var pre = byId("content");
   var filterBox = byId("filter");
   var linkTo = (n) => history.pushState(null, "", lineHash(n));
+  var large = body.dataset.view === "large";
+  var LARGE_HELD_CHARS = 256 * 1024;
   var status = new StatusBar({
     body,
     status: byId("status"),
@@ -1949,10 +6226,21 @@ export const CLIENT_SCRIPT: string = `(() => {
   var { first, keepChars } = pageStart(
     body.dataset,
     // The text nodes' data joined, not pre.textContent: on 16 MiB, a third of the time (Chromium 156).
-    Array.from(pre.childNodes, (n) => n.textContent ?? "").join(""),
+    // A chunk that had escapes carries its text as it is in data-raw (the server wrote it without them).
+    large ? "" : Array.from(pre.childNodes, (n) => n.dataset?.raw ?? n.textContent ?? "").join(""),
     status.lossy
   );
   var prefs = Prefs.open(() => localStorage);
+  var marks = Marks.open(() => localStorage, location.pathname);
+  var log = new LogView(marks, {
+    redrawLine: (i) => small?.redrawLine(i),
+    redraw: () => small?.redraw()
+  });
+  var win = large ? new WindowLog(marks, pre, { changed: () => logTools?.paint(), redraw: () => big?.view.redraw() }) : null;
+  var fieldsDefault = prefs.text("fields") !== "0";
+  var fromUrl = parseViewQuery(location.search);
+  log.fields = fromUrl.fields ?? fieldsDefault;
+  if (win) win.fields = log.fields;
   var tools = new ReadingTools({
     box: filterBox,
     caseButton: byId("case"),
@@ -1961,16 +6249,32 @@ export const CLIENT_SCRIPT: string = `(() => {
     waiting: byId("waiting"),
     body
   }, {
-    filter: (filter) => content.setFilter(filter),
+    filter(filter) {
+      if (big) big.search.run(filter, filterBox.value, tools.state.matchCase);
+      else small.setFilter(filter);
+      saveView();
+    },
     resume(newest) {
       if (newest) {
         content.show(newest);
         status.showModified();
       }
       content.followEnd();
+      logChanged();
     }
   });
-  var content = new ContentView({
+  var big = large ? largeView({
+    body,
+    byId,
+    prefs,
+    status,
+    tools: () => tools,
+    goTo: () => goTo,
+    linkTo,
+    draw: win,
+    searchLevel: () => win.searchLevel()
+  }) : null;
+  var content = big?.view ?? new ContentView({
     body,
     view,
     pre,
@@ -1981,46 +6285,49 @@ export const CLIENT_SCRIPT: string = `(() => {
   }, {
     shown: (text) => status.showText(text),
     counted: (hits, total) => tools.count(hits, total),
-    clearFilter: () => void tools.clear(),
-    linked: linkTo
+    clearFilter() {
+      tools.clear();
+      logTools.showAll();
+    },
+    linked: linkTo,
+    reader: log
   }, prefs);
-  var goTo = new GoTo({
-    button: byId("goto-open"),
-    form: byId("goto"),
-    input: byId("goto-line"),
-    msg: byId("goto-msg"),
-    home: view,
-    focused: () => {
-      const el = document.activeElement;
-      return el instanceof HTMLElement && el !== body ? el : null;
-    }
-  }, {
-    linksOff: () => content.linksOff(),
-    lines: () => content.lineCount,
-    go(n) {
-      linkTo(n);
-      content.goToLine(n, true);
-    }
-  }, { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (id) => clearTimeout(id) });
+  var small = big ? null : content;
+  var goTo = wireBox(
+    byId,
+    { button: "goto-open", form: "goto", input: "goto-line", msg: "goto-msg" },
+    view,
+    (dom) => new GoTo(dom, {
+      linksOff: () => content.linksOff(),
+      lines: () => content.lineCount,
+      go(n) {
+        linkTo(n);
+        content.goToLine(n, true);
+      }
+    }, browserTimers)
+  );
   var theme = new ThemeButton({ button: byId("theme"), root: document.documentElement }, prefs);
-  var start = trimHeld(first, keepChars);
+  var start = large ? { ...first, offset: first.size, text: "" } : trimHeld(first, keepChars);
   var live = new Live(
     browserEnv(body.dataset.socket),
     {
       change(change) {
         status.received(change.held.lastMod);
+        unseen.arrived(change, content.lineCount);
         if (tools.hold(change)) return;
         content.show(change);
         status.showModified();
+        logChanged();
       },
       error(message) {
         status.received();
-        status.showError(message, content.shown.text !== "");
+        status.showError(message, content.hasText);
       },
       status: () => status.showConnection(live)
     },
     start,
-    keepChars,
+    // The large-file view keeps only what follows its version, a little of it (its lines are in the view).
+    large ? LARGE_HELD_CHARS : keepChars,
     status.error
   );
   addEventListener("online", () => live.reconnectNow(true));
@@ -2034,18 +6341,14 @@ export const CLIENT_SCRIPT: string = `(() => {
   byId("wrap").addEventListener("change", () => content.wrapToggled());
   byId("numbers").addEventListener("change", () => content.numbersToggled());
   view.addEventListener("scroll", () => content.scrolled(), { passive: true });
-  view.addEventListener("click", (ev) => content.clicked(ev));
+  view.addEventListener("click", (ev) => {
+    if (!cursor.click(ev)) content.clicked(ev);
+  });
   byId("below").addEventListener("click", () => content.belowClicked());
   addEventListener("hashchange", () => content.goToHash(location.hash));
   filterBox.addEventListener("input", () => tools.apply());
   byId("case").addEventListener("click", () => tools.toggleCase());
   byId("pause").addEventListener("click", () => tools.togglePause());
-  byId("goto-open").addEventListener("click", () => goTo.toggle());
-  byId("goto").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    goTo.submit();
-  });
-  byId("goto-line").addEventListener("keydown", (ev) => goTo.keydown(ev));
   byId("theme").addEventListener("click", () => theme.cycle());
   document.addEventListener("keydown", (ev) => {
     const command = keyCommand(ev, filterBox);
@@ -2053,16 +6356,135 @@ export const CLIENT_SCRIPT: string = `(() => {
     ev.preventDefault();
     if (command === "filter") tools.focusFilter();
     else if (command === "goto") goTo.show();
+    else if (command === "time") big?.time.show();
     else if (!tools.clear() && ev.target === filterBox) content.focus();
+  });
+  var filteredPane = byId("filtered");
+  var logTools = new LogTools(win ?? log, {
+    bar: byId("logbar"),
+    levels: new Map(LEVEL_KEYS2.map((k) => {
+      const button = byId("levels").querySelector(\`[data-level="\${k}"]\`);
+      return [k, { button, count: button.querySelector(".n") }];
+    })),
+    marked: byId("marked-only"),
+    markCount: byId("mark-count"),
+    fields: byId("fields")
+  }, {
+    select() {
+      if (small) small.reselect();
+      else if (big?.search.on) big.search.run(tools.filter, filterBox.value, tools.state.matchCase);
+      writeView();
+    },
+    redraw() {
+      if (win) win.fields = log.fields;
+      small?.redraw();
+      big?.view.redraw();
+    },
+    fieldsChosen(on) {
+      prefs.save("fields", on);
+      writeView();
+    }
+  });
+  var cursor = new LineCursor(view, {
+    pane: () => filteredPane.hidden ? pre : filteredPane,
+    digits() {
+      if (!filteredPane.hidden) return Number(filteredPane.style.getPropertyValue("--digits") || 2);
+      return body.classList.contains("numbers") ? Number(pre.style.getPropertyValue("--digits") || 2) : 0;
+    },
+    drawBlock: (el) => small?.drawBlock(el),
+    structured: (el) => win ? win.structured(el) : log.structured(indexOf(el)) !== null,
+    toggleMark(el) {
+      if (win) win.toggleMark(el);
+      else {
+        log.toggleMark(indexOf(el));
+        if (log.markedOnly) small.reselect();
+      }
+      logTools.paint();
+    },
+    toggleFold: (el) => win ? win.toggleFold(el) : log.toggleFold(indexOf(el)) >= 0,
+    toggleOpen: (el) => win ? win.toggleOpen(el) : void log.toggleOpen(indexOf(el))
+  });
+  function indexOf(el) {
+    return Number(el.dataset.n) - 1 - (log.lines?.base ?? 0);
+  }
+  function goToTime(t) {
+    if (big) {
+      big.time.show();
+      byId("time-input").value = t;
+      void big.time.submit();
+      return;
+    }
+    const ms = parseTime(t);
+    const i = ms === null ? -1 : log.findTime(ms);
+    if (i >= 0 && small.linksOff() === null) small.goToLine(log.numberOf(i), true);
+    else if (i >= 0) small.lineElement(i)?.scrollIntoView({ block: "center" });
+  }
+  var unseen = new Unseen(() => document.visibilityState === "hidden", (n) => status.setUnseen(n));
+  var urlTime = fromUrl.time;
+  var saveTimer;
+  function saveView() {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(writeView, 250);
+  }
+  function writeView() {
+    clearTimeout(saveTimer);
+    const query = viewQuery({ ...tools.state, ...logTools.state, time: urlTime }, location.search, fieldsDefault);
+    const url = location.pathname + query + location.hash;
+    if (url !== location.pathname + location.search + location.hash) history.replaceState(history.state, "", url);
+  }
+  var working = false;
+  function logChanged() {
+    logTools.paint();
+    if (working) return;
+    working = true;
+    const slice = () => {
+      working = !win && log.facts.work(8);
+      logTools.paint();
+      if (working) setTimeout(slice, 0);
+    };
+    setTimeout(slice, 0);
+  }
+  byId("levels").addEventListener("click", (ev) => {
+    const key = ev.target.closest("[data-level]")?.dataset.level;
+    if (key) logTools.toggleLevel(key);
+  });
+  byId("marked-only").addEventListener("click", () => logTools.toggleMarked());
+  byId("fields").addEventListener("click", () => logTools.toggleFields());
+  byId("case").addEventListener("click", writeView);
+  byId("pause").addEventListener("click", writeView);
+  addEventListener("hashchange", () => {
+    urlTime = void 0;
+    saveView();
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (cursor.keydown(ev)) ev.preventDefault();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") unseen.seen();
   });
   byId("controls").hidden = false;
   status.showModified();
-  content.start(first, start);
-  content.goToHash(location.hash);
+  if (big) startLarge(big.view);
+  else {
+    small.start(first, start);
+    content.goToHash(location.hash);
+  }
+  if (urlTime !== void 0 && !location.hash) goToTime(urlTime);
+  byId("logbar").hidden = false;
+  if (fromUrl.levels !== void 0) logTools.setLevels(fromUrl.levels);
+  if (fromUrl.markedOnly) logTools.setMarkedOnly(true);
+  if (fromUrl.filter !== void 0 || fromUrl.matchCase) {
+    tools.setFilter(fromUrl.filter ?? "", fromUrl.matchCase ?? false);
+  }
+  if (fromUrl.paused) tools.togglePause();
+  logChanged();
   content.focus();
   performance.mark("filewatch:ready");
   setInterval(() => status.tick(live), 1e3);
   live.connect();
+  function startLarge(view2) {
+    view2.start(Number(body.dataset.size) || 0, body.dataset.lastMod ?? "", body.dataset.open === "1", location.hash);
+  }
 })();
 `;
 

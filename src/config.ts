@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { parseBasePath } from "./mount.ts";
 import { type Cidr, parseCidrList } from "./proxy.ts";
 import { globTest } from "./names.ts";
+import { parseHostList } from "./host.ts";
 
 /** Thrown for a bad flag or variable; the entrypoint prints it and exits 2. */
 export class ConfigError extends TypeError {
@@ -62,7 +63,7 @@ export const USAGE = "usage: filewatch [options] FILE...   (filewatch --help for
  * filewatch.v1 message is one JavaScript string: Deno's (V8's) longest is
  * about 512 Mi characters, and JSON can write one byte as six (`\u0001`), as
  * can the page's HTML escaping (`&quot;`). 64 MiB stays clear of that on
- * both runtimes; larger logs are followed with `--tail`.
+ * both runtimes; larger files are followed in tail mode (src/watcher.ts).
  */
 export const MAX_FILE_SIZE = 64 * 1024 * 1024;
 
@@ -288,23 +289,7 @@ const exitFlag = (e: Omit<ExitFlag, "kind">): ExitFlag => ({ kind: "exit", ...e 
 
 /**
  * Every flag, in `--help`'s order, keyed by its field in {@link Options}.
- * Adding a flag is one entry here and a row in docs/configuration.md. The
- * flags planned next would read:
- *
- * ```ts
- * // A comma-separated list in one value, like --trust-proxy (parseHostList
- * // written like parseCidrList in src/proxy.ts): Options.allowedHosts: string[].
- * allowedHosts: valueFlag({
- *   flag: "allowed-host",
- *   arg: "NAME,...",
- *   env: "FILEWATCH_ALLOWED_HOSTS",
- *   default: [] as string[],
- *   parse: parseHostList,
- *   help: ["answer requests for these Host names too (none)"],
- * }),
- * // A switch: Options.allowHardlinks: boolean, FILEWATCH_ALLOW_HARDLINKS=1.
- * allowHardlinks: switchFlag({ flag: "allow-hardlinks", help: ["serve files with more than one link"] }),
- * ```
+ * Adding a flag is one entry here and a row in docs/configuration.md.
  */
 export const TABLE = {
   /** --dir: watch the regular files directly in this directory (null: the FILE list). */
@@ -327,12 +312,29 @@ export const TABLE = {
     parse: count(1, 100_000),
     help: ["most files listed (1000)"],
   }),
+  /** --allow-hardlinks: serve files of DIR that have more than one hard link (by default refused: one may be a file from outside DIR). */
+  allowHardlinks: switchFlag({
+    flag: "allow-hardlinks",
+    help: ["serve DIR's files that have more", "than one hard link (refused)"],
+  }),
   host: valueFlag({
     flag: "host",
     arg: "HOST",
     default: "127.0.0.1",
     parse: parseHost,
     help: ["address to bind (127.0.0.1)"],
+  }),
+  /**
+   * Host names answered besides IP addresses, `localhost` and `--host`
+   * (src/host.ts); `*` = every name. Normalized as browsers send them.
+   */
+  allowedHosts: valueFlag({
+    flag: "allowed-host",
+    arg: "NAME,...",
+    env: "FILEWATCH_ALLOWED_HOSTS",
+    default: [] as string[],
+    parse: parseHostList,
+    help: ["answer requests sent to these", "names too, * = any (IP", "addresses and localhost always)"],
   }),
   /** 0 = any free port. */
   port: valueFlag({
@@ -405,6 +407,14 @@ export const TABLE = {
     parse: count(0, 1_000_000),
     help: ["per-address limit, 0 = none (64)"],
   }),
+  /** Concurrent HTTP requests from one address (the probes never count); 0 = no cap. */
+  maxRequestsPerIp: valueFlag({
+    flag: "max-requests-per-ip",
+    arg: "N",
+    default: 32,
+    parse: count(0, 1_000_000),
+    help: ["HTTP requests in progress per", "address, 0 = none (32)"],
+  }),
   maxFileSize: valueFlag({
     flag: "max-file-size",
     arg: "SIZE",
@@ -412,20 +422,21 @@ export const TABLE = {
     parse: sizeIn(
       1,
       MAX_FILE_SIZE,
-      "expected a size from 1 byte to 64MiB (the largest file sent as one message; see --tail)",
+      "expected a size from 1 byte to 64MiB (the largest file held whole and sent as one message)",
     ),
-    help: ["larger files are an error, at", "most 64MiB (16MiB)"],
+    help: ["larger files are followed in tail", "mode; at most 64MiB (16MiB)"],
   }),
   /**
-   * Tail mode: clients get the file's last this many bytes, then appends;
-   * `maxFileSize` does not apply. 0 = off (the whole file).
+   * Tail mode for every file: clients get its last this many bytes, then
+   * appends; `maxFileSize` plays no part. 0 = off: files up to `maxFileSize`
+   * are sent whole, larger ones in tail mode with a window of their own.
    */
   tail: valueFlag({
     flag: "tail",
     arg: "SIZE",
     default: 0,
     parse: sizeIn(1024, MAX_TAIL, "expected a size from 1KiB to 64MiB"),
-    help: ["follow a log of any size: send its last", "SIZE bytes, then appends (off)"],
+    help: ["tail mode for every file: send its last", "SIZE bytes, then appends (off)"],
   }),
   /** Watch the parent directory for file events (polling always runs too). */
   events: switchFlag({ flag: "no-events", negates: true, help: ["poll only, no file events"] }),

@@ -10,7 +10,8 @@ import { denoLauncher } from "./runtime/deno.ts";
 
 /**
  * Runs the server with this process's arguments. `hooks` come from code only
- * (tests/helpers/lockout_server.ts); workers started by `--workers` do not get them.
+ * (tests/helpers/lockout_server.ts); with `--workers` the supervisor, which keeps the
+ * lock-out, applies them.
  */
 export function main(hooks: TestHooks = {}): void {
   run(denoLauncher(import.meta.filename!), hooks);

@@ -261,8 +261,8 @@ export class FanOut {
   /** What session `s` needs to hold `snap`. */
   #need(s: Session, snap: Snapshot): Need {
     const need = needOf(s, snap);
-    // gorilla's plain clients get the whole file each time, but in tail mode.
-    return typeof need === "number" && s.format === "plain" && !this.#options.tail ? "content" : need;
+    // gorilla's plain clients get the whole file each time, but of a file followed in tail mode.
+    return typeof need === "number" && s.format === "plain" && snap.ok && snap.tail === 0 ? "content" : need;
   }
 
   /** Records that `s` now holds `snap`. */

@@ -90,6 +90,11 @@ export class Hub {
     return this.#channels.main?.watcher as FileWatcher;
   }
 
+  /** The one-file server's channel (null with several files). */
+  get main(): Channel | null {
+    return this.#channels.main;
+  }
+
   /**
    * The channel of the file named `name` at `path`, made (with its watcher,
    * idle until a viewer comes) when there is none; see {@link Channels.open}.

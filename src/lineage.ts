@@ -4,7 +4,9 @@
  * Holds the newest snapshot and what the server keeps to extend it and to
  * place a resuming client: the bytes (the whole file, or in tail mode its
  * last part), the tokens it handed out, and hash states to check other
- * processes' tokens by (docs/protocol.md#resume).
+ * processes' tokens by (docs/protocol.md#resume). Whether a lineage is in
+ * tail mode, and with which window, is fixed when it starts
+ * ({@link Lineage.replace}): a read with another window starts a new one.
  *
  * It reads nothing: the watcher (src/watcher.ts) tells it what a read found.
  * @module
@@ -150,13 +152,20 @@ export class Lineage {
   #memo: { size: number; hash: string } | null = null;
   /** The code of the published read error ("" while the file reads). */
   #errorCode = "";
-
-  /** @param tail tail mode: keep and serve only the file's last this many bytes (0 = the whole file) */
-  constructor(readonly tail = 0) {}
+  /** The current lineage's tail window (0: the whole file). */
+  #tail = 0;
 
   /** The newest snapshot, if the file has been read. */
   get snapshot(): Snapshot | null {
     return this.#snap;
+  }
+
+  /**
+   * Tail mode: the current lineage keeps and serves only the file's last
+   * this many bytes (0 = the whole file). Set by {@link replace}.
+   */
+  get tail(): number {
+    return this.#tail;
   }
 
   /** The current lineage has had appends (a file being written to as a log). */
@@ -212,12 +221,16 @@ export class Lineage {
    * A version read whole (or its tail window), the file's bytes from
    * `start`: nothing new (null) when it is the bytes clients hold under a new
    * mtime, an append when it extends them and `sameFile` says the file is
-   * the one they came from, else the first version of a new lineage.
+   * the one they came from, else the first version of a new lineage. `tail`
+   * is the window it is served with (0: the whole file): a version with
+   * another window than the current lineage's starts a new lineage, so a
+   * file that grows past `--max-file-size` reaches clients as `content` of
+   * its window, never as an append (docs/detection.md#tail-mode).
    */
-  replace(bytes: Uint8Array, start: number, mtimeNs: bigint, sameFile: boolean): Version | null {
+  replace(bytes: Uint8Array, start: number, mtimeNs: bigint, sameFile: boolean, tail = 0): Version | null {
     const prev = this.#snap;
     const size = start + bytes.length;
-    if (prev?.ok && this.#kept && size >= prev.size && start <= prev.size) {
+    if (prev?.ok && this.#kept && tail === this.#tail && size >= prev.size && start <= prev.size) {
       // Does this read start with what clients hold? In tail mode only the
       // part both hold can be compared.
       const from = Math.max(start, prev.base);
@@ -234,10 +247,11 @@ export class Lineage {
       if (extends_ && sameFile) return this.extend(bytes.subarray(prev.size - start), mtimeNs);
     }
     this.#number++;
+    this.#tail = tail;
     this.#grew = false;
     this.#resumable.clear();
     this.#kept = new KeptBytes(bytes, start);
-    this.#fnv = this.tail > 0 ? null : new Fnv64().update(bytes);
+    this.#fnv = tail > 0 ? null : new Fnv64().update(bytes);
     this.#marks = [];
     this.#memo = null;
     this.#head = start === 0 ? bytes.slice(0, APPEND_CHECK_BYTES) : new Uint8Array(0);
@@ -346,6 +360,7 @@ export class Lineage {
       kept: view,
       base: kept.base,
       offset: tail > 0 ? windowStart(view, kept.base, tail) : 0,
+      tail,
       lineage: this.#number,
       appendOf,
     });

@@ -14,20 +14,26 @@ import { Hub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Launcher, Runtime } from "./runtime/types.ts";
 import { supervise } from "./supervisor.ts";
-import { exitWithSupervisor, startupLine, workerSlot } from "./worker.ts";
+import { connectToSupervisor, exitWithSupervisor, startupLine, workerSlot } from "./worker.ts";
 import { FileWatcher } from "./watcher.ts";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { authenticate, defineAuthMetrics, type LockoutPolicy, parseHtpasswd, type Users } from "./auth.ts";
 import { readFileSync } from "node:fs";
 import { mount } from "./mount.ts";
 import { requestClient, trustProxy, withTrustedProxies } from "./proxy.ts";
 import { loadTls, type TlsFiles } from "./tls.ts";
+import { checkHost, HostAllowlist } from "./host.ts";
+import { type AddressLimits, LocalLimits, RemoteLimits } from "./limits.ts";
+import { LOCKOUT } from "./lockout.ts";
+import { capRequests } from "./http_limits.ts";
+import { singleLinkFileOps } from "./open.ts";
+import { nodeFileOps } from "./read.ts";
 
 /**
  * The server on a runtime: what `main()` in src/deno.ts and src/bun.ts calls.
  * Exits 2 for a bad flag or access file, 1 when it cannot listen; otherwise
  * runs until a signal (docs/operations.md#signals-and-shutdown).
- * @param hooks from code only (tests/helpers/lockout_server.ts); workers started by `--workers` do not get them
+ * @param hooks from code only (tests/helpers/lockout_server.ts); with `--workers` the supervisor, which keeps the lock-out, applies them
  */
 export function run(launcher: Launcher, hooks: TestHooks = {}): void {
   const options = optionsOrExit(launcher);
@@ -36,11 +42,17 @@ export function run(launcher: Launcher, hooks: TestHooks = {}): void {
   if (options.workers > 1) {
     // This process only supervises (src/supervisor.ts); the workers serve.
     const log = createLogger(options.logFormat, options.quiet, (line) => process.stderr.write(line + "\n"));
-    void supervise(options, launcher.workerCommand(), log);
+    // The supervisor keeps the host's lock-out (src/limits.ts): the policy from hooks applies to every worker.
+    void supervise(options, launcher.workerCommand(), log, hooks.lockout);
     return;
   }
-  // A worker stops with its supervisor, even one killed by SIGKILL (src/worker.ts).
-  if (options.worker !== null) exitWithSupervisor();
+  let limits: AddressLimits | undefined;
+  if (options.worker !== null) {
+    // A worker stops with its supervisor, even one killed by SIGKILL, and asks it about the host's
+    // per-address state (src/worker.ts, src/limits.ts).
+    exitWithSupervisor();
+    limits = new RemoteLimits(connectToSupervisor(), caps(options));
+  }
   const serving = launcher.open({
     host: options.host,
     port: options.port,
@@ -51,7 +63,7 @@ export function run(launcher: Launcher, hooks: TestHooks = {}): void {
     readLimit: options.readLimit,
     compress: options.compress,
   });
-  const server = createServer(options, serving.runtime, access, hooks);
+  const server = createServer(options, serving.runtime, access, hooks, limits);
   try {
     handleSignals(server, serving.serve(server.app.fetch, (host, port) => server.listening(host, port)));
   } catch (e) {
@@ -146,10 +158,17 @@ export function accessOrExit(options: Options): Access {
 
 const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
 
+/** The probes: never behind credentials, never counted against a cap. */
+const PROBES = ["/healthz", "/readyz"];
+
+/** The per-address caps the options set. */
+const caps = (o: Options) => ({ ws: o.maxClientsPerIp, http: o.maxRequestsPerIp });
+
 /**
- * The app under `--base-path`, behind the trusted-proxy rules and, with an
- * auth file, authentication: every route but the probes, including routes
- * the app gains later.
+ * The app under `--base-path`, behind the Host check and the trusted-proxy
+ * rules (in front of everything), the per-address cap on requests in
+ * progress and, with an auth file, authentication: every route but the
+ * probes, including routes the app gains later.
  */
 function guarded(
   app: Hono,
@@ -158,30 +177,58 @@ function guarded(
   runtime: Runtime,
   hub: Hub,
   log: Logger,
-  hooks: TestHooks,
+  limits: AddressLimits,
 ): Hono {
   defineAuthMetrics(hub.metrics);
-  const middleware = [trustProxy(runtime, options.trustProxy)];
+  const refused = { host: 0, ip_limit: 0 };
+  hub.metrics.define(
+    "filewatch_requests_refused_total",
+    "counter",
+    "HTTP requests refused before any route: 421 for a Host this server does not answer, 429 over --max-requests-per-ip.",
+    () => Object.entries(refused).map(([reason, value]) => ({ labels: { reason }, value })),
+  );
+  const clientAddress = (c: Context) => requestClient(c, runtime).ip;
+  const allow = new HostAllowlist(options.allowedHosts, options.host);
+  const front = [
+    trustProxy(runtime, options.trustProxy),
+    checkHost(allow, runtime, options.trustProxy, () => refused.host++),
+  ];
+  const middleware = [capRequests({
+    limits,
+    max: options.maxRequestsPerIp,
+    clientAddress,
+    open: PROBES,
+    onRefused: () => refused.ip_limit++,
+  })];
   if (access.users) {
-    middleware.push(authenticate({
-      users: access.users,
-      open: ["/healthz", "/readyz"],
-      clientAddress: (c) => requestClient(c, runtime).ip,
-      metrics: hub.metrics,
-      log,
-      policy: hooks.lockout,
-    }));
+    middleware.push(
+      authenticate({ users: access.users, open: PROBES, clientAddress, limits, metrics: hub.metrics, log }),
+    );
   } else if (!isLoopback(options.host)) {
-    log.warn(`serving ${options.host} without --auth-file: anyone who can reach this address reads the file`, {
-      host: options.host,
-    });
+    log.warn(
+      `serving ${options.host} without --auth-file: anyone who can reach this address reads the file (by IP address, or by a name given with --allowed-host)`,
+      { host: options.host },
+    );
+  }
+  if (allow.any) {
+    log.warn(
+      "--allowed-host * answers requests for any host name: a web page can then read the file through its visitors' browsers (DNS rebinding); list names instead",
+    );
+  }
+  if (!runtime.headerTimeout && !isLoopback(options.host) && options.trustProxy.length === 0) {
+    log.warn(
+      `${runtime.name[0]!.toUpperCase()}${
+        runtime.name.slice(1)
+      }'s HTTP server never times out a client that sends its headers slowly: put a reverse proxy in front (nginx: client_header_timeout) and set --trust-proxy`,
+      { host: options.host },
+    );
   }
   if (access.tls && access.tls.notAfter.getTime() < Date.now()) {
     log.warn("the TLS certificate has expired: browsers will refuse it", {
       notAfter: access.tls.notAfter.toISOString(),
     });
   }
-  return mount(app, options.basePath, middleware, log);
+  return mount(app, options.basePath, middleware, log, front);
 }
 
 /** The running pieces. */
@@ -203,17 +250,23 @@ export interface TestHooks {
   lockout?: LockoutPolicy;
 }
 
-/** Builds watcher, hub and app for a runtime. */
+/**
+ * Builds watcher, hub and app for a runtime.
+ * @param limits where the lock-out and the per-address caps are kept: this process by default, the supervisor's for a worker
+ */
 export function createServer(
   options: Options,
   rawRuntime: Runtime,
   access: Access = { users: null, tls: null },
   hooks: TestHooks = {},
+  limits: AddressLimits = new LocalLimits(hooks.lockout ?? LOCKOUT, caps(options)),
 ): Server {
   // Every caller of clientAddress (the per-IP cap, logs) gets the forwarded client from a trusted proxy.
   const runtime = withTrustedProxies(rawRuntime);
   const log = createLogger(options.logFormat, options.quiet, (line) => process.stderr.write(line + "\n"));
   const root = options.dir === null ? undefined : realpathSync(options.dir);
+  // In --dir mode a hard link may be any file of the filesystem: refused on every read (src/open.ts).
+  const fs = root !== undefined && !options.allowHardlinks ? singleLinkFileOps(nodeFileOps) : undefined;
   const watcherFor = (file: string) =>
     new FileWatcher({
       file,
@@ -223,6 +276,7 @@ export function createServer(
       events: options.events,
       onWarning: (message) => log.warn(message),
       root,
+      ...(fs ? { fs } : {}),
     });
   // Several files (docs/configuration.md#several-files): the list, and a watcher per file made on demand.
   const catalog = new Catalog({
@@ -231,6 +285,7 @@ export function createServer(
     glob: options.glob,
     maxFiles: options.maxFiles,
     ttl: options.poll,
+    allowHardlinks: options.allowHardlinks,
     onWarning: (message) => log.warn(message),
   });
   const single = options.dir === null && options.files.length === 1;
@@ -247,13 +302,20 @@ export function createServer(
   void watcher?.current();
   let isListening = false;
   const app = guarded(
-    createApp(options, { runtime, hub, catalog, listening: () => isListening }),
+    createApp(options, {
+      runtime,
+      hub,
+      catalog,
+      listening: () => isListening,
+      limits,
+      sharedSockets: limits instanceof RemoteLimits,
+    }),
     options,
     access,
     rawRuntime,
     hub,
     log,
-    hooks,
+    limits,
   );
   if (options.origins.includes("*")) {
     log.warn("--origin * allows every web page to connect (cross-site WebSocket hijacking); list origins instead");

@@ -37,7 +37,9 @@ export function parseBasePath(text: string): string {
 /**
  * The app under `base` ("" = the root) behind `middleware`, in that order.
  * `GET /PREFIX` redirects to `/PREFIX/` (where the page is, and what proxies
- * forward); anything outside the prefix is 404.
+ * forward); anything outside the prefix is 404. `front` runs before even
+ * that, on every request whatever its path (the Host check: a misdirected
+ * request learns nothing, not even where the prefix is).
  *
  * @example
  * ```ts
@@ -45,9 +47,16 @@ export function parseBasePath(text: string): string {
  * Deno.serve(root.fetch); // the page is at /logs/, its socket at /logs/ws
  * ```
  */
-export function mount(app: Hono, base: string, middleware: MiddlewareHandler[], log: Logger): Hono {
+export function mount(
+  app: Hono,
+  base: string,
+  middleware: MiddlewareHandler[],
+  log: Logger,
+  front: MiddlewareHandler[] = [],
+): Hono {
   const strip = (path: string) => base === "" ? path : path.startsWith(base + "/") ? path.slice(base.length) : path;
   const root = new Hono({ getPath: (req) => strip(getPath(req)) });
+  for (const m of front) root.use("*", m);
   if (base !== "") {
     root.use("*", async (c, next) => {
       const path = getPath(c.req.raw);

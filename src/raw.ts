@@ -16,8 +16,9 @@
  * @module
  */
 import { constants } from "node:fs";
-import { type FileHandle, lstat, open, realpath, stat } from "node:fs/promises";
+import { type FileHandle, lstat, open, realpath } from "node:fs/promises";
 import { basename, sep } from "node:path";
+import { notRegular, openRegular } from "./open.ts";
 import { describeError } from "./read.ts";
 
 /** Bytes read per pull: big enough to keep a fast client busy, small enough to keep memory flat. */
@@ -142,7 +143,12 @@ export interface OpenedFile {
  * 503 (a rotation, or an attempt: either way, ask again). What is left is
  * documented in docs/security.md ("Several files").
  */
-async function openInside(path: string, root: string, name: string): Promise<OpenedFile | Response> {
+async function openInside(
+  path: string,
+  root: string,
+  name: string,
+  allowHardlinks: boolean,
+): Promise<OpenedFile | Response> {
   const outside = () => text(403, `Forbidden: ${name}: not in the watched directory`);
   const changed = () => text(503, `Service Unavailable: ${name}: changed while it was opened, try again`);
   let real: string;
@@ -169,6 +175,11 @@ async function openInside(path: string, root: string, name: string): Promise<Ope
       await fh.close().catch(() => {});
       return changed();
     }
+    // A hard link in DIR may be any file of the filesystem: nothing in its path says so (src/open.ts).
+    if (!allowHardlinks && s.nlink > 1n) {
+      await fh.close().catch(() => {});
+      return text(403, `Forbidden: ${name}: has more than one hard link (--allow-hardlinks serves it)`);
+    }
     return { fh, size: Number(s.size), dev: Number(s.dev), ino: Number(s.ino), mtimeMs: Number(s.mtimeMs) };
   } catch (e) {
     await fh.close().catch(() => {});
@@ -182,33 +193,33 @@ async function openInside(path: string, root: string, name: string): Promise<Ope
  * cannot be read (permission, not a regular file: a FIFO or device is refused
  * before it is opened, as opening a FIFO would hang), and with `root`
  * (`--dir`'s real path; empty refuses every file) 403 unless its real path is
- * inside DIR when it is opened (see {@link openInside}). The size and
+ * inside DIR when it is opened (see {@link openInside}) and, unless
+ * `allowHardlinks`, it has one hard link (a hard link in DIR may be any file
+ * of the filesystem: nothing in its path says so). The size and
  * identity come from the open descriptor, so they are the bytes the handle
  * reads. The caller closes `fh`.
  *
  * The routes that read parts of a file (`/raw`, and the ones built on
  * `src/scan/`) open it this way, so they refuse the same files.
  */
-export async function openForRead(path: string, name = basename(path), root?: string): Promise<OpenedFile | Response> {
-  if (root !== undefined) return await openInside(path, root, name);
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) return text(503, `Service Unavailable: ${name}: not a regular file`);
-  } catch (e) {
-    return failed(e, name);
-  }
+export async function openForRead(
+  path: string,
+  name = basename(path),
+  root?: string,
+  allowHardlinks = false,
+): Promise<OpenedFile | Response> {
+  if (root !== undefined) return await openInside(path, root, name, allowHardlinks);
   let fh: FileHandle;
   try {
-    fh = await open(path, "r");
+    // The guarded open every read uses (src/open.ts): non-blocking, the type checked on the descriptor, so a
+    // path swapped for a FIFO after any earlier look is refused rather than waited on.
+    fh = await openRegular(path);
   } catch (e) {
     return failed(e, name);
   }
   try {
     const s = await fh.stat();
-    if (!s.isFile()) {
-      await fh.close().catch(() => {});
-      return text(503, `Service Unavailable: ${name}: not a regular file`);
-    }
+    if (!s.isFile()) throw notRegular();
     return { fh, size: s.size, dev: s.dev, ino: s.ino, mtimeMs: s.mtimeMs };
   } catch (e) {
     await fh.close().catch(() => {});
@@ -232,10 +243,17 @@ export async function openForRead(path: string, name = basename(path), root?: st
  *
  * A missing file is 404; one that cannot be read (permission, not a regular
  * file) is 503 with the reason: never a 500. With `root` the file must
- * resolve inside it when it is opened (see {@link openForRead}).
+ * resolve inside it when it is opened, with one hard link unless
+ * `allowHardlinks` (see {@link openForRead}).
  */
-export async function rawFile(req: Request, path: string, name = basename(path), root?: string): Promise<Response> {
-  const opened = await openForRead(path, name, root);
+export async function rawFile(
+  req: Request,
+  path: string,
+  name = basename(path),
+  root?: string,
+  allowHardlinks = false,
+): Promise<Response> {
+  const opened = await openForRead(path, name, root, allowHardlinks);
   if (opened instanceof Response) return opened;
   const { fh, size } = opened;
   let closed = false;

@@ -6,33 +6,15 @@
  * read that raced a writer is noticed rather than published.
  * @module
  */
-import { type FileHandle, open, stat } from "node:fs/promises";
-import { constants } from "node:fs";
+import { stat } from "node:fs/promises";
 import { basename } from "node:path";
+import { notRegular, openRegular } from "./open.ts";
 import { Buffer } from "node:buffer";
 
-/**
- * FIFOs, sockets and devices are never opened (opening a FIFO blocks until a
- * writer comes; a device may never end): {@link statStamp} refuses them
- * before any open, and {@link openRegular} opens without blocking and checks
- * the type on the descriptor too, in case the path changed in between.
- */
-function notRegular(): Error {
-  return Object.assign(new Error("not a regular file"), { code: "ENOTREG" });
-}
-
-/** Opens `path` for reading, without blocking, and only when it is a regular file (or a directory, which fails on read). */
-export async function openRegular(path: string): Promise<FileHandle> {
-  const fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  try {
-    const st = await fh.stat();
-    if (!st.isFile() && !st.isDirectory()) throw notRegular();
-  } catch (e) {
-    await fh.close().catch(() => {});
-    throw e;
-  }
-  return fh;
-}
+// FIFOs, sockets and devices are never opened: statStamp refuses them before
+// any open, and openRegular (src/open.ts) opens without blocking and checks
+// the type on the descriptor too, in case the path changed in between.
+export { openRegular } from "./open.ts";
 
 /** What identifies one version of the file on disk. */
 export interface Stamp {
@@ -122,10 +104,19 @@ export function sameFile(a: Stamp | null, b: Stamp | null): boolean {
   return !!a && !!b && a.ino === b.ino && a.dev === b.dev;
 }
 
-/** The stamp of a version that may still change without its mtime moving. */
+/**
+ * The stamp of a version read at `readAtNs` that may change again without
+ * the stamp moving: its mtime is within the racy window (the kernel's coarse
+ * clock may not move it on the next write), or the read began before the
+ * ctime's tick was over, and a change within that tick keeps the ctime. With
+ * Deno's whole-second ctimes that is up to a second, in which a writer that
+ * puts the mtime back and keeps the size (same-tick rewrites) leaves nothing
+ * a stat can see; the mtime rule alone missed such a rewrite when the writer
+ * paused past the mtime's window between two of them (docs/detection.md).
+ */
 export function isRacy(stamp: Stamp, readAtNs: bigint): boolean {
   const window = stamp.mtimeNs % 1_000_000_000n === 0n ? RACY_WINDOW_COARSE_NS : RACY_WINDOW_NS;
-  return readAtNs - stamp.mtimeNs < window;
+  return readAtNs - stamp.mtimeNs < window || unchangedForNs(stamp, readAtNs) < CTIME_TICK_NS;
 }
 
 /** Maps Node-style error codes from either runtime to one message a viewer understands. */
@@ -140,6 +131,8 @@ export function describeError(e: unknown, file: string): { code: string; message
     EFBIG: "file too large",
     ELOOP: "too many symbolic links",
     ENOTREG: "not a regular file (a FIFO, socket or device is never opened)",
+    EHARDLINK:
+      "has more than one hard link (one may be a file from outside the directory; --allow-hardlinks serves it)",
   };
   return { code, message: `${file}: ${what[code] ?? `cannot read (${code})`}` };
 }
@@ -210,7 +203,7 @@ export type ReadResult =
     stamp: Stamp;
     /** The file's bytes from `start` to `stamp.size`. */
     bytes: Uint8Array;
-    /** 0, or in tail mode where the bytes read start. */
+    /** 0, or in tail mode (a window) where the bytes read start. */
     start: number;
     racy: boolean;
     /** When the try that read it began (ns since the epoch, the clock ctimes are on). */
@@ -219,21 +212,25 @@ export type ReadResult =
   | { kind: "error"; code: string; message: string };
 
 /**
+ * How much of a file of `size` bytes a read takes: its last this many bytes,
+ * or 0 for the whole file. A number is the same for every size (0: the whole
+ * file; more: tail mode); the watcher passes a function, since a file over
+ * `--max-file-size` is followed in tail mode (docs/detection.md#tail-mode).
+ */
+export type ReadWindow = number | ((size: number) => number);
+
+/**
  * gorilla's `readFileIfModified`, made safe: stats the file, and unless its
  * stamp equals `previous` (and `recheck` is off), reads it through one
  * descriptor with a stat before and after, retrying when they differ, so the
  * bytes are one complete version as it was on disk.
- *
- * @param previous the stamp last seen, or null to read unconditionally
- * @param maxSize larger files are an error (ignored when `tail` > 0)
- * @param recheck re-read even when the stamp is unchanged (the last read was racy)
  * The stats compare the whole stamp, ctime included: a writer that puts the
  * mtime back (or keeps the size) during the read still moves the ctime.
  *
  * @param previous the stamp last seen, or null to read unconditionally
- * @param maxSize larger files are an error (ignored when `tail` > 0)
+ * @param maxSize a file larger than this that `tail` reads whole is an error
  * @param recheck re-read even when the stamp is unchanged (the last read was racy)
- * @param tail read only the file's last `tail` bytes (0 = the whole file)
+ * @param tail how much of the file to read, by its size at the read ({@link ReadWindow}; 0 = the whole file)
  * @param fs the file system calls (tests play a racing writer with their own)
  */
 export async function readIfChanged(
@@ -241,20 +238,23 @@ export async function readIfChanged(
   previous: Stamp | null,
   maxSize: number,
   recheck = false,
-  tail = 0,
+  tail: ReadWindow = 0,
   fs: FileOps = nodeFileOps,
 ): Promise<ReadResult> {
+  const windowOf = typeof tail === "number" ? () => tail : tail;
   try {
     const first = await statStamp(path, fs);
     if (!recheck && sameStamp(first, previous)) return { kind: "unchanged" };
-    if (tail === 0 && first.size > maxSize) return tooLarge(path, first.size, maxSize);
+    if (windowOf(first.size) === 0 && first.size > maxSize) return tooLarge(path, first.size, maxSize);
     const fh = await fs.open(path);
     try {
       for (let i = 0; i < STABLE_READ_TRIES; i++) {
         const readAtNs = nowNs();
         const before = toStamp(await fh.stat());
-        if (tail === 0 && before.size > maxSize) return tooLarge(path, before.size, maxSize);
-        const start = tail > 0 ? Math.max(0, before.size - tail) : 0;
+        // Decided by the size this try reads at: the stat after it must agree, so the result is its window.
+        const window = windowOf(before.size);
+        if (window === 0 && before.size > maxSize) return tooLarge(path, before.size, maxSize);
+        const start = window > 0 ? Math.max(0, before.size - window) : 0;
         // One byte more than the size: a file that grew while we read is noticed.
         const buf = new Uint8Array(before.size - start + 1);
         const n = await readAt(fh, buf, start);

@@ -8,17 +8,34 @@
  * runtime binary with the same entrypoint and arguments, plus the variables
  * that make it a worker; prints the start-up line once, when every worker
  * listens; forwards SIGINT/SIGTERM; restarts a worker that dies, with
- * backoff; and exits 0 when every worker stopped cleanly. Written once for
- * both runtimes with node:child_process and node:net. What a worker must do
- * in return is in src/worker.ts.
+ * backoff; and exits 0 when every worker stopped cleanly. It also keeps
+ * the host's per-address state, the lock-out and the per-address caps
+ * (src/limits.ts), and answers each worker's questions about it over the
+ * link (src/worker.ts), so they are one for the host, not one per worker. Written once
+ * for both runtimes with node:child_process and node:net. What a worker must
+ * do in return is in src/worker.ts.
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import process from "node:process";
 import type { Options } from "./config.ts";
+import { HostState } from "./limits.ts";
+import { LOCKOUT, type LockoutPolicy } from "./lockout.ts";
 import type { Logger } from "./log.ts";
-import { askToStop, parseStartupLine, type StopSignal, WORKER_STDIO, type WorkerCommand, workerEnv } from "./worker.ts";
+import {
+  askToStop,
+  LINK_MARK,
+  linkLine,
+  parseLinkLine,
+  parseStartupLine,
+  type StopSignal,
+  type ToSupervisor,
+  type ToWorker,
+  WORKER_STDIO,
+  type WorkerCommand,
+  workerEnv,
+} from "./worker.ts";
 
 /** The first restart of a worker that died waits this long; each further one twice as long as the last… */
 export const RESTART_MIN_MS = 100;
@@ -54,9 +71,10 @@ interface Slot {
  * not start, 130 after a second signal.
  */
 export async function supervise(
-  options: Pick<Options, "host" | "port" | "workers">,
+  options: Pick<Options, "host" | "port" | "workers" | "maxClientsPerIp" | "maxRequestsPerIp">,
   command: WorkerCommand,
   log: Logger,
+  policy: LockoutPolicy = LOCKOUT,
 ): Promise<void> {
   let port = options.port;
   try {
@@ -73,6 +91,13 @@ export async function supervise(
     backoff: RESTART_MIN_MS,
     timer: undefined,
   }));
+  // The host's lock-out and per-address caps, for every worker.
+  const state = new HostState(policy, { ws: options.maxClientsPerIp, http: options.maxRequestsPerIp });
+  /** Each process started gets its own number: what it holds in `state` is given back when it exits. */
+  let spawned = 0;
+  const tell = (child: ChildProcess | null, m: ToWorker) => {
+    if (child?.stdin?.writable) child.stdin.write(linkLine(m));
+  };
   let announced = false;
   let stopping: string | null = null;
   let failed = false;
@@ -100,6 +125,7 @@ export async function supervise(
       maybeDone();
       return;
     }
+    const process_ = ++spawned;
     slot.child = child;
     slot.startedAt = Date.now();
     slot.listening = false;
@@ -112,6 +138,14 @@ export async function supervise(
       while ((i = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
+        if (line.startsWith(LINK_MARK)) {
+          const m = parseLinkLine<ToSupervisor>(line.slice(LINK_MARK.length));
+          if (!m) continue;
+          const { answer, notice } = state.handle(process_, m);
+          if (answer) tell(child, answer);
+          if (notice) { for (const s of slots) tell(s.child, notice); }
+          continue;
+        }
         const startup = parseStartupLine(line);
         if (!startup) {
           process.stdout.write(line + "\n");
@@ -131,6 +165,7 @@ export async function supervise(
     child.once("error", (e) => log.error("worker failed", { worker: slot.id, error: e.message }));
     child.once("exit", (code, signal) => {
       slot.child = null;
+      state.dropWorker(process_);
       const ran = Date.now() - slot.startedAt;
       if (stopping || failed) {
         if (code !== 0) failed = true;

@@ -69,25 +69,59 @@ export function utf8OrNull(bytes: Uint8Array): string | null {
 }
 
 /**
+ * The most bytes {@link incompleteUtf8Tail} can hold back: the first three of
+ * a four-byte character.
+ */
+export const MAX_HELD_BYTES = 3;
+
+/**
+ * The bytes a UTF-8 lead byte allows in the second place of its character
+ * (Unicode's table of well-formed sequences): the ranges that keep out
+ * overlong forms (E0, F0), surrogates (ED) and code points past U+10FFFF
+ * (F4). Undefined: not a lead byte of a multi-byte character (ASCII, a
+ * continuation byte, C0, C1, F5–FF).
+ */
+function leadOf(b: number): { need: number; lo: number; hi: number } | undefined {
+  if (b >= 0xc2 && b <= 0xdf) return { need: 2, lo: 0x80, hi: 0xbf };
+  if (b === 0xe0) return { need: 3, lo: 0xa0, hi: 0xbf };
+  if (b === 0xed) return { need: 3, lo: 0x80, hi: 0x9f };
+  if (b >= 0xe1 && b <= 0xef) return { need: 3, lo: 0x80, hi: 0xbf };
+  if (b === 0xf0) return { need: 4, lo: 0x90, hi: 0xbf };
+  if (b >= 0xf1 && b <= 0xf3) return { need: 4, lo: 0x80, hi: 0xbf };
+  if (b === 0xf4) return { need: 4, lo: 0x80, hi: 0x8f };
+  return undefined;
+}
+
+/**
  * How many bytes at the end of `bytes` are the start of a UTF-8 character
- * whose other bytes have not arrived yet (0–3). A writer can stop between the
- * bytes of one character; holding those back keeps a character from being
- * split across two messages.
+ * whose other bytes have not arrived yet (0 to {@link MAX_HELD_BYTES}): a
+ * lead byte, and the continuation bytes after it, that some bytes still to
+ * come can complete. A writer that flushes in blocks stops between the bytes
+ * of one character, and the rest may come minutes later: the watcher holds
+ * those bytes back, however long, so a character is never split across two
+ * messages. Bytes that no later bytes can make a character (0xFF, a stray
+ * continuation byte, an overlong or surrogate start) are not counted: they
+ * are sent (as base64) like any other invalid bytes.
  * @example
  * ```ts
  * incompleteUtf8Tail(new Uint8Array([0x61, 0xe2])); // 1 (0xe2 starts a 3-byte character)
  * incompleteUtf8Tail(new Uint8Array([0x61, 0xe2, 0x82, 0xac])); // 0 (€ is complete)
+ * incompleteUtf8Tail(new Uint8Array([0x61, 0xe0, 0x80])); // 0 (an overlong form: never a character)
  * ```
  */
 export function incompleteUtf8Tail(bytes: Uint8Array): number {
   const n = bytes.length;
-  for (let back = 1; back <= Math.min(3, n); back++) {
+  for (let back = 1; back <= Math.min(MAX_HELD_BYTES, n); back++) {
     const b = bytes[n - back]!;
-    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
-    // The lead byte says how long its character is; 0: not a lead byte (invalid, never held).
-    const need = b < 0x80 ? 1 : b < 0xc2 ? 0 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : b < 0xf5 ? 4 : 0;
-    return need > back ? back : 0;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: its lead is further back
+    const lead = leadOf(b);
+    // Not a lead, or a character already complete (any byte after it is a stray one): nothing to wait for.
+    if (!lead || lead.need <= back) return 0;
+    if (back === 1) return 1;
+    const second = bytes[n - back + 1]!;
+    return second >= lead.lo && second <= lead.hi ? back : 0;
   }
+  // Three continuation bytes in a row: no character starts in them.
   return 0;
 }
 
@@ -109,6 +143,8 @@ export interface VersionInit {
   base?: number;
   /** File offset where a client's content starts (≥ base; the tail window's start). */
   offset?: number;
+  /** The lineage's tail window, bytes (0: the whole file; see {@link Version.tail}). */
+  tail?: number;
   /**
    * Versions of one lineage are each a prefix of the next (appends only):
    * bytes a client holds of one are bytes of all later ones.
@@ -130,6 +166,13 @@ export class Version {
   readonly base: number;
   /** File offset where a client's content starts. */
   readonly offset: number;
+  /**
+   * The tail window its lineage serves, bytes, or 0 when clients get the
+   * whole file: `--tail`, or a file larger than `--max-file-size` at the
+   * lineage's start (docs/detection.md#tail-mode). Plain clients get appends
+   * only of a windowed version (docs/protocol.md).
+   */
+  readonly tail: number;
   readonly appendOf: AppendOf | null;
   readonly #kept: Uint8Array;
   #text: string | null | undefined;
@@ -140,6 +183,7 @@ export class Version {
     this.#kept = init.kept;
     this.base = init.base ?? 0;
     this.offset = Math.max(this.base, init.offset ?? this.base);
+    this.tail = init.tail ?? 0;
     this.lineage = init.lineage ?? 0;
     this.appendOf = init.appendOf ?? null;
   }

@@ -13,6 +13,7 @@ import { realpath } from "node:fs/promises";
 import { basename, sep } from "node:path";
 import { Lineage } from "./lineage.ts";
 import {
+  APPEND_CHECK_BYTES,
   type AppendBase,
   describeError,
   type FileOps,
@@ -21,7 +22,6 @@ import {
   nodeFileOps,
   nowNs,
   readAppended,
-  type ReadResult,
   sameFile,
   sameStamp,
   type Stamp,
@@ -29,7 +29,7 @@ import {
 } from "./read.ts";
 import { Schedule } from "./schedule.ts";
 import { SETTLE_MS, SettledReader } from "./settle.ts";
-import { incompleteUtf8Tail, type Snapshot, type Version } from "./version.ts";
+import { incompleteUtf8Tail, MAX_HELD_BYTES, type Snapshot, type Version } from "./version.ts";
 
 /**
  * A file that was readable and is now missing or unreadable is looked at
@@ -39,15 +39,52 @@ import { incompleteUtf8Tail, type Snapshot, type Version } from "./version.ts";
  */
 export const ERROR_SETTLE_MS = 100;
 
+/**
+ * The window of a file followed in tail mode because it is larger than
+ * `--max-file-size` (without `--tail`): 1 MiB, or the limit when that is
+ * lower (docs/detection.md#tail-mode). The window goes out as one message,
+ * and the limit is what one message may carry. 1 MiB because nothing is
+ * lost by a small window and more costs every viewer: the large-file view
+ * shows its last screen and reads the rest of the file through `/lines`, a
+ * page that held the file whole shows the window at once (the page draws
+ * 1 MiB in well under the 16 MiB it was made for), a plain client gets what
+ * `tail -c 1M` gives, and the server keeps at most twice it of the file.
+ */
+export const AUTO_TAIL_BYTES = 1024 * 1024;
+
+/**
+ * The tail window a lineage of the file that starts at `size` bytes is
+ * served with (0: the whole file): `--tail` for every file, else
+ * {@link AUTO_TAIL_BYTES} (at most `--max-file-size`) for a file larger than
+ * `--max-file-size`. A function of the file's size alone, so every process
+ * that reads the file in one state serves it alike and publishes the same
+ * token.
+ * @example
+ * ```ts
+ * windowFor(3 << 20, { maxFileSize: 1 << 20 }); // 1048576: followed in tail mode
+ * windowFor(1 << 20, { maxFileSize: 1 << 20 }); // 0: the whole file
+ * windowFor(10, { maxFileSize: 1 << 20, tail: 4096 }); // 4096: --tail
+ * ```
+ */
+export function windowFor(size: number, options: { maxFileSize: number; tail?: number }): number {
+  const tail = options.tail ?? 0;
+  if (tail > 0) return tail;
+  return size > options.maxFileSize ? Math.min(options.maxFileSize, AUTO_TAIL_BYTES) : 0;
+}
+
 /** Options of a {@link FileWatcher}. */
 export interface WatcherOptions {
   file: string;
   /** Poll period, ms. */
   poll: number;
+  /**
+   * The most the watcher holds whole: a larger file is followed in tail mode
+   * ({@link windowFor}), decided when a lineage starts.
+   */
   maxFileSize: number;
   /** Also watch the parent directory for events. */
   events: boolean;
-  /** Tail mode: keep and serve only the file's last this many bytes (0 = the whole file). */
+  /** Tail mode for every file: keep and serve only its last this many bytes (0 = only for files over `maxFileSize`). */
   tail?: number;
   /** Told about event-watcher failures (the watcher falls back to polling). */
   onWarning?: (message: string) => void;
@@ -61,13 +98,19 @@ export interface WatcherOptions {
   fs?: FileOps;
 }
 
+/**
+ * How many bytes a read of a file of `size` bytes takes from its end (0: the
+ * whole file): the window, and room for a character held back at its end
+ * (src/version.ts), so the window before it is whole (the token hashes the
+ * window's bytes: src/lineage.ts).
+ */
+function readWindow(size: number, options: { maxFileSize: number; tail?: number }): number {
+  const window = windowFor(size, options);
+  return window > 0 ? window + MAX_HELD_BYTES : 0;
+}
+
 /** How changes are being noticed right now. */
 export type WatchMode = "events" | "polling" | "idle";
-
-/** Bytes at the end that start a character still being written are left for the next check. */
-function holdBack(bytes: Uint8Array, racy: boolean): number {
-  return racy ? incompleteUtf8Tail(bytes) : 0;
-}
 
 /**
  * Shared by every client of one file. Polls and listens only while someone is
@@ -84,7 +127,10 @@ export class FileWatcher {
   readonly options: WatcherOptions;
   /** The file's versions: what clients are sent, and where a resuming client stands. */
   readonly lineage: Lineage;
-  /** The file's stamp when last read (its size may be past the published size: bytes held back). */
+  /**
+   * The file's stamp when last read. Its size may be past the published
+   * version's: the bytes of a character not yet complete are held back.
+   */
   #stamp: Stamp | null = null;
   #racy = false;
   #listeners = new Set<(s: Snapshot) => void>();
@@ -98,11 +144,16 @@ export class FileWatcher {
 
   constructor(options: WatcherOptions) {
     this.options = options;
-    const tail = options.tail ?? 0;
-    this.lineage = new Lineage(tail);
+    this.lineage = new Lineage();
     this.#schedule = new Schedule(options, () => void this.check());
     const { file, maxFileSize, poll } = options;
-    this.#reader = new SettledReader({ file, maxFileSize, tail, poll, fs: this.#fs });
+    this.#reader = new SettledReader({
+      file,
+      maxFileSize,
+      tail: (size) => readWindow(size, options),
+      poll,
+      fs: this.#fs,
+    });
   }
 
   /** The newest snapshot, if any check has completed. */
@@ -209,7 +260,8 @@ export class FileWatcher {
       return;
     }
     this.stats.reads++;
-    this.#replaced(r);
+    // The read's window was decided by the size it read at, which is its stamp's.
+    this.#replaced(r.stamp, r.bytes, r.start, r.racy, windowFor(r.stamp.size, this.options));
   }
 
   /**
@@ -224,12 +276,17 @@ export class FileWatcher {
     const { file } = this.options;
     for (let look = 0; look < 3 && sameFile(st, base.stamp); look++) {
       if (st.size > base.size) {
-        // Tail mode keeps twice the window: more new bytes than that start over.
-        const limit = this.lineage.tail > 0 ? 2 * this.lineage.keepBytes : this.options.maxFileSize - base.size;
+        // Tail mode keeps twice the window: more new bytes than that start
+        // over. A file held whole that grows past --max-file-size goes on in
+        // tail mode, read so too.
+        const tail = this.lineage.tail || windowFor(st.size, this.options);
+        const limit = tail > 0 ? 2 * Math.max(tail, APPEND_CHECK_BYTES) : this.options.maxFileSize - base.size;
         const grown = await readAppended(file, base, limit, this.#fs);
         if (grown.kind !== "appended") return false;
         this.#reader.heldStill();
-        this.#appended(grown.stamp, grown.bytes, grown.racy);
+        const window = windowFor(grown.stamp.size, this.options);
+        if (window === this.lineage.tail) this.#appended(grown.stamp, grown.bytes, grown.racy);
+        else if (!this.#rewindowed(grown.stamp, grown.bytes, grown.racy, window)) return false;
         return true;
       }
       if (st.size !== base.size || !this.lineage.grew) return false;
@@ -277,23 +334,61 @@ export class FileWatcher {
     }
   }
 
-  /** The file grew by `bytes` from what clients hold. */
+  /**
+   * The file grew by `bytes` from what clients hold. A character whose last
+   * bytes have not been written yet stays out of the version, however long
+   * they take (docs/detection.md#appends): clients get it whole with them.
+   */
   #appended(stamp: Stamp, bytes: Uint8Array, racy: boolean): void {
-    const held = holdBack(bytes, racy);
+    const held = incompleteUtf8Tail(bytes);
     this.#stamp = stamp;
-    this.#racy = racy || held > 0;
-    if (held === bytes.length) return;
+    this.#racy = racy;
+    if (held === bytes.length) {
+      // Only the start of a character: the version clients hold, under the file's new mtime.
+      this.lineage.alias(stamp.mtimeNs, (this.snapshot as Version).size);
+      return;
+    }
     this.#published(this.lineage.extend(bytes.subarray(0, bytes.length - held), stamp.mtimeNs));
   }
 
-  /** A version read whole (or its tail window): the lineage tells an append, a touch and a new lineage apart. */
-  #replaced(r: Extract<ReadResult, { kind: "content" }>): void {
-    const hold = holdBack(r.bytes, r.racy);
-    const bytes = r.bytes.subarray(0, r.bytes.length - hold);
-    const sameInode = sameFile(r.stamp, this.#stamp);
-    this.#stamp = r.stamp;
-    this.#racy = r.racy || hold > 0;
-    const version = this.lineage.replace(bytes, r.start, r.stamp.mtimeNs, sameInode);
+  /**
+   * The file held whole grew past --max-file-size (by `bytes`, from the
+   * version clients hold): it goes on in tail mode, as a new lineage
+   * (clients get `content` of the window, never an append across the
+   * switch). The window is cut from the bytes held and the bytes appended,
+   * the very bytes a read of the window would give, so the version and its
+   * token are those of every process that reads the file in this state. False
+   * when the bytes it needs are not held (the caller reads the file).
+   */
+  #rewindowed(stamp: Stamp, bytes: Uint8Array, racy: boolean, window: number): boolean {
+    const held = this.snapshot as Version;
+    const start = Math.max(0, stamp.size - readWindow(stamp.size, this.options));
+    let read = bytes.subarray(Math.max(0, start - held.size));
+    if (start < held.size) {
+      const before = held.since(start);
+      if (!before) return false;
+      const joined = new Uint8Array(before.length + bytes.length);
+      joined.set(before);
+      joined.set(bytes, before.length);
+      read = joined;
+    }
+    this.#replaced(stamp, read, start, racy, window);
+    return true;
+  }
+
+  /**
+   * A version read whole (or its tail window), from file offset `start`,
+   * served with tail window `tail` (0: whole): the lineage tells an append,
+   * a touch and a new lineage apart. A character not yet complete at its end
+   * is held back, as for an append.
+   */
+  #replaced(stamp: Stamp, read: Uint8Array, start: number, racy: boolean, tail: number): void {
+    const held = incompleteUtf8Tail(read);
+    const bytes = read.subarray(0, read.length - held);
+    const sameInode = sameFile(stamp, this.#stamp);
+    this.#stamp = stamp;
+    this.#racy = racy;
+    const version = this.lineage.replace(bytes, start, stamp.mtimeNs, sameInode, tail);
     if (version) this.#published(version);
   }
 

@@ -18,6 +18,13 @@
  *   itself. Sending the signal would need more of Deno than running its own
  *   binary: `--allow-run=<deno>` lets a process start Deno and signal itself,
  *   not signal another process (that takes all of `--allow-run`).
+ * - **The link**: questions about the host's per-address state (the
+ *   lock-out, the per-address caps), which the supervisor keeps for every
+ *   worker (src/limits.ts). A worker writes each {@link ToSupervisor} as one
+ *   stdout line that starts with {@link LINK_MARK} (the supervisor passes
+ *   every other line through); the supervisor writes each {@link ToWorker}
+ *   as one JSON line on the worker's stdin, beside the signal names
+ *   ({@link linkLine}, {@link parseLinkLine}, {@link readLines}).
  * @module
  */
 import process from "node:process";
@@ -117,4 +124,94 @@ export function exitWithSupervisor(
   });
   stdin.once("end", () => once("SIGTERM"));
   stdin.resume();
+}
+
+// ---- the link ----------------------------------------------------------------
+
+/** First character of a worker's stdout line that is a link message (ASCII record separator: no printed line has it). */
+export const LINK_MARK = "\x1e";
+
+/** What a per-address cap counts: WebSocket connections (`--max-clients-per-ip`) or HTTP requests in progress. */
+export type SlotKind = "ws" | "http";
+
+/**
+ * A worker's question or notice to the supervisor. `id` names the question
+ * and, for `attempt` and `reserve`, what it took (the ticket that `settle`
+ * and `release` give back).
+ */
+export type ToSupervisor =
+  /** May `ip` have one password checked now? It counts as a failure until settled. */
+  | { op: "attempt"; id: number; ip: string }
+  /** How the attempt `id` ended: the answer says how long to hold a 401 back. */
+  | { op: "settle"; id: number; outcome: "ok" | "fail" | "cancel" }
+  /** May `ip` take one more slot of `kind`? */
+  | { op: "reserve"; id: number; kind: SlotKind; ip: string }
+  /** Gives back the slot `reserve` `id` took (nothing when it was refused). No answer. */
+  | { op: "release"; id: number };
+
+/** The supervisor's answer to one {@link ToSupervisor} (by `id`), or a notice to every worker. */
+export type ToWorker =
+  /** To `attempt` and `reserve`: yes. */
+  | { id: number; ok: true }
+  /** To `attempt` and `reserve`: no; `why` for an attempt is "locked" or "busy", for a slot "limit". */
+  | { id: number; ok: false; why: "locked" | "busy" | "limit"; retryAfterS: number }
+  /** To `settle`: hold the 401 back this long; `lockedUntil` (ms since the epoch) when this failure locked the address. */
+  | { id: number; delayMs: number; lockedUntil?: number }
+  /** To every worker: `ip` is locked out until `until` (ms since the epoch). */
+  | { op: "locked"; ip: string; until: number };
+
+/** A message as one line of the link (newline included): a worker's stdout line starts with {@link LINK_MARK}. */
+export function linkLine(message: ToSupervisor | ToWorker, mark = ""): string {
+  return mark + JSON.stringify(message) + "\n";
+}
+
+/** A link line read back (without its newline, and without the mark for a worker's line), or null when it is not one. */
+export function parseLinkLine<T extends ToSupervisor | ToWorker>(line: string): T | null {
+  try {
+    const m = JSON.parse(line) as unknown;
+    return typeof m === "object" && m !== null ? m as T : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Calls `onLine` with each whole line (without its newline) of a byte or text stream. */
+export function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buf = "";
+  const decoder = new TextDecoder();
+  stream.on("data", (chunk: string | Uint8Array) => {
+    buf += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      onLine(line);
+    }
+  });
+}
+
+/** A worker's end of the link: sends a message, and is told each message that comes back. */
+export interface SupervisorLink {
+  send(message: ToSupervisor): void;
+  onMessage(listener: (message: ToWorker) => void): void;
+}
+
+/**
+ * In a worker: the link to the supervisor over this process's stdin
+ * (answers and notices, one JSON line each) and stdout (questions, one line
+ * each after {@link LINK_MARK}).
+ */
+export function connectToSupervisor(
+  stdin: NodeJS.ReadableStream = process.stdin,
+  write: (line: string) => void = (line) => void process.stdout.write(line),
+): SupervisorLink {
+  const listeners: Array<(m: ToWorker) => void> = [];
+  readLines(stdin, (line) => {
+    const m = parseLinkLine<ToWorker>(line);
+    if (m) { for (const l of listeners) l(m); }
+  });
+  return {
+    send: (m) => write(linkLine(m, LINK_MARK)),
+    onMessage: (l) => void listeners.push(l),
+  };
 }

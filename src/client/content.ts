@@ -8,21 +8,22 @@
  * ContentView.show} with each change to show (today the connection's,
  * through pause). It keeps what it shows as {@link Lines}, the whole text in
  * memory; a view of files too large to hold, fed line ranges by the server,
- * would replace what feeds `show()` and what `Lines` holds. How a line with
- * an element of its own is drawn is the {@link LineRenderer} it is given.
+ * would replace what feeds `show()` and what `Lines` holds. How a line is
+ * drawn, and which lines show besides the filter's (levels, marks, whole
+ * entries), is the {@link LineReader} it is given.
  *
  * Reading works on what is *shown*, which lags what the connection holds
  * while paused.
  * @module
  */
 import { appendedLines, CHANGED_MS, changedLines, type LineRange, mergeRanges, shiftRanges } from "./changes.ts";
-import { type Filter, matchingLines } from "./filter.ts";
+import type { Filter } from "./filter.ts";
 import { FilteredView } from "./filtered.ts";
 import { Lines } from "./lines.ts";
 import { noLinksReason, parseLineHash } from "./links.ts";
 import type { Shown } from "./pause.ts";
 import type { Prefs } from "./prefs.ts";
-import { type LineRenderer, plainLine } from "./render.ts";
+import { type LineReader, PlainReader } from "./draw.ts";
 import { isAtBottom } from "./scroll.ts";
 import { type FileText, NOTHING } from "./text.ts";
 import { TextView } from "./view.ts";
@@ -52,6 +53,8 @@ export interface ContentHooks {
   clearFilter(): void;
   /** The reader clicked line `n`'s number: make the URL name it. */
   linked(n: number): void;
+  /** How lines are drawn, and which show besides the filter's; lines as they are when absent. */
+  reader?: LineReader;
 }
 
 /** The pane's state as plain data: what a URL could carry, or a test compare. */
@@ -69,6 +72,7 @@ export class ContentView {
   readonly #prefs: Prefs;
   readonly #text: TextView;
   readonly #filtered: FilteredView;
+  readonly #reader: LineReader;
   #shown: FileText = NOTHING;
   #lines = new Lines("");
   #filter: Filter = { kind: "none" };
@@ -78,12 +82,13 @@ export class ContentView {
   #changedTimer: number | undefined;
 
   /** The toggles start as the reader left them (`prefs`). */
-  constructor(dom: ContentDom, hooks: ContentHooks, prefs: Prefs, render: LineRenderer = plainLine) {
+  constructor(dom: ContentDom, hooks: ContentHooks, prefs: Prefs) {
     this.#dom = dom;
     this.#hooks = hooks;
     this.#prefs = prefs;
-    this.#text = new TextView(dom.pre, render);
-    this.#filtered = new FilteredView(dom.filtered, dom.view, render);
+    const reader = this.#reader = hooks.reader ?? new PlainReader();
+    this.#text = new TextView(dom.pre, reader, dom.view);
+    this.#filtered = new FilteredView(dom.filtered, dom.view, reader);
     this.#filtered.onBuild = () => {
       if (this.#changed.length > 0) this.#paintChanged();
     };
@@ -94,6 +99,11 @@ export class ContentView {
   /** What is shown. */
   get shown(): FileText {
     return this.#shown;
+  }
+
+  /** Whether any text is shown (an error banner then says the last content stays). */
+  get hasText(): boolean {
+    return this.#shown.text !== "";
   }
 
   /** How many lines are shown (all of them, filtered or not). */
@@ -113,15 +123,16 @@ export class ContentView {
   /**
    * Takes over the text the server's page shows: `first` as it came, `start`
    * the same cut to the page's bound. The server's chunks are what render()
-   * would build: taken over as they are (no node rebuilt) unless lines are
-   * to be numbered or some were trimmed.
+   * would build: taken over as they are (no node rebuilt) unless some lines
+   * were trimmed.
    */
   start(first: FileText, start: FileText): void {
-    const numbers = this.#dom.numbers.checked;
     this.#applyToggles();
     this.#shown = start;
     this.#lines = new Lines(start.text);
-    if (numbers || start !== first || !this.#text.adopt(start.text)) this.#text.render(start.text, numbers);
+    this.#reader.reset(this.#lines, start.offset);
+    if (start !== first || !this.#text.adopt(start.text)) this.#text.render(start.text);
+    this.#drawVisible();
     this.#hooks.shown(start);
     // A page that shows the last part of a log (tail mode) opens at its end, following it.
     if (start.offset > 0) this.#toBottom();
@@ -133,19 +144,21 @@ export class ContentView {
     const follow = this.#atBottom();
     const top = view.scrollTop;
     const height = view.scrollHeight;
-    const filtering = () => this.#filter.kind === "ok";
+    const filtering = () => this.#filtering();
     let ranges: LineRange[] = [];
     if (change.kind === "replace") {
       const before = this.#lines.lines;
       this.#changed = []; // lines of the text replaced
-      this.#text.render(change.held.text, this.#dom.numbers.checked);
       this.#lines = new Lines(change.held.text);
+      this.#reader.reset(this.#lines, change.held.offset);
+      this.#text.render(change.held.text);
+      this.#drawVisible();
       if (mark && before.length > 0) ranges = changedLines(before, this.#lines.lines).ranges;
       if (filtering()) this.#runFilter();
     } else {
       const lines = this.#lines;
       const firstNew = lines.extend(change.added);
-      const more = this.#filter.kind === "ok" ? matchingLines(lines.lines, this.#filter.re, firstNew) : [];
+      this.#reader.extended(firstNew);
       this.#text.append(change.added);
       if (change.dropped) {
         // Lines leaving above the reader would pull the text they are reading
@@ -153,6 +166,7 @@ export class ContentView {
         const droppedBefore = lines.base;
         lines.dropFront(change.dropped);
         const gone = lines.base - droppedBefore;
+        this.#reader.dropped(gone, change.held.offset, !change.dropped.endsWith("\n"));
         this.#changed = shiftRanges(this.#changed, gone);
         const before = view.scrollHeight;
         this.#text.dropFront(change.dropped);
@@ -160,7 +174,10 @@ export class ContentView {
         if (!follow) view.scrollTop = top - (before - view.scrollHeight);
         ranges = appendedLines(Math.max(0, firstNew - gone), lines.length);
       } else {
-        if (filtering()) this.#filtered.extend(lines.lines, firstNew, more);
+        if (filtering()) {
+          const more = this.#reader.select(this.#re(), firstNew);
+          this.#filtered.extend(more.from, more.hits);
+        }
         ranges = appendedLines(firstNew, lines.length);
       }
       if (!mark) ranges = [];
@@ -183,11 +200,40 @@ export class ContentView {
   /** Shows only the lines `filter` keeps (all of them for none, or a bad one). */
   setFilter(filter: Filter): void {
     const follow = this.#atBottom();
-    const was = this.#filter.kind;
+    const was = this.#filtering();
     this.#filter = filter;
     this.#runFilter();
     if (follow) this.#toBottom();
-    else if (filter.kind === "ok" || was === "ok") this.#dom.view.scrollTop = 0;
+    else if (was || this.#filtering()) this.#dom.view.scrollTop = 0;
+  }
+
+  /** What the reader shows besides the filter changed (levels, marked only): choose the lines again. */
+  reselect(): void {
+    this.setFilter(this.#filter);
+  }
+
+  /** How lines are drawn changed (JSON lines as fields or raw): draw the lines on screen again. */
+  redraw(): void {
+    this.#text.redraw();
+    this.#filtered.redraw();
+    this.#paintTarget();
+    this.#paintChanged();
+  }
+
+  /** Draws line `index` (0-based, held) again wherever it is drawn. */
+  redrawLine(index: number): void {
+    this.#text.redrawLine(index);
+    this.#filtered.redrawLine(index);
+  }
+
+  /** The element of held line `index` in the pane shown (drawn first if need be), or null when it is not shown. */
+  lineElement(index: number): HTMLElement | null {
+    return this.#filtering() ? this.#filtered.lineElement(index) : this.#text.lineElement(index);
+  }
+
+  /** Draws the chunk or block `el` of the pane shown, if it is one not drawn yet (the keyboard moved into it). */
+  drawBlock(el: Element): void {
+    if (!this.#text.drawChunk(el)) this.#filtered.buildBlock(el);
   }
 
   /** The wrap toggle changed. */
@@ -204,9 +250,6 @@ export class ContentView {
     this.#prefs.save("numbers", numbers);
     const follow = this.#atBottom();
     this.#applyToggles();
-    this.#text.render(this.#shown.text, numbers);
-    this.#paintTarget();
-    this.#paintChanged(); // the marks were on the nodes just replaced
     if (follow) this.#toBottom();
   }
 
@@ -231,10 +274,12 @@ export class ContentView {
   clicked(ev: MouseEvent): void {
     const line = (ev.target as Element).closest?.("[data-n]");
     if (!(line instanceof HTMLElement) || this.linksOff() !== null) return;
+    // Without numbers, the content's gutter holds no number to click.
+    if (!this.#dom.numbers.checked && !this.#filtering()) return;
     const gutter = parseFloat(getComputedStyle(line).paddingLeft);
     if (ev.clientX - line.getBoundingClientRect().left > gutter) return;
     const n = Number(line.dataset.n);
-    const fromFilter = this.#filter.kind === "ok";
+    const fromFilter = this.#filtering();
     this.#hooks.linked(n);
     this.goToLine(n, fromFilter);
   }
@@ -249,13 +294,11 @@ export class ContentView {
   goToLine(n: number, scroll: boolean): void {
     if (this.linksOff() !== null) return;
     this.#target = n;
-    if (this.#filter.kind === "ok") this.#hooks.clearFilter(); // the line in its context
+    if (this.#filtering()) this.#hooks.clearFilter(); // the line in its context
     if (!this.#dom.numbers.checked) {
       // Numbered for this visit (not saved): a link names a line by its number.
       this.#dom.numbers.checked = true;
       this.#applyToggles();
-      this.#text.render(this.#shown.text, true);
-      this.#paintChanged();
     }
     this.#paintTarget();
     if (scroll) this.#scrollToLine(n);
@@ -279,24 +322,39 @@ export class ContentView {
     requestAnimationFrame(() => view.scrollTop = view.scrollHeight);
   }
 
+  /** Whether the filtered pane shows (a filter, or the reader leaving lines out). */
+  #filtering(): boolean {
+    return this.#filter.kind === "ok" || this.#reader.selecting;
+  }
+
+  #re(): RegExp | null {
+    return this.#filter.kind === "ok" ? this.#filter.re : null;
+  }
+
+  /** Draws, before the next frame, the chunks it would show undrawn (the observer would draw them a frame late). */
+  #drawVisible(): void {
+    requestAnimationFrame(() => this.#text.drawVisible(this.#dom.view));
+  }
+
   #applyToggles(): void {
     this.#dom.body.classList.toggle("wrap", this.#dom.wrap.checked);
     this.#dom.body.classList.toggle("numbers", this.#dom.numbers.checked);
   }
 
-  /** Applies the filter to the lines shown (all of them). */
+  /** Applies the filter (and what else the reader leaves out) to the lines held. */
   #runFilter(): void {
     const { pre, filtered } = this.#dom;
-    if (this.#filter.kind !== "ok") {
+    if (!this.#filtering()) {
       this.#filtered.clear();
       filtered.hidden = true;
       pre.hidden = false;
       this.#paintChanged();
+      this.#drawVisible();
       return;
     }
     const lines = this.#lines;
-    const hits = matchingLines(lines.lines, this.#filter.re);
-    this.#filtered.show(lines.lines, lines.base, hits, this.#filter.re);
+    const { hits } = this.#reader.select(this.#re());
+    this.#filtered.show(lines.base, hits, this.#re());
     this.#filtered.setTarget(this.#target);
     pre.hidden = true;
     filtered.hidden = false;
@@ -336,7 +394,7 @@ export class ContentView {
     const changed = this.#changed;
     const made = changed.length === 0
       ? []
-      : this.#filter.kind === "ok"
+      : this.#filtering()
       ? this.#filtered.lineRanges(changed)
       : changed.map(([a, b]) => this.#text.lineRange(a, b)).filter((r): r is Range => r !== null);
     if (made.length === 0) {

@@ -1,16 +1,16 @@
 /**
- * The filtered view: only the lines that match, numbered, with the matches
- * marked. A filter that matches 200k lines must not build 200k elements per
- * keystroke: the matching lines go into blocks of {@link FILTER_CHUNK}, and a
- * block's lines are built only when it comes near the screen (an
+ * The filtered view: only the lines shown (those that match the filter, of
+ * the levels shown, marked: whole entries at a time), numbered, with the
+ * matches marked. A filter that matches 200k lines must not build 200k
+ * elements per keystroke: the lines go into blocks of {@link FILTER_CHUNK},
+ * and a block's lines are built only when it comes near the screen (an
  * IntersectionObserver); until then an empty block holds their height.
  * @module
  */
 import { inRanges, type LineRange } from "./changes.ts";
 import { lineCountDigits } from "../shared/chunks.ts";
-import { matchRanges } from "./filter.ts";
-import { type LineRenderer, plainLine } from "./render.ts";
-import { fillLine } from "./view.ts";
+import { type LineDraw, lineTextEnd } from "./draw.ts";
+import { DRAW_MARGIN } from "./view.ts";
 
 /** Matching lines per block of the filtered view. */
 export const FILTER_CHUNK = 200;
@@ -19,10 +19,9 @@ export const FILTER_CHUNK = 200;
 export class FilteredView {
   readonly #pre: HTMLElement;
   readonly #observer: IntersectionObserver;
-  readonly #render: LineRenderer;
-  /** Line indexes (on screen, 0-based) that match, in order. */
+  readonly #reader: LineDraw;
+  /** Line indexes (on screen, 0-based) shown, in order. */
   hits: number[] = [];
-  #lines: readonly string[] = [];
   #base = 0;
   #re: RegExp | null = null;
   #blocks: HTMLElement[] = [];
@@ -31,18 +30,17 @@ export class FilteredView {
   /** Called after a block's lines were built (they were not on screen before): the page re-marks changed lines. */
   onBuild: () => void = () => {};
 
-  constructor(pre: HTMLElement, scroller: HTMLElement, render: LineRenderer = plainLine) {
+  constructor(pre: HTMLElement, scroller: HTMLElement, reader: LineDraw) {
     this.#pre = pre;
-    this.#render = render;
+    this.#reader = reader;
     this.#observer = new IntersectionObserver((entries) => {
       for (const e of entries) if (e.isIntersecting) this.#build(e.target as HTMLElement);
-    }, { root: scroller, rootMargin: "1500px 0px" });
+    }, { root: scroller, rootMargin: `${DRAW_MARGIN} 0px` });
   }
 
-  /** Shows the lines of `lines` at `hits`, marking `re`; `base` + index + 1 is a line's number. */
-  show(lines: readonly string[], base: number, hits: number[], re: RegExp): void {
+  /** Shows the lines at `hits`, marking `re`'s matches (null: none); `base` + index + 1 is a line's number. */
+  show(base: number, hits: number[], re: RegExp | null): void {
     this.#observer.disconnect();
-    this.#lines = lines;
     this.#base = base;
     this.#re = re;
     this.hits = hits;
@@ -55,10 +53,10 @@ export class FilteredView {
 
   /**
    * The lines from index `from` on changed or arrived (an append): hits at or
-   * after `from` are replaced by `more`; only the last block is rebuilt.
+   * after `from` are replaced by `more`; only the blocks from the first
+   * touched are rebuilt.
    */
-  extend(lines: readonly string[], from: number, more: number[]): void {
-    this.#lines = lines;
+  extend(from: number, more: number[]): void {
     let keep = this.hits.length;
     while (keep > 0 && this.hits[keep - 1]! >= from) keep--;
     const firstTouched = Math.floor(keep / FILTER_CHUNK);
@@ -101,12 +99,45 @@ export class FilteredView {
       for (const line of el.children) {
         if (inRanges(ranges, this.hits[k++]!)) {
           const r = doc.createRange();
-          r.selectNodeContents(line);
+          const end = lineTextEnd(line as HTMLElement);
+          r.setStart(line, 0);
+          r.setEnd(end.node, end.offset);
           out.push(r);
         }
       }
     }
     return out;
+  }
+
+  /** Builds `block` (a block element of this pane) if it is not; false when it is no block of ours. */
+  buildBlock(block: Element): boolean {
+    if (!this.#blocks.includes(block as HTMLElement)) return false;
+    this.#build(block as HTMLElement);
+    return true;
+  }
+
+  /** The element of line `index` (on screen) when it is shown, its block built first if need be. */
+  lineElement(index: number): HTMLElement | null {
+    const i = this.hits.indexOf(index);
+    const block = i < 0 ? undefined : this.#blocks[Math.floor(i / FILTER_CHUNK)];
+    if (!block) return null;
+    this.#build(block);
+    return block.children[i % FILTER_CHUNK] as HTMLElement | undefined ?? null;
+  }
+
+  /** Draws line `index` again where it is built. */
+  redrawLine(index: number): void {
+    const el = this.#pre.querySelector(`.fchunk.built > [data-n="${this.#base + index + 1}"]`);
+    if (el instanceof HTMLElement) this.#fill(el, index);
+  }
+
+  /** Draws every built line again (how lines are drawn changed). */
+  redraw(): void {
+    for (const el of this.#blocks) {
+      if (!this.#built.has(el)) continue;
+      let k = Number(el.dataset.from);
+      for (const line of el.children) this.#fill(line as HTMLElement, this.hits[k++]!);
+    }
   }
 
   /** Empties the pane. */
@@ -143,26 +174,29 @@ export class FilteredView {
   }
 
   #build(el: HTMLElement): void {
-    if (this.#built.has(el) || !this.#re) return;
+    if (this.#built.has(el)) return;
     this.#built.add(el);
     this.#observer.unobserve(el);
     const doc = this.#pre.ownerDocument;
     const from = Number(el.dataset.from);
     const frag = doc.createDocumentFragment();
     for (let i = from; i < Math.min(from + FILTER_CHUNK, this.hits.length); i++) {
-      const index = this.hits[i]!;
-      const line = this.#lines[index] ?? "";
       const span = doc.createElement("span");
-      span.className = "l";
-      const n = this.#base + index + 1;
-      span.dataset.n = String(n);
-      if (n === this.#target) span.classList.add("target");
-      fillLine(span, this.#render(line, matchRanges(this.#re, line)));
+      this.#fill(span, this.hits[i]!);
       frag.append(span);
     }
     el.replaceChildren(frag);
     el.classList.add("built");
     this.onBuild();
+  }
+
+  #fill(el: HTMLElement, index: number): void {
+    el.replaceChildren();
+    el.className = "l ln";
+    const n = this.#base + index + 1;
+    el.dataset.n = String(n);
+    if (n === this.#target) el.classList.add("target");
+    this.#reader.draw(el, index, this.#re);
   }
 
   #digits(): void {

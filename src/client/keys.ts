@@ -1,13 +1,14 @@
 /**
  * The page's keys, anywhere but in a text box: `/` filter, `g` go to line,
- * `Esc` clear the filter (docs/page.md#reading). Pure: main.ts listens and
+ * `t` go to time (the large-file view), `Esc` clear the filter
+ * (docs/page.md#reading). Pure: main.ts listens and
  * acts on the command.
  * @module
  */
 import type { KeyPress } from "./dom.ts";
 
 /** What a key asks for. */
-export type KeyCommand = "filter" | "goto" | "escape";
+export type KeyCommand = "filter" | "goto" | "time" | "escape";
 
 /** Input types that take no text: a key there is a command, not a character. */
 const NOT_TEXT = ["checkbox", "radio", "button", "submit"];
@@ -39,6 +40,7 @@ export function keyCommand(
   if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return null;
   if (ev.key === "/" && !typing(ev.target)) return "filter";
   if (ev.key === "g" && !typing(ev.target)) return "goto";
+  if (ev.key === "t" && !typing(ev.target)) return "time";
   if (ev.key === "Escape" && (ev.target === filterBox || !typing(ev.target))) return "escape";
   return null;
 }

@@ -70,6 +70,10 @@ export class StatusBar {
   #modifiedMs: number | null = null;
   /** When this page last heard of the file. */
   #receivedMs: number;
+  /** The title's connection prefix, as last painted. */
+  #flag = "";
+  /** Lines that arrived while the tab was hidden (the title counts them). */
+  #unseen = 0;
 
   /** `lastMod`: the version the server's page showed; `now` the clock (ms since the epoch). */
   constructor(dom: StatusDom, lastMod: string, now: () => number = Date.now) {
@@ -120,6 +124,22 @@ export class StatusBar {
     d.body.classList.toggle("linkable", noLinksReason(shown.offset, shown.dropped) === null);
   }
 
+  /**
+   * The large-file view's size: `size` bytes of `total` lines ("4.0 GiB,
+   * 41,943,040 lines"; "counting lines…" while the server's index is built).
+   */
+  showExtent(size: number, total: number | null, lastMod: string): void {
+    const d = this.#dom;
+    d.body.dataset.lastMod = lastMod;
+    d.body.dataset.size = String(size);
+    const lines = total === null
+      ? "counting lines…"
+      : `${total.toLocaleString("en")} ${total === 1 ? "line" : "lines"}`;
+    const text = `${formatSize(size)}, ${lines}`;
+    if (d.size.textContent !== text) d.size.textContent = text;
+    d.body.classList.add("linkable");
+  }
+
   /** Paints the connection's state, the title and "5 min ago". */
   showConnection(c: Connection): void {
     const d = this.#dom;
@@ -129,11 +149,23 @@ export class StatusBar {
     d.status.dataset.retryAt = c.retryAt === null ? "" : String(c.retryAt);
     d.status.title = c.closed;
     if (d.statusText.textContent !== label) d.statusText.textContent = label;
-    d.doc.title = titleFlag(c, !d.banner.hidden) + this.#baseTitle;
+    this.#flag = titleFlag(c, !d.banner.hidden);
+    this.#paintTitle();
     if (this.#modifiedMs !== null) {
       const ago = formatAgo(this.#modifiedMs, now);
       if (d.updatedAgo.textContent !== ago) d.updatedAgo.textContent = ago;
     }
+  }
+
+  /** Says in the title how many lines arrived while the tab was hidden: `(12) app.log — filewatch` (0: none). */
+  setUnseen(lines: number): void {
+    this.#unseen = lines;
+    this.#paintTitle();
+  }
+
+  #paintTitle(): void {
+    const count = this.#unseen > 0 ? `(${this.#unseen.toLocaleString("en-US")}) ` : "";
+    this.#dom.doc.title = this.#flag + count + this.#baseTitle;
   }
 
   /** Once a second: the countdown and "N s ago" move on (nothing to do when neither shows). */

@@ -111,6 +111,17 @@ export class ReadingTools {
       : "";
   }
 
+  /**
+   * Paints `text` as the count (the large-file view's search says "12
+   * matches", or why it could not search); `bad` marks the box invalid.
+   */
+  say(text: string, bad: boolean): void {
+    const d = this.#dom;
+    d.count.classList.toggle("bad", bad);
+    d.box.setAttribute("aria-invalid", String(bad));
+    d.count.textContent = text;
+  }
+
   /** Pause or Resume was pressed. */
   togglePause(): void {
     const d = this.#dom;

@@ -92,6 +92,7 @@ export function bunRuntime(opts: BunRuntimeOptions): {
     pingsItself: false,
     compression: true,
     pubsub: true,
+    headerTimeout: true,
     sendBatchBytes: 0,
     upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
       const srv = serverOf(c) ?? server;

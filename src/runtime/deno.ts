@@ -43,6 +43,7 @@ export function denoRuntime(opts: { pongWait: number }): Runtime {
     pingsItself: true,
     compression: false,
     pubsub: false,
+    headerTimeout: false,
     // Deno copies a frame into a new buffer per socket and keeps it until
     // that socket's write completes: at 5,000 clients × 64 KiB that was 140
     // KiB per client (BENCHMARKS.md). Batches let each batch's copies be

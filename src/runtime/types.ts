@@ -47,6 +47,12 @@ export interface RuntimeCaps {
   /** {@link Runtime.publish} fans out natively. */
   readonly pubsub: boolean;
   /**
+   * The HTTP server cuts off a client that sends its request headers slowly
+   * (Bun, after about 10 s). Deno 2.9's never does (docs/runtimes.md): the
+   * server then warns when it faces a network without a proxy in front.
+   */
+  readonly headerTimeout: boolean;
+  /**
    * Without pub/sub: send until the frames sent add up to this many bytes,
    * then yield to the event loop before the next ones (0 = all at once).
    * Bounds the copies of frames waiting to be written at any one time, in

@@ -1,7 +1,11 @@
 /**
- * The WebAssembly module behind {@link ../newlines.ts}: two functions that
- * find newline bytes 16 at a time with SIMD compares, written here as the
- * binary format's bytes.
+ * The one WebAssembly module of the scan modules: counting and finding
+ * newlines 16 bytes at a time with SIMD compares (for src/scan/newlines.ts:
+ * the line index, `/lines`, and search's line numbers), and finding a
+ * needle in a haystack with ASCII case folding (for src/scan/_find.ts:
+ * search), written here as the binary format's bytes. One memory holds the
+ * finder's needle slots, then the bytes to scan; every function scans it in
+ * place, so a file read straight into it is never copied.
  *
  * Why bytes in TypeScript: the repository builds nothing at run time and
  * ships no binary blobs, and there is no WAT assembler among its tools. The
@@ -12,10 +16,19 @@
  * comment. The bytes are made once per process (microseconds) and compiled
  * with `new WebAssembly.Module`, which both runtimes accept synchronously.
  *
- * Exports: `mem` (the memory, grown by the caller), `count(ptr, len) -> i32`
- * and `nth(ptr, len, n) -> i32`.
+ * Exports: `mem` (the memory, grown by the caller), `count(ptr, len) -> i32`,
+ * `nth(ptr, len, n) -> i32` and `find(start, end, nlen, i1, i2, nd) -> i32`.
  * @module
  */
+
+/** Needle slots at the start of memory: a needle's bytes, then its fold mask {@link MASK_OFF} bytes on. */
+export const SLOT = 512;
+/** Where a slot's fold mask starts, from the slot's start. */
+export const MASK_OFF = 256;
+/** How many needles the memory has slots for (a regular expression's alternatives). */
+export const MAX_NEEDLES = 8;
+/** Where the haystack starts (16-aligned, after the needle slots): `find`'s positions count from here. */
+export const HAY_AT = SLOT * MAX_NEEDLES;
 
 /** Unsigned LEB128. */
 function uleb(n: number): number[] {
@@ -58,14 +71,17 @@ const set = (l: number) => [0x21, ...uleb(l)];
 const tee = (l: number) => [0x22, ...uleb(l)];
 const i32 = (n: number) => [0x41, ...sleb(n)];
 const load8u = [0x2d, 0x00, 0x00]; // align 2^0, offset 0
-const eqz = [0x45], eq = [0x46], geU = [0x4f];
-const ctz = [0x68], popcnt = [0x69], add = [0x6a], sub = [0x6b], and = [0x71];
+const load8uAt = (offset: number) => [0x2d, 0x00, ...uleb(offset)];
+const eqz = [0x45], eq = [0x46], ne = [0x47], gtU = [0x4b], geU = [0x4f];
+const ctz = [0x68], popcnt = [0x69], add = [0x6a], sub = [0x6b], and = [0x71], or = [0x72];
 // SIMD instructions: prefix 0xFD then the opcode as unsigned LEB128.
 const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
 const v128load = (offset: number) => simd(0x00, 0x04, ...uleb(offset)); // align 2^4
+const v128loadAnyAlign = (offset: number) => simd(0x00, 0x00, ...uleb(offset)); // align 2^0: find loads at any byte
 const i8x16splat = simd(0x0f);
 const i32x4extract = (lane: number) => simd(0x1b, lane);
 const i8x16eq = simd(0x23);
+const v128and = simd(0x4e), v128or = simd(0x50);
 const i8x16bitmask = simd(0x64);
 const i8x16add = simd(0x6e);
 const i8x16sub = simd(0x71);
@@ -186,8 +202,91 @@ function nthBody(): number[] {
   return [...vec([[6, I32], [1, V128]]), ...code];
 }
 
+/**
+ * ```wat
+ * (func $find (param $start i32) (param $end i32) (param $nlen i32)
+ *             (param $i1 i32) (param $i2 i32) (param $nd i32) (result i32)
+ *   ;; the first q in [start, end - nlen] where the needle in the slot at $nd
+ *   ;; matches hay[q, q + nlen), or -1. The generic SIMD substring search:
+ *   ;; compare the needle's bytes $i1 and $i2 (its rarest, chosen by the
+ *   ;; caller) with 16 positions at once, each side ORed with its fold mask
+ *   ;; (0x20 on letters: ASCII case-insensitive), and verify the whole
+ *   ;; needle only where both agree.
+ *   $F, $Fm, $L, $Lm = splat(needle[$i1]), splat(mask[$i1]), splat(needle[$i2]), splat(mask[$i2])
+ *   for $p from $start while $p + $i2 + 16 <= $end, by 16:
+ *     $m = bitmask(eq(load($p + $i1) | $Fm, $F) & eq(load($p + $i2) | $Lm, $L))
+ *     for each set bit of $m: $q = $p + ctz($m); if $q + $nlen <= $end: verify($q)
+ *   for $q from $p while $q + $nlen <= $end: verify($q)
+ *   -1
+ *   ;; verify($q): return $q if (hay[$q + $j] | mask[$j]) == needle[$j] for every $j < $nlen
+ * ```
+ */
+function findBody(): number[] {
+  // params 0 start, 1 end, 2 nlen, 3 i1, 4 i2, 5 nd; locals 6 p, 7 m, 8 q, 9 j (i32); 10 F, 11 Fm, 12 L, 13 Lm (v128)
+  const [START, END, NLEN, I1, I2, ND, P, M, Q, J, F, FM, L, LM] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  // deno-fmt-ignore
+  const verify = [
+    ...i32(0), ...set(J),
+    ...block, ...loop,
+    ...get(J), ...get(NLEN), ...eq, ...if_, ...get(Q), ...ret, ...end,
+    ...get(Q), ...get(J), ...add, ...load8uAt(HAY_AT),
+    ...get(ND), ...get(J), ...add, ...load8uAt(MASK_OFF), ...or,
+    ...get(ND), ...get(J), ...add, ...load8uAt(0), ...ne, ...brIf(1),
+    ...get(J), ...i32(1), ...add, ...set(J),
+    ...br(0),
+    ...end, ...end,
+  ];
+  const splatAt = (off: number, idx: number, into: number) => [
+    ...get(ND),
+    ...get(idx),
+    ...add,
+    ...load8uAt(off),
+    ...i8x16splat,
+    ...set(into),
+  ];
+  const cmpAt = (idx: number, mask: number, want: number) => [
+    ...get(P),
+    ...get(idx),
+    ...add,
+    ...v128loadAnyAlign(HAY_AT),
+    ...get(mask),
+    ...v128or,
+    ...get(want),
+    ...i8x16eq,
+  ];
+  // One instruction group per line, as the text format would be written.
+  // deno-fmt-ignore
+  const code = [
+    ...splatAt(0, I1, F), ...splatAt(MASK_OFF, I1, FM), ...splatAt(0, I2, L), ...splatAt(MASK_OFF, I2, LM),
+    ...get(START), ...set(P),
+    ...block, ...loop,
+    ...get(P), ...get(I2), ...add, ...i32(16), ...add, ...get(END), ...gtU, ...brIf(1),
+    ...cmpAt(I1, FM, F), ...cmpAt(I2, LM, L), ...v128and, ...i8x16bitmask, ...set(M),
+    ...block, ...loop,
+    ...get(M), ...eqz, ...brIf(1),
+    ...get(P), ...get(M), ...ctz, ...add, ...tee(Q), ...get(NLEN), ...add, ...get(END), ...gtU, ...eqz,
+    ...if_, ...verify, ...end,
+    ...get(M), ...get(M), ...i32(1), ...sub, ...and, ...set(M),
+    ...br(0),
+    ...end, ...end,
+    ...get(P), ...i32(16), ...add, ...set(P),
+    ...br(0),
+    ...end, ...end,
+    ...get(P), ...set(Q),
+    ...block, ...loop,
+    ...get(Q), ...get(NLEN), ...add, ...get(END), ...gtU, ...brIf(1),
+    ...verify,
+    ...get(Q), ...i32(1), ...add, ...set(Q),
+    ...br(0),
+    ...end, ...end,
+    ...i32(-1),
+    ...end,
+  ];
+  return [...vec([[4, I32], [4, V128]]), ...code];
+}
+
 /** The module's `.wasm` bytes (see the module comment). */
-export function newlineWasm(): Uint8Array<ArrayBuffer> {
+export function scanWasm(): Uint8Array<ArrayBuffer> {
   const func = (
     params: number[],
     results: number[],
@@ -195,15 +294,45 @@ export function newlineWasm(): Uint8Array<ArrayBuffer> {
   // deno-fmt-ignore
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    ...section(1, vec([func([I32, I32], [I32]), func([I32, I32, I32], [I32])])), // types
-    ...section(3, vec([uleb(0), uleb(1)])), // functions: count has type 0, nth type 1
+    ...section(1, vec([
+      func([I32, I32], [I32]),
+      func([I32, I32, I32], [I32]),
+      func([I32, I32, I32, I32, I32, I32], [I32]),
+    ])), // types
+    ...section(3, vec([uleb(0), uleb(1), uleb(2)])), // functions: count has type 0, nth type 1, find type 2
     ...section(5, vec([[0x00, ...uleb(1)]])), // memory: min 1 page, no max
     ...section(7, vec([
       [...name("mem"), 0x02, ...uleb(0)],
       [...name("count"), 0x00, ...uleb(0)],
       [...name("nth"), 0x00, ...uleb(1)],
+      [...name("find"), 0x00, ...uleb(2)],
     ])),
-    ...section(10, vec([countBody(), nthBody()].map((b) => [...uleb(b.length), ...b]))),
+    ...section(10, vec([countBody(), nthBody(), findBody()].map((b) => [...uleb(b.length), ...b]))),
   ];
   return new Uint8Array(bytes);
+}
+
+/** The module's exports. */
+export interface ScanKernel {
+  mem: WebAssembly.Memory;
+  /** The number of `\n` bytes in memory [ptr, ptr + len). */
+  count(ptr: number, len: number): number;
+  /** Where the n-th `\n` of [ptr, ptr + len) is, from ptr; or -1 - found when there are fewer. */
+  nth(ptr: number, len: number, n: number): number;
+  /** See {@link findBody}: positions from {@link HAY_AT}. */
+  find(start: number, end: number, nlen: number, i1: number, i2: number, nd: number): number;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled module (once per process), or null when this runtime cannot run WebAssembly SIMD. */
+export function scanModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(scanWasm());
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
 }

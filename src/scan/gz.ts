@@ -12,10 +12,14 @@
  * the end).
  * @module
  */
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import type { IndexHandle } from "./_file.ts";
+import type { LineOut, LinesQuery } from "./lines.ts";
+import { detectFormat, NoTimestampsError, parseStampAs, type StampContext, type TimeFound } from "./time.ts";
 import {
+  breathe,
   compileMatcher,
   LINE_CUT,
   type LineMatcher,
@@ -28,7 +32,6 @@ import {
   SLICE_MS,
   WINDOW,
 } from "./search.ts";
-import { setImmediate } from "node:timers";
 
 /** Text a backward `.gz` search holds at most before it switches to positions and a second pass. */
 export const GZ_RING_BYTES = 16 * 1024 * 1024;
@@ -38,33 +41,62 @@ const NL = 10;
 export const isGz = (name: string): boolean => name.endsWith(".gz");
 
 /**
- * The decompressed bytes of the gzip file at `path`, in chunks, with
+ * A `.gz` file to read: its path, and how to open it (default
+ * `open(path, "r")`; a server passes its guarded open, src/raw.ts).
+ */
+export interface GzSource {
+  path: string;
+  open?: () => Promise<IndexHandle>;
+}
+
+/** Compressed bytes read at a time. */
+const GZ_READ = 1 << 20;
+
+/**
+ * The decompressed bytes of the gzip file `source`, in chunks, with
  * `compressed()` telling how many compressed bytes were read so far. Stops
- * (and closes the file) when `signal` aborts or the consumer stops.
+ * (and closes the file) when `signal` aborts or the consumer stops. The file
+ * is read with positioned reads from the handle `source.open` gives, so it
+ * is opened with the same checks as every other read.
  */
 export function gunzipChunks(
-  path: string,
+  source: string | GzSource,
   signal: AbortSignal,
 ): { chunks: AsyncIterable<Uint8Array>; compressed: () => number } {
-  const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-  file.on("error", (e) => gunzip.destroy(e));
-  file.pipe(gunzip);
-  const onAbort = () => {
-    file.destroy();
-    gunzip.destroy();
-  };
-  signal.addEventListener("abort", onAbort, { once: true });
+  const src = typeof source === "string" ? { path: source } : source;
+  let read = 0;
+  async function* compressedChunks(fh: IndexHandle): AsyncGenerator<Uint8Array> {
+    for (let pos = 0;;) {
+      const buf = new Uint8Array(GZ_READ);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      read = pos;
+      yield buf.subarray(0, bytesRead);
+    }
+  }
   async function* chunks(): AsyncGenerator<Uint8Array> {
+    const fh = await (src.open ? src.open() : open(src.path, "r"));
+    // One chunk read ahead at most: the decompression sets the pace.
+    const input = Readable.from(compressedChunks(fh), { highWaterMark: 1 });
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    input.on("error", (e) => gunzip.destroy(e));
+    input.pipe(gunzip);
+    const onAbort = () => {
+      input.destroy();
+      gunzip.destroy();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
       for await (const c of gunzip) yield c as Uint8Array;
     } finally {
       signal.removeEventListener("abort", onAbort);
-      file.destroy();
+      input.destroy();
       gunzip.destroy();
+      await fh.close().catch(() => {});
     }
   }
-  return { chunks: chunks(), compressed: () => file.bytesRead };
+  return { chunks: chunks(), compressed: () => read };
 }
 
 /** A line as the forward pass sees it: complete, with its number and offset. */
@@ -86,7 +118,7 @@ interface GzLine {
  * calls `onProgress` every {@link PROGRESS_MS}.
  */
 async function eachLine(
-  path: string,
+  path: string | GzSource,
   matcher: LineMatcher | null,
   signal: AbortSignal,
   onMatch: (l: GzLine) => boolean | void,
@@ -183,7 +215,7 @@ async function eachLine(
       fill = keep;
     }
     if (performance.now() - slice >= SLICE_MS) {
-      await new Promise<void>((r) => setImmediate(r));
+      await breathe();
       slice = performance.now();
     }
     if (performance.now() - lastProgress >= PROGRESS_MS) {
@@ -225,14 +257,14 @@ function toMatch(l: GzLine, name: string | undefined): SearchMatch {
  * compressed bytes). Forward from `from`, or newest first before `from`.
  */
 export async function* searchGz(
-  file: { path: string; name?: string },
+  file: GzSource & { name?: string; size?: number },
   query: SearchQuery,
   signal: AbortSignal,
   matcher: LineMatcher = compileMatcher(query),
 ): AsyncGenerator<SearchEvent> {
   let size = 0;
   try {
-    size = (await stat(file.path)).size;
+    size = file.size ?? (await stat(file.path)).size;
   } catch (e) {
     yield {
       done: true,
@@ -268,7 +300,7 @@ export async function* searchGz(
   const pass = async () => {
     if (query.dir === "fwd") {
       const r = await eachLine(
-        file.path,
+        file,
         matcher,
         inner.signal,
         (l) => {
@@ -288,7 +320,7 @@ export async function* searchGz(
     // Backward: keep the last `limit` matches before `from`, text while it fits.
     let textBytes = 0, textless = false;
     const r = await eachLine(
-      file.path,
+      file,
       matcher,
       inner.signal,
       (l) => {
@@ -318,7 +350,7 @@ export async function* searchGz(
       const want = new Map(ring.map((r, k) => [r.offset, k]));
       const last = ring[ring.length - 1]!.offset;
       await eachLine(
-        file.path,
+        file,
         matcher,
         inner.signal,
         (l) => {
@@ -364,39 +396,126 @@ export async function* searchGz(
   }
 }
 
-/** Lines of a `.gz` file by number, as `/lines` answers them, with its line count. */
+/** Lines of a `.gz` file, as `/lines` answers them, with its line count. */
 export interface GzLines {
   /** The decompressed size. */
   size: number;
   /** The number of lines. */
   total: number;
-  lines: { n: number; offset: number; text: string; cut?: true; bytes?: number }[];
+  lines: LineOut[];
 }
 
+/** Text one `.gz` answer carries at most, as `/lines` of a plain file (src/scan/lines.ts, `ANSWER_BUDGET`). */
+const GZ_ANSWER_BUDGET = 8 * 1024 * 1024;
+
 /**
- * Lines `line`..`line+count-1` (1-based) of a `.gz` file, or with
- * `line: "end"` the last `count`; the whole file is decompressed each time
- * (meant for generations small enough to read in a moment; there is no index
- * into a gzip stream).
+ * The lines a `/lines` query asks of a `.gz` file (src/scan/lines.ts), with
+ * its line count; offsets are in the decompressed content. The whole file is
+ * decompressed each time (meant for generations small enough to read in a
+ * moment; there is no index into a gzip stream). Like a plain file's answer
+ * it stops at 8 MiB of text: a query that reads forward keeps its first
+ * lines, one that reads back (`end`, a negative count) its last.
  */
-export async function gzLines(
-  path: string,
-  line: number | "end",
-  count: number,
-  signal: AbortSignal,
-): Promise<GzLines> {
-  const out: GzLines["lines"] = [];
-  const r = await eachLine(path, null, signal, (l) => {
-    if (line === "end") {
-      out.push(toMatch(l, undefined));
-      if (out.length > count) out.shift();
-      return false;
+export async function gzLines(source: string | GzSource, query: LinesQuery, signal: AbortSignal): Promise<GzLines> {
+  let out: LineOut[] = [];
+  let text = 0;
+  // Which lines are wanted: a forward run from a first line, or the last |count| before a bound.
+  let first: (l: GzLine) => boolean;
+  let want: number;
+  let before: ((l: GzLine) => boolean) | null = null;
+  if (query.by === "end") {
+    want = query.count;
+    before = () => true;
+    first = () => false;
+  } else if (query.by === "line") {
+    const { line, count } = query;
+    const from = count > 0 ? line : Math.max(1, line + count + 1);
+    want = count > 0 ? count : line - from + 1;
+    first = (l) => l.n >= from;
+  } else if (query.count > 0) {
+    const { offset } = query;
+    want = query.count;
+    first = (l) => l.offset >= offset;
+  } else {
+    const { offset } = query;
+    want = -query.count;
+    before = (l) => l.offset < offset;
+    first = () => false;
+  }
+  let taking = false;
+  const r = await eachLine(source, null, signal, (l) => {
+    if (before) {
+      if (!before(l)) return;
+      const m = toMatch(l, undefined);
+      out.push(m);
+      text += m.text.length;
+      // Keep the last `want` lines within the budget; trim in batches, not a shift per line.
+      if (out.length >= 2 * want || text > 2 * GZ_ANSWER_BUDGET) {
+        out = trimFront(out, want);
+        text = out.reduce((a, x) => a + x.text.length, 0);
+      }
+      return;
     }
-    if (l.n >= line + count) return true;
-    if (l.n >= line) out.push(toMatch(l, undefined));
+    if (!taking && first(l)) taking = true;
+    if (!taking || out.length >= want || text > GZ_ANSWER_BUDGET) return;
+    const m = toMatch(l, undefined);
+    out.push(m);
+    text += m.text.length;
   });
-  if (!r.stopped) return { size: r.bytes, total: r.lines, lines: out };
-  // Stopped early: count the rest for `total`.
-  const all = await eachLine(path, null, signal, () => {});
-  return { size: all.bytes, total: all.lines, lines: out };
+  if (before) out = trimFront(out, want);
+  return { size: r.bytes, total: r.lines, lines: out };
+}
+
+/** The last `want` of `lines`, fewer when their text passes the answer's budget (at least one). */
+function trimFront(lines: LineOut[], want: number): LineOut[] {
+  let k = Math.max(0, lines.length - want);
+  let text = 0;
+  for (let i = lines.length - 1; i >= k; i--) {
+    text += lines[i]!.text.length;
+    if (text > GZ_ANSWER_BUDGET && i < lines.length - 1) {
+      k = i + 1;
+      break;
+    }
+  }
+  return lines.slice(k);
+}
+
+/** Stamped lines sampled from a `.gz` file's start to choose its stamp format. */
+const GZ_SAMPLE_BYTES = 64 * 1024;
+
+/**
+ * `/time` of a `.gz` file: the first line stamped at or after `t`, read
+ * forward (a gzip stream has no middle to jump to). The format is chosen from
+ * the first 64 KiB of lines ({@link NoTimestampsError} when none is
+ * stamped). Null when every stamped line is earlier.
+ */
+export async function gzTime(
+  source: string | GzSource,
+  t: number,
+  ctx: StampContext,
+  signal: AbortSignal,
+): Promise<(TimeFound & { n: number }) | null> {
+  const sample: string[] = [];
+  let seen = 0;
+  await eachLine(source, null, signal, (l) => {
+    const m = toMatch(l, undefined);
+    sample.push(m.text);
+    seen += l.length + 1;
+    return seen >= GZ_SAMPLE_BYTES;
+  });
+  const format = detectFormat(sample, ctx);
+  if (!format) {
+    throw new NoTimestampsError(
+      "No timestamps: no line at the start of the generation begins with an RFC 3339 or syslog time, " +
+        "holds a [dd/Mon/yyyy:hh:mm:ss zone] stamp or is JSON with time, ts, timestamp or @timestamp",
+    );
+  }
+  let found: (TimeFound & { n: number }) | null = null;
+  await eachLine(source, null, signal, (l) => {
+    const s = parseStampAs(format, toMatch(l, undefined).text, ctx);
+    if (Number.isNaN(s) || s < t) return false;
+    found = { n: l.n, offset: l.offset, t: s };
+    return true;
+  });
+  return found;
 }

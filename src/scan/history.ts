@@ -61,24 +61,57 @@ export async function listGenerations(path: string): Promise<Generation[]> {
   return (await scan(path)).map(({ name, size, mtime }) => ({ name, size, mtime }));
 }
 
+/**
+ * {@link listGenerations} for many files at once (`/files`), reading each
+ * directory once: a name is matched against the files by what it would be a
+ * generation of, not against every file in turn.
+ */
+export async function listGenerationsOf(paths: readonly string[]): Promise<Map<string, Generation[]>> {
+  const byDir = new Map<string, Set<string>>();
+  for (const p of paths) {
+    const dir = dirname(p);
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(basename(p));
+  }
+  const out = new Map<string, Generation[]>();
+  await Promise.all([...byDir].map(async ([dir, bases]) => {
+    const found = await scanDir(dir, bases);
+    for (const base of bases) {
+      const list = (found.get(base) ?? []).map(({ name, size, mtime }) => ({ name, size, mtime }));
+      out.set(join(dir, base), list);
+    }
+  }));
+  // Keys as given (join normalises, so look each path up by its own spelling too).
+  return new Map(paths.map((p) => [p, out.get(join(dirname(p), basename(p))) ?? []]));
+}
+
 interface Found extends Generation {
   path: string;
   key: NonNullable<ReturnType<typeof generationKey>>;
 }
 
+/** What a generation's name is a generation of: the name without its suffix (`.N`, `-DATE`, `.gz`), or null. */
+const SUFFIX = /^(.+?)(?:\.[1-9]\d{0,5}|-\d{8}(?:\d{2})?)(?:\.gz)?$/;
+
 async function scan(path: string): Promise<Found[]> {
-  const dir = dirname(path);
   const base = basename(path);
+  return (await scanDir(dirname(path), new Set([base]))).get(base) ?? [];
+}
+
+/** The generations in `dir` of each of the files named `bases`, each list sorted newest first. */
+async function scanDir(dir: string, bases: ReadonlySet<string>): Promise<Map<string, Found[]>> {
   let names: string[];
   let realDir: string;
   try {
     names = await readdir(dir);
     realDir = await realpath(dir);
   } catch {
-    return [];
+    return new Map();
   }
-  const found: Found[] = [];
+  const byBase = new Map<string, Found[]>();
   for (const name of names) {
+    const base = SUFFIX.exec(name)?.[1];
+    if (base === undefined || !bases.has(base)) continue;
     const key = generationKey(base, name);
     if (!key) continue;
     const full = join(dir, name);
@@ -92,11 +125,18 @@ async function scan(path: string): Promise<Found[]> {
         st = await stat(full);
       }
       if (!st.isFile()) continue;
-      found.push({ name, path: full, size: st.size, mtime: st.mtimeMs, key });
+      if (!byBase.has(base)) byBase.set(base, []);
+      byBase.get(base)!.push({ name, path: full, size: st.size, mtime: st.mtimeMs, key });
     } catch {
       continue; // gone between readdir and lstat, or unreadable
     }
   }
+  for (const found of byBase.values()) sortGenerations(found);
+  return byBase;
+}
+
+/** Newest first: by number or date when all are of one kind, else by modification time. */
+function sortGenerations(found: Found[]): void {
   const kinds = new Set(found.map((f) => f.key.kind));
   found.sort((a, b) => {
     if (kinds.size === 1 && a.key.kind === "number" && b.key.kind === "number") {
@@ -107,7 +147,6 @@ async function scan(path: string): Promise<Found[]> {
     }
     return b.mtime - a.mtime || (a.name < b.name ? -1 : 1);
   });
-  return found;
 }
 
 /**

@@ -22,6 +22,7 @@ import type { ReadHandle } from "./_file.ts";
 import { readFully } from "./_file.ts";
 import type { LineIndex } from "./line_index.ts";
 import { countNewlines, nthNewline } from "./newlines.ts";
+import type { Line, LinesAnswer } from "../shared/answers.ts";
 
 /** The most lines one answer may ask for. */
 export const MAX_COUNT = 10_000;
@@ -50,29 +51,10 @@ export type LinesQuery =
   | { by: "offset"; offset: number; count: number }
   | { by: "end"; count: number };
 
-/** One line of an answer. */
-export interface LineOut {
-  /** Its 1-based number, or null while the index has not reached it. */
-  n: number | null;
-  /** The byte offset of its first byte. */
-  offset: number;
-  text: string;
-  /** Present (true) when the text is only the line's first {@link LINE_CUT} bytes. */
-  cut?: true;
-  /** With `cut`: the line's whole length in bytes, without its newline. */
-  bytes?: number;
-}
-
-/** The answer to `GET /lines`. */
-export interface LinesAnswer {
-  /** The file's size when it was read: the lines are from bytes before it. */
-  size: number;
-  /** The version token of that state (see docs/protocol.md, "Versions"). */
-  lastMod: string;
-  /** The file's line count, or null while the index is being built. */
-  total: number | null;
-  lines: LineOut[];
-}
+/** One line of an answer: the shape src/shared/answers.ts gives `/lines` and `/search`, by this module's name. */
+export type LineOut = Line;
+/** The answer to `GET /lines`, one shape for the server and the page (src/shared/answers.ts). */
+export type { LinesAnswer };
 
 const NUMBER = /^-?\d{1,16}$/;
 

@@ -37,6 +37,8 @@ import { findTime, NoTimestampsError, type TimeAnswer } from "./time.ts";
 export const CATCH_UP_BYTES = 8 * 1024 * 1024;
 /** How long a request waits for that catch-up at most. */
 export const CATCH_UP_MS = 1_000;
+/** How long {@link LogFile.lineOf} waits for the index by default (a search sends progress meanwhile). */
+export const LINE_OF_WAIT_MS = 10 * 60_000;
 
 /** A file a route opened for one request: the handle and its descriptor's stat (as `openForRead` in src/raw.ts gives it). */
 export interface OpenedState extends FileState {
@@ -171,6 +173,31 @@ export class LogFile {
     const n = reached ? await new LineReader(file.fh, size, index).lineNumberAt(found.offset) : null;
     this.#check(file, generation);
     return { n, offset: found.offset, t: new Date(found.t).toISOString() };
+  }
+
+  /**
+   * The number of the line starting at `offset` (a line start, or the size)
+   * of `file`, once the index has reached it: what a search numbers its
+   * matches from (src/scan/search.ts `lineOf`), so a search from the end of
+   * a large file does not count every newline before it. Waits up to
+   * `waitMs` (default {@link LINE_OF_WAIT_MS}: a search has nothing better
+   * to do than wait for the index, which counts faster than it would), then
+   * throws {@link IndexPendingError}, as it does when the index failed or
+   * moved to a newer file meanwhile (the search then counts for itself).
+   */
+  async lineOf(file: OpenedState, offset: number, options: RequestOptions = {}): Promise<number> {
+    const { size, generation } = await this.#prepare(file, options.signal);
+    const index = this.index;
+    await index.waitFor(
+      () => index.indexed >= offset || index.complete,
+      options.waitMs ?? LINE_OF_WAIT_MS,
+      options.signal,
+    );
+    this.#check(file, generation);
+    const n = await new LineReader(file.fh, size, index).lineNumberAt(offset);
+    this.#check(file, generation);
+    if (n === null) throw new IndexPendingError("The line index has not reached the offset", 1);
+    return n;
   }
 
   /** Stops the index's build; safe to call twice. */

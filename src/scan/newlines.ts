@@ -7,7 +7,9 @@
  * 4.5 s per GiB of log here, against 0.2 to 0.3 s for `wc -l`). Both runtimes
  * run WebAssembly SIMD, so the counting is a small WebAssembly module that
  * compares 16 bytes at a time (`src/scan/_wasm.ts` writes its bytes; no build
- * step). When WebAssembly SIMD is missing, plain JavaScript does the same
+ * step). It is the one newline counter of the scan modules: the line index,
+ * `/lines` and search (whose finder scans the same memory, src/scan/_find.ts)
+ * all count with it. When WebAssembly SIMD is missing, plain JavaScript does the same
  * work, 4 bytes at a time ({@link countNewlinesJs}). `bench/scan.ts` measures
  * both against `wc -l`.
  *
@@ -17,36 +19,16 @@
  * ```
  * @module
  */
-import { newlineWasm } from "./_wasm.ts";
+import { type ScanKernel, scanModule } from "./_wasm.ts";
 
 const NL = 10;
 
 /** How many bytes a {@link NewlineScanner} holds (its `buffer`), and the slice `countNewlines` copies at a time. */
 export const SCAN_BUFFER = 1 << 20;
 
-interface Exports {
-  mem: WebAssembly.Memory;
-  count(ptr: number, len: number): number;
-  nth(ptr: number, len: number, n: number): number;
-}
-
-let compiled: WebAssembly.Module | null | undefined;
-
-/** The compiled module, or null when this runtime cannot run WebAssembly SIMD. */
-function wasmModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(newlineWasm());
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
-
 /** Whether the SIMD path is in use (false: the JavaScript fallback). */
 export function simdAvailable(): boolean {
-  return wasmModule() !== null;
+  return scanModule() !== null;
 }
 
 /**
@@ -58,26 +40,34 @@ export function simdAvailable(): boolean {
 export class NewlineScanner {
   /** Where to put the bytes to scan: `SCAN_BUFFER` bytes (or the size asked for). */
   readonly buffer: Uint8Array<ArrayBuffer>;
-  readonly #wasm: Exports | null;
+  /** The module's instance (null on the JavaScript path): src/scan/_find.ts searches the same memory. */
+  readonly kernel: ScanKernel | null;
+  /** Where {@link buffer} starts in the module's memory. */
+  readonly #at: number;
 
-  /** @param size the buffer's size in bytes; `js` forces the JavaScript path (tests, bench). */
-  constructor(size = SCAN_BUFFER, js = false) {
-    const mod = js ? null : wasmModule();
+  /**
+   * @param size the buffer's size in bytes; `js` forces the JavaScript path (tests, bench)
+   * @param reserve bytes of the module's memory kept before the buffer (the finder's needle slots)
+   */
+  constructor(size = SCAN_BUFFER, js = false, reserve = 0) {
+    const mod = js ? null : scanModule();
+    this.#at = mod ? reserve : 0;
     if (mod) {
-      const wasm = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-      const pages = Math.ceil(size / 65536) || 1;
+      const wasm = new WebAssembly.Instance(mod, {}).exports as unknown as ScanKernel;
+      // Every load stays inside [ptr, ptr + len): no slack is needed past the buffer.
+      const pages = Math.ceil((reserve + size) / 65536) || 1;
       if (pages > 1) wasm.mem.grow(pages - 1);
-      this.#wasm = wasm;
-      this.buffer = new Uint8Array(wasm.mem.buffer as ArrayBuffer, 0, size);
+      this.kernel = wasm;
+      this.buffer = new Uint8Array(wasm.mem.buffer as ArrayBuffer, reserve, size);
     } else {
-      this.#wasm = null;
+      this.kernel = null;
       this.buffer = new Uint8Array(size);
     }
   }
 
   /** The number of `\n` bytes in `buffer[start, start + len)`. */
   count(start: number, len: number): number {
-    if (this.#wasm) return this.#wasm.count(start, len);
+    if (this.kernel) return this.kernel.count(this.#at + start, len);
     return countNewlinesJs(this.buffer.subarray(start, start + len));
   }
 
@@ -87,8 +77,8 @@ export class NewlineScanner {
    */
   nth(start: number, len: number, n: number): number {
     if (n < 1) throw new RangeError(`Cannot find newline ${n}: expected 1 or more`);
-    if (this.#wasm) {
-      const r = this.#wasm.nth(start, len, n);
+    if (this.kernel) {
+      const r = this.kernel.nth(this.#at + start, len, n);
       return r >= 0 ? start + r : r;
     }
     return nthNewlineJs(this.buffer, start, start + len, n);

@@ -27,9 +27,11 @@
  */
 import { open } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { setImmediate } from "node:timers";
 import { RE2JS } from "re2js";
 import { ByteFinder, MAX_NEEDLE, MAX_NEEDLES } from "./_find.ts";
+import type { IndexHandle } from "./_file.ts";
+import { atLeast, detectLevel, type Level, LEVELS, parseLevelName } from "../shared/levels.ts";
+import type { SearchDone, SearchMatch, SearchProgress } from "../shared/answers.ts";
 
 /** Matches sent when `limit` is not given. */
 export const DEFAULT_LIMIT = 1_000;
@@ -72,39 +74,16 @@ export interface SearchQuery {
   limit: number;
   /** Also search the file's rotated generations (`history=1`). */
   history: boolean;
+  /**
+   * Only lines at this level or worse (`level=warn`: warn, error, fatal), as
+   * src/shared/levels.ts reads a line's level; absent: any line. With a level,
+   * `q` may be empty: every line of that level matches.
+   */
+  level?: Level;
 }
 
-/** One matching line. */
-export interface SearchMatch {
-  /** 1-based line number. */
-  n: number;
-  /** Byte offset of the line's start (in the decompressed content for a `.gz`). */
-  offset: number;
-  /** The line without its `\n`, U+FFFD for bytes that are not UTF-8, cut at {@link LINE_CUT}. */
-  text: string;
-  /** Present when the line was longer than {@link LINE_CUT}. */
-  cut?: true;
-  /** The line's whole length in bytes, when cut. */
-  bytes?: number;
-  /** The generation the line is in (history searches). */
-  file?: string;
-}
-/** Progress: bytes looked at so far, of `size`. */
-export interface SearchProgress {
-  scanned: number;
-  size: number;
-}
-/** The last event. `next` (and `nextFile`) say where to go on when the limit stopped the search. */
-export interface SearchDone {
-  done: true;
-  matches: number;
-  scanned: number;
-  /** Where to continue: pass it as `from` with the same `dir` (and `file=nextFile` in a history search). */
-  next?: number;
-  nextFile?: string;
-  /** Why the search ended early (a read failed, the file shrank). */
-  error?: string;
-}
+/** The values of a `/search` stream, one shape for the server and the page (src/shared/answers.ts). */
+export type { SearchDone, SearchMatch, SearchProgress };
 /** What a search yields, in order: matches and progress, then one {@link SearchDone}. */
 export type SearchEvent = SearchMatch | SearchProgress | SearchDone;
 
@@ -124,9 +103,10 @@ const integer = (v: string, name: string, lo: number, hi: number): number | stri
 };
 
 /**
- * Reads `/search`'s parameters: `q` (required, 1..{@link MAX_QUERY}
- * characters), `regex`, `case`, `history` (0 or 1), `from` (0..size), `dir`
- * (`back` or `fwd`), `limit` (1..{@link MAX_LIMIT}). A regular expression is
+ * Reads `/search`'s parameters: `q` (1..{@link MAX_QUERY} characters;
+ * required unless `level` is given), `regex`, `case`, `history` (0 or 1),
+ * `from` (0..size), `dir` (`back` or `fwd`), `limit` (1..{@link MAX_LIMIT}),
+ * `level` (a level's name: that level and worse). A regular expression is
  * compiled here, so its syntax errors come back as the engine words them.
  * @example
  * ```ts
@@ -135,8 +115,21 @@ const integer = (v: string, name: string, lo: number, hi: number): number | stri
  * ```
  */
 export function parseSearchQuery(params: URLSearchParams, size: number): ParsedSearch {
-  const q = params.get("q");
-  if (q === null || q === "") return { ok: false, reason: `Cannot search: "q" is required and must not be empty` };
+  let level: Level | null = null;
+  const levelParam = params.get("level");
+  if (levelParam !== null) {
+    level = parseLevelName(levelParam);
+    if (level === null) {
+      return {
+        ok: false,
+        reason: `Cannot search: "level" must be one of ${LEVELS.join(", ")}, got "${levelParam.slice(0, 40)}"`,
+      };
+    }
+  }
+  const q = params.get("q") ?? (level === null ? null : "");
+  if (q === null || (q === "" && level === null)) {
+    return { ok: false, reason: `Cannot search: "q" is required and must not be empty` };
+  }
   if (q.length > MAX_QUERY) {
     return { ok: false, reason: `Cannot search: "q" is ${q.length} characters long, the most is ${MAX_QUERY}` };
   }
@@ -171,6 +164,7 @@ export function parseSearchQuery(params: URLSearchParams, size: number): ParsedS
     dir,
     limit,
     history: history === true,
+    ...(level === null ? {} : { level }),
   };
   try {
     compileMatcher(query);
@@ -230,9 +224,28 @@ function needleBytes(s: string): Uint8Array {
 
 /**
  * Compiles a query into a {@link LineMatcher}. Throws the engine's error for
- * a regular expression it refuses.
+ * a regular expression it refuses. A `level` narrows the test: a line must
+ * match and be of that level or worse; with an empty `q`, every line is a
+ * candidate and its level decides.
  */
 export function compileMatcher(query: SearchQuery): LineMatcher {
+  const m = textMatcher(query);
+  const min = query.level;
+  if (min === undefined) return m;
+  if (query.q === "") {
+    return {
+      needles: null,
+      fold: m.fold,
+      exact: false,
+      test: (line) => atLeast(detectLevel(line), min),
+    };
+  }
+  // The needle still finds the candidates; the line's level is read only for those.
+  return { ...m, exact: false, test: (line) => m.test(line) && atLeast(detectLevel(line), min) };
+}
+
+/** The matcher for `q` alone. */
+function textMatcher(query: SearchQuery): LineMatcher {
   const fold = !query.caseSensitive;
   if (!query.regex) {
     const q = query.q;
@@ -462,8 +475,28 @@ export function lineText(bytes: Uint8Array, start: number, end: number): Pick<Se
   return { text: decoder.decode(bytes.subarray(start, cut)), cut: true, bytes: len };
 }
 
-/** Lets the event loop run (timers, I/O, other requests) before the next slice. */
-const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
+let turn: Promise<void> | null = null;
+
+/**
+ * Lets the event loop run (timers, I/O, other requests) before the next
+ * slice: a timer that every running search waits for. Not an immediate,
+ * though it would cost less (a timer turn takes 1–2.5 ms here): Deno does not
+ * poll for I/O while an immediate is queued, so searches that yield with
+ * immediates hold every request back, and so does one that waits for a timer
+ * while another queues immediates. Measured here, `/healthz` behind two
+ * searches of a file of empty lines (median and worst of 20): with
+ * immediates 785 ms and 2.3 s on Deno (12 and 18 ms on Bun); with a timer
+ * every other slice 39 and 692 ms; with this 10 and 29 ms. A literal search
+ * rarely uses up a slice between its reads, which are turns of their own.
+ */
+export function breathe(): Promise<void> {
+  return turn ??= new Promise<void>((resolve) =>
+    setTimeout(() => {
+      turn = null;
+      resolve();
+    }, 0)
+  );
+}
 
 /**
  * The matching lines of complete lines in a buffer: the shared core of file
@@ -475,6 +508,8 @@ export class LineScanner {
   readonly hay: Uint8Array;
   /** The end (index of its `\n`, or the block's end) of the line last yielded. */
   lineEnd = 0;
+  /** Where the scan is: the start of the next line to look at (progress within a window). */
+  at = 0;
   readonly #m: LineMatcher;
 
   constructor(m: LineMatcher, capacity: number) {
@@ -497,6 +532,7 @@ export class LineScanner {
   *matches(start: number, end: number): Generator<number> {
     const hay = this.hay, m = this.#m;
     let s = start, tested = 0;
+    this.at = start;
     if (m.needles === null) {
       // Every line is a candidate: decode the block once and walk its lines
       // in bytes and in text together (a decoder never swallows a 0x0A, so
@@ -511,7 +547,10 @@ export class LineScanner {
         if (m.test(text.slice(t, te))) {
           this.lineEnd = e;
           yield s;
-        } else if (++tested % 256 === 0) yield -1;
+        } else if (++tested % 256 === 0) {
+          this.at = e + 1;
+          yield -1;
+        }
         s = e + 1;
         t = te + 1;
       }
@@ -527,7 +566,10 @@ export class LineScanner {
       if (m.exact || m.test(decoder.decode(hay.subarray(from, e)))) {
         this.lineEnd = e;
         yield from;
-      } else if (++tested % 64 === 0) yield -1;
+      } else if (++tested % 64 === 0) {
+        this.at = e + 1;
+        yield -1;
+      }
       s = e + 1;
     }
   }
@@ -536,14 +578,21 @@ export class LineScanner {
 /** What a search needs to know about a file. */
 export interface SearchFile {
   path: string;
+  /**
+   * Opens the file (the search closes what it returns); default
+   * `open(path, "r")`. A server passes its guarded open (src/raw.ts), or a
+   * handle it opened already.
+   */
+  open?: () => Promise<IndexHandle>;
   /** The size to search up to (the file may grow meanwhile); by default its size when opened. */
   size?: number;
   /** The name matches carry in a history search. */
   name?: string;
   /**
    * The 1-based number of the line starting at byte `offset` (a line start,
-   * or the file's size), from the caller's line index. Without it the
-   * search counts the newlines before its start itself.
+   * or the file's size), from the caller's line index. Without it, or when
+   * it fails, the search counts the newlines before its start itself.
+   * Progress goes out while it is awaited.
    */
   lineOf?: (offset: number, signal: AbortSignal) => Promise<number>;
 }
@@ -587,9 +636,9 @@ export async function* searchFile(
   matcher: LineMatcher = compileMatcher(query),
 ): AsyncGenerator<SearchEvent> {
   const st = { matches: 0, scanned: 0 };
-  let fh;
+  let fh: IndexHandle;
   try {
-    fh = await open(file.path, "r");
+    fh = await (file.open ? file.open() : open(file.path, "r"));
   } catch (e) {
     yield {
       done: true,
@@ -600,13 +649,13 @@ export async function* searchFile(
     return;
   }
   try {
-    const size = file.size ?? (await fh.stat()).size;
+    const size = file.size ?? Number((await fh.stat()).size);
     const scan = new LineScanner(matcher, WINDOW);
     const pace = new Pace(signal);
     const read = async (pos: number, len: number): Promise<number> => {
       let got = 0;
       while (got < len) {
-        const { bytesRead } = await fh!.read(scan.hay, got, len - got, pos + got);
+        const { bytesRead } = await fh.read(scan.hay, got, len - got, pos + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
@@ -635,15 +684,36 @@ interface Ctx {
   name?: string;
 }
 
-/** Line number of the line starting at `offset`: the caller's index, or a count of the newlines before it. */
-async function lineAt(ctx: Ctx, offset: number): Promise<number> {
-  if (ctx.file.lineOf) return await ctx.file.lineOf(offset, ctx.signal);
+/**
+ * Line number of the line starting at `offset`: the caller's index, or a
+ * count of the newlines before it; progress (nothing scanned yet) goes out
+ * every {@link PROGRESS_MS} meanwhile, as the protocol promises.
+ */
+async function* lineAt(ctx: Ctx, offset: number): AsyncGenerator<SearchProgress, number> {
+  const waiting = { scanned: 0, size: ctx.size };
+  if (ctx.file.lineOf) {
+    const asked = ctx.file.lineOf(offset, ctx.signal).then((n) => ({ n }), (e: unknown) => ({ e }));
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const tick = new Promise<null>((r) => timer = setTimeout(() => r(null), PROGRESS_MS));
+      const got = await Promise.race([asked, tick]);
+      clearTimeout(timer);
+      if (ctx.signal.aborted) throw new Aborted();
+      if (got === null) {
+        yield waiting;
+        continue;
+      }
+      if ("n" in got) return got.n;
+      break; // the index could not say (it failed, or moved to a newer file): count
+    }
+  }
   let n = 1;
   for (let pos = 0; pos < offset;) {
     const len = await ctx.read(pos, Math.min(WINDOW, offset - pos));
     if (len === 0) break;
     n += ctx.scan.finder.count(0, len);
     pos += len;
+    if (ctx.pace.progressDue()) yield waiting;
     if (ctx.pace.due()) await ctx.pace.rest();
     if (ctx.signal.aborted) throw new Aborted();
   }
@@ -711,7 +781,7 @@ async function* forward(ctx: Ctx, query: SearchQuery): AsyncGenerator<SearchEven
     }
   }
   const start = pos;
-  let line = await lineAt(ctx, pos);
+  let line = yield* lineAt(ctx, pos);
   while (pos < size) {
     const len = await ctx.read(pos, Math.min(WINDOW, size - pos));
     if (len === 0) break; // the file shrank: what is left is gone
@@ -750,6 +820,8 @@ async function* forward(ctx: Ctx, query: SearchQuery): AsyncGenerator<SearchEven
       if (pace.due()) {
         await pace.rest();
         if (ctx.signal.aborted) throw new Aborted();
+        // A window of lines the engine reads one by one can take longer than progress may wait.
+        if (pace.progressDue()) yield { scanned: pos + Math.max(scan.at, counted) - start, size };
       }
     }
     line += scan.finder.count(counted, end);
@@ -783,7 +855,7 @@ async function* backward(ctx: Ctx, query: SearchQuery): AsyncGenerator<SearchEve
   }
   const top = hi;
   // The number of the line starting at `hi`.
-  let line = await lineAt(ctx, hi);
+  let line = yield* lineAt(ctx, hi);
   while (hi > 0) {
     const lo = Math.max(0, hi - WINDOW);
     const len = await ctx.read(lo, hi - lo);
@@ -843,6 +915,9 @@ async function* backward(ctx: Ctx, query: SearchQuery): AsyncGenerator<SearchEve
         if (pace.due()) {
           await pace.rest();
           if (ctx.signal.aborted) throw new Aborted();
+          if (pace.progressDue()) {
+            yield { scanned: top - (lo + blockEnd) + Math.max(0, scan.at - blockStart), size };
+          }
         }
       }
       for (let k = hits.length - 1; k >= 0; k--) {

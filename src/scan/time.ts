@@ -25,6 +25,7 @@
 import type { ReadHandle } from "./_file.ts";
 import type { LineIndex } from "./line_index.ts";
 import { LINE_CUT, LineReader } from "./lines.ts";
+import type { TimeAnswer } from "../shared/answers.ts";
 
 /** A stamp format {@link parseStamp} knows. */
 export type StampFormat = "iso" | "syslog" | "clf" | "json";
@@ -39,15 +40,8 @@ export class NoTimestampsError extends Error {
   override name = "NoTimestampsError";
 }
 
-/** The answer to `GET /time`: the line found, or all three null when every stamped line is earlier than asked. */
-export interface TimeAnswer {
-  /** The line's number, or null when the index has not reached it within the wait. */
-  n: number | null;
-  /** The byte offset where the line starts. */
-  offset: number | null;
-  /** The line's stamp, as RFC 3339 in UTC with milliseconds. */
-  t: string | null;
-}
+/** The answer to `GET /time`, one shape for the server and the page (src/shared/answers.ts). */
+export type { TimeAnswer };
 
 /** How far a probe reads past its point for a stamped line before it calls the stretch unstamped. */
 export const PROBE_SPAN = 1 << 20;

@@ -432,3 +432,13 @@ function rgb(
   if (r < 0 || r > 255 || g < 0 || g > 255 || b < 0 || b > 255) return undefined;
   return hex(r, g, b);
 }
+
+/**
+ * A text of several lines without escapes, each line read on its own (as
+ * {@link stripAnsi} reads one): what the page writes for text it has not
+ * drawn line by line yet, so no escape shows, is found or is copied there.
+ */
+export function stripAnsiLines(text: string): string {
+  if (!NEEDS_SCAN.test(text)) return text;
+  return text.split("\n").map(stripAnsi).join("\n");
+}

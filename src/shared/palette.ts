@@ -59,3 +59,105 @@ export function contrast(a: string, b: string): number {
   const lb = luminance(b);
   return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
 }
+
+/**
+ * The 16 ANSI colours (SGR 30–37 and 90–97: black, red, green, yellow,
+ * blue, magenta, cyan, white, then their bright forms) as the page draws
+ * text in them, per theme: each passes WCAG AA on the page's line
+ * backgrounds ({@link THEME_BACKGROUNDS} but the bar). A program that writes
+ * "white" meant "light on a dark terminal": in the light theme it is drawn
+ * dark enough to read, and "black" in the dark theme light enough. Palette
+ * indexes 16–255 and 24-bit colours are drawn as the nearest of these
+ * (src/client/render.ts says why).
+ */
+export const ANSI_FG: Readonly<Record<Theme, readonly string[]>> = Object
+  .freeze({
+    light: Object.freeze([
+      "#1f2328",
+      "#cf222e",
+      "#116329",
+      "#7d4e00",
+      "#0550ae",
+      "#6639ba",
+      "#1b6b73",
+      "#59636e",
+      "#59636e",
+      "#a40e26",
+      "#0f6d31",
+      "#8a5c00",
+      "#0969da",
+      "#a8306f",
+      "#0a6870",
+      "#1f2328",
+    ]),
+    dark: Object.freeze([
+      "#9ea7b3",
+      "#ff7b72",
+      "#3fb950",
+      "#d29922",
+      "#58a6ff",
+      "#bc8cff",
+      "#39c5cf",
+      "#c9d1d9",
+      "#9ea7b3",
+      "#ffa198",
+      "#56d364",
+      "#e3b341",
+      "#79c0ff",
+      "#f778ba",
+      "#56d4dd",
+      "#ffffff",
+    ]),
+  });
+
+/**
+ * The 16 ANSI background colours (SGR 40–47, 100–107) as tints of their
+ * hue, per theme: text on them is drawn in the theme's own text colour
+ * ({@link THEME_TEXT}), which passes WCAG AA on every one, whatever colour
+ * the program chose for it.
+ */
+export const ANSI_BG: Readonly<Record<Theme, readonly string[]>> = Object
+  .freeze({
+    light: Object.freeze([
+      "#d1d9e0",
+      "#ffebe9",
+      "#dafbe1",
+      "#fff8c5",
+      "#ddf4ff",
+      "#fbefff",
+      "#d6f5f7",
+      "#eff2f5",
+      "#d1d9e0",
+      "#ffcecb",
+      "#aceebb",
+      "#fae17d",
+      "#b6e3ff",
+      "#ffd3eb",
+      "#b3ecef",
+      "#ffffff",
+    ]),
+    dark: Object.freeze([
+      "#010409",
+      "#490202",
+      "#033a16",
+      "#4b2900",
+      "#0c2d6b",
+      "#3c1e70",
+      "#053b40",
+      "#30363d",
+      "#3d444d",
+      "#67060c",
+      "#04260f",
+      "#5c3d00",
+      "#0d419d",
+      "#5e103e",
+      "#0b4f55",
+      "#484f58",
+    ]),
+  });
+
+/** The page's text colour per theme (`--fg`), drawn on {@link ANSI_BG}. */
+export const THEME_TEXT: Readonly<Record<Theme, string>> = Object.freeze({
+  light: "#1f2328",
+  dark: "#e6edf3",
+});

@@ -277,23 +277,61 @@ function dockerInner(pairs: readonly Field[]): Structured | null {
  * ```
  */
 export function summary(s: Structured): string {
-  const parts: string[] = [];
-  if (s.time !== null) parts.push(s.time);
-  if (s.level !== null) parts.push(s.level.toUpperCase());
-  else if (s.levelText !== null) parts.push(s.levelText);
-  if (s.message !== null && s.message !== "") parts.push(s.message.replace(/\r?\n|\r/g, "\\n"));
-  for (const f of s.fields) parts.push(fieldText(f));
-  return parts.join(" ");
+  return summaryParts(s).map((p) => p.text).join(" ");
+}
+
+/** What a part of a {@link summary} is, so the page can draw each its own way. */
+export type SummaryKind = "time" | "level" | "message" | "field";
+
+/** One part of a {@link summary}: parts are joined with one space. */
+export interface SummaryPart {
+  readonly kind: SummaryKind;
+  readonly text: string;
+  /** For a field: how many characters of `text` are its key and the `=` (0 for a bare key's flag). */
+  readonly key?: number;
+}
+
+/**
+ * The parts {@link summary} joins, in order: the time, the level, the message
+ * (its escapes kept, for the ANSI parser) and each field.
+ */
+export function summaryParts(s: Structured): SummaryPart[] {
+  const parts: SummaryPart[] = [];
+  if (s.time !== null) parts.push({ kind: "time", text: s.time });
+  if (s.level !== null) {
+    parts.push({ kind: "level", text: s.level.toUpperCase() });
+  } else if (s.levelText !== null) {
+    parts.push({ kind: "level", text: s.levelText });
+  }
+  if (s.message !== null && s.message !== "") {
+    parts.push({
+      kind: "message",
+      text: s.message.replace(/\r?\n|\r/g, "\\n"),
+    });
+  }
+  for (const f of s.fields) {
+    const text = fieldText(f);
+    parts.push({
+      kind: "field",
+      text,
+      key: f.value === null ? 0 : text.length - valueText(f).length,
+    });
+  }
+  return parts;
 }
 
 function fieldText(f: Field): string {
   const key = NEEDS_QUOTES.test(f.key) || f.key === "" ? JSON.stringify(f.key) : f.key;
-  if (f.value === null) return key;
+  return f.value === null ? key : `${key}=${valueText(f)}`;
+}
+
+function valueText(f: Field): string {
+  if (f.value === null) return "";
   if (!f.text) {
     const c = f.value.charCodeAt(0);
-    return `${key}=${c === 0x7b || c === 0x5b ? compactJson(f.value) : f.value}`;
+    return c === 0x7b || c === 0x5b ? compactJson(f.value) : f.value;
   }
-  return `${key}=${f.value === "" || NEEDS_QUOTES.test(f.value) ? JSON.stringify(f.value) : f.value}`;
+  return f.value === "" || NEEDS_QUOTES.test(f.value) ? JSON.stringify(f.value) : f.value;
 }
 
 // deno-lint-ignore no-control-regex -- a control character in a value is a reason to quote it

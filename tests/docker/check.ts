@@ -423,6 +423,7 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
     `${label} a file replaced by rename on the host reaches the client (directory mount)`,
     `${label} docker stop: connected clients get close code 1001`,
     `${label} docker stop: the container exits 0 within the grace period`,
+    `${label} a Host named in FILEWATCH_ALLOWED_HOSTS is answered, another name gets 421 (DNS rebinding)`,
   ];
   const offline = [
     `${label} starts with --network none (dependencies were installed at build time)`,
@@ -471,6 +472,8 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
       `${dir}:/data:ro`,
       "-e",
       "FILEWATCH_FILE=/data/app.log",
+      "-e",
+      "FILEWATCH_ALLOWED_HOSTS=logs.example.com",
       image,
     ]);
   } catch (err) {
@@ -515,6 +518,20 @@ async function testVariant(variant: Variant, bases: { deno: string; bun: string 
         `PID 1 is ${JSON.stringify(cmdline)}`,
       );
       return `uid ${pid1Uid}, PID 1: ${cmdline.join(" ")}`;
+    });
+
+    await check(online[9]!, async () => {
+      // fetch() will not send another Host: a raw request through the published port.
+      const [hostname, port] = base.replace("http://", "").split(":");
+      const ask = async (host: string) => {
+        const conn = await Deno.connect({ hostname: hostname!, port: Number(port) });
+        await conn.write(new TextEncoder().encode(`GET /raw HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+        return await new Response(conn.readable).text();
+      };
+      const named = await ask("logs.example.com");
+      assert(/^HTTP\/1\.1 200 /.test(named) && named.includes(first), `logs.example.com: ${named.slice(0, 80)}`);
+      const other = await ask("attacker.example");
+      assert(/^HTTP\/1\.1 421 /.test(other) && !other.includes(first), `attacker.example: ${other.slice(0, 80)}`);
     });
 
     const wsUrl = `${base.replace("http:", "ws:")}/ws`;

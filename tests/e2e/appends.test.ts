@@ -401,6 +401,69 @@ for (const rt of RUNTIMES) {
     });
   });
 
+  // A writer that flushes in blocks (stdio to a file) cuts a character, and
+  // the rest may come minutes later: the start of the character waits for
+  // it however long that takes, and clients get the character whole in one
+  // message, never as base64 (docs/detection.md#appends). With --poll 200ms
+  // the server looks at the file several times while it waits, long after
+  // the version stopped being racy.
+  for (const [gap, tail] of [[300, false], [3_000, false], [300, true]] as const) {
+    t(
+      `a 3-byte character written 1 byte, then ${gap} ms later 2${tail ? " (--tail)" : ""}: ` +
+        "one message with the whole character to a v1 and a plain client; invalid bytes still go out",
+      async () => {
+        await withServer(rt, "start\n", tail ? ["--tail", "1KiB"] : [], async (s) => {
+          const a = v1(s.wsUrl);
+          const plain = connect(s.wsUrl);
+          const m0 = await msg(a, 0);
+          assertEquals([m0.type, m0.offset, m0.size, m0.data], ["content", 0, 6, "start\n"]);
+          assertEquals((await plain.message(0)).data, "start\n");
+          const euro = enc.encode("€"); // e2 82 ac
+          await appendBytes(s.file, euro.subarray(0, 1));
+          await sleep(gap);
+          assertEquals(a.st.messages.length, 1, `nothing while the character is incomplete:\n${a.st.describe()}`);
+          assertEquals(plain.messages.length, 1, "no plain frame while the character is incomplete");
+          await appendBytes(s.file, euro.subarray(1));
+          const m1 = await msg(a, 1);
+          assertEquals(
+            { type: m1.type, prev: m1.prev, offset: m1.offset, size: m1.size, data: m1.data, encoding: m1.encoding },
+            { type: "append", prev: m0.lastMod, offset: 6, size: 9, data: "€", encoding: undefined },
+            a.st.describe(),
+          );
+          const p1 = await plain.message(1);
+          // Plain clients get the whole file, or in tail mode the appended bytes.
+          assertEquals([p1.binary, p1.data], [false, tail ? "€" : "start\n€"]);
+          await sleep(POLL * 2);
+          assertEquals(a.st.messages.length, 2, `one message for the character:\n${a.st.describe()}`);
+          assertEquals(plain.messages.length, 2, "one plain frame for the character");
+          assertCleanText(a, "a character written in two pieces");
+
+          // Bytes that can never start or continue a character go out at once,
+          // as base64 (v1) and as a binary frame (plain), and are not held.
+          for (const [k, bad] of [[0xff], [0xe0, 0x80]].entries()) {
+            const before = a.st.size;
+            await appendBytes(s.file, new Uint8Array(bad));
+            const m = await msg(a, 2 + k);
+            assertEquals(
+              { type: m.type, offset: m.offset, size: m.size, encoding: m.encoding },
+              { type: "append", offset: before, size: before + bad.length, encoding: "base64" },
+              a.st.describe(),
+            );
+            assertEquals([...(fromBase64(String(m.data)) ?? [])], bad);
+            const p = await plain.message(2 + k);
+            assertEquals(p.binary, true, "bytes that are not UTF-8 go as a binary frame");
+            const disk = await Deno.readFile(s.file);
+            assertEquals([...(p.data as Uint8Array)], [...(tail ? new Uint8Array(bad) : disk)]);
+          }
+          noViolations(a, "split character");
+          assert(await holdsDisk(a.st, s.file), "the v1 client holds the file's bytes");
+          a.c.close();
+          plain.close();
+        });
+      },
+    );
+  }
+
   t("appended bytes that are not UTF-8 come as a base64 append of exactly those bytes", async () => {
     await withServer(rt, "ok\n", [], async (s) => {
       const a = v1(s.wsUrl);

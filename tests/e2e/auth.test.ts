@@ -42,7 +42,9 @@ for (const rt of RUNTIMES) {
     try {
       const ok = { Authorization: basic() };
       // /files and /f/{name} (several files, §10) sit behind the same middleware as every route.
-      for (const path of ["", "metrics", "files", "f/watched.txt", "nope"]) {
+      // So do the routes that read any part of the file (src/scan_routes.ts).
+      const reading = ["lines?end=1", "lines/watched.txt?end=1", "time?t=0", "search?q=secret", "raw?file=x.1"];
+      for (const path of ["", "metrics", "files", "f/watched.txt", "nope", ...reading]) {
         const r = await get(s, path);
         assertEquals(r.status, 401, `/${path} without credentials`);
         assertEquals(r.headers.get("www-authenticate"), 'Basic realm="filewatch"');
@@ -59,6 +61,9 @@ for (const rt of RUNTIMES) {
       assertEquals(filePage.status, 200);
       assert(filePage.body.includes("secret log line"), "/f/{name} with credentials shows the file");
       assertEquals((await get(s, "nope", ok)).status, 404);
+      const lines = await get(s, "lines?end=1", ok);
+      assertEquals([lines.status, JSON.parse(lines.body).lines[0].text], [200, "secret log line"]);
+      assertMatch((await get(s, "search?q=secret", ok)).body, /"text":"secret log line"/);
       assertEquals((await get(s, "healthz")).status, 200);
       assertEquals((await get(s, "readyz")).status, 200);
 
@@ -212,4 +217,113 @@ for (const rt of RUNTIMES) {
     await local.stop();
     assert(!local.stderr.some((l) => /without --auth-file/.test(l)), "loopback: no warning");
   });
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+  const proxied = async (users?: Parameters<typeof htpasswd>[0]) => {
+    const file = await tempFile("x");
+    return await startServer(rt, { file, args: ["--auth-file", await htpasswd(users), "--trust-proxy", "127.0.0.1"] });
+  };
+  const from = (ip: string, auth: string) => ({ "X-Forwarded-For": ip, Authorization: auth });
+
+  t(
+    "--auth-file: 40 wrong passwords at once from one address: 10 are checked (401), 30 get 429 unchecked",
+    async () => {
+      const s = await proxied();
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => get(s, "", from("203.0.113.70", basic(USER, `guess ${i}`)))),
+        );
+        const statuses = answers.map((a) => a.status);
+        assertEquals(statuses.filter((x) => x === 401).length, 10, statuses.join(" "));
+        assertEquals(statuses.filter((x) => x === 429).length, 30, statuses.join(" "));
+        const m = parseExposition((await get(s, "metrics", from("198.51.100.1", basic()))).body);
+        assertEquals(m.get("filewatch_auth_failures_total", { reason: "bad_credentials" }), 10, "passwords checked");
+        assertEquals((await get(s, "", from("203.0.113.70", basic()))).status, 429, "and the address is locked");
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t(
+    "--auth-file: a success erases no failure and lifts no lock: 9 wrong, the right one, 1 wrong locks the address",
+    async () => {
+      const s = await proxied();
+      try {
+        const ip = "203.0.113.71";
+        for (let i = 0; i < 9; i++) assertEquals((await get(s, "", from(ip, basic(USER, `guess ${i}`)))).status, 401);
+        assertEquals((await get(s, "", from(ip, basic()))).status, 200, "the right password is let in…");
+        assertEquals((await get(s, "", from(ip, basic(USER, "guess 9")))).status, 401);
+        const after = await get(s, "", from(ip, basic()));
+        assertEquals(after.status, 429, "…but did not reset the count: the tenth failure locked the address");
+        assertMatch(after.body, /too many failed logins from 203\.0\.113\.71/);
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t(
+    "--auth-file: a burst from many addresses queues at most 2 checks running and 32 waiting; the rest get 503",
+    async () => {
+      const s = await proxied({ [USER]: [PASSWORD, 10] });
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: 60 }, (_, i) => get(s, "", from(`198.51.100.${i}`, basic(USER, "wrong")))),
+        );
+        const busy = answers.filter((a) => a.status === 503);
+        assertEquals(answers.filter((a) => a.status === 401).length + busy.length, 60);
+        // All 60 arrive within a check or two of each other: at most a few more than 34 are let in.
+        assert(busy.length >= 20, `only ${busy.length} of 60 refused with 503`);
+        for (const b of busy) {
+          assertMatch(b.headers.get("retry-after") ?? "", /^\d+$/);
+          assertMatch(b.body, /^Service Unavailable: too many logins being checked; try again in \d+s\n$/);
+        }
+        assertEquals((await get(s, "", from("198.51.100.200", basic()))).status, 200, "and it recovers");
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t(
+    "--auth-file: a wrong password for a cost-4 user, a cost-12 user and an unknown user take the same time",
+    async () => {
+      const s = await proxied({ quick: ["pw-quick", 4], dear: ["pw-dear", 12] });
+      try {
+        const kinds: Record<string, string> = {
+          quick: basic("quick", "wrong"),
+          dear: basic("dear", "wrong"),
+          unknown: basic("nobody", "wrong"),
+        };
+        const times: Record<string, number[]> = { quick: [], dear: [], unknown: [] };
+        let n = 0;
+        // Interleaved in a shuffled order, each from its own address (no slow-down). The machine's load only ever
+        // adds time, so each kind's quickest answer is the best measure of its own cost: those must agree.
+        for (let round = 0; round < 7; round++) {
+          for (const kind of Object.keys(kinds).sort(() => Math.random() - 0.5)) {
+            const t0 = performance.now();
+            const r = await get(s, "", from(`192.0.2.${++n}`, kinds[kind]!));
+            times[kind]!.push(performance.now() - t0);
+            assertEquals(r.status, 401);
+          }
+        }
+        const quickest = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.min(...v)]));
+        const [lo, hi] = [Math.min(...Object.values(quickest)), Math.max(...Object.values(quickest))];
+        const shown = Object.entries(times).map(([k, v]) => `${k}: ${v.map(Math.round).join(" ")}`).join("; ");
+        // Unpadded, a cost-4 check is 256 times cheaper than a cost-12 one; padded, the three agree within noise. On
+        // two cores shared at load 10, the quickest of 7 answers of equal work still differed by up to 1.6 times.
+        assert(
+          hi / lo < 2,
+          `quickest ${JSON.stringify(quickest, (_, x) => typeof x === "number" ? Math.round(x) : x)} (ms: ${shown})`,
+        );
+        assert(lo > 50, `a cost-12 check takes tens of milliseconds at least (ms: ${shown})`);
+      } finally {
+        await s.stop();
+      }
+    },
+  );
 }

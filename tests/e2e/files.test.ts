@@ -297,7 +297,7 @@ for (const rt of RUNTIMES) {
         for (const name of ["..\u0000/secret.txt", "a.log\u0000", "\u2025/secret.txt", "\uFF0E\uFF0E/secret.txt"]) {
           for (const route of routes) {
             const req = new TextEncoder().encode(
-              `GET ${route}${name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+              `GET ${route}${name} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
             );
             const r = await rawHttp("127.0.0.1", s.port, req, 5_000);
             if (r.response) {
@@ -428,4 +428,74 @@ for (const rt of RUNTIMES) {
       await s.stop();
     }
   });
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  /** A handshake for `/ws/{name}` over raw TCP: its status. */
+  const upgrade = async (s: Server, name: string) =>
+    (await rawHttp(
+      "127.0.0.1",
+      s.port,
+      `GET /ws/${name} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nConnection: close\r\n\r\n",
+      5_000,
+    )).response?.status;
+
+  t(
+    "--dir: a hard link in DIR to a file outside is not listed and is 403 on every route by its name; --allow-hardlinks serves it",
+    async () => {
+      const { root, dir, secret } = await dirBesideSecret("hardlink");
+      await Deno.writeTextFile(`${dir}/a.log`, "inside\n");
+      await Deno.link(`${root}/secret.txt`, `${dir}/link.log`);
+      const s = await startServer(rt, { file: dir, args: ["--poll", "200ms", "--dir"] });
+      try {
+        assertEquals((await files(s)).map((f) => f.name), ["a.log"]);
+        for (const route of ["f", "raw"]) {
+          const r = await fetch(`${s.url}${route}/link.log`);
+          const body = await r.text();
+          assertEquals(r.status, 403, route);
+          assertEquals(body, "Forbidden: link.log: has more than one hard link (--allow-hardlinks serves it)\n");
+          assert(!body.includes(secret));
+        }
+        assertEquals(await upgrade(s, "link.log"), 403);
+        assertEquals((await fetch(`${s.url}raw/a.log`)).status, 200, "a file with one link is served");
+      } finally {
+        await s.stop();
+      }
+      const allowed = await startServer(rt, { file: dir, args: ["--poll", "200ms", "--allow-hardlinks", "--dir"] });
+      try {
+        assertEquals((await files(allowed)).map((f) => f.name), ["a.log", "link.log"]);
+        assertEquals(await (await fetch(`${allowed.url}raw/link.log`)).text(), secret);
+      } finally {
+        await allowed.stop();
+      }
+    },
+  );
+
+  t(
+    "--dir: a listed file that gains a second link is refused when read: /raw/{name} 403, its page and socket show the error",
+    async () => {
+      const { root, dir } = await dirBesideSecret("gainslink");
+      await Deno.writeTextFile(`${dir}/a.log`, "inside\n");
+      const s = await startServer(rt, { file: dir, args: ["--poll", "100ms", "--dir"] });
+      try {
+        const c = connect(s.url.replace(/^http/, "ws") + "ws/a.log", { protocols: ["filewatch.v1"] });
+        assertEquals((await c.json(0, 5_000)).type, "content");
+        await Deno.link(`${dir}/a.log`, `${root}/elsewhere.log`);
+        await Deno.writeTextFile(`${dir}/a.log`, "changed\n");
+        const err = await c.json(1, 5_000);
+        assertEquals(err.type, "error");
+        assertMatch(String(err.message), /a\.log: has more than one hard link/);
+        const raw = await fetch(`${s.url}raw/a.log`);
+        assertEquals(raw.status, 403);
+        await raw.body?.cancel();
+        c.close();
+      } finally {
+        await s.stop();
+      }
+    },
+  );
 }

@@ -16,6 +16,19 @@ import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helper
 import { type Nginx, PREFIX, startNginx } from "../helpers/nginx.ts";
 
 const CAP = 2;
+/** deploy/nginx.conf's server_name: the name browsers use, which nginx forwards in Host and X-Forwarded-Host. */
+const PUBLIC_NAME = "logs.example.com";
+
+/** A request to nginx over TLS with a Host of our choosing (fetch sends the URL's); the status line and the body. */
+async function viaNginx(port: number, pem: string, host: string, path: string, auth: string): Promise<string> {
+  const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [pem] });
+  await conn.write(
+    new TextEncoder().encode(
+      `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${auth}\r\nConnection: close\r\n\r\n`,
+    ),
+  );
+  return await new Response(conn.readable).text();
+}
 
 /** The handshake's outcome: "open" or the HTTP status it was refused with. */
 async function outcome(c: Client): Promise<string> {
@@ -37,6 +50,9 @@ for (const rt of RUNTIMES) {
         PREFIX,
         "--trust-proxy",
         "127.0.0.1/32",
+        // The public name nginx passes on, as deploy/nginx.conf's command line says.
+        "--allowed-host",
+        PUBLIC_NAME,
         "--auth-file",
         await htpasswd(),
         "--max-clients-per-ip",
@@ -165,4 +181,52 @@ for (const rt of RUNTIMES) {
       await close();
     }
   });
+
+  t(
+    "through nginx: the public name is answered; another name nginx forwards gets 421 from filewatch (DNS rebinding)",
+    async () => {
+      const { ngx, pem, close } = await setup();
+      try {
+        const named = await viaNginx(ngx.port, pem, PUBLIC_NAME, `${PREFIX}/raw`, basic());
+        assertMatch(named, /^HTTP\/1\.1 200 /);
+        assert(named.includes("behind nginx"), named.slice(0, 200));
+        const other = await viaNginx(ngx.port, pem, `attacker.example:${ngx.port}`, `${PREFIX}/raw`, basic());
+        assertMatch(other, /^HTTP\/1\.1 421 /);
+        assert(other.includes("Misdirected Request: ") && !other.includes("behind nginx"), other.slice(0, 300));
+      } finally {
+        await close();
+      }
+    },
+  );
 }
+
+// nginx's own timeout, the same whatever runs behind it: once, in front of the runtime that needs it.
+Deno.test({
+  name: "deploy/nginx.conf cuts off a client that sends its headers slowly (client_header_timeout), for Deno behind it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const tls = await certificate();
+    const file = await tempFile("behind nginx\n");
+    const s = await startServer("deno", { file, args: ["--base-path", PREFIX, "--trust-proxy", "127.0.0.1/32"] });
+    const ngx = await startNginx({ upstream: s.port, cert: tls.cert, key: tls.key });
+    try {
+      const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: ngx.port, caCerts: [tls.pem] });
+      const t0 = Date.now();
+      const closed = new Response(conn.readable).text().then(() => Date.now() - t0, () => Date.now() - t0);
+      const head = `GET ${PREFIX}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaa`;
+      let ms: number | null = null;
+      closed.then((x) => ms = x);
+      for (let i = 0; i < head.length && ms === null; i++) {
+        await conn.write(new TextEncoder().encode(head[i]!)).catch(() => {});
+        // The request line and Host at once, then a byte every 3 s.
+        if (i >= head.indexOf("X-Slow")) await new Promise((r) => setTimeout(r, 3_000));
+      }
+      const took = await closed;
+      assert(took <= 30_000, `nginx closed it after ${took} ms`);
+    } finally {
+      await ngx.stop();
+      await s.stop();
+    }
+  },
+});

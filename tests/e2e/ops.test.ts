@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { parseExposition } from "../helpers/prom.ts";
 import { connect } from "../helpers/client.ts";
+import { htpasswd } from "../helpers/access.ts";
 import { EXPECT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 
 async function metrics(s: Server) {
@@ -257,4 +258,51 @@ for (const rt of RUNTIMES) {
       }
     },
   });
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  t(
+    "/readyz with --auth-file says only 'not ready', without the file's name or size; the reason goes to the log once",
+    async () => {
+      const file = await tempFile("x", "payroll-2026.csv");
+      const s = await startServer(rt, {
+        file,
+        args: ["--auth-file", await htpasswd(), "--poll", "100ms"],
+      });
+      try {
+        // Unreadable (a file over --max-file-size is followed in tail mode, so not that way): gone.
+        await Deno.remove(file);
+        const why = await waitFor(
+          async () => {
+            const r = await fetch(s.url + "readyz");
+            const body = await r.text();
+            return r.status === 503 ? body : null;
+          },
+          5_000,
+          "not ready",
+        );
+        assertEquals(why, "not ready\n");
+        for (let i = 0; i < 3; i++) assertEquals(await (await fetch(s.url + "readyz")).text(), "not ready\n");
+        const logged = s.stderr.filter((l) => /WARN not ready reason=.*payroll-2026\.csv: file not found/.test(l));
+        assertEquals(logged.length, 1, s.stderr.join("\n"));
+        await Deno.writeTextFile(file, "ok\n");
+        await waitFor(async () => (await (await fetch(s.url + "readyz")).text()) === "ok\n", 5_000, "ready again");
+      } finally {
+        await s.stop();
+      }
+      // Without an auth file nothing is secret from whoever may read the page: the reason is in the answer.
+      await Deno.remove(file);
+      const open = await startServer(rt, { file });
+      try {
+        const r = await fetch(open.url + "readyz");
+        assertEquals(r.status, 503);
+        assertMatch(await r.text(), /^not ready: payroll-2026\.csv: file not found\n$/);
+      } finally {
+        await open.stop();
+      }
+    },
+  );
 }

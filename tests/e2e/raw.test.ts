@@ -8,8 +8,9 @@
  * `Content-Range`; 416 past the end; several ranges get the whole file; the
  * same on `/raw/{name}` under `--dir`.
  */
+import { closeSync, constants, openSync } from "node:fs";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { EXPECT, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
+import { EXPECT, ROOT, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
 import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
 
 async function withServer(
@@ -300,5 +301,51 @@ for (const rt of RUNTIMES) {
       assertEquals(m[1], CLIENT_SCRIPT);
       assert(html.includes(`href="/raw"`) || html.includes(`href="raw"`), "a Download link to /raw");
     });
+  });
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  t("GET /raw: a FILE swapped for a FIFO between any two steps is sent or refused (503), never waited on", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "filewatch-fifo-swap-" });
+    const real = `${dir}/real.log`;
+    const fifo = `${dir}/pipe`;
+    const path = `${dir}/app.log`;
+    await Deno.writeTextFile(real, "data\n");
+    assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success, "mkfifo");
+    await Deno.symlink(real, path);
+    const s = await startServer(rt, { file: path, args: ["--poll", "10s", "--no-events"] });
+    const flipper = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}tests/helpers/flipper.ts`, path, real, fifo, "8000"],
+    }).spawn();
+    const seen: Record<string, number> = {};
+    try {
+      const ask = async () => {
+        try {
+          const r = await fetch(s.url + "raw", { signal: AbortSignal.timeout(3_000) });
+          const body = await r.text();
+          return r.status === 200 ? (body === "data\n" ? "200" : `200 ${JSON.stringify(body)}`) : String(r.status);
+        } catch {
+          return "no answer within 3 s";
+        }
+      };
+      const end = Date.now() + 6_000;
+      while (Date.now() < end) {
+        for (const a of await Promise.all(Array.from({ length: 8 }, ask))) seen[a] = (seen[a] ?? 0) + 1;
+      }
+      const shown = JSON.stringify(seen);
+      assertEquals(Object.keys(seen).filter((k) => k !== "200" && k !== "503"), [], shown);
+      assert((seen["200"] ?? 0) > 0 && (seen["503"] ?? 0) > 0, `both sides of the swap were met: ${shown}`);
+    } finally {
+      await flipper.status;
+      // A reader stuck in open(2) of the FIFO (the bug this guards against) is let go by a writer.
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch { /* ENXIO: no reader waiting */ }
+      await s.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 }

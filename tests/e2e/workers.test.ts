@@ -5,7 +5,10 @@
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { parseExposition } from "../helpers/prom.ts";
+import type * as net from "node:net";
 import { type Client, connect, sleep } from "../helpers/client.ts";
+import { basic, htpasswd, USER } from "../helpers/access.ts";
+import { openSocket, RawWs } from "../helpers/rawws.ts";
 import {
   rawRequest,
   ROOT,
@@ -219,4 +222,171 @@ for (const rt of RUNTIMES) {
       assertMatch(r.stderr, /^error: Cannot use --workers 2 on Deno without --allow-run: /);
     }
   });
+}
+
+/** A request over its own TCP connection (so the kernel may hand it to either worker), with extra headers. */
+const fresh = (port: number, path: string, headers: Record<string, string> = {}) =>
+  rawRequest(
+    port,
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+      Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "Connection: close\r\n\r\n",
+  );
+
+/** Starts `--workers 2` with more flags, and waits until both workers have answered a scrape. */
+async function startTwo(rt: RuntimeName, file: string, args: string[]): Promise<Server> {
+  const s = await startServer(rt, {
+    file,
+    args: ["--workers", "2", "--log-format", "json", ...args],
+    command: command(rt),
+  });
+  const seen = new Set<string>();
+  await waitFor(
+    async () => {
+      const r = await fresh(s.port, "/metrics", args.includes("--auth-file") ? { Authorization: basic() } : {});
+      const w = /worker="(\d)"/.exec(r.body)?.[1];
+      if (w) seen.add(w);
+      return seen.size === 2;
+    },
+    10_000,
+    "both workers answering",
+  );
+  return s;
+}
+
+for (const rt of RUNTIMES) {
+  const t = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+
+  t(
+    "--workers 2: one lock-out for the host: 40 guesses at once get 10 checks, then the right password is refused on every worker",
+    async () => {
+      const file = await tempFile("shared\n");
+      const s = await startTwo(rt, file, ["--auth-file", await htpasswd(), "--trust-proxy", "127.0.0.1"]);
+      try {
+        const from = (auth: string) => ({ "X-Forwarded-For": "203.0.113.80", Authorization: auth });
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => fresh(s.port, "/", from(basic(USER, `guess ${i}`)))),
+        );
+        const statuses = answers.map((a) => a.status);
+        assertEquals(statuses.filter((x) => x === 401).length, 10, statuses.join(" "));
+        assertEquals(statuses.filter((x) => x === 429).length, 30, statuses.join(" "));
+        // Each over a new connection, so both workers answer some: every one refuses.
+        const right = [];
+        for (let i = 0; i < 8; i++) right.push((await fresh(s.port, "/", from(basic()))).status);
+        assertEquals(right, Array(8).fill(429));
+        // Both workers served the refusals: the lock was announced to each.
+        const locked = new Map<string, number>();
+        await waitFor(
+          async () => {
+            const r = await fresh(s.port, "/metrics", { Authorization: basic() });
+            const m = parseExposition(r.body);
+            const x = m.samples.find((v) => v.name === "filewatch_auth_locked_total");
+            if (x) locked.set(x.labels.worker!, x.value);
+            return locked.size === 2;
+          },
+          10_000,
+          "a scrape of each worker",
+        );
+        assert([...locked.values()].every((v) => v > 0), `429s by worker: ${JSON.stringify([...locked])}`);
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t("--workers 2 --max-clients-per-ip 2: one cap for the host, not one per worker", async () => {
+    const file = await tempFile("shared\n");
+    const s = await startTwo(rt, file, ["--max-clients-per-ip", "2"]);
+    const open: RawWs[] = [];
+    try {
+      const answers: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const c = await RawWs.connect("127.0.0.1", s.port);
+        answers.push(c.upgraded ? 101 : c.response.status);
+        if (c.upgraded) open.push(c);
+        else c.destroy();
+      }
+      assertEquals(answers.filter((x) => x === 101).length, 2, answers.join(" "));
+      assertEquals(answers.filter((x) => x === 429).length, 6, answers.join(" "));
+      // A closed connection gives its slot back to the host.
+      const first = open.shift()!;
+      first.sendClose(1000);
+      await first.waitClose(2_000);
+      first.destroy();
+      const again = await waitFor(
+        async () => {
+          const c = await RawWs.connect("127.0.0.1", s.port);
+          if (c.upgraded) return c;
+          c.destroy();
+          return null;
+        },
+        5_000,
+        "the slot back",
+      );
+      open.push(again);
+    } finally {
+      for (const c of open) c.destroy();
+      await s.stop();
+    }
+  });
+
+  t(
+    "--workers 2 --max-requests-per-ip 2: two unread downloads hold the host's two slots; a third request gets 429",
+    async () => {
+      // Larger than the sockets' buffers, so an unread download stays in progress.
+      const file = await tempFile(new Uint8Array(32 * 1024 * 1024).fill(120));
+      const s = await startTwo(rt, file, ["--max-requests-per-ip", "2"]);
+      const held: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          const sock = await openSocket("127.0.0.1", s.port);
+          sock.write(`GET /raw HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+          sock.pause();
+          held.push(sock);
+        }
+        await sleep(500);
+        const refused = await waitFor(
+          async () => {
+            const r = await fresh(s.port, "/files");
+            return r.status === 429 ? r : null;
+          },
+          5_000,
+          "a 429",
+        );
+        assertEquals(refused.headers["retry-after"], "1");
+        assertMatch(refused.body, /^Too Many Requests: 2 requests from 127\.0\.0\.1 in progress already\n$/);
+        assertEquals((await fresh(s.port, "/healthz")).status, 200, "the probes are never counted");
+        for (const sock of held) sock.destroy();
+        held.length = 0;
+        await waitFor(async () => (await fresh(s.port, "/files")).status === 200, 5_000, "the slots back");
+      } finally {
+        for (const sock of held) sock.destroy();
+        await s.stop();
+      }
+    },
+  );
+
+  t(
+    "--workers 2: with the supervisor stopped, a password check fails closed (503) within a second; probes answer",
+    async () => {
+      const file = await tempFile("shared\n");
+      const s = await startTwo(rt, file, ["--auth-file", await htpasswd()]);
+      try {
+        Deno.kill(s.pid, "SIGSTOP");
+        try {
+          const t0 = Date.now();
+          const r = await fresh(s.port, "/", { Authorization: basic(USER, "not remembered") });
+          assertEquals(r.status, 503);
+          assertMatch(r.body, /^Service Unavailable: /);
+          assert(Date.now() - t0 < 3_000, `answered after ${Date.now() - t0} ms`);
+          assertEquals((await fresh(s.port, "/healthz")).status, 200);
+        } finally {
+          Deno.kill(s.pid, "SIGCONT");
+        }
+        await waitFor(async () => (await fresh(s.port, "/", { Authorization: basic() })).status === 200, 5_000, "back");
+      } finally {
+        await s.stop();
+      }
+    },
+  );
 }

@@ -14,10 +14,18 @@ export function basic(user = USER, password = PASSWORD): string {
   return "Basic " + btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${password}`)));
 }
 
-/** An htpasswd file as `htpasswd -B` writes it (`$2y$`, cost 5), in a fresh directory; returns its path. */
-export async function htpasswd(users: Record<string, string> = { [USER]: PASSWORD }): Promise<string> {
+/**
+ * An htpasswd file as `htpasswd -B` writes it (`$2y$`, cost 5 unless a user
+ * is given as `[password, cost]`), in a fresh directory; returns its path.
+ */
+export async function htpasswd(
+  users: Record<string, string | [string, number]> = { [USER]: PASSWORD },
+): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "filewatch-auth-" });
-  const lines = Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 5).replace(/^\$2b\$/, "$2y$")}`);
+  const lines = Object.entries(users).map(([u, p]) => {
+    const [password, cost] = typeof p === "string" ? [p, 5] : p;
+    return `${u}:${bcrypt.hashSync(password, cost).replace(/^\$2b\$/, "$2y$")}`;
+  });
   const path = `${dir}/htpasswd`;
   await Deno.writeTextFile(path, lines.join("\n") + "\n");
   return path;

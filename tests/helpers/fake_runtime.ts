@@ -56,6 +56,7 @@ export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub"
     pingsItself: caps.pingsItself ?? false,
     compression: false,
     pubsub: caps.pubsub ?? false,
+    headerTimeout: true,
     sendBatchBytes: caps.sendBatchBytes ?? 0,
     upgrade(_c: Context, protocol: string | null, events: PeerEvents) {
       const conn = { peer: new FakePeer(), events, protocol };

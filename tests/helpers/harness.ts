@@ -38,6 +38,21 @@ export const EXPECT: Record<RuntimeName, {
    * chunked without it (Bun 1.4 strips it: oven-sh/bun#10507), e.g. `GET /raw`.
    */
   streamedContentLength: boolean;
+  /**
+   * `GET http://attacker.example/raw HTTP/1.1` with `Host` naming the server:
+   * Deno puts the target's authority in `Request.url`, where the Host check
+   * reads it (421); Bun builds the URL from `Host` and drops the target's
+   * authority, so the request is the server's own (200). A request whose
+   * Host names another host is 421 on both.
+   */
+  absoluteFormTarget: 421 | 200;
+  /**
+   * A client that sends its request headers one byte every few seconds is
+   * cut off by the runtime's HTTP server within this many seconds (Bun:
+   * after about 12), or never (`null`: Deno 2.9 has no header-read timeout;
+   * docs/runtimes.md says so, and a proxy in front must bound it).
+   */
+  slowHeadersCutOffS: number | null;
 }> = {
   // Deno's idleTimeout closes with 1001 "No response from ping frame."
   deno: {
@@ -47,6 +62,8 @@ export const EXPECT: Record<RuntimeName, {
     commaListWithoutSpace: 400,
     mtimeResolutionNs: 1_000_000n,
     streamedContentLength: true,
+    absoluteFormTarget: 421,
+    slowHeadersCutOffS: null,
   },
   // Our own pong deadline on Bun drops the connection, as gorilla does: 1006.
   bun: {
@@ -56,6 +73,8 @@ export const EXPECT: Record<RuntimeName, {
     commaListWithoutSpace: 101,
     mtimeResolutionNs: 1n,
     streamedContentLength: false,
+    absoluteFormTarget: 200,
+    slowHeadersCutOffS: 30,
   },
 };
 
@@ -236,8 +255,10 @@ export async function rawRequest(
       }
       const len = Number(headers["content-length"] ?? (status === 101 ? 0 : NaN));
       const body = text.slice(end + 4);
-      if (Number.isNaN(len) || body.length >= len) {
-        return { status, headers, body: Number.isNaN(len) ? body : body.slice(0, len) };
+      // Content-Length counts bytes, and a page has characters of several bytes.
+      const bytes = new TextEncoder().encode(body);
+      if (Number.isNaN(len) || bytes.length >= len) {
+        return { status, headers, body: Number.isNaN(len) ? body : new TextDecoder().decode(bytes.subarray(0, len)) };
       }
     }
     throw new Error(`connection closed before a full response: ${JSON.stringify(text.slice(0, 200))}`);

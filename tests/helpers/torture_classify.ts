@@ -25,6 +25,13 @@ export interface DiskState {
   maxMs: number;
   /** The mtime (ms) the writer set explicitly with this step (utime). */
   mtimeMs?: number;
+  /**
+   * Not the state after the call but the file inside it, while a truncate
+   * had set the size and not yet the times (see {@link viewsOf}).
+   */
+  midTruncate?: boolean;
+  /** Not the state after the call but the file inside a write, part of its bytes copied (see {@link midWriteOf}). */
+  midWrite?: boolean;
 }
 
 /**
@@ -44,21 +51,84 @@ export function lifeOf(st: DiskState | undefined, twin: boolean, settleMs: numbe
 }
 
 /**
+ * How long before the call that changed it began a file's mtime may read, in
+ * ms: the kernel takes it from its coarse clock, up to one tick (10 ms at
+ * HZ=100) behind, and the writer's clock may be a millisecond off the
+ * kernel's. It never reads later than the call's end (plus that millisecond).
+ */
+export const MTIME_SLOP_MS = 11;
+
+/** Whether the file after step `i` could show mtime `mtimeMs` (whole ms): the one it set, or the kernel's time of the call. */
+function mtimeOfStep(states: DiskState[], i: number, mtimeMs: number): boolean {
+  const st = states[i];
+  if (!st) return false;
+  if (st.mtimeMs !== undefined) return st.mtimeMs === mtimeMs;
+  return mtimeMs >= st.callAt - MTIME_SLOP_MS && mtimeMs <= st.doneAt + 1;
+}
+
+/**
+ * The ways state `i` could have looked to a stat showing mtime `mtimeMs`,
+ * each with bounds on how long it lasted: the state itself, under the mtime
+ * the call that made it set; and, for a file emptied in place, the state
+ * inside that call, under the previous state's times: Linux sets a truncated
+ * file's size before its times (docs/detection.md#settled-reads), so for as
+ * long as the truncate runs (tens of milliseconds when the writer is
+ * descheduled inside it) a stat sees the emptied file under the times of the
+ * change before. That view lasted at most as long as the call.
+ */
+export function viewsOf(states: DiskState[], i: number, mtimeMs: number): DiskState[] {
+  const st = states[i];
+  if (!st) return [];
+  const views: DiskState[] = [];
+  if (mtimeOfStep(states, i, mtimeMs)) views.push(st);
+  const prev = states[i - 1];
+  if (st.text === "" && prev && prev.text !== null && prev.text !== "" && mtimeOfStep(states, i - 1, mtimeMs)) {
+    views.push({ ...st, minMs: 0, maxMs: st.doneAt - st.callAt, midTruncate: true });
+  }
+  return views;
+}
+
+/**
  * Which of the `candidates` (half-written states with the payload's bytes)
- * the payload showed, by its mtime: after an mtime the writer set itself (an
- * older copy, a same-tick rewrite), the first such state after it — truncating
- * keeps the previous mtime for a moment, which is how an emptied file gets an
- * old one; otherwise the state whose lifetime is nearest the mtime.
+ * the payload showed, by its mtime: of the ways they could have looked with
+ * that mtime ({@link viewsOf}), the one that lasted longest (the server
+ * confirms a state by two reads some time apart, so a long state explains a
+ * payload better than a short one with the same bytes and mtime); when none
+ * could show that mtime, the state whose lifetime is nearest it.
  */
 export function stateOf(states: DiskState[], candidates: DiskState[], mtimeMs: number): DiskState | undefined {
   if (candidates.length === 0) return undefined;
-  const set = states.findLastIndex((st) => st.mtimeMs === mtimeMs);
-  if (set >= 0) {
-    const after = states.findIndex((st, i) => i > set && candidates.includes(st));
-    if (after >= 0) return states[after];
-  }
+  const views = candidates.flatMap((c) => viewsOf(states, states.indexOf(c), mtimeMs));
+  if (views.length > 0) return views.reduce((a, b) => b.maxMs > a.maxMs ? b : a);
   const dist = (st: DiskState) => mtimeMs < st.callAt ? st.callAt - mtimeMs : Math.max(0, mtimeMs - st.doneAt);
   return candidates.reduce((a, b) => dist(b) < dist(a) ? b : a);
+}
+
+/**
+ * The file inside one of the writer's write calls, when `text` is what it
+ * showed: the kernel copies a write's bytes a page at a time and moves the
+ * size as it goes, after it set the times, so a writer descheduled in the
+ * middle of a call leaves the new bytes up to some offset over the old ones
+ * (or, past the old end, nothing), under the times of that call. Undefined
+ * when no step's middle shows `text` under mtime `mtimeMs`; else the step,
+ * as a view that lasted at most as long as its call. Of several, the longest.
+ */
+export function midWriteOf(states: DiskState[], text: string, mtimeMs: number): DiskState | undefined {
+  let best: DiskState | undefined;
+  for (let i = 1; i < states.length; i++) {
+    const st = states[i]!;
+    const before = states[i - 1]!.text;
+    if (st.text === null || before === null || st.mtimeMs !== undefined || !mtimeOfStep(states, i, mtimeMs)) continue;
+    if (text.length < before.length || text.length > Math.max(before.length, st.text.length)) continue;
+    // The new bytes up to m, the old ones after it.
+    let m = 0;
+    while (m < text.length && text[m] === st.text[m]) m++;
+    if (text.length > before.length && m < text.length) continue;
+    if (text.slice(m) !== before.slice(m) || text === st.text || text === before) continue;
+    const view = { ...st, text, minMs: 0, maxMs: st.doneAt - st.callAt, midWrite: true };
+    if (!best || view.maxMs > best.maxMs) best = view;
+  }
+  return best;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { windowStart } from "../../src/lineage.ts";
-import { incompleteUtf8Tail, type Snapshot, Version } from "../../src/version.ts";
+import { incompleteUtf8Tail, MAX_HELD_BYTES, type Snapshot, Version } from "../../src/version.ts";
 import { FileWatcher } from "../../src/watcher.ts";
 import { frameFor, v1Append } from "../../src/messages.ts";
 
@@ -44,11 +44,31 @@ Deno.test("incompleteUtf8Tail() counts the bytes of a character not yet complete
     [[0xe2, 0x82, 0xac], 0],
     [[0xf0, 0x9f, 0x98], 3],
     [[0xf0, 0x9f, 0x98, 0x80], 0],
+    [[0xe0, 0xa0], 2], // U+0800 on its way
+    [[0xed, 0x9f], 2], // U+D7FF on its way
+    [[0xf4, 0x8f, 0xbf], 3], // U+10FFFF on its way
     [[0x80, 0x80], 0], // stray continuation bytes are not held (invalid, sent as base64)
+    [[0x61, 0x80], 0],
+    [[0xc3, 0xa9, 0x80], 0], // a complete character and a stray byte
+    [[0xe2, 0x82, 0xac, 0x80], 0],
     [[0xff], 0],
+    [[0xc0], 0], // C0 and C1 only ever start overlong forms
+    [[0xc1], 0],
+    [[0xf5], 0], // past U+10FFFF
+    [[0xe0, 0x80], 0], // overlong: no later byte makes it a character
+    [[0xed, 0xa0], 0], // a surrogate
+    [[0xf0, 0x80], 0], // overlong
+    [[0xf4, 0x90], 0], // past U+10FFFF
+    [[0xe2, 0x41], 0], // the character was cut off by an ASCII byte: both sent
     [[], 0],
   ];
   for (const [bytes, n] of cases) assertEquals(incompleteUtf8Tail(new Uint8Array(bytes)), n, `${bytes}`);
+  // Every proper prefix of every well-formed character of each length is held.
+  for (const ch of ["é", "€", "\u0800", "\uffff", "😀", "\u{10ffff}"]) {
+    const b = enc.encode(ch);
+    for (let k = 1; k < b.length; k++) assertEquals(incompleteUtf8Tail(b.subarray(0, k)), k, `${ch} cut after ${k}`);
+  }
+  assertEquals(MAX_HELD_BYTES, 3);
 });
 
 Deno.test("windowStart() starts after the first newline of the last SIZE bytes, or the whole file when it fits", () => {
@@ -122,22 +142,99 @@ Deno.test("FileWatcher holds back a character split by the writer until its last
   }
 });
 
-Deno.test("FileWatcher sends bytes that never become a character once the version is no longer racy", async () => {
+Deno.test("FileWatcher holds a split character back however long the rest takes, and never as base64", async () => {
+  // A block-buffered writer flushes mid-character; the rest may come minutes
+  // later. The file's times are set an hour back, so its version is long past
+  // the racy window: what is held back is held for the character, not for
+  // the time.
   const f = await tmp("a\n");
   const { w, seen, stop } = watch(f);
+  const old = new Date(Date.now() - 3_600_000);
   try {
     await w.check();
-    await Deno.writeFile(f, new Uint8Array([0xe2]), { append: true });
-    const old = new Date(Date.now() - 60_000);
+    await Deno.writeFile(f, new Uint8Array([0x62, 0xe2]), { append: true });
     await Deno.utime(f, old, old);
     await w.check();
-    const last = seen.at(-1) as Version;
-    assertEquals(last.size, 3);
-    const m = v1Append(last, 2, "x")!;
-    assert(m.type === "append");
-    assertEquals([m.encoding, m.data], ["base64", "4g=="]);
+    assertEquals(seen.length, 2);
+    const b = seen[1] as Version;
+    assertEquals([b.size, b.text, b.appendOf?.size], [3, "a\nb", 2], "the whole bytes go, the lead byte waits");
+    await Deno.writeFile(f, new Uint8Array([0x82]), { append: true });
+    await Deno.utime(f, old, old);
+    await w.check();
+    assertEquals(seen.length, 2, "two of three bytes are still no character");
+    // The page, and a client that connects now, get the same: the bytes before the character.
+    assertEquals(((await w.current()) as Version).size, 3);
+    await Deno.writeFile(f, new Uint8Array([0xac, 0x0a]), { append: true });
+    await Deno.utime(f, old, old);
+    await w.check();
+    const c = seen.at(-1) as Version;
+    assertEquals([seen.length, c.appendOf?.size, c.size], [3, 3, 7]);
+    assertEquals(dec.decode(c.since(3)!), "€\n", "one append with the whole character");
+    assertEquals(JSON.parse(frameFor(c, "v1", 3, b.lastMod) as string), {
+      type: "append",
+      lastMod: c.lastMod,
+      prev: b.lastMod,
+      offset: 3,
+      size: 7,
+      data: "€\n",
+    });
   } finally {
     stop();
+  }
+});
+
+Deno.test("FileWatcher sends at once the bytes that can never become a character, however recent", async () => {
+  // Each case ends in bytes no later byte can complete: they go out (as
+  // base64) with the check that finds them, racy or not.
+  for (
+    const [name, bytes] of [
+      ["0xff", [0xff]],
+      ["a stray continuation byte", [0x80]],
+      ["an overlong start (E0 80)", [0xe0, 0x80]],
+      ["a surrogate's start (ED A0)", [0xed, 0xa0]],
+      ["a character cut off by ASCII", [0xe2, 0x41]],
+    ] as const
+  ) {
+    const f = await tmp("a\n");
+    const { w, seen, stop } = watch(f);
+    try {
+      await w.check();
+      await Deno.writeFile(f, new Uint8Array(bytes), { append: true });
+      await w.check();
+      const last = seen.at(-1) as Version;
+      assertEquals(last.size, 2 + bytes.length, name);
+      const m = v1Append(last, 2, "x")!;
+      assert(m.type === "append");
+      assertEquals(m.encoding, "base64", name);
+      assertEquals([...atob(m.data)].map((ch) => ch.charCodeAt(0)), [...bytes], name);
+    } finally {
+      stop();
+    }
+  }
+});
+
+Deno.test("FileWatcher holds a split character at the end of a file read whole, in tail mode too", async () => {
+  for (const tail of [0, 1024]) {
+    const text = "x".repeat(3000) + "\n€";
+    const bytes = enc.encode(text);
+    const f = await tmp(bytes.subarray(0, bytes.length - 1));
+    // Long past the racy window: held for the character, not for the time.
+    const old = new Date(Date.now() - 3_600_000);
+    await Deno.utime(f, old, old);
+    const { w, seen, stop } = watch(f, { tail });
+    try {
+      await w.check();
+      const v = seen[0] as Version;
+      assert(v?.ok, `tail ${tail}: readable`);
+      assertEquals(v.size, bytes.length - 3, `tail ${tail}: the character's two bytes wait`);
+      assert(v.text !== null && !v.text.includes("\uFFFD"), `tail ${tail}: text, no broken character`);
+      await Deno.writeFile(f, bytes.subarray(bytes.length - 1), { append: true });
+      await w.check();
+      const last = seen.at(-1) as Version;
+      assertEquals([seen.length, last.appendOf?.size, dec.decode(last.since(v.size)!)], [2, v.size, "€"]);
+    } finally {
+      stop();
+    }
   }
 });
 

@@ -2,6 +2,7 @@ import bcrypt from "bcryptjs";
 import { Hono } from "hono";
 import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { authenticate, defineAuthMetrics, LOCKOUT, type LockoutPolicy, parseHtpasswd } from "../../src/auth.ts";
+import { LocalLimits } from "../../src/limits.ts";
 import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
 
@@ -37,7 +38,7 @@ function setup(policy: LockoutPolicy = { ...LOCKOUT, slowStep: 5, slowMax: 20 })
       clientAddress: (c) => c.req.header("x-test-ip") ?? "192.0.2.1",
       metrics,
       log: createLogger("text", false, (l) => logs.push(l)),
-      policy,
+      limits: new LocalLimits(policy, { ws: 0, http: 0 }, () => t),
       now: () => t,
     }),
   );
@@ -135,4 +136,41 @@ Deno.test("authenticate(): failures spread wider than the window never lock out;
   const t0 = performance.now();
   await get("/", basic("alice", "no"));
   assert(performance.now() - t0 >= 40, "the 401 was held back");
+});
+
+Deno.test("authenticate(): 40 wrong passwords at once from one address get 10 checks (401) and 30 × 429 unchecked; the right one after them is locked out", async () => {
+  const { get, metrics } = setup();
+  const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => get("/", basic("alice", `guess ${i}`))));
+  const count = (s: number) => answers.filter((a) => a.status === s).length;
+  assertEquals([count(401), count(429)], [LOCKOUT.limit, 40 - LOCKOUT.limit]);
+  assertEquals(metrics.get("filewatch_auth_failures_total", { reason: "bad_credentials" }), LOCKOUT.limit);
+  assertMatch(
+    answers.find((a) => a.status === 429)!.body,
+    /^Too Many Requests: too many login attempts from 192\.0\.2\.1 at once/,
+  );
+  assertEquals((await get("/", basic("alice", "s3cret"))).status, 429, "the ten failures locked the address");
+});
+
+Deno.test("authenticate(): 39 wrong passwords and the right one at once: the right one does not lift the lock", async () => {
+  const { get } = setup();
+  const wrong = Array.from({ length: 39 }, (_, i) => get("/", basic("alice", `guess ${i}`)));
+  const right = get("/", basic("alice", "s3cret"));
+  const answers = await Promise.all([...wrong, right]);
+  assertEquals((await right).status, 429, "over the attempts in flight: refused unchecked");
+  assertEquals(answers.filter((a) => a.status === 200).length, 0);
+  assertEquals((await get("/", basic("alice", "s3cret"))).status, 429, "still locked afterwards");
+});
+
+Deno.test("authenticate(): the queue of checks is bounded: beyond 2 running and 32 waiting, 503 with Retry-After", async () => {
+  const { get, metrics } = setup({ ...LOCKOUT, slowAfter: 1000 });
+  const answers = await Promise.all(
+    Array.from({ length: 60 }, (_, i) => get("/", basic("alice", "no"), `198.51.100.${i}`)),
+  );
+  const busy = answers.filter((a) => a.status === 503);
+  assertEquals(answers.filter((a) => a.status === 401).length, 34);
+  assertEquals(busy.length, 26);
+  assertMatch(busy[0]!.headers.get("retry-after") ?? "", /^\d+$/);
+  assertMatch(busy[0]!.body, /^Service Unavailable: too many logins being checked/);
+  assertEquals(metrics.get("filewatch_auth_unavailable_total"), 26);
+  assertEquals(metrics.get("filewatch_auth_failures_total", { reason: "bad_credentials" }), 34, "only checks count");
 });

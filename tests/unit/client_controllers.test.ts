@@ -7,8 +7,10 @@
  * itself lays out text, so Chromium covers it (tests/browser/).
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import type { Field, KeyPress } from "../../src/client/dom.ts";
-import { GoTo, REASON_MS, SHOWING_MS } from "../../src/client/goto.ts";
+import { FakeEl, FakeTimers } from "../helpers/fake_dom.ts";
+import type { KeyPress } from "../../src/client/dom.ts";
+import { SHOWING_MS } from "../../src/client/box.ts";
+import { GoTo, REASON_MS } from "../../src/client/goto.ts";
 import { keyCommand, typing } from "../../src/client/keys.ts";
 import type { Shown } from "../../src/client/pause.ts";
 import { Prefs, type StorageLike } from "../../src/client/prefs.ts";
@@ -18,65 +20,6 @@ import { NOTHING, pageStart } from "../../src/client/text.ts";
 import { nextTheme, ThemeButton } from "../../src/client/theme.ts";
 import { ReadingTools } from "../../src/client/tools.ts";
 import type { Filter } from "../../src/client/filter.ts";
-
-/** An element as a plain object; `focused` records who took the focus, in order. */
-class FakeEl implements Field {
-  static focused: string[] = [];
-  hidden: boolean | "until-found" = false;
-  textContent: string | null = "";
-  title = "";
-  value = "";
-  dateTime = "";
-  dataset: { [key: string]: string | undefined } = {};
-  attrs = new Map<string, string>();
-  classes = new Set<string>();
-  selected = 0;
-  classList = {
-    add: (t: string) => void this.classes.add(t),
-    remove: (t: string) => void this.classes.delete(t),
-    toggle: (t: string, force?: boolean) => {
-      const on = force ?? !this.classes.has(t);
-      if (on) this.classes.add(t);
-      else this.classes.delete(t);
-      return on;
-    },
-    contains: (t: string) => this.classes.has(t),
-  };
-  constructor(readonly id: string) {}
-  setAttribute(name: string, value: string) {
-    this.attrs.set(name, value);
-  }
-  getAttribute(name: string) {
-    return this.attrs.get(name) ?? null;
-  }
-  focus() {
-    FakeEl.focused.push(this.id);
-  }
-  select() {
-    this.selected++;
-  }
-}
-
-/** Timers the test fires by moving the clock. */
-class FakeTimers {
-  now = 1_000_000;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  setTimer = (fn: () => void, ms: number) => {
-    this.#timers.set(this.#next, { at: this.now + ms, fn });
-    return this.#next++;
-  };
-  clearTimer = (id: number | undefined) => void (id !== undefined && this.#timers.delete(id));
-  advance(ms: number) {
-    this.now += ms;
-    for (const [id, t] of [...this.#timers]) {
-      if (t.at <= this.now) {
-        this.#timers.delete(id);
-        t.fn();
-      }
-    }
-  }
-}
 
 function statusDom() {
   const el = (id: string) => new FakeEl(id);

@@ -72,6 +72,9 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     FILEWATCH_BASE_PATH: "/logs",
     FILEWATCH_TRUST_PROXY: "10.0.0.0/8",
     FILEWATCH_WORKERS: "2",
+    FILEWATCH_ALLOWED_HOSTS: "logs.example.com, Bücher.example.",
+    FILEWATCH_ALLOW_HARDLINKS: "1",
+    FILEWATCH_MAX_REQUESTS_PER_IP: "8",
   };
   const o = parseConfig([], env);
   assertEquals(o, {
@@ -80,7 +83,9 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     dir: null,
     glob: "*",
     maxFiles: 1000,
+    allowHardlinks: true,
     host: "0.0.0.0",
+    allowedHosts: ["logs.example.com", "xn--bcher-kva.example"],
     port: 9000,
     poll: 250,
     pongWait: 10_000,
@@ -91,6 +96,7 @@ Deno.test("parseConfig() reads every FILEWATCH_* variable, and flags win over th
     compress: true,
     maxClients: 5,
     maxClientsPerIp: 0,
+    maxRequestsPerIp: 8,
     maxFileSize: 1024 * 1024,
     tail: 0,
     events: false,

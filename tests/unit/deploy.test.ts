@@ -53,3 +53,24 @@ Deno.test("deploy/compose: nginx's upstreams are the compose file's replicas; We
   assert(/proxy_set_header Connection \$connection_upgrade;/.test(conf));
   assert(/proxy_read_timeout 1h;/.test(conf) && /proxy_buffering off;/.test(conf));
 });
+
+Deno.test("deploy/: the public names are allowed hosts, no per-address request cap behind a proxy, nginx bounds slow headers", () => {
+  const k = read("deploy/kubernetes.yaml");
+  const ingressHost = /^\s+- host: (\S+)$/m.exec(k)?.[1];
+  assert(ingressHost, "the Ingress's host");
+  assertEquals(/FILEWATCH_ALLOWED_HOSTS, value: (\S+) \}/.exec(k)?.[1], ingressHost, "the Ingress's host is answered");
+  assert(/FILEWATCH_MAX_REQUESTS_PER_IP, value: "0"/.test(k), "no per-address request cap behind the Ingress");
+  const compose = read("deploy/compose/compose.yaml");
+  assert(/FILEWATCH_MAX_REQUESTS_PER_IP: "0"/.test(compose) && /FILEWATCH_ALLOWED_HOSTS: /.test(compose));
+  const site = read("deploy/nginx.conf");
+  const serverName = /^\s+server_name (\S+);$/m.exec(site)?.[1];
+  assert(serverName, "server_name");
+  assert(site.includes(`--allowed-host ${serverName}`), "the documented command answers the server_name");
+  assert(/proxy_set_header Host \$http_host;/.test(site), "nginx passes the name on");
+  for (const conf of [site, read("deploy/compose/nginx.conf")]) {
+    assert(
+      num(conf, /client_header_timeout (\d+)s;/, "client_header_timeout") <= 30,
+      "slow headers cut off within 30 s",
+    );
+  }
+});

@@ -14,7 +14,14 @@ async function setup(args: string[] = [], caps = {}) {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/f`, "v1");
   const options = parseConfig([...args, `${dir}/f`], {});
-  const watcher = new FileWatcher({ file: options.file, poll: 3_600_000, maxFileSize: 1024, events: false });
+  // The watcher serves the window (--tail), as main.ts makes it: plain clients get appends of windowed versions.
+  const watcher = new FileWatcher({
+    file: options.file,
+    poll: 3_600_000,
+    maxFileSize: 1024,
+    events: false,
+    tail: options.tail,
+  });
   await watcher.current();
   const fake = fakeRuntime(caps);
   const hub = new Hub(options, watcher, fake.runtime, quiet);

@@ -68,17 +68,24 @@ Deno.test("searchGz() finds lines with exact n and decompressed offsets, forward
   }
 });
 
-Deno.test("gzLines() reads lines by number and the last lines, with the line count", async () => {
+Deno.test("gzLines() reads lines by number, by offset both ways and the last lines, with the line count", async () => {
   const ls = lines(5000);
   const f = await gzFixture(ls);
   try {
     const ac = new AbortController();
-    const mid = await gzLines(f.path, 2500, 3, ac.signal);
+    const at = (...ns: number[]) => ns.map((n) => ({ n, offset: f.offsets[n - 1]!, text: ls[n - 1]! }));
+    const mid = await gzLines(f.path, { by: "line", line: 2500, count: 3 }, ac.signal);
     assertEquals(mid.total, 5000);
-    assertEquals(mid.lines, [2500, 2501, 2502].map((n) => ({ n, offset: f.offsets[n - 1]!, text: ls[n - 1]! })));
-    const end = await gzLines(f.path, "end", 2, ac.signal);
+    assertEquals(mid.lines, at(2500, 2501, 2502));
+    assertEquals((await gzLines(f.path, { by: "line", line: 3, count: -5 }, ac.signal)).lines, at(1, 2, 3));
+    const end = await gzLines(f.path, { by: "end", count: 2 }, ac.signal);
     assertEquals(end.lines.map((l) => l.n), [4999, 5000]);
     assertEquals(end.size, f.offsets[4999]! + enc.encode(ls[4999]!).length + 1);
+    // An offset inside line 100 snaps to line 101; back from there, the lines before it.
+    const inside = f.offsets[99]! + 2;
+    assertEquals((await gzLines(f.path, { by: "offset", offset: inside, count: 2 }, ac.signal)).lines, at(101, 102));
+    assertEquals((await gzLines(f.path, { by: "offset", offset: inside, count: -2 }, ac.signal)).lines, at(99, 100));
+    assertEquals((await gzLines(f.path, { by: "line", line: 6000, count: 2 }, ac.signal)).lines, []);
   } finally {
     await f.done();
   }

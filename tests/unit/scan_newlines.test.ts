@@ -14,7 +14,7 @@ import {
   SCAN_BUFFER,
   simdAvailable,
 } from "../../src/scan/newlines.ts";
-import { newlineWasm } from "../../src/scan/_wasm.ts";
+import { scanWasm } from "../../src/scan/_wasm.ts";
 import { rng } from "../helpers/scan_fixtures.ts";
 
 /** `len` bytes where about `density` of them are `\n`, the rest any byte (0x0A's neighbours 0x0B, 0x8A included). */
@@ -34,7 +34,7 @@ function positions(b: Uint8Array): number[] {
 }
 
 Deno.test("the WebAssembly SIMD module compiles and validates on this runtime", () => {
-  assert(WebAssembly.validate(newlineWasm()), "the hand-assembled module is valid WebAssembly");
+  assert(WebAssembly.validate(scanWasm()), "the hand-assembled module is valid WebAssembly");
   assert(simdAvailable(), "both runtimes run WebAssembly SIMD: the fallback must not be in use");
 });
 
@@ -81,15 +81,18 @@ Deno.test("nthNewline finds the n-th newline (1-based), also across slices, and 
 });
 
 Deno.test("NewlineScanner.nth on both paths: the position, or -1 - found when there are fewer", () => {
-  for (const js of [false, true]) {
-    const s = new NewlineScanner(70000, js);
+  // The third: the module's memory with the search finder's needle slots before the buffer (src/scan/_find.ts).
+  for (const [js, reserve] of [[false, 0], [true, 0], [false, 4096]] as const) {
+    const s = new NewlineScanner(70000, js, reserve);
+    // Newlines before the buffer, which its counts must not see.
+    if (reserve) new Uint8Array(s.kernel!.mem.buffer, 0, reserve).fill(10);
     s.buffer.set(bytes(70000, 0.05, 4));
     for (const start of [0, 1, 5, 16, 33]) {
       for (const len of [0, 10, 16, 31, 200, 69000]) {
         const p = positions(s.buffer.subarray(start, start + len));
         for (const n of [1, 2, p.length, p.length + 1, p.length + 5].filter((x) => x >= 1)) {
           const want = n <= p.length ? start + p[n - 1]! : -1 - p.length;
-          assertEquals(s.nth(start, len, n), want, `js ${js} start ${start} len ${len} n ${n}`);
+          assertEquals(s.nth(start, len, n), want, `js ${js} reserve ${reserve} start ${start} len ${len} n ${n}`);
         }
         assertEquals(s.count(start, len), p.length);
       }

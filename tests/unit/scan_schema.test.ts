@@ -14,7 +14,7 @@ import type { LinesQuery } from "../../src/scan/lines.ts";
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 ajv.addSchema(schema, "http");
-const check = (def: "lines" | "time", answer: unknown): string | null => {
+const check = (def: "lines" | "time" | "files", answer: unknown): string | null => {
   const validate = ajv.getSchema(`http#/$defs/${def}`)!;
   return validate(answer) ? null : ajv.errorsText(validate.errors);
 };
@@ -83,11 +83,13 @@ Deno.test("the schema accepts every shape of /lines and /time answer the scan mo
   assertEquals(check("lines", unknown), null);
 });
 
-Deno.test("the schema accepts every /lines and /time example in docs/protocol.md", async () => {
+Deno.test("the schema accepts every /lines, /time and /files example in docs/protocol.md", async () => {
   const md = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
-  const blocks = [...md.matchAll(/```json (lines|time)\n([\s\S]*?)```/g)];
-  assertEquals(blocks.map((b) => b[1]).sort(), ["lines", "time"]);
-  for (const [, def, body] of blocks) assertEquals(check(def as "lines" | "time", JSON.parse(body!)), null, body);
+  const blocks = [...md.matchAll(/```json (lines|time|files)\n([\s\S]*?)```/g)];
+  assertEquals(blocks.map((b) => b[1]).sort(), ["files", "lines", "time"]);
+  for (const [, def, body] of blocks) {
+    assertEquals(check(def as "lines" | "time" | "files", JSON.parse(body!)), null, body);
+  }
 });
 
 Deno.test("the schema refuses malformed /lines and /time answers", () => {

@@ -169,3 +169,51 @@ Deno.test("Tail mode: the token hashes the version's last bytes, so two watchers
   b.close();
   c.close();
 });
+
+Deno.test("A character held back at the end: every watcher publishes the bytes before it under the same token", async () => {
+  // What is held back is a function of the file's last bytes alone, so two
+  // processes that read the file in one state publish one size and one token,
+  // whatever each saw before; a process that saw the file before the
+  // character's first byte keeps its token, as for a touch, and each accepts
+  // the other's.
+  for (const tail of [0, 4096]) {
+    const f = await tmp("x".repeat(5000) + "\nline 1\n");
+    const size = 5008;
+    const old = new Date(Date.now() - 3_600_000);
+    await Deno.utime(f, old, old);
+    const a = watcher(f, tail);
+    const va = await a.current() as Version;
+    assertEquals(va.size, size);
+    await Deno.writeFile(f, new Uint8Array([0xe2]), { append: true }); // the first byte of €
+    const later = new Date(Date.now() - 1_800_000);
+    await Deno.utime(f, later, later);
+    await a.check();
+    assertEquals(a.snapshot, va, `tail ${tail}: nothing to send while the character is incomplete`);
+    const { w: b, v: vb } = await fresh(f, tail);
+    assertEquals(vb.size, size, `tail ${tail}: a watcher started now publishes the same bytes`);
+    assertEquals(tokenHash(vb.lastMod), tokenHash(va.lastMod));
+    assert(a.lineage.isCurrent(vb.lastMod), `tail ${tail}: A takes B's token as current`);
+    assert(b.lineage.isCurrent(va.lastMod), `tail ${tail}: B takes A's token as current`);
+    await Deno.writeFile(f, enc.encode("€").subarray(1), { append: true });
+    await a.check();
+    await b.check();
+    const a2 = a.snapshot as Version;
+    const b2 = b.snapshot as Version;
+    const { w: c, v: c2 } = await fresh(f, tail);
+    assertEquals([a2.size, b2.size, c2.size], [size + 3, size + 3, size + 3]);
+    assertEquals(
+      new Set([a2.lastMod, b2.lastMod, c2.lastMod]).size,
+      1,
+      `tail ${tail}: one token for the whole character`,
+    );
+    assertEquals(a2.appendOf?.size, size, "an append from the size published before");
+    assertEquals(
+      c.lineage.sizeOf(va.lastMod, size),
+      size,
+      `tail ${tail}: A's earlier token resumes at C by one append`,
+    );
+    a.close();
+    b.close();
+    c.close();
+  }
+});

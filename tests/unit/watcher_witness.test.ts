@@ -4,13 +4,14 @@
  * system (tests/helpers/fake_fs.ts) that hit every race on purpose, not by
  * chance: a writer inside every read, a writer that puts the mtime and size
  * back, a truncate caught between setting the size and the times, a state
- * that comes back identical within one ctime tick, and a file that changes
- * between every two reads.
+ * that comes back identical within one ctime tick, a file that changes
+ * between every two reads, and a truncate whose writer is descheduled in its
+ * middle.
  * @module
  */
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { type AppendBase, heldStillHolds, readAppended, readIfChanged, STABLE_READ_TRIES } from "../../src/read.ts";
-import { SETTLE_MS } from "../../src/settle.ts";
+import { SETTLE_MS, UNSETTLED_MAX_MS } from "../../src/settle.ts";
 import { FileWatcher } from "../../src/watcher.ts";
 import { FakeFile, fakeState, fineNowNs } from "../helpers/fake_fs.ts";
 
@@ -285,4 +286,80 @@ Deno.test("readAppended() and heldStillHolds() share one check of the two ranges
     1,
     "one read covers the end range, the head and the new byte",
   );
+});
+
+Deno.test("FileWatcher does not publish a file emptied under the times of a state it read, however long the truncate runs", async () => {
+  // The torture test under heavier load (issue 23): a writer descheduled
+  // inside open(O_TRUNC) leaves the file emptied under the previous state's
+  // times for tens of milliseconds (up to 106 ms seen), so two reads
+  // SETTLE_MS apart both see it, and its old ctime seems to vouch for it.
+  // Where ctimes are fine-grained no finished change keeps the times of a
+  // state a stat saw: the server must wait for the truncate to end.
+  for (const seenFirst of ["published", "read in the same settle"] as const) {
+    const old = fineNowNs() - HOUR_NS;
+    const fake = new FakeFile(fakeState("version one, whole\n", old));
+    const { w, seen, stop } = watch(fake);
+    try {
+      await publishedAtLeast(w, seen, 1);
+      const t0 = performance.now();
+      // The state the truncate starts from: the published one, or a new one the settle read first.
+      const from = seenFirst === "published" ? fake.state! : fakeState("version two, half-way\n", fineNowNs());
+      let done: bigint | null = null;
+      fake.before = () => {
+        const t = performance.now() - t0;
+        if (t < 15 && seenFirst !== "published") fake.state = from;
+        else if (t < 250) fake.state = { ...from, bytes: new Uint8Array(0) }; // size set, times not yet
+        else fake.state = fakeState("version three, whole\n", done ??= fineNowNs());
+      };
+      await w.check();
+      await publishedAtLeast(w, seen, 2, 3_000);
+      assertEquals(seen, ["version one, whole\n", "version three, whole\n"], `the truncate's middle (${seenFirst})`);
+    } finally {
+      stop();
+    }
+  }
+});
+
+Deno.test("FileWatcher shows a shrink that kept the times of a state it read once it stays UNSETTLED_MAX_MS", async () => {
+  // A kernel whose ctimes repeat within one clock tick (before Linux 6.13's
+  // fine-grained ones) can finish a truncate under the times a stat just
+  // saw: such a state is not held back for ever.
+  const t = fineNowNs() - HOUR_NS;
+  const fake = new FakeFile(fakeState("before the truncate\n", t));
+  const { w, seen, stop } = watch(fake, 50);
+  try {
+    await publishedAtLeast(w, seen, 1);
+    fake.state = { ...fake.state!, bytes: enc.encode("after\n") };
+    const t0 = performance.now();
+    await publishedAtLeast(w, seen, 2, UNSETTLED_MAX_MS + 2_000);
+    const took = performance.now() - t0;
+    assertEquals(seen, ["before the truncate\n", "after\n"]);
+    assert(took >= UNSETTLED_MAX_MS - 50, `shown after ${took.toFixed(0)} ms`);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("FileWatcher re-reads a version read within its ctime's tick: a same-size rewrite under the same mtime is not lost (Deno's whole-second ctimes)", async () => {
+  // The torture test under the syncing hog (issue 23), Deno: a same-tick
+  // writer puts the mtime back to a tick taken before its rewrites; it
+  // stalled for over 100 ms between two of them, so the server read the first
+  // rewrite when its mtime was no longer racy and published it, then the
+  // second landed with the same size, mtime and (whole-second) ctime. No stat
+  // could tell, and the last version never came. A version read before its
+  // ctime's tick ended must be read again, by content, on the next check.
+  while (Date.now() % 1000 > 300) await sleep(10); // room left in this second
+  const second = BigInt(Math.floor(Date.now() / 1000)) * 1_000_000_000n;
+  const tick = second - 500_000_000n; // the writer's tick, long past the mtime's racy window
+  const at = (text: string) => ({ bytes: enc.encode(text), mtimeNs: tick, ctimeNs: second, ino: 7n });
+  const fake = new FakeFile(at("rewrite one\n"));
+  const { w, seen, stop } = watch(fake);
+  try {
+    await publishedAtLeast(w, seen, 1);
+    fake.state = at("rewrite two\n"); // the same size, mtime and ctime second
+    await w.check();
+    assertEquals(seen, ["rewrite one\n", "rewrite two\n"], "the second rewrite was lost");
+  } finally {
+    stop();
+  }
 });
