@@ -16,7 +16,7 @@
  * check either format with the same assertions.
  * @module
  */
-import type { Recorded } from "./v1state.ts";
+import { HeldState } from "./v1state.ts";
 
 /** The subprotocol's name (docs/protocol.md). */
 export const BIN_PROTOCOL = "filewatch.bin.v1";
@@ -141,52 +141,20 @@ function kindName(kind: number): string {
 /** A token as filewatch.v1 writes it: lowercase hex without leading zeros. */
 export const tokenHex = (t: bigint) => t.toString(16);
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 const b64 = (b: Uint8Array) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join(""));
 
 /**
  * The state of one filewatch.bin.v1 client; the same members as
  * {@link V1State}, so the e2e tests drive either.
  */
-export class BinState {
-  bytes: Uint8Array = new Uint8Array(0);
-  offset = 0;
-  size = 0;
-  lastMod: string | null = null;
-  readonly messages: Recorded[] = [];
-  readonly violations: Array<{ index: number; reason: string }> = [];
-  readonly errors: string[] = [];
-
-  get whole(): boolean {
-    return this.lastMod !== null && this.offset === 0;
-  }
-
-  get text(): string {
-    return new TextDecoder().decode(this.bytes);
-  }
-
-  /** Starts from a version held from an earlier connection (a resume). */
-  hold(lastMod: string, bytes: Uint8Array, offset = 0): this {
-    this.lastMod = lastMod;
-    this.bytes = bytes.slice();
-    this.offset = offset;
-    this.size = offset + bytes.length;
-    return this;
-  }
-
+export class BinState extends HeldState {
   /** Applies one frame; returns the message type, or "violation". */
   apply(frame: Uint8Array | string, at = Date.now()): string {
     const index = this.messages.length;
     const f = decodeBin(frame);
     if (typeof f === "string") {
       this.messages.push({ msg: { type: "<not a filewatch.bin.v1 frame>" }, at });
-      return this.#violation(index, f);
+      return this.violation(index, f);
     }
     if (f.type === "error") {
       this.messages.push({ msg: { type: "error", message: f.message }, at });
@@ -197,42 +165,16 @@ export class BinState {
     if (f.type === "content") {
       const lastMod = tokenHex(f.token);
       this.messages.push({ msg: { type: "content", lastMod, offset: f.offset, size: f.size, ...data }, at });
-      this.bytes = f.data.slice();
-      this.offset = f.offset;
-      this.size = f.size;
-      this.lastMod = lastMod;
-      return "content";
+      return this.take(index, { type: "content", lastMod, offset: f.offset, size: f.size, data: f.data.slice() });
     }
     const held = this.lastMod === null ? null : BigInt("0x" + this.lastMod);
     const upper = held === null ? -1n : (held >> 64n) + f.delta;
     const lastMod = upper >= 0n && upper <= U64 ? tokenHex((upper << 64n) | f.hash) : "<out of range>";
-    const prev = held !== null && (held & U64) === f.prevHash ? this.lastMod! : `<hash ${f.prevHash.toString(16)}>`;
+    const prev = held !== null && (held & U64) === f.prevHash ? this.lastMod! : `hash ${f.prevHash.toString(16)}`;
     this.messages.push({ msg: { type: "append", lastMod, prev, offset: f.offset, size: f.size, ...data }, at });
-    if (held === null) return this.#violation(index, "append before any content");
-    if (prev !== this.lastMod) {
-      return this.#violation(index, `append for prev hash ${f.prevHash.toString(16)}, held ${this.lastMod}`);
+    if (held !== null && prev === this.lastMod && lastMod === "<out of range>") {
+      return this.violation(index, "the new version's mtime is out of range");
     }
-    if (f.offset !== this.size) return this.#violation(index, `append at offset ${f.offset}, held size ${this.size}`);
-    if (lastMod === "<out of range>") return this.#violation(index, "the new version's mtime is out of range");
-    this.bytes = concat(this.bytes, f.data);
-    this.size = f.size;
-    this.lastMod = lastMod;
-    return "append";
-  }
-
-  #violation(index: number, reason: string): "violation" {
-    this.violations.push({ index, reason });
-    return "violation";
-  }
-
-  /** A one-line-per-message summary for failure output. */
-  describe(from = 0): string {
-    return this.messages.slice(from).map(({ msg }, i) => {
-      const d = typeof msg.data === "string" ? ` data(${msg.data.length}${msg.encoding ? ",b64" : ""})` : "";
-      const v = msg.type === "error"
-        ? ` ${JSON.stringify(msg.message)}`
-        : ` ${msg.prev ? `${msg.prev}→` : ""}${msg.lastMod} ${msg.offset}..${msg.size}${d}`;
-      return `#${from + i} ${String(msg.type)}${v}`;
-    }).join("\n");
+    return this.take(index, { type: "append", lastMod, prev, offset: f.offset, size: f.size, data: f.data });
   }
 }
