@@ -198,6 +198,41 @@ export function renderAppendsSummary(data: { meta: Any; runs: Any[] }): string {
       }
       out.push("");
     }
+    // Issue 27: the page's format (filewatch.bin.v1) against filewatch.v1 in the same configuration, and
+    // memory against frontail and the bare server of the runtime.
+    const bins = rs.filter((x) => /^fw-(deno|bun)-bin/.test(x.server));
+    if (bins.length) {
+      out.push(
+        "Goals (A, filewatch.bin.v1): ≤ 150 B/line/viewer on the wire, CPU/line ≤ filewatch.v1's in the same " +
+          "configuration; Deno: RSS/conn ≤ frontail's, and within 1.2× of the bare server (base-deno-tail).",
+      );
+      out.push("");
+      for (const r of bins) {
+        const v1 = rs.find((x) => x.server === r.server.replace("-bin", "-v1"));
+        const base = rs.find((x) => x.server === `base-${r.server.split("-")[1]}-tail`);
+        const deno = r.server.includes("deno");
+        out.push(
+          `- ${r.server}: bytes ${mark(r.wire !== null ? r.wire <= 150 : null)} (${fmt(r.wire, 0)})` +
+            `, CPU/line vs ${v1?.server ?? "v1"} ${
+              mark(r.cpuMsLine !== null && v1?.cpuMsLine ? r.cpuMsLine <= v1.cpuMsLine : null)
+            } (${fmt(ratio(r.cpuMsLine, v1?.cpuMsLine ?? null), 2)}×)` +
+            (deno
+              ? `, RSS/conn vs frontail ${
+                mark(r.rssPerConnKiB !== null && fr?.rssPerConnKiB ? r.rssPerConnKiB <= fr.rssPerConnKiB : null)
+              } (${fmt(ratio(r.rssPerConnKiB, fr?.rssPerConnKiB ?? null), 2)}×)`
+              : "") +
+            `, RSS/conn ÷ ${base?.server ?? "bare"} ${fmt(ratio(r.rssPerConnKiB, base?.rssPerConnKiB ?? null), 2)}` +
+            (deno
+              ? ` ${
+                mark(
+                  r.rssPerConnKiB !== null && base?.rssPerConnKiB ? r.rssPerConnKiB <= 1.2 * base.rssPerConnKiB : null,
+                )
+              }`
+              : ""),
+        );
+      }
+      out.push("");
+    }
   }
 
   if (cells.B) {

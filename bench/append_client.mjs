@@ -1,7 +1,7 @@
 // Load client for one appends-benchmark run against one running server
 // (bench/appends.ts starts it; workers: bench/append_worker.mjs).
 //
-//   node bench/append_client.mjs --proto fw-v1|fw-plain|sio-raw|sio-lib --url ws://127.0.0.1:PORT/ws \
+//   node bench/append_client.mjs --proto fw-v1|fw-bin|fw-plain|sio-raw|sio-lib --url ws://127.0.0.1:PORT/ws \
 //     --pid SERVER_PID --file FILE --initial-size BYTES --n 1000 --rate 10 --duration-s 30 [--ns NAMESPACE]
 //
 // 1. Server RSS idle (before any client), then N viewers over --workers processes,
@@ -57,7 +57,7 @@ const num = (name, min = 0) => {
   if (!Number.isFinite(v) || v < min) fail(`Cannot parse --${name} "${a[name]}": expected a number >= ${min}`);
   return v;
 };
-const PROTOS = ["fw-v1", "fw-plain", "sio-raw", "sio-lib"];
+const PROTOS = ["fw-v1", "fw-bin", "fw-plain", "sio-raw", "sio-lib"];
 if (!PROTOS.includes(a.proto)) fail(`Cannot parse --proto "${a.proto}": expected one of ${PROTOS.join(", ")}`);
 if (!a.url || !a.pid || !a.file || !a["initial-size"]) fail("--url, --pid, --file and --initial-size are required");
 const url = new URL(a.url);

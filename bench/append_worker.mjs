@@ -10,6 +10,8 @@
 //
 // Protocols (--proto):
 // - fw-v1: filewatch.v1 JSON (content, append); raw RFC 6455 client.
+// - fw-bin: filewatch.bin.v1 binary frames (the page's format): the type is the
+//   first byte, and the appended bytes are raw at the end of the frame.
 // - fw-plain: no subprotocol: whole file per version, or (tail mode) one frame per append.
 // - sio-raw: frontail's socket.io 2 (engine.io v3) over a raw WebSocket: the same
 //   frames socket.io-client receives with transports:["websocket"] (open packet,
@@ -146,6 +148,11 @@ function onMessageEnd(i, head, length, c) {
     count(msgTypes, type);
     if (type === "content" && ready[i] && measuring) count(msgTypes, "content-after-ready");
     if (type === "content") markReady(i);
+  } else if (p === "fw-bin") {
+    const type = ["other", "content", "append", "error"][head[0] & 0x7f] ?? "other";
+    count(msgTypes, type);
+    if (type === "content" && ready[i] && measuring) count(msgTypes, "content-after-ready");
+    if (type === "content") markReady(i);
   } else if (p === "fw-plain") {
     count(msgTypes, length >= cfg.initialSize ? "whole" : "frame");
     markReady(i);
@@ -185,7 +192,11 @@ function openRaw(i, attempt, onSettled) {
   const st = { carry: Buffer.alloc(MARK_LEN), carryLen: 0 };
   const ws = openRawWs(cfg.url, {
     path: sio ? "/socket.io/?EIO=3&transport=websocket" : undefined,
-    headers: cfg.proto === "fw-v1" ? "Sec-WebSocket-Protocol: filewatch.v1\r\n" : "",
+    headers: cfg.proto === "fw-v1"
+      ? "Sec-WebSocket-Protocol: filewatch.v1\r\n"
+      : cfg.proto === "fw-bin"
+      ? "Sec-WebSocket-Protocol: filewatch.bin.v1\r\n"
+      : "",
     headLen: HEAD_LEN,
     handshakeTimeoutMs: cfg.handshakeTimeoutMs,
     onOpen: () => {

@@ -1,7 +1,8 @@
 /**
  * Appends benchmark (issue 11): a 10 MiB log growing by one 119-byte line
- * every X ms, watched by N viewers, on filewatch (Deno, Bun; filewatch.v1 and
- * plain) and on frontail 4.9.2 (the comparison), in the same run.
+ * every X ms, watched by N viewers, on filewatch (Deno, Bun; filewatch.v1,
+ * filewatch.bin.v1 and plain), on the bare baselines in tail mode, and on
+ * frontail 4.9.2 (the comparison), in the same run.
  *
  * ```sh
  * node_modules/.bin/deno run -A bench/appends.ts --quick            # smoke run, < 2 minutes
@@ -49,11 +50,13 @@ const FW_FLAGS = [
   "64MiB",
 ];
 const DENO_RUN = [DENO, "run", "--allow-net", "--allow-read", "--allow-env"];
+/** The bare baselines as the appends benchmark runs them: filewatch's poll, the same window as `--tail 64KiB`. */
+const BASE_FLAGS = ["--port", "0", "--poll", "100ms", "--tail", "65536"];
 
 /** A server: its command (PORT is replaced, FILE appended) and the protocol its viewers speak. */
 interface ServerSpec {
   cmd: string[];
-  proto: "fw-v1" | "fw-plain" | "sio-raw" | "sio-lib";
+  proto: "fw-v1" | "fw-bin" | "fw-plain" | "sio-raw" | "sio-lib";
   /** Needs `--tail` in filewatch (the append work). */
   tail?: boolean;
 }
@@ -81,6 +84,22 @@ const SERVERS: Record<string, ServerSpec> = {
   "fw-bun-v1-tail": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-v1", tail: true },
   "fw-deno-tail": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-plain", tail: true },
   "fw-bun-tail": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-plain", tail: true },
+  // filewatch.bin.v1, the page's format (issue 27): the whole file on connect, or the tail window.
+  "fw-deno-bin": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS], proto: "fw-bin" },
+  "fw-bun-bin": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS], proto: "fw-bin" },
+  "fw-deno-bin-tail": {
+    cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS, "--tail", "64KiB"],
+    proto: "fw-bin",
+    tail: true,
+  },
+  "fw-bun-bin-tail": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS, "--tail", "64KiB"], proto: "fw-bin", tail: true },
+  // The bare servers (bench/baseline/) in tail mode: the 64 KiB window on connect, then each append's bytes.
+  // With what filewatch does for Deno's sends (DENO_USE_WRITEV, batches of 256), as bench/conn_memory.ts's base-deno.
+  "base-deno-tail": {
+    cmd: [...DENO_RUN, "bench/baseline/deno.ts", ...BASE_FLAGS, "--writev-env", "--batch", "256"],
+    proto: "fw-plain",
+  },
+  "base-bun-tail": { cmd: [BUN, "run", "bench/baseline/bun.ts", ...BASE_FLAGS], proto: "fw-plain" },
   "fw-deno-whole": { cmd: [...DENO_RUN, "src/deno.ts", ...FW_FLAGS], proto: "fw-plain" },
   "fw-bun-whole": { cmd: [BUN, "run", "src/bun.ts", ...FW_FLAGS], proto: "fw-plain" },
 };
@@ -98,19 +117,27 @@ const CELLS: Record<string, CellSpec> = {
     rate: 10,
     durationS: 30,
     drainS: 30,
+    // The page's format against filewatch.v1 in tail mode (the whole 10 MiB on connect is fw-*-v1 / fw-*-bin,
+    // runnable with --servers), and the bare servers holding the same sockets (issue 27).
     servers: [
       "frontail",
-      "fw-deno-v1",
-      "fw-bun-v1",
-      "fw-deno-tail",
-      "fw-bun-tail",
       "fw-deno-v1-tail",
       "fw-bun-v1-tail",
+      "fw-deno-bin-tail",
+      "fw-bun-bin-tail",
+      "base-deno-tail",
+      "base-bun-tail",
     ],
   },
   // v1 in tail mode: 5k viewers each sent the whole 10 MiB on connect is 50 GB before the first line
   // (1k took 33-43 s to connect): fw-deno-v1 / fw-bun-v1 are runnable here with --servers.
-  B: { n: 5000, rate: 100, durationS: 30, drainS: 60, servers: ["frontail", "fw-deno-v1-tail", "fw-bun-v1-tail"] },
+  B: {
+    n: 5000,
+    rate: 100,
+    durationS: 30,
+    drainS: 60,
+    servers: ["frontail", "fw-deno-bin-tail", "fw-bun-bin-tail", "fw-deno-v1-tail", "fw-bun-v1-tail"],
+  },
   C: { n: 100, rate: 10, durationS: 10, drainS: 20, servers: ["fw-deno-whole", "fw-bun-whole"] },
 };
 /** --quick: small N, short, fewer servers; the whole smoke run takes < 2 minutes. */
@@ -251,8 +278,8 @@ async function waitHttp(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`server did not answer on port ${port} within ${timeoutMs} ms`);
 }
 
-/** The initial log: whole 119-byte lines "pre=NNNNNNNN …" (no "seq=" marker). */
-function initialContent(): Uint8Array {
+/** The initial log: whole 119-byte lines "pre=NNNNNNNN …" (no "seq=" marker); bench/conn_memory.ts uses it too. */
+export function initialContent(): Uint8Array {
   const filler = "appended by the benchmark writer: lorem ipsum dolor sit amet, consectetur adipiscing elit, " +
     "sed do eiusmod tempor incididunt ut labore et dolore magna aliqua";
   const out = new Uint8Array(INITIAL_SIZE);

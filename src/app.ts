@@ -13,7 +13,7 @@ import type { Catalog } from "./catalog.ts";
 import type { Channel } from "./channels.ts";
 import type { Hub } from "./hub.ts";
 import { renderIndex } from "./index_page.ts";
-import { chooseProtocol, parseLastMod, parseResumeSize } from "./messages.ts";
+import { chooseProtocol, formatOf, parseLastMod, parseResumeSize } from "./messages.ts";
 import { largePage } from "./page.ts";
 import { PageCache } from "./page_cache.ts";
 import { rawFile } from "./raw.ts";
@@ -343,12 +343,11 @@ export function createApp(options: Options, deps: AppDeps): Hono {
     }
     if (no === "ip_limit") return refuse(ipLimit(ip));
     const protocol = chooseProtocol(c.req.header("sec-websocket-protocol"));
+    const format = formatOf(protocol);
     const lastMod = parseLastMod(c.req.query("lastMod"));
     const size = parseResumeSize(c.req.query("size"));
     try {
-      const events = channel
-        ? hub.connect(protocol ? "v1" : "plain", ip, lastMod, size, channel)
-        : hub.connect(protocol ? "v1" : "plain", ip, lastMod, size);
+      const events = channel ? hub.connect(format, ip, lastMod, size, channel) : hub.connect(format, ip, lastMod, size);
       return await runtime.upgrade(c, protocol, slot ? new SlotEvents(events, deps.limits!, slot) : events);
     } catch (e) {
       hub.release(ip);

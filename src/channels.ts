@@ -44,7 +44,8 @@ export class Channel {
 
   constructor(readonly name: string, readonly watcher: FileWatcher, id: number) {
     // The first file keeps the one-file server's topic names.
-    this.topics = id === 0 ? { plain: "fw.plain", v1: "fw.v1" } : { plain: `fw.plain.${id}`, v1: `fw.v1.${id}` };
+    const suffix = id === 0 ? "" : `.${id}`;
+    this.topics = { plain: `fw.plain${suffix}`, v1: `fw.v1${suffix}`, bin: `fw.bin${suffix}` };
     this.logFields = name && id !== 0 ? { file: name } : {};
   }
 

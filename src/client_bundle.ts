@@ -12,8 +12,9 @@ export const CLIENT_SCRIPT: string = `(() => {
     return {
       location,
       socketPath: socketPath || "/ws",
-      open(url, protocol, on) {
-        const ws2 = new WebSocket(url, protocol);
+      open(url, protocols, on) {
+        const ws2 = new WebSocket(url, [...protocols]);
+        ws2.binaryType = "arraybuffer";
         ws2.onopen = () => on.open();
         ws2.onmessage = (ev) => on.message(ev.data);
         ws2.onclose = (ev) => on.close(ev.code, ev.reason);
@@ -317,11 +318,11 @@ export const CLIENT_SCRIPT: string = `(() => {
   }
   function inRanges(ranges, i) {
     let lo = 0;
-    let hi = ranges.length;
-    while (lo < hi) {
-      const mid = lo + hi >> 1;
+    let hi2 = ranges.length;
+    while (lo < hi2) {
+      const mid = lo + hi2 >> 1;
       const [s, e] = ranges[mid];
-      if (i < s) hi = mid;
+      if (i < s) hi2 = mid;
       else if (i >= e) lo = mid + 1;
       else return true;
     }
@@ -2090,7 +2091,9 @@ export const CLIENT_SCRIPT: string = `(() => {
   }
 
   // src/client/protocol.ts
-  var SUBPROTOCOL = "filewatch.v1";
+  var SUBPROTOCOL_BIN = "filewatch.bin.v1";
+  var SUBPROTOCOL_V1 = "filewatch.v1";
+  var SUBPROTOCOLS = [SUBPROTOCOL_BIN, SUBPROTOCOL_V1];
   var isCount = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   function parseMessage(frame) {
     if (typeof frame !== "string") return null;
@@ -2139,6 +2142,61 @@ export const CLIENT_SCRIPT: string = `(() => {
     const offset = isCount(o.offset) ? o.offset : 0;
     const size = isCount(o.size) ? o.size : offset + (bytes ?? utf8Length(text));
     return { type: "content", lastMod, offset, size, text, lossy };
+  }
+  function decodeFrame(frame, held) {
+    if (typeof frame === "string") return parseMessage(frame);
+    if (frame instanceof ArrayBuffer) return parseBinary(new Uint8Array(frame), held);
+    if (frame instanceof Uint8Array) return parseBinary(frame, held);
+    return null;
+  }
+  var U64 = (1n << 64n) - 1n;
+  var lossyUtf8 = new TextDecoder("utf-8");
+  function varint(b, at, max) {
+    let v = 0n;
+    for (let i = 0; i < max && at + i < b.length; i++) {
+      const byte = b[at + i];
+      v |= BigInt(byte & 127) << BigInt(7 * i);
+      if ((byte & 128) === 0) return { v, end: at + i + 1 };
+    }
+    return null;
+  }
+  var hi = (b, at) => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
+  function parseBinary(b, held) {
+    if (b.length === 0) return null;
+    const type = b[0] & 127;
+    const lossy = (b[0] & 128) !== 0;
+    if (type === 3) return { type: "error", message: lossyUtf8.decode(b.subarray(1)) || "unknown error" };
+    if (type !== 1 && type !== 2 || b.length < 18) return null;
+    let at = 17;
+    let delta = 0n;
+    if (type === 2) {
+      const d = varint(b, at, 10);
+      if (!d) return null;
+      delta = (d.v & 1n) === 0n ? d.v >> 1n : -(d.v + 1n >> 1n);
+      at = d.end;
+    }
+    const o = varint(b, at, 8);
+    if (!o || o.v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+    const data = b.subarray(o.end);
+    const offset = Number(o.v);
+    const size = offset + data.length;
+    const text = lossyUtf8.decode(data);
+    if (type === 1) {
+      const lastMod = (hi(b, 1) << 64n | hi(b, 9)).toString(16);
+      return { type: "content", lastMod, offset, size, text, lossy };
+    }
+    const token = /^[0-9a-f]{1,32}$/.test(held.lastMod) ? BigInt("0x" + held.lastMod) : null;
+    const upper = token === null ? -1n : (token >> 64n) + delta;
+    const fits = token !== null && (token & U64) === hi(b, 9) && upper >= 0n && upper <= U64;
+    return {
+      type: "append",
+      lastMod: fits ? (upper << 64n | hi(b, 1)).toString(16) : "",
+      prev: fits ? held.lastMod : \`~\${hi(b, 9).toString(16)}\`,
+      offset,
+      size,
+      text,
+      lossy
+    };
   }
   function utf8Length(text) {
     let n = 0;
@@ -2728,13 +2786,13 @@ export const CLIENT_SCRIPT: string = `(() => {
   var charsOf = (lines) => lines.reduce((s, l) => s + l.text.length, 0);
   function findOffset(lines, offset) {
     let lo = 0;
-    let hi = lines.length - 1;
-    while (lo <= hi) {
-      const mid = lo + hi >> 1;
+    let hi2 = lines.length - 1;
+    while (lo <= hi2) {
+      const mid = lo + hi2 >> 1;
       const o = lines[mid].offset;
       if (o === offset) return mid;
       if (o < offset) lo = mid + 1;
-      else hi = mid - 1;
+      else hi2 = mid - 1;
     }
     return -1;
   }
@@ -2872,14 +2930,14 @@ export const CLIENT_SCRIPT: string = `(() => {
   };
   function findLastAtMost(lines, offset) {
     let lo = 0;
-    let hi = lines.length - 1;
+    let hi2 = lines.length - 1;
     let best = 0;
-    while (lo <= hi) {
-      const mid = lo + hi >> 1;
+    while (lo <= hi2) {
+      const mid = lo + hi2 >> 1;
       if (lines[mid].offset <= offset) {
         best = mid;
         lo = mid + 1;
-      } else hi = mid - 1;
+      } else hi2 = mid - 1;
     }
     return best;
   }
@@ -3823,12 +3881,12 @@ export const CLIENT_SCRIPT: string = `(() => {
     #firstVisible() {
       const top = this.#dom.view.scrollTop;
       let lo = 0;
-      let hi = this.#els.length - 1;
-      while (lo < hi) {
-        const mid = lo + hi >> 1;
+      let hi2 = this.#els.length - 1;
+      while (lo < hi2) {
+        const mid = lo + hi2 >> 1;
         const el = this.#els[mid];
         if (el.offsetTop + el.offsetHeight <= top) lo = mid + 1;
-        else hi = mid;
+        else hi2 = mid;
       }
       return lo;
     }
@@ -3836,11 +3894,11 @@ export const CLIENT_SCRIPT: string = `(() => {
     #lastVisible() {
       const bottom = this.#dom.view.scrollTop + this.#dom.view.clientHeight;
       let lo = 0;
-      let hi = this.#els.length - 1;
-      while (lo < hi) {
-        const mid = lo + hi + 1 >> 1;
+      let hi2 = this.#els.length - 1;
+      while (lo < hi2) {
+        const mid = lo + hi2 + 1 >> 1;
         if (this.#els[mid].offsetTop < bottom) lo = mid;
-        else hi = mid - 1;
+        else hi2 = mid - 1;
       }
       return lo;
     }
@@ -4450,7 +4508,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       const watchdog = env.setTimer(() => sock?.close(), CONNECT_TIMEOUT_MS);
       const mine = () => sock !== null && this.#socket === sock;
       try {
-        sock = env.open(this.url(), SUBPROTOCOL, {
+        sock = env.open(this.url(), SUBPROTOCOLS, {
           open: () => {
             env.clearTimer(watchdog);
             if (!mine()) return;
@@ -4515,7 +4573,7 @@ export const CLIENT_SCRIPT: string = `(() => {
       this.#setStatus(env.onLine() ? "waiting" : "offline");
     }
     #onMessage(frame) {
-      const msg = parseMessage(frame);
+      const msg = decodeFrame(frame, this.held);
       if (!msg) return;
       if (msg.type === "error") {
         this.error = msg.message;
@@ -5356,13 +5414,13 @@ export const CLIENT_SCRIPT: string = `(() => {
     indexAt(offset) {
       this.#offsetsTo(this.#lines.length);
       let lo = 0;
-      let hi = this.#offsetsDone - 1;
-      while (lo <= hi) {
-        const mid = lo + hi >> 1;
+      let hi2 = this.#offsetsDone - 1;
+      while (lo <= hi2) {
+        const mid = lo + hi2 >> 1;
         const v = this.#offsets[mid];
         if (v === offset) return mid;
         if (v < offset) lo = mid + 1;
-        else hi = mid - 1;
+        else hi2 = mid - 1;
       }
       return -1;
     }

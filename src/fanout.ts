@@ -11,7 +11,7 @@ import type { Channel } from "./channels.ts";
 import type { Options } from "./config.ts";
 import { type Need, needOf } from "./lineage.ts";
 import type { Logger } from "./log.ts";
-import { type Format, frameFor, frameSize } from "./messages.ts";
+import { type Format, FORMATS, frameFor, frameSize } from "./messages.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { Session } from "./session.ts";
@@ -65,11 +65,11 @@ export class FanOut {
    */
   broadcast(snap: Snapshot, ch: Channel): void {
     const now = Date.now();
-    const viaTopic: Record<Format, number> = { plain: 0, v1: 0 };
+    const viaTopic: Record<Format, number> = { plain: 0, v1: 0, bin: 0 };
     // Sessions in a topic have had every version so far, so all hold the one
     // this snapshot follows: one frame serves them all.
     const viaTopicFrom: Partial<Record<Format, { need: Need; prevToken: string }>> = {};
-    const batch = this.#runtime.sendBatch;
+    const batch = this.#runtime.sendBatchBytes;
     const direct: Session[] = [];
     const generation = ++ch.generation;
     const late: Session[] = [];
@@ -98,7 +98,7 @@ export class FanOut {
       }
     }
     if (direct.length > 0) void this.#sendInBatches(ch, direct, snap, generation, batch);
-    for (const format of ["plain", "v1"] as const) {
+    for (const format of FORMATS) {
       const via = viaTopicFrom[format];
       if (!via || via.need === null) continue;
       const { need, prevToken } = via;
@@ -203,27 +203,27 @@ export class FanOut {
   }
 
   /**
-   * Sends one by one, `batch` sockets at a time with a macrotask between
-   * batches, so the runtime writes out (and frees) each batch's copies of the
-   * frame before more are made. A newer broadcast takes over the rest: they
-   * get the newest version, not this one.
+   * Sends one by one, with a macrotask whenever the frames sent add up to
+   * `batchBytes`, so the runtime writes out (and frees) each batch's copies
+   * before more are made. A newer broadcast takes over the rest: they get the
+   * newest version, not this one.
    */
   async #sendInBatches(
     ch: Channel,
     targets: Session[],
     snap: Snapshot,
     generation: number,
-    batch: number,
+    batchBytes: number,
   ): Promise<void> {
-    for (let i = 0; i < targets.length; i += batch) {
-      if (i > 0) {
+    let bytes = 0;
+    for (const s of targets) {
+      if (bytes >= batchBytes) {
         await new Promise((r) => setTimeout(r, 0));
         if (generation !== ch.generation) return;
+        bytes = 0;
       }
-      const end = Math.min(i + batch, targets.length);
-      for (let j = i; j < end; j++) {
-        const s = targets[j]!;
-        if (!s.closeReason && s.peer && s.seq < snap.seq) this.#guard(s, "broadcast", () => this.#send(s, ch, snap));
+      if (!s.closeReason && s.peer && s.seq < snap.seq) {
+        this.#guard(s, "broadcast", () => void (bytes += Math.max(0, this.#send(s, ch, snap))));
       }
     }
   }
@@ -235,7 +235,7 @@ export class FanOut {
   #catchUp(s: Session, ch: Channel, snap: Snapshot): void {
     if (s.seq === 0) this.#resume(s, ch, snap);
     if (s.seq < snap.seq) {
-      if (!this.#send(s, ch, snap)) return;
+      if (this.#send(s, ch, snap) < 0) return;
     }
     if (this.#runtime.pubsub && !s.inTopic) {
       s.peer!.subscribe(ch.topics[s.format]);
@@ -279,22 +279,28 @@ export class FanOut {
     }
   }
 
-  /** Sends to one session what it needs of `snap`; false when it is now backed up. */
-  #send(s: Session, ch: Channel, snap: Snapshot): boolean {
+  /**
+   * Sends to one session what it needs of `snap`: the bytes of the frame
+   * sent (0: it needed nothing), or -1 when it is now backed up.
+   */
+  #send(s: Session, ch: Channel, snap: Snapshot): number {
     const need = this.#need(s, snap);
     const prevToken = s.token ?? "";
     this.#holds(s, snap);
-    if (need === null) return true;
+    if (need === null) return 0;
     const from = need === "content" ? undefined : need;
     const ok = s.peer!.send(frameFor(snap, s.format, from, prevToken), this.#options.compress);
-    this.#count(snap, s.format, 1, from, prevToken);
+    const bytes = this.#count(snap, s.format, 1, from, prevToken);
     if (!ok) this.lag(s, ch, Date.now());
-    return ok;
+    return ok ? bytes : -1;
   }
 
-  #count(snap: Snapshot, format: Format, n: number, from?: number, prevToken?: string): void {
-    if (n === 0) return;
+  /** Counts `n` sends of one frame; returns the frame's size. */
+  #count(snap: Snapshot, format: Format, n: number, from?: number, prevToken?: string): number {
+    const bytes = frameSize(snap, format, from, prevToken);
+    if (n === 0) return bytes;
     this.#metrics.inc("filewatch_messages_sent_total", {}, n);
-    this.#metrics.inc("filewatch_bytes_sent_total", {}, frameSize(snap, format, from, prevToken) * n);
+    this.#metrics.inc("filewatch_bytes_sent_total", {}, bytes * n);
+    return bytes;
   }
 }

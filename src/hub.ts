@@ -148,20 +148,36 @@ export class Hub {
     channel: Channel | null = this.#channels.main,
   ): PeerEvents {
     if (!channel) throw new Error("Cannot connect: this hub has several files; name one");
-    const s = new Session(format, ip, token, Date.now(), size);
-    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => (...a: A) =>
-      this.#guarded(s, what, () => fn(...a));
-    return {
-      onOpen: guard("open", (peer: Peer) => this.#open(s, channel, peer)),
-      onMessage: guard("message", (bytes: number) => this.#message(s, bytes)),
-      onPong: guard("pong", () => this.#alive(s)),
-      onDrain: guard("drain", () => {
-        const ch = this.sessions.get(s);
-        if (ch) this.#fanout.drain(s, ch);
-      }),
-      onClose: guard("close", (code: number, reason: string) => this.#closed(s, code, reason)),
-    };
+    return new Hub.#Events(this, new Session(format, ip, token, Date.now(), size), channel);
   }
+
+  /**
+   * One connection's events: one small object per connection whose methods
+   * live on the prototype, where a closure per event (and one per handler
+   * inside it) cost about 0.9 KB of heap per connection (BENCHMARKS.md). In
+   * the hub's body so that it reaches the hub's private handlers.
+   */
+  static readonly #Events = class SessionEvents implements PeerEvents {
+    constructor(readonly hub: Hub, readonly s: Session, readonly channel: Channel) {}
+    onOpen(peer: Peer): void {
+      this.hub.#guarded(this.s, "open", () => this.hub.#open(this.s, this.channel, peer));
+    }
+    onMessage(bytes: number): void {
+      this.hub.#guarded(this.s, "message", () => this.hub.#message(this.s, bytes));
+    }
+    onPong(): void {
+      this.hub.#guarded(this.s, "pong", () => this.hub.#alive(this.s));
+    }
+    onDrain(): void {
+      this.hub.#guarded(this.s, "drain", () => {
+        const ch = this.hub.sessions.get(this.s);
+        if (ch) this.hub.#fanout.drain(this.s, ch);
+      });
+    }
+    onClose(code: number, reason: string): void {
+      this.hub.#guarded(this.s, "close", () => this.hub.#closed(this.s, code, reason));
+    }
+  };
 
   /** Fans a new snapshot of a file out to its sessions (the one-file server's file by default). */
   broadcast(snap: Snapshot, ch: Channel = this.#channels.main!): void {

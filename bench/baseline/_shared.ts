@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { readFile, stat } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import process from "node:process";
 import { parseArgs } from "node:util";
 
@@ -25,10 +25,17 @@ export interface BaselineOptions {
   batch: number;
   /** Deno only: set DENO_USE_WRITEV=1 from JS at start-up, before any WebSocket exists. */
   writevEnv: boolean;
+  /**
+   * Tail mode (0 = off): a new client gets the file's last this many bytes as
+   * one text frame, then every client each append's new bytes as one frame
+   * (as filewatch's plain clients with `--tail`): what the appends benchmark
+   * compares filewatch's memory per connection with.
+   */
+  tail: number;
 }
 
 const USAGE =
-  "usage: baseline [--host H] [--port P] [--poll 100ms] [--send string|bytes] [--batch N] [--writev-env] FILE";
+  "usage: baseline [--host H] [--port P] [--poll 100ms] [--send string|bytes] [--batch N] [--writev-env] [--tail BYTES] FILE";
 
 /** Parses `500ms`, `2s`, `1m` or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number {
@@ -56,6 +63,7 @@ export function parseBaselineArgs(args: string[]): BaselineOptions {
         send: { type: "string", default: "string" },
         batch: { type: "string", default: "0" },
         "writev-env": { type: "boolean", default: false },
+        tail: { type: "string", default: "0" },
       },
     });
     const file = positionals[0];
@@ -73,7 +81,12 @@ export function parseBaselineArgs(args: string[]): BaselineOptions {
     if (!Number.isInteger(batch) || batch < 0) {
       throw new RangeError(`Cannot parse --batch "${values.batch}": expected an integer >= 0`);
     }
+    const tail = Number(values.tail);
+    if (!Number.isInteger(tail) || tail < 0) {
+      throw new RangeError(`Cannot parse --tail "${values.tail}": expected a byte count >= 0`);
+    }
     return {
+      tail,
       file,
       host: values.host,
       port,
@@ -122,6 +135,80 @@ export function startPoll(
       return v;
     } catch {
       return null; // the baseline ignores read errors: the bench file always exists
+    }
+  };
+  const loop = async () => {
+    await tick();
+    if (!stopped) timer = setTimeout(loop, pollMs);
+  };
+  const first = tick().then((v) => {
+    if (!stopped) timer = setTimeout(loop, pollMs);
+    return v;
+  });
+  return {
+    first,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** What tail mode sends: the window a new client gets, and (when the file grew) the new bytes for everyone. */
+export interface TailVersion {
+  window: string;
+  appended: string | null;
+}
+
+/**
+ * Tail mode's poll: one shared timer; on a change, reads only what it needs
+ * (the last `tailBytes` at the start or after a shrink, else the bytes after
+ * the old end) and calls `onChange`. The file is assumed to be text.
+ */
+export function startTailPoll(
+  file: string,
+  pollMs: number,
+  tailBytes: number,
+  onChange: (v: TailVersion) => void,
+): { first: Promise<TailVersion | null>; stop(): void } {
+  const decoder = new TextDecoder();
+  let size = -1;
+  let window = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const read = async (from: number, to: number): Promise<string> => {
+    const f = await open(file);
+    try {
+      const buf = new Uint8Array(to - from);
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesRead } = await f.read(buf, done, buf.length - done, from + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return decoder.decode(buf.subarray(0, done));
+    } finally {
+      await f.close();
+    }
+  };
+  const tick = async (): Promise<TailVersion | null> => {
+    try {
+      const now = Number((await stat(file)).size);
+      if (now === size) return null;
+      let v: TailVersion;
+      if (size >= 0 && now > size) {
+        const appended = await read(size, now);
+        window = (window + appended).slice(-tailBytes);
+        v = { window, appended };
+      } else {
+        window = await read(Math.max(0, now - tailBytes), now);
+        v = { window, appended: null };
+      }
+      size = now;
+      onChange(v);
+      return v;
+    } catch {
+      return null;
     }
   };
   const loop = async () => {

@@ -3,12 +3,15 @@
  * `server.publish` encodes the frame once for all subscribers), one shared poll.
  * No Hono, no sessions.
  *
- *   bun run bench/baseline/bun.ts --port 0 --poll 100ms FILE
+ *   bun run bench/baseline/bun.ts --port 0 --poll 100ms [--tail BYTES] FILE
+ *
+ * `--tail BYTES`: a new client gets the file's last BYTES, then every client
+ * each append's new bytes (the appends benchmark's bare server).
  *
  * @module
  */
 import process from "node:process";
-import { listeningLine, parseBaselineArgs, renderPage, startPoll, type Version } from "./_shared.ts";
+import { listeningLine, parseBaselineArgs, renderPage, startPoll, startTailPoll, type Version } from "./_shared.ts";
 
 // The few parts of Bun's API used here, typed locally so `deno check` and
 // `deno lint` can read this file without bun-types.
@@ -42,10 +45,15 @@ const opts = parseBaselineArgs(process.argv.slice(2));
 let current: Version | null = null;
 let server: BunServer | null = null;
 
-const poll = startPoll(opts.file, opts.pollMs, (v) => {
-  current = v;
-  server?.publish(TOPIC, v.text);
-});
+const poll = opts.tail > 0
+  ? startTailPoll(opts.file, opts.pollMs, opts.tail, (t) => {
+    current = { mtimeNs: 0n, size: 0, bytes: new Uint8Array(0), text: t.window };
+    server?.publish(TOPIC, t.appended ?? t.window);
+  })
+  : startPoll(opts.file, opts.pollMs, (v) => {
+    current = v;
+    server?.publish(TOPIC, v.text);
+  });
 await poll.first;
 
 server = Bun.serve({

@@ -14,10 +14,12 @@
  *   the frame with writev instead of copying it into a per-socket buffer;
  *   `--writev-env` sets it from JS at start-up (Deno reads it once, when the
  *   first server WebSocket is created, so setting it before that works).
+ * - `--tail BYTES`: a new client gets the file's last BYTES, then every
+ *   client each append's new bytes (the appends benchmark's bare server).
  *
  * @module
  */
-import { listeningLine, parseBaselineArgs, renderPage, startPoll, type Version } from "./_shared.ts";
+import { listeningLine, parseBaselineArgs, renderPage, startPoll, startTailPoll, type Version } from "./_shared.ts";
 
 const opts = parseBaselineArgs(Deno.args);
 if (opts.writevEnv) Deno.env.set("DENO_USE_WRITEV", "1");
@@ -48,10 +50,16 @@ async function broadcast(v: Version): Promise<void> {
   }
 }
 
-const poll = startPoll(opts.file, opts.pollMs, (v) => {
-  current = v;
-  void broadcast(v);
-});
+const poll = opts.tail > 0
+  ? startTailPoll(opts.file, opts.pollMs, opts.tail, (t) => {
+    // Only the window is kept for new clients; the frame is the new bytes, or the window after a shrink.
+    current = { mtimeNs: 0n, size: 0, bytes: new Uint8Array(0), text: t.window };
+    void broadcast({ ...current, text: t.appended ?? t.window });
+  })
+  : startPoll(opts.file, opts.pollMs, (v) => {
+    current = v;
+    void broadcast(v);
+  });
 await poll.first;
 
 const server = Deno.serve({

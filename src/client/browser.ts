@@ -20,8 +20,10 @@ export function browserEnv(socketPath: string | undefined): LiveEnv {
   return {
     location,
     socketPath: socketPath || "/ws",
-    open(url, protocol, on) {
-      const ws = new WebSocket(url, protocol);
+    open(url, protocols, on) {
+      const ws = new WebSocket(url, [...protocols]);
+      // filewatch.bin.v1 frames are binary: as ArrayBuffers they decode at once (a Blob would need a read).
+      ws.binaryType = "arraybuffer";
       ws.onopen = () => on.open();
       ws.onmessage = (ev) => on.message(ev.data);
       ws.onclose = (ev) => on.close(ev.code, ev.reason);

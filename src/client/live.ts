@@ -8,7 +8,7 @@
  * @module
  */
 import { backoffDelay, CONNECT_TIMEOUT_MS, STABLE_AFTER_MS } from "./backoff.ts";
-import { parseMessage, socketUrl, SUBPROTOCOL } from "./protocol.ts";
+import { decodeFrame, socketUrl, SUBPROTOCOLS } from "./protocol.ts";
 import { applyMessage, type Change, type FileText } from "./text.ts";
 
 /** Where the connection stands, as the status indicator shows it. */
@@ -26,8 +26,11 @@ export interface LiveEnv {
   location: { protocol: string; host: string };
   /** The socket's path as the server gave it (`data-socket`); `/ws` when absent. */
   socketPath?: string;
-  /** Opens a WebSocket with `protocol`; may throw (a URL the browser refuses). */
-  open(url: string, protocol: string, on: SocketEvents): { close(): void };
+  /**
+   * Opens a WebSocket offering `protocols` (in order of preference), whose
+   * binary messages arrive as ArrayBuffers; may throw (a URL the browser refuses).
+   */
+  open(url: string, protocols: readonly string[], on: SocketEvents): { close(): void };
   setTimer(fn: () => void, ms: number): number;
   clearTimer(id: number | undefined): void;
   now(): number;
@@ -122,7 +125,7 @@ export class Live {
     const watchdog = env.setTimer(() => sock?.close(), CONNECT_TIMEOUT_MS);
     const mine = () => sock !== null && this.#socket === sock;
     try {
-      sock = env.open(this.url(), SUBPROTOCOL, {
+      sock = env.open(this.url(), SUBPROTOCOLS, {
         open: () => {
           env.clearTimer(watchdog);
           if (!mine()) return;
@@ -196,7 +199,7 @@ export class Live {
   }
 
   #onMessage(frame: unknown): void {
-    const msg = parseMessage(frame);
+    const msg = decodeFrame(frame, this.held);
     if (!msg) return;
     if (msg.type === "error") {
       this.error = msg.message;

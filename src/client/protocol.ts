@@ -1,11 +1,21 @@
 /**
- * The `filewatch.v1` messages as the page reads them (docs/protocol.md), and
+ * The server's messages as the page reads them, in either of the subprotocols
+ * it offers (docs/protocol.md): `filewatch.bin.v1` binary frames, or
+ * `filewatch.v1` JSON from a server that does not speak the compact one; and
  * the URL it connects to (docs/page.md#connection).
  * @module
  */
 
-/** The WebSocket subprotocol the page speaks (docs/protocol.md#handshake). */
-export const SUBPROTOCOL = "filewatch.v1";
+/** The compact subprotocol (docs/protocol.md#filewatchbinv1-binary-frames). */
+export const SUBPROTOCOL_BIN = "filewatch.bin.v1";
+/** The JSON subprotocol (docs/protocol.md#filewatchv1-messages). */
+export const SUBPROTOCOL_V1 = "filewatch.v1";
+/**
+ * What the page offers, in its order of preference: the server answers the
+ * first it speaks, so a server from before the compact format answers
+ * filewatch.v1 and the page reads that.
+ */
+export const SUBPROTOCOLS: readonly string[] = [SUBPROTOCOL_BIN, SUBPROTOCOL_V1];
 
 /** Bytes of the file as text: `lossy` when they were not valid UTF-8 (bad bytes are U+FFFD in `text`). */
 interface Data {
@@ -18,7 +28,7 @@ interface Data {
   lossy: boolean;
 }
 
-/** A `filewatch.v1` message, checked and decoded. */
+/** A server message (either subprotocol), checked and decoded. */
 export type ServerMessage =
   | ({ type: "content" } & Data)
   | ({ type: "append"; prev: string } & Data)
@@ -88,6 +98,90 @@ export function parseMessage(frame: unknown): ServerMessage | null {
   const offset = isCount(o.offset) ? o.offset : 0;
   const size = isCount(o.size) ? o.size : offset + (bytes ?? utf8Length(text));
   return { type: "content", lastMod, offset, size, text, lossy };
+}
+
+/** What the page holds, as a compact append needs it: the token and size of its version. */
+export interface Holding {
+  lastMod: string;
+  size: number;
+}
+
+/**
+ * Decodes one frame of either subprotocol: a text frame is `filewatch.v1`
+ * JSON ({@link parseMessage}), a binary one (`ArrayBuffer`, as the page's
+ * socket delivers them) `filewatch.bin.v1` ({@link parseBinary}). Null for
+ * anything else.
+ */
+export function decodeFrame(frame: unknown, held: Holding): ServerMessage | null {
+  if (typeof frame === "string") return parseMessage(frame);
+  if (frame instanceof ArrayBuffer) return parseBinary(new Uint8Array(frame), held);
+  if (frame instanceof Uint8Array) return parseBinary(frame, held);
+  return null;
+}
+
+const U64 = (1n << 64n) - 1n;
+const lossyUtf8 = new TextDecoder("utf-8");
+
+/** A varint (LEB128, at most `max` bytes) at `at`, as a bigint, and where it ends; null when it runs out. */
+function varint(b: Uint8Array, at: number, max: number): { v: bigint; end: number } | null {
+  let v = 0n;
+  for (let i = 0; i < max && at + i < b.length; i++) {
+    const byte = b[at + i]!;
+    v |= BigInt(byte & 0x7f) << BigInt(7 * i);
+    if ((byte & 0x80) === 0) return { v, end: at + i + 1 };
+  }
+  return null;
+}
+
+const hi = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
+
+/**
+ * Parses one `filewatch.bin.v1` frame (docs/protocol.md). An append names the
+ * version it extends by its hash and gives the new version's mtime as a
+ * difference from it, so it is read against what the page holds: when the
+ * hash is not the held version's, the append comes out with a `prev` that is
+ * not the held token, and the page starts over as for any append that is not
+ * for what it holds. Bytes flagged as not UTF-8 are decoded lossily (`lossy`).
+ * Returns null for a frame that is not a well-formed message.
+ */
+export function parseBinary(b: Uint8Array, held: Holding): ServerMessage | null {
+  if (b.length === 0) return null;
+  const type = b[0]! & 0x7f;
+  const lossy = (b[0]! & 0x80) !== 0;
+  if (type === 3) return { type: "error", message: lossyUtf8.decode(b.subarray(1)) || "unknown error" };
+  if ((type !== 1 && type !== 2) || b.length < 18) return null;
+  let at = 17;
+  let delta = 0n;
+  if (type === 2) {
+    const d = varint(b, at, 10);
+    if (!d) return null;
+    delta = (d.v & 1n) === 0n ? d.v >> 1n : -((d.v + 1n) >> 1n);
+    at = d.end;
+  }
+  const o = varint(b, at, 8);
+  if (!o || o.v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  const data = b.subarray(o.end);
+  const offset = Number(o.v);
+  const size = offset + data.length;
+  const text = lossyUtf8.decode(data);
+  if (type === 1) {
+    const lastMod = ((hi(b, 1) << 64n) | hi(b, 9)).toString(16);
+    return { type: "content", lastMod, offset, size, text, lossy };
+  }
+  const token = /^[0-9a-f]{1,32}$/.test(held.lastMod) ? BigInt("0x" + held.lastMod) : null;
+  const upper = token === null ? -1n : (token >> 64n) + delta;
+  // For what the page holds only when the hashes agree (and the mtime stays in range); otherwise
+  // `prev` is no token, so the page treats it as any append that is not for what it holds.
+  const fits = token !== null && (token & U64) === hi(b, 9) && upper >= 0n && upper <= U64;
+  return {
+    type: "append",
+    lastMod: fits ? ((upper << 64n) | hi(b, 1)).toString(16) : "",
+    prev: fits ? held.lastMod : `~${hi(b, 9).toString(16)}`,
+    offset,
+    size,
+    text,
+    lossy,
+  };
 }
 
 /**

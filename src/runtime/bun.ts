@@ -93,7 +93,7 @@ export function bunRuntime(opts: BunRuntimeOptions): {
     compression: true,
     pubsub: true,
     headerTimeout: true,
-    sendBatch: 0,
+    sendBatchBytes: 0,
     upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
       const srv = serverOf(c) ?? server;
       if (!srv) throw new Error("Bun server not attached");

@@ -44,11 +44,14 @@ export function denoRuntime(opts: { pongWait: number }): Runtime {
     compression: false,
     pubsub: false,
     headerTimeout: false,
-    // Deno copies a string frame into a new buffer per socket and keeps it
-    // until that socket's write completes: at 5,000 clients × 64 KiB that
-    // was 140 KiB per client (BENCHMARKS.md). Batches let each batch's copies
-    // be written and freed before the next are made.
-    sendBatch: 256,
+    // Deno copies a frame into a new buffer per socket and keeps it until
+    // that socket's write completes: at 5,000 clients × 64 KiB that was 140
+    // KiB per client (BENCHMARKS.md). Batches let each batch's copies be
+    // written and freed before the next are made: 16 MiB is 256 copies of a
+    // 64 KiB file, or every one of 5,000 viewers' copies of a log line, sent
+    // in one turn (yielding every 256 sockets let the next append overtake
+    // the broadcast, and its last viewers waited: BENCHMARKS.md).
+    sendBatchBytes: 16 * 1024 * 1024,
     upgrade(c: Context, protocol: string | null, events: PeerEvents): Promise<Response> {
       let upgraded: { socket: WebSocket; response: Response };
       try {

@@ -53,11 +53,12 @@ export interface RuntimeCaps {
    */
   readonly headerTimeout: boolean;
   /**
-   * Without pub/sub: send to this many clients, then yield to the event loop
-   * before the next ones (0 = all at once). Bounds the copies of a frame that
-   * are waiting to be written at any one time.
+   * Without pub/sub: send until the frames sent add up to this many bytes,
+   * then yield to the event loop before the next ones (0 = all at once).
+   * Bounds the copies of frames waiting to be written at any one time, in
+   * bytes: a broadcast of a small append goes out in one turn.
    */
-  readonly sendBatch: number;
+  readonly sendBatchBytes: number;
 }
 
 /** A runtime adapter. */

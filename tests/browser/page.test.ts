@@ -211,7 +211,8 @@ for (const rt of RUNTIMES) {
         assertEquals(await c.page.evaluate(() => (globalThis as Record<string, unknown>).marker), "same page");
         assertEquals(s.size, "38 B");
         assert(s.updated && s.updated >= before.updated!, "modification time moved on");
-        assertEquals(c.w.frames.map((f) => f.type), ["content"]);
+        // The page speaks filewatch.bin.v1 (docs/protocol.md): a binary frame.
+        assertEquals(c.w.frames.map((f) => [f.type, f.binary]), [["content", true]]);
       });
 
       await step(
@@ -427,7 +428,7 @@ for (const rt of RUNTIMES) {
           assertEquals([...types], ["append"], "the growth came as appends");
           assertEquals(
             (await shown(c.page)).lastMod,
-            JSON.parse(c.w.frames.at(-1)!.raw).lastMod,
+            c.w.frames.at(-1)!.lastMod,
             "holds the newest version",
           );
         },

@@ -6,20 +6,34 @@
  * the file on disk. Runtime differences would come from EXPECT only; these
  * cases have none.
  *
+ * The cases marked `[filewatch.bin.v1]` run again with a compact client
+ * ({@link BinState}, the same members and the same facts per message): one
+ * append, quick appends, resume, a character split by a write, the random
+ * reconstruction (with file events) and a truncated tail window. The rest
+ * (rotations, the busy writer, the big sparse file, base64) do not depend on
+ * the format beyond what those cover.
+ *
  * `FILEWATCH_APPENDS_SEED` replays the random reconstruction runs (the seed
  * is in every failure of theirs; timing still varies).
  * @module
  */
 import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
-import { connect, sleep, type V1Client, v1Client as v1 } from "../helpers/client.ts";
+import { connect, sleep, type StateClient, stateClient, type StateFormat, v1Client as v1 } from "../helpers/client.ts";
 import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
-import { fromBase64, sameBytes, V1State } from "../helpers/v1state.ts";
+import type { BinState } from "../helpers/binstate.ts";
+import { fromBase64, sameBytes, type V1State } from "../helpers/v1state.ts";
 
 const POLL = 200; // ms
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 const enc = new TextEncoder();
+
+/** The formats the cases marked so run in, and the suffix of their names (none for filewatch.v1, as before). */
+const FORMATS: ReadonlyArray<{ fmt: StateFormat; tag: string }> = [
+  { fmt: "v1", tag: "" },
+  { fmt: "bin", tag: " [filewatch.bin.v1]" },
+];
 
 /** File events on (the default), and polling alone. */
 const MODES: ReadonlyArray<{ name: string; args: string[]; events: boolean }> = [
@@ -30,7 +44,7 @@ const MODES: ReadonlyArray<{ name: string; args: string[]; events: boolean }> = 
 // ---------------------------------------------------------------- helpers
 
 /** The i-th message of a v1 client (waits up to `ms`). */
-async function msg(v: V1Client, i: number, ms = POLL + 1_000): Promise<Record<string, unknown>> {
+async function msg(v: StateClient, i: number, ms = POLL + 1_000): Promise<Record<string, unknown>> {
   await v.c.message(i, ms);
   return v.st.messages[i]!.msg;
 }
@@ -64,7 +78,7 @@ async function readFrom(file: string, offset: number): Promise<Uint8Array> {
 }
 
 /** Whether the client holds exactly the file's bytes from its offset to the end (and knows the file's size). */
-async function holdsDisk(st: V1State, file: string): Promise<boolean> {
+async function holdsDisk(st: V1State | BinState, file: string): Promise<boolean> {
   if (st.lastMod === null) return false;
   const size = (await Deno.stat(file)).size;
   return st.size === size && sameBytes(st.bytes, await readFrom(file, st.offset));
@@ -74,7 +88,7 @@ async function holdsDisk(st: V1State, file: string): Promise<boolean> {
  * Waits until the client holds what is on disk, then two poll periods more
  * in which nothing arrives (quiescence), and checks it still holds it.
  */
-async function settles(v: V1Client, file: string, what: string, ms = 10_000): Promise<void> {
+async function settles(v: StateClient, file: string, what: string, ms = 10_000): Promise<void> {
   try {
     await waitFor(() => holdsDisk(v.st, file), ms, `the client to hold the file's bytes (${what})`);
   } catch (e) {
@@ -94,7 +108,7 @@ async function settles(v: V1Client, file: string, what: string, ms = 10_000): Pr
   assert(await holdsDisk(v.st, file), `still holds the file (${what})`);
 }
 
-function noViolations(v: V1Client, what: string): void {
+function noViolations(v: StateClient, what: string): void {
   assertEquals(v.st.violations, [], `messages a client cannot apply (${what}):\n${v.st.describe()}`);
 }
 
@@ -167,7 +181,7 @@ function lines(tag: string, from: number, n: number, width = 64): string {
 }
 
 /** Messages that carry file bytes: no text frame may hold a broken character, and valid text is not base64. */
-function assertCleanText(v: V1Client, what: string): void {
+function assertCleanText(v: StateClient, what: string): void {
   for (const [i, { msg: m }] of v.st.messages.entries()) {
     if (m.type !== "content" && m.type !== "append") continue;
     assertEquals(m.encoding, undefined, `message #${i} is base64 though the file is valid UTF-8 (${what})`);
@@ -177,13 +191,20 @@ function assertCleanText(v: V1Client, what: string): void {
 
 // ---------------------------------------------------------------- cases
 
+/** Makes a client of the format a case runs in: a new one, or (with `resume`) one that holds those bytes. */
+type Open = (wsUrl: string, resume?: { lastMod: string; bytes: Uint8Array }) => StateClient;
+
 for (const rt of RUNTIMES) {
   const t = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${rt}] ${name}`, fn, sanitizeOps: false, sanitizeResources: false });
+  /** A case run once per format in `formats`, with `open` making that format's clients. */
+  const tf = (name: string, fn: (open: Open) => Promise<void>, formats = FORMATS) => {
+    for (const { fmt, tag } of formats) t(name + tag, () => fn((url, resume) => stateClient(fmt, url, resume)));
+  };
 
-  t("an append is sent as one append (prev, offset, size, the new bytes); the content is not resent", async () => {
+  tf("an append is sent as one append (prev, offset, size, the new bytes); the content is not resent", async (open) => {
     await withServer(rt, "hello\n", [], async (s) => {
-      const a = v1(s.wsUrl);
+      const a = open(s.wsUrl);
       const m0 = await msg(a, 0);
       assertEquals([m0.type, m0.offset, m0.size, m0.data], ["content", 0, 6, "hello\n"]);
       await appendBytes(s.file, "world\n");
@@ -201,9 +222,9 @@ for (const rt of RUNTIMES) {
     });
   });
 
-  t("two quick appends: every message applies and the client ends with exactly the file's bytes", async () => {
+  tf("two quick appends: every message applies and the client ends with exactly the file's bytes", async (open) => {
     await withServer(rt, "first\n", [], async (s) => {
-      const a = v1(s.wsUrl);
+      const a = open(s.wsUrl);
       await msg(a, 0);
       await appendBytes(s.file, "second\n");
       await appendBytes(s.file, "third\n");
@@ -267,20 +288,20 @@ for (const rt of RUNTIMES) {
     });
   });
 
-  t(
+  tf(
     "resume by ?lastMod=&size=: one append from that size; nothing when current; content after a rotation",
-    async () => {
+    async (open) => {
       await withServer(rt, "line 1\n", [], async (s) => {
-        const first = v1(s.wsUrl);
+        const first = open(s.wsUrl);
         const m0 = await msg(first, 0);
         assertEquals([m0.type, m0.size], ["content", 7]);
         first.c.close();
-        const watcher = v1(s.wsUrl);
+        const watcher = open(s.wsUrl);
         await msg(watcher, 0);
         await appendBytes(s.file, "line 2\n");
         await msg(watcher, 1); // the server has seen the append
 
-        const resumed = v1(s.wsUrl, { lastMod: String(m0.lastMod), bytes: enc.encode("line 1\n") });
+        const resumed = open(s.wsUrl, { lastMod: String(m0.lastMod), bytes: enc.encode("line 1\n") });
         const r0 = await msg(resumed, 0, 2_000);
         assertEquals(
           { type: r0.type, prev: r0.prev, offset: r0.offset, size: r0.size, data: r0.data },
@@ -292,7 +313,7 @@ for (const rt of RUNTIMES) {
         assertEquals(resumed.st.messages.length, 1, `one message only:\n${resumed.st.describe()}`);
 
         // Current already: nothing at all; the next append still comes as an append to that version.
-        const current = v1(s.wsUrl, { lastMod: String(r0.lastMod), bytes: enc.encode("line 1\nline 2\n") });
+        const current = open(s.wsUrl, { lastMod: String(r0.lastMod), bytes: enc.encode("line 1\nline 2\n") });
         await current.c.opened;
         await sleep(POLL * 3);
         assertEquals(current.st.messages.length, 0, `nothing for a current client:\n${current.st.describe()}`);
@@ -307,7 +328,7 @@ for (const rt of RUNTIMES) {
         await Deno.rename(s.file, s.file + ".1");
         await Deno.writeTextFile(s.file, "a new file, longer than the old one\n");
         await waitFor(() => watcher.st.text === "a new file, longer than the old one\n", POLL + 2_000, "the rotation");
-        const stale = v1(s.wsUrl, { lastMod: String(m0.lastMod), bytes: enc.encode("line 1\n") });
+        const stale = open(s.wsUrl, { lastMod: String(m0.lastMod), bytes: enc.encode("line 1\n") });
         const x0 = await msg(stale, 0, 2_000);
         assertEquals([x0.type, x0.offset, x0.data], ["content", 0, "a new file, longer than the old one\n"]);
         for (const v of [watcher, resumed, current, stale]) v.c.close();
@@ -359,9 +380,9 @@ for (const rt of RUNTIMES) {
     });
   }
 
-  t("a multi-byte character written in two pieces is never split across messages", async () => {
+  tf("a multi-byte character written in two pieces is never split across messages", async (open) => {
     await withServer(rt, "start\n", [], async (s) => {
-      const a = v1(s.wsUrl);
+      const a = open(s.wsUrl);
       await msg(a, 0);
       const euro = enc.encode("€"); // e2 82 ac
       await appendBytes(s.file, new Uint8Array([0x61, euro[0]!]));
@@ -464,14 +485,14 @@ for (const rt of RUNTIMES) {
   });
 
   for (const mode of MODES) {
-    t(
+    tf(
       `reconstruction (${mode.name}): 500 random appends, truncations and rotations end with the file's bytes`,
-      async () => {
+      async (open) => {
         const seed = (SEED ^ (mode.events ? 0 : 0x5bd1e995)) >>> 0;
         const rand = prng(seed);
         try {
           await withServer(rt, "begin\n", mode.args, async (s) => {
-            const a = v1(s.wsUrl);
+            const a = open(s.wsUrl);
             await msg(a, 0);
             // 500 appends; 5 truncations and 3 rotations between them at random places.
             const ops: Array<"append" | "truncate" | "rotate"> = Array(500).fill("append");
@@ -528,6 +549,8 @@ for (const rt of RUNTIMES) {
           throw e;
         }
       },
+      // Polling alone changes nothing the format sees: the compact client runs with file events.
+      mode.events ? FORMATS : FORMATS.slice(0, 1),
     );
   }
 
@@ -650,9 +673,9 @@ for (const rt of RUNTIMES) {
     }
   });
 
-  t("tail mode: a truncated file starts over with content of the new window", async () => {
+  tf("tail mode: a truncated file starts over with content of the new window", async (open) => {
     await withServer(rt, lines("old", 0, 2_000), ["--tail", "64KiB"], async (s) => {
-      const a = v1(s.wsUrl);
+      const a = open(s.wsUrl);
       const m0 = await msg(a, 0);
       assertEquals(m0.type, "content");
       assert(Number(m0.offset) > 0, "the window of a 125 KiB file does not start at 0");

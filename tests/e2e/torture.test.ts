@@ -55,6 +55,7 @@ import { parseExposition } from "../helpers/prom.ts";
 import { SETTLE_MS } from "../../src/settle.ts";
 import { connect, sleep } from "../helpers/client.ts";
 import { assertV1, SchemaViolation } from "../helpers/schema.ts";
+import { BIN_PROTOCOL, decodeBin } from "../helpers/binstate.ts";
 import { type RuntimeName, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 import { type DiskState, lifeOf, midWriteOf, stateOf, twinned } from "../helpers/torture_classify.ts";
 
@@ -230,6 +231,8 @@ class Disk {
 interface Frame {
   at: number;
   raw: Uint8Array;
+  /** A binary frame: filewatch.bin.v1 (the run's client speaks one format). */
+  binary?: boolean;
 }
 
 /** One payload the client got. */
@@ -256,6 +259,7 @@ interface Held {
  * holds (an append must follow exactly the version held, at its size).
  */
 function parseFrame(f: Frame, held: Held): Payload {
+  if (f.binary) return parseBinFrame(f, held);
   const m = JSON.parse(new TextDecoder().decode(f.raw));
   assertV1(m); // the message is one docs/filewatch.v1.schema.json describes
   if (m.type === "error") {
@@ -281,6 +285,35 @@ function parseFrame(f: Frame, held: Held): Payload {
     hash: sha256(held.text),
     text: held.text,
   };
+}
+
+/**
+ * {@link parseFrame} for a filewatch.bin.v1 client: the strict decoder of
+ * tests/helpers/binstate.ts, then the same checks; an append names the
+ * version it extends by its hash and the new one relative to it.
+ */
+function parseBinFrame(f: Frame, held: Held): Payload {
+  const m = decodeBin(f.raw);
+  if (typeof m === "string") throw new Error(`not a filewatch.bin.v1 frame: ${m}`);
+  if (m.type === "error") {
+    Object.assign(held, { lastMod: "", size: -1, text: "" });
+    return { at: f.at, type: "error", message: m.message };
+  }
+  assertEquals(m.utf8, true, "the content is UTF-8");
+  const text = new TextDecoder().decode(m.data);
+  if (m.type === "append") {
+    const prev = held.lastMod ? BigInt("0x" + held.lastMod) : -1n;
+    assertEquals([prev & ((1n << 64n) - 1n), m.offset], [m.prevHash, held.size], "an append follows the version held");
+    held.text += text;
+    held.lastMod = ((((prev >> 64n) + m.delta) << 64n) | m.hash).toString(16);
+  } else {
+    assertEquals(m.offset, 0, "content from the start");
+    held.text = text;
+    held.lastMod = m.token.toString(16);
+  }
+  held.size = m.size;
+  assertEquals(new TextEncoder().encode(held.text).length, held.size, "the size names the bytes held");
+  return { at: f.at, type: "content", lastMod: held.lastMod, hash: sha256(held.text), text: held.text };
 }
 
 /** A torn payload: which half-written state it was, and how long that state stayed in the file. */
@@ -507,6 +540,7 @@ async function torture(
   load: "idle" | "hog" = "idle",
   writes = WRITES,
   seed = SEED,
+  protocol: "filewatch.v1" | typeof BIN_PROTOCOL = "filewatch.v1",
 ): Promise<TortureFigures> {
   const WRITES = writes;
   const RUN_BUDGET_MS = runBudgetMs(writes);
@@ -530,10 +564,10 @@ async function torture(
     file,
     args: ["--poll", `${POLL_MS}ms`, "--quiet", ...(mode === "no-events" ? ["--no-events"] : [])],
   });
-  const c = connect(s.wsUrl, { protocols: ["filewatch.v1"] });
+  const c = connect(s.wsUrl, { protocols: [protocol] });
   const frames: Frame[] = [];
   c.ws.on("message", (data: Uint8Array, binary: boolean) => {
-    frames.push({ at: Date.now(), raw: binary ? new Uint8Array(0) : data });
+    frames.push({ at: Date.now(), raw: binary && protocol !== BIN_PROTOCOL ? new Uint8Array(0) : data, binary });
   });
   const opsByKind: Record<string, number> = {};
   const deliveryMs: Array<number | null> = [];
@@ -854,6 +888,19 @@ for (const rt of RUNTIMES) {
       assertRun(f);
     });
   }
+
+  // The compact format carries the same facts: one run reconstructs from its frames (file events; polling alone
+  // changes nothing the format sees).
+  t(
+    `torture (events) [filewatch.bin.v1]: ${WRITES} mixed writes; no torn payload, no repeat, the last version delivered`,
+    async () => {
+      console.log(`torture seed ${SEED} (replay: FILEWATCH_TORTURE_SEED=${SEED} FILEWATCH_TORTURE_WRITES=${WRITES})`);
+      const f = await torture(rt, "events", "idle", WRITES, SEED, BIN_PROTOCOL);
+      // Not written to FILEWATCH_REPORT_DIR, where it would take the filewatch.v1 run's name.
+      console.log(`[${rt} events bin] ${f.payloads} payloads, torn ${f.torn}, final ${f.finalMs} ms, ${f.seconds} s`);
+      assertRun(f);
+    },
+  );
 
   for (const mode of ["events", "no-events"] as const) {
     t(

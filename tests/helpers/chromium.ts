@@ -8,6 +8,7 @@
  * @module
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { decodeBin } from "./binstate.ts";
 import { ROOT } from "./harness.ts";
 
 /** The browser binary; `FILEWATCH_CHROMIUM` overrides it (e.g. a Chrome for Testing build). */
@@ -40,11 +41,21 @@ export async function launchChromium(): Promise<Browser> {
   return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30_000 });
 }
 
-/** One WebSocket frame the page received, decoded when it is filewatch.v1 JSON. */
+/**
+ * One WebSocket frame the page received: its message type (`content`,
+ * `append`, `error`; "?" for anything neither format describes) from a
+ * filewatch.v1 text frame or a filewatch.bin.v1 binary one, which the strict
+ * decoder of tests/helpers/binstate.ts checks (its reason is the type then).
+ */
 export interface SeenFrame {
   socket: number;
   type: string;
+  /** A binary frame (filewatch.bin.v1, which the page offers first). */
+  binary: boolean;
+  /** The text of a text frame; a binary frame's bytes as hex. */
   raw: string;
+  /** The version a content or append frame brings the page to (for an append: as the page reconstructs it). */
+  lastMod?: string;
 }
 
 /** A page plus everything the tests watch it do. */
@@ -91,13 +102,35 @@ export async function watchedPage(
   });
   page.on("websocket", (ws) => {
     const socket = w.sockets.push(ws.url()) - 1;
+    // An append names its version relative to the one before it: at first the one the page
+    // resumes from (the socket's ?lastMod=), then each content or append.
+    let held = 0n;
+    try {
+      held = BigInt("0x" + (new URL(ws.url()).searchParams.get("lastMod") || "0"));
+    } catch { /* not hex: the page holds nothing the server could extend */ }
     ws.on("framereceived", (f) => {
-      const raw = typeof f.payload === "string" ? f.payload : new TextDecoder().decode(f.payload);
-      let type = "?";
-      try {
-        type = JSON.parse(raw).type ?? "?";
-      } catch { /* not JSON: counted as "?" */ }
-      w.frames.push({ socket, type, raw });
+      if (typeof f.payload === "string") {
+        let type = "?";
+        let lastMod: string | undefined;
+        try {
+          const m = JSON.parse(f.payload);
+          type = m.type ?? "?";
+          lastMod = m.lastMod;
+        } catch { /* not JSON: counted as "?" */ }
+        w.frames.push({ socket, type, binary: false, raw: f.payload, lastMod });
+        return;
+      }
+      const bytes = new Uint8Array(f.payload);
+      const raw = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      const m = decodeBin(bytes);
+      if (typeof m === "string") {
+        w.frames.push({ socket, type: `? ${m}`, binary: true, raw });
+        return;
+      }
+      if (m.type === "content") held = m.token;
+      if (m.type === "append") held = (((held >> 64n) + m.delta) << 64n) | m.hash;
+      const lastMod = m.type === "error" ? undefined : held.toString(16);
+      w.frames.push({ socket, type: m.type, binary: true, raw, lastMod });
     });
   });
   return w;

@@ -48,7 +48,7 @@ export interface FakeConn {
   protocol: string | null;
 }
 
-export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub" | "sendBatch">> = {}) {
+export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub" | "sendBatchBytes">> = {}) {
   const conns: FakeConn[] = [];
   const published: Array<[string, Frame]> = [];
   const runtime: Runtime = {
@@ -57,7 +57,7 @@ export function fakeRuntime(caps: Partial<Pick<Runtime, "pingsItself" | "pubsub"
     compression: false,
     pubsub: caps.pubsub ?? false,
     headerTimeout: true,
-    sendBatch: caps.sendBatch ?? 0,
+    sendBatchBytes: caps.sendBatchBytes ?? 0,
     upgrade(_c: Context, protocol: string | null, events: PeerEvents) {
       const conn = { peer: new FakePeer(), events, protocol };
       conns.push(conn);

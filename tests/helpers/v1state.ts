@@ -34,7 +34,7 @@ export function fromBase64(s: string): Uint8Array | null {
   return out;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
@@ -50,8 +50,13 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
-/** The state of one filewatch.v1 client. */
-export class V1State {
+/**
+ * What a reconstructing client holds, whatever the format it speaks, and the
+ * rules for applying a `content` or an `append` to it: {@link V1State} and
+ * the filewatch.bin.v1 client (./binstate.ts) decode their frames, then apply
+ * them here.
+ */
+export abstract class HeldState {
   /** The bytes held: the file's bytes from {@link offset} to {@link size}. */
   bytes: Uint8Array = new Uint8Array(0);
   /** Where the held bytes start in the file (0 = the whole file). */
@@ -60,7 +65,7 @@ export class V1State {
   size = 0;
   /** The version held, or null before the first content. */
   lastMod: string | null = null;
-  /** Every message, in order, applied or not. */
+  /** Every message, in order, applied or not (as the facts a filewatch.v1 message carries). */
   readonly messages: Recorded[] = [];
   /** Why a message could not be applied: index into {@link messages} and reason. */
   readonly violations: Array<{ index: number; reason: string }> = [];
@@ -89,6 +94,51 @@ export class V1State {
     return this;
   }
 
+  /** Applies one frame; returns the message type, or "violation". */
+  abstract apply(frame: string | Uint8Array, at?: number): string;
+
+  /**
+   * Applies a decoded `content` (`prev` unused) or `append` recorded at
+   * `index`: an append must extend the version held, at its size. `data` is
+   * the client's to keep.
+   */
+  protected take(
+    index: number,
+    m: { type: "content" | "append"; lastMod: string; prev?: unknown; offset: number; size: number; data: Uint8Array },
+  ): string {
+    if (m.type === "append") {
+      if (this.lastMod === null) return this.violation(index, "append before any content");
+      if (m.prev !== this.lastMod) {
+        return this.violation(index, `append for prev ${String(m.prev)}, held ${this.lastMod}`);
+      }
+      if (m.offset !== this.size) return this.violation(index, `append at offset ${m.offset}, held size ${this.size}`);
+    }
+    this.bytes = m.type === "content" ? m.data : concat(this.bytes, m.data);
+    if (m.type === "content") this.offset = m.offset;
+    this.size = m.size;
+    this.lastMod = m.lastMod;
+    return m.type;
+  }
+
+  protected violation(index: number, reason: string): "violation" {
+    this.violations.push({ index, reason });
+    return "violation";
+  }
+
+  /** A one-line-per-message summary (type, prev→lastMod, offset..size, data length) for failure output. */
+  describe(from = 0): string {
+    return this.messages.slice(from).map(({ msg }, i) => {
+      const d = typeof msg.data === "string" ? ` data(${msg.data.length}${msg.encoding ? ",b64" : ""})` : "";
+      const v = msg.type === "error"
+        ? ` ${JSON.stringify(msg.message)}`
+        : ` ${msg.prev ? `${msg.prev}→` : ""}${msg.lastMod} ${msg.offset}..${msg.size}${d}`;
+      return `#${from + i} ${String(msg.type)}${v}`;
+    }).join("\n");
+  }
+}
+
+/** The state of one filewatch.v1 client. */
+export class V1State extends HeldState {
   /**
    * Applies one frame: a text frame's string, or its raw bytes (then checked
    * to be valid UTF-8, as a browser would), or an already parsed message.
@@ -104,57 +154,42 @@ export class V1State {
           text = fatalUtf8.decode(frame);
         } catch {
           this.messages.push({ msg: { type: "<invalid UTF-8 text frame>" }, at });
-          return this.#violation(index, "a text frame that is not valid UTF-8");
+          return this.violation(index, "a text frame that is not valid UTF-8");
         }
       } else text = frame;
       try {
         msg = JSON.parse(text);
       } catch {
         this.messages.push({ msg: { type: "<not JSON>", text: text.slice(0, 200) }, at });
-        return this.#violation(index, "a frame that is not JSON");
+        return this.violation(index, "a frame that is not JSON");
       }
     } else msg = frame;
     this.messages.push({ msg, at });
     const refused = v1Violation(msg);
-    if (refused) return this.#violation(index, refused);
-    if (msg === null || typeof msg !== "object") return this.#violation(index, "not a JSON object");
+    if (refused) return this.violation(index, refused);
+    if (msg === null || typeof msg !== "object") return this.violation(index, "not a JSON object");
     switch (msg.type) {
       case "error":
-        if (typeof msg.message !== "string") return this.#violation(index, "error without a message");
+        if (typeof msg.message !== "string") return this.violation(index, "error without a message");
         this.errors.push(msg.message);
         return "error";
       case "content":
       case "append":
         break;
       default:
-        return this.#violation(index, `unknown type ${JSON.stringify(msg.type)}`);
+        return this.violation(index, `unknown type ${JSON.stringify(msg.type)}`);
     }
     const { lastMod, offset, size } = msg;
-    if (typeof lastMod !== "string" || !/^[0-9a-f]+$/.test(lastMod)) return this.#violation(index, "bad lastMod");
+    if (typeof lastMod !== "string" || !/^[0-9a-f]+$/.test(lastMod)) return this.violation(index, "bad lastMod");
     if (!isCount(offset) || !isCount(size) || offset > size) {
-      return this.#violation(index, `bad offset/size ${offset}/${size}`);
+      return this.violation(index, `bad offset/size ${offset}/${size}`);
     }
     const data = this.#decode(msg);
-    if (typeof data === "string") return this.#violation(index, data);
+    if (typeof data === "string") return this.violation(index, data);
     if (data.length !== size - offset) {
-      return this.#violation(index, `data is ${data.length} bytes, offset..size is ${size - offset}`);
+      return this.violation(index, `data is ${data.length} bytes, offset..size is ${size - offset}`);
     }
-    if (msg.type === "content") {
-      this.bytes = data;
-      this.offset = offset;
-      this.size = size;
-      this.lastMod = lastMod;
-      return "content";
-    }
-    if (this.lastMod === null) return this.#violation(index, "append before any content");
-    if (msg.prev !== this.lastMod) {
-      return this.#violation(index, `append for prev ${String(msg.prev)}, held ${this.lastMod}`);
-    }
-    if (offset !== this.size) return this.#violation(index, `append at offset ${offset}, held size ${this.size}`);
-    this.bytes = concat(this.bytes, data);
-    this.size = size;
-    this.lastMod = lastMod;
-    return "append";
+    return this.take(index, { type: msg.type as "content" | "append", lastMod, prev: msg.prev, offset, size, data });
   }
 
   /** The exact bytes a content/append message carries, or why there are none. */
@@ -165,21 +200,5 @@ export class V1State {
     // A lone surrogate (half a character as a JSON escape) has no exact bytes.
     if (!msg.data.isWellFormed()) return "text data with a lone surrogate";
     return encoder.encode(msg.data);
-  }
-
-  #violation(index: number, reason: string): "violation" {
-    this.violations.push({ index, reason });
-    return "violation";
-  }
-
-  /** A one-line-per-message summary (type, prev→lastMod, offset..size, data length) for failure output. */
-  describe(from = 0): string {
-    return this.messages.slice(from).map(({ msg }, i) => {
-      const d = typeof msg.data === "string" ? ` data(${msg.data.length}${msg.encoding ? ",b64" : ""})` : "";
-      const v = msg.type === "error"
-        ? ` ${JSON.stringify(msg.message)}`
-        : ` ${msg.prev ? `${msg.prev}→` : ""}${msg.lastMod} ${msg.offset}..${msg.size}${d}`;
-      return `#${from + i} ${String(msg.type)}${v}`;
-    }).join("\n");
   }
 }

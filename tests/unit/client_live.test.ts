@@ -6,12 +6,14 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { CONNECT_TIMEOUT_MS, STABLE_AFTER_MS } from "../../src/client/backoff.ts";
 import { Live, type LiveEnv, type LiveView, type SocketEvents } from "../../src/client/live.ts";
-import { SUBPROTOCOL } from "../../src/client/protocol.ts";
+import { SUBPROTOCOLS } from "../../src/client/protocol.ts";
+import { binAppend, binContent } from "../../src/messages.ts";
+import { Version } from "../../src/version.ts";
 import { type Change, type FileText, NOTHING } from "../../src/client/text.ts";
 
 interface FakeSocket {
   url: string;
-  protocol: string;
+  protocols: readonly string[];
   on: SocketEvents;
   closed: boolean;
 }
@@ -26,8 +28,8 @@ class FakeBrowser implements LiveEnv {
   #timers = new Map<number, { at: number; fn: () => void }>();
   #next = 1;
 
-  open(url: string, protocol: string, on: SocketEvents) {
-    const s: FakeSocket = { url, protocol, on, closed: false };
+  open(url: string, protocols: readonly string[], on: SocketEvents) {
+    const s: FakeSocket = { url, protocols, on, closed: false };
     this.sockets.push(s);
     return { close: () => void (s.closed = true) };
   }
@@ -90,11 +92,12 @@ const frame = (o: Record<string, unknown>) => JSON.stringify(o);
 const append = (prev: string, lastMod: string, offset: number, data: string) =>
   frame({ type: "append", lastMod, prev, offset, size: offset + enc.encode(data).length, data });
 
-Deno.test("Live connects with filewatch.v1, resuming from the lastMod and size it holds", () => {
+Deno.test("Live offers filewatch.bin.v1 then filewatch.v1, resuming from the lastMod and size it holds", () => {
   const { env, live } = setup();
   assertEquals(env.sockets.length, 1);
   assertEquals(env.last.url, `${WS}?lastMod=a1&size=8`);
-  assertEquals(env.last.protocol, SUBPROTOCOL);
+  assertEquals(env.last.protocols, ["filewatch.bin.v1", "filewatch.v1"]);
+  assertEquals(env.last.protocols, SUBPROTOCOLS);
   assertEquals(live.status, "connecting");
   env.last.on.open();
   assertEquals(live.status, "connected");
@@ -114,6 +117,33 @@ Deno.test("Live applies appends in order and resumes from the newest size", () =
   assertEquals(view.changes.map((c) => c.kind === "extend" && c.added), ["three\n", "four\n"]);
   assertEquals(live.held.text, "one\ntwo\nthree\nfour\n");
   assertEquals(live.url(), `${WS}?lastMod=c3&size=19`);
+});
+
+/** filewatch.bin.v1 frames as the server encodes them, as the browser delivers them (ArrayBuffers). */
+const bin = {
+  content: (lastMod: string, text: string) =>
+    binContent(new Version({ seq: 1, lastMod, kept: enc.encode(text) })).slice().buffer,
+  append: (prev: string, lastMod: string, before: string, added: string) =>
+    binAppend(new Version({ seq: 2, lastMod, kept: enc.encode(before + added) }), enc.encode(before).length, prev)!
+      .slice().buffer,
+};
+
+Deno.test("Live applies filewatch.bin.v1 frames and resumes from the version they name", () => {
+  const t1 = "187cc366ba2d4000fb393db3c97a1c82";
+  const t2 = "187cc366c0232100e131eaa8d94697ae";
+  const t3 = "187cc366c0232100e131eaa8d94697af";
+  const { env, view, live } = setup(NOTHING);
+  env.last.on.open();
+  env.last.on.message(bin.content(t1, "one\n"));
+  env.last.on.message(bin.append(t1, t2, "one\n", "two\n"));
+  assertEquals(view.changes.map((c) => c.kind), ["replace", "extend"]);
+  assertEquals([live.held.text, live.held.lastMod, live.held.size], ["one\ntwo\n", t2, 8]);
+  assertEquals(live.url(), `${WS}?lastMod=${t2}&size=8`);
+  // An append for another hash is not for what it holds: start over, asking for everything.
+  env.last.on.message(bin.append(t3, "187cc366c0232100e131eaa8d94697b0", "one\ntwo\n", "x\n"));
+  assertEquals(view.changes.length, 2, "not applied");
+  assertEquals(env.sockets.length, 2);
+  assertEquals(env.last.url, WS);
 });
 
 Deno.test("Live ignores an append to a version it does not hold and reconnects for the whole file", () => {

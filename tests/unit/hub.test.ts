@@ -242,8 +242,9 @@ Deno.test("Hub: an exception while handling one session closes it with 1011 and 
   await done();
 });
 
-Deno.test("Hub sends in batches where the runtime asks, and a newer version takes over the rest", async () => {
-  const { hub, open, done } = await setup(["--max-clients-per-ip", "0"], { sendBatch: 2 });
+Deno.test("Hub sends in batches of bytes where the runtime asks, and a newer version takes over the rest", async () => {
+  // Plain frames of 2 bytes ("v2"): a batch of 4 bytes is two sends.
+  const { hub, open, done } = await setup(["--max-clients-per-ip", "0"], { sendBatchBytes: 4 });
   const conns = Array.from({ length: 5 }, () => open());
   hub.broadcast(snap(2, "v2"));
   assertEquals(conns.map((c) => c.peer.sent.length), [2, 2, 1, 1, 1], "one batch at once, the rest later");
@@ -260,6 +261,15 @@ Deno.test("Hub sends in batches where the runtime asks, and a newer version take
     ["v1", "v3"],
     ["v1", "v3"],
   ]);
+  await done();
+});
+
+Deno.test("Hub sends small frames to every client in one turn when they fit in the batch's bytes", async () => {
+  const { hub, open, done } = await setup(["--max-clients-per-ip", "0"], { sendBatchBytes: 10 });
+  const conns = Array.from({ length: 5 }, () => open());
+  hub.broadcast(snap(2, "v2"));
+  // 5 × 2 bytes = 10: all of them before the broadcast returns (the next send would start a new batch).
+  assertEquals(conns.map((c) => c.peer.sent.at(-1)), ["v2", "v2", "v2", "v2", "v2"]);
   await done();
 });
 
@@ -285,7 +295,7 @@ Deno.test("Hub sends an append to filewatch.v1 clients holding the previous vers
 });
 
 Deno.test("Hub gives a client that lagged behind several appends one append covering them", async () => {
-  for (const caps of [{}, { pubsub: true }, { sendBatch: 1 }]) {
+  for (const caps of [{}, { pubsub: true }, { sendBatchBytes: 1 }]) {
     const { hub, open, watcher, done } = await setup([], caps);
     const fast = open("v1");
     const slow = open("v1");
@@ -345,7 +355,7 @@ Deno.test("Hub in tail mode sends plain clients the window, then each append's b
 });
 
 Deno.test("Hub closes only the session whose send throws (1011); the others get the version", async () => {
-  for (const caps of [{}, { sendBatch: 1 }]) {
+  for (const caps of [{}, { sendBatchBytes: 1 }]) {
     const { hub, open, watcher, done } = await setup([], caps);
     const good = open("plain");
     const bad = open("plain");
