@@ -233,11 +233,17 @@ async function bigLog(path: string, size: number): Promise<void> {
   }
 }
 
-/** VmRSS and VmHWM (peak) of a process, in bytes. */
-async function mem(pid: number): Promise<{ rss: number; hwm: number }> {
+/** VmRSS and VmHWM (peak) of a process, its RSS split into anonymous and file-backed pages, in bytes; its threads. */
+async function mem(pid: number): Promise<{ rss: number; hwm: number; anon: number; file: number; threads: number }> {
   const s = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN) * 1024;
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  return {
+    rss: kb("VmRSS"),
+    hwm: kb("VmHWM"),
+    anon: kb("RssAnon"),
+    file: kb("RssFile") + kb("RssShmem"),
+    threads: Number(/^Threads:\s+(\d+)/m.exec(s)?.[1] ?? NaN),
+  };
 }
 
 interface RssRun {
@@ -249,6 +255,8 @@ interface RssRun {
   indexMs: number;
   linesMs: number;
   searchMs: number;
+  /** RSS after each step (MiB): where the growth goes. */
+  steps: { step: string; rssMiB: number; hwmMiB: number; anonMiB: number; fileMiB: number; threads: number }[];
   error?: string;
 }
 
@@ -268,8 +276,20 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
     indexMs: NaN,
     linesMs: NaN,
     searchMs: NaN,
+    steps: [],
   };
   const MiB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  const step = async (name: string, pid: number) => {
+    const m = await mem(pid);
+    record.steps.push({
+      step: name,
+      rssMiB: MiB(m.rss),
+      hwmMiB: MiB(m.hwm),
+      anonMiB: MiB(m.anon),
+      fileMiB: MiB(m.file),
+      threads: m.threads,
+    });
+  };
   let ws: WebSocket | null = null;
   try {
     const m = await srv.startup(30_000);
@@ -278,6 +298,7 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
     const pid = srv.child.pid;
     const idle = await mem(pid);
     record.idleMiB = MiB(idle.rss);
+    await step("idle", pid);
     // A viewer, as the page keeps one.
     ws = new WebSocket(`ws://127.0.0.1:${m[2]}/ws`, ["filewatch.v1"]);
     await new Promise((r, j) => {
@@ -296,6 +317,7 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
       if (total === null) await sleep(200);
     }
     record.indexMs = Math.round(performance.now() - t);
+    await step("viewer + index", pid);
     t = performance.now();
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
@@ -315,10 +337,12 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
       );
     }
     record.linesMs = Math.round(performance.now() - t);
+    await step("100 /lines + 10 /time", pid);
     t = performance.now();
     const res = await fetch(base + "search?q=request%3D000999%20took&limit=1000");
     await res.text();
     record.searchMs = Math.round(performance.now() - t);
+    await step("search", pid);
     const end = await mem(pid);
     record.peakMiB = MiB(end.hwm);
     record.endMiB = MiB(end.rss);
@@ -416,6 +440,16 @@ if (rss.length) {
           (r.indexMs / 1000).toFixed(1)
         } s | ${(r.linesMs / 1000).toFixed(1)} s | ${(r.searchMs / 1000).toFixed(1)} s |`,
     );
+  }
+  console.log("\nAfter each step: RSS (anonymous + file-backed), the peak so far, threads.\n");
+  console.log("| runtime | step | RSS | anonymous | file-backed | peak so far | threads |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rss) {
+    for (const s of r.steps) {
+      console.log(
+        `| ${r.runtime} | ${s.step} | ${s.rssMiB} MiB | ${s.anonMiB} MiB | ${s.fileMiB} MiB | ${s.hwmMiB} MiB | ${s.threads} |`,
+      );
+    }
   }
 }
 console.error(`searchload: results in ${OUT}`);
