@@ -20,6 +20,9 @@
  * node_modules/.bin/deno run -A bench/searchload.ts                       # both parts, both runtimes, 1 rep
  * node_modules/.bin/deno run -A bench/searchload.ts --reps 3 --parts load # the load part, medians of 3
  * node_modules/.bin/deno run -A bench/searchload.ts --quick               # 50 viewers, 5 s, a 256 MiB file
+ * # another tree of the server beside this one, in the same run (e.g. `git archive` of an older commit,
+ * # with node_modules linked): RUNTIME@DIR
+ * node_modules/.bin/deno run -A bench/searchload.ts --runtimes deno,bun,deno@/tmp/old,bun@/tmp/old
  * ```
  *
  * Servers, files and load clients are started and stopped here (SIGTERM,
@@ -62,6 +65,13 @@ const { values: v } = parseArgs({
   },
 });
 const runtimes = v.runtimes.split(",");
+/** A runtime's server command and the tree it runs in: `bun`, or `bun@DIR` for the server in DIR. */
+function serverOf(runtime: string): { cmd: string[]; cwd: string } {
+  const [name, dir] = runtime.split("@");
+  const cmd = COMMANDS[name!];
+  if (!cmd) throw new Error(`unknown runtime ${runtime}`);
+  return { cmd, cwd: dir ?? ROOT };
+}
 const parts = v.parts.split(",");
 const reps = Number(v.reps);
 const N = Number(v.n ?? (v.quick ? 50 : 1000));
@@ -140,10 +150,11 @@ interface LoadRun {
 async function loadRun(runtime: string, mode: "alone" | "searching", rep: number, index: number): Promise<LoadRun> {
   const file = `${OUT}/log-${index}.txt`;
   await Deno.writeFile(file, initialContent());
-  const cmd = [...COMMANDS[runtime]!, "--tail", "64KiB", "--trust-proxy", "127.0.0.1", file];
+  const { cmd: command, cwd } = serverOf(runtime);
+  const cmd = [...command, "--tail", "64KiB", "--trust-proxy", "127.0.0.1", file];
   const srv = await startServer(cmd, {
-    cwd: ROOT,
-    logPath: `${OUT}/logs/${index}-${runtime}-${mode}.log`,
+    cwd,
+    logPath: `${OUT}/logs/${index}-${runtime.replaceAll("/", "_")}-${mode}.log`,
     startupLine: STARTUP,
   });
   const record: LoadRun = {
@@ -261,10 +272,11 @@ interface RssRun {
 }
 
 async function rssRun(runtime: string, file: string, index: number): Promise<RssRun> {
-  const cmd = [...COMMANDS[runtime]!, "--tail", "64KiB", file];
+  const { cmd: command, cwd } = serverOf(runtime);
+  const cmd = [...command, "--tail", "64KiB", file];
   const srv = await startServer(cmd, {
-    cwd: ROOT,
-    logPath: `${OUT}/logs/${index}-${runtime}-rss.log`,
+    cwd,
+    logPath: `${OUT}/logs/${index}-${runtime.replaceAll("/", "_")}-rss.log`,
     startupLine: STARTUP,
   });
   const record: RssRun = {
