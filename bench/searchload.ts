@@ -47,6 +47,17 @@ const SEARCH = `search?q=${encodeURIComponent("[0-9]{7}[xy]")}&regex=1&limit=100
 const FLAGS = ["--port", "0", "--poll", "100ms", "--max-clients", "20000", "--max-clients-per-ip", "0"];
 const COMMANDS: Record<string, string[]> = {
   deno: [DENO, "run", "--allow-net", "--allow-read", "--allow-env", "src/deno.ts", ...FLAGS],
+  // The permission that lets Deno's search worker lower its priority, as Bun's does (src/search_pool.ts).
+  "deno-sys": [
+    DENO,
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "--allow-sys=setPriority",
+    "src/deno.ts",
+    ...FLAGS,
+  ],
   bun: [BUN, "run", "src/bun.ts", ...FLAGS],
 };
 
