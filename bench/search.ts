@@ -5,9 +5,11 @@
  * Makes a realistic log of `--mib` MiB with planted markers in a temporary
  * directory (and a gzip of its first quarter), reads both once so they are
  * in the page cache, then times each search as a child process per runtime
- * (`deno run` / `bun`): the time from start to the last event, which
- * includes counting the lines before the search's start (no line index is
- * given, the worst case). Prints a Markdown table (the BENCHMARKS.md
+ * (`deno run` / `bun`) as the server runs it, in the search worker: the time
+ * from the search's start (the worker's start included) to the last event,
+ * which includes counting the lines before the search's start (no line
+ * index is given, the worst case). One row runs on the main thread, as
+ * where no worker starts. Prints a Markdown table (the BENCHMARKS.md
  * "Search" section) and removes the files.
  * @module
  */
@@ -19,19 +21,29 @@ import process from "node:process";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-/** Child mode: one search, prints `ms matches`. */
-async function child(path: string, qs: string): Promise<void> {
+/**
+ * Child mode: one search, prints `ms matches`. As the server runs it: in the
+ * search worker (src/search_pool.ts, its start counted), at the lower
+ * priority where the runtime allows it; with `--here` on the main thread (the
+ * path taken where no worker starts).
+ */
+async function child(path: string, qs: string, here: boolean): Promise<void> {
   const { parseSearchQuery } = await import("../src/scan/search.ts");
-  const { searchSource } = await import("../src/scan/history.ts");
+  const { closeSearchWorker, lowerSearchPriority, runSearch, searchHere } = await import("../src/search_pool.ts");
   const size = statSync(path).size;
   const p = parseSearchQuery(new URLSearchParams(qs), path.endsWith(".gz") ? Number.MAX_SAFE_INTEGER : size);
   if (!p.ok) throw new Error(p.reason);
+  lowerSearchPriority(true);
+  const job = { sources: [{ path, name: path, numbered: false }], query: p.query, history: false };
+  const noIndex = () => Promise.reject(new Error("no line index: the search counts"));
+  const signal = new AbortController().signal;
   const t0 = performance.now();
   let matches = 0;
-  for await (const ev of searchSource({ path, name: path }, p.query, new AbortController().signal)) {
+  for await (const ev of (here ? searchHere : runSearch)(job, signal, noIndex)) {
     if ("done" in ev) matches = ev.matches;
   }
   console.log(`${(performance.now() - t0).toFixed(1)} ${matches}`);
+  closeSearchWorker();
 }
 
 async function makeLog(path: string, mib: number): Promise<void> {
@@ -77,10 +89,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2),
-    options: { mib: { type: "string", default: "1024" }, child: { type: "boolean", default: false } },
+    options: {
+      mib: { type: "string", default: "1024" },
+      child: { type: "boolean", default: false },
+      here: { type: "boolean", default: false },
+    },
     allowPositionals: true,
   });
-  if (values.child) return await child(positionals[0]!, positionals[1]!);
+  if (values.child) return await child(positionals[0]!, positionals[1]!, values.here);
   const mib = Number(values.mib);
   const dir = await Deno.makeTempDir({ prefix: "fw-bench-search-" });
   const log = `${dir}/app.log`;
@@ -96,7 +112,9 @@ async function main(): Promise<void> {
     ];
     const ours = (rt: string[], path: string, qs: string) => {
       const t0 = performance.now();
-      const out = execFileSync(rt[0]!, [...rt.slice(1), path, qs], { encoding: "utf8" });
+      const here = qs.startsWith("here:");
+      const args = [...rt.slice(1), ...(here ? ["--here"] : []), path, qs.replace(/^here:/, "")];
+      const out = execFileSync(rt[0]!, args, { encoding: "utf8" });
       const wall = performance.now() - t0;
       const [ms, matches] = out.trim().split(" ");
       return { ms: Number(ms), wall, matches: Number(matches) };
@@ -129,6 +147,10 @@ async function main(): Promise<void> {
         "[0-9]{5}ms",
         log,
       ]], ["rg -c", ["rg", "-c", "[0-9]{5}ms", log]]]],
+      ["regex, no literal, on the main thread", log, "here:q=%5B0-9%5D%7B5%7Dms&regex=1&case=1&limit=10000", [[
+        "grep -c -E",
+        ["grep", "-c", "-E", "[0-9]{5}ms", log],
+      ]]],
       [".gz literal (256 MiB log)", `${log}.gz`, "q=PLANTED-MARKER&case=1&dir=fwd&limit=10000", [["zgrep -c", [
         "zgrep",
         "-c",

@@ -20,6 +20,9 @@
  * node_modules/.bin/deno run -A bench/searchload.ts                       # both parts, both runtimes, 1 rep
  * node_modules/.bin/deno run -A bench/searchload.ts --reps 3 --parts load # the load part, medians of 3
  * node_modules/.bin/deno run -A bench/searchload.ts --quick               # 50 viewers, 5 s, a 256 MiB file
+ * # another tree of the server beside this one, in the same run (e.g. `git archive` of an older commit,
+ * # with node_modules linked): RUNTIME@DIR
+ * node_modules/.bin/deno run -A bench/searchload.ts --runtimes deno,bun,deno@/tmp/old,bun@/tmp/old
  * ```
  *
  * Servers, files and load clients are started and stopped here (SIGTERM,
@@ -44,6 +47,17 @@ const SEARCH = `search?q=${encodeURIComponent("[0-9]{7}[xy]")}&regex=1&limit=100
 const FLAGS = ["--port", "0", "--poll", "100ms", "--max-clients", "20000", "--max-clients-per-ip", "0"];
 const COMMANDS: Record<string, string[]> = {
   deno: [DENO, "run", "--allow-net", "--allow-read", "--allow-env", "src/deno.ts", ...FLAGS],
+  // The permission that lets Deno's search worker lower its priority, as Bun's does (src/search_pool.ts).
+  "deno-sys": [
+    DENO,
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "--allow-sys=setPriority",
+    "src/deno.ts",
+    ...FLAGS,
+  ],
   bun: [BUN, "run", "src/bun.ts", ...FLAGS],
 };
 
@@ -62,6 +76,13 @@ const { values: v } = parseArgs({
   },
 });
 const runtimes = v.runtimes.split(",");
+/** A runtime's server command and the tree it runs in: `bun`, or `bun@DIR` for the server in DIR. */
+function serverOf(runtime: string): { cmd: string[]; cwd: string } {
+  const [name, dir] = runtime.split("@");
+  const cmd = COMMANDS[name!];
+  if (!cmd) throw new Error(`unknown runtime ${runtime}`);
+  return { cmd, cwd: dir ?? ROOT };
+}
 const parts = v.parts.split(",");
 const reps = Number(v.reps);
 const N = Number(v.n ?? (v.quick ? 50 : 1000));
@@ -140,10 +161,11 @@ interface LoadRun {
 async function loadRun(runtime: string, mode: "alone" | "searching", rep: number, index: number): Promise<LoadRun> {
   const file = `${OUT}/log-${index}.txt`;
   await Deno.writeFile(file, initialContent());
-  const cmd = [...COMMANDS[runtime]!, "--tail", "64KiB", "--trust-proxy", "127.0.0.1", file];
+  const { cmd: command, cwd } = serverOf(runtime);
+  const cmd = [...command, "--tail", "64KiB", "--trust-proxy", "127.0.0.1", file];
   const srv = await startServer(cmd, {
-    cwd: ROOT,
-    logPath: `${OUT}/logs/${index}-${runtime}-${mode}.log`,
+    cwd,
+    logPath: `${OUT}/logs/${index}-${runtime.replaceAll("/", "_")}-${mode}.log`,
     startupLine: STARTUP,
   });
   const record: LoadRun = {
@@ -233,11 +255,17 @@ async function bigLog(path: string, size: number): Promise<void> {
   }
 }
 
-/** VmRSS and VmHWM (peak) of a process, in bytes. */
-async function mem(pid: number): Promise<{ rss: number; hwm: number }> {
+/** VmRSS and VmHWM (peak) of a process, its RSS split into anonymous and file-backed pages, in bytes; its threads. */
+async function mem(pid: number): Promise<{ rss: number; hwm: number; anon: number; file: number; threads: number }> {
   const s = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN) * 1024;
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  return {
+    rss: kb("VmRSS"),
+    hwm: kb("VmHWM"),
+    anon: kb("RssAnon"),
+    file: kb("RssFile") + kb("RssShmem"),
+    threads: Number(/^Threads:\s+(\d+)/m.exec(s)?.[1] ?? NaN),
+  };
 }
 
 interface RssRun {
@@ -249,14 +277,17 @@ interface RssRun {
   indexMs: number;
   linesMs: number;
   searchMs: number;
+  /** RSS after each step (MiB): where the growth goes. */
+  steps: { step: string; rssMiB: number; hwmMiB: number; anonMiB: number; fileMiB: number; threads: number }[];
   error?: string;
 }
 
 async function rssRun(runtime: string, file: string, index: number): Promise<RssRun> {
-  const cmd = [...COMMANDS[runtime]!, "--tail", "64KiB", file];
+  const { cmd: command, cwd } = serverOf(runtime);
+  const cmd = [...command, "--tail", "64KiB", file];
   const srv = await startServer(cmd, {
-    cwd: ROOT,
-    logPath: `${OUT}/logs/${index}-${runtime}-rss.log`,
+    cwd,
+    logPath: `${OUT}/logs/${index}-${runtime.replaceAll("/", "_")}-rss.log`,
     startupLine: STARTUP,
   });
   const record: RssRun = {
@@ -268,8 +299,20 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
     indexMs: NaN,
     linesMs: NaN,
     searchMs: NaN,
+    steps: [],
   };
   const MiB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  const step = async (name: string, pid: number) => {
+    const m = await mem(pid);
+    record.steps.push({
+      step: name,
+      rssMiB: MiB(m.rss),
+      hwmMiB: MiB(m.hwm),
+      anonMiB: MiB(m.anon),
+      fileMiB: MiB(m.file),
+      threads: m.threads,
+    });
+  };
   let ws: WebSocket | null = null;
   try {
     const m = await srv.startup(30_000);
@@ -278,6 +321,7 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
     const pid = srv.child.pid;
     const idle = await mem(pid);
     record.idleMiB = MiB(idle.rss);
+    await step("idle", pid);
     // A viewer, as the page keeps one.
     ws = new WebSocket(`ws://127.0.0.1:${m[2]}/ws`, ["filewatch.v1"]);
     await new Promise((r, j) => {
@@ -296,6 +340,7 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
       if (total === null) await sleep(200);
     }
     record.indexMs = Math.round(performance.now() - t);
+    await step("viewer + index", pid);
     t = performance.now();
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
@@ -315,10 +360,12 @@ async function rssRun(runtime: string, file: string, index: number): Promise<Rss
       );
     }
     record.linesMs = Math.round(performance.now() - t);
+    await step("100 /lines + 10 /time", pid);
     t = performance.now();
     const res = await fetch(base + "search?q=request%3D000999%20took&limit=1000");
     await res.text();
     record.searchMs = Math.round(performance.now() - t);
+    await step("search", pid);
     const end = await mem(pid);
     record.peakMiB = MiB(end.hwm);
     record.endMiB = MiB(end.rss);
@@ -416,6 +463,16 @@ if (rss.length) {
           (r.indexMs / 1000).toFixed(1)
         } s | ${(r.linesMs / 1000).toFixed(1)} s | ${(r.searchMs / 1000).toFixed(1)} s |`,
     );
+  }
+  console.log("\nAfter each step: RSS (anonymous + file-backed), the peak so far, threads.\n");
+  console.log("| runtime | step | RSS | anonymous | file-backed | peak so far | threads |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rss) {
+    for (const s of r.steps) {
+      console.log(
+        `| ${r.runtime} | ${s.step} | ${s.rssMiB} MiB | ${s.anonMiB} MiB | ${s.fileMiB} MiB | ${s.hwmMiB} MiB | ${s.threads} |`,
+      );
+    }
   }
 }
 console.error(`searchload: results in ${OUT}`);

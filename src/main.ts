@@ -28,6 +28,7 @@ import { LOCKOUT } from "./lockout.ts";
 import { capRequests } from "./http_limits.ts";
 import { singleLinkFileOps } from "./open.ts";
 import { nodeFileOps } from "./read.ts";
+import { lowerSearchPriority } from "./search_pool.ts";
 
 /**
  * The server on a runtime: what `main()` in src/deno.ts and src/bun.ts calls.
@@ -53,6 +54,7 @@ export function run(launcher: Launcher, hooks: TestHooks = {}): void {
     exitWithSupervisor();
     limits = new RemoteLimits(connectToSupervisor(), caps(options));
   }
+  lowerSearchPriority(launcher.threadPriority());
   const serving = launcher.open({
     host: options.host,
     port: options.port,

@@ -8,10 +8,21 @@
  * thread, 4 of them moved the p99 of 1k viewers' latency 5–9× (bench/searchload.ts).
  * Where no worker can start, a search runs on the main thread.
  *
+ * The worker gives way to live viewers: where it may (Linux, and a runtime
+ * that lets it: {@link lowerSearchPriority}), it lowers its own thread's
+ * scheduling priority (nice {@link WORKER_NICE}), so the kernel runs it on
+ * what CPU the viewers leave; elsewhere the main thread times a probe timer
+ * and, while it runs late (the main thread is busy), asks the worker to
+ * rest as long as it works ({@link LAG_MS}, {@link BUSY_MS}).
+ *
  * Both sides open files the same way: with `/raw`'s guarded open
- * (src/raw.ts `openForRead`), when the search reaches the file.
+ * (src/raw.ts `openForRead`), when the search reaches the file. The worker
+ * then reads with synchronous positioned reads, as the index worker does.
  * @module
  */
+import { readSync } from "node:fs";
+import process from "node:process";
+import type { IndexHandle } from "./scan/_file.ts";
 import { openForRead } from "./raw.ts";
 import { type HistorySource, searchHistory, searchSource } from "./scan/history.ts";
 import type { SearchEvent, SearchQuery } from "./scan/search.ts";
@@ -20,6 +31,16 @@ import type { SearchEvent, SearchQuery } from "./scan/search.ts";
 export const IDLE_MS = 30_000;
 /** Events a search may send ahead of what the main thread has passed on: a slow client slows its search. */
 export const CREDIT = 64;
+/** The worker thread's nice value where it may lower its priority (0 is normal, 19 the lowest). */
+export const WORKER_NICE = 10;
+/** The most work (ms) between two turns of the worker's event loop: a cancel waits at most about this long. */
+export const WORKER_TURN_MS = 40;
+/** How often the main thread's probe timer ticks while searches run in a worker that kept its priority. */
+export const PROBE_MS = 20;
+/** A probe this late (ms) means the main thread is busy: the worker then rests as long as it works. */
+export const LAG_MS = 10;
+/** How long (ms) the worker rests half the time after the main thread was last seen busy. */
+export const BUSY_MS = 1_000;
 
 /** One file of a search, as both threads know it. */
 export interface SourceSpec {
@@ -56,8 +77,33 @@ export type LineOf = (
   signal: AbortSignal,
 ) => Promise<number>;
 
-/** A job's events (matches, progress, `done`), computed on this thread. */
-export function searchHere(job: SearchJob, signal: AbortSignal, lineOf: LineOf): AsyncIterable<SearchEvent> {
+/**
+ * A handle whose reads are synchronous (`readSync`): in the worker a read
+ * needs no turn of its event loop nor a thread of the runtime's pool
+ * (measured on Bun: half the time of `FileHandle.read` into the same
+ * buffer, and no 4 MiB of garbage per window).
+ */
+function readingSync(fh: IndexHandle & { fd: number }): IndexHandle {
+  return {
+    // deno-lint-ignore require-await
+    read: async (buffer, offset, length, position) => ({
+      bytesRead: readSync(fh.fd, buffer, offset, length, position),
+    }),
+    stat: () => fh.stat(),
+    close: () => fh.close(),
+  };
+}
+
+/**
+ * A job's events (matches, progress, `done`), computed on this thread;
+ * `syncReads` in a thread of searches (the worker), never on the main thread.
+ */
+export function searchHere(
+  job: SearchJob,
+  signal: AbortSignal,
+  lineOf: LineOf,
+  syncReads = false,
+): AsyncIterable<SearchEvent> {
   const sources = job.sources.map((s, k): HistorySource => {
     let who: { dev: number; ino: number } | null = null;
     const src: HistorySource = {
@@ -68,7 +114,7 @@ export function searchHere(job: SearchJob, signal: AbortSignal, lineOf: LineOf):
         const o = await openForRead(s.path, s.name, s.root, s.allowHardlinks);
         if (o instanceof Response) throw new Error((await o.text()).trim());
         who = { dev: o.dev, ino: o.ino };
-        return o.fh;
+        return syncReads ? readingSync(o.fh) : o.fh;
       },
     };
     // Asked after `open`: the numbers are those of the very file searched.
@@ -82,6 +128,10 @@ export function searchHere(job: SearchJob, signal: AbortSignal, lineOf: LineOf):
 
 /** What the main thread tells the worker. */
 export type ToWorker =
+  /** First: the nice value to take (null: keep the priority). */
+  | { type: "init"; nice: number | null }
+  /** The main thread is busy: rest half the time for `forMs`. */
+  | { type: "busy"; forMs: number }
   | { type: "search"; id: number; job: SearchJob }
   | { type: "cancel"; id: number }
   | { type: "credit"; id: number; n: number }
@@ -89,6 +139,8 @@ export type ToWorker =
 
 /** What the worker tells the main thread. */
 export type FromWorker =
+  /** After `init`: whether the worker's thread now runs at the lower priority. */
+  | { type: "ready"; id: 0; niced: boolean }
   | { type: "event"; id: number; event: SearchEvent }
   | { type: "end"; id: number }
   | { type: "error"; id: number; message: string }
@@ -99,6 +151,27 @@ let unavailable = false;
 const jobs = new Map<number, (m: FromWorker | { type: "died"; message: string }) => void>();
 let nextId = 1;
 let idle: ReturnType<typeof setTimeout> | undefined;
+/** Whether the runtime lets a thread lower its own priority without asking (see {@link lowerSearchPriority}). */
+let mayLower = false;
+/** The worker's answer to `init`: null until it came. */
+let niced: boolean | null = null;
+let probe: ReturnType<typeof setInterval> | undefined;
+
+/**
+ * Whether the search worker may lower its thread's priority: the runtime
+ * lets it without a permission prompt (src/main.ts passes the launcher's
+ * `threadPriority`). Only on Linux, where a nice value is a thread's own
+ * (elsewhere `setpriority` would lower the whole server's). Applies to the
+ * next worker started.
+ */
+export function lowerSearchPriority(allowed: boolean): void {
+  mayLower = allowed;
+}
+
+/** How the running worker gives way to the main thread: `nice` (its priority), `rest` (the probe), or null (none running, or not told yet). */
+export function searchWorkerYields(): "nice" | "rest" | null {
+  return worker === null || niced === null ? null : niced ? "nice" : "rest";
+}
 
 function start(): Worker | null {
   if (worker || unavailable) return worker;
@@ -109,20 +182,61 @@ function start(): Worker | null {
     unavailable = true;
     return null;
   }
-  w.onmessage = (m: MessageEvent<FromWorker>) => jobs.get(m.data.id)?.(m.data);
+  niced = null;
+  w.onmessage = (m: MessageEvent<FromWorker>) => {
+    if (m.data.type === "ready") {
+      niced = m.data.niced;
+      if (!niced && jobs.size) watchLag();
+      return;
+    }
+    jobs.get(m.data.id)?.(m.data);
+  };
   w.onerror = (e: ErrorEvent) => {
     e.preventDefault(); // handled here, not the process's uncaught error
     end(`the search worker failed: ${e.message}`);
   };
   worker = w;
+  const nice = mayLower && process.platform === "linux" ? WORKER_NICE : null;
+  w.postMessage({ type: "init", nice } satisfies ToWorker);
   return w;
+}
+
+/**
+ * While searches run in a worker that kept its priority: a timer that ticks
+ * every {@link PROBE_MS}; one {@link LAG_MS} late means the main thread was
+ * busy (fanning out, or waiting for a core), and the worker is asked to rest
+ * as long as it works for the next {@link BUSY_MS}. Costs the main thread a
+ * timer turn per tick, and only while searches run.
+ */
+function watchLag(): void {
+  if (probe !== undefined || niced !== false) return;
+  let last = performance.now();
+  let told = -Infinity;
+  probe = setInterval(() => {
+    const now = performance.now();
+    const late = now - last - PROBE_MS;
+    last = now;
+    if (jobs.size === 0 || worker === null) {
+      clearInterval(probe);
+      probe = undefined;
+      return;
+    }
+    // Told again before the last one runs out, not at every tick.
+    if (late >= LAG_MS && now - told >= BUSY_MS / 4) {
+      told = now;
+      worker.postMessage({ type: "busy", forMs: BUSY_MS } satisfies ToWorker);
+    }
+  }, PROBE_MS);
 }
 
 /** Terminates the worker; the searches it ran end with an error. */
 function end(message: string): void {
   clearTimeout(idle);
+  clearInterval(probe);
+  probe = undefined;
   const w = worker;
   worker = null;
+  niced = null;
   w?.terminate();
   for (const h of [...jobs.values()]) h({ type: "died", message });
 }
@@ -175,6 +289,7 @@ async function* inWorker(w: Worker, job: SearchJob, signal: AbortSignal, lineOf:
   };
   signal.addEventListener("abort", cancel, { once: true });
   post({ type: "search", id, job });
+  if (niced === false) watchLag();
   let passed = 0;
   try {
     for (;;) {

@@ -4,10 +4,18 @@
  * (src/scan/search.ts), and posts their events to the main thread, at most
  * {@link CREDIT} ahead of what the main thread has passed on. Line numbers
  * come from the main thread's line indexes (a `lineOf` question and its
- * answer); a search the main thread cancels stops within a slice.
+ * answer).
+ *
+ * Its searches take turns in slices (src/scan/search.ts `paceAsWorker`), and
+ * its event loop runs every {@link WORKER_TURN_MS} of their work: a cancel
+ * or a credit waits about that long. Before anything else it lowers its
+ * thread's priority when the main thread says it may (`init`); else it
+ * rests as long as it works while the main thread says it is busy.
  * @module
  */
-import { CREDIT, type FromWorker, type LineOf, searchHere, type ToWorker } from "./search_pool.ts";
+import { setPriority } from "node:os";
+import { paceAsWorker } from "./scan/search.ts";
+import { CREDIT, type FromWorker, type LineOf, searchHere, type ToWorker, WORKER_TURN_MS } from "./search_pool.ts";
 
 interface Running {
   stop: AbortController;
@@ -23,9 +31,35 @@ const scope = globalThis as unknown as {
 };
 
 const running = new Map<number, Running>();
+/** Until when (performance.now()) the main thread counts as busy. */
+let busyUntil = 0;
+
+paceAsWorker({
+  turnMs: WORKER_TURN_MS,
+  // While the main thread is busy: rest as long as the searches worked (half the CPU), at least every slice.
+  restMs: (worked) => (performance.now() < busyUntil ? worked : 0),
+});
+
+/** Lowers this thread's priority (on Linux a nice value is per thread: pid 0 is this thread alone). */
+function lower(nice: number): boolean {
+  try {
+    setPriority(0, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 scope.onmessage = (e) => {
   const m = e.data;
+  if (m.type === "init") {
+    scope.postMessage({ type: "ready", id: 0, niced: m.nice !== null && lower(m.nice) });
+    return;
+  }
+  if (m.type === "busy") {
+    busyUntil = performance.now() + m.forMs;
+    return;
+  }
   if (m.type === "search") {
     void run(m.id, m);
     return;
@@ -55,7 +89,7 @@ async function run(id: number, m: Extract<ToWorker, { type: "search" }>): Promis
       scope.postMessage({ type: "lineOf", id, ask, k, offset, file });
     });
   try {
-    for await (const event of searchHere(m.job, r.stop.signal, lineOf)) {
+    for await (const event of searchHere(m.job, r.stop.signal, lineOf, true)) {
       while (r.credit <= 0 && !r.stop.signal.aborted) await new Promise<void>((w) => r.wake = w);
       if (r.stop.signal.aborted) break;
       r.credit--;

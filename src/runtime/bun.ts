@@ -207,6 +207,7 @@ export function bunLauncher(bun: BunGlobal, entry: string): Launcher {
     name: "Bun",
     args,
     compression: true,
+    threadPriority: () => true,
     cannotSpawn: () => null,
     // Built into one executable (`bun build --compile`, scripts/build.mjs), the entrypoint lives in Bun's
     // embedded file system and the executable is the command itself: it takes the user's arguments only.

@@ -143,6 +143,8 @@ export function denoLauncher(entry: string, deno: DenoProcess = Deno): Launcher 
     name: "Deno",
     args: deno.args,
     compression: false,
+    // Granted only with --allow-sys (=setPriority); asked otherwise, it could prompt on a terminal.
+    threadPriority: () => deno.permissions.querySync({ name: "sys", kind: "setPriority" }).state === "granted",
     cannotSpawn(workers) {
       const exe = deno.execPath();
       if (deno.permissions.querySync({ name: "run", command: exe }).state === "granted") return null;

@@ -122,6 +122,12 @@ export interface Launcher {
   readonly args: readonly string[];
   /** The WebSocket server has permessage-deflate (`--compress`). */
   readonly compression: boolean;
+  /**
+   * A thread may lower its own scheduling priority (node:os `setPriority`)
+   * without a permission prompt: the search worker then gives way to the
+   * viewers (src/search_pool.ts).
+   */
+  threadPriority(): boolean;
   /** Why this process cannot start `workers` worker processes, or null. */
   cannotSpawn(workers: number): string | null;
   /** The command that starts one worker: this runtime, this entrypoint, the same arguments. */

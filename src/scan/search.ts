@@ -12,8 +12,11 @@
  * given by the caller's line index (`lineOf`) or counted here.
  *
  * How it stays out of the way: the work runs in slices of at most
- * {@link SLICE_MS} between returns to the event loop, and checks its
- * AbortSignal at every slice, so a cancelled search stops within one slice.
+ * {@link SLICE_MS}, and checks its AbortSignal at every slice. Between
+ * slices {@link breathe} lets others run: on the main thread the event loop
+ * (a cancelled search stops within one slice), in the search worker the
+ * other searches, and the worker's event loop every
+ * {@link WorkerPacing.turnMs} (see {@link paceAsWorker}).
  *
  * The regular-expression engine is npm `re2js` (a JavaScript port of RE2):
  * linear time in the input, so `(a+)+$` costs what `a` costs.
@@ -41,8 +44,13 @@ export const MAX_LIMIT = 10_000;
 export const MAX_QUERY = 1_000;
 /** A matching line longer than this many bytes is sent cut, with `cut` and `bytes`. */
 export const LINE_CUT = 64 * 1024;
-/** Bytes read and scanned at once. A line longer than this is searched in pieces of it. */
-export const WINDOW = 4 * 1024 * 1024;
+/**
+ * Bytes read and scanned at once. A line longer than this is searched in
+ * pieces of it. Every running search holds one in its WebAssembly memory: 1
+ * MiB cost the same CPU time per GiB as 4 MiB did (a literal search of a
+ * page-cached 1 GiB log in the worker), and 3 MiB less per search.
+ */
+export const WINDOW = 1024 * 1024;
 /**
  * The most CPU time one slice of a search takes before it lets the event loop
  * run: live viewers wait at most this long per running search.
@@ -476,25 +484,74 @@ export function lineText(bytes: Uint8Array, start: number, end: number): Pick<Se
 }
 
 let turn: Promise<void> | null = null;
+/** When the last turn ended (worker pacing counts the work since then). */
+let turnEnd = performance.now();
 
 /**
- * Lets the event loop run (timers, I/O, other requests) before the next
- * slice: a timer that every running search waits for. Not an immediate,
- * though it would cost less (a timer turn takes 1–2.5 ms here): Deno does not
- * poll for I/O while an immediate is queued, so searches that yield with
- * immediates hold every request back, and so does one that waits for a timer
- * while another queues immediates. Measured here, `/healthz` behind two
- * searches of a file of empty lines (median and worst of 20): with
- * immediates 785 ms and 2.3 s on Deno (12 and 18 ms on Bun); with a timer
- * every other slice 39 and 692 ms; with this 10 and 29 ms. A literal search
- * rarely uses up a slice between its reads, which are turns of their own.
+ * How searches yield in a thread of their own (src/search_worker.ts sets
+ * it): there is no event loop of viewers to protect there, only the thread's
+ * own messages (cancel, credit, line numbers, new searches).
+ */
+export interface WorkerPacing {
+  /**
+   * The most work (ms, all the thread's searches together) between two turns
+   * of its event loop: what a cancel or a credit may wait.
+   */
+  turnMs: number;
+  /**
+   * How long to sleep at the next {@link breathe}, given the ms worked since
+   * the last turn: 0 lets the searches go on (a turn when `turnMs` is used
+   * up); more caps the thread's share of the CPU.
+   */
+  restMs(worked: number): number;
+}
+let pacing: WorkerPacing | null = null;
+
+/**
+ * Makes {@link breathe} pace a thread of searches rather than the main
+ * thread (null: back to the main thread's timer turn every slice).
+ */
+export function paceAsWorker(p: WorkerPacing | null): void {
+  pacing = p;
+  turnEnd = performance.now();
+}
+
+/**
+ * Lets others run before the next slice.
+ *
+ * On the main thread (the default): a turn of the event loop (timers, I/O,
+ * other requests), a timer every running search waits for. Not an
+ * immediate, though it would cost less (a timer turn takes 1–2.5 ms here):
+ * Deno does not poll for I/O while an immediate is queued, so searches that
+ * yield with immediates hold every request back, and so does one that waits
+ * for a timer while another queues immediates. Measured here, `/healthz`
+ * behind two searches of a file of empty lines (median and worst of 20):
+ * with immediates 785 ms and 2.3 s on Deno (12 and 18 ms on Bun); with a
+ * timer every other slice 39 and 692 ms; with this 10 and 29 ms. A literal
+ * search rarely uses up a slice between its reads, which are turns of their
+ * own.
+ *
+ * In a search thread ({@link paceAsWorker}): the other searches' slices
+ * (a resolved promise: its continuation queues behind theirs), and a timer
+ * turn only when {@link WorkerPacing.turnMs} of work has gone by or the
+ * pacing asks for a rest. A timer turn every 8 ms slice had cost a search
+ * that runs every line through the engine a quarter to half of its time (a
+ * turn is 1–2.2 ms in a worker here, and the slices were 8 ms).
  */
 export function breathe(): Promise<void> {
-  return turn ??= new Promise<void>((resolve) =>
+  if (turn) return turn;
+  let rest = 0;
+  if (pacing) {
+    const worked = performance.now() - turnEnd;
+    rest = Math.max(0, pacing.restMs(worked));
+    if (rest === 0 && worked < pacing.turnMs) return Promise.resolve();
+  }
+  return turn = new Promise<void>((resolve) =>
     setTimeout(() => {
       turn = null;
+      turnEnd = performance.now();
       resolve();
-    }, 0)
+    }, rest)
   );
 }
 

@@ -12,7 +12,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { type BlockLog, type KnownLine, writeBlockLog } from "../helpers/block_log.ts";
-import { RUNTIMES, type Server, startServer, waitFor } from "../helpers/harness.ts";
+import { EXPECT, RUNTIMES, type Server, startServer, waitFor } from "../helpers/harness.ts";
 import { assertHttp, getJson, searchEvents } from "../helpers/http_schema.ts";
 
 // Marker k: "MARKER-kk", "Marker-kk" or "marker-kk" by k % 3, padded to the field's 16 characters.
@@ -94,6 +94,17 @@ async function started(s: Server, qs: string, headers: Record<string, string> = 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The nice value of each thread of process `pid` (/proc/PID/task/TID/stat, field 19), by thread id. */
+async function threadNice(pid: number): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for await (const t of Deno.readDir(`/proc/${pid}/task`)) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/task/${t.name}/stat`).catch(() => null);
+    if (stat === null) continue; // a thread that ended meanwhile
+    out.set(Number(t.name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+  }
+  return out;
+}
 
 for (const rt of RUNTIMES) {
   const t = (name: string, fn: () => Promise<void>) =>
@@ -183,6 +194,30 @@ for (const rt of RUNTIMES) {
         const idle = (await cpuTicks(s.pid)) - i0;
         assert(busy >= 5, `the search was running: ${busy} ticks in 0.7 s`);
         assert(idle <= 8, `${idle} ticks in the second after the first (${busy} in 0.7 s while searching)`);
+      } finally {
+        await s.stop();
+      }
+    },
+  );
+
+  t(
+    `/search: the search worker's thread runs at nice ${EXPECT[rt].searchWorkerNice}, the server's own at 0`,
+    async () => {
+      const s = await startServer(rt, { file: await emptyLines(), args: ["--tail", "64KiB"] });
+      try {
+        const before = await threadNice(s.pid);
+        const search = await started(s, SLOW);
+        try {
+          const during = await threadNice(s.pid);
+          assertEquals(during.get(s.pid), 0, "the main thread keeps its priority");
+          assertEquals([...before.values()].filter((n) => n !== 0), [], "no thread is lowered before a search");
+          // The worker's thread is new with the first search; where it may, it lowered itself.
+          const started = [...during].filter(([tid]) => !before.has(tid)).map(([, nice]) => nice);
+          assert(started.length > 0, "the search started a thread");
+          assertEquals(Math.max(...during.values()), EXPECT[rt].searchWorkerNice, JSON.stringify([...during]));
+        } finally {
+          await search.stop();
+        }
       } finally {
         await s.stop();
       }

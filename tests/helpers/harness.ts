@@ -53,6 +53,13 @@ export const EXPECT: Record<RuntimeName, {
    * docs/runtimes.md says so, and a proxy in front must bound it).
    */
   slowHeadersCutOffS: number | null;
+  /**
+   * The search worker's thread's nice value while it searches: 10 where it
+   * may lower its own priority (Bun), 0 on Deno as started here, without
+   * `--allow-sys` (it rests while the main thread is busy instead;
+   * src/search_pool.ts).
+   */
+  searchWorkerNice: number;
 }> = {
   // Deno's idleTimeout closes with 1001 "No response from ping frame."
   deno: {
@@ -64,6 +71,7 @@ export const EXPECT: Record<RuntimeName, {
     streamedContentLength: true,
     absoluteFormTarget: 421,
     slowHeadersCutOffS: null,
+    searchWorkerNice: 0,
   },
   // Our own pong deadline on Bun drops the connection, as gorilla does: 1006.
   bun: {
@@ -75,6 +83,7 @@ export const EXPECT: Record<RuntimeName, {
     streamedContentLength: false,
     absoluteFormTarget: 200,
     slowHeadersCutOffS: 30,
+    searchWorkerNice: 10,
   },
 };
 

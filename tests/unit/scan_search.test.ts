@@ -9,6 +9,7 @@ import {
   compileMatcher,
   LINE_CUT,
   ndjsonBody,
+  paceAsWorker,
   parseSearchQuery,
   requiredLiterals,
   type SearchEvent,
@@ -312,6 +313,59 @@ Deno.test("searchFile() leaves the event loop free: little CPU time passes betwe
     assert(spent > 150, `the search ended too soon to tell (${spent} ms of CPU)`);
     assert(worst < 60, `${Math.round(worst)} ms of CPU went by between two ticks of a 5 ms timer`);
   } finally {
+    await f.done();
+  }
+});
+
+Deno.test("paced as a thread of searches, a search lets the event loop run every ~40 ms of work, not every slice, and stops within 100 ms of an abort", async () => {
+  const f = await fixture(makeLog(600000, new Map()));
+  // Each slice's end asks how long to rest: a count of slices.
+  let slices = 0;
+  paceAsWorker({
+    turnMs: 40,
+    restMs: () => {
+      slices++;
+      return 0;
+    },
+  });
+  try {
+    const p = parseSearchQuery(new URLSearchParams("q=%5Ba-z%5D%2B%5Cd%7B4%7D%5Bxz%5D&regex=1"), f.size);
+    assert(p.ok);
+    // CPU time, not wall time (see the tests above). A 5 ms timer ticks at most about once per turn of the event loop.
+    const cpuMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const ac = new AbortController();
+    const cpu0 = cpuMs();
+    let ticks = 0, worst = 0, last = cpu0, abortedAt = 0;
+    const timer = setInterval(() => {
+      const now = cpuMs();
+      ticks++;
+      worst = Math.max(worst, now - last);
+      last = now;
+      if (abortedAt === 0 && now - cpu0 > 400) {
+        abortedAt = now;
+        ac.abort();
+      }
+    }, 5);
+    const events: SearchEvent[] = [];
+    try {
+      for await (const ev of searchFile({ path: f.path }, p.query, ac.signal)) events.push(ev);
+    } finally {
+      clearInterval(timer);
+    }
+    const after = cpuMs() - abortedAt;
+    assert(abortedAt > 0, "the search ended before the abort");
+    assert(after < 100, `the search went on for ${Math.round(after)} ms of CPU after the abort`);
+    assert(!events.some((e) => "done" in e), "an aborted search sends no done");
+    // Turns come every 5 slices (40 ms / 8 ms), each letting the timer tick about once; a turn after every slice
+    // (the main thread's pacing) lets it tick after nearly every slice.
+    assert(slices >= 20, `${slices} slices: the search ended too soon to tell`);
+    assert(ticks <= slices * 0.6, `${ticks} ticks in ${slices} slices: the event loop ran nearly every slice`);
+    assert(worst < 100, `${Math.round(worst)} ms of CPU went by between two ticks`);
+  } finally {
+    paceAsWorker(null);
     await f.done();
   }
 });
