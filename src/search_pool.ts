@@ -83,7 +83,7 @@ export type LineOf = (
  * (measured on Bun: half the time of `FileHandle.read` into the same
  * buffer, and no 4 MiB of garbage per window).
  */
-function readingSync(fh: IndexHandle & { fd: number }): IndexHandle {
+export function readingSync(fh: IndexHandle & { fd: number }): IndexHandle {
   return {
     // deno-lint-ignore require-await
     read: async (buffer, offset, length, position) => ({
