@@ -263,6 +263,23 @@ async function coreCases(t: Deno.TestContext, way: Way) {
       await Deno.writeTextFile(file, `${marker}\n${changed}\n`);
       await waitFor(() => c.messages.some((m) => String(m.data).includes(changed)), 10_000, "the change");
       c.close();
+      // The line index and the search run in Web Workers started from module URLs: in dist/filewatch those URLs
+      // point into the binary (scripts/build.mjs), so each way answers both routes.
+      await waitFor(
+        async () => {
+          const r = await fetch(`${s.url}lines?end=1&count=1`);
+          const body = await r.json() as { total: number | null; lines: { text: string }[] };
+          return r.status === 200 && body.total === 2 && body.lines[0]?.text === changed;
+        },
+        15_000,
+        "/lines from the line index's worker",
+      );
+      const found = await fetch(`${s.url}search?q=${encodeURIComponent(changed)}`);
+      assertEquals(found.status, 200);
+      const events = (await found.text()).trim().split("\n").map((l) => JSON.parse(l));
+      assertEquals(events.filter((e) => "text" in e).map((e) => [e.n, e.text]), [[2, changed]]);
+      // A search worker that failed to start or died ends the search with an `error` beside `done`.
+      assertEquals(events.at(-1), { done: true, matches: 1, scanned: (await Deno.stat(file)).size });
       const status = await stopWithin(s, "SIGTERM");
       assertEquals(status.code, 0, s.stderr.join("\n"));
       assertMatch(s.stderr.join("\n"), /shutting down signal=SIGTERM/);
