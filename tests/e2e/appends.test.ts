@@ -19,7 +19,14 @@
  */
 import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { connect, sleep, type StateClient, stateClient, type StateFormat, v1Client as v1 } from "../helpers/client.ts";
-import { RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import {
+  type RuntimeName,
+  RUNTIMES,
+  type Server,
+  startServer,
+  waitFor,
+  withServer as serve,
+} from "../helpers/harness.ts";
 import type { BinState } from "../helpers/binstate.ts";
 import { fromBase64, sameBytes, type V1State } from "../helpers/v1state.ts";
 
@@ -112,26 +119,14 @@ function noViolations(v: StateClient, what: string): void {
   assertEquals(v.st.violations, [], `messages a client cannot apply (${what}):\n${v.st.describe()}`);
 }
 
-async function withServer(
-  runtime: (typeof RUNTIMES)[number],
+/** A server on a new file (app.log unless named), polling every POLL ms. */
+const withServer = (
+  rt: RuntimeName,
   content: string | Uint8Array,
   args: string[],
   fn: (s: Server) => Promise<void>,
   name = "app.log",
-) {
-  const file = await tempFile(content, name);
-  try {
-    // Inside the try: a server that refuses its flags still leaves no temp dir behind.
-    const s = await startServer(runtime, { file, args: ["--poll", `${POLL}ms`, ...args] });
-    try {
-      await fn(s);
-    } finally {
-      await s.stop();
-    }
-  } finally {
-    await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
-  }
-}
+) => serve(rt, content, ["--poll", `${POLL}ms`, ...args], fn, name);
 
 /** The server process's resident set in bytes (Linux /proc). */
 async function rss(pid: number): Promise<number> {

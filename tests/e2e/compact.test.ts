@@ -17,34 +17,19 @@ import {
   EXPECT,
   handshake,
   rawRequest,
+  type RuntimeName,
   RUNTIMES,
   type Server,
-  startServer,
-  tempFile,
   waitFor,
+  withServer as serve,
 } from "../helpers/harness.ts";
 
 const POLL = 200; // ms
 const enc = new TextEncoder();
 
-async function withServer(
-  rt: (typeof RUNTIMES)[number],
-  content: string | Uint8Array,
-  args: string[],
-  fn: (s: Server) => Promise<void>,
-) {
-  const file = await tempFile(content, "app.log");
-  try {
-    const s = await startServer(rt, { file, args: ["--poll", `${POLL}ms`, "--quiet", ...args] });
-    try {
-      await fn(s);
-    } finally {
-      await s.stop();
-    }
-  } finally {
-    await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
-  }
-}
+/** A quiet server on a new app.log, polling every POLL ms. */
+const withServer = (rt: RuntimeName, content: string | Uint8Array, args: string[], fn: (s: Server) => Promise<void>) =>
+  serve(rt, content, ["--poll", `${POLL}ms`, "--quiet", ...args], fn, "app.log");
 
 async function appendBytes(file: string, bytes: Uint8Array | string): Promise<void> {
   const f = await Deno.open(file, { append: true });

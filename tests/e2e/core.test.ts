@@ -9,30 +9,20 @@ import {
   handshake,
   rawRequest,
   runServer,
+  type RuntimeName,
   RUNTIMES,
   type Server,
   startServer,
   tempFile,
   waitFor,
+  withServer as serve,
 } from "../helpers/harness.ts";
 
 const POLL = 200; // ms; tests use a short poll so "within poll + 500 ms" is quick to check
 
-async function withServer(
-  runtime: (typeof RUNTIMES)[number],
-  content: string | Uint8Array,
-  args: string[],
-  fn: (s: Server) => Promise<void>,
-) {
-  const file = await tempFile(content);
-  const s = await startServer(runtime, { file, args: ["--poll", `${POLL}ms`, ...args] });
-  try {
-    await fn(s);
-  } finally {
-    await s.stop();
-    await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
-  }
-}
+/** A server on a new file, polling every POLL ms. */
+const withServer = (rt: RuntimeName, content: string | Uint8Array, args: string[], fn: (s: Server) => Promise<void>) =>
+  serve(rt, content, ["--poll", `${POLL}ms`, ...args], fn);
 
 for (const rt of RUNTIMES) {
   const ex = EXPECT[rt];

@@ -10,25 +10,26 @@
  */
 import { closeSync, constants, openSync } from "node:fs";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { EXPECT, ROOT, RUNTIMES, type Server, startServer, tempFile } from "../helpers/harness.ts";
+import {
+  EXPECT,
+  ROOT,
+  type RuntimeName,
+  RUNTIMES,
+  type Server,
+  startServer,
+  tempFile,
+  withServer as serve,
+} from "../helpers/harness.ts";
 import { CLIENT_SCRIPT } from "../../src/client_bundle.ts";
 
-async function withServer(
-  rt: (typeof RUNTIMES)[number],
+/** A server on a new file, polling every 200 ms. */
+const withServer = (
+  rt: RuntimeName,
   content: string | Uint8Array,
   args: string[],
   fn: (s: Server) => Promise<void>,
-  name = "watched.txt",
-) {
-  const file = await tempFile(content, name);
-  const s = await startServer(rt, { file, args: ["--poll", "200ms", ...args] });
-  try {
-    await fn(s);
-  } finally {
-    await s.stop();
-    await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
-  }
-}
+  name?: string,
+) => serve(rt, content, ["--poll", "200ms", ...args], fn, name);
 
 /** A process's resident set now and at its peak, in bytes (Linux /proc). */
 async function rss(pid: number): Promise<{ now: number; peak: number }> {

@@ -221,6 +221,32 @@ export async function tempFile(content: string | Uint8Array, name = "watched.txt
   return path;
 }
 
+/**
+ * Runs `fn` against a server (started with `args`) on a new file holding
+ * `content`, in a temporary directory of its own; then stops the server and
+ * removes the directory, whatever happened (a server that refuses its flags
+ * leaves nothing behind either).
+ */
+export async function withServer(
+  runtime: RuntimeName,
+  content: string | Uint8Array,
+  args: string[],
+  fn: (s: Server) => Promise<void>,
+  name?: string,
+): Promise<void> {
+  const file = await tempFile(content, name);
+  try {
+    const s = await startServer(runtime, { file, args });
+    try {
+      await fn(s);
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    await Deno.remove(file.replace(/\/[^/]+$/, ""), { recursive: true });
+  }
+}
+
 /** Waits until `cond()` is truthy, polling; throws after `ms`. */
 export async function waitFor<T>(
   cond: () => T | Promise<T>,
