@@ -368,7 +368,9 @@ Deno.test("paced as a thread of searches, a search lets the event loop run every
     // (the main thread's pacing) lets it tick after nearly every slice.
     assert(slices >= 20, `${slices} slices: the search ended too soon to tell`);
     assert(ticks <= slices * 0.6, `${ticks} ticks in ${slices} slices: the event loop ran nearly every slice`);
-    assert(worst < 100, `${Math.round(worst)} ms of CPU went by between two ticks`);
+    // The process's CPU: the runtime's own threads (GC, the compiler) add to the search's ~40 ms between turns. A
+    // search that never let the loop run would show its whole 400 ms and more.
+    assert(worst < 200, `${Math.round(worst)} ms of CPU went by between two ticks`);
   } finally {
     paceAsWorker(null);
     await f.done();
