@@ -20,6 +20,7 @@
 import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
 import { connect, sleep, type StateClient, stateClient, type StateFormat, v1Client as v1 } from "../helpers/client.ts";
 import {
+  appendBytes,
   type RuntimeName,
   RUNTIMES,
   type Server,
@@ -54,16 +55,6 @@ const MODES: ReadonlyArray<{ name: string; args: string[]; events: boolean }> = 
 async function msg(v: StateClient, i: number, ms = POLL + 1_000): Promise<Record<string, unknown>> {
   await v.c.message(i, ms);
   return v.st.messages[i]!.msg;
-}
-
-async function appendBytes(file: string, bytes: Uint8Array | string): Promise<void> {
-  const f = await Deno.open(file, { append: true });
-  try {
-    const b = typeof bytes === "string" ? enc.encode(bytes) : bytes;
-    for (let done = 0; done < b.length;) done += await f.write(b.subarray(done));
-  } finally {
-    f.close();
-  }
 }
 
 /** The file's bytes from `offset` to its end (without reading what comes before). */

@@ -14,6 +14,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { BIN_PROTOCOL, decodeBin } from "../helpers/binstate.ts";
 import { binClient, connect, sleep, type StateClient, v1Client } from "../helpers/client.ts";
 import {
+  appendBytes,
   EXPECT,
   handshake,
   rawRequest,
@@ -30,16 +31,6 @@ const enc = new TextEncoder();
 /** A quiet server on a new app.log, polling every POLL ms. */
 const withServer = (rt: RuntimeName, content: string | Uint8Array, args: string[], fn: (s: Server) => Promise<void>) =>
   serve(rt, content, ["--poll", `${POLL}ms`, "--quiet", ...args], fn, "app.log");
-
-async function appendBytes(file: string, bytes: Uint8Array | string): Promise<void> {
-  const f = await Deno.open(file, { append: true });
-  try {
-    const b = typeof bytes === "string" ? enc.encode(bytes) : bytes;
-    for (let done = 0; done < b.length;) done += await f.write(b.subarray(done));
-  } finally {
-    f.close();
-  }
-}
 
 /** The i-th message's facts (waits for it). */
 async function msg(v: StateClient, i: number, ms = POLL + 2_000): Promise<Record<string, unknown>> {

@@ -8,10 +8,9 @@
  * @module
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { ROOT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
+import { appendBytes, ROOT, RUNTIMES, type Server, startServer, tempFile, waitFor } from "../helpers/harness.ts";
 
 const EXAMPLE = `${ROOT}docs/examples/follow.mjs`;
-const enc = new TextEncoder();
 
 /** The example as a child process, with its stderr lines. */
 function follow(wsUrl: string, out: string) {
@@ -104,15 +103,6 @@ function relay(target: number) {
   };
 }
 
-async function appendText(file: string, text: string) {
-  const f = await Deno.open(file, { append: true });
-  try {
-    await f.write(enc.encode(text));
-  } finally {
-    f.close();
-  }
-}
-
 async function sameFile(a: string, b: string): Promise<boolean> {
   try {
     const [x, y] = await Promise.all([Deno.readFile(a), Deno.readFile(b)]);
@@ -146,7 +136,7 @@ for (const rt of RUNTIMES) {
       });
       assertEquals(events(ex.lines).map((l) => l.split(" ")[1]), ["content"], why());
 
-      await appendText(file, "line 2\n");
+      await appendBytes(file, "line 2\n");
       await waitFor(caughtUp(2), 5_000, "the first append");
       assertEquals(events(ex.lines).map((l) => l.split(" ")[1]), ["content", "append"], why());
 
@@ -155,8 +145,8 @@ for (const rt of RUNTIMES) {
       const mark = ex.lines.length;
       net.cut();
       await waitFor(() => ex.lines.slice(mark).some((l) => l.includes("closed")), 5_000, "the example to see the drop");
-      await appendText(file, "line 3\n");
-      await appendText(file, "line 4\n");
+      await appendBytes(file, "line 3\n");
+      await appendBytes(file, "line 4\n");
       net.resume();
       await waitFor(caughtUp(1, mark), 10_000, "the file after the reconnect").catch((e) => {
         throw new Error(`${e.message}\n${why()}`);
@@ -181,7 +171,7 @@ for (const rt of RUNTIMES) {
         15_000,
         "the example to reconnect to the new server",
       );
-      await appendText(file, "line 5\n");
+      await appendBytes(file, "line 5\n");
       await waitFor(caughtUp(1, mark2), 5_000, "the append after the restart").catch((e) => {
         throw new Error(`${e.message}\n${why()}`);
       });

@@ -221,6 +221,17 @@ export async function tempFile(content: string | Uint8Array, name = "watched.txt
   return path;
 }
 
+/** Appends `bytes` to `file` with one write(2) loop on an O_APPEND descriptor: exactly these bytes, at the end. */
+export async function appendBytes(file: string, bytes: Uint8Array | string): Promise<void> {
+  const f = await Deno.open(file, { append: true });
+  try {
+    const b = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    for (let done = 0; done < b.length;) done += await f.write(b.subarray(done));
+  } finally {
+    f.close();
+  }
+}
+
 /**
  * Runs `fn` against a server (started with `args`) on a new file holding
  * `content`, in a temporary directory of its own; then stops the server and
